@@ -1,0 +1,147 @@
+"""The base of every aggregate: keeps its facts, checks each change against the fold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidInput, UnfoldableHistory
+from domain.facts import Fact, believe
+from domain.rules import FoldRules, spans
+from domain.values import aggregate_uuid
+
+A = TypeVar("A", bound="TimelineAggregate")
+
+#: Payload fields that a correction may not touch: they are what the event is about.
+_IMMUTABLE_FIELDS = frozenset({"slug"})
+
+
+class TimelineAggregate(Aggregate):
+    """An aggregate whose state is its list of facts; meaning comes from the fold."""
+
+    KIND: ClassVar[str]
+    RULES: ClassVar[FoldRules[Any]]
+
+    if TYPE_CHECKING:  # set by the events; class annotations would make them dataclass fields
+        slug: str
+        facts: list[Fact]
+
+    class Created(Aggregate.Created):
+        """Base of the events that start a stream."""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.slug = vars(self)["slug"]
+            aggregate.facts = [Fact.from_event(self)]
+
+    class Event(Aggregate.Event):
+        """Base of every later event."""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.facts.append(Fact.from_event(self))
+
+    class EventCorrected(Event):
+        """Replaces fields of an earlier event from now on; what was said before stays."""
+
+        target: int
+        changes: dict[str, Any]
+        reason: str
+        sources: list[dict[str, Any]]
+
+    class EventRetracted(Event):
+        """Withdraws an earlier event from the believed history from now on."""
+
+        target: int
+        reason: str
+        sources: list[dict[str, Any]]
+
+    @classmethod
+    def start(cls: type[A], event_class: type[Aggregate.Created], slug: str, **kwargs: Any) -> A:
+        """Create the aggregate with its first event, after checking that the fact folds."""
+        aggregate_id = aggregate_uuid(cls.KIND, slug)
+        candidate = _candidate(aggregate_id, 1, event_class.__name__, kwargs | {"slug": slug})
+        check_foldable(cls.RULES, [candidate], candidate)
+        return cls._create(event_class, id=aggregate_id, slug=slug, **kwargs)
+
+    def record(self, event_class: type[Aggregate.Event], **kwargs: Any) -> None:
+        """Trigger a later event, after checking the history still folds with it."""
+        candidate = _candidate(self.id, self.version + 1, event_class.__name__, kwargs)
+        check_foldable(self.RULES, [*self.facts, candidate], candidate)
+        self.trigger_event(event_class, **kwargs)
+
+    def fact(self, version: int, field: str = "event") -> Fact:
+        """The stored fact at `version`; corrections and retractions cannot be targets."""
+        for fact in self.facts:
+            if fact.version == version:
+                if fact.is_meta:
+                    raise InvalidInput(field, f"event {version} is a {fact.type}; correct or "
+                                              "retract the original event instead")
+                return fact
+        raise InvalidInput(field, f"{self.KIND} {self.slug!r} has no event {version} "
+                                  f"(its latest is {self.version})")
+
+    def believed(self) -> list[Fact]:
+        """The facts as believed now (corrections applied, retractions dropped)."""
+        return believe(self.facts)
+
+    def correct(self, target: int, changes: Mapping[str, Any], reason: str,
+                sources: Sequence[Mapping[str, Any]]) -> None:
+        """Correct fields of event `target`; refused if the corrected history would not fold."""
+        fact = self.fact(target)
+        if target not in {f.version for f in self.believed()}:
+            raise InvalidInput("event", f"event {target} was retracted; it cannot be corrected")
+        allowed = set(fact.data) - _IMMUTABLE_FIELDS | {"effective_at", "announced_at"}
+        if not changes:
+            raise InvalidInput("changes", "name at least one field to correct")
+        for name in changes:
+            if name not in allowed:
+                raise InvalidInput(f"changes.{name}", f"{fact.type} has no correctable field "
+                                   f"{name!r} (fields: {', '.join(sorted(allowed))})")
+        self.record(type(self).EventCorrected, target=target, changes=dict(changes),
+                    reason=reason, sources=list(sources))
+
+    def retract(self, target: int, reason: str, sources: Sequence[Mapping[str, Any]]) -> None:
+        """Retract event `target`; refused if the remaining history would not fold."""
+        self.fact(target)
+        if target not in {f.version for f in self.believed()}:
+            raise InvalidInput("event", f"event {target} is already retracted")
+        self.record(type(self).EventRetracted, target=target, reason=reason,
+                    sources=list(sources))
+
+
+def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact) -> None:
+    """Refuse a change after which the believed history is empty or does not fold.
+
+    When an earlier fact is what no longer applies, the error says which one.
+    """
+    believed = believe(facts)
+    if not believed:
+        raise UnfoldableHistory("event", "a retraction may not leave the history empty")
+    try:
+        spans(rules, believed)
+    except UnfoldableHistory as error:
+        failed = error.fact
+        if not isinstance(failed, Fact) or failed.version == candidate.version:
+            raise
+        raise UnfoldableHistory(
+            error.field if not candidate.is_meta else "event",
+            f"this change would leave event {failed.version} ({failed.type}, effective "
+            f"{rules.fold_time(failed).isoformat()}) unfoldable: {error.reason}",
+        ) from None
+
+
+def _candidate(aggregate_id: UUID, version: int, type_name: str, kwargs: dict[str, Any]) -> Fact:
+    """The fact a command would record, for checking before anything is stored."""
+    data = {k: v for k, v in kwargs.items() if k not in {"effective_at", "announced_at"}}
+    return Fact(
+        aggregate_id=aggregate_id,
+        version=version,
+        type=type_name,
+        recorded_at=datetime.now(UTC),
+        effective_at=kwargs.get("effective_at"),
+        announced_at=kwargs.get("announced_at"),
+        data=data,
+    )

@@ -1,0 +1,82 @@
+"""Facts: the neutral form of a stored event that the fold, the projections and the API read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+CORRECTED = "EventCorrected"
+RETRACTED = "EventRetracted"
+META_TYPES = frozenset({CORRECTED, RETRACTED})
+
+#: Event attributes that are not payload: the library's own, and the two instants.
+_BASE_ATTRIBUTES = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic",
+     "effective_at", "announced_at"}
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One stored event: identity, its three instants and its payload (JSON-native values)."""
+
+    aggregate_id: UUID
+    version: int
+    type: str
+    recorded_at: datetime
+    effective_at: datetime | None
+    announced_at: datetime | None
+    data: Mapping[str, Any]
+
+    @classmethod
+    def from_event(cls, event: Any) -> Fact:
+        """Read a domain event of this package into a fact."""
+        attributes = vars(event)
+        return cls(
+            aggregate_id=event.originator_id,
+            version=event.originator_version,
+            type=type(event).__name__,
+            recorded_at=event.timestamp,
+            effective_at=attributes.get("effective_at"),
+            announced_at=attributes.get("announced_at"),
+            data={k: v for k, v in attributes.items() if k not in _BASE_ATTRIBUTES},
+        )
+
+    @property
+    def is_meta(self) -> bool:
+        """Corrections and retractions speak about other facts; they are not facts of the world."""
+        return self.type in META_TYPES
+
+    def corrected(self, changes: Mapping[str, Any]) -> Fact:
+        """This fact with a correction's changed fields applied (instants given as ISO text)."""
+        instants: dict[str, Any] = {}
+        for name in ("effective_at", "announced_at"):
+            if name in changes:
+                value = changes[name]
+                instants[name] = datetime.fromisoformat(value) if isinstance(value, str) else value
+        data = {k: v for k, v in changes.items() if k not in instants}
+        return replace(self, data={**self.data, **data}, **instants)
+
+
+def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fact]:
+    """Steps 1 and 2 of the fold: the facts recorded by `known_at`, corrected, minus retracted.
+
+    Corrections accumulate in the order they were recorded, so an event reads as its latest
+    corrected form; a retracted event is dropped. The result is in version order.
+    """
+    believed: dict[int, Fact] = {}
+    for fact in sorted(facts, key=lambda f: f.version):
+        if known_at is not None and fact.recorded_at > known_at:
+            continue
+        if fact.type == CORRECTED:
+            target = believed.get(fact.data["target"])
+            if target is not None:
+                believed[target.version] = target.corrected(fact.data["changes"])
+        elif fact.type == RETRACTED:
+            believed.pop(fact.data["target"], None)
+        else:
+            believed[fact.version] = fact
+    return list(believed.values())

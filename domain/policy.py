@@ -1,0 +1,174 @@
+"""Policy: a document of clauses owned by an actor, announced, revised and withdrawn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from domain.aggregate import TimelineAggregate
+from domain.errors import InvalidRevision, UnfoldableHistory
+from domain.facts import Fact
+from domain.values import Clause, Source
+
+ACTIVE = "ACTIVE"
+WITHDRAWN = "WITHDRAWN"
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """A policy as in force at one valid time (as believed at one record time)."""
+
+    slug: str
+    title: str
+    owner: str
+    summary: str
+    status: str
+    clauses: tuple[Clause, ...]
+    sources: tuple[Source, ...]
+    revision: int
+    changed_by: int
+    change_type: str
+
+    @property
+    def text(self) -> str:
+        """The whole policy as plain text: headings and clauses in order."""
+        return "\n\n".join(f"{c.heading}\n{c.text}" if c.heading else c.text for c in self.clauses)
+
+    def clause(self, clause_id: str) -> Clause | None:
+        return next((c for c in self.clauses if c.id == clause_id), None)
+
+
+def _sources(state_sources: Iterable[Source], fact: Fact) -> tuple[Source, ...]:
+    known = list(state_sources)
+    urls = {s.url for s in known}
+    for data in fact.data.get("sources") or ():
+        source = Source.from_dict(data)
+        if source.url not in urls:
+            known.append(source)
+            urls.add(source.url)
+    return tuple(known)
+
+
+class PolicyRules:
+    """Fold rules: a revision applies to the policy as it stands at its effectiveAt."""
+
+    kind = "policy"
+
+    def fold_time(self, fact: Fact) -> datetime:
+        assert fact.effective_at is not None
+        return fact.effective_at
+
+    def apply(self, state: PolicyState | None, fact: Fact) -> PolicyState:
+        at = self.fold_time(fact)
+        if fact.type == "PolicyAnnounced":
+            if state is not None:
+                raise UnfoldableHistory("effectiveAt", "the policy is already announced")
+            return PolicyState(
+                slug=fact.data["slug"], title=fact.data["title"], owner=fact.data["owner"],
+                summary=fact.data.get("summary", ""), status=ACTIVE,
+                clauses=tuple(Clause.from_dict(c) for c in fact.data["clauses"]),
+                sources=_sources((), fact), revision=1, changed_by=fact.version,
+                change_type=fact.type,
+            )
+        if state is None:
+            raise UnfoldableHistory(
+                "effectiveAt", f"the policy is not in force at {at.isoformat()}: nothing can "
+                "change it before its announcement takes effect")
+        if state.status == WITHDRAWN:
+            raise InvalidRevision("id", "the policy was withdrawn before "
+                                        f"{at.isoformat()}; it cannot change any more")
+        clauses = {c.id: c for c in state.clauses if c.in_force(at)}
+        if fact.type == "PolicyRevised":
+            clauses = _revise_clauses(clauses, fact, at)
+        status = WITHDRAWN if fact.type == "PolicyWithdrawn" else ACTIVE
+        return replace(
+            state,
+            title=fact.data.get("title") or state.title,
+            summary=fact.data.get("summary") or state.summary,
+            status=status,
+            clauses=tuple(clauses.values()),
+            sources=_sources(state.sources, fact),
+            revision=state.revision + 1,
+            changed_by=fact.version,
+            change_type=fact.type,
+        )
+
+    def view(self, state: PolicyState, valid_at: datetime) -> PolicyState:
+        in_force = tuple(c for c in state.clauses if c.in_force(valid_at))
+        return state if len(in_force) == len(state.clauses) else replace(state, clauses=in_force)
+
+    def breakpoints(self, state: PolicyState) -> Iterable[datetime]:
+        return (c.expires_at for c in state.clauses if c.expires_at is not None)
+
+
+def _revise_clauses(clauses: dict[str, Clause], fact: Fact, at: datetime) -> dict[str, Clause]:
+    """Apply a revision's removals, amendments and additions, in that order."""
+    when = at.isoformat()
+    clauses = dict(clauses)
+    for index, clause_id in enumerate(fact.data.get("remove_clauses") or ()):
+        if clause_id not in clauses:
+            raise InvalidRevision(f"removeClauses[{index}]",
+                                  f"no clause {clause_id!r} is in force at {when}")
+        del clauses[clause_id]
+    for index, change in enumerate(fact.data.get("amend_clauses") or ()):
+        if change["id"] not in clauses:
+            raise InvalidRevision(f"amendClauses[{index}].id",
+                                  f"no clause {change['id']!r} is in force at {when}")
+        clauses[change["id"]] = clauses[change["id"]].amended(change)
+    for index, data in enumerate(fact.data.get("add_clauses") or ()):
+        if data["id"] in clauses:
+            raise InvalidRevision(f"addClauses[{index}].id",
+                                  f"clause {data['id']!r} already exists at {when}")
+        clauses[data["id"]] = Clause.from_dict(data)
+    return clauses
+
+
+class Policy(TimelineAggregate):
+    """A policy stream: PolicyAnnounced, then PolicyRevised / PolicyWithdrawn, corrections."""
+
+    KIND = "policy"
+    RULES = PolicyRules()
+
+    class PolicyAnnounced(TimelineAggregate.Created):
+        slug: str
+        title: str
+        owner: str
+        summary: str
+        clauses: list[dict[str, Any]]
+        effective_at: datetime
+        announced_at: datetime
+        sources: list[dict[str, Any]]
+
+    class PolicyRevised(TimelineAggregate.Event):
+        title: str | None
+        summary: str
+        add_clauses: list[dict[str, Any]]
+        amend_clauses: list[dict[str, Any]]
+        remove_clauses: list[str]
+        effective_at: datetime
+        announced_at: datetime
+        sources: list[dict[str, Any]]
+
+    class PolicyWithdrawn(TimelineAggregate.Event):
+        summary: str
+        effective_at: datetime
+        announced_at: datetime
+        sources: list[dict[str, Any]]
+
+    class EventCorrected(TimelineAggregate.EventCorrected):
+        pass
+
+    class EventRetracted(TimelineAggregate.EventRetracted):
+        pass
+
+    @classmethod
+    def announce(cls, slug: str, **payload: Any) -> Policy:
+        return cls.start(cls.PolicyAnnounced, slug, **payload)
+
+    def revise(self, **payload: Any) -> None:
+        self.record(Policy.PolicyRevised, **payload)
+
+    def withdraw(self, **payload: Any) -> None:
+        self.record(Policy.PolicyWithdrawn, **payload)

@@ -1,0 +1,174 @@
+"""Value objects shared by the aggregates: sources, clauses, references, instants and identities."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.errors import InvalidInput
+
+#: ISO 3166-1 alpha-2 codes (from the IANA time zone database's iso3166.tab), plus EU and the
+#: exceptionally reserved XK (Kosovo), which regulators use.
+ISO_3166 = frozenset(
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW EU XK".split()
+)
+
+#: Namespace for slug -> UUID mapping; never change it, or every stream gets a new id.
+SLUG_NAMESPACE = uuid.UUID("5f0b6a7e-2f2c-4c58-9d1e-7d3c2b2a1e10")
+
+AGGREGATE_KINDS = ("policy", "regulatory-action", "statement", "actor")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+_REFERENCE = re.compile(r"^(?P<kind>[a-z-]+):(?P<slug>[^@\s]+)(@(?P<version>\d+))?$")
+
+
+def aggregate_uuid(kind: str, slug: str) -> uuid.UUID:
+    """The stream id of an aggregate: the same kind and slug always give the same UUID."""
+    return uuid.uuid5(SLUG_NAMESPACE, f"{kind}:{slug}")
+
+
+def check_slug(field: str, slug: str) -> str:
+    """Refuse slugs that are not lower-case path segments such as `meta/hate-speech`."""
+    if not isinstance(slug, str) or len(slug) > 200 or not _SLUG.match(slug):
+        raise InvalidInput(
+            field, "must be a slug of lower-case letters, digits, '.', '_', '-' and '/' "
+            "(for example 'meta/hate-speech'), at most 200 characters"
+        )
+    return slug
+
+
+def check_jurisdiction(field: str, code: str) -> str:
+    """Refuse anything that is not an ISO 3166-1 alpha-2 code (or EU)."""
+    if code not in ISO_3166:
+        raise InvalidInput(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def require_aware(field: str, value: datetime) -> datetime:
+    """Return the instant in UTC; an instant without an offset is refused, never guessed."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InvalidInput(field, "must be an ISO 8601 instant with an offset, e.g. "
+                                  "2022-03-11T00:00:00+03:00")
+    return value.astimezone(UTC)
+
+
+def parse_instant(field: str, text: str) -> datetime:
+    """Parse an ISO 8601 instant that carries an offset."""
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InvalidInput(field, f"{text!r} is not an ISO 8601 instant") from None
+    return require_aware(field, value)
+
+
+def format_instant(value: datetime) -> str:
+    """ISO 8601 in UTC, the form stored in event payloads."""
+    return value.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A pointer to an aggregate, or to one of its events: `policy:meta/hate-speech@2`."""
+
+    kind: str
+    slug: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, field: str, text: str) -> Reference:
+        match = _REFERENCE.match(text) if isinstance(text, str) else None
+        if match is None or match["kind"] not in AGGREGATE_KINDS:
+            raise InvalidInput(
+                field, f"{text!r} is not a reference such as 'policy:meta/hate-speech' or "
+                f"'policy:meta/hate-speech@2' (kinds: {', '.join(AGGREGATE_KINDS)})"
+            )
+        check_slug(field, match["slug"])
+        version = int(match["version"]) if match["version"] else None
+        if version is not None and version < 1:
+            raise InvalidInput(field, "an event version starts at 1")
+        return cls(match["kind"], match["slug"], version)
+
+    @property
+    def aggregate_id(self) -> uuid.UUID:
+        return aggregate_uuid(self.kind, self.slug)
+
+    @property
+    def aggregate(self) -> Reference:
+        return Reference(self.kind, self.slug)
+
+    def __str__(self) -> str:
+        suffix = f"@{self.version}" if self.version is not None else ""
+        return f"{self.kind}:{self.slug}{suffix}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact comes from: the citation a legal team needs."""
+
+    url: str
+    title: str = ""
+    publisher: str = ""
+    published_at: datetime | None = None
+    quote: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        published = data.get("published_at")
+        return cls(
+            url=data["url"],
+            title=data.get("title", ""),
+            publisher=data.get("publisher", ""),
+            published_at=datetime.fromisoformat(published) if published else None,
+            quote=data.get("quote"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "publisher": self.publisher,
+            "published_at": format_instant(self.published_at) if self.published_at else None,
+            "quote": self.quote,
+        }
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a policy; `scope` lists where it applies (empty: everywhere)."""
+
+    id: str
+    heading: str
+    text: str
+    scope: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Clause:
+        expires = data.get("expires_at")
+        return cls(
+            id=data["id"],
+            heading=data.get("heading", ""),
+            text=data.get("text", ""),
+            scope=tuple(data.get("scope") or ()),
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "heading": self.heading,
+            "text": self.text,
+            "scope": list(self.scope),
+            "expires_at": format_instant(self.expires_at) if self.expires_at else None,
+        }
+
+    def in_force(self, valid_at: datetime) -> bool:
+        """A temporary clause stops applying at its expiry, by itself."""
+        return self.expires_at is None or valid_at < self.expires_at
+
+    def amended(self, changes: Mapping[str, Any]) -> Clause:
+        merged = {**self.to_dict(), **{k: v for k, v in changes.items() if k != "id"}}
+        return Clause.from_dict(merged)

@@ -1,0 +1,140 @@
+"""What the read queries return: plain frozen dataclasses, shared by GraphQL, REST and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from domain.values import Clause, Source
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """A policy as in force over [valid_from, valid_to), as known over [known_from, known_to)."""
+
+    slug: str
+    title: str
+    owner: str
+    summary: str
+    status: str                      # ACTIVE | WITHDRAWN
+    clauses: tuple[Clause, ...]
+    sources: tuple[Source, ...]
+    revision: int                    # how many facts are folded into this version
+    changed_by: int                  # aggregate version of the event that made this version
+    change_type: str                 # its type, e.g. PolicyRevised
+    valid_from: datetime
+    valid_to: datetime | None
+    known_from: datetime
+    known_to: datetime | None
+    aggregate_version: int           # stream version as known at known_from (for expectedVersion)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(f"{c.heading}\n{c.text}" if c.heading else c.text for c in self.clauses)
+
+
+@dataclass(frozen=True)
+class ClauseChange:
+    """One clause compared between two valid-time instants."""
+
+    id: str
+    change: str                      # ADDED | REMOVED | CHANGED | UNCHANGED
+    before: Clause | None
+    after: Clause | None
+
+
+@dataclass(frozen=True)
+class PolicyDiff:
+    """Clause-level difference of a policy between two valid-time instants."""
+
+    slug: str
+    before: PolicyVersion | None
+    after: PolicyVersion | None
+    clauses: tuple[ClauseChange, ...]
+
+
+@dataclass(frozen=True)
+class RegulatoryActionVersion:
+    """A regulatory action as seen over [valid_from, valid_to) and [known_from, known_to)."""
+
+    slug: str
+    authority: str
+    jurisdiction: str
+    targets: tuple[str, ...]
+    kind: str
+    summary: str
+    text: str
+    in_response_to: tuple[str, ...]  # references such as policy:meta/hate-speech
+    sources: tuple[Source, ...]
+    announced_at: datetime
+    in_effect_from: datetime
+    lifted_at: datetime | None
+    status: str                      # ANNOUNCED | IN_EFFECT | LIFTED
+    revision: int
+    changed_by: int
+    change_type: str
+    valid_from: datetime
+    valid_to: datetime | None
+    known_from: datetime
+    known_to: datetime | None
+
+
+@dataclass(frozen=True)
+class StatementVersion:
+    slug: str
+    actor: str
+    kind: str
+    summary: str
+    text: str
+    in_response_to: tuple[str, ...]
+    sources: tuple[Source, ...]
+    made_at: datetime
+    known_from: datetime
+    known_to: datetime | None
+
+
+@dataclass(frozen=True)
+class ActorVersion:
+    slug: str
+    name: str
+    kind: str
+    parent: str | None
+    former_names: tuple[str, ...]
+    valid_from: datetime
+    valid_to: datetime | None
+    known_from: datetime
+    known_to: datetime | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One fact in the cross-aggregate feed, as believed at the query's knownAt."""
+
+    position: int                    # global log position of the event
+    kind: str                        # policy | regulatory-action | statement | actor
+    slug: str
+    version: int                     # aggregate version of the event
+    type: str                        # PolicyRevised, RegulatoryActionAnnounced, ...
+    effective_at: datetime
+    announced_at: datetime
+    recorded_at: datetime
+    summary: str
+    actors: tuple[str, ...]          # owner / authority / targets / actor slugs involved
+    jurisdictions: tuple[str, ...]
+    policies: tuple[str, ...]        # policy slugs concerned (own slug or inResponseTo)
+    known_from: datetime
+    known_to: datetime | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A page of a connection: items, the opaque cursor after the last one, and whether more."""
+
+    items: tuple[T, ...]
+    end_cursor: str | None
+    has_next_page: bool
+    start_cursor: str | None = None
+    total_count: int | None = field(default=None)

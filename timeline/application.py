@@ -1,0 +1,294 @@
+"""The application service: one method per command, each validated, idempotent, all-or-nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy import Engine
+
+from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate
+from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
+from domain.values import Reference, aggregate_uuid, format_instant
+from timeline import commands as c
+from timeline import store
+from timeline.settings import Settings
+from timeline.store import CommandResult
+from timeline.validation import validate
+
+A = TypeVar("A", bound=TimelineAggregate)
+
+
+@dataclass(frozen=True)
+class LoggedFact:
+    """A fact with its place in the global log: the cursor every subscriber resumes from."""
+
+    position: int
+    kind: str
+    fact: Fact
+
+
+class Timeline(Application[UUID]):
+    """Policy Timeline's write side over the `eventsourcing` event store."""
+
+    name = "Timeline"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        super().__init__(env={
+            "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+            "SQLALCHEMY_URL": self.settings.sqlalchemy_url,
+            "CREATE_TABLE": "y",
+        })
+        store.create_tables(self.engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of the event store, shared by the read models."""
+        engine = self.recorder.datastore.engine  # type: ignore[attr-defined]
+        assert isinstance(engine, Engine)
+        return engine
+
+    # -- commands --------------------------------------------------------------------------
+
+    def announce_policy(self, command: c.AnnouncePolicy | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.AnnouncePolicy, command)
+        return self._create(cmd, "policy", cmd.id, lambda cls: cls.announce(
+            cmd.id, **cmd.payload()), refs={"owner": cmd.owner})
+
+    def revise_policy(self, command: c.RevisePolicy | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.RevisePolicy, command)
+        return self._change(cmd, "policy", cmd.id, lambda a: a.revise(**cmd.payload()))
+
+    def withdraw_policy(self, command: c.WithdrawPolicy | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.WithdrawPolicy, command)
+        return self._change(cmd, "policy", cmd.id, lambda a: a.withdraw(**cmd.payload()))
+
+    def announce_regulatory_action(
+        self, command: c.AnnounceRegulatoryAction | dict[str, Any]
+    ) -> CommandResult:
+        cmd = validate(c.AnnounceRegulatoryAction, command)
+        refs = {"authority": cmd.authority,
+                **{f"targets[{i}]": t for i, t in enumerate(cmd.targets)}}
+        return self._create(cmd, "regulatory-action", cmd.id, lambda cls: cls.announce(
+            cmd.id, **cmd.payload()), refs=refs, responses=cmd.in_response_to)
+
+    def amend_regulatory_action(
+        self, command: c.AmendRegulatoryAction | dict[str, Any]
+    ) -> CommandResult:
+        cmd = validate(c.AmendRegulatoryAction, command)
+        self._check_references({f"targets[{i}]": t for i, t in enumerate(cmd.targets or [])},
+                               cmd.in_response_to or [])
+        return self._change(cmd, "regulatory-action", cmd.id,
+                            lambda a: a.amend(**cmd.payload()))
+
+    def lift_regulatory_action(
+        self, command: c.LiftRegulatoryAction | dict[str, Any]
+    ) -> CommandResult:
+        cmd = validate(c.LiftRegulatoryAction, command)
+        return self._change(cmd, "regulatory-action", cmd.id, lambda a: a.lift(**cmd.payload()))
+
+    def record_statement(self, command: c.RecordStatement | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.RecordStatement, command)
+        return self._create(cmd, "statement", cmd.id, lambda cls: cls.record_statement(
+            cmd.id, **cmd.payload()), refs={"actor": cmd.actor}, responses=cmd.in_response_to)
+
+    def register_actor(self, command: c.RegisterActor | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.RegisterActor, command)
+        refs = {"parent": cmd.parent} if cmd.parent else {}
+        return self._create(cmd, "actor", cmd.id, lambda cls: cls.register(
+            cmd.id, **cmd.payload()), refs=refs)
+
+    def rename_actor(self, command: c.RenameActor | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.RenameActor, command)
+        return self._change(cmd, "actor", cmd.id, lambda a: a.rename(**cmd.payload()))
+
+    def correct_event(self, command: c.CorrectEvent | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.CorrectEvent, command)
+        ref = Reference.parse("event", cmd.event)
+        assert ref.version is not None
+
+        def correct(aggregate: TimelineAggregate) -> None:
+            changes = self._checked_changes(aggregate, ref.version or 0, cmd.changes)
+            aggregate.correct(ref.version or 0, changes, cmd.reason,
+                              [s.payload() for s in cmd.sources])
+
+        return self._change(cmd, ref.kind, ref.slug, correct)
+
+    def retract_event(self, command: c.RetractEvent | dict[str, Any]) -> CommandResult:
+        cmd = validate(c.RetractEvent, command)
+        ref = Reference.parse("event", cmd.event)
+        return self._change(cmd, ref.kind, ref.slug, lambda a: a.retract(
+            ref.version or 0, cmd.reason, [s.payload() for s in cmd.sources]))
+
+    def execute(self, name: str, data: dict[str, Any]) -> CommandResult:
+        """Run a command by its wire name (`announcePolicy`, ...), as NDJSON import does."""
+        if name not in c.COMMANDS:
+            raise InvalidInput("command", f"unknown command {name!r} (known: "
+                                          f"{', '.join(sorted(c.COMMANDS))})")
+        method: Callable[[Any], CommandResult] = getattr(self, _snake(name))
+        return method(validate(c.COMMANDS[name], data))
+
+    # -- reads of the log ------------------------------------------------------------------
+
+    def get_aggregate(self, kind: str, slug: str) -> TimelineAggregate:
+        """The aggregate as stored now; NotFound when the slug has no stream."""
+        try:
+            aggregate = self.repository.get(aggregate_uuid(kind, slug))
+        except AggregateNotFoundError:
+            raise NotFound(kind, slug) from None
+        assert isinstance(aggregate, AGGREGATES[kind])
+        return aggregate
+
+    def facts_of(self, kind: str, slug: str) -> list[Fact]:
+        """Every stored fact of one aggregate, in version order (the oracle's input)."""
+        return list(self.get_aggregate(kind, slug).facts)
+
+    def log(self, after: int = 0, limit: int = 1000,
+            stop: int | None = None) -> list[LoggedFact]:
+        """Facts in global log order after position `after` (exclusive)."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, stop=stop, inclusive_of_start=False)
+        result = []
+        for notification in notifications:
+            event = self.mapper.to_domain_event(notification)
+            result.append(LoggedFact(notification.id, EVENT_KINDS[type(event)],
+                                     Fact.from_event(event)))
+        return result
+
+    def iter_log(self, after: int = 0, batch: int = 1000) -> Iterator[LoggedFact]:
+        """Every fact after `after`, in order, read in batches."""
+        while True:
+            page = self.log(after, batch)
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].position
+
+    def head_position(self) -> int:
+        """The position of the latest event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    # -- the machinery ---------------------------------------------------------------------
+
+    def _create(self, cmd: c.Command, kind: str, slug: str,
+                make: Callable[[type[Any]], TimelineAggregate],
+                refs: dict[str, str] | None = None,
+                responses: Sequence[str] = ()) -> CommandResult:
+        def build() -> TimelineAggregate:
+            if cmd.expected_version not in (None, 0):
+                raise VersionConflict(f"expectedVersion {cmd.expected_version} is stale: "
+                                      f"{kind} {slug!r} does not exist yet")
+            if aggregate_uuid(kind, slug) in self.repository:
+                raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead")
+            self._check_references(refs or {}, responses)
+            return make(AGGREGATES[kind])
+
+        return self._run(cmd, kind, slug, build)
+
+    def _change(self, cmd: c.Command, kind: str, slug: str,
+                change: Callable[[Any], None]) -> CommandResult:
+        def build() -> TimelineAggregate:
+            aggregate = self.get_aggregate(kind, slug)
+            if cmd.expected_version is not None and cmd.expected_version != aggregate.version:
+                raise VersionConflict(
+                    f"expectedVersion {cmd.expected_version} is stale: {kind} {slug!r} is at "
+                    f"version {aggregate.version}")
+            change(aggregate)
+            return aggregate
+
+        return self._run(cmd, kind, slug, build)
+
+    def _run(self, cmd: c.Command, kind: str, slug: str,
+             build: Callable[[], TimelineAggregate]) -> CommandResult:
+        """Build the change, then store events, stream name and idempotency key in one
+        transaction; a lost race comes back as VersionConflict, never as a silent merge."""
+        key = cmd.idempotency_key
+        fingerprint = _fingerprint(cmd)
+        if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
+            return prior
+        aggregate = build()
+        pending = aggregate.collect_events()
+        if not pending:
+            raise InvalidInput("input", "the command changes nothing")
+        try:
+            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                recordings = self.save(*pending)
+                last = pending[-1]
+                result = CommandResult(
+                    kind=kind, id=slug, aggregate_id=aggregate.id,
+                    version=last.originator_version,
+                    position=recordings[-1].notification.id,
+                    recorded_at=last.timestamp, event_type=type(last).__name__)
+                if pending[0].originator_version == 1:
+                    store.register_stream(session, aggregate.id, kind, slug)
+                if key is not None:
+                    store.remember(session, key, fingerprint, result)
+        except IntegrityError:
+            if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
+                return prior
+            raise VersionConflict(f"{kind} {slug!r} was changed by another writer at the same "
+                                  "time; reload it and try again") from None
+        return result
+
+    def _prior_result(self, key: str, fingerprint: str) -> CommandResult | None:
+        found = store.find_idempotent(self.engine, key)
+        if found is None:
+            return None
+        stored_fingerprint, result = found
+        if stored_fingerprint != fingerprint:
+            raise InvalidInput("idempotencyKey", "this key was already used for a different "
+                                                 "command; use a new key for a new command")
+        return result
+
+    def _check_references(self, refs: dict[str, str], responses: Sequence[str]) -> None:
+        """Actors named and facts responded to must exist (as known now)."""
+        for field, slug in refs.items():
+            if aggregate_uuid("actor", slug) not in self.repository:
+                raise InvalidInput(field, f"no actor {slug!r}; register it first")
+        for index, text in enumerate(responses):
+            ref = Reference.parse(f"inResponseTo[{index}]", text)
+            if ref.aggregate_id not in self.repository:
+                raise InvalidInput(f"inResponseTo[{index}]", f"no {ref.kind} {ref.slug!r}")
+            if ref.version is not None:
+                latest = self.repository.get(ref.aggregate_id).version
+                if ref.version > latest:
+                    raise InvalidInput(f"inResponseTo[{index}]",
+                                       f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+
+    def _checked_changes(self, aggregate: TimelineAggregate, version: int,
+                         changes: dict[str, Any]) -> dict[str, Any]:
+        """Validate corrected fields as the original command would, in snake_case."""
+        target = aggregate.fact(version)
+        model = c.COMMAND_FOR_EVENT[target.type]
+        snake = {_snake(name): value for name, value in changes.items()}
+        original = {k: v for k, v in target.data.items() if k != "slug"}
+        original.update(id=aggregate.slug, effective_at=target.effective_at,
+                        announced_at=target.announced_at)
+        merged = {k: v for k, v in {**original, **snake}.items() if v is not None}
+        for name in snake:
+            if name not in original:
+                raise InvalidInput(f"changes.{name}", f"{target.type} has no field {name!r}")
+        try:
+            checked = validate(model, merged).payload()
+        except InvalidInput as error:
+            raise InvalidInput(f"changes.{error.field}", error.reason) from None
+        result = {name: checked.get(name) for name in snake}
+        for name in ("effective_at", "announced_at"):
+            if name in result:
+                result[name] = format_instant(result[name])
+        return result
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + ch.lower() if ch.isupper() else ch for ch in name)
+
+
+def _fingerprint(cmd: c.Command) -> str:
+    body = type(cmd).__name__ + cmd.model_dump_json(exclude={"idempotency_key"})
+    return hashlib.sha256(body.encode()).hexdigest()

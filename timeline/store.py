@@ -1,0 +1,101 @@
+"""The service's own bookkeeping tables beside the event store: stream names, idempotency keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Session
+
+metadata = MetaData()
+
+#: One row per aggregate: its kind and slug, written with its first event.
+streams = Table(
+    "timeline_streams", metadata,
+    Column("aggregate_id", Uuid, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("slug", String(200), nullable=False),
+)
+
+#: One row per idempotency key: the fingerprint of the command and the result it returned.
+idempotency_keys = Table(
+    "timeline_idempotency_keys", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a write returns: the stream, its new version and the event's log position."""
+
+    kind: str
+    id: str
+    aggregate_id: UUID
+    version: int
+    position: int
+    recorded_at: datetime
+    event_type: str
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["aggregate_id"] = str(self.aggregate_id)
+        data["recorded_at"] = self.recorded_at.isoformat()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> CommandResult:
+        data: dict[str, Any] = json.loads(text)
+        data["aggregate_id"] = UUID(data["aggregate_id"])
+        data["recorded_at"] = datetime.fromisoformat(data["recorded_at"])
+        return cls(**data)
+
+
+def create_tables(engine: Engine) -> None:
+    metadata.create_all(engine)
+
+
+def find_idempotent(engine: Engine, key: str) -> tuple[str, CommandResult] | None:
+    """The fingerprint and result stored under `key`, if any."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(idempotency_keys.c.fingerprint, idempotency_keys.c.result)
+            .where(idempotency_keys.c.key == key)).first()
+    return None if row is None else (row.fingerprint, CommandResult.from_json(row.result))
+
+
+def remember(session: Session, key: str, fingerprint: str, result: CommandResult) -> None:
+    """Store the key in the same transaction as the events it produced."""
+    session.execute(insert(idempotency_keys).values(
+        key=key, fingerprint=fingerprint, result=result.to_json(),
+        recorded_at=result.recorded_at))
+
+
+def register_stream(session: Session, aggregate_id: UUID, kind: str, slug: str) -> None:
+    session.execute(insert(streams).values(aggregate_id=aggregate_id, kind=kind, slug=slug))
+
+
+def stream_names(engine: Engine, aggregate_ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
+    """(kind, slug) of each aggregate id, in one query."""
+    if not aggregate_ids:
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(select(streams).where(streams.c.aggregate_id.in_(aggregate_ids)))
+        return {row.aggregate_id: (row.kind, row.slug) for row in rows}
