@@ -12,6 +12,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    from importlib.metadata import version as package_version
+
+    typer.echo(package_version("policy-timeline"))
+
+
 for module in (serve, query, io, project, tokens, webhooks):
     module.register(app)
 
