@@ -1,4 +1,7 @@
-"""The domain: aggregates, events, value objects and the oracle fold. Pure: stdlib + eventsourcing."""
+"""The domain: aggregates, events, value objects and the oracle fold.
+
+Pure: it imports only the standard library and eventsourcing.
+"""
 
 from domain.actor import Actor, ActorRules, ActorState
 from domain.aggregate import TimelineAggregate
@@ -28,17 +31,44 @@ EVENT_KINDS: dict[type, str] = {
     value: kind
     for kind, cls in AGGREGATES.items()
     for value in vars(cls).values()
-    if isinstance(value, type) and issubclass(value, (TimelineAggregate.Event,
-                                                      TimelineAggregate.Created))
+    if isinstance(value, type)
+    and issubclass(value, (TimelineAggregate.Event, TimelineAggregate.Created))
 }
 #: Fold rules by kind.
 RULES: dict[str, FoldRules] = {kind: cls.RULES for kind, cls in AGGREGATES.items()}  # type: ignore[type-arg]
 
 __all__ = [
-    "AGGREGATES", "EVENT_KINDS", "RULES", "Actor", "ActorRules", "ActorState", "AlreadyExists", "Clause",
-    "Fact", "FoldRules", "InvalidInput", "InvalidRevision", "NotFound", "Policy",
-    "PolicyNotFound", "PolicyRules", "PolicyState", "Reference", "RegulatoryAction",
-    "RegulatoryActionState", "RegulatoryRules", "Source", "Span", "Statement",
-    "StatementRules", "StatementState", "TimelineAggregate", "TimelineError",
-    "UnfoldableHistory", "VersionConflict", "aggregate_uuid", "believe", "spans",
+    "AGGREGATES",
+    "EVENT_KINDS",
+    "RULES",
+    "Actor",
+    "ActorRules",
+    "ActorState",
+    "AlreadyExists",
+    "Clause",
+    "Fact",
+    "FoldRules",
+    "InvalidInput",
+    "InvalidRevision",
+    "NotFound",
+    "Policy",
+    "PolicyNotFound",
+    "PolicyRules",
+    "PolicyState",
+    "Reference",
+    "RegulatoryAction",
+    "RegulatoryActionState",
+    "RegulatoryRules",
+    "Source",
+    "Span",
+    "Statement",
+    "StatementRules",
+    "StatementState",
+    "TimelineAggregate",
+    "TimelineError",
+    "UnfoldableHistory",
+    "VersionConflict",
+    "aggregate_uuid",
+    "believe",
+    "spans",
 ]

@@ -40,14 +40,23 @@ class ActorRules:
         if fact.type == "ActorRegistered":
             if state is not None:
                 raise UnfoldableHistory("effectiveAt", "the actor is already registered")
-            return ActorState(slug=data["slug"], name=data["name"], kind=data["kind"],
-                              parent=data.get("parent"), former_names=(),
-                              changed_by=fact.version)
+            return ActorState(
+                slug=data["slug"],
+                name=data["name"],
+                kind=data["kind"],
+                parent=data.get("parent"),
+                former_names=(),
+                changed_by=fact.version,
+            )
         if state is None:
             at = self.fold_time(fact).isoformat()
             raise UnfoldableHistory("effectiveAt", f"the actor is not registered yet at {at}")
-        return replace(state, name=data["name"], former_names=(*state.former_names, state.name),
-                       changed_by=fact.version)
+        return replace(
+            state,
+            name=data["name"],
+            former_names=(*state.former_names, state.name),
+            changed_by=fact.version,
+        )
 
     def view(self, state: ActorState, valid_at: datetime) -> ActorState:
         return state

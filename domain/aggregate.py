@@ -77,18 +77,28 @@ class TimelineAggregate(Aggregate):
         for fact in self.facts:
             if fact.version == version:
                 if fact.is_meta:
-                    raise InvalidInput(field, f"event {version} is a {fact.type}; correct or "
-                                              "retract the original event instead")
+                    raise InvalidInput(
+                        field,
+                        f"event {version} is a {fact.type}; correct or "
+                        "retract the original event instead",
+                    )
                 return fact
-        raise InvalidInput(field, f"{self.KIND} {self.slug!r} has no event {version} "
-                                  f"(its latest is {self.version})")
+        raise InvalidInput(
+            field,
+            f"{self.KIND} {self.slug!r} has no event {version} (its latest is {self.version})",
+        )
 
     def believed(self) -> list[Fact]:
         """The facts as believed now (corrections applied, retractions dropped)."""
         return believe(self.facts)
 
-    def correct(self, target: int, changes: Mapping[str, Any], reason: str,
-                sources: Sequence[Mapping[str, Any]]) -> None:
+    def correct(
+        self,
+        target: int,
+        changes: Mapping[str, Any],
+        reason: str,
+        sources: Sequence[Mapping[str, Any]],
+    ) -> None:
         """Correct fields of event `target`; refused if the corrected history would not fold."""
         fact = self.fact(target)
         if target not in {f.version for f in self.believed()}:
@@ -98,18 +108,25 @@ class TimelineAggregate(Aggregate):
             raise InvalidInput("changes", "name at least one field to correct")
         for name in changes:
             if name not in allowed:
-                raise InvalidInput(f"changes.{name}", f"{fact.type} has no correctable field "
-                                   f"{name!r} (fields: {', '.join(sorted(allowed))})")
-        self.record(type(self).EventCorrected, target=target, changes=dict(changes),
-                    reason=reason, sources=list(sources))
+                raise InvalidInput(
+                    f"changes.{name}",
+                    f"{fact.type} has no correctable field "
+                    f"{name!r} (fields: {', '.join(sorted(allowed))})",
+                )
+        self.record(
+            type(self).EventCorrected,
+            target=target,
+            changes=dict(changes),
+            reason=reason,
+            sources=list(sources),
+        )
 
     def retract(self, target: int, reason: str, sources: Sequence[Mapping[str, Any]]) -> None:
         """Retract event `target`; refused if the remaining history would not fold."""
         self.fact(target)
         if target not in {f.version for f in self.believed()}:
             raise InvalidInput("event", f"event {target} is already retracted")
-        self.record(type(self).EventRetracted, target=target, reason=reason,
-                    sources=list(sources))
+        self.record(type(self).EventRetracted, target=target, reason=reason, sources=list(sources))
 
 
 def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact) -> None:

@@ -14,8 +14,14 @@ META_TYPES = frozenset({CORRECTED, RETRACTED})
 
 #: Event attributes that are not payload: the library's own, and the two instants.
 _BASE_ATTRIBUTES = frozenset(
-    {"originator_id", "originator_version", "timestamp", "originator_topic",
-     "effective_at", "announced_at"}
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "effective_at",
+        "announced_at",
+    }
 )
 
 

@@ -14,21 +14,23 @@ from domain.facts import Fact, believe
 from domain.rules import FoldRules, order
 
 
-def state_at(rules: FoldRules[Any], facts: Iterable[Fact], valid_at: datetime,
-             known_at: datetime) -> Any | None:
+def state_at(
+    rules: FoldRules[Any], facts: Iterable[Fact], valid_at: datetime, known_at: datetime
+) -> Any | None:
     """The aggregate's state at `valid_at`, as the service knew it at `known_at`."""
-    known = [f for f in facts if f.recorded_at <= known_at]          # 1. recorded by T
-    believed = believe(known)                                         # 2. corrections, retractions
-    ordered = order(rules, believed)                                  # 3. (effectiveAt, version)
+    known = [f for f in facts if f.recorded_at <= known_at]  # 1. recorded by T
+    believed = believe(known)  # 2. corrections, retractions
+    ordered = order(rules, believed)  # 3. (effectiveAt, version)
     state = None
-    for fact in ordered:                                              # 4. fold those <= V
+    for fact in ordered:  # 4. fold those <= V
         if rules.fold_time(fact) <= valid_at:
             state = rules.apply(state, fact)
     return None if state is None else rules.view(state, valid_at)
 
 
-def states_on(rules: FoldRules[Any], facts: Iterable[Fact], day: date, time_zone: str,
-              known_at: datetime) -> list[Any]:
+def states_on(
+    rules: FoldRules[Any], facts: Iterable[Fact], day: date, time_zone: str, known_at: datetime
+) -> list[Any]:
     """Every distinct state in force at some moment of a calendar day in a time zone, in order.
 
     Replays at the day's start and at every instant inside the day where anything could change.

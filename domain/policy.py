@@ -66,19 +66,27 @@ class PolicyRules:
             if state is not None:
                 raise UnfoldableHistory("effectiveAt", "the policy is already announced")
             return PolicyState(
-                slug=fact.data["slug"], title=fact.data["title"], owner=fact.data["owner"],
-                summary=fact.data.get("summary", ""), status=ACTIVE,
+                slug=fact.data["slug"],
+                title=fact.data["title"],
+                owner=fact.data["owner"],
+                summary=fact.data.get("summary", ""),
+                status=ACTIVE,
                 clauses=tuple(Clause.from_dict(c) for c in fact.data["clauses"]),
-                sources=_sources((), fact), revision=1, changed_by=fact.version,
+                sources=_sources((), fact),
+                revision=1,
+                changed_by=fact.version,
                 change_type=fact.type,
             )
         if state is None:
             raise UnfoldableHistory(
-                "effectiveAt", f"the policy is not in force at {at.isoformat()}: nothing can "
-                "change it before its announcement takes effect")
+                "effectiveAt",
+                f"the policy is not in force at {at.isoformat()}: nothing can "
+                "change it before its announcement takes effect",
+            )
         if state.status == WITHDRAWN:
-            raise InvalidRevision("id", "the policy was withdrawn before "
-                                        f"{at.isoformat()}; it cannot change any more")
+            raise InvalidRevision(
+                "id", f"the policy was withdrawn before {at.isoformat()}; it cannot change any more"
+            )
         clauses = {c.id: c for c in state.clauses if c.in_force(at)}
         if fact.type == "PolicyRevised":
             clauses = _revise_clauses(clauses, fact, at)
@@ -109,18 +117,21 @@ def _revise_clauses(clauses: dict[str, Clause], fact: Fact, at: datetime) -> dic
     clauses = dict(clauses)
     for index, clause_id in enumerate(fact.data.get("remove_clauses") or ()):
         if clause_id not in clauses:
-            raise InvalidRevision(f"removeClauses[{index}]",
-                                  f"no clause {clause_id!r} is in force at {when}")
+            raise InvalidRevision(
+                f"removeClauses[{index}]", f"no clause {clause_id!r} is in force at {when}"
+            )
         del clauses[clause_id]
     for index, change in enumerate(fact.data.get("amend_clauses") or ()):
         if change["id"] not in clauses:
-            raise InvalidRevision(f"amendClauses[{index}].id",
-                                  f"no clause {change['id']!r} is in force at {when}")
+            raise InvalidRevision(
+                f"amendClauses[{index}].id", f"no clause {change['id']!r} is in force at {when}"
+            )
         clauses[change["id"]] = clauses[change["id"]].amended(change)
     for index, data in enumerate(fact.data.get("add_clauses") or ()):
         if data["id"] in clauses:
-            raise InvalidRevision(f"addClauses[{index}].id",
-                                  f"clause {data['id']!r} already exists at {when}")
+            raise InvalidRevision(
+                f"addClauses[{index}].id", f"clause {data['id']!r} already exists at {when}"
+            )
         clauses[data["id"]] = Clause.from_dict(data)
     return clauses
 

@@ -1,4 +1,4 @@
-"""RegulatoryAction: a measure by an authority, announced, in effect from its effectiveAt, lifted."""
+"""RegulatoryAction: a measure by an authority: announced, in effect from effectiveAt, lifted."""
 
 from __future__ import annotations
 
@@ -16,8 +16,15 @@ ANNOUNCED = "ANNOUNCED"
 IN_EFFECT = "IN_EFFECT"
 LIFTED = "LIFTED"
 
-ACTION_KINDS = ("restriction", "block", "fine", "designation", "investigation",
-                "court-ruling", "other")
+ACTION_KINDS = (
+    "restriction",
+    "block",
+    "fine",
+    "designation",
+    "investigation",
+    "court-ruling",
+    "other",
+)
 AMENDABLE = ("kind", "summary", "text", "targets", "in_response_to")
 
 
@@ -63,28 +70,41 @@ class RegulatoryRules:
             assert fact.effective_at is not None and fact.announced_at is not None
             data = fact.data
             return RegulatoryActionState(
-                slug=data["slug"], authority=data["authority"],
-                jurisdiction=data["jurisdiction"], targets=tuple(data.get("targets") or ()),
-                kind=data["kind"], summary=data.get("summary", ""), text=data.get("text", ""),
+                slug=data["slug"],
+                authority=data["authority"],
+                jurisdiction=data["jurisdiction"],
+                targets=tuple(data.get("targets") or ()),
+                kind=data["kind"],
+                summary=data.get("summary", ""),
+                text=data.get("text", ""),
                 in_response_to=tuple(data.get("in_response_to") or ()),
                 sources=tuple(Source.from_dict(s) for s in data.get("sources") or ()),
-                announced_at=fact.announced_at, in_effect_from=fact.effective_at,
-                lifted_at=None, status=self._status(fact.effective_at, None, at),
-                revision=1, changed_by=fact.version, change_type=fact.type,
+                announced_at=fact.announced_at,
+                in_effect_from=fact.effective_at,
+                lifted_at=None,
+                status=self._status(fact.effective_at, None, at),
+                revision=1,
+                changed_by=fact.version,
+                change_type=fact.type,
             )
         if state is None:
             raise UnfoldableHistory(
-                "effectiveAt", f"the action is not announced yet at {at.isoformat()}")
+                "effectiveAt", f"the action is not announced yet at {at.isoformat()}"
+            )
         if state.lifted_at is not None:
             raise UnfoldableHistory(
-                "effectiveAt", f"the action was lifted at {state.lifted_at.isoformat()}; "
-                "it cannot change after that")
+                "effectiveAt",
+                f"the action was lifted at {state.lifted_at.isoformat()}; "
+                "it cannot change after that",
+            )
         changes: dict[str, Any] = {}
         if fact.type == "RegulatoryActionLifted":
             if at < state.in_effect_from:
                 raise UnfoldableHistory(
-                    "effectiveAt", f"the action is not in effect at {at.isoformat()}: it is "
-                    f"ANNOUNCED until {state.in_effect_from.isoformat()}, so it cannot be lifted")
+                    "effectiveAt",
+                    f"the action is not in effect at {at.isoformat()}: it is "
+                    f"ANNOUNCED until {state.in_effect_from.isoformat()}, so it cannot be lifted",
+                )
             changes["lifted_at"] = at
         else:
             for name in AMENDABLE:
@@ -94,9 +114,12 @@ class RegulatoryRules:
         known = {s.url for s in state.sources}
         added = [Source.from_dict(s) for s in fact.data.get("sources") or ()]
         return replace(
-            state, **changes,
+            state,
+            **changes,
             sources=state.sources + tuple(s for s in added if s.url not in known),
-            revision=state.revision + 1, changed_by=fact.version, change_type=fact.type,
+            revision=state.revision + 1,
+            changed_by=fact.version,
+            change_type=fact.type,
         )
 
     @staticmethod

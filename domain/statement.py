@@ -44,11 +44,15 @@ class StatementRules:
             raise UnfoldableHistory("effectiveAt", "the statement is already recorded")
         data = fact.data
         return StatementState(
-            slug=data["slug"], actor=data["actor"], kind=data["kind"],
-            summary=data.get("summary", ""), text=data.get("text", ""),
+            slug=data["slug"],
+            actor=data["actor"],
+            kind=data["kind"],
+            summary=data.get("summary", ""),
+            text=data.get("text", ""),
             in_response_to=tuple(data.get("in_response_to") or ()),
             sources=tuple(Source.from_dict(s) for s in data.get("sources") or ()),
-            made_at=self.fold_time(fact), changed_by=fact.version,
+            made_at=self.fold_time(fact),
+            changed_by=fact.version,
         )
 
     def view(self, state: StatementState, valid_at: datetime) -> StatementState:

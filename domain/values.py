@@ -14,7 +14,17 @@ from domain.errors import InvalidInput
 #: ISO 3166-1 alpha-2 codes (from the IANA time zone database's iso3166.tab), plus EU and the
 #: exceptionally reserved XK (Kosovo), which regulators use.
 ISO_3166 = frozenset(
-    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW EU XK".split()
+    (  # noqa: SIM905 (a list literal of 250 codes would be 250 lines)
+        "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO "
+        "BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ "
+        "DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP "
+        "GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG "
+        "KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML "
+        "MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE "
+        "PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL "
+        "SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM "
+        "US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW EU XK"
+    ).split()
 )
 
 #: Namespace for slug -> UUID mapping; never change it, or every stream gets a new id.
@@ -34,8 +44,9 @@ def check_slug(field: str, slug: str) -> str:
     """Refuse slugs that are not lower-case path segments such as `meta/hate-speech`."""
     if not isinstance(slug, str) or len(slug) > 200 or not _SLUG.match(slug):
         raise InvalidInput(
-            field, "must be a slug of lower-case letters, digits, '.', '_', '-' and '/' "
-            "(for example 'meta/hate-speech'), at most 200 characters"
+            field,
+            "must be a slug of lower-case letters, digits, '.', '_', '-' and '/' "
+            "(for example 'meta/hate-speech'), at most 200 characters",
         )
     return slug
 
@@ -50,8 +61,9 @@ def check_jurisdiction(field: str, code: str) -> str:
 def require_aware(field: str, value: datetime) -> datetime:
     """Return the instant in UTC; an instant without an offset is refused, never guessed."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise InvalidInput(field, "must be an ISO 8601 instant with an offset, e.g. "
-                                  "2022-03-11T00:00:00+03:00")
+        raise InvalidInput(
+            field, "must be an ISO 8601 instant with an offset, e.g. 2022-03-11T00:00:00+03:00"
+        )
     return value.astimezone(UTC)
 
 
@@ -82,8 +94,9 @@ class Reference:
         match = _REFERENCE.match(text) if isinstance(text, str) else None
         if match is None or match["kind"] not in AGGREGATE_KINDS:
             raise InvalidInput(
-                field, f"{text!r} is not a reference such as 'policy:meta/hate-speech' or "
-                f"'policy:meta/hate-speech@2' (kinds: {', '.join(AGGREGATE_KINDS)})"
+                field,
+                f"{text!r} is not a reference such as 'policy:meta/hate-speech' or "
+                f"'policy:meta/hate-speech@2' (kinds: {', '.join(AGGREGATE_KINDS)})",
             )
         check_slug(field, match["slug"])
         version = int(match["version"]) if match["version"] else None

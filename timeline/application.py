@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -40,11 +41,13 @@ class Timeline(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        super().__init__(env={
-            "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
-            "SQLALCHEMY_URL": self.settings.sqlalchemy_url,
-            "CREATE_TABLE": "y",
-        })
+        super().__init__(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+                "SQLALCHEMY_URL": self.settings.sqlalchemy_url,
+                "CREATE_TABLE": "y",
+            }
+        )
         store.create_tables(self.engine)
 
     @property
@@ -58,8 +61,13 @@ class Timeline(Application[UUID]):
 
     def announce_policy(self, command: c.AnnouncePolicy | dict[str, Any]) -> CommandResult:
         cmd = validate(c.AnnouncePolicy, command)
-        return self._create(cmd, "policy", cmd.id, lambda cls: cls.announce(
-            cmd.id, **cmd.payload()), refs={"owner": cmd.owner})
+        return self._create(
+            cmd,
+            "policy",
+            cmd.id,
+            lambda cls: cls.announce(cmd.id, **cmd.payload()),
+            refs={"owner": cmd.owner},
+        )
 
     def revise_policy(self, command: c.RevisePolicy | dict[str, Any]) -> CommandResult:
         cmd = validate(c.RevisePolicy, command)
@@ -73,19 +81,27 @@ class Timeline(Application[UUID]):
         self, command: c.AnnounceRegulatoryAction | dict[str, Any]
     ) -> CommandResult:
         cmd = validate(c.AnnounceRegulatoryAction, command)
-        refs = {"authority": cmd.authority,
-                **{f"targets[{i}]": t for i, t in enumerate(cmd.targets)}}
-        return self._create(cmd, "regulatory-action", cmd.id, lambda cls: cls.announce(
-            cmd.id, **cmd.payload()), refs=refs, responses=cmd.in_response_to)
+        refs = {
+            "authority": cmd.authority,
+            **{f"targets[{i}]": t for i, t in enumerate(cmd.targets)},
+        }
+        return self._create(
+            cmd,
+            "regulatory-action",
+            cmd.id,
+            lambda cls: cls.announce(cmd.id, **cmd.payload()),
+            refs=refs,
+            responses=cmd.in_response_to,
+        )
 
     def amend_regulatory_action(
         self, command: c.AmendRegulatoryAction | dict[str, Any]
     ) -> CommandResult:
         cmd = validate(c.AmendRegulatoryAction, command)
-        self._check_references({f"targets[{i}]": t for i, t in enumerate(cmd.targets or [])},
-                               cmd.in_response_to or [])
-        return self._change(cmd, "regulatory-action", cmd.id,
-                            lambda a: a.amend(**cmd.payload()))
+        self._check_references(
+            {f"targets[{i}]": t for i, t in enumerate(cmd.targets or [])}, cmd.in_response_to or []
+        )
+        return self._change(cmd, "regulatory-action", cmd.id, lambda a: a.amend(**cmd.payload()))
 
     def lift_regulatory_action(
         self, command: c.LiftRegulatoryAction | dict[str, Any]
@@ -95,14 +111,21 @@ class Timeline(Application[UUID]):
 
     def record_statement(self, command: c.RecordStatement | dict[str, Any]) -> CommandResult:
         cmd = validate(c.RecordStatement, command)
-        return self._create(cmd, "statement", cmd.id, lambda cls: cls.record_statement(
-            cmd.id, **cmd.payload()), refs={"actor": cmd.actor}, responses=cmd.in_response_to)
+        return self._create(
+            cmd,
+            "statement",
+            cmd.id,
+            lambda cls: cls.record_statement(cmd.id, **cmd.payload()),
+            refs={"actor": cmd.actor},
+            responses=cmd.in_response_to,
+        )
 
     def register_actor(self, command: c.RegisterActor | dict[str, Any]) -> CommandResult:
         cmd = validate(c.RegisterActor, command)
         refs = {"parent": cmd.parent} if cmd.parent else {}
-        return self._create(cmd, "actor", cmd.id, lambda cls: cls.register(
-            cmd.id, **cmd.payload()), refs=refs)
+        return self._create(
+            cmd, "actor", cmd.id, lambda cls: cls.register(cmd.id, **cmd.payload()), refs=refs
+        )
 
     def rename_actor(self, command: c.RenameActor | dict[str, Any]) -> CommandResult:
         cmd = validate(c.RenameActor, command)
@@ -115,22 +138,28 @@ class Timeline(Application[UUID]):
 
         def correct(aggregate: TimelineAggregate) -> None:
             changes = self._checked_changes(aggregate, ref.version or 0, cmd.changes)
-            aggregate.correct(ref.version or 0, changes, cmd.reason,
-                              [s.payload() for s in cmd.sources])
+            aggregate.correct(
+                ref.version or 0, changes, cmd.reason, [s.payload() for s in cmd.sources]
+            )
 
         return self._change(cmd, ref.kind, ref.slug, correct)
 
     def retract_event(self, command: c.RetractEvent | dict[str, Any]) -> CommandResult:
         cmd = validate(c.RetractEvent, command)
         ref = Reference.parse("event", cmd.event)
-        return self._change(cmd, ref.kind, ref.slug, lambda a: a.retract(
-            ref.version or 0, cmd.reason, [s.payload() for s in cmd.sources]))
+        return self._change(
+            cmd,
+            ref.kind,
+            ref.slug,
+            lambda a: a.retract(ref.version or 0, cmd.reason, [s.payload() for s in cmd.sources]),
+        )
 
     def execute(self, name: str, data: dict[str, Any]) -> CommandResult:
         """Run a command by its wire name (`announcePolicy`, ...), as NDJSON import does."""
         if name not in c.COMMANDS:
-            raise InvalidInput("command", f"unknown command {name!r} (known: "
-                                          f"{', '.join(sorted(c.COMMANDS))})")
+            raise InvalidInput(
+                "command", f"unknown command {name!r} (known: {', '.join(sorted(c.COMMANDS))})"
+            )
         method: Callable[[Any], CommandResult] = getattr(self, _snake(name))
         return method(validate(c.COMMANDS[name], data))
 
@@ -139,7 +168,7 @@ class Timeline(Application[UUID]):
     def get_aggregate(self, kind: str, slug: str) -> TimelineAggregate:
         """The aggregate as stored now; NotFound when the slug has no stream."""
         try:
-            aggregate = self.repository.get(aggregate_uuid(kind, slug))
+            aggregate: TimelineAggregate = self.repository.get(aggregate_uuid(kind, slug))
         except AggregateNotFoundError:
             raise NotFound(kind, slug) from None
         assert isinstance(aggregate, AGGREGATES[kind])
@@ -149,16 +178,19 @@ class Timeline(Application[UUID]):
         """Every stored fact of one aggregate, in version order (the oracle's input)."""
         return list(self.get_aggregate(kind, slug).facts)
 
-    def log(self, after: int = 0, limit: int = 1000,
-            stop: int | None = None) -> list[LoggedFact]:
+    def log(  # type: ignore[override]  # replaces the library's deprecated `log` property
+        self, after: int = 0, limit: int = 1000, stop: int | None = None
+    ) -> list[LoggedFact]:
         """Facts in global log order after position `after` (exclusive)."""
         notifications = self.recorder.select_notifications(
-            start=after, limit=limit, stop=stop, inclusive_of_start=False)
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
+        )
         result = []
         for notification in notifications:
             event = self.mapper.to_domain_event(notification)
-            result.append(LoggedFact(notification.id, EVENT_KINDS[type(event)],
-                                     Fact.from_event(event)))
+            result.append(
+                LoggedFact(notification.id, EVENT_KINDS[type(event)], Fact.from_event(event))
+            )
         return result
 
     def iter_log(self, after: int = 0, batch: int = 1000) -> Iterator[LoggedFact]:
@@ -176,14 +208,21 @@ class Timeline(Application[UUID]):
 
     # -- the machinery ---------------------------------------------------------------------
 
-    def _create(self, cmd: c.Command, kind: str, slug: str,
-                make: Callable[[type[Any]], TimelineAggregate],
-                refs: dict[str, str] | None = None,
-                responses: Sequence[str] = ()) -> CommandResult:
+    def _create(
+        self,
+        cmd: c.Command,
+        kind: str,
+        slug: str,
+        make: Callable[[type[Any]], TimelineAggregate],
+        refs: dict[str, str] | None = None,
+        responses: Sequence[str] = (),
+    ) -> CommandResult:
         def build() -> TimelineAggregate:
             if cmd.expected_version not in (None, 0):
-                raise VersionConflict(f"expectedVersion {cmd.expected_version} is stale: "
-                                      f"{kind} {slug!r} does not exist yet")
+                raise VersionConflict(
+                    f"expectedVersion {cmd.expected_version} is stale: "
+                    f"{kind} {slug!r} does not exist yet"
+                )
             if aggregate_uuid(kind, slug) in self.repository:
                 raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead")
             self._check_references(refs or {}, responses)
@@ -191,21 +230,24 @@ class Timeline(Application[UUID]):
 
         return self._run(cmd, kind, slug, build)
 
-    def _change(self, cmd: c.Command, kind: str, slug: str,
-                change: Callable[[Any], None]) -> CommandResult:
+    def _change(
+        self, cmd: c.Command, kind: str, slug: str, change: Callable[[Any], None]
+    ) -> CommandResult:
         def build() -> TimelineAggregate:
             aggregate = self.get_aggregate(kind, slug)
             if cmd.expected_version is not None and cmd.expected_version != aggregate.version:
                 raise VersionConflict(
                     f"expectedVersion {cmd.expected_version} is stale: {kind} {slug!r} is at "
-                    f"version {aggregate.version}")
+                    f"version {aggregate.version}"
+                )
             change(aggregate)
             return aggregate
 
         return self._run(cmd, kind, slug, build)
 
-    def _run(self, cmd: c.Command, kind: str, slug: str,
-             build: Callable[[], TimelineAggregate]) -> CommandResult:
+    def _run(
+        self, cmd: c.Command, kind: str, slug: str, build: Callable[[], TimelineAggregate]
+    ) -> CommandResult:
         """Build the change, then store events, stream name and idempotency key in one
         transaction; a lost race comes back as VersionConflict, never as a silent merge."""
         key = cmd.idempotency_key
@@ -221,10 +263,14 @@ class Timeline(Application[UUID]):
                 recordings = self.save(*pending)
                 last = pending[-1]
                 result = CommandResult(
-                    kind=kind, id=slug, aggregate_id=aggregate.id,
+                    kind=kind,
+                    id=slug,
+                    aggregate_id=aggregate.id,
                     version=last.originator_version,
                     position=recordings[-1].notification.id,
-                    recorded_at=last.timestamp, event_type=type(last).__name__)
+                    recorded_at=last.timestamp,
+                    event_type=type(last).__name__,
+                )
                 if pending[0].originator_version == 1:
                     store.register_stream(session, aggregate.id, kind, slug)
                 if key is not None:
@@ -232,8 +278,10 @@ class Timeline(Application[UUID]):
         except IntegrityError:
             if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
                 return prior
-            raise VersionConflict(f"{kind} {slug!r} was changed by another writer at the same "
-                                  "time; reload it and try again") from None
+            raise VersionConflict(
+                f"{kind} {slug!r} was changed by another writer at the same "
+                "time; reload it and try again"
+            ) from None
         return result
 
     def _prior_result(self, key: str, fingerprint: str) -> CommandResult | None:
@@ -242,8 +290,11 @@ class Timeline(Application[UUID]):
             return None
         stored_fingerprint, result = found
         if stored_fingerprint != fingerprint:
-            raise InvalidInput("idempotencyKey", "this key was already used for a different "
-                                                 "command; use a new key for a new command")
+            raise InvalidInput(
+                "idempotencyKey",
+                "this key was already used for a different "
+                "command; use a new key for a new command",
+            )
         return result
 
     def _check_references(self, refs: dict[str, str], responses: Sequence[str]) -> None:
@@ -256,20 +307,24 @@ class Timeline(Application[UUID]):
             if ref.aggregate_id not in self.repository:
                 raise InvalidInput(f"inResponseTo[{index}]", f"no {ref.kind} {ref.slug!r}")
             if ref.version is not None:
-                latest = self.repository.get(ref.aggregate_id).version
+                latest: int = self.repository.get(ref.aggregate_id).version
                 if ref.version > latest:
-                    raise InvalidInput(f"inResponseTo[{index}]",
-                                       f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+                    raise InvalidInput(
+                        f"inResponseTo[{index}]",
+                        f"{ref.kind} {ref.slug!r} has no event {ref.version}",
+                    )
 
-    def _checked_changes(self, aggregate: TimelineAggregate, version: int,
-                         changes: dict[str, Any]) -> dict[str, Any]:
+    def _checked_changes(
+        self, aggregate: TimelineAggregate, version: int, changes: dict[str, Any]
+    ) -> dict[str, Any]:
         """Validate corrected fields as the original command would, in snake_case."""
         target = aggregate.fact(version)
         model = c.COMMAND_FOR_EVENT[target.type]
         snake = {_snake(name): value for name, value in changes.items()}
         original = {k: v for k, v in target.data.items() if k != "slug"}
-        original.update(id=aggregate.slug, effective_at=target.effective_at,
-                        announced_at=target.announced_at)
+        original.update(
+            id=aggregate.slug, effective_at=target.effective_at, announced_at=target.announced_at
+        )
         merged = {k: v for k, v in {**original, **snake}.items() if v is not None}
         for name in snake:
             if name not in original:
@@ -280,8 +335,9 @@ class Timeline(Application[UUID]):
             raise InvalidInput(f"changes.{error.field}", error.reason) from None
         result = {name: checked.get(name) for name in snake}
         for name in ("effective_at", "announced_at"):
-            if name in result:
-                result[name] = format_instant(result[name])
+            value = result.get(name)
+            if isinstance(value, datetime):
+                result[name] = format_instant(value)
         return result
 
 

@@ -20,9 +20,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from domain.actor import ACTOR_KINDS
 from domain.regulatory import ACTION_KINDS
 from domain.statement import STATEMENT_KINDS
-from domain.actor import ACTOR_KINDS
 from domain.values import Reference, check_jurisdiction, check_slug, format_instant
 
 
@@ -58,24 +58,29 @@ Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 Slug = Annotated[str, AfterValidator(_slug)]
 Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
 ReferenceText = Annotated[str, AfterValidator(_reference)]
-ClauseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                                            max_length=100)]
+ClauseId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+]
 ShortText = Annotated[str, StringConstraints(max_length=1_000)]
 LongText = Annotated[str, StringConstraints(max_length=200_000)]
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1_000,
-                                            strip_whitespace=True)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1_000, strip_whitespace=True)]
 
 
 class Input(BaseModel):
     """Strict input: unknown fields are refused, names accepted in camelCase or snake_case."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
-                              frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
 
 
 class SourceInput(Input):
-    url: Annotated[str, StringConstraints(min_length=1, max_length=2_000,
-                                          pattern=r"^(https?://|[a-z0-9.-]+\.[a-z]{2,}/?)\S*$")]
+    url: Annotated[
+        str,
+        StringConstraints(
+            min_length=1, max_length=2_000, pattern=r"^(https?://|[a-z0-9.-]+\.[a-z]{2,}/?)\S*$"
+        ),
+    ]
     title: ShortText = ""
     publisher: ShortText = ""
     published_at: Instant | None = None
@@ -83,7 +88,9 @@ class SourceInput(Input):
 
     def payload(self) -> dict[str, Any]:
         return {
-            "url": self.url, "title": self.title, "publisher": self.publisher,
+            "url": self.url,
+            "title": self.title,
+            "publisher": self.publisher,
             "published_at": format_instant(self.published_at) if self.published_at else None,
             "quote": self.quote,
         }
@@ -98,7 +105,10 @@ class ClauseInput(Input):
 
     def payload(self) -> dict[str, Any]:
         return {
-            "id": self.id, "heading": self.heading, "text": self.text, "scope": self.scope,
+            "id": self.id,
+            "heading": self.heading,
+            "text": self.text,
+            "scope": self.scope,
             "expires_at": format_instant(self.expires_at) if self.expires_at else None,
         }
 
@@ -167,8 +177,13 @@ class AnnouncePolicy(Timed):
         return self
 
     def payload(self) -> dict[str, Any]:
-        return {"title": self.title, "owner": self.owner, "summary": self.summary,
-                "clauses": [c.payload() for c in self.clauses], **self.instants()}
+        return {
+            "title": self.title,
+            "owner": self.owner,
+            "summary": self.summary,
+            "clauses": [c.payload() for c in self.clauses],
+            **self.instants(),
+        }
 
 
 class RevisePolicy(Timed):
@@ -188,10 +203,14 @@ class RevisePolicy(Timed):
         return self
 
     def payload(self) -> dict[str, Any]:
-        return {"title": self.title, "summary": self.summary,
-                "add_clauses": [c.payload() for c in self.add_clauses],
-                "amend_clauses": [c.payload() for c in self.amend_clauses],
-                "remove_clauses": list(self.remove_clauses), **self.instants()}
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "add_clauses": [c.payload() for c in self.add_clauses],
+            "amend_clauses": [c.payload() for c in self.amend_clauses],
+            "remove_clauses": list(self.remove_clauses),
+            **self.instants(),
+        }
 
 
 class WithdrawPolicy(Timed):
@@ -213,10 +232,16 @@ class AnnounceRegulatoryAction(Timed):
     in_response_to: list[ReferenceText] = Field(default_factory=list, max_length=100)
 
     def payload(self) -> dict[str, Any]:
-        return {"authority": self.authority, "jurisdiction": self.jurisdiction,
-                "targets": list(self.targets), "kind": self.kind, "summary": self.summary,
-                "text": self.text, "in_response_to": list(self.in_response_to),
-                **self.instants()}
+        return {
+            "authority": self.authority,
+            "jurisdiction": self.jurisdiction,
+            "targets": list(self.targets),
+            "kind": self.kind,
+            "summary": self.summary,
+            "text": self.text,
+            "in_response_to": list(self.in_response_to),
+            **self.instants(),
+        }
 
 
 class AmendRegulatoryAction(Timed):
@@ -229,16 +254,24 @@ class AmendRegulatoryAction(Timed):
 
     @model_validator(mode="after")
     def _changes_something(self) -> AmendRegulatoryAction:
-        if all(getattr(self, n) is None for n in
-               ("kind", "summary", "text", "targets", "in_response_to")):
-            raise ValueError("an amendment must change kind, summary, text, targets or "
-                             "inResponseTo")
+        if all(
+            getattr(self, n) is None
+            for n in ("kind", "summary", "text", "targets", "in_response_to")
+        ):
+            raise ValueError(
+                "an amendment must change kind, summary, text, targets or inResponseTo"
+            )
         return self
 
     def payload(self) -> dict[str, Any]:
-        return {"kind": self.kind, "summary": self.summary, "text": self.text,
-                "targets": self.targets, "in_response_to": self.in_response_to,
-                **self.instants()}
+        return {
+            "kind": self.kind,
+            "summary": self.summary,
+            "text": self.text,
+            "targets": self.targets,
+            "in_response_to": self.in_response_to,
+            **self.instants(),
+        }
 
 
 class LiftRegulatoryAction(Timed):
@@ -258,9 +291,14 @@ class RecordStatement(Timed):
     in_response_to: list[ReferenceText] = Field(default_factory=list, max_length=100)
 
     def payload(self) -> dict[str, Any]:
-        return {"actor": self.actor, "kind": self.kind, "summary": self.summary,
-                "text": self.text, "in_response_to": list(self.in_response_to),
-                **self.instants()}
+        return {
+            "actor": self.actor,
+            "kind": self.kind,
+            "summary": self.summary,
+            "text": self.text,
+            "in_response_to": list(self.in_response_to),
+            **self.instants(),
+        }
 
 
 class RegisterActor(Timed):

@@ -26,7 +26,8 @@ metadata = MetaData()
 
 #: One row per aggregate: its kind and slug, written with its first event.
 streams = Table(
-    "timeline_streams", metadata,
+    "timeline_streams",
+    metadata,
     Column("aggregate_id", Uuid, primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("slug", String(200), nullable=False),
@@ -34,7 +35,8 @@ streams = Table(
 
 #: One row per idempotency key: the fingerprint of the command and the result it returned.
 idempotency_keys = Table(
-    "timeline_idempotency_keys", metadata,
+    "timeline_idempotency_keys",
+    metadata,
     Column("key", String(200), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("result", Text, nullable=False),
@@ -76,16 +78,23 @@ def find_idempotent(engine: Engine, key: str) -> tuple[str, CommandResult] | Non
     """The fingerprint and result stored under `key`, if any."""
     with engine.connect() as connection:
         row = connection.execute(
-            select(idempotency_keys.c.fingerprint, idempotency_keys.c.result)
-            .where(idempotency_keys.c.key == key)).first()
+            select(idempotency_keys.c.fingerprint, idempotency_keys.c.result).where(
+                idempotency_keys.c.key == key
+            )
+        ).first()
     return None if row is None else (row.fingerprint, CommandResult.from_json(row.result))
 
 
 def remember(session: Session, key: str, fingerprint: str, result: CommandResult) -> None:
     """Store the key in the same transaction as the events it produced."""
-    session.execute(insert(idempotency_keys).values(
-        key=key, fingerprint=fingerprint, result=result.to_json(),
-        recorded_at=result.recorded_at))
+    session.execute(
+        insert(idempotency_keys).values(
+            key=key,
+            fingerprint=fingerprint,
+            result=result.to_json(),
+            recorded_at=result.recorded_at,
+        )
+    )
 
 
 def register_stream(session: Session, aggregate_id: UUID, kind: str, slug: str) -> None:
