@@ -1,17 +1,31 @@
-"""The `timeline` command line: one module per group of commands, registered here."""
+"""The `timeline` command line: one module per group of commands, registered here.
+
+Errors are turned into one line on stderr and a non-zero exit in one place (`main`): a user
+of the CLI sees what was wrong and with which option or line, never a traceback
+(set TIMELINE_DEBUG=1 to see one).
+"""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import typer
 
 from timeline.cli import io, project, query, serve, tokens, webhooks
 
 app = typer.Typer(
-    help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.",
+    help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
+    "Start with `timeline serve --demo`, then ask `timeline on meta/hate-speech 2022-03-11 "
+    "--tz Europe/Moscow`. The database is TIMELINE_DATABASE_URL (default: the SQLite file "
+    "timeline.db in the working directory).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
+#: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable, 70 a bug.
+EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG = 1, 3, 4, 70
 
 
 @app.command()
@@ -27,5 +41,40 @@ for module in (serve, query, io, project, tokens, webhooks):
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: run the command, reporting any failure in one line."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as error:  # the one place where failures become a message
+        if os.environ.get("TIMELINE_DEBUG"):
+            raise
+        message, code = describe(error)
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+        sys.exit(code)
+
+
+def describe(error: BaseException) -> tuple[str, int]:
+    """A one-line message and the exit code for a failure."""
+    from eventsourcing.persistence import PersistenceError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from domain.errors import TimelineError, VersionConflict
+
+    if isinstance(error, VersionConflict):
+        return _one_line(error.message), EXIT_CONFLICT
+    if isinstance(error, TimelineError):
+        return _one_line(error.message), EXIT_REFUSED
+    if isinstance(error, OSError) and error.filename is not None:
+        return _one_line(f"{error.filename}: {error.strerror or error}"), EXIT_REFUSED
+    if isinstance(error, SQLAlchemyError | PersistenceError):
+        cause = getattr(error, "orig", None) or error.__cause__ or error
+        return _one_line(f"database unavailable or refused the operation "
+                         f"(TIMELINE_DATABASE_URL): {cause}"), EXIT_DATABASE
+    return _one_line(f"unexpected {type(error).__name__}: {error} "
+                     "(run with TIMELINE_DEBUG=1 for the traceback)"), EXIT_BUG
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
