@@ -1,7 +1,12 @@
 """Set up a virtual environment and run the service or the tests: needs only Python 3.11+ and pip.
 
     python3 dev.py run [ARGS...]    # install, then `timeline serve --demo` on the SQLite default
-    python3 dev.py test [ARGS...]   # install with test extras, then pytest
+    python3 dev.py test [ARGS...]   # install with the test extras, then pytest (whole suite)
+    python3 dev.py lint             # ruff and mypy
+    python3 dev.py bench [ARGS...]  # the benchmarks (python -m bench)
+
+The environment lives in .venv (or TIMELINE_VENV) and is installed once per change of
+pyproject.toml; pip needs only the package registry.
 """
 
 from __future__ import annotations
@@ -14,45 +19,69 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("TIMELINE_VENV", ROOT / ".venv"))
+VENV = Path(os.environ.get("TIMELINE_VENV", ROOT / ".venv")).resolve()
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+
+#: The extras each command needs; `run` needs none, so a newcomer's first install is lean.
+EXTRAS = {"run": set(), "test": {"test", "dev"}, "lint": {"dev"}, "bench": {"test"}}
 
 
-def ensure_environment(extras: str) -> None:
-    """Create the virtual environment and install the project once per change of pyproject.toml."""
-    if sys.version_info < (3, 11):
+def installed_extras(fingerprint: str) -> set[str] | None:
+    """The extras installed for this pyproject.toml, or None if it changed since."""
+    if not STAMP.exists():
+        return None
+    lines = STAMP.read_text().splitlines()
+    if lines and len(lines) == 1 and lines[0].startswith(fingerprint):  # the first format
+        lines = [fingerprint, lines[0][len(fingerprint):]]
+    if not lines or lines[0] != fingerprint:
+        return None
+    return set(lines[1].split(",")) - {""} if len(lines) > 1 else set()
+
+
+def ensure_environment(extras: set[str]) -> None:
+    """Create the virtual environment and install the project (editable) when needed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 -- dev.py runs under any python3
         sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
-    stamp_text = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + extras
-    stamp = VENV / ".installed"
-    if stamp.exists() and stamp.read_text() == stamp_text:
+    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    have = installed_extras(fingerprint)
+    if have is not None and extras <= have:
         return
+    wanted = extras | (have or set())
     if not PYTHON.exists():
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print(f"installing policy-timeline[{extras}] (first run only)", flush=True)
-    subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-e", f"{ROOT}[{extras}]"],
-        check=True,
-    )
-    stamp.write_text(stamp_text)
+    spec = f"{ROOT}[{','.join(sorted(wanted))}]" if wanted else str(ROOT)
+    print(f"installing policy-timeline{('[' + ','.join(sorted(wanted)) + ']') if wanted else ''}"
+          f" into {VENV} (once per change of pyproject.toml)", flush=True)
+    result = subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet",
+                             "--disable-pip-version-check", "-e", spec], check=False)
+    if result.returncode != 0:
+        sys.exit("pip install failed (see above); is the package registry reachable?")
+    STAMP.write_text(fingerprint + "\n" + ",".join(sorted(wanted)) + "\n")
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch `run` and `test`; any further arguments go to the command."""
-    if not argv or argv[0] not in {"run", "test"}:
+    """Dispatch `run`, `test`, `lint` and `bench`; any further arguments go to the command."""
+    if not argv or argv[0] not in EXTRAS:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    ensure_environment("test,dev")
+    ensure_environment(EXTRAS[command])
     os.chdir(ROOT)
     if command == "run":
-        args = [str(BIN / "timeline"), "serve", "--demo", *rest]
-    else:
-        args = [str(PYTHON), "-m", "pytest", *rest]
-    return subprocess.call(args)
+        return subprocess.call([str(BIN / "timeline"), "serve", "--demo", *rest])
+    if command == "test":
+        return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
+    if command == "bench":
+        return subprocess.call([str(PYTHON), "-m", "bench", *rest])
+    ruff = subprocess.call([str(PYTHON), "-m", "ruff", "check", ".", *rest])
+    return ruff or subprocess.call([str(PYTHON), "-m", "mypy"])
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
