@@ -65,14 +65,13 @@ def import_commands(
     with services() as built:
         timeline = built.timeline
         head_before = timeline.head_position()
-        _execute_all(timeline, file, lines)
-        head_after = timeline.head_position()
+        positions = _execute_all(timeline, file, lines)
+    new = [position for position in positions if position > head_before]
     counts = Counter(line.command for line in lines)
-    added = head_after - head_before
-    err.print(f"[green]imported[/] {len(lines)} commands from {file}: {added} new events"
-              + (f" (positions {head_before + 1}-{head_after})" if added else "")
-              + (f", {len(lines) - added} already recorded (idempotency keys)"
-                 if added < len(lines) else ""))
+    err.print(f"[green]imported[/] {len(lines)} commands from {file}: {len(new)} new events"
+              + (f" (positions {new[0]}-{new[-1]})" if new else "")
+              + (f", {len(lines) - len(new)} already recorded (idempotency keys)"
+                 if len(new) < len(lines) else ""))
     err.print("  " + ", ".join(f"{name} x{n}" for name, n in sorted(counts.items())))
 
 
@@ -172,18 +171,23 @@ def _check_input(file: str, line: Line) -> None:
                                              f"{error.reason}") from None
 
 
-def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> None:
-    """Run every command in one transaction; any refusal rolls the whole batch back."""
+def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> list[int]:
+    """Run every command in one transaction; any refusal rolls the whole batch back.
+
+    Returns the log position of each command's (last) event.
+    """
+    positions: list[int] = []
     with _progress() as progress:
         task = progress.add_task("importing", total=len(lines))
         with timeline.recorder.transaction(commit=True):  # type: ignore[attr-defined]
             for line in lines:
                 try:
-                    timeline.execute(line.command, line.input)
+                    positions.append(timeline.execute(line.command, line.input).position)
                 except TimelineError as error:
                     raise _line_error(file, line.number, f"{line.command} refused: "
                                                          f"{error.message}") from None
                 progress.advance(task)
+    return positions
 
 
 def _line_error(file: str, number: int, reason: str) -> InvalidInput:
