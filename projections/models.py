@@ -29,7 +29,7 @@ class PolicyVersion:
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
-    aggregate_version: int           # stream version as known at known_from (for expectedVersion)
+    aggregate_version: int           # stream version at the query's knownAt (expectedVersion)
 
     @property
     def text(self) -> str:

@@ -1,0 +1,198 @@
+"""Apply logged facts to the read models: re-fold the one aggregate, close what changed,
+open what is new. Rows are never updated otherwise and never deleted.
+
+A memo keeps each recently touched aggregate's facts and open rows in memory, so a replay of
+the log reads nothing back; on a miss it loads them from the tables (an index lookup).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+
+from domain import Fact
+from projections import tables as t
+from projections.rows import KINDS, believed_rows
+
+VERSION_TABLES: dict[str, Table] = dict(zip(
+    KINDS, (t.policy_versions, t.action_versions, t.statement_versions, t.actor_versions),
+    strict=True))
+
+
+class LoggedEvent(Protocol):
+    """What the runner reads from the log: `timeline.application.LoggedFact` fits."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def fact(self) -> Fact: ...
+
+
+RowId = tuple[int, int]  # (opened_by, seq)
+
+
+@dataclass
+class AggregateMemo:
+    """One aggregate's known facts and the keys of its open rows."""
+
+    kind: str
+    slug: str
+    facts: list[Fact] = field(default_factory=list)
+    positions: dict[int, int] = field(default_factory=dict)
+    open_versions: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
+    open_entries: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """Rows to write at the end of a batch: new rows (closable in the same batch) and closes."""
+
+    inserts: dict[tuple[str, RowId], dict[str, Any]] = field(default_factory=dict)
+    closes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[dict[str, Any]] = field(default_factory=list)
+
+    def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
+        pending = self.inserts.get((table.name, row))
+        if pending is not None:
+            pending.update(known_to=at, closed_by=position)
+        else:
+            self.closes.setdefault(table.name, []).append(
+                {"b_opened_by": row[0], "b_seq": row[1], "known_to": at, "closed_by": position})
+
+
+class Projector:
+    """Turns events into row changes on a connection; the caller owns the transaction."""
+
+    def __init__(self, memo_size: int = 20_000) -> None:
+        self.memo: OrderedDict[UUID, AggregateMemo] = OrderedDict()
+        self.memo_size = memo_size
+
+    def forget(self) -> None:
+        """Drop the memo (after a rollback, or when the tables were rebuilt)."""
+        self.memo.clear()
+
+    def apply(self, connection: Connection, events: Iterable[LoggedEvent]) -> None:
+        """Apply events in log order; all writes go through `connection`."""
+        batch = _Batch()
+        for event in events:
+            self._apply_one(connection, batch, event)
+        self._flush(connection, batch)
+
+    def _apply_one(self, connection: Connection, batch: _Batch, event: LoggedEvent) -> None:
+        fact, position = event.fact, event.position
+        memo = self._memo(connection, fact.aggregate_id, event.kind, fact)
+        if fact.version in memo.positions:
+            return  # already applied (cannot happen under tracking; harmless if it does)
+        memo.facts.append(fact)
+        memo.positions[fact.version] = position
+        batch.facts.append({
+            "aggregate_id": fact.aggregate_id, "version": fact.version, "position": position,
+            "kind": event.kind, "type": fact.type, "recorded_at": fact.recorded_at,
+            "effective_at": fact.effective_at, "announced_at": fact.announced_at,
+            "data": json.dumps(fact.data, sort_keys=True, default=str)})
+        versions, entries = believed_rows(memo.kind, memo.slug, memo.facts, memo.positions)
+        at = fact.recorded_at
+        table = VERSION_TABLES[memo.kind]
+        seq = 0
+        wanted = {row.key: row for row in versions}
+        for key in [k for k in memo.open_versions if k not in wanted]:
+            batch.close(table, memo.open_versions.pop(key), at, position)
+        for key, row in wanted.items():
+            if key in memo.open_versions:
+                continue
+            memo.open_versions[key] = (position, seq)
+            batch.inserts[(table.name, (position, seq))] = {
+                "opened_by": position, "seq": seq, "aggregate_id": fact.aggregate_id,
+                "slug": memo.slug, "valid_from": row.valid_from, "valid_to": row.valid_to,
+                "known_from": at, "known_to": None, "closed_by": None, "state": row.state,
+                **row.columns}
+            batch.links.extend({"source_kind": memo.kind, "opened_by": position, "seq": seq,
+                                "policy_slug": slug} for slug in row.cites)
+            seq += 1
+        feed = {row.key: row for row in entries}
+        for key in [k for k in memo.open_entries if k not in feed]:
+            batch.close(t.timeline_entries, memo.open_entries.pop(key), at, position)
+        for key, entry in feed.items():
+            if key in memo.open_entries:
+                continue
+            memo.open_entries[key] = (position, seq)
+            batch.inserts[(t.timeline_entries.name, (position, seq))] = {
+                "opened_by": position, "seq": seq, "aggregate_id": fact.aggregate_id,
+                "position": entry.position, "kind": memo.kind, "slug": memo.slug,
+                "version": entry.version, "type": entry.type,
+                "effective_at": entry.effective_at, "announced_at": entry.announced_at,
+                "recorded_at": entry.recorded_at, "known_from": at, "known_to": None,
+                "closed_by": None, "state": entry.state}
+            batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag}
+                              for tag in entry.tags)
+            seq += 1
+
+    def _memo(self, connection: Connection, aggregate_id: UUID, kind: str,
+              fact: Fact) -> AggregateMemo:
+        memo = self.memo.get(aggregate_id)
+        if memo is None:
+            memo = _load(connection, aggregate_id, kind) or AggregateMemo(kind, fact.data["slug"])
+            self.memo[aggregate_id] = memo
+            while len(self.memo) > self.memo_size:
+                self.memo.popitem(last=False)
+        else:
+            self.memo.move_to_end(aggregate_id)
+        return memo
+
+    @staticmethod
+    def _flush(connection: Connection, batch: _Batch) -> None:
+        if batch.facts:
+            connection.execute(insert(t.facts), batch.facts)
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for (name, _), row in batch.inserts.items():
+            by_table.setdefault(name, []).append(row)
+        for name, rows in by_table.items():
+            connection.execute(insert(t.metadata.tables[name]), rows)
+        for name, closes in batch.closes.items():
+            table = t.metadata.tables[name]
+            connection.execute(
+                update(table)
+                .where(and_(table.c.opened_by == bindparam("b_opened_by"),
+                            table.c.seq == bindparam("b_seq")))
+                .values(known_to=bindparam("known_to"), closed_by=bindparam("closed_by")),
+                closes)
+        if batch.links:
+            connection.execute(insert(t.responses), batch.links)
+        if batch.tags:
+            connection.execute(insert(t.timeline_tags), batch.tags)
+
+
+def _load(connection: Connection, aggregate_id: UUID, kind: str) -> AggregateMemo | None:
+    """An aggregate's facts and open rows as stored, or None if it was never seen."""
+    stored = connection.execute(
+        select(t.facts).where(t.facts.c.aggregate_id == aggregate_id)
+        .order_by(t.facts.c.version)).all()
+    if not stored:
+        return None
+    facts = [Fact(aggregate_id=r.aggregate_id, version=r.version, type=r.type,
+                  recorded_at=r.recorded_at, effective_at=r.effective_at,
+                  announced_at=r.announced_at, data=json.loads(r.data)) for r in stored]
+    memo = AggregateMemo(kind, facts[0].data["slug"], facts,
+                         {r.version: r.position for r in stored})
+    table = VERSION_TABLES[kind]
+    for row in connection.execute(select(table).where(
+            table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))):
+        memo.open_versions[(row.valid_from, row.valid_to, row.state)] = (row.opened_by, row.seq)
+    feed = t.timeline_entries
+    for row in connection.execute(select(feed).where(
+            feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))):
+        key = (row.position, row.version, row.type, row.effective_at, row.announced_at,
+               row.recorded_at, row.state)
+        memo.open_entries[key] = (row.opened_by, row.seq)
+    return memo

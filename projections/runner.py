@@ -1,0 +1,243 @@
+"""The projection runner: moves the cursor over the log, exactly once, in one transaction per
+batch (rows and tracking position together), and wakes on new events without busy polling.
+
+In-process (a daemon thread started by bootstrap) or as a worker (`timeline project`); only
+the holder of the projection's lock applies events, the others stand by.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from projections import tables as t
+from projections.lock import ProjectionLock
+from projections.projector import LoggedEvent, Projector
+
+log = logging.getLogger(__name__)
+
+NAME = "timeline"
+#: The NOTIFY channel of the eventsourcing-sqlalchemy recorder (its events table name).
+CHANNEL = "timeline_events"
+
+Progress = Callable[[int, int], None]
+
+
+class EventLog(Protocol):
+    """Where the events come from: `timeline.application.Timeline` fits."""
+
+    def log(self, after: int = 0, limit: int = 1000) -> Sequence[LoggedEvent]: ...
+    def head_position(self) -> int: ...
+
+
+class TrackingConflict(RuntimeError):
+    """Another writer moved the tracking position under us; the batch was rolled back."""
+
+
+def tracked_position(engine: Engine, name: str = NAME) -> int:
+    """The last log position applied by projection `name` (0 if it never ran)."""
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(t.tracking.c.position).where(t.tracking.c.name == name)).scalar()
+    return int(value or 0)
+
+
+class ProjectionRunner:
+    """Applies the log to the read models; `start()` runs it in a thread, `run()` in front."""
+
+    def __init__(self, engine: Engine, events: EventLog, *, name: str = NAME,
+                 batch_size: int = 500, poll_interval: float = 1.0,
+                 standby_interval: float = 2.0) -> None:
+        self.engine = engine
+        self.events = events
+        self.name = name
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.standby_interval = standby_interval
+        self.projector = Projector(memo_size=max(20_000, 4 * batch_size))
+        self.lock = ProjectionLock(engine, name)
+        self.on_batch: Callable[[int], None] | None = None
+        self._position = -1
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._applied = threading.Condition()
+        self._thread: threading.Thread | None = None
+        t.create_tables(engine)
+
+    # -- the cursor ------------------------------------------------------------------------
+
+    def position(self) -> int:
+        """The tracked position, as committed."""
+        return tracked_position(self.engine, self.name)
+
+    def catch_up(self, progress: Progress | None = None, stop_at: int | None = None) -> int:
+        """Apply every event after the tracked position; returns the new position."""
+        position = self._ensure_tracking()
+        head = self.events.head_position() if progress else 0
+        while not self._stop.is_set():
+            page = self.events.log(position, self.batch_size)
+            if stop_at is not None:
+                page = [e for e in page if e.position <= stop_at]
+            if not page:
+                break
+            try:
+                position = self._apply(position, page)
+            except (TrackingConflict, IntegrityError):
+                # Another runner applied this batch first (it committed; we rolled back).
+                position = self.position()
+                continue
+            if progress:
+                progress(position, max(head, position))
+        return position
+
+    def _apply(self, position: int, page: Sequence[LoggedEvent]) -> int:
+        """One transaction: rows, then the tracking position guarded by its old value."""
+        new_position = page[-1].position
+        try:
+            with self.engine.begin() as connection:
+                self.projector.apply(connection, page)
+                moved = connection.execute(
+                    update(t.tracking)
+                    .where(t.tracking.c.name == self.name, t.tracking.c.position == position)
+                    .values(position=new_position)).rowcount
+                if moved != 1:
+                    raise TrackingConflict(f"projection {self.name!r} moved past {position}")
+        except BaseException:
+            self.projector.forget()
+            raise
+        with self._applied:
+            self._position = new_position
+            self._applied.notify_all()
+        if self.on_batch:
+            self.on_batch(new_position)
+        return new_position
+
+    def _ensure_tracking(self) -> int:
+        """The tracked position; a missing row or a changed schema version means rebuild."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(t.tracking).where(t.tracking.c.name == self.name)).first()
+        if row is None:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(t.tracking).values(
+                        name=self.name, position=0, schema_version=t.SCHEMA_VERSION))
+            except IntegrityError:
+                return self.position()  # another runner registered it at the same moment
+            return 0
+        if row.schema_version != t.SCHEMA_VERSION:
+            log.warning("projection %s: schema version %s -> %s, rebuilding", self.name,
+                        row.schema_version, t.SCHEMA_VERSION)
+            self.reset()
+            return 0
+        return int(row.position)
+
+    # -- rebuild ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Drop and recreate the read models and move the cursor back to the start."""
+        self.projector.forget()
+        t.drop_read_models(self.engine)
+        t.create_tables(self.engine)
+        with self.engine.begin() as connection:
+            connection.execute(t.tracking.delete().where(t.tracking.c.name == self.name))
+            connection.execute(insert(t.tracking).values(
+                name=self.name, position=0, schema_version=t.SCHEMA_VERSION))
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Replay the whole log into fresh tables (the caller should hold the lock)."""
+        self.reset()
+        return self.catch_up(progress)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, *, once: bool = False) -> None:
+        """Take the lock (standing by while another worker holds it), then apply events as
+        they arrive until `stop()`; with `once`, catch up to the head and return."""
+        try:
+            while not self._stop.is_set():
+                if self.lock.acquire():
+                    break
+                log.info("projection %s: another worker is active; standing by", self.name)
+                self._stop.wait(self.standby_interval)
+            if self._stop.is_set():
+                return
+            if once:
+                self.catch_up()
+                return
+            if self.engine.dialect.name == "postgresql":
+                self._listen()
+            else:
+                self.catch_up()
+                while not self._stop.is_set():
+                    self._wake.wait(self.poll_interval)
+                    self._wake.clear()
+                    self.catch_up()
+        finally:
+            self.lock.release()
+
+    def _listen(self, safety_interval: float = 30.0) -> None:
+        """Sleep on LISTEN until the event store NOTIFYs (or `wake()`), then catch up; a
+        catch-up every `safety_interval` seconds covers a lost notification."""
+        with self.engine.connect() as connection:
+            raw = connection.execution_options(isolation_level="AUTOCOMMIT").connection
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.execute(f"LISTEN {CHANNEL}")
+            self.catch_up()  # what was written before LISTEN took hold
+            last = time.monotonic()
+            while not self._stop.is_set():
+                notified = any(True for _ in driver.notifies(timeout=self.poll_interval,
+                                                             stop_after=1))
+                if notified or self._wake.is_set() or time.monotonic() - last > safety_interval:
+                    self._wake.clear()
+                    self.catch_up()
+                    last = time.monotonic()
+
+    def start(self) -> None:
+        """Run in a daemon thread (the embedded default)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run_logged, name=f"projection-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run_logged(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run()
+            except Exception:
+                log.exception("projection %s failed; retrying", self.name)
+                self._stop.wait(self.standby_interval)
+
+    def wake(self) -> None:
+        """Ask the runner to look at the log now (after an in-process write)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until the projection has applied `position` (read-your-writes); False on
+        timeout. Works whether this process or another worker applies the events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._position >= position or self.position() >= position:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.wake()
+            with self._applied:
+                self._applied.wait(min(remaining, 0.05))
