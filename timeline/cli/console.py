@@ -21,7 +21,7 @@ from timeline.bootstrap import Services, bootstrap
 
 #: Answers go to stdout; progress, summaries and errors to stderr, so `--json` output pipes cleanly.
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 INSTANT_HELP = "ISO 8601 instant with an offset (2022-03-11T12:00:00+03:00), or 'now'."
 

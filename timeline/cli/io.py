@@ -44,10 +44,13 @@ def register(app: typer.Typer) -> None:
 
 
 def import_commands(
-    file: str = typer.Argument(..., metavar="FILE",
-                               help="NDJSON file of commands ('-' reads stdin)."),
+    file: str | None = typer.Argument(None, metavar="FILE",
+                                      help="NDJSON file of commands ('-' reads stdin)."),
     check: bool = typer.Option(False, "--check",
                                help="Only check the file; store nothing."),
+    demo: bool = typer.Option(False, "--demo",
+                              help="Import the March 2022 demo data set instead of a file "
+                                   "(idempotent)."),
 ) -> None:
     """Import commands from NDJSON, one per line, all or nothing.
 
@@ -55,7 +58,17 @@ def import_commands(
     exactly as the GraphQL mutation of the same name takes it. A bad line is reported with its
     line number and nothing of the file is stored.
     """
-    lines = _checked_lines(file)
+    if demo == (file is not None):
+        raise InvalidInput("FILE", "give an NDJSON file, or --demo for the demo data set")
+    if file is None:
+        from timeline.demo import DEMO_COMMANDS
+
+        file = "demo data set"
+        lines = [Line(n, name, data) for n, (name, data) in enumerate(DEMO_COMMANDS, start=1)]
+        for line in lines:
+            _check_input(file, line)
+    else:
+        lines = _checked_lines(file)
     if check:
         err.print(f"{file}: {len(lines)} commands look valid (--check: nothing stored)")
         return
