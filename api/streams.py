@@ -1,7 +1,197 @@
-"""REST event streams: SSE at /events/stream, NDJSON export at /events (placeholder)."""
+"""REST event streams: SSE at /events/stream (resumes from Last-Event-ID), NDJSON at /events.
+
+Both carry the CloudEvents 1.0 JSON envelope; an event's SSE `id` and its `position` are the
+global log position, the cursor to resume from. Filters are query parameters (`aggregate`,
+`type`, `actor`, `jurisdiction`, each repeatable), the same criteria as GraphQL's EventFilter.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from api.fanout import Fanout, SubscriberTooSlow
+from domain.errors import InvalidInput
+from timeline import tokens
+from timeline.application import Timeline
+from timeline.event_stream import EventFilter, EventReader
+from timeline.webhooks import WebhookWorker
+
+router = APIRouter(tags=["events"])
+
+MAX_LIMIT = 10_000
+FilterValues = Annotated[list[str] | None, Query()]
+
+
+@asynccontextmanager
+async def running(app: FastAPI, timeline: Timeline) -> AsyncIterator[None]:
+    """Run this process's fan-out and webhook worker for the app's lifetime (its lifespan)."""
+    fanout = Fanout(timeline)
+    worker = WebhookWorker(timeline)
+    await fanout.start()
+    await worker.start()
+    fanout.on_advance(worker.poke)
+    app.state.fanout, app.state.webhooks = fanout, worker
+    try:
+        yield
+    finally:
+        await worker.stop()
+        await fanout.stop()
+
+
+async def _refused(request: Request) -> JSONResponse | None:
+    """Reads are open unless `read_requires_token`; then a bearer token with `read`."""
+    services = getattr(request.app.state, "services", None)
+    if services is None or not services.settings.read_requires_token:
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    info = (await run_in_threadpool(tokens.authenticate, services.timeline.engine,
+                                    token.strip())
+            if scheme.lower() == "bearer" and token.strip() else None)
+    if info is None:
+        return JSONResponse(status_code=401, content={"error": {
+            "code": "UNAUTHENTICATED", "field": "Authorization",
+            "message": "a valid 'Authorization: Bearer <token>' with the read scope is "
+                       "required"}})
+    if not info.allows("read"):
+        return JSONResponse(status_code=403, content={"error": {
+            "code": "FORBIDDEN", "field": "Authorization",
+            "message": "this token lacks the 'read' scope"}})
+    return None
+
+
+def parse_cursor(field: str, text: str | None) -> int:
+    """A cursor is a global log position: a whole number >= 0 (0 or absent: the start)."""
+    if text is None or text.strip() == "":
+        return 0
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a cursor; a cursor is the `position` "
+                                  "(a whole number) of the last event received") from None
+    if value < 0:
+        raise InvalidInput(field, "a cursor is a position >= 0")
+    return value
+
+
+def bad_input(error: InvalidInput) -> JSONResponse:
+    """400 naming the field and the reason; nothing else reaches the client."""
+    return JSONResponse(status_code=400, content={"error": {
+        "code": "BAD_INPUT", "field": error.field, "message": error.message}})
+
+
+def _filter(aggregate: list[str] | None, type_: list[str] | None, actor: list[str] | None,
+            jurisdiction: list[str] | None) -> EventFilter:
+    return EventFilter.build(aggregate or (), type_ or (), actor or (), jurisdiction or ())
+
+
+def _fanout(request: Request) -> Fanout:
+    fanout = getattr(request.app.state, "fanout", None)
+    if not isinstance(fanout, Fanout):
+        raise RuntimeError("the event fan-out is not running (see api.streams.lifespan)")
+    return fanout
+
+
+@router.get("/events/stream", response_class=Response, responses={200: {
+    "content": {"text/event-stream": {}},
+    "description": "Server-Sent Events: the backlog after the cursor, then live events."}})
+async def stream_events(
+    request: Request,
+    after: Annotated[str | None, Query(description="Position to start after (exclusive).")]
+    = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", description=(
+        "Set by reconnecting EventSource clients; takes precedence over `after`."))] = None,
+    aggregate: FilterValues = None,
+    type: FilterValues = None,
+    actor: FilterValues = None,
+    jurisdiction: FilterValues = None,
+) -> Response:
+    """Events after the cursor, then live, in log order; `: ping` comments keep it alive. A
+    subscriber that falls too far behind gets an `error` event naming its cursor, then EOF."""
+    if (refusal := await _refused(request)) is not None:
+        return refusal
+    try:
+        cursor = (parse_cursor("Last-Event-ID", last_event_id) if last_event_id
+                  else parse_cursor("after", after))
+        wanted = _filter(aggregate, type, actor, jurisdiction)
+    except InvalidInput as error:
+        return bad_input(error)
+    fanout = _fanout(request)
+
+    async def messages() -> AsyncIterator[ServerSentEvent]:
+        events = fanout.events(cursor, wanted)
+        try:
+            async for item in events:
+                yield ServerSentEvent(data=item.cloudevent_json, id=str(item.position))
+        except SubscriberTooSlow as error:
+            yield ServerSentEvent(event="error", data=json.dumps(
+                {"code": error.code, "message": str(error), "cursor": str(error.cursor)}))
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return EventSourceResponse(messages(), ping=fanout.settings.keepalive,
+                               headers={"Cache-Control": "no-store"})
+
+
+@router.get("/events", response_class=Response, responses={200: {
+    "content": {"application/x-ndjson": {}},
+    "description": "One CloudEvents JSON envelope per line, in log order."}})
+async def export_events(
+    request: Request,
+    after: Annotated[str | None, Query(description="Position to start after (exclusive).")]
+    = None,
+    limit: Annotated[str | None, Query(description=f"Most events (1..{MAX_LIMIT}, default "
+                                                   "1000).")] = None,
+    aggregate: FilterValues = None,
+    type: FilterValues = None,
+    actor: FilterValues = None,
+    jurisdiction: FilterValues = None,
+) -> Response:
+    """NDJSON export of the events after `after`; continue from the last line's `position`."""
+    if (refusal := await _refused(request)) is not None:
+        return refusal
+    try:
+        cursor = parse_cursor("after", after)
+        count = _limit(limit)
+        wanted = _filter(aggregate, type, actor, jurisdiction)
+    except InvalidInput as error:
+        return bad_input(error)
+    reader = EventReader(_fanout(request).timeline)
+    page_size = min(count, 1000) if wanted.selects_all else 1000
+
+    async def lines() -> AsyncIterator[bytes]:
+        nonlocal cursor
+        sent = 0
+        while sent < count:
+            page = await asyncio.to_thread(reader.read, cursor, page_size)
+            for item in page:
+                cursor = item.position
+                if wanted.matches(item):
+                    yield (item.cloudevent_json + "\n").encode()
+                    sent += 1
+                    if sent >= count:
+                        return
+            if len(page) < page_size:
+                return
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+def _limit(text: str | None) -> int:
+    if text is None or text.strip() == "":
+        return 1000
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput("limit", f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
+    return value

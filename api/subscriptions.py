@@ -1,5 +1,82 @@
-"""GraphQL subscriptions (placeholder until the event-stream issue fills it in)."""
+"""GraphQL subscriptions over graphql-transport-ws: `events(after, filter)` catches up from the
+cursor, then streams live events from this process's fan-out, in log order, once each.
+
+A subscriber that falls too far behind is ended with a SLOW_SUBSCRIBER error that names the
+cursor to resume from (`after`); the writers and other subscribers never wait for it.
+"""
 
 from __future__ import annotations
 
-Subscription: type | None = None
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError, BadInput
+from api.events import Event, EventFilter, event_from, parse_cursor
+from api.fanout import Fanout, SubscriberTooSlow
+from domain.errors import InvalidInput
+from timeline import event_stream
+
+
+class SlowSubscriber(ApiError):
+    """The subscription was ended because its buffer filled; resume from `after`."""
+
+    code = "SLOW_SUBSCRIBER"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "after")
+
+
+def stream_filter(given: EventFilter | None) -> event_stream.EventFilter:
+    """The fan-out's filter for the GraphQL EventFilter input (every given field must match)."""
+    if given is None:
+        return event_stream.EventFilter()
+
+    def values(name: str) -> list[str]:
+        value: Any = getattr(given, name, None)
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    try:
+        return event_stream.EventFilter.build(
+            aggregates=values("aggregate_ids") + values("aggregates") + values("aggregate"),
+            types=values("types") + values("type"),
+            actors=values("actors") + values("actor"),
+            jurisdictions=values("jurisdictions") + values("jurisdiction"),
+            kinds=values("aggregate_kinds"))
+    except InvalidInput as error:
+        raise BadInput(error.field, error.reason) from None
+
+
+def _fanout(info: Info[Context, None]) -> Fanout:
+    request = info.context.request
+    fanout = getattr(request.app.state, "fanout", None) if request is not None else None
+    if not isinstance(fanout, Fanout):
+        raise RuntimeError("the event fan-out is not running (see api.streams.running)")
+    return fanout
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description=(
+        "Every event after the cursor `after` (a position; default the start), then live "
+        "events as they are recorded, in log order, each once. Resume after a disconnect "
+        "with the `position` of the last event received. A subscriber that falls too far "
+        "behind is ended with the error code SLOW_SUBSCRIBER; it may resume the same way."))
+    async def events(self, info: Info[Context, None], after: str | None = None,
+                     filter: EventFilter | None = None) -> AsyncGenerator[Event, None]:
+        await info.context.authorize_read()
+        cursor = parse_cursor(after)
+        wanted = stream_filter(filter)
+        source = _fanout(info).events(cursor, wanted)
+        try:
+            async for item in source:
+                yield event_from(item.logged, item.slug)
+        except SubscriberTooSlow as error:
+            raise SlowSubscriber(str(error)) from None
+        finally:
+            await source.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,127 @@
+"""Shared by the stream, subscription and webhook e2e tests: a real API server in a subprocess
+(uvicorn on a free port, the app built by `api.app.create_app` from the environment) and a
+writer that records facts in the same database from the test process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from timeline.application import Timeline
+from timeline.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`uvicorn api.app:create_app --factory` in a subprocess, on one database."""
+
+    def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
+        self.database_url = database_url
+        self.log_path = log_path
+        self.env = env
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> Server:
+        env = {**os.environ, "TIMELINE_DATABASE_URL": self.database_url, **self.env}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+             ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM: lifespan shutdown runs), as an operator's restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@contextmanager
+def running_server(database_url: str, log_path: Path, **env: str) -> Iterator[Server]:
+    server = Server(database_url, log_path, **env).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Writer:
+    """Records statements by one actor: each write is one event at the next position."""
+
+    def __init__(self, database_url: str) -> None:
+        self.timeline = Timeline(Settings(database_url=database_url))
+        self.count = 0
+        self.timeline.register_actor({"id": "meta", "name": "Meta Platforms, Inc.",
+                                      "kind": "organisation",
+                                      "effectiveAt": "2021-10-28T00:00:00-07:00"})
+        self.timeline.register_actor({"id": "roskomnadzor", "name": "Roskomnadzor",
+                                      "kind": "authority",
+                                      "effectiveAt": "2021-01-01T00:00:00+03:00"})
+
+    def statement(self, text: str = "", actor: str = "meta") -> int:
+        """Record one statement; its log position."""
+        self.count += 1
+        at = datetime(2022, 3, 1, tzinfo=UTC) + timedelta(minutes=self.count)
+        result = self.timeline.record_statement({
+            "id": f"{actor}/statement-{self.count}", "actor": actor,
+            "text": text or f"statement {self.count}", "effectiveAt": at.isoformat()})
+        return result.position
+
+    def statements(self, n: int, text: str = "") -> list[int]:
+        return [self.statement(text) for _ in range(n)]
+
+    def restriction(self, slug: str, jurisdiction: str) -> int:
+        result = self.timeline.announce_regulatory_action({
+            "id": slug, "authority": "roskomnadzor", "jurisdiction": jurisdiction,
+            "kind": "restriction", "targets": ["meta"],
+            "effectiveAt": "2022-03-14T00:00:00+03:00"})
+        return result.position
+
+    def head(self) -> int:
+        return self.timeline.head_position()
+
+    def close(self) -> None:
+        self.timeline.close()
