@@ -48,6 +48,10 @@ def parse_instant(option: str, text: str | None) -> datetime | None:
         raise InvalidInput(option, f"{text!r} is not an ISO 8601 instant; {INSTANT_HELP}")\
             from None
     if value.tzinfo is None or value.utcoffset() is None:
+        if "T" not in text.strip().upper() and " " not in text.strip():
+            raise InvalidInput(option, f"{text!r} is a date, not an instant; give a time and "
+                                       f"an offset ({text.strip()}T12:00:00+03:00), or ask "
+                                       "`timeline on POLICY DATE --tz ZONE` for a whole day")
         raise InvalidInput(option, f"{text!r} has no offset; an instant needs one, e.g. "
                                    f"{text.strip()}+03:00 (or Z for UTC)")
     return value.astimezone(UTC)
