@@ -1,0 +1,87 @@
+"""The FastAPI app: GraphQL at /graphql, REST beside it, safe defaults from the settings.
+
+`create_app(services)` is what `timeline serve` runs with uvicorn; without services it
+bootstraps them from the environment. The app's lifespan starts and stops the in-process
+projector, so that reads follow writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from strawberry.fastapi import GraphQLRouter
+
+from api import rest, streams
+from api.context import context_for
+from api.limits import BodySizeLimit
+from api.schema import build_schema
+from timeline import tokens
+from timeline.bootstrap import Services, bootstrap
+
+log = logging.getLogger("api.app")
+
+
+def _projector(services: Services) -> Any | None:
+    """The in-process projection runner of the services, if they have one."""
+    for name in ("runner", "projection_runner", "projector", "projections"):
+        candidate = getattr(services, name, None)
+        if candidate is not None and hasattr(candidate, "start") and hasattr(candidate, "stop"):
+            return candidate
+    return None
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """Build the app over `services` (bootstrapped from the environment when None)."""
+    owned = services is None
+    services = services or bootstrap()
+    settings = services.settings
+    tokens.create_tables(services.timeline.engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start = getattr(services, "start_projector", None)
+        stop = getattr(services, "stop_projector", None)
+        runner = _projector(services)
+        if start is not None:
+            start()
+        elif runner is not None:
+            runner.start()
+        try:
+            async with streams.running(app, services.timeline):  # fan-out, webhooks
+                yield
+        finally:
+            if stop is not None:
+                stop()
+            elif runner is not None:
+                runner.stop()
+            if owned:
+                services.close()
+
+    app = FastAPI(
+        title="Policy Timeline",
+        summary="Event-sourced, bitemporal timeline of corporate policy and regulatory "
+        "responses. GraphQL at /graphql; this page documents the REST endpoints.",
+        version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+    )
+    app.state.services = services
+    app.state.metrics = rest.Metrics()
+    graphql: GraphQLRouter[Any, None] = GraphQLRouter(
+        build_schema(settings), context_getter=context_for,
+        graphql_ide="graphiql" if settings.development else None,
+    )
+    app.include_router(graphql, prefix="/graphql", include_in_schema=False)
+    app.include_router(rest.router)
+    app.include_router(streams.router)
+    app.middleware("http")(rest.observe)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

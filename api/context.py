@@ -1,0 +1,119 @@
+"""Per-request context: the services, who is asking (bearer token), and the dataloaders."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar, cast
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from api.errors import BadInput, Forbidden, Unauthenticated
+from projections import queries
+from projections.models import ActorVersion, PolicyVersion, RegulatoryActionVersion
+from timeline import tokens
+from timeline.bootstrap import Services
+from timeline.tokens import TokenInfo
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def described(description: str) -> Callable[[F], F]:
+    """`@strawberry.field(description=...)` for resolvers, typed so mypy keeps the signature."""
+    return cast(Callable[[F], F], strawberry.field(description=description))
+#: A dataloader key: (slug, validAt, knownAt).
+Key = tuple[str, datetime | None, datetime | None]
+
+
+async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call (a database read or a command) off the event loop."""
+    return await run_in_threadpool(partial(function, *args, **kwargs))
+
+
+def _batched(lookup: Callable[..., dict[str, Any]], engine: Any,
+             default: Callable[[], Any]) -> Callable[[list[Key]], Any]:
+    """A batch function: one lookup per distinct (validAt, knownAt), usually exactly one."""
+    async def load(keys: list[Key]) -> list[Any]:
+        groups: dict[tuple[datetime | None, datetime | None], list[str]] = defaultdict(list)
+        for slug, valid_at, known_at in keys:
+            groups[(valid_at, known_at)].append(slug)
+        found: dict[Key, Any] = {}
+        for (valid_at, known_at), slugs in groups.items():
+            answer = await run(lookup, engine, sorted(set(slugs)), valid_at, known_at)
+            for slug in slugs:
+                found[(slug, valid_at, known_at)] = answer.get(slug, default())
+        return [found[key] for key in keys]
+    return load
+
+
+class Context(BaseContext):
+    """What every resolver sees as `info.context`."""
+
+    def __init__(self, services: Services, authorization: str | None) -> None:
+        super().__init__()
+        self.services = services
+        self.authorization = authorization
+        self._token: TokenInfo | None = None
+        engine = services.timeline.engine
+        self.responses: DataLoader[Key, list[RegulatoryActionVersion]] = DataLoader(
+            _batched(queries.responses_to, engine, list))
+        self.policies: DataLoader[Key, PolicyVersion | None] = DataLoader(
+            _batched(queries.policies_at, engine, lambda: None))
+        self.actors: DataLoader[Key, ActorVersion | None] = DataLoader(
+            _batched(queries.actors_at, engine, lambda: None))
+
+    @property
+    def engine(self) -> Any:
+        return self.services.timeline.engine
+
+    async def require(self, scope: str) -> TokenInfo:
+        """The caller's token when it carries `scope`: UNAUTHENTICATED without a valid token,
+        FORBIDDEN when the token lacks the scope."""
+        if self._token is None:
+            header = (self.authorization or "").strip()
+            scheme, _, token = header.partition(" ")
+            if not header:
+                raise Unauthenticated("a bearer token is required: send 'Authorization: "
+                                      "Bearer <token>' (create one with `timeline token "
+                                      "create --scope write`)", "Authorization")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("Authorization must be 'Bearer <token>'", "Authorization")
+            info = await run(tokens.authenticate, self.engine, token.strip())
+            if info is None:
+                raise Unauthenticated("the bearer token is not valid (unknown or revoked)",
+                                      "Authorization")
+            self._token = info
+        if not self._token.allows(scope):
+            raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
+        return self._token
+
+    async def authorize_read(self) -> None:
+        """Reads are open unless the setting `read_requires_token` closes them."""
+        if self.services.settings.read_requires_token:
+            await self.require("read")
+
+    def page_size(self, first: int | None, field: str = "first") -> int:
+        """`first`, defaulted and bounded by the settings: too large is BAD_INPUT, not clipped."""
+        settings = self.services.settings
+        if first is None:
+            return settings.default_page_size
+        if first < 0:
+            raise BadInput(field, "must not be negative")
+        if first > settings.max_page_size:
+            raise BadInput(field, f"{first} is more than the largest page, "
+                                  f"{settings.max_page_size}; page with `after`")
+        return first
+
+
+async def context_for(connection: HTTPConnection) -> Context:
+    """The FastAPI dependency Strawberry uses to build the context (HTTP and WebSocket)."""
+    services: Services = connection.app.state.services
+    return Context(services, connection.headers.get("authorization"))
+

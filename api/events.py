@@ -1,0 +1,286 @@
+"""The `Event` type: one fact of the global log, with its JSON payload and a typed union member.
+
+Shared by the `events` query and the GraphQL subscription (api/subscriptions.py): build with
+`event_from(logged, slug)`, filter with `EventFilter.matches`, page with `read_events`.
+The cursor of the log is the global position, as a decimal string, everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.errors import BadInput
+from api.values import Clause, Source
+from domain.values import Reference
+from timeline import store
+from timeline.application import LoggedFact, Timeline
+
+#: Largest number of log entries one `events` page scans while filtering.
+SCAN_LIMIT = 10_000
+
+
+def camel(value: Any) -> Any:
+    """Payload keys in camelCase, as on the wire everywhere else."""
+    if isinstance(value, Mapping):
+        return {_camel_key(str(k)): camel(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [camel(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _camel_key(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def parse_cursor(after: str | None, field: str = "after") -> int:
+    """A log cursor is a global position (0: the start)."""
+    if after is None or after == "":
+        return 0
+    if not after.isdigit():
+        raise BadInput(field, f"{after!r} is not a log cursor (a position such as '42')")
+    return int(after)
+
+
+# -- typed members ---------------------------------------------------------------------------
+
+@strawberry.type
+class PolicyAnnounced:
+    title: str
+    owner: str
+    summary: str
+    clauses: list[Clause]
+    sources: list[Source]
+
+
+@strawberry.type
+class PolicyRevised:
+    title: str | None
+    summary: str
+    add_clauses: list[Clause]
+    amend_clauses: JSON = strawberry.field(description="Changed clause fields, by clause id.")
+    remove_clauses: list[str]
+    sources: list[Source]
+
+
+@strawberry.type
+class PolicyWithdrawn:
+    summary: str
+    sources: list[Source]
+
+
+@strawberry.type
+class RegulatoryActionAnnounced:
+    authority: str
+    jurisdiction: str
+    targets: list[str]
+    kind: str
+    summary: str
+    text: str
+    in_response_to: list[str]
+    sources: list[Source]
+
+
+@strawberry.type
+class RegulatoryActionAmended:
+    kind: str | None
+    summary: str | None
+    text: str | None
+    targets: list[str] | None
+    in_response_to: list[str] | None
+    sources: list[Source]
+
+
+@strawberry.type
+class RegulatoryActionLifted:
+    summary: str
+    sources: list[Source]
+
+
+@strawberry.type
+class StatementRecorded:
+    actor: str
+    kind: str
+    summary: str
+    text: str
+    in_response_to: list[str]
+    sources: list[Source]
+
+
+@strawberry.type
+class ActorRegistered:
+    name: str
+    kind: str
+    parent: str | None
+    sources: list[Source]
+
+
+@strawberry.type
+class ActorRenamed:
+    name: str
+    sources: list[Source]
+
+
+@strawberry.type
+class EventCorrected:
+    target: str = strawberry.field(description="Reference of the corrected event.")
+    changes: JSON
+    reason: str
+    sources: list[Source]
+
+
+@strawberry.type
+class EventRetracted:
+    target: str = strawberry.field(description="Reference of the retracted event.")
+    reason: str
+    sources: list[Source]
+
+
+EventData = Annotated[
+    PolicyAnnounced | PolicyRevised | PolicyWithdrawn | RegulatoryActionAnnounced
+    | RegulatoryActionAmended | RegulatoryActionLifted | StatementRecorded | ActorRegistered
+    | ActorRenamed | EventCorrected | EventRetracted,
+    strawberry.union("EventData", description="The event with typed fields, by its type."),
+]
+
+_MEMBERS: dict[str, type] = {cls.__name__: cls for cls in (
+    PolicyAnnounced, PolicyRevised, PolicyWithdrawn, RegulatoryActionAnnounced,
+    RegulatoryActionAmended, RegulatoryActionLifted, StatementRecorded, ActorRegistered,
+    ActorRenamed, EventCorrected, EventRetracted)}
+
+
+def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
+    """The union member for one event's payload."""
+    member = _MEMBERS[type_]
+    fields = {f.python_name for f in member.__strawberry_definition__.fields}  # type: ignore[attr-defined]
+    values: dict[str, Any] = {name: data.get(name) for name in fields}
+    values["sources"] = Source.many(data.get("sources") or ())
+    if "clauses" in fields:
+        values["clauses"] = Clause.many(data.get("clauses") or ())
+    if "add_clauses" in fields:
+        values["add_clauses"] = Clause.many(data.get("add_clauses") or ())
+        values["amend_clauses"] = camel(data.get("amend_clauses") or [])
+        values["remove_clauses"] = list(data.get("remove_clauses") or ())
+    if "changes" in fields:
+        values["changes"] = camel(data.get("changes") or {})
+    if "target" in fields:
+        values["target"] = str(Reference(kind, slug, int(data["target"])))
+    for name in ("targets", "in_response_to"):
+        if name in fields and values[name] is not None:
+            values[name] = list(values[name])
+    return member(**values)
+
+
+# -- the event -------------------------------------------------------------------------------
+
+@strawberry.type(description="One fact of the global, ordered log.")
+class Event:
+    id: strawberry.ID = strawberry.field(
+        description="Reference of the event, `kind:slug@version` (policy:meta/hate-speech@2).")
+    position: int = strawberry.field(description="Global log position: the cursor.")
+    type: str = strawberry.field(description="PolicyAnnounced, EventCorrected, ...")
+    aggregate_kind: str = strawberry.field(
+        description="policy | regulatory-action | statement | actor")
+    aggregate_id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
+    aggregate_version: int
+    effective_at: datetime | None = strawberry.field(
+        description="When it takes effect in the world (none for corrections/retractions).")
+    announced_at: datetime | None
+    recorded_at: datetime = strawberry.field(description="When the service stored it.")
+    payload: JSON = strawberry.field(description="The event's fields, camelCase.")
+    data: EventData
+
+
+def event_from(logged: LoggedFact, slug: str) -> Event:
+    """The GraphQL event for one logged fact of the aggregate `slug`."""
+    fact = logged.fact
+    payload = {k: v for k, v in fact.data.items() if k != "slug"}
+    return Event(
+        id=strawberry.ID(str(Reference(logged.kind, slug, fact.version))),
+        position=logged.position, type=fact.type, aggregate_kind=logged.kind,
+        aggregate_id=strawberry.ID(slug), aggregate_version=fact.version,
+        effective_at=fact.effective_at, announced_at=fact.announced_at,
+        recorded_at=fact.recorded_at, payload=camel(payload),
+        data=typed(logged.kind, slug, fact.type, fact.data),
+    )
+
+
+@strawberry.input(description="Which events to return; every given field must match.")
+class EventFilter:
+    types: list[str] | None = None
+    aggregate_kinds: list[str] | None = None
+    aggregate_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Slugs, e.g. meta/hate-speech.")
+
+    def matches(self, event: Event) -> bool:
+        return ((not self.types or event.type in self.types)
+                and (not self.aggregate_kinds or event.aggregate_kind in self.aggregate_kinds)
+                and (not self.aggregate_ids or event.aggregate_id in self.aggregate_ids))
+
+
+@strawberry.type
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type
+class EventPageInfo:
+    has_next_page: bool
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page (a log position).")
+
+
+@strawberry.type
+class EventConnection:
+    edges: list[EventEdge]
+    nodes: list[Event]
+    page_info: EventPageInfo
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[Event]
+    end_position: int
+    has_next_page: bool
+
+
+def read_events(timeline: Timeline, after: int, first: int,
+                event_filter: EventFilter | None = None) -> EventPage:
+    """Up to `first` matching events after position `after`, scanning at most SCAN_LIMIT."""
+    found: list[Event] = []
+    position, scanned = after, 0
+    batch = max(first, 100) if event_filter else first + 1
+    while scanned < SCAN_LIMIT:
+        logged = timeline.log(position, batch)
+        names = store.stream_names(timeline.engine, {lf.fact.aggregate_id for lf in logged})
+        for entry in logged:
+            kind_slug = names.get(entry.fact.aggregate_id)
+            slug = kind_slug[1] if kind_slug else str(entry.fact.aggregate_id)
+            event = event_from(entry, slug)
+            if event_filter is None or event_filter.matches(event):
+                if len(found) == first:
+                    return EventPage(found, position, True)
+                found.append(event)
+            position = entry.position
+        scanned += len(logged)
+        if len(logged) < batch:
+            return EventPage(found, position, False)
+    return EventPage(found, position, True)
+
+
+def connection(page: EventPage) -> EventConnection:
+    return EventConnection(
+        edges=[EventEdge(cursor=str(e.position), node=e) for e in page.events],
+        nodes=page.events,
+        page_info=EventPageInfo(has_next_page=page.has_next_page,
+                                end_cursor=str(page.end_position) if page.events or
+                                page.has_next_page else None))

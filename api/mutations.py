@@ -1,0 +1,167 @@
+"""Mutations: each checks the `write` scope, runs one Timeline command, then waits (bounded)
+for the projections to reach the new event so the caller reads its own write."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api import inputs as i
+from api.context import Context, described, run
+from api.types import Actor, Policy, RegulatoryAction, Statement
+from domain.values import Reference
+from projections import queries
+from timeline.bootstrap import Services
+from timeline.store import CommandResult
+
+log = logging.getLogger("api.mutations")
+
+
+@strawberry.interface(description="What every write returns.")
+class WriteResult:
+    id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
+    version: int = strawberry.field(description="The aggregate's version after the write.")
+    position: int = strawberry.field(description="The event's global log position.")
+    recorded_at: datetime
+    event_type: str
+    event_id: strawberry.ID = strawberry.field(description="The event's reference.")
+
+    @classmethod
+    def fields_of(cls, result: CommandResult) -> dict[str, Any]:
+        return {"id": strawberry.ID(result.id), "version": result.version,
+                "position": result.position, "recorded_at": result.recorded_at,
+                "event_type": result.event_type,
+                "event_id": strawberry.ID(str(Reference(result.kind, result.id,
+                                                        result.version)))}
+
+
+@strawberry.type
+class PolicyResult(WriteResult):
+    @described("The policy as in force now, as known now.")
+    async def policy(self, info: Info[Context, None]) -> Policy | None:
+        found = await run(queries.policy_at, info.context.engine, str(self.id))
+        return Policy.of(found) if found else None
+
+
+@strawberry.type
+class RegulatoryActionResult(WriteResult):
+    @described("The action as seen now.")
+    async def regulatory_action(self, info: Info[Context, None]) -> RegulatoryAction | None:
+        found = await run(queries.regulatory_action_at, info.context.engine, str(self.id))
+        return RegulatoryAction.of(found, None, None) if found else None
+
+
+@strawberry.type
+class StatementResult(WriteResult):
+    @strawberry.field
+    async def statement(self, info: Info[Context, None]) -> Statement | None:
+        found = await run(queries.statement_at, info.context.engine, str(self.id))
+        return Statement.of(found) if found else None
+
+
+@strawberry.type
+class ActorResult(WriteResult):
+    @described("The actor as named now.")
+    async def actor(self, info: Info[Context, None]) -> Actor | None:
+        found = await run(queries.actors_at, info.context.engine, [str(self.id)])
+        return Actor.of(found[str(self.id)]) if str(self.id) in found else None
+
+
+@strawberry.type
+class CorrectionResult(WriteResult):
+    target: strawberry.ID = strawberry.field(description="The corrected or retracted event.")
+
+
+async def wait_for_projections(services: Services, position: int) -> None:
+    """Read-your-writes: wait, bounded by the setting, until the projections reach `position`."""
+    wait_for = getattr(services, "wait_for", None)
+    if wait_for is None:
+        return
+    caught_up = await run(wait_for, position, services.settings.read_your_writes_timeout)
+    if caught_up is False:
+        log.warning("projections did not reach position %s in time", position)
+
+
+async def execute(info: Info[Context, None], command: str, data: Any) -> CommandResult:
+    """Authorize, run the command by name, and wait for the read side."""
+    context = info.context
+    await context.require("write")
+    method = getattr(context.services.timeline, command)
+    result: CommandResult = await run(method, i.command_data(data))
+    await wait_for_projections(context.services, result.position)
+    return result
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def announce_policy(self, info: Info[Context, None],
+                              input: i.AnnouncePolicyInput) -> PolicyResult:
+        return PolicyResult(**WriteResult.fields_of(
+            await execute(info, "announce_policy", input)))
+
+    @strawberry.mutation
+    async def revise_policy(self, info: Info[Context, None],
+                            input: i.RevisePolicyInput) -> PolicyResult:
+        return PolicyResult(**WriteResult.fields_of(await execute(info, "revise_policy", input)))
+
+    @strawberry.mutation
+    async def withdraw_policy(self, info: Info[Context, None],
+                              input: i.WithdrawPolicyInput) -> PolicyResult:
+        return PolicyResult(**WriteResult.fields_of(
+            await execute(info, "withdraw_policy", input)))
+
+    @strawberry.mutation
+    async def announce_regulatory_action(
+        self, info: Info[Context, None], input: i.AnnounceRegulatoryActionInput
+    ) -> RegulatoryActionResult:
+        return RegulatoryActionResult(**WriteResult.fields_of(
+            await execute(info, "announce_regulatory_action", input)))
+
+    @strawberry.mutation
+    async def amend_regulatory_action(
+        self, info: Info[Context, None], input: i.AmendRegulatoryActionInput
+    ) -> RegulatoryActionResult:
+        return RegulatoryActionResult(**WriteResult.fields_of(
+            await execute(info, "amend_regulatory_action", input)))
+
+    @strawberry.mutation
+    async def lift_regulatory_action(
+        self, info: Info[Context, None], input: i.LiftRegulatoryActionInput
+    ) -> RegulatoryActionResult:
+        return RegulatoryActionResult(**WriteResult.fields_of(
+            await execute(info, "lift_regulatory_action", input)))
+
+    @strawberry.mutation
+    async def record_statement(self, info: Info[Context, None],
+                               input: i.RecordStatementInput) -> StatementResult:
+        return StatementResult(**WriteResult.fields_of(
+            await execute(info, "record_statement", input)))
+
+    @strawberry.mutation
+    async def register_actor(self, info: Info[Context, None],
+                             input: i.RegisterActorInput) -> ActorResult:
+        return ActorResult(**WriteResult.fields_of(await execute(info, "register_actor", input)))
+
+    @strawberry.mutation
+    async def rename_actor(self, info: Info[Context, None],
+                           input: i.RenameActorInput) -> ActorResult:
+        return ActorResult(**WriteResult.fields_of(await execute(info, "rename_actor", input)))
+
+    @strawberry.mutation
+    async def correct_event(self, info: Info[Context, None],
+                            input: i.CorrectEventInput) -> CorrectionResult:
+        result = await execute(info, "correct_event", input)
+        return CorrectionResult(target=strawberry.ID(input.event),
+                                **WriteResult.fields_of(result))
+
+    @strawberry.mutation
+    async def retract_event(self, info: Info[Context, None],
+                            input: i.RetractEventInput) -> CorrectionResult:
+        result = await execute(info, "retract_event", input)
+        return CorrectionResult(target=strawberry.ID(input.event),
+                                **WriteResult.fields_of(result))

@@ -1,0 +1,109 @@
+"""REST for what is not a graph: liveness, readiness (database and projection lag), metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from api.context import run
+from timeline.bootstrap import Services
+
+log = logging.getLogger("api.rest")
+router = APIRouter(tags=["operations"])
+
+
+class Metrics:
+    """The app's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("timeline_http_requests_total", "HTTP requests handled.",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("timeline_http_request_duration_seconds",
+                                 "Time to handle an HTTP request.", ["method", "route"],
+                                 registry=self.registry)
+        self.lag = Gauge("timeline_projection_lag_events",
+                         "Events in the log not yet applied to the read models.",
+                         registry=self.registry)
+        self.head = Gauge("timeline_log_head_position", "Position of the latest event.",
+                          registry=self.registry)
+
+
+def projection_lag(services: Services) -> tuple[int, int]:
+    """(log head, events behind) of the read models."""
+    from projections.runner import tracked_position
+
+    head = services.timeline.head_position()
+    return head, max(0, head - tracked_position(services.timeline.engine))
+
+
+def route_of(request: Request, status: int) -> str:
+    """The route template (`/graphql`), never a raw unknown path, to bound label cardinality."""
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if path:
+        return str(path)
+    return request.url.path if status != 404 else "unmatched"
+
+
+async def observe(request: Request,
+                  call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Middleware: count requests and time them; an unexpected error becomes a bare 500."""
+    metrics: Metrics = request.app.state.metrics
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        response = JSONResponse({"errors": [{"message": "internal error; it has been logged",
+                                             "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
+                                status_code=500)
+    route = route_of(request, response.status_code)
+    metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+    metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+    return response
+
+
+@router.get("/healthz", summary="Liveness: the process answers.")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database reachable, projections caught up.")
+async def readyz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    bound = services.settings.readiness_max_lag
+    try:
+        head, lag = await run(projection_lag, services)
+    except Exception as error:
+        log.warning("readiness: database unreachable: %s", error)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+    ready = lag <= bound
+    return JSONResponse({"status": "ready" if ready else "catching up", "database": "ok",
+                         "head": head, "projectionLag": lag, "maxLag": bound},
+                        200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics: requests, latencies, projection lag.")
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    registry: Metrics = request.app.state.metrics
+    try:
+        head, lag = await run(projection_lag, services)
+        registry.head.set(head)
+        registry.lag.set(lag)
+    except Exception as error:
+        log.warning("metrics: projection lag unavailable: %s", error)
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,68 @@
+"""The GraphQL schema, assembled in one place with its safety limits from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from api import subscriptions
+from api.errors import ErrorCodes
+from api.mutations import Mutation
+from api.query import Query
+from api.scalars import SCALARS
+from timeline.settings import Settings
+
+#: The exported schema, checked by a test so that it never drifts from the code.
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+
+class TimelineSchema(strawberry.Schema):
+    """The schema; errors are logged once, by `api.errors` (unexpected ones only)."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with depth, alias and token limits (and introspection) from `settings`."""
+    settings = settings or Settings()
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return TimelineSchema(
+        query=Query, mutation=Mutation, subscription=subscriptions.Subscription,
+        extensions=extensions, config=StrawberryConfig(scalar_map=SCALARS),
+    )
+
+
+def schema_sdl() -> str:
+    """The schema in SDL, as exported to schema.graphql."""
+    return build_schema().as_str() + "\n"
+
+
+def export(path: Path = SCHEMA_FILE) -> Path:
+    """Write schema.graphql (run `python -m api.schema` after changing the API)."""
+    path.write_text(schema_sdl())
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {export()}")
