@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import typer
 
+from timeline.bootstrap import Services
 from timeline.cli.console import err
+
+
+class ServicesWithoutProjector(Services):
+    """Services for an API process that only reads the read models: a separate worker
+    (`timeline project`) keeps them up to date, as in docker-compose.yml."""
+
+    def start_projector(self) -> None:
+        """Nothing to start: the worker projects."""
+
+    def stop_projector(self) -> None:
+        """Nothing to stop."""
 
 
 def register(app: typer.Typer) -> None:
@@ -17,20 +31,27 @@ def serve(
                               help="Load the March 2022 demo data set first (idempotent)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    projector: bool = typer.Option(True, "--projector/--no-projector",
+                                   help="Keep the read models up to date in this process; "
+                                        "--no-projector when a `timeline project` worker "
+                                        "does it."),
 ) -> None:
     """Serve GraphQL at /graphql (and /healthz, /readyz, /metrics, /events) with uvicorn.
 
     The database is TIMELINE_DATABASE_URL (default: the SQLite file timeline.db in the
-    working directory). The projections are kept up to date in this process.
+    working directory). By default the projections are kept up to date in this process.
     """
     import uvicorn
-    from api.app import create_app  # imported here: api depends on timeline, not the reverse
     from sqlalchemy.engine import make_url
 
+    from api.app import create_app  # imported here: api depends on timeline, not the reverse
     from timeline.bootstrap import bootstrap
     from timeline.demo import load_demo
 
     services = bootstrap()
+    if not projector:
+        services = ServicesWithoutProjector(
+            **{field.name: getattr(services, field.name) for field in fields(services)})
     try:
         if demo:
             added = load_demo(services.timeline)
@@ -38,7 +59,8 @@ def serve(
                       + (" (already loaded)" if added == 0 else ""))
         database = make_url(services.settings.sqlalchemy_url).render_as_string(
             hide_password=True)
-        err.print(f"serving on [bold]http://{host}:{port}/graphql[/] (database: {database})")
+        err.print(f"serving on [bold]http://{host}:{port}/graphql[/] (database: {database}"
+                  + ("" if projector else "; projections by a separate worker") + ")")
         uvicorn.run(create_app(services=services), host=host, port=port, log_level="info")
     finally:
         services.close()
