@@ -1,0 +1,156 @@
+"""Server-Sent Events at /events/stream and NDJSON at /events, against the real server.
+
+The server runs in its own process; the writer records facts in the same database from the
+test process, so live events reach the stream through the cross-process wake-up (poll on
+SQLite, LISTEN/NOTIFY on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import ServerSentEvent, connect_sse
+from stream_support import Writer, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def writer(database_url: str) -> Iterator[Writer]:
+    w = Writer(database_url)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def take(events: Iterator[ServerSentEvent], n: int, guard: float = 60) -> list[ServerSentEvent]:
+    """The next `n` events (the guard only stops a broken stream from hanging the suite)."""
+    deadline = time.monotonic() + guard
+    taken = []
+    for event in events:
+        taken.append(event)
+        if len(taken) == n or time.monotonic() > deadline:
+            break
+    return taken
+
+
+def positions(events: list[ServerSentEvent]) -> list[int]:
+    return [int(e.id) for e in events]
+
+
+def test_sse_streams_the_backlog_after_the_cursor_then_live_events_in_log_order(
+        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    writer.statements(5)  # positions 1..7 (two actors first)
+    with running_server(database_url, tmp_path / "server.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client, \
+            connect_sse(client, "GET", "/events/stream", params={"after": "3"}) as source:
+        events = source.iter_sse()
+        backlog = take(events, 4)
+        live_positions = writer.statements(5)
+        live = take(events, 5)
+
+    assert positions(backlog) == [4, 5, 6, 7]
+    assert positions(live) == live_positions == [8, 9, 10, 11, 12]
+    for event in backlog + live:
+        envelope = json.loads(event.data)
+        assert envelope["specversion"] == "1.0"
+        assert envelope["position"] == int(event.id)
+        assert envelope["type"] == "org.policy-timeline.StatementRecorded"
+        assert envelope["subject"].startswith("statement:meta/statement-")
+
+
+def test_sse_reconnect_with_last_event_id_resumes_exactly_after_it(
+        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    writer.statements(4)  # 1..6
+    with running_server(database_url, tmp_path / "server.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        with connect_sse(client, "GET", "/events/stream") as source:
+            first = take(source.iter_sse(), 4)
+        last_id = first[-1].id
+        writer.statements(3)  # 7..9, written while disconnected
+        # As a browser's EventSource reconnects: the same URL, plus Last-Event-ID.
+        with connect_sse(client, "GET", "/events/stream", params={"after": "0"},
+                         headers={"Last-Event-ID": last_id}) as source:
+            events = source.iter_sse()
+            resumed = take(events, 5)
+            writer.statements(1)  # 10, live
+            resumed += take(events, 1)
+
+    assert positions(first) == [1, 2, 3, 4]
+    assert positions(resumed) == [5, 6, 7, 8, 9, 10]
+
+
+def test_sse_sends_keep_alive_comments_while_idle(sqlite_url: str, tmp_path: Path) -> None:
+    with running_server(sqlite_url, tmp_path / "server.log",
+                        TIMELINE_STREAM_KEEPALIVE="0.2") as server, \
+            httpx.stream("GET", server.url + "/events/stream", timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        comment = next(line for line in response.iter_lines() if line.startswith(":"))
+    assert comment.startswith(": ping")
+
+
+def test_sse_filters_by_type_and_jurisdiction(database_url: str, writer: Writer,
+                                              tmp_path: Path) -> None:
+    writer.statements(2)
+    ru = writer.restriction("roskomnadzor/instagram", "RU")
+    writer.restriction("ofcom/instagram", "GB")
+    with running_server(database_url, tmp_path / "server.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client, \
+            connect_sse(client, "GET", "/events/stream", params={
+                "type": "RegulatoryActionAnnounced", "jurisdiction": "RU"}) as source:
+        events = source.iter_sse()
+        backlog = take(events, 1)
+        writer.restriction("ofcom/facebook", "GB")
+        live_ru = writer.restriction("roskomnadzor/facebook", "RU")
+        live = take(events, 1)
+    assert positions(backlog) == [ru]
+    assert positions(live) == [live_ru]
+
+
+def ndjson(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in response.text.splitlines() if line]
+
+
+def test_ndjson_export_pages_through_the_log_by_after_and_limit(
+        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    writer.statements(6)  # 1..8
+    with running_server(database_url, tmp_path / "server.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        first = ndjson(client.get("/events", params={"after": "2", "limit": "3"}))
+        rest = ndjson(client.get("/events", params={"after": str(first[-1]["position"])}))
+        by_actor = ndjson(client.get("/events", params={"actor": "roskomnadzor"}))
+
+    assert [e["position"] for e in first] == [3, 4, 5]
+    assert [e["position"] for e in rest] == [6, 7, 8]
+    assert [e["id"] for e in first] == [f"statement:meta/statement-{n}@1" for n in (1, 2, 3)]
+    assert first[0]["data"]["payload"]["text"] == "statement 1"
+    assert [e["id"] for e in by_actor] == ["actor:roskomnadzor@1"]
+
+
+BAD_PARAMETERS = [
+    ("/events", {"after": "yesterday"}, "after"),
+    ("/events", {"limit": "0"}, "limit"),
+    ("/events", {"jurisdiction": "Russia"}, "filter.jurisdiction[0]"),
+    ("/events/stream", {"after": "-1"}, "after"),
+]
+
+
+def test_bad_stream_parameters_are_refused_naming_the_field(sqlite_url: str,
+                                                            tmp_path: Path) -> None:
+    with running_server(sqlite_url, tmp_path / "server.log") as server:
+        for path, params, field in BAD_PARAMETERS:
+            response = httpx.get(server.url + path, params=params, timeout=30)
+            assert response.status_code == 400, (path, params)
+            error = response.json()["error"]
+            assert error["code"] == "BAD_INPUT"
+            assert error["field"] == field
+            assert "Traceback" not in response.text
