@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -186,7 +186,7 @@ class Policy:
 
     @classmethod
     def of(cls, p: m.PolicyVersion, valid_at: datetime | None = None,
-           known_at: datetime | None = None) -> Policy:
+           known_at: datetime | None = None) -> Self:
         return cls(id=strawberry.ID(p.slug), title=p.title, owner=p.owner, summary=p.summary,
                    status=PolicyStatus(p.status), version=p.aggregate_version,
                    revision=p.revision, changed_by=p.changed_by, change_type=p.change_type,
@@ -197,11 +197,7 @@ class Policy:
 
 @strawberry.type(description="One version of a policy over its valid-time interval.")
 class PolicyVersion(Policy):
-    @classmethod
-    def of(cls, p: m.PolicyVersion, valid_at: datetime | None = None,
-           known_at: datetime | None = None) -> PolicyVersion:
-        base = Policy.of(p, valid_at, known_at)
-        return cls(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+    """Same fields as Policy; its nested lists are seen at its own validFrom."""
 
 
 @strawberry.type
