@@ -85,11 +85,15 @@ def serve(settings: Settings) -> Iterator[ApiServer]:
         services.close()
 
 
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[ApiServer]:
+def default_server(sqlite_url: str) -> Iterator[ApiServer]:
     """The server on a fresh SQLite file with the default (safe) settings."""
     with serve(Settings(database_url=sqlite_url)) as server:
         yield server
+
+
+@pytest.fixture(name="api")
+def api_fixture(sqlite_url: str) -> Iterator[ApiServer]:
+    yield from default_server(sqlite_url)
 
 
 def test_healthz_answers_ok(api: ApiServer) -> None:

@@ -89,8 +89,8 @@ def clauses_at(api: ApiServer, valid_at: str, known_at: str | None = None) -> di
 
 
 def status_at(api: ApiServer, valid_at: str) -> str:
-    result = api.execute("query($at: DateTime) { regulatoryAction(id: \"%s\", validAt: $at) "
-                         "{ status } }" % RESTRICTION, {"at": valid_at})
+    result = api.execute("query($id: ID!, $at: DateTime) { regulatoryAction(id: $id, "
+                         "validAt: $at) { status } }", {"id": RESTRICTION, "at": valid_at})
     return str(result["regulatoryAction"]["status"])
 
 

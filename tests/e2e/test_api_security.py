@@ -1,0 +1,157 @@
+"""Safe by default: writes need a write-scoped bearer token, bad input is refused with a code
+and the field, and the limits (depth, aliases, tokens, page size) hold against a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from test_api_server import ApiServer, default_server, serve
+
+from timeline import tokens
+from timeline.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+REGISTER = "mutation($input: RegisterActorInput!) { registerActor(input: $input) { id } }"
+ACTOR = {"id": "meta", "name": "Meta Platforms, Inc.", "kind": "organisation",
+         "effectiveAt": "2021-10-28T00:00:00-07:00"}
+
+
+@pytest.fixture(name="api")
+def api_fixture(sqlite_url: str) -> Iterator[ApiServer]:
+    yield from default_server(sqlite_url)
+
+
+def stored_events(api: ApiServer) -> int:
+    return api.services.timeline.head_position()
+
+
+def codes(errors: list[dict[str, Any]]) -> list[str]:
+    return [e["extensions"]["code"] for e in errors]
+
+
+def test_a_mutation_without_a_token_is_unauthenticated_and_stores_nothing(
+        api: ApiServer) -> None:
+    errors = api.errors(REGISTER, {"input": ACTOR})
+    assert codes(errors) == ["UNAUTHENTICATED"]
+    assert stored_events(api) == 0
+
+
+def test_a_mutation_with_a_read_only_token_is_forbidden_and_stores_nothing(
+        api: ApiServer) -> None:
+    errors = api.errors(REGISTER, {"input": ACTOR}, token=api.read_token)
+    assert codes(errors) == ["FORBIDDEN"]
+    assert stored_events(api) == 0
+
+
+def test_a_mutation_with_a_bad_token_is_unauthenticated_and_stores_nothing(
+        api: ApiServer) -> None:
+    forged = api.write_token[:-4] + "AAAA"
+    for token in (forged, "not-a-token"):
+        assert codes(api.errors(REGISTER, {"input": ACTOR}, token=token)) == ["UNAUTHENTICATED"]
+    assert stored_events(api) == 0
+
+
+def test_a_revoked_token_no_longer_writes(api: ApiServer) -> None:
+    token, info = tokens.create_token(api.services.timeline.engine, ["write"])
+    assert tokens.revoke_token(api.services.timeline.engine, info.token_id)
+    assert codes(api.errors(REGISTER, {"input": ACTOR}, token=token)) == ["UNAUTHENTICATED"]
+    assert stored_events(api) == 0
+
+
+def test_a_mutation_with_a_write_token_is_stored(api: ApiServer) -> None:
+    result = api.execute(REGISTER, {"input": ACTOR}, token=api.write_token)
+    assert result == {"registerActor": {"id": "meta"}}
+    assert stored_events(api) == 1
+
+
+def test_reads_are_open_by_default(api: ApiServer) -> None:
+    assert api.execute("{ events { nodes { id } } }") == {"events": {"nodes": []}}
+
+
+def test_reads_can_be_closed_by_a_setting(sqlite_url: str) -> None:
+    with serve(Settings(database_url=sqlite_url, read_requires_token=True)) as api:
+        query = "{ policy(id: \"meta/hate-speech\") { id } }"
+        assert codes(api.errors(query)) == ["UNAUTHENTICATED"]
+        assert api.execute(query, token=api.read_token) == {"policy": None}
+
+
+def test_an_instant_without_an_offset_is_bad_input_naming_the_argument(api: ApiServer) -> None:
+    literal = api.errors("{ policy(id: \"meta/hate-speech\", validAt: \"2022-03-11T00:00:00\")"
+                         " { id } }")
+    variable = api.errors("query($at: DateTime) { policy(id: \"x\", knownAt: $at) { id } }",
+                          {"at": "2022-03-11T00:00:00"})
+    assert codes(literal) == codes(variable) == ["BAD_INPUT"]
+    assert literal[0]["extensions"]["field"] == "validAt"
+    assert variable[0]["extensions"]["field"] == "knownAt"
+    assert "offset" in literal[0]["message"] and "offset" in variable[0]["message"]
+
+
+def test_a_mutation_input_without_an_offset_names_the_field_and_stores_nothing(
+        api: ApiServer) -> None:
+    errors = api.errors(REGISTER, {"input": {**ACTOR, "effectiveAt": "2021-10-28T00:00:00"}},
+                        token=api.write_token)
+    assert codes(errors) == ["BAD_INPUT"]
+    assert errors[0]["extensions"]["field"] == "input.effectiveAt"
+    assert stored_events(api) == 0
+
+
+def test_a_rule_broken_in_a_command_names_the_field(api: ApiServer) -> None:
+    errors = api.errors(REGISTER, {"input": {**ACTOR, "id": "Not A Slug"}},
+                        token=api.write_token)
+    assert codes(errors) == ["BAD_INPUT"]
+    assert errors[0]["extensions"]["field"] == "id"
+    assert errors[0]["message"].startswith("id: ")
+
+
+def test_revising_an_unknown_policy_is_not_found(api: ApiServer) -> None:
+    errors = api.errors(
+        "mutation($input: RevisePolicyInput!) { revisePolicy(input: $input) { id } }",
+        {"input": {"id": "nobody/nothing", "title": "New", "effectiveAt":
+                   "2022-03-11T00:00:00+00:00"}}, token=api.write_token)
+    assert codes(errors) == ["NOT_FOUND"]
+
+
+def test_an_over_deep_query_is_refused(api: ApiServer) -> None:
+    depth = api.services.settings.max_query_depth
+    hops = ["responses", "respondsTo"] * depth  # policy -> actions -> policies -> ...
+    nested = "id"
+    for hop in reversed(hops[:depth]):
+        nested = f"{hop} {{ {nested} }}"
+    errors = api.errors(f"{{ policy(id: \"meta/hate-speech\") {{ {nested} }} }}")
+    assert codes(errors) == ["BAD_INPUT"]
+    assert "exceeds maximum operation depth" in errors[0]["message"]
+
+
+def test_a_query_with_500_aliases_is_refused(api: ApiServer) -> None:
+    query = "{ " + " ".join(f"a{n}: __typename" for n in range(500)) + " }"
+    errors = api.errors(query)
+    assert codes(errors) == ["BAD_INPUT"]
+    assert "500 aliases" in errors[0]["message"]
+
+
+def test_a_document_with_too_many_tokens_is_refused(api: ApiServer) -> None:
+    query = "{ events { nodes { " + " ".join(["id"] * 5000) + " } } }"
+    errors = api.errors(query)
+    assert codes(errors) == ["BAD_INPUT"]
+    assert "tokens" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("field", ["policies", "events", "regulatoryActions", "timeline"])
+def test_a_page_of_10000_is_refused(api: ApiServer, field: str) -> None:
+    errors = api.errors(f"{{ {field}(first: 10000) {{ pageInfo {{ hasNextPage }} }} }}")
+    assert codes(errors) == ["BAD_INPUT"]
+    assert errors[0]["extensions"]["field"] == "first"
+    assert "10000" in errors[0]["message"]
+
+
+def test_errors_never_carry_a_stack_trace(api: ApiServer) -> None:
+    response = httpx.post(api.url + "/graphql", json={"query": REGISTER,
+                                                      "variables": {"input": ACTOR}})
+    body = response.text
+    assert "Traceback" not in body and "File \"" not in body
+    assert response.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED",
+                                                          "field": "Authorization"}
