@@ -1,6 +1,7 @@
 """Set up a virtual environment and run the service or the tests: needs only Python 3.11+ and pip.
 
     python3 dev.py run [ARGS...]    # install, then `timeline serve --demo` on the SQLite default
+                                    # (GraphiQL at http://127.0.0.1:8000/graphql)
     python3 dev.py test [ARGS...]   # install with the test extras, then pytest (whole suite)
     python3 dev.py lint             # ruff and mypy
     python3 dev.py bench [ARGS...]  # the benchmarks (python -m bench)
@@ -71,7 +72,12 @@ def main(argv: list[str]) -> int:
     ensure_environment(EXTRAS[command])
     os.chdir(ROOT)
     if command == "run":
-        return subprocess.call([str(BIN / "timeline"), "serve", "--demo", *rest])
+        # GraphiQL in the browser at /graphql: this is a developer's machine.
+        os.environ.setdefault("TIMELINE_DEVELOPMENT", "1")
+        argv = [str(BIN / "timeline"), "serve", "--demo", *rest]
+        if os.name == "posix":
+            os.execv(argv[0], argv)  # the server takes this process: Ctrl-C/SIGTERM reach it
+        return subprocess.call(argv)
     if command == "test":
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
     if command == "bench":

@@ -1,0 +1,156 @@
+"""What a newcomer meets: the README's first command, on a fresh virtual environment.
+
+The command is read from the README (its first line of code), run as written with a port
+added, in a new TIMELINE_VENV, so pip really installs the project from this checkout. Then
+the questions of the README are asked over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from timeline.demo import ALLOWANCE_CLAUSE, DEMO_COMMANDS, POLICY
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALL_LIMIT = 900.0  # seconds a first pip install may take on a slow, shared machine
+
+
+def readme_commands() -> list[list[str]]:
+    """The commands of the README's first code block, comments dropped."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```[a-z]*\n(.*?)```", text, re.S)
+    assert block, "the README starts with a code block of commands"
+    lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+    return [shlex.split(line) for line in lines if line]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def allowance_texts() -> tuple[str, str]:
+    """The allowance's text as added on 10 March and as narrowed on 13 March (demo commands)."""
+    policy = [d for name, d in DEMO_COMMANDS if name == "revisePolicy" and d["id"] == POLICY]
+    added = next(c["text"] for d in policy for c in d.get("addClauses", [])
+                 if c["id"] == ALLOWANCE_CLAUSE)
+    narrowed = next(c["text"] for d in policy for c in d.get("amendClauses", [])
+                    if c["id"] == ALLOWANCE_CLAUSE)
+    return added, narrowed
+
+
+class Service:
+    """The README's command running as a process of its own (its own session, stopped by id)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("w")
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.handle,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        self.handle.flush()
+        return self.log.read_text()
+
+    def wait_healthy(self, base: str, limit: float) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the service exited:\n{self.output()}"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        pytest.fail(f"the service did not come up within {limit}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.handle.close()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Service]]]:
+    """An environment with a new virtual-environment path and a new SQLite file."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("TIMELINE_", "VIRTUAL_ENV", "PYTHON"))}
+    env["TIMELINE_VENV"] = str(tmp_path / "venv")
+    env["TIMELINE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'timeline.db'}"
+    services: list[Service] = []
+    yield env, services
+    for service in services:
+        service.stop()
+
+
+def policy_on(base: str, day: str) -> list[dict[str, Any]]:
+    query = """query($id: ID!, $date: Date!) {
+      policyOn(id: $id, date: $date, timeZone: "Europe/Moscow") {
+        validFrom validTo clauses { id text scope }
+      }
+    }"""
+    response = httpx.post(f"{base}/graphql", timeout=30, json={
+        "query": query, "variables": {"id": POLICY, "date": day}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return list(body["data"]["policyOn"])
+
+
+def allowance(version: dict[str, Any]) -> str | None:
+    return next((c["text"] for c in version["clauses"] if c["id"] == ALLOWANCE_CLAUSE), None)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_readme_first_command_serves_the_demo_from_a_fresh_virtual_environment(
+        fresh: tuple[dict[str, str], list[Service]], tmp_path: Path) -> None:
+    env, services = fresh
+    run, test = readme_commands()[:2]
+    assert run[1:] == ["dev.py", "run"] and test[1:] == ["dev.py", "test"]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    first = Service([*run, "--port", str(port)], env, tmp_path / "first.log")
+    services.append(first)
+    first.wait_healthy(base, INSTALL_LIMIT)
+    added, narrowed = allowance_texts()
+
+    # "What did the Hate Speech guidance say on 11 March 2022?" The allowance, all day.
+    on_11 = policy_on(base, "2022-03-11")
+    assert [allowance(v) for v in on_11] == [added]
+    # ...and on 14 March: the narrowed text, to Ukraine only.
+    on_14 = policy_on(base, "2022-03-14")
+    assert [allowance(v) for v in on_14] == [narrowed]
+    assert [c["scope"] for c in on_14[0]["clauses"] if c["id"] == ALLOWANCE_CLAUSE] == [["UA"]]
+
+    output = first.output()
+    assert (tmp_path / "venv" / "bin" / "timeline").exists()
+    assert re.search(r"demo data set: [1-9]\d* events added", output), output
+    first.stop()
+
+    # Run again: installed already (nothing reinstalled) and the demo adds nothing.
+    second = Service([*run, "--port", str(port)], env, tmp_path / "second.log")
+    services.append(second)
+    second.wait_healthy(base, 120)
+    assert "installing" not in second.output()
+    assert "demo data set: 0 events added" in second.output()
+    assert [allowance(v) for v in policy_on(base, "2022-03-11")] == [added]
