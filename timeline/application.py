@@ -17,7 +17,7 @@ from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate
 from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
 from domain.values import Reference, aggregate_uuid, format_instant
 from timeline import commands as c
-from timeline import store
+from timeline import integrity, store
 from timeline.settings import Settings
 from timeline.store import CommandResult
 from timeline.validation import validate
@@ -49,6 +49,7 @@ class Timeline(Application[UUID]):
             }
         )
         store.create_tables(self.engine)
+        integrity.create_tables(self.engine)
 
     @property
     def engine(self) -> Engine:
@@ -261,6 +262,7 @@ class Timeline(Application[UUID]):
         try:
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
                 recordings = self.save(*pending)
+                integrity.seal(session, [r.notification for r in recordings])
                 last = pending[-1]
                 result = CommandResult(
                     kind=kind,

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from timeline.cli import io, project, query, serve, tokens, webhooks
+from timeline.cli import io, project, query, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -38,6 +38,7 @@ def version() -> None:
 
 for module in (serve, query, io, project, tokens, webhooks):
     module.register(app)
+verify.register(app)
 
 
 def main() -> None:
