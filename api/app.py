@@ -41,6 +41,9 @@ def create_app(services: Services | None = None) -> FastAPI:
     services = services or bootstrap()
     settings = services.settings
     tokens.create_tables(services.timeline.engine)
+    # Touch the event store once before the projector and the fan-out threads do: its first
+    # transaction switches SQLite to WAL mode, which fails ("database is locked") in a race.
+    services.timeline.head_position()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
