@@ -29,7 +29,10 @@ def _time(text: str | None) -> datetime | None:
 
 
 def _frame(row: Any) -> dict[str, Any]:
-    return {"known_from": row.known_from, "known_to": row.known_to}
+    """The record-time interval as the query's knownAt saw it: every row answering knownAt T
+    is still open at T, so `known_to` is None. Showing a later close would leak what was
+    recorded after T and make a past answer change."""
+    return {"known_from": row.known_from, "known_to": None}
 
 
 def policy_version(row: Any) -> PolicyVersion:

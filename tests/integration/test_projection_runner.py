@@ -1,0 +1,184 @@
+"""The runner: past answers are stable, rebuilds are identical, read-your-writes, one active
+runner per projection, schema versions, LISTEN/NOTIFY wake-ups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from projections import queries as q
+from projections import tables as t
+from projections.runner import ProjectionRunner, tracked_position
+from timeline.application import Timeline
+from timeline.bootstrap import Services, bootstrap
+from timeline.settings import Settings
+
+POLICY = "meta/hate-speech"
+ACTION = "rkn/instagram-restriction"
+MARCH_11 = datetime(2022, 3, 11, 12, tzinfo=UTC)
+
+
+def story(timeline: Timeline) -> None:
+    """The March 2022 story in miniature: an allowance, its narrowing, a regulator's answer."""
+    for slug, kind in (("meta", "organisation"), ("instagram", "platform"),
+                       ("rkn", "authority")):
+        timeline.register_actor({"id": slug, "name": slug.upper(), "kind": kind,
+                                 "effectiveAt": "2020-01-01T00:00:00+00:00"})
+    timeline.announce_policy({
+        "id": POLICY, "title": "Hate Speech", "owner": "meta",
+        "clauses": [{"id": "tier-1", "text": "No violent speech."}],
+        "effectiveAt": "2022-01-01T00:00:00+00:00"})
+    timeline.revise_policy({
+        "id": POLICY, "summary": "spirit-of-the-policy allowance",
+        "addClauses": [{"id": "allowance", "text": "Calls for violence against Russian "
+                        "soldiers allowed in the context of the invasion.",
+                        "scope": ["UA", "RU", "PL"],
+                        "expiresAt": "2022-04-10T00:00:00+00:00"}],
+        "effectiveAt": "2022-03-10T00:00:00+00:00"})
+    timeline.announce_regulatory_action({
+        "id": ACTION, "authority": "rkn", "jurisdiction": "RU", "targets": ["instagram"],
+        "kind": "restriction", "inResponseTo": [f"policy:{POLICY}@2"],
+        "announcedAt": "2022-03-11T18:00:00+03:00", "effectiveAt": "2022-03-14T00:00:00+03:00"})
+
+
+def more_history(timeline: Timeline) -> None:
+    """Later writes that change earlier answers: retroactive, corrected, retracted, lifted."""
+    timeline.revise_policy({
+        "id": POLICY, "amendClauses": [{"id": "allowance", "text": "Narrowed: never against "
+                                        "civilians or Russian soldiers as such.",
+                                        "scope": ["UA"]}],
+        "effectiveAt": "2022-03-11T00:00:00+00:00"})
+    timeline.correct_event({"event": f"policy:{POLICY}@1", "reason": "real date",
+                            "changes": {"effectiveAt": "2021-12-01T00:00:00+00:00"}})
+    timeline.revise_policy({"id": POLICY, "title": "Hate speech (renamed)",
+                            "effectiveAt": "2022-02-01T00:00:00+00:00"})
+    timeline.retract_event({"event": f"policy:{POLICY}@5", "reason": "never happened"})
+    timeline.lift_regulatory_action({"id": ACTION,
+                                     "effectiveAt": "2023-01-01T00:00:00+00:00"})
+
+
+def answers(engine: Engine, known_at: datetime) -> dict[str, Any]:
+    """Every kind of query, at one knownAt."""
+    return {
+        "at": [q.policy_at(engine, POLICY, v, known_at) for v in
+               (datetime(2022, 1, 15, tzinfo=UTC), MARCH_11, datetime(2022, 5, 1, tzinfo=UTC))],
+        "on": q.policy_on(engine, POLICY, date(2022, 3, 11), "Europe/Moscow", known_at),
+        "history": q.policy_history(engine, POLICY, known_at),
+        "diff": q.policy_diff(engine, POLICY, datetime(2022, 1, 15, tzinfo=UTC), MARCH_11,
+                              known_at),
+        "list": q.list_policies(engine, MARCH_11, known_at),
+        "action": q.regulatory_action_at(engine, ACTION, datetime(2023, 6, 1, tzinfo=UTC),
+                                         known_at),
+        "responses": q.responses_to(engine, [POLICY], MARCH_11, known_at),
+        "feed": q.timeline_page(engine, known_at=known_at, first=100),
+        "actors": q.actors_at(engine, ["meta", "rkn"], MARCH_11, known_at),
+    }
+
+
+def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row, in primary-key order."""
+    with engine.connect() as connection:
+        return {table.name: [tuple(row) for row in connection.execute(
+            select(table).order_by(*table.primary_key.columns))]
+            for table in t.READ_MODEL_TABLES}
+
+
+@pytest.fixture
+def services(database_url: str) -> Iterator[Services]:
+    built = bootstrap(Settings(database_url=database_url))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def test_an_answer_for_a_past_known_at_never_changes_when_more_is_recorded(
+        services: Services) -> None:
+    story(services.timeline)
+    services.projections.catch_up()
+    known_at = datetime.now(UTC)
+    before = answers(services.timeline.engine, known_at)
+    more_history(services.timeline)
+    services.projections.catch_up()
+    assert answers(services.timeline.engine, known_at) == before
+    assert answers(services.timeline.engine, datetime.now(UTC)) != before
+
+
+def test_rebuild_yields_the_same_tables_as_the_incremental_run(services: Services) -> None:
+    runner = services.projections
+    runner.batch_size = 1
+    story(services.timeline)
+    runner.catch_up()
+    more_history(services.timeline)
+    runner.catch_up()
+    incremental = dump(services.timeline.engine)
+    runner.batch_size = 500
+    assert runner.rebuild() == services.timeline.head_position()
+    assert dump(services.timeline.engine) == incremental
+    assert len(incremental["projection_facts"]) == services.timeline.head_position()
+
+
+def test_a_client_that_writes_then_reads_sees_its_write(database_url: str) -> None:
+    services = bootstrap(Settings(database_url=database_url), run_projections=True)
+    try:
+        story(services.timeline)
+        result = services.timeline.revise_policy({
+            "id": POLICY, "title": "Hate speech, March edition",
+            "effectiveAt": "2022-03-12T00:00:00+00:00"})
+        assert services.wait_for(result.position, timeout=30)
+        found = q.policy_at(services.timeline.engine, POLICY)
+        assert found is not None and found.title == "Hate speech, March edition"
+        assert found.aggregate_version == result.version
+    finally:
+        services.close()
+
+
+def test_only_one_runner_per_projection_is_active(services: Services) -> None:
+    other = ProjectionRunner(services.timeline.engine, services.timeline)
+    assert services.projections.lock.acquire()
+    try:
+        assert not other.lock.acquire()
+    finally:
+        services.projections.lock.release()
+    assert other.lock.acquire()
+    other.lock.release()
+
+
+def test_a_changed_schema_version_rebuilds_the_read_models(services: Services) -> None:
+    story(services.timeline)
+    services.projections.catch_up()
+    expected = dump(services.timeline.engine)
+    engine = services.timeline.engine
+    with engine.begin() as connection:
+        connection.execute(t.policy_versions.delete())
+        connection.execute(update(t.tracking).values(schema_version=t.SCHEMA_VERSION - 1))
+    assert q.policy_at(engine, POLICY, MARCH_11) is None
+    services.projections.catch_up()
+    assert dump(engine) == expected
+    with engine.connect() as connection:
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() \
+            == t.SCHEMA_VERSION
+
+
+@pytest.mark.postgres
+def test_a_running_worker_wakes_on_notify_from_another_writer(postgres_url: str) -> None:
+    worker = bootstrap(Settings(database_url=postgres_url), run_projections=True)
+    writer = Timeline(Settings(database_url=postgres_url))
+    try:
+        writer.register_actor({"id": "warm-up", "name": "W", "kind": "person",
+                               "effectiveAt": "2020-01-01T00:00:00+00:00"})
+        assert worker.wait_for(1, timeout=30)  # the worker is now listening
+        story(writer)
+        head = writer.head_position()
+        deadline = time.monotonic() + 20  # the fallback catch-up comes only after 30 s
+        while tracked_position(writer.engine) < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tracked_position(writer.engine) == head
+    finally:
+        writer.close()
+        worker.close()
