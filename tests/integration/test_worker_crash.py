@@ -1,0 +1,115 @@
+"""Crash safety: a real `timeline project` worker killed with SIGKILL mid-run, then restarted,
+ends with the same tables as an uninterrupted run: no event applied twice, none skipped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from projections import tables as t
+from projections.runner import tracked_position
+from timeline.application import Timeline
+from timeline.settings import Settings
+
+TIMELINE = str(Path(sys.executable).parent / "timeline")
+
+
+@pytest.fixture
+def timeline(postgres_url: str) -> Iterator[Timeline]:
+    app = Timeline(Settings(database_url=postgres_url))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row and the tracking row, in primary-key order."""
+    with engine.connect() as connection:
+        return {table.name: [tuple(row) for row in connection.execute(
+            select(table).order_by(*table.primary_key.columns))]
+            for table in (*t.READ_MODEL_TABLES, t.tracking)}
+
+
+def write_history(timeline: Timeline, policies: int = 30, revisions: int = 12) -> None:
+    """Enough events that the worker needs many batches."""
+    timeline.register_actor({"id": "meta", "name": "Meta", "kind": "organisation",
+                             "effectiveAt": "2020-01-01T00:00:00+00:00"})
+    for n in range(policies):
+        slug = f"meta/policy-{n}"
+        timeline.announce_policy({"id": slug, "title": f"Policy {n}", "owner": "meta",
+                                  "clauses": [{"id": "c", "text": "v0", "scope": ["RU"]}],
+                                  "effectiveAt": "2022-01-01T00:00:00+00:00"})
+        for r in range(1, revisions):
+            day = 1 + (r * 7) % 28  # out of order: most revisions are retroactive
+            timeline.revise_policy({"id": slug, "amendClauses": [{"id": "c", "text": f"v{r}"}],
+                                    "effectiveAt": f"2022-02-{day:02d}T00:00:00+00:00"})
+        timeline.correct_event({"event": f"policy:{slug}@2", "reason": "date",
+                                "changes": {"effectiveAt": "2022-01-15T00:00:00+00:00"}})
+        timeline.retract_event({"event": f"policy:{slug}@3", "reason": "wrong"})
+
+
+def worker(url: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "TIMELINE_DATABASE_URL": url}
+    return subprocess.Popen([TIMELINE, "project", *args], env=env, text=True,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+
+def writing_to_read_models(engine: Engine) -> bool:
+    """Whether some session has a write transaction open on the projection tables now."""
+    with engine.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL "
+            "AND query ILIKE '%projection_%'")).scalar())
+
+
+def kill_after_batches(url: str, engine: Engine, batches: int) -> None:
+    """Start a worker, let it commit `batches` batches, then SIGKILL it as soon as it is
+    seen writing the next one (it applies batch after batch without pause)."""
+    process = worker(url, "--verbose", "--batch-size", "7")
+    assert process.stderr is not None
+    seen = 0
+    for line in process.stderr:
+        if "projected up to position" in line:
+            seen += 1
+            if seen == batches:
+                break
+    for _ in range(1000):
+        if writing_to_read_models(engine):
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_then_restarted_ends_with_the_uninterrupted_tables(
+        postgres_url: str, timeline: Timeline) -> None:
+    write_history(timeline)
+    head = timeline.head_position()
+    kill_after_batches(postgres_url, timeline.engine, 3)
+    first_stop = tracked_position(timeline.engine)
+    assert 0 < first_stop < head
+    kill_after_batches(postgres_url, timeline.engine, 5)
+    assert first_stop < tracked_position(timeline.engine) < head
+    finish = subprocess.run([TIMELINE, "project", "--once"], timeout=300, capture_output=True,
+                            text=True, env={**os.environ, "TIMELINE_DATABASE_URL": postgres_url})
+    assert finish.returncode == 0, finish.stderr
+    assert tracked_position(timeline.engine) == head
+    recovered = dump(timeline.engine)
+    rebuild = subprocess.run([TIMELINE, "project", "--rebuild", "--once"], timeout=300,
+                             capture_output=True, text=True,
+                             env={**os.environ, "TIMELINE_DATABASE_URL": postgres_url})
+    assert rebuild.returncode == 0, rebuild.stderr
+    assert dump(timeline.engine) == recovered
+    assert len(recovered["projection_facts"]) == head
