@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
+from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate
@@ -139,6 +141,7 @@ class Timeline(Application[UUID]):
 
         def correct(aggregate: TimelineAggregate) -> None:
             changes = self._checked_changes(aggregate, ref.version or 0, cmd.changes)
+            self._check_corrected_references(changes)
             aggregate.correct(
                 ref.version or 0, changes, cmd.reason, [s.payload() for s in cmd.sources]
             )
@@ -299,22 +302,28 @@ class Timeline(Application[UUID]):
             )
         return result
 
-    def _check_references(self, refs: dict[str, str], responses: Sequence[str]) -> None:
+    def _check_references(
+        self, refs: dict[str, str], responses: Sequence[str], prefix: str = ""
+    ) -> None:
         """Actors named and facts responded to must exist (as known now)."""
         for field, slug in refs.items():
             if aggregate_uuid("actor", slug) not in self.repository:
-                raise InvalidInput(field, f"no actor {slug!r}; register it first")
+                raise InvalidInput(prefix + field, f"no actor {slug!r}; register it first")
         for index, text in enumerate(responses):
-            ref = Reference.parse(f"inResponseTo[{index}]", text)
+            field = f"{prefix}inResponseTo[{index}]"
+            ref = Reference.parse(field, text)
             if ref.aggregate_id not in self.repository:
-                raise InvalidInput(f"inResponseTo[{index}]", f"no {ref.kind} {ref.slug!r}")
+                raise InvalidInput(field, f"no {ref.kind} {ref.slug!r}")
             if ref.version is not None:
                 latest: int = self.repository.get(ref.aggregate_id).version
                 if ref.version > latest:
-                    raise InvalidInput(
-                        f"inResponseTo[{index}]",
-                        f"{ref.kind} {ref.slug!r} has no event {ref.version}",
-                    )
+                    raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+
+    def _check_corrected_references(self, changes: dict[str, Any]) -> None:
+        """A correction names actors and cited facts under the same rule as the original."""
+        refs = {name: changes[name] for name in _ACTOR_FIELDS if changes.get(name)}
+        refs.update({f"targets[{i}]": t for i, t in enumerate(changes.get("targets") or [])})
+        self._check_references(refs, changes.get("in_response_to") or [], prefix="changes.")
 
     def _checked_changes(
         self, aggregate: TimelineAggregate, version: int, changes: dict[str, Any]
@@ -328,19 +337,28 @@ class Timeline(Application[UUID]):
             id=aggregate.slug, effective_at=target.effective_at, announced_at=target.announced_at
         )
         merged = {k: v for k, v in {**original, **snake}.items() if v is not None}
-        for name in snake:
-            if name not in original:
-                raise InvalidInput(f"changes.{name}", f"{target.type} has no field {name!r}")
+        for given in changes:
+            if _snake(given) not in original:
+                raise InvalidInput(f"changes.{given}", f"{target.type} has no field {given!r}")
         try:
             checked = validate(model, merged).payload()
         except InvalidInput as error:
-            raise InvalidInput(f"changes.{error.field}", error.reason) from None
+            raise InvalidInput(f"changes.{_camel_path(error.field)}", error.reason) from None
         result = {name: checked.get(name) for name in snake}
         for name in ("effective_at", "announced_at"):
             value = result.get(name)
             if isinstance(value, datetime):
                 result[name] = format_instant(value)
         return result
+
+
+#: Payload fields that name one actor (they must exist when a command or correction names them).
+_ACTOR_FIELDS = ("owner", "authority", "parent", "actor")
+
+
+def _camel_path(path: str) -> str:
+    """`add_clauses[0].expires_at` -> `addClauses[0].expiresAt`: field paths as on the wire."""
+    return re.sub(r"[a-z0-9]+(?:_[a-z0-9]+)+", lambda m: to_camel(m.group(0)), path)
 
 
 def _snake(name: str) -> str:
