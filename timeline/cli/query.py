@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
 
 def at(
-    policy: str = typer.Argument(..., help="Policy id, e.g. meta/hate-speech."),
+    policy: str = typer.Argument(..., metavar="POLICY", help="Policy id, e.g. meta/hate-speech."),
     valid_at: str | None = VALID_AT,
     known_at: str | None = KNOWN_AT,
     as_json: bool = JSON,
@@ -68,7 +68,7 @@ def at(
 
 
 def on(
-    policy: str = typer.Argument(..., help="Policy id, e.g. meta/hate-speech."),
+    policy: str = typer.Argument(..., metavar="POLICY", help="Policy id, e.g. meta/hate-speech."),
     day: str = typer.Argument(..., metavar="DATE", help="Calendar day, YYYY-MM-DD."),
     tz: str = typer.Option("UTC", "--tz", help="Time zone of the day, e.g. Europe/Moscow."),
     known_at: str | None = KNOWN_AT,
@@ -97,7 +97,7 @@ def on(
 
 
 def history(
-    policy: str = typer.Argument(..., help="Policy id, e.g. meta/hate-speech."),
+    policy: str = typer.Argument(..., metavar="POLICY", help="Policy id, e.g. meta/hate-speech."),
     known_at: str | None = KNOWN_AT,
     as_json: bool = JSON,
 ) -> None:
@@ -115,7 +115,7 @@ def history(
 
 
 def diff(
-    policy: str = typer.Argument(..., help="Policy id, e.g. meta/hate-speech."),
+    policy: str = typer.Argument(..., metavar="POLICY", help="Policy id, e.g. meta/hate-speech."),
     from_: str = typer.Argument(..., metavar="FROM", help=f"First moment. {INSTANT_HELP}"),
     to: str = typer.Argument(..., metavar="TO", help=f"Second moment. {INSTANT_HELP}"),
     known_at: str | None = KNOWN_AT,
@@ -138,8 +138,8 @@ def diff(
 
 
 def status(
-    action: str = typer.Argument(..., help="Regulatory action id, e.g. "
-                                           "roskomnadzor/instagram-restriction."),
+    action: str = typer.Argument(..., metavar="ACTION", help="Regulatory action id, e.g. "
+                                 "roskomnadzor/instagram-restriction."),
     valid_at: str | None = VALID_AT,
     known_at: str | None = KNOWN_AT,
     as_json: bool = JSON,
