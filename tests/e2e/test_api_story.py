@@ -179,3 +179,36 @@ def test_events_filter_by_aggregate(story: ApiServer) -> None:
                            "{ nodes { id } } }")
     assert [e["id"] for e in result["events"]["nodes"]] == [
         f"policy:{POLICY}@1", f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
+
+
+def test_policy_history_and_diff_show_the_allowance_narrowed(story: ApiServer) -> None:
+    history = story.execute("{ policyHistory(id: \"meta/hate-speech\") { validFrom changeType "
+                            "changes { id } } }")["policyHistory"]
+    assert [v["validFrom"] for v in history] == [
+        "2022-01-01T00:00:00+00:00", "2022-03-10T00:00:00+00:00", "2022-03-13T00:00:00+00:00"]
+    assert [c["id"] for c in history[0]["changes"]] == [
+        f"policy:{POLICY}@1", f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
+    diff = story.execute(
+        "{ policyDiff(id: \"meta/hate-speech\", fromValidAt: \"2022-03-11T00:00:00Z\", "
+        "toValidAt: \"2022-03-14T00:00:00Z\") { clauses { id change before { scope } "
+        "after { scope } } } }")["policyDiff"]
+    changes = {c["id"]: c for c in diff["clauses"]}
+    assert changes[ALLOWANCE]["change"] == "CHANGED"
+    assert changes[ALLOWANCE]["after"]["scope"] == ["UA"]
+    assert changes["tier-1-attacks"]["change"] == "UNCHANGED"
+
+
+def test_lists_and_the_timeline_answer_at_a_moment(story: ApiServer) -> None:
+    result = story.execute(
+        "{ policies(validAt: \"2022-03-11T12:00:00Z\", filter: {jurisdiction: \"PL\"}) "
+        "{ nodes { id } totalCount } "
+        "announced: regulatoryActions(validAt: \"2022-03-12T12:00:00+03:00\", "
+        "filter: {status: ANNOUNCED}) { nodes { id status } } "
+        "timeline(from: \"2022-03-10T00:00:00Z\", to: \"2022-03-15T00:00:00Z\") "
+        "{ nodes { id type effectiveAt } } }")
+    assert [p["id"] for p in result["policies"]["nodes"]] == [POLICY]
+    assert [a["id"] for a in result["announced"]["nodes"]] == [RESTRICTION]
+    effective = [e["effectiveAt"] for e in result["timeline"]["nodes"]]
+    assert effective == sorted(effective)
+    assert {e["id"] for e in result["timeline"]["nodes"]} >= {
+        f"policy:{POLICY}@2", f"policy:{POLICY}@3"}
