@@ -47,6 +47,9 @@ def main() -> None:
         app()
     except SystemExit:
         raise
+    except BrokenPipeError:  # `timeline export | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_REFUSED)
     except Exception as error:  # the one place where failures become a message
         if os.environ.get("TIMELINE_DEBUG"):
             raise
