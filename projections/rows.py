@@ -64,6 +64,8 @@ def to_json(value: Any) -> Any:
         return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, datetime):
         return format_instant(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [to_json(v) for v in value]
     return value
