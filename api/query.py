@@ -12,6 +12,7 @@ from strawberry.types import Info
 from api import events as ev
 from api.context import Context, described, run
 from api.errors import BadInput
+from api.log_head import LogHead, log_head
 from api.types import (
     Policy,
     PolicyConnection,
@@ -184,3 +185,6 @@ class Query:
         page = await run(ev.read_events, info.context.services.timeline,
                          ev.parse_cursor(after), info.context.page_size(first), filter)
         return ev.connection(page)
+
+    log_head: LogHead = strawberry.field(resolver=log_head, description=(
+        "The head of the log's hash chain (position, hash): cite it with an export."))
