@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from domain.actor import ACTOR_KINDS
+from domain.errors import InvalidInput
 from domain.regulatory import ACTION_KINDS
 from domain.statement import STATEMENT_KINDS
 from domain.values import Reference, check_jurisdiction, check_slug, format_instant
@@ -54,6 +55,17 @@ def _reference(value: str) -> str:
         raise ValueError(getattr(error, "reason", str(error))) from None
 
 
+def _storable(value: str) -> str:
+    """Refuse what no store keeps faithfully: lone surrogates (not UTF-8) and NUL characters."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it contains a lone surrogate)") from None
+    return value
+
+
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 Slug = Annotated[str, AfterValidator(_slug)]
 Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
@@ -61,9 +73,13 @@ ReferenceText = Annotated[str, AfterValidator(_reference)]
 ClauseId = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
 ]
-ShortText = Annotated[str, StringConstraints(max_length=1_000)]
-LongText = Annotated[str, StringConstraints(max_length=200_000)]
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1_000, strip_whitespace=True)]
+ShortText = Annotated[str, StringConstraints(max_length=1_000), AfterValidator(_storable)]
+LongText = Annotated[str, StringConstraints(max_length=200_000), AfterValidator(_storable)]
+NonEmpty = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1_000, strip_whitespace=True),
+    AfterValidator(_storable),
+]
 
 
 class Input(BaseModel):
@@ -80,6 +96,7 @@ class SourceInput(Input):
         StringConstraints(
             min_length=1, max_length=2_000, pattern=r"^(https?://|[a-z0-9.-]+\.[a-z]{2,}/?)\S*$"
         ),
+        AfterValidator(_storable),
     ]
     title: ShortText = ""
     publisher: ShortText = ""
@@ -133,7 +150,10 @@ class ClauseAmendmentInput(Input):
 class Command(Input):
     """What every write carries: the optional idempotency key and expected stream version."""
 
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    idempotency_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable)]
+        | None
+    ) = None
     expected_version: Annotated[int, Field(ge=0)] | None = None
 
     def payload(self) -> dict[str, Any]:
@@ -160,7 +180,7 @@ def _unique_ids(field: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for index, clause_id in enumerate(ids):
         if clause_id in seen:
-            raise ValueError(f"{field}[{index}]: clause id {clause_id!r} appears twice")
+            raise InvalidInput(f"{field}[{index}].id", f"clause id {clause_id!r} appears twice")
         seen.add(clause_id)
 
 
@@ -330,7 +350,9 @@ class CorrectEvent(Command):
     @model_validator(mode="after")
     def _names_an_event(self) -> CorrectEvent:
         if Reference.parse("event", self.event).version is None:
-            raise ValueError("event must name a version, e.g. 'policy:meta/hate-speech@2'")
+            raise InvalidInput(
+                "event", "must name an event version, e.g. 'policy:meta/hate-speech@2'"
+            )
         return self
 
 
@@ -344,7 +366,9 @@ class RetractEvent(Command):
     @model_validator(mode="after")
     def _names_an_event(self) -> RetractEvent:
         if Reference.parse("event", self.event).version is None:
-            raise ValueError("event must name a version, e.g. 'policy:meta/hate-speech@2'")
+            raise InvalidInput(
+                "event", "must name an event version, e.g. 'policy:meta/hate-speech@2'"
+            )
         return self
 
 
