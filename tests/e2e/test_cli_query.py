@@ -217,3 +217,22 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     for command in ("serve", "at", "on", "history", "diff", "status", "import", "export",
                     "project", "token"):
         assert f"│ {command} " in result.stdout
+
+
+@pytest.mark.e2e
+def test_at_lists_the_instagram_restriction_among_the_responses_once_it_was_announced(
+        demo: tuple[str, Path]) -> None:
+    url, cwd = demo
+    announced = next(datetime.fromisoformat(d["announcedAt"]) for name, d in DEMO_COMMANDS
+                     if name == "announceRegulatoryAction" and d["id"] == INSTAGRAM_RESTRICTION)
+    before, after = "2022-03-11T12:00:00+03:00", "2022-03-12T12:00:00+03:00"
+    assert datetime.fromisoformat(before) < announced < datetime.fromisoformat(after)
+
+    earlier = answer(url, cwd, "at", POLICY, "--valid-at", before)
+    later = answer(url, cwd, "at", POLICY, "--valid-at", after)
+    shown = run_cli(url, cwd, "at", POLICY, "--valid-at", after)
+
+    assert INSTAGRAM_RESTRICTION not in [r["id"] for r in earlier["responses"]]
+    assert {r["id"]: r["status"] for r in later["responses"]}[INSTAGRAM_RESTRICTION] == \
+        "ANNOUNCED"
+    assert f"{INSTAGRAM_RESTRICTION} ANNOUNCED" in shown.stdout

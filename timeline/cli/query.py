@@ -55,16 +55,20 @@ def at(
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
     with services() as built:
-        version = queries.policy_at(_caught_up(built), policy, valid, known)
+        engine = _caught_up(built)
+        version = queries.policy_at(engine, policy, valid, known)
         if version is None:
             _require_policy(built, policy)
+        responses = queries.responses_to(engine, [policy], valid, known).get(policy, [])
     if as_json:
-        print_json(_version_json(version) if version else None)
+        print_json({**_version_json(version), "responses": [_action_json(a) for a in responses]}
+                   if version else None)
     elif version is None:
         out.print(f"policy {policy!r} had no version in force at {render.moment(valid)} "
                   f"(as known at {render.moment(known)})")
     else:
         render.policy_version(out, version)
+        render.responses(out, responses)
 
 
 def on(

@@ -61,6 +61,19 @@ def policy_version(console: Console, version: PolicyVersion, zone: str = "UTC") 
     console.print(_clause_table(version.clauses, zone))
 
 
+def responses(console: Console, actions: list[RegulatoryActionVersion]) -> None:
+    """The regulatory actions citing the policy, with their status at the same moment."""
+    if not actions:
+        console.print("no regulatory action cites it at this moment", style="dim")
+        return
+    console.print("cited by:")
+    for action in actions:
+        console.print(Text.assemble("  ", (action.slug, "bold"), " ",
+                                    (action.status, _STATUS_STYLE.get(action.status, "")),
+                                    f" ({action.kind} by {action.authority}, in effect from "
+                                    f"{short(action.in_effect_from)})"))
+
+
 def _clause_table(clauses: tuple[Clause, ...], zone: str) -> Table:
     table = Table(show_lines=True, expand=False)
     table.add_column("clause", style="cyan", no_wrap=True)
