@@ -56,7 +56,7 @@ TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 HUGE = st.integers(min_value=1_000, max_value=300_000).flatmap(
-    lambda n: st.sampled_from(["x", "é", "\u202e", "𝕏", " "]).map(lambda ch: ch * n))
+    lambda n: st.sampled_from(["x", "é", "\u202e", "\U0001d54f", " "]).map(lambda ch: ch * n))
 INSTANTS = st.one_of(
     st.sampled_from(["2022-03-11T00:00:00", "2022-03-11", "0001-01-01T00:00:00+14:00",
                      "9999-12-31T23:59:59-12:00", "2022-02-30T00:00:00Z", "now", ""]),
