@@ -68,6 +68,7 @@ class ProjectionRunner:
         self._wake = threading.Event()
         self._applied = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._serial = threading.RLock()  # one catch-up at a time per runner (shared memo)
         t.create_tables(engine)
 
     # -- the cursor ------------------------------------------------------------------------
@@ -77,8 +78,17 @@ class ProjectionRunner:
         return tracked_position(self.engine, self.name)
 
     def catch_up(self, progress: Progress | None = None, stop_at: int | None = None) -> int:
-        """Apply every event after the tracked position; returns the new position."""
+        """Apply every event after the tracked position; returns the new position.
+
+        Safe beside other runners: the guarded tracking update lets one of them win each
+        batch, and the others roll back and read on from the winner's position."""
+        with self._serial:
+            return self._catch_up(progress, stop_at)
+
+    def _catch_up(self, progress: Progress | None, stop_at: int | None) -> int:
         position = self._ensure_tracking()
+        if position != self._position:
+            self.projector.forget()  # someone else moved the cursor: the memo may be stale
         head = self.events.head_position() if progress else 0
         while not self._stop.is_set():
             page = self.events.log(position, self.batch_size)
@@ -134,7 +144,7 @@ class ProjectionRunner:
         if row.schema_version != t.SCHEMA_VERSION:
             log.warning("projection %s: schema version %s -> %s, rebuilding", self.name,
                         row.schema_version, t.SCHEMA_VERSION)
-            self.reset()
+            self._reset()
             return 0
         return int(row.position)
 
@@ -142,7 +152,13 @@ class ProjectionRunner:
 
     def reset(self) -> None:
         """Drop and recreate the read models and move the cursor back to the start."""
+        with self._serial:
+            self._reset()
+
+    def _reset(self) -> None:
         self.projector.forget()
+        with self._applied:
+            self._position = 0
         t.drop_read_models(self.engine)
         t.create_tables(self.engine)
         with self.engine.begin() as connection:
@@ -152,8 +168,9 @@ class ProjectionRunner:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Replay the whole log into fresh tables (the caller should hold the lock)."""
-        self.reset()
-        return self.catch_up(progress)
+        with self._serial:
+            self._reset()
+            return self._catch_up(progress, None)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -190,15 +207,19 @@ class ProjectionRunner:
             driver = raw.driver_connection
             assert driver is not None
             driver.execute(f"LISTEN {CHANNEL}")
-            self.catch_up()  # what was written before LISTEN took hold
-            last = time.monotonic()
-            while not self._stop.is_set():
-                notified = any(True for _ in driver.notifies(timeout=self.poll_interval,
-                                                             stop_after=1))
-                if notified or self._wake.is_set() or time.monotonic() - last > safety_interval:
-                    self._wake.clear()
-                    self.catch_up()
-                    last = time.monotonic()
+            try:
+                self.catch_up()  # what was written before LISTEN took hold
+                last = time.monotonic()
+                while not self._stop.is_set():
+                    notified = any(True for _ in driver.notifies(timeout=self.poll_interval,
+                                                                 stop_after=1))
+                    if notified or self._wake.is_set() or \
+                            time.monotonic() - last > safety_interval:
+                        self._wake.clear()
+                        self.catch_up()
+                        last = time.monotonic()
+            finally:
+                driver.execute("UNLISTEN *")  # the connection goes back to the pool
 
     def start(self) -> None:
         """Run in a daemon thread (the embedded default)."""
