@@ -142,7 +142,9 @@ class Projector:
               fact: Fact) -> AggregateMemo:
         memo = self.memo.get(aggregate_id)
         if memo is None:
-            memo = _load(connection, aggregate_id, kind) or AggregateMemo(kind, fact.data["slug"])
+            # A stream's first event starts a new aggregate: nothing to load.
+            loaded = None if fact.version == 1 else _load(connection, aggregate_id, kind)
+            memo = loaded or AggregateMemo(kind, fact.data["slug"])
             self.memo[aggregate_id] = memo
             while len(self.memo) > self.memo_size:
                 self.memo.popitem(last=False)
