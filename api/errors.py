@@ -25,6 +25,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from api import unavailable
 from domain.errors import InvalidInput, TimelineError
 
 log = logging.getLogger("api.errors")
@@ -72,6 +73,8 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
         return _with(error, original.message, original.code, field)
     if isinstance(original, ApiError):
         return _with(error, original.message, original.code, original.field)
+    if unavailable.is_unavailable(original):
+        return _with(error, unavailable.MESSAGE, unavailable.UNAVAILABLE, None)
     if error.path is None:
         return _bad_input(error, document)
     log.error("unexpected error in %s", ".".join(map(str, error.path)),
