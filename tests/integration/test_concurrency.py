@@ -1,6 +1,7 @@
 """Optimistic concurrency: stale expectedVersion is a conflict; two processes never both win.
 
-The race tests run two real processes (multiprocessing, spawn) against real PostgreSQL.
+The race tests run two real processes (multiprocessing, spawn) against real PostgreSQL, and
+against one SQLite file too.
 """
 
 from __future__ import annotations
@@ -80,34 +81,32 @@ def _clause_ids(url: str) -> tuple[set[str], list[int]]:
     return {c.id for c in state.clauses}, [f.version for f in facts]
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 def test_two_processes_revising_with_the_same_expected_version_never_both_win(
-    postgres_url: str,
+    database_url: str,
 ) -> None:
-    _seed(postgres_url)
-    outcomes = _race(postgres_url, expect=True)
+    _seed(database_url)
+    outcomes = _race(database_url, expect=True)
     for round_ in range(ROUNDS):
         kinds = sorted(o[0] for worker in outcomes.values() for o in worker if o[1] == round_)
         assert kinds == ["conflict", "ok"], f"round {round_}: {kinds}"
     winners = {f"{w}-{o[1]}" for w, worker in outcomes.items() for o in worker if o[0] == "ok"}
-    clause_ids, versions = _clause_ids(postgres_url)
+    clause_ids, versions = _clause_ids(database_url)
     assert clause_ids == {"c1", *winners}
     assert versions == list(range(1, ROUNDS + 2))
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 def test_two_processes_revising_without_expected_version_lose_no_write(
-    postgres_url: str,
+    database_url: str,
 ) -> None:
-    _seed(postgres_url)
-    outcomes = _race(postgres_url, expect=False)
+    _seed(database_url)
+    outcomes = _race(database_url, expect=False)
     successes = [(w, o[1], o[2]) for w, worker in outcomes.items() for o in worker if o[0] == "ok"]
     versions = [version for _, _, version in successes]
     assert len(versions) == len(set(versions)), "two writes claimed the same version"
     assert len(successes) >= ROUNDS  # each round, at least the first writer wins
-    clause_ids, stored = _clause_ids(postgres_url)
+    clause_ids, stored = _clause_ids(database_url)
     assert clause_ids == {"c1", *(f"{w}-{r}" for w, r, _ in successes)}
     assert stored == list(range(1, len(successes) + 2))
 
