@@ -10,9 +10,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from factories import at, correction, retraction
 
-from domain import RULES
+from domain import RULES, InvalidInput
 from domain.fold import state_at
 from domain.regulatory import ANNOUNCED, IN_EFFECT
 from timeline.application import Timeline
@@ -92,3 +93,16 @@ def test_a_retraction_of_the_narrowing_shows_only_for_known_at_after_it(
     asked_after = _ask(timeline, "policy", POLICY, question, result.recorded_at)
     assert asked_before.clause(ALLOWANCE_CLAUSE).scope == ("UA",)
     assert len(asked_after.clause(ALLOWANCE_CLAUSE).scope) == 12
+
+
+def test_moving_the_baseline_after_the_allowance_is_refused_naming_the_allowance(
+    timeline: Timeline,
+) -> None:
+    load_demo(timeline)
+    head = timeline.head_position()
+    with pytest.raises(InvalidInput) as refused:
+        timeline.correct_event(
+            correction(f"policy:{POLICY}@1", effectiveAt="2022-03-12T00:00:00+00:00")
+        )
+    assert refused.value.field == "event" and "event 2 (PolicyRevised" in refused.value.reason
+    assert timeline.head_position() == head

@@ -182,6 +182,14 @@ def test_policy_on_9_march_in_los_angeles_shows_the_baseline_then_the_allowance(
     ]
 
 
+def test_policy_on_13_march_in_moscow_shows_twelve_countries_then_ukraine_only() -> None:
+    facts = as_recorded(_demo()[("policy", POLICY)].facts)
+    rules = RULES["policy"]
+    moscow = states_on(rules, facts, date(2022, 3, 13), "Europe/Moscow", NOW)
+    assert [len(v.clause(ALLOWANCE_CLAUSE).scope) for v in moscow] == [12, 1]
+    assert len(states_on(rules, facts, date(2022, 3, 13), "UTC", NOW)) == 1
+
+
 def test_on_13_march_in_utc_the_instagram_restriction_is_announced_then_in_effect() -> None:
     facts = as_recorded(_demo()[("regulatory-action", INSTAGRAM_RESTRICTION)].facts)
     rules = RULES["regulatory-action"]
