@@ -6,6 +6,7 @@ Field names are snake_case in Python and camelCase on the wire (GraphQL, NDJSON 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -34,25 +35,16 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is out of the supported range of instants") from None
 
 
-def _slug(value: str) -> str:
-    try:
-        return check_slug("id", value)
-    except Exception as error:
-        raise ValueError(getattr(error, "reason", str(error))) from None
+def _checked_by(check: Callable[[str], object]) -> AfterValidator:
+    """A pydantic validator from a domain check; pydantic puts the field path on the reason."""
 
+    def validator(value: str) -> str:
+        try:
+            return str(check(value))
+        except InvalidInput as error:
+            raise ValueError(error.reason) from None
 
-def _jurisdiction(value: str) -> str:
-    try:
-        return check_jurisdiction("jurisdiction", value)
-    except Exception as error:
-        raise ValueError(getattr(error, "reason", str(error))) from None
-
-
-def _reference(value: str) -> str:
-    try:
-        return str(Reference.parse("reference", value))
-    except Exception as error:
-        raise ValueError(getattr(error, "reason", str(error))) from None
+    return AfterValidator(validator)
 
 
 def _storable(value: str) -> str:
@@ -67,9 +59,9 @@ def _storable(value: str) -> str:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-Slug = Annotated[str, AfterValidator(_slug)]
-Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
-ReferenceText = Annotated[str, AfterValidator(_reference)]
+Slug = Annotated[str, _checked_by(lambda text: check_slug("id", text))]
+Jurisdiction = Annotated[str, _checked_by(lambda text: check_jurisdiction("scope", text))]
+ReferenceText = Annotated[str, _checked_by(lambda text: Reference.parse("reference", text))]
 ClauseId = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
 ]

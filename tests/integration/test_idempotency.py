@@ -65,6 +65,19 @@ def test_a_retry_is_answered_even_after_the_stream_moved_on(seeded: Timeline) ->
     assert seeded.get_aggregate("policy", "acme/conduct").version == 3
 
 
+def test_a_retry_through_another_application_instance_gets_the_first_result(
+    seeded: Timeline,
+    database_url: str,
+) -> None:
+    first = seeded.revise_policy(revision(idempotencyKey="k-1"))
+    other = Timeline(Settings(database_url=database_url))
+    try:
+        assert other.revise_policy(revision(idempotencyKey="k-1")) == first
+        assert other.head_position() == first.position
+    finally:
+        other.close()
+
+
 def test_a_key_reused_for_a_different_command_is_refused_and_stores_nothing(
     seeded: Timeline,
 ) -> None:
