@@ -63,7 +63,8 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
     action = history.slug(draw(st.sampled_from(["a0", "a1"])))
     when = draw(instants)
     op = draw(st.sampled_from(["announce", "revise", "revise", "revise", "revise", "withdraw",
-                               "correct", "correct", "retract", "act", "act", "lift"]))
+                               "correct", "correct", "retract", "act", "act", "lift", "say",
+                               "rename"]))
     if op == "announce":
         body = draw(st.lists(clauses(), min_size=1, max_size=3, unique_by=lambda c: c["id"]))
         return "announce_policy", {"id": policy, "title": draw(texts), "owner": "meta",
@@ -83,7 +84,9 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
     if op == "withdraw":
         return "withdraw_policy", {"id": policy, "effectiveAt": iso(when)}
     if op in ("correct", "retract"):
-        kind, slug = draw(st.sampled_from([("policy", policy), ("regulatory-action", action)]))
+        kind, slug = draw(st.sampled_from([("policy", policy), ("regulatory-action", action),
+                                           ("statement", history.slug("s0")),
+                                           ("actor", history.slug("actor"))]))
         latest = history.versions.get((kind, slug), 0)
         if latest == 0:
             return "skip", {}
@@ -98,6 +101,13 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
             "id": action, "authority": "rkn", "jurisdiction": "RU", "targets": ["meta"],
             "kind": "restriction", "inResponseTo": [f"policy:{policy}"],
             "announcedAt": iso(min(announced, when)), "effectiveAt": iso(when)}
+    if op == "say":
+        return "record_statement", {"id": history.slug("s0"), "actor": history.slug("actor"),
+                                    "text": draw(texts), "inResponseTo": [f"policy:{policy}"],
+                                    "effectiveAt": iso(when)}
+    if op == "rename":
+        return "rename_actor", {"id": history.slug("actor"), "name": draw(texts),
+                                "effectiveAt": iso(when)}
     return "lift_regulatory_action", {"id": action, "effectiveAt": iso(when)}
 
 
@@ -207,6 +217,49 @@ def check_action(services: Services, slug: str, policies: list[str],
                 assert (slug in [a.slug for a in responses[policy]]) == cites
 
 
+def check_others(services: Services, history: History, policies: list[str],
+                 known_ats: list[datetime]) -> None:
+    """Statements and actors as the oracle has them; the policy list holds what is in force."""
+    engine, timeline = services.timeline.engine, services.timeline
+    actor = history.slug("actor")
+    actor_facts = timeline.facts_of("actor", actor)
+    try:
+        said = timeline.facts_of("statement", history.slug("s0"))
+    except TimelineError:
+        said = []
+    for known_at in known_ats:
+        for valid_at in probe_instants(actor_facts, "actor"):
+            expected = state_at(RULES["actor"], actor_facts, valid_at, known_at)
+            found = q.actors_at(engine, [actor], valid_at, known_at).get(actor)
+            assert name_of(found) == name_of(expected), (actor, valid_at, known_at)
+        expected_said = state_at(RULES["statement"], said, datetime.max.replace(tzinfo=UTC),
+                                 known_at) if said else None
+        found_said = q.statement_at(engine, history.slug("s0"), known_at)
+        assert words_of(found_said) == words_of(expected_said), known_at
+        valid_at = BASE + timedelta(days=5)
+        in_force = {slug for slug in policies if _policy_facts(services, slug) and state_at(
+            RULES["policy"], _policy_facts(services, slug), valid_at, known_at) is not None}
+        listed = q.list_policies(engine, valid_at, known_at, search=history.prefix, first=10)
+        assert {p.slug for p in listed.items} == in_force
+
+
+def name_of(actor: Any) -> tuple[str, tuple[str, ...]] | None:
+    return None if actor is None else (actor.name, tuple(actor.former_names))
+
+
+def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...]] | None:
+    if statement is None:
+        return None
+    return (statement.text, statement.made_at, tuple(statement.in_response_to))
+
+
+def _policy_facts(services: Services, slug: str) -> list[Any]:
+    try:
+        return services.timeline.facts_of("policy", slug)
+    except TimelineError:
+        return []
+
+
 def check_feed(services: Services, history: History, known_at: datetime) -> None:
     """The feed holds exactly the believed facts, in (effectiveAt, position) order."""
     expected = set()
@@ -220,12 +273,14 @@ def check_feed(services: Services, history: History, known_at: datetime) -> None
     assert keys == sorted(keys)
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_projection_answers_equal_the_oracle_for_random_histories(
         services: Services, data: st.DataObject) -> None:
     history = History(prefix=f"h{uuid.uuid4().hex[:10]}")
+    write(services, history, "register_actor", {"id": history.slug("actor"), "name": "first",
+                                                "kind": "person", "effectiveAt": iso(BASE)})
     for name in ("p0", "p1", "p2")[:data.draw(st.integers(1, 3), label="policies")]:
         body = data.draw(st.lists(clauses(), min_size=1, max_size=3, unique_by=lambda c: c["id"]))
         write(services, history, "announce_policy", {
@@ -248,6 +303,7 @@ def test_projection_answers_equal_the_oracle_for_random_histories(
     policies = [history.slug(p) for p in ("p0", "p1", "p2")]
     for slug in policies:
         check_policy(services, slug, known_ats, days)
+    check_others(services, history, policies, known_ats)
     for action in ("a0", "a1"):
         check_action(services, history.slug(action), policies, known_ats[:2])
     for known_at in known_ats:
