@@ -266,3 +266,22 @@ def test_injection_in_stored_texts_is_stored_verbatim_and_touches_nothing_else(
     assert demo_api.services.timeline.head_position() > head
     assert integrity.verify(engine, demo_api.services.timeline.recorder  # type: ignore[attr-defined]
                             .events_record_cls.__table__).ok
+
+
+def test_mutations_over_get_and_batched_or_malformed_requests_store_nothing(
+        sqlite_url: str) -> None:
+    """A mutation in a GET (a link or an <img> could send it) and batches (which would
+    multiply the per-document limits) are refused, as is a body that is not JSON."""
+    mutation = ("mutation { registerActor(input: {id: \"meta\", name: \"Meta\", "
+                "kind: \"organisation\", effectiveAt: \"2022-03-01T00:00:00Z\"}) { id } }")
+    with serve(Settings(database_url=sqlite_url)) as api:
+        auth = {"Authorization": f"Bearer {api.write_token}"}
+        over_get = httpx.get(api.url + "/graphql", params={"query": mutation}, headers=auth)
+        batched = httpx.post(api.url + "/graphql", json=[{"query": mutation}] * 3, headers=auth)
+        malformed = httpx.post(api.url + "/graphql", content=b"{\"query\": \"mutation {",
+                               headers={**auth, "content-type": "application/json"})
+        stored = api.services.timeline.head_position()
+        works = post(api, mutation, token=api.write_token)
+    assert (over_get.status_code, batched.status_code, malformed.status_code) == (400, 400, 400)
+    assert stored == 0
+    assert works == {"data": {"registerActor": {"id": "meta"}}}  # the same mutation, POSTed
