@@ -140,12 +140,21 @@ def policy_diff(engine: Engine, slug: str, from_valid_at: datetime, to_valid_at:
     return PolicyDiff(slug, before, after, tuple(changes))
 
 
-def _page(items: list[T], first: int, key: Callable[[T], Sequence[Any]]) -> Page[T]:
+def _page(items: list[T], first: int, key: Callable[[T], Sequence[Any]],
+          total: int | None = None) -> Page[T]:
     """Cut one extra item off to know whether there is a next page."""
     shown = items[:first]
     return Page(items=tuple(shown), has_next_page=len(items) > first,
                 end_cursor=decode.encode_cursor(key(shown[-1])) if shown else None,
-                start_cursor=decode.encode_cursor(key(shown[0])) if shown else None)
+                start_cursor=decode.encode_cursor(key(shown[0])) if shown else None,
+                total_count=total)
+
+
+def _count(engine: Engine, query: Select[Any]) -> int:
+    """How many rows the filtered query matches, over all pages."""
+    with engine.connect() as connection:
+        return int(connection.execute(
+            select(func.count()).select_from(query.subquery())).scalar() or 0)
 
 
 def list_policies(engine: Engine, valid_at: datetime | None = None,
@@ -156,7 +165,7 @@ def list_policies(engine: Engine, valid_at: datetime | None = None,
     """Policies in force at `valid_at`, ordered by slug, keyset-paginated by opaque cursor.
 
     `jurisdiction` matches policies with a clause scoped to it; `search` looks in slug and
-    title, case-insensitively."""
+    title, case-insensitively; `total_count` counts every match over all pages."""
     first = decode.check_first(first)
     v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
     pv = t.policy_versions
@@ -171,10 +180,11 @@ def list_policies(engine: Engine, valid_at: datetime | None = None,
         needle = search.lower()
         query = query.where(or_(func.lower(pv.c.title).contains(needle, autoescape=True),
                                 pv.c.slug.contains(needle, autoescape=True)))
+    total = _count(engine, query)
     if after is not None:
         query = query.where(pv.c.slug > decode.decode_cursor(after, [str])[0])
     query = query.order_by(pv.c.slug).limit(first + 1)
-    return _page(_all(engine, query, decode.policy_version), first, lambda p: [p.slug])
+    return _page(_all(engine, query, decode.policy_version), first, lambda p: [p.slug], total)
 
 
 # -- regulatory actions ------------------------------------------------------------------------
@@ -215,10 +225,11 @@ def list_regulatory_actions(engine: Engine, valid_at: datetime | None = None,
             query = query.where(av.c[column] == value)
     if target is not None:
         query = query.where(av.c.targets.contains(f",{target},", autoescape=True))
+    total = _count(engine, query)
     if after is not None:
         query = query.where(av.c.slug > decode.decode_cursor(after, [str])[0])
     query = query.order_by(av.c.slug).limit(first + 1)
-    return _page(_all(engine, query, decode.action_version), first, lambda a: [a.slug])
+    return _page(_all(engine, query, decode.action_version), first, lambda a: [a.slug], total)
 
 
 def _responses(engine: Engine, table: Table, kind: str, policy_slugs: Sequence[str],

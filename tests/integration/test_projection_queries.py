@@ -148,6 +148,7 @@ def test_policies_list_filters_and_pages_by_slug(services: Services) -> None:
     valid_at = msk("2022-03-12T00:00:00")
     first = q.list_policies(engine, valid_at, first=1)
     assert [p.slug for p in first.items] == [POLICY] and first.has_next_page
+    assert first.total_count == 2
     second = q.list_policies(engine, valid_at, first=1, after=first.end_cursor)
     assert [p.slug for p in second.items] == ["meta/violence"] and not second.has_next_page
     assert [p.slug for p in q.list_policies(engine, valid_at, jurisdiction="UA").items] \
