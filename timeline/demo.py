@@ -345,7 +345,7 @@ _STATEMENTS: list[tuple[str, dict[str, Any]]] = [
             "kind": "blog-post",
             "summary": "The allowance will only be applied in Ukraine itself.",
             "text": _CLEGG_TEXT,
-            "inResponseTo": [f"policy:{POLICY}@2", f"regulatory-action:{PROSECUTOR_REQUEST}"],
+            "inResponseTo": [f"policy:{POLICY}@2"],
             "effectiveAt": f"2022-03-11T15:30:00{PT}",
             "sources": [{**_META_NEWSROOM, "quote": "We have no quarrel with the Russian people"}],
         },
