@@ -12,10 +12,13 @@ from timeline import integrity
 
 @strawberry.type(description="The latest sealed event: its log position and chain hash.")
 class LogHead:
-    position: int = strawberry.field(description="Global log position of the latest event "
-                                     "(0 for an empty log).")
-    hash: str = strawberry.field(description="sha256 (hex) of that event chained to every "
-                                 "event before it; see docs/reliability.md.")
+    position: int = strawberry.field(
+        description="Global log position of the latest event (0 for an empty log)."
+    )
+    hash: str = strawberry.field(
+        description="sha256 (hex) of that event chained to every "
+        "event before it; see docs/reliability.md."
+    )
 
 
 async def log_head(info: Info[Context, None]) -> LogHead:

@@ -12,17 +12,23 @@ import logging
 log = logging.getLogger("api.errors")
 
 UNAVAILABLE = "UNAVAILABLE"
-MESSAGE = ("the database is unavailable for a moment; retry the request shortly (a write "
-           "repeated with the same idempotencyKey is stored at most once)")
+MESSAGE = (
+    "the database is unavailable for a moment; retry the request shortly (a write "
+    "repeated with the same idempotencyKey is stored at most once)"
+)
 
 
 def _outage_types() -> tuple[type[BaseException], ...]:
     import eventsourcing.persistence as es
     import sqlalchemy.exc as sa
 
-    kinds: list[type[BaseException]] = [sa.OperationalError, sa.InterfaceError,
-                                        sa.TimeoutError, es.OperationalError,
-                                        es.InterfaceError]
+    kinds: list[type[BaseException]] = [
+        sa.OperationalError,
+        sa.InterfaceError,
+        sa.TimeoutError,
+        es.OperationalError,
+        es.InterfaceError,
+    ]
     try:
         import psycopg
 
@@ -40,8 +46,9 @@ def is_unavailable(error: BaseException | None) -> bool:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, kinds) or (isinstance(error, sa.DBAPIError)
-                                        and error.connection_invalidated):
+        if isinstance(error, kinds) or (
+            isinstance(error, sa.DBAPIError) and error.connection_invalidated
+        ):
             log.warning("database unavailable: %s", " ".join(str(error).split())[:300])
             return True
         error = error.__cause__ or error.__context__

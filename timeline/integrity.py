@@ -40,8 +40,12 @@ metadata = MetaData()
 log_hashes = Table(
     "timeline_log_hashes",
     metadata,
-    Column("position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-           autoincrement=False),
+    Column(
+        "position",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     Column("hash", String(64), nullable=False),
     Column("previous_hash", String(64), nullable=False),
 )
@@ -105,14 +109,20 @@ def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
     id, originator_id, originator_version, topic, state). Returns the new head."""
     last = session.execute(
         select(log_hashes.c.position, log_hashes.c.hash)
-        .order_by(log_hashes.c.position.desc()).limit(1)
+        .order_by(log_hashes.c.position.desc())
+        .limit(1)
     ).first()
     previous = GENESIS if last is None else str(last.hash)
     position = 0 if last is None else int(last.position)
     rows = []
     for note in sorted(notifications, key=lambda n: int(n.id)):
-        row = StoredRow(int(note.id), note.originator_id, int(note.originator_version),
-                        str(note.topic), bytes(note.state))
+        row = StoredRow(
+            int(note.id),
+            note.originator_id,
+            int(note.originator_version),
+            str(note.topic),
+            bytes(note.state),
+        )
         if row.position <= position:
             raise RuntimeError(f"position {row.position} is not after the chain head {position}")
         digest = event_hash(previous, row)
@@ -132,13 +142,15 @@ def head(engine: Engine) -> LogHead:
 def _head(connection: Connection) -> LogHead:
     row = connection.execute(
         select(log_hashes.c.position, log_hashes.c.hash)
-        .order_by(log_hashes.c.position.desc()).limit(1)
+        .order_by(log_hashes.c.position.desc())
+        .limit(1)
     ).first()
     return LogHead(0, GENESIS) if row is None else LogHead(int(row.position), str(row.hash))
 
 
-def _pages(connection: Connection, table: Table, key: str, after: int, stop: int | None,
-           batch: int) -> Iterator[Any]:
+def _pages(
+    connection: Connection, table: Table, key: str, after: int, stop: int | None, batch: int
+) -> Iterator[Any]:
     """Rows of `table` ordered by `key`, read in pages (keyset pagination)."""
     column = table.c[key]
     while True:
@@ -152,8 +164,9 @@ def _pages(connection: Connection, table: Table, key: str, after: int, stop: int
         after = getattr(page[-1], key)
 
 
-def verify(engine: Engine, events: Table, batch: int = 1000,
-           expect: LogHead | None = None) -> Verdict:
+def verify(
+    engine: Engine, events: Table, batch: int = 1000, expect: LogHead | None = None
+) -> Verdict:
     """Walk the log and the chain together, recompute every hash and report the first
     position where they disagree: an altered event, a removed one, an event not sealed by
     the service, a broken link. With `expect`, a head cited earlier must still be on the chain.
@@ -176,42 +189,77 @@ def _walk(connection: Connection, events: Table, sealed: LogHead, batch: int) ->
     for link in chain:
         position = int(link.position)
         if event is not None and int(event.id) < position:
-            return _bad(checked, sealed, int(event.id), "the event is not in the hash chain "
-                        "(written to the database outside the service)")
+            return _bad(
+                checked,
+                sealed,
+                int(event.id),
+                "the event is not in the hash chain (written to the database outside the service)",
+            )
         if link.previous_hash != previous:
-            return _bad(checked, sealed, position, "the chain link does not follow the one "
-                        "before it (an earlier event or its hash was removed or rewritten)")
+            return _bad(
+                checked,
+                sealed,
+                position,
+                "the chain link does not follow the one "
+                "before it (an earlier event or its hash was removed or rewritten)",
+            )
         if event is None or int(event.id) != position:
             return _bad(checked, sealed, position, "the event was removed from the database")
-        row = StoredRow(position, event.originator_id, int(event.originator_version),
-                        str(event.topic), bytes(event.state))
+        row = StoredRow(
+            position,
+            event.originator_id,
+            int(event.originator_version),
+            str(event.topic),
+            bytes(event.state),
+        )
         if event_hash(previous, row) != link.hash:
-            return _bad(checked, sealed, position, "the event was altered in the database "
-                        "(its content no longer matches its hash)")
+            return _bad(
+                checked,
+                sealed,
+                position,
+                "the event was altered in the database (its content no longer matches its hash)",
+            )
         previous, checked = str(link.hash), checked + 1
         event = next(stored, None)
     if event is not None:
-        return _bad(checked, sealed, int(event.id), "the event is not in the hash chain "
-                    "(written to the database outside the service)")
+        return _bad(
+            checked,
+            sealed,
+            int(event.id),
+            "the event is not in the hash chain (written to the database outside the service)",
+        )
     return Verdict(checked, sealed)
 
 
-def _unsealed_tail(connection: Connection, events: Table, sealed: LogHead,
-                   verdict: Verdict) -> Verdict:
+def _unsealed_tail(
+    connection: Connection, events: Table, sealed: LogHead, verdict: Verdict
+) -> Verdict:
     """Events after the walked head must be sealed too; the events are read before the
     chain rows so that a write committing meanwhile is seen with its seal."""
-    positions = connection.execute(
-        select(events.c.id).where(events.c.id > sealed.position).order_by(events.c.id)
-    ).scalars().all()
+    positions = (
+        connection.execute(
+            select(events.c.id).where(events.c.id > sealed.position).order_by(events.c.id)
+        )
+        .scalars()
+        .all()
+    )
     if not positions:
         return verdict
-    chained = set(connection.execute(
-        select(log_hashes.c.position).where(log_hashes.c.position > sealed.position)
-    ).scalars().all())
+    chained = set(
+        connection.execute(
+            select(log_hashes.c.position).where(log_hashes.c.position > sealed.position)
+        )
+        .scalars()
+        .all()
+    )
     for position in positions:
         if position not in chained:
-            return _bad(verdict.checked, sealed, int(position), "the event is not in the hash "
-                        "chain (written to the database outside the service)")
+            return _bad(
+                verdict.checked,
+                sealed,
+                int(position),
+                "the event is not in the hash chain (written to the database outside the service)",
+            )
     return verdict
 
 
@@ -221,9 +269,14 @@ def _check_cited(engine: Engine, expect: LogHead, verdict: Verdict) -> Verdict:
             select(log_hashes.c.hash).where(log_hashes.c.position == expect.position)
         ).scalar()
     if found != expect.hash:
-        return _bad(verdict.checked, verdict.head, expect.position,
-                    "the cited head is not on the chain (the log was rewritten after it "
-                    "was cited)" if found else "the cited head's position is not in the chain")
+        return _bad(
+            verdict.checked,
+            verdict.head,
+            expect.position,
+            "the cited head is not on the chain (the log was rewritten after it was cited)"
+            if found
+            else "the cited head's position is not in the chain",
+        )
     return verdict
 
 

@@ -21,20 +21,32 @@ def parse_head(text: str | None) -> integrity.LogHead | None:
     if text is None:
         return None
     position, _, digest = text.strip().partition(":")
-    if not position.isdigit() or len(digest) != 64 or not all(
-            ch in "0123456789abcdef" for ch in digest):
-        raise InvalidInput("--expect-head", f"{text!r} is not POSITION:HASH (a position and "
-                                            "the 64 hex digits of the cited head's hash)")
+    if (
+        not position.isdigit()
+        or len(digest) != 64
+        or not all(ch in "0123456789abcdef" for ch in digest)
+    ):
+        raise InvalidInput(
+            "--expect-head",
+            f"{text!r} is not POSITION:HASH (a position and "
+            "the 64 hex digits of the cited head's hash)",
+        )
     return integrity.LogHead(int(position), digest)
 
 
 def verify(
-    expect_head: Annotated[str | None, typer.Option(
-        "--expect-head", help="A head cited earlier (POSITION:HASH, from the GraphQL "
-        "`logHead`); fail unless it is still on the chain.")] = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="A head cited earlier (POSITION:HASH, from the GraphQL "
+            "`logHead`); fail unless it is still on the chain.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1,
-                                            help="Events read per query.")] = 1000,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Events read per query.")
+    ] = 1000,
 ) -> None:
     """Check the log's hash chain: exit 0 when every event is as written, 5 naming the first
     bad position when an event was altered or removed directly in the database."""
@@ -43,17 +55,26 @@ def verify(
         table = built.timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         verdict = integrity.verify(built.timeline.engine, table, batch_size, expect)
     if as_json:
-        typer.echo(json.dumps({
-            "ok": verdict.ok, "checked": verdict.checked,
-            "head": {"position": verdict.head.position, "hash": verdict.head.hash},
-            "badPosition": verdict.bad_position, "reason": verdict.reason or None}))
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": verdict.ok,
+                    "checked": verdict.checked,
+                    "head": {"position": verdict.head.position, "hash": verdict.head.hash},
+                    "badPosition": verdict.bad_position,
+                    "reason": verdict.reason or None,
+                }
+            )
+        )
     if not verdict.ok:
         if not as_json:
             typer.echo(f"error: position {verdict.bad_position}: {verdict.reason}", err=True)
         raise typer.Exit(EXIT_TAMPERED)
     if not as_json:
-        typer.echo(f"ok: {verdict.checked} events verified; head position "
-                   f"{verdict.head.position} hash {verdict.head.hash}")
+        typer.echo(
+            f"ok: {verdict.checked} events verified; head position "
+            f"{verdict.head.position} hash {verdict.head.hash}"
+        )
 
 
 def register(app: typer.Typer) -> None:
