@@ -113,3 +113,37 @@ def test_a_worker_killed_mid_batch_then_restarted_ends_with_the_uninterrupted_ta
     assert rebuild.returncode == 0, rebuild.stderr
     assert dump(timeline.engine) == recovered
     assert len(recovered["projection_facts"]) == head
+
+
+def wait_for_line(process: subprocess.Popen[str], text_: str) -> None:
+    """Read the worker's stderr until a line contains `text_` (or it ends)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if text_ in line:
+            return
+    raise AssertionError(f"worker ended without printing {text_!r}")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_second_worker_stands_by_and_takes_over_when_the_first_stops(
+        postgres_url: str, timeline: Timeline) -> None:
+    timeline.register_actor({"id": "meta", "name": "Meta", "kind": "organisation",
+                             "effectiveAt": "2020-01-01T00:00:00+00:00"})
+    first = worker(postgres_url, "--verbose")
+    second = None
+    try:
+        wait_for_line(first, "projected up to position 1")
+        second = worker(postgres_url, "--verbose")
+        wait_for_line(second, "another worker is active; standing by")
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
+        result = timeline.register_actor({"id": "rkn", "name": "RKN", "kind": "authority",
+                                          "effectiveAt": "2020-01-01T00:00:00+00:00"})
+        wait_for_line(second, f"projected up to position {result.position}")
+        assert tracked_position(timeline.engine) == result.position
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
