@@ -8,8 +8,10 @@ SQLite, LISTEN/NOTIFY on PostgreSQL).
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +156,58 @@ def test_bad_stream_parameters_are_refused_naming_the_field(sqlite_url: str,
             assert error["code"] == "BAD_INPUT"
             assert error["field"] == field
             assert "Traceback" not in response.text
+
+
+def read_raw_sse(sock: socket.socket) -> tuple[list[int], dict[str, Any]]:
+    """Everything the server sent on a raw connection until it ended the response: the event
+    ids, and the `error` event's data (empty if none)."""
+    data = b""
+    while chunk := sock.recv(1 << 20):
+        data += chunk
+    ids: list[int] = []
+    error: dict[str, Any] = {}
+    for block in data.decode().split("\r\n\r\n"):
+        lines = block.splitlines()
+        if "event: error" in lines:
+            error = json.loads(next(x for x in lines if x.startswith("data: "))[6:])
+        ids += [int(x[4:]) for x in lines if x.startswith("id: ")]
+    return ids, error
+
+
+def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its_cursor(
+        sqlite_url: str, tmp_path: Path) -> None:
+    writer = Writer(sqlite_url)  # 1, 2: actors
+    count = 500
+    with running_server(sqlite_url, tmp_path / "server.log",
+                        TIMELINE_STREAM_BUFFER="150") as server:
+        # The slow subscriber asks for the stream and then does not read: with a small
+        # receive buffer, the server's sends back up and its fan-out buffer fills.
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", server.port))
+        slow.sendall(b"GET /events/stream?after=2 HTTP/1.1\r\nHost: test\r\n\r\n")
+        with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=server.url,
+                                                         timeout=60) as client:
+            def fast() -> list[int]:
+                with connect_sse(client, "GET", "/events/stream",
+                                 params={"after": "2"}) as source:
+                    return positions(take(source.iter_sse(), count, guard=240))
+            fast_positions = pool.submit(fast)
+            time.sleep(0.5)  # both subscribers are connected before the burst
+            written = writer.statements(count, "x" * 60_000)
+            fast_result = fast_positions.result(timeout=300)
+        slow.settimeout(60)
+        slow_positions, error = read_raw_sse(slow)
+        slow.close()
+        with httpx.Client(base_url=server.url, timeout=60) as client, \
+                connect_sse(client, "GET", "/events/stream",
+                            headers={"Last-Event-ID": error["cursor"]}) as source:
+            resumed = positions(take(source.iter_sse(), written[-1] - int(error["cursor"])))
+    writer.close()
+
+    assert fast_result == written  # the others got every event, in order
+    assert error["code"] == "SLOW_SUBSCRIBER"
+    assert "too slow" in error["message"]
+    assert error["cursor"] == str(slow_positions[-1])
+    assert len(slow_positions) < count  # it was cut off...
+    assert slow_positions + resumed == written  # ...and resuming lost and repeated nothing
