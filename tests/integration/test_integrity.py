@@ -14,6 +14,7 @@ import threading
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import delete, insert, select, update
@@ -113,6 +114,22 @@ def test_an_event_altered_in_the_database_is_named_by_verify(
     assert result.returncode == 5, result.stdout + result.stderr
     assert f"position {victim.id}: the event was altered" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("column", ["state", "topic", "originator_version", "originator_id"])
+def test_a_change_to_any_stored_column_is_detected(timeline: Timeline, column: str) -> None:
+    load_demo(timeline)
+    victim = stored_rows(timeline)[7]
+    changed = {"state": bytes(victim.state) + b" ", "topic": victim.topic + "x",
+               "originator_version": victim.originator_version + 1000,
+               "originator_id": uuid4()}[column]
+    table = events_table(timeline)
+    with timeline.engine.begin() as connection:
+        connection.execute(update(table).where(table.c.id == victim.id)
+                           .values({column: changed}))
+    verdict = integrity.verify(timeline.engine, table)
+    assert (verdict.ok, verdict.bad_position) == (False, victim.id)
+    assert "altered" in verdict.reason
 
 
 def test_an_event_removed_from_the_database_is_named_by_verify(
