@@ -64,7 +64,9 @@ class BadInput(ApiError):
 
 
 def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
-    """The error as the client sees it: a clear message and `extensions.code`."""
+    """The error as the client sees it: a clear message and `extensions.code` (idempotent)."""
+    if error.extensions and "code" in error.extensions and error.original_error is None:
+        return error
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
@@ -161,8 +163,13 @@ def _walk(node: Any, kind: type) -> Iterator[Any]:
                     yield from _walk(item, kind)
 
 
+def describe_all(errors: list[GraphQLError], document: DocumentNode | None) -> None:
+    """Rewrite a result's errors in place (subscriptions reach only Schema.process_errors)."""
+    errors[:] = [describe(error, document) for error in errors]
+
+
 class ErrorCodes(SchemaExtension):
-    """Rewrites every error of an operation through `describe`."""
+    """Rewrites every error of a query or mutation through `describe`."""
 
     def on_operation(self) -> Iterator[None]:
         yield

@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api import subscriptions
-from api.errors import ErrorCodes
+from api.errors import ErrorCodes, describe_all
 from api.mutations import Mutation
 from api.query import Query
 from api.scalars import SCALARS
@@ -29,11 +29,12 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 class TimelineSchema(strawberry.Schema):
-    """The schema; errors are logged once, by `api.errors` (unexpected ones only)."""
+    """The schema; errors get their codes (and unexpected ones are logged) in `api.errors`."""
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
-        return None
+        document = execution_context.graphql_document if execution_context else None
+        describe_all(errors, document)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
