@@ -88,3 +88,57 @@ def test_any_command_is_stored_whole_or_refused_with_nothing_stored(
         return
     assert result.position >= 1
     assert seeded.head_position() in (before, before + 1)  # a replayed key adds nothing
+
+
+_FIELDS = st.sampled_from(
+    [
+        "effectiveAt",
+        "announcedAt",
+        "title",
+        "summary",
+        "owner",
+        "clauses",
+        "addClauses",
+        "amendClauses",
+        "removeClauses",
+        "sources",
+        "slug",
+        "effective_at",
+        "colour",
+        "id",
+    ]
+)
+_CHANGE_VALUES = st.one_of(
+    _TEXT,
+    _INSTANTS,
+    st.none(),
+    st.integers(),
+    st.lists(_TEXT, max_size=2),
+    st.lists(
+        st.fixed_dictionaries({"id": st.sampled_from(["c1", "c2", "c3"]), "text": _TEXT}),
+        max_size=2,
+    ),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(version=st.integers(0, 4), changes=st.dictionaries(_FIELDS, _CHANGE_VALUES, max_size=3))
+def test_any_correction_is_stored_whole_or_refused_with_nothing_stored(
+    seeded: Timeline,
+    version: int,
+    changes: dict[str, Any],
+) -> None:
+    before = seeded.head_position()
+    try:
+        seeded.correct_event(
+            {"event": f"policy:acme/conduct@{version}", "changes": changes, "reason": "fuzz"}
+        )
+    except TimelineError as error:
+        assert error.code in ("BAD_INPUT", "CONFLICT", "NOT_FOUND") and error.message
+        assert seeded.head_position() == before
+        return
+    assert seeded.head_position() == before + 1
