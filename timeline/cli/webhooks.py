@@ -26,7 +26,7 @@ def _fail(error: TimelineError) -> typer.Exit:
 @webhook_app.command("add")
 def add(
     url: Annotated[str, typer.Argument(help="http(s) URL that receives the POSTs.")],
-    filter: Annotated[list[str] | None, typer.Option(  # noqa: A002
+    filter: Annotated[list[str] | None, typer.Option(
         "--filter", help="name=value with name aggregate, type, actor, jurisdiction or kind; "
         "repeat to combine (different names must all match, one name may list choices).")]
     = None,
