@@ -63,6 +63,12 @@ def test_an_effective_at_without_an_offset_is_refused_never_guessed(instant: str
     assert refused.field == "effectiveAt" and "offset" in refused.reason
 
 
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_an_instant_that_utc_cannot_hold_is_refused_as_out_of_range(instant: str) -> None:
+    refused = _refused("revisePolicy", revision(effective_at=instant))
+    assert refused.field == "effectiveAt" and "out of the supported range" in refused.reason
+
+
 def test_instants_are_stored_in_utc() -> None:
     command = validate(c.RevisePolicy, revision(effective_at="2022-03-14T00:00:00+03:00"))
     assert command.effective_at.isoformat() == "2022-03-13T21:00:00+00:00"
