@@ -95,7 +95,7 @@ class Query:
         await info.context.authorize_read()
         found = await run(queries.policy_on, info.context.engine, str(id), date,
                           _zone(time_zone), known_at)
-        return [PolicyVersion.of(p, None, known_at) for p in found]
+        return [PolicyVersion.at_start(p, known_at) for p in found]
 
     @described("Policies in force at validAt, ordered by id.")
     async def policies(self, info: Info[Context, None], valid_at: ValidAt = None,
@@ -116,7 +116,7 @@ class Query:
                              known_at: KnownAt = None) -> list[PolicyVersion]:
         await info.context.authorize_read()
         found = await run(queries.policy_history, info.context.engine, str(id), known_at)
-        return [PolicyVersion.of(p, None, known_at) for p in found]
+        return [PolicyVersion.at_start(p, known_at) for p in found]
 
     @described("Clause-level difference between two valid-time instants.")
     async def policy_diff(self, info: Info[Context, None], id: strawberry.ID,

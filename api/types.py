@@ -166,14 +166,13 @@ class Policy:
 
     @described("The owner, named as at validAt.")
     async def owner_actor(self, info: Info[Context, None]) -> Actor | None:
-        return await _actor(info, self.owner, self.valid_at or self.valid_from, self.known_at)
+        return await _actor(info, self.owner, self.valid_at, self.known_at)
 
     @described("Regulatory actions citing this policy (inResponseTo), as "
                       "seen at validAt.")
     async def responses(self, info: Info[Context, None]) -> list[RegulatoryAction]:
-        valid_at = self.valid_at or self.valid_from
-        found = await info.context.responses.load((str(self.id), valid_at, self.known_at))
-        return [RegulatoryAction.of(a, valid_at, self.known_at) for a in found]
+        found = await info.context.responses.load((str(self.id), self.valid_at, self.known_at))
+        return [RegulatoryAction.of(a, self.valid_at, self.known_at) for a in found]
 
     @described("The policy's own facts (announced, revised, withdrawn) as "
                       "believed at knownAt, in effective-time order.")
@@ -199,6 +198,10 @@ class Policy:
 class PolicyVersion(Policy):
     """Same fields as Policy; its nested lists are seen at its own validFrom."""
 
+    @classmethod
+    def at_start(cls, p: m.PolicyVersion, known_at: datetime | None) -> PolicyVersion:
+        return cls.of(p, p.valid_from, known_at)
+
 
 @strawberry.type
 class ClauseChange:
@@ -219,8 +222,8 @@ class PolicyDiff:
     def of(cls, d: m.PolicyDiff, known_at: datetime | None) -> PolicyDiff:
         return cls(
             id=strawberry.ID(d.slug),
-            before=PolicyVersion.of(d.before, None, known_at) if d.before else None,
-            after=PolicyVersion.of(d.after, None, known_at) if d.after else None,
+            before=PolicyVersion.at_start(d.before, known_at) if d.before else None,
+            after=PolicyVersion.at_start(d.after, known_at) if d.after else None,
             clauses=[ClauseChange(id=strawberry.ID(c.id), change=ClauseChangeKind(c.change),
                                   before=Clause.of(c.before) if c.before else None,
                                   after=Clause.of(c.after) if c.after else None)
