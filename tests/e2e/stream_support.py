@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -124,3 +126,56 @@ class Writer:
 
     def close(self) -> None:
         self.timeline.close()
+
+
+class Receiver:
+    """A real HTTP server that receives webhooks: it answers 500 to the first `failures`
+    attempts of each webhook-id, then 204, and keeps what it accepted, in arrival order."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.attempts: dict[str, int] = {}
+        self.accepted: list[tuple[str, dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                message_id = self.headers.get("webhook-id", "")
+                with receiver.lock:
+                    receiver.attempts[message_id] = receiver.attempts.get(message_id, 0) + 1
+                    ok = receiver.attempts[message_id] > receiver.failures
+                    if ok:
+                        receiver.accepted.append((message_id, dict(self.headers.items()), body))
+                self.send_response(204 if ok else 500)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/timeline"
+
+    def accepted_ids(self) -> list[str]:
+        with self.lock:
+            return [message_id for message_id, _, _ in self.accepted]
+
+    def wait_for(self, count: int, guard: float = 120) -> list[str]:
+        """The accepted ids once `count` arrived (the guard only stops a hang)."""
+        deadline = time.monotonic() + guard
+        while len(self.accepted_ids()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.accepted_ids()
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
