@@ -153,3 +153,21 @@ def test_a_request_body_over_the_limit_is_refused_with_413(api: ApiServer) -> No
     response = httpx.post(api.url + "/graphql", json={"query": query})
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_readyz_fails_while_the_projections_lag_beyond_the_bound(sqlite_url: str) -> None:
+    with serve(Settings(database_url=sqlite_url, readiness_max_lag=0)) as api:
+        api.services.stop_projector()
+        api.services.timeline.register_actor({"id": "meta", "name": "Meta", "kind":
+                                              "organisation",
+                                              "effectiveAt": "2021-01-01T00:00:00+00:00"})
+        behind = httpx.get(api.url + "/readyz")
+        lag_metric = [line for line in httpx.get(api.url + "/metrics").text.splitlines()
+                      if line.startswith("timeline_projection_lag_events ")]
+        api.services.start_projector()
+        assert api.services.wait_for(api.services.timeline.head_position(), 10)
+        caught_up = httpx.get(api.url + "/readyz")
+    assert behind.status_code == 503
+    assert behind.json()["projectionLag"] == 1
+    assert lag_metric == ["timeline_projection_lag_events 1.0"]
+    assert caught_up.status_code == 200

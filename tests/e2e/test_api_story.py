@@ -212,3 +212,27 @@ def test_lists_and_the_timeline_answer_at_a_moment(story: ApiServer) -> None:
     assert effective == sorted(effective)
     assert {e["id"] for e in result["timeline"]["nodes"]} >= {
         f"policy:{POLICY}@2", f"policy:{POLICY}@3"}
+
+
+def test_a_writer_reads_its_own_write_at_once(story: ApiServer) -> None:
+    result = story.execute(
+        "mutation($input: WithdrawPolicyInput!) { withdrawPolicy(input: $input) "
+        "{ version policy { version status } } }",
+        {"input": {"id": POLICY, "effectiveAt": "2022-04-01T00:00:00+00:00"}},
+        token=story.write_token)["withdrawPolicy"]
+    assert result["policy"] == {"version": result["version"], "status": "WITHDRAWN"}
+    assert story.execute("{ policy(id: \"meta/hate-speech\") { status } }") == {
+        "policy": {"status": "WITHDRAWN"}}
+
+
+def test_repeating_a_mutation_with_its_idempotency_key_stores_nothing_new(
+        story: ApiServer) -> None:
+    mutation = ("mutation($input: RecordStatementInput!) { recordStatement(input: $input) "
+                "{ id position } }")
+    data = {"id": "meta/statement-1", "actor": "meta", "text": "We have no quarrel.",
+            "effectiveAt": "2022-03-11T15:30:00-08:00", "idempotencyKey": "stmt-1"}
+    first = story.execute(mutation, {"input": data}, token=story.write_token)
+    head = story.services.timeline.head_position()
+    again = story.execute(mutation, {"input": data}, token=story.write_token)
+    assert again == first
+    assert story.services.timeline.head_position() == head
