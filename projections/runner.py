@@ -85,12 +85,18 @@ class ProjectionRunner:
         with self._serial:
             return self._catch_up(progress, stop_at)
 
-    def _catch_up(self, progress: Progress | None, stop_at: int | None) -> int:
+    def _follow(self) -> None:
+        """Catch up from the running loop: gives way as soon as `stop()` is called."""
+        with self._serial:
+            self._catch_up(None, None, interruptible=True)
+
+    def _catch_up(self, progress: Progress | None, stop_at: int | None,
+                  interruptible: bool = False) -> int:
         position = self._ensure_tracking()
         if position != self._position:
             self.projector.forget()  # someone else moved the cursor: the memo may be stale
         head = self.events.head_position() if progress else 0
-        while not self._stop.is_set():
+        while not (interruptible and self._stop.is_set()):
             page = self.events.log(position, self.batch_size)
             if stop_at is not None:
                 page = [e for e in page if e.position <= stop_at]
@@ -107,17 +113,20 @@ class ProjectionRunner:
         return position
 
     def _apply(self, position: int, page: Sequence[LoggedEvent]) -> int:
-        """One transaction: rows, then the tracking position guarded by its old value."""
+        """One transaction: the tracking position guarded by its old value, then the rows.
+
+        Moving the cursor first takes the write lock up front (SQLite cannot upgrade a read
+        snapshot that another writer overtook) and lets a concurrent runner fail fast."""
         new_position = page[-1].position
         try:
             with self.engine.begin() as connection:
-                self.projector.apply(connection, page)
                 moved = connection.execute(
                     update(t.tracking)
                     .where(t.tracking.c.name == self.name, t.tracking.c.position == position)
                     .values(position=new_position)).rowcount
                 if moved != 1:
                     raise TrackingConflict(f"projection {self.name!r} moved past {position}")
+                self.projector.apply(connection, page)
         except BaseException:
             self.projector.forget()
             raise
@@ -186,16 +195,16 @@ class ProjectionRunner:
             if self._stop.is_set():
                 return
             if once:
-                self.catch_up()
+                self._follow()
                 return
             if self.engine.dialect.name == "postgresql":
                 self._listen()
             else:
-                self.catch_up()
+                self._follow()
                 while not self._stop.is_set():
                     self._wake.wait(self.poll_interval)
                     self._wake.clear()
-                    self.catch_up()
+                    self._follow()
         finally:
             self.lock.release()
 
@@ -208,7 +217,7 @@ class ProjectionRunner:
             assert driver is not None
             driver.execute(f"LISTEN {CHANNEL}")
             try:
-                self.catch_up()  # what was written before LISTEN took hold
+                self._follow()  # what was written before LISTEN took hold
                 last = time.monotonic()
                 while not self._stop.is_set():
                     notified = any(True for _ in driver.notifies(timeout=self.poll_interval,
@@ -216,7 +225,7 @@ class ProjectionRunner:
                     if notified or self._wake.is_set() or \
                             time.monotonic() - last > safety_interval:
                         self._wake.clear()
-                        self.catch_up()
+                        self._follow()
                         last = time.monotonic()
             finally:
                 driver.execute("UNLISTEN *")  # the connection goes back to the pool

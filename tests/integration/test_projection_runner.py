@@ -3,6 +3,7 @@ runner per projection, schema versions, LISTEN/NOTIFY wake-ups."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -183,3 +184,41 @@ def test_a_running_worker_wakes_on_notify_from_another_writer(postgres_url: str)
     finally:
         writer.close()
         worker.close()
+
+
+def test_concurrent_writers_read_their_writes_while_the_embedded_runner_projects(
+        database_url: str) -> None:
+    services = bootstrap(Settings(database_url=database_url), run_projections=True)
+    errors: list[BaseException] = []
+
+    def writer(slug: str) -> None:
+        try:
+            services.timeline.announce_policy({
+                "id": slug, "title": "r0", "owner": "meta",
+                "clauses": [{"id": "c", "text": "x"}],
+                "effectiveAt": "2022-01-01T00:00:00+00:00"})
+            for n in range(1, 8):
+                result = services.timeline.revise_policy({
+                    "id": slug, "title": f"r{n}", "effectiveAt": f"2022-01-{n + 1:02d}T00:00:00Z"})
+                assert services.wait_for(result.position, timeout=30)
+                found = q.policy_at(services.timeline.engine, slug)
+                assert found is not None and found.title == f"r{n}"
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    try:
+        services.timeline.register_actor({"id": "meta", "name": "Meta", "kind": "organisation",
+                                          "effectiveAt": "2020-01-01T00:00:00+00:00"})
+        threads = [threading.Thread(target=writer, args=(f"meta/p{i}",)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert errors == []
+        services.stop_projector()
+        services.projections.catch_up()
+        incremental = dump(services.timeline.engine)
+        services.projections.rebuild()
+        assert dump(services.timeline.engine) == incremental
+    finally:
+        services.close()
