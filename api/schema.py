@@ -15,6 +15,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api import subscriptions
@@ -22,6 +23,7 @@ from api.errors import ErrorCodes, describe_all
 from api.mutations import Mutation
 from api.query import Query
 from api.scalars import SCALARS
+from api.webhooks_graphql import WebhookMutation, WebhookQuery
 from timeline.settings import Settings
 
 #: The exported schema, checked by a test so that it never drifts from the code.
@@ -49,7 +51,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return TimelineSchema(
-        query=Query, mutation=Mutation, subscription=subscriptions.Subscription,
+        query=merge_types("Query", (Query, WebhookQuery)),
+        mutation=merge_types("Mutation", (Mutation, WebhookMutation)),
+        subscription=subscriptions.Subscription,
         extensions=extensions, config=StrawberryConfig(scalar_map=SCALARS),
     )
 

@@ -62,7 +62,7 @@ def _fanout(info: Info[Context, None]) -> Fanout:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description=(
+    @strawberry.subscription(description=(  # type: ignore[untyped-decorator]
         "Every event after the cursor `after` (a position; default the start), then live "
         "events as they are recorded, in log order, each once. Resume after a disconnect "
         "with the `position` of the last event received. A subscriber that falls too far "
