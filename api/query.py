@@ -14,6 +14,8 @@ from api.context import Context, described, run
 from api.errors import BadInput
 from api.log_head import LogHead, log_head
 from api.types import (
+    BY_EFFECTIVE_TIME,
+    BY_SLUG,
     Policy,
     PolicyConnection,
     PolicyDiff,
@@ -25,7 +27,7 @@ from api.types import (
     Statement,
     TimelineConnection,
     TimelineEntry,
-    page_info,
+    connection,
 )
 from projections import queries
 
@@ -108,8 +110,8 @@ class Query:
                          owner=f.owner, jurisdiction=f.jurisdiction,
                          status=f.status.value if f.status else None, search=f.search,
                          first=info.context.page_size(first), after=after)
-        return PolicyConnection(nodes=[Policy.of(p, valid_at, known_at) for p in page.items],
-                                page_info=page_info(page), total_count=page.total_count)
+        return connection(PolicyConnection, page, lambda p: Policy.of(p, valid_at, known_at),
+                          BY_SLUG)
 
     @described("All valid-time versions of a policy as known at knownAt.")
     async def policy_history(self, info: Info[Context, None], id: strawberry.ID,
@@ -148,9 +150,8 @@ class Query:
                          known_at, authority=f.authority, jurisdiction=f.jurisdiction,
                          target=f.target, status=f.status.value if f.status else None,
                          first=info.context.page_size(first), after=after)
-        return RegulatoryActionConnection(
-            nodes=[RegulatoryAction.of(a, valid_at, known_at) for a in page.items],
-            page_info=page_info(page), total_count=page.total_count)
+        return connection(RegulatoryActionConnection, page,
+                          lambda a: RegulatoryAction.of(a, valid_at, known_at), BY_SLUG)
 
     @described("A statement as known at knownAt.")
     async def statement(self, info: Info[Context, None], id: strawberry.ID,
@@ -174,8 +175,7 @@ class Query:
                          policy=f.policy, kinds=tuple(f.kinds or ()),
                          types=tuple(f.types or ()), first=info.context.page_size(first),
                          after=after)
-        return TimelineConnection(nodes=[TimelineEntry.of(e) for e in page.items],
-                                  page_info=page_info(page), total_count=page.total_count)
+        return connection(TimelineConnection, page, TimelineEntry.of, BY_EFFECTIVE_TIME)
 
     @described("The global log in order, after a cursor (a position).")
     async def events(self, info: Info[Context, None], after: str | None = None,

@@ -81,3 +81,26 @@ def test_a_page_of_50_policies_with_responses_costs_no_more_statements_than_10(
     assert large["policies"]["nodes"][7]["responses"][0]["authorityActor"]["name"] == \
         "Roskomnadzor"
     assert 0 < fifty == ten
+
+
+def run_query(services: Services, query: str, **variables: Any) -> dict[str, Any]:
+    outcome = asyncio.run(build_schema(services.settings).execute(
+        query, variable_values=variables, context_value=Context(services, authorization=None)))
+    assert outcome.errors is None, outcome.errors
+    assert outcome.data is not None
+    return outcome.data
+
+
+def test_every_edge_cursor_resumes_right_after_its_node(services: Services) -> None:
+    for field, filters in (("policies", ""), ("regulatoryActions", ""),
+                           ("timeline", "(from: \"2022-01-01T00:00:00Z\")")):
+        args = f"first: 4{', ' + filters[1:-1] if filters else ''}"
+        first = run_query(services, f"{{ {field}({args}) {{ edges {{ cursor node {{ id }} }} "
+                                    "pageInfo { endCursor } } }")[field]
+        edges = first["edges"]
+        assert len(edges) == 4
+        assert edges[-1]["cursor"] == first["pageInfo"]["endCursor"]
+        resumed = run_query(
+            services, f"query($after: String) {{ {field}({args}, after: $after) "
+                      "{ nodes { id } } }", after=edges[1]["cursor"])[field]
+        assert [n["id"] for n in resumed["nodes"]][:2] == [e["node"]["id"] for e in edges[2:]]
