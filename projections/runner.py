@@ -106,7 +106,10 @@ class ProjectionRunner:
                 position = self._apply(position, page)
             except (TrackingConflict, IntegrityError):
                 # Another runner applied this batch first (it committed; we rolled back).
-                position = self.position()
+                moved_to = self.position()
+                if moved_to == position:
+                    raise  # nobody else moved: a real error, not a lost race
+                position = moved_to
                 continue
             if progress:
                 progress(position, max(head, position))

@@ -222,3 +222,28 @@ def test_concurrent_writers_read_their_writes_while_the_embedded_runner_projects
         assert dump(services.timeline.engine) == incremental
     finally:
         services.close()
+
+
+def test_two_runners_racing_without_the_lock_apply_every_event_exactly_once(
+        services: Services) -> None:
+    story(services.timeline)
+    more_history(services.timeline)
+    runners = [ProjectionRunner(services.timeline.engine, services.timeline, batch_size=1)
+               for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def run(runner: ProjectionRunner) -> None:
+        try:
+            runner.catch_up()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(runner,)) for runner in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    raced = dump(services.timeline.engine)
+    services.projections.rebuild()
+    assert dump(services.timeline.engine) == raced
