@@ -218,12 +218,13 @@ class EventFilter:
     types: list[str] | None = None
     aggregate_kinds: list[str] | None = None
     aggregate_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Slugs, e.g. meta/hate-speech.")
+        default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x).")
 
     def matches(self, event: Event) -> bool:
         return ((not self.types or event.type in self.types)
                 and (not self.aggregate_kinds or event.aggregate_kind in self.aggregate_kinds)
-                and (not self.aggregate_ids or event.aggregate_id in self.aggregate_ids))
+                and (not self.aggregate_ids or event.aggregate_id in self.aggregate_ids
+                     or f"{event.aggregate_kind}:{event.aggregate_id}" in self.aggregate_ids))
 
 
 @strawberry.type

@@ -174,11 +174,17 @@ def test_events_page_through_the_log_in_order_with_typed_members(story: ApiServe
     assert revised[0]["data"]["addClauses"] == [{"id": ALLOWANCE}]
 
 
-def test_events_filter_by_aggregate(story: ApiServer) -> None:
-    result = story.execute("{ events(filter: {aggregateIds: [\"meta/hate-speech\"]}) "
-                           "{ nodes { id } } }")
-    assert [e["id"] for e in result["events"]["nodes"]] == [
+def test_events_filter_by_aggregate_kind_and_type(story: ApiServer) -> None:
+    def ids(event_filter: str) -> list[str]:
+        result = story.execute(f"{{ events(filter: {event_filter}) {{ nodes {{ id }} }} }}")
+        return [e["id"] for e in result["events"]["nodes"]]
+
+    assert ids('{aggregateIds: ["meta/hate-speech"]}') == [
         f"policy:{POLICY}@1", f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
+    assert ids('{aggregateIds: ["actor:instagram"]}') == ["actor:instagram@1"]
+    assert ids('{aggregateKinds: ["regulatory-action"]}') == [f"regulatory-action:{RESTRICTION}@1"]
+    assert ids('{types: ["PolicyRevised"], aggregateIds: ["meta/hate-speech", "meta"]}') == [
+        f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
 
 
 def test_policy_history_and_diff_show_the_allowance_narrowed(story: ApiServer) -> None:
