@@ -155,3 +155,21 @@ def test_errors_never_carry_a_stack_trace(api: ApiServer) -> None:
     assert "Traceback" not in body and "File \"" not in body
     assert response.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED",
                                                           "field": "Authorization"}
+
+
+def test_a_bad_day_or_time_zone_is_bad_input_naming_it(api: ApiServer) -> None:
+    bad_zone = api.errors("{ policyOn(id: \"meta/hate-speech\", date: \"2022-03-11\", "
+                          "timeZone: \"Mars/Olympus\") { validFrom } }")
+    bad_day = api.errors("{ policyOn(id: \"meta/hate-speech\", date: \"11 March\") "
+                         "{ validFrom } }")
+    assert codes(bad_zone) == codes(bad_day) == ["BAD_INPUT"]
+    assert bad_zone[0]["extensions"]["field"] == "timeZone"
+    assert bad_day[0]["extensions"]["field"] == "date"
+
+
+def test_a_bad_cursor_is_bad_input_naming_after(api: ApiServer) -> None:
+    for field in ("policies", "events", "timeline"):
+        errors = api.errors(f"{{ {field}(after: \"not a cursor\") {{ pageInfo "
+                            "{ hasNextPage } } }")
+        assert codes(errors) == ["BAD_INPUT"], field
+        assert errors[0]["extensions"]["field"] == "after", field
