@@ -219,7 +219,7 @@ def test_sql_injection_in_every_string_argument_changes_nothing_and_matches_noth
         query = injection_query(schema, field_name, path, var_type)
         for payload in PAYLOADS:
             value: Any = [payload] if var_type.startswith("[") else payload
-            body = post(demo_api, query, {"v": value})
+            body = post(demo_api, query, {"v": value}, demo_api.write_token)  # all fields
             where = f"{field_name}({path}={payload!r})"
             assert set(codes(body)) <= {"BAD_INPUT", "NOT_FOUND"}, (where, body)
             if body.get("errors"):  # refused as input: naming the argument, never run
@@ -230,7 +230,8 @@ def test_sql_injection_in_every_string_argument_changes_nothing_and_matches_noth
                 found = _found(body["data"][field_name])
                 assert found == (1 if field_name == "policyDiff" else 0), (where, body)
     # only cursors and time zones are refused outright; every other argument was looked up
-    assert refused <= {"after", "timeZone", "filter.kinds", "filter.aggregateKinds"}, refused
+    assert refused <= {"after", "before", "timeZone", "filter.kinds",
+                       "filter.aggregateKinds"}, refused
     assert snapshot(demo_api.services.timeline.engine) == before
     verdict = integrity.verify(demo_api.services.timeline.engine,
                                demo_api.services.timeline.recorder  # type: ignore[attr-defined]
