@@ -242,3 +242,6 @@ def test_repeating_a_mutation_with_its_idempotency_key_stores_nothing_new(
     again = story.execute(mutation, {"input": data}, token=story.write_token)
     assert again == first
     assert story.services.timeline.head_position() == head
+    statement = story.execute("{ statement(id: \"meta/statement-1\") { actor text madeAt } }")
+    assert statement == {"statement": {"actor": "meta", "text": "We have no quarrel.",
+                                       "madeAt": "2022-03-11T23:30:00+00:00"}}
