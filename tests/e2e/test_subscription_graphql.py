@@ -5,6 +5,9 @@ real server in its own process; the writer records facts from the test process."
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from stream_support import Writer, running_server
+from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +117,69 @@ def test_a_bad_cursor_is_refused_naming_the_argument(sqlite_url: str, tmp_path: 
     error = refused.value.errors[0] if refused.value.errors else {}
     assert "after" in error.get("message", "")
     assert error.get("extensions", {}).get("code") == "BAD_INPUT"
+
+
+async def open_raw_subscription(url: str, query: str) -> Any:
+    """A graphql-transport-ws subscription whose messages the test reads only when it wants:
+    a small receive buffer and one queued message, so unread messages back up to the server."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host, port = url.removeprefix("ws://").split("/")[0].split(":")
+    sock.connect((host, int(port)))
+    ws = await connect(url, sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1,
+                       max_size=None)
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+    return ws
+
+
+async def drain(ws: Any) -> tuple[list[int], dict[str, Any]]:
+    """Positions received until the operation ended, and the message that ended it."""
+    positions: list[int] = []
+    ending: dict[str, Any] = {}
+    async for raw in ws:
+        message = json.loads(raw)
+        if message["type"] == "next" and "errors" not in message["payload"]:
+            positions.append(message["payload"]["data"]["events"]["position"])
+        elif message["type"] in ("next", "error"):
+            ending = message
+        elif message["type"] == "complete":
+            break
+    await ws.close()
+    return positions, ending
+
+
+def test_a_slow_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its_cursor(
+        sqlite_url: str, tmp_path: Path) -> None:
+    writer = Writer(sqlite_url)  # 1, 2: actors
+    count = 500
+
+    def burst() -> list[int]:  # large, incompressible events: unread ones fill the network
+        return [writer.statement(secrets.token_urlsafe(45_000)) for _ in range(count)]
+
+    async def scenario(url: str) -> tuple[list[int], list[int], dict[str, Any], list[int],
+                                          list[int]]:
+        slow = await open_raw_subscription(
+            url, 'subscription { events(after: "2") { position payload } }')
+        fast = asyncio.create_task(receive(url, "2", count, query=POSITIONS))
+        await asyncio.sleep(0.5)  # both subscriptions are live before the burst
+        written = await asyncio.to_thread(burst)
+        fast_positions = [e["position"] for e in await fast]
+        slow_positions, ending = await drain(slow)  # only now does it read what it got
+        cursor = slow_positions[-1]
+        rest = await receive(url, str(cursor), written[-1] - cursor, query=POSITIONS)
+        return written, fast_positions, ending, slow_positions, [e["position"] for e in rest]
+
+    with running_server(sqlite_url, tmp_path / "server.log",
+                        TIMELINE_STREAM_BUFFER="150") as server:
+        written, fast_positions, ending, slow, rest = run(scenario(server.ws_url), 300)
+    writer.close()
+
+    assert fast_positions == written  # the others got every event, in order, meanwhile
+    errors = ending["payload"]["errors"] if ending["type"] == "next" else ending["payload"]
+    assert errors[0]["extensions"]["code"] == "SLOW_SUBSCRIBER"
+    assert "too slow" in errors[0]["message"]
+    assert f"resume from cursor {slow[-1]}" in errors[0]["message"]
+    assert len(slow) < count  # it was cut off before the end...
+    assert slow + rest == written  # ...and resuming from its cursor lost and repeated nothing
