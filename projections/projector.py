@@ -19,11 +19,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 
 from domain import Fact
 from projections import tables as t
-from projections.rows import KINDS, believed_rows
-
-VERSION_TABLES: dict[str, Table] = dict(zip(
-    KINDS, (t.policy_versions, t.action_versions, t.statement_versions, t.actor_versions),
-    strict=True))
+from projections.rows import believed_rows
 
 
 class LoggedEvent(Protocol):
@@ -72,11 +68,14 @@ class _Batch:
 
 
 class Projector:
-    """Turns events into row changes on a connection; the caller owns the transaction."""
+    """Turns events into row changes on a connection; the caller owns the transaction.
 
-    def __init__(self, memo_size: int = 20_000) -> None:
+    `tables` is the set it writes: the live tables, or the shadow ones during a rebuild."""
+
+    def __init__(self, memo_size: int = 20_000, tables: t.ReadModels = t.LIVE) -> None:
         self.memo: OrderedDict[UUID, AggregateMemo] = OrderedDict()
         self.memo_size = memo_size
+        self.tables = tables
 
     def forget(self) -> None:
         """Drop the memo (after a rollback, or when the tables were rebuilt)."""
@@ -103,7 +102,8 @@ class Projector:
             "data": json.dumps(fact.data, sort_keys=True, default=str)})
         versions, entries = believed_rows(memo.kind, memo.slug, memo.facts, memo.positions)
         at = fact.recorded_at
-        table = VERSION_TABLES[memo.kind]
+        table = self.tables.versions(memo.kind)
+        feed_table = self.tables.timeline_entries
         seq = 0
         wanted = {row.key: row for row in versions}
         for key in [k for k in memo.open_versions if k not in wanted]:
@@ -122,12 +122,12 @@ class Projector:
             seq += 1
         feed = {row.key: row for row in entries}
         for key in [k for k in memo.open_entries if k not in feed]:
-            batch.close(t.timeline_entries, memo.open_entries.pop(key), at, position)
+            batch.close(feed_table, memo.open_entries.pop(key), at, position)
         for key, entry in feed.items():
             if key in memo.open_entries:
                 continue
             memo.open_entries[key] = (position, seq)
-            batch.inserts[(t.timeline_entries.name, (position, seq))] = {
+            batch.inserts[(feed_table.name, (position, seq))] = {
                 "opened_by": position, "seq": seq, "aggregate_id": fact.aggregate_id,
                 "position": entry.position, "kind": memo.kind, "slug": memo.slug,
                 "version": entry.version, "type": entry.type,
@@ -143,7 +143,8 @@ class Projector:
         memo = self.memo.get(aggregate_id)
         if memo is None:
             # A stream's first event starts a new aggregate: nothing to load.
-            loaded = None if fact.version == 1 else _load(connection, aggregate_id, kind)
+            loaded = None if fact.version == 1 else _load(connection, self.tables,
+                                                          aggregate_id, kind)
             memo = loaded or AggregateMemo(kind, fact.data["slug"])
             self.memo[aggregate_id] = memo
             while len(self.memo) > self.memo_size:
@@ -152,17 +153,18 @@ class Projector:
             self.memo.move_to_end(aggregate_id)
         return memo
 
-    @staticmethod
-    def _flush(connection: Connection, batch: _Batch) -> None:
+    def _flush(self, connection: Connection, batch: _Batch) -> None:
+        tables = self.tables
+        by_name = {table.name: table for table in tables.tables}
         if batch.facts:
-            connection.execute(insert(t.facts), batch.facts)
+            connection.execute(insert(tables.facts), batch.facts)
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
         for name, rows in by_table.items():
-            connection.execute(insert(t.metadata.tables[name]), rows)
+            connection.execute(insert(by_name[name]), rows)
         for name, closes in batch.closes.items():
-            table = t.metadata.tables[name]
+            table = by_name[name]
             connection.execute(
                 update(table)
                 .where(and_(table.c.opened_by == bindparam("b_opened_by"),
@@ -170,16 +172,17 @@ class Projector:
                 .values(known_to=bindparam("known_to"), closed_by=bindparam("closed_by")),
                 closes)
         if batch.links:
-            connection.execute(insert(t.responses), batch.links)
+            connection.execute(insert(tables.responses), batch.links)
         if batch.tags:
-            connection.execute(insert(t.timeline_tags), batch.tags)
+            connection.execute(insert(tables.timeline_tags), batch.tags)
 
 
-def _load(connection: Connection, aggregate_id: UUID, kind: str) -> AggregateMemo | None:
+def _load(connection: Connection, tables: t.ReadModels, aggregate_id: UUID,
+          kind: str) -> AggregateMemo | None:
     """An aggregate's facts and open rows as stored, or None if it was never seen."""
     stored = connection.execute(
-        select(t.facts).where(t.facts.c.aggregate_id == aggregate_id)
-        .order_by(t.facts.c.version)).all()
+        select(tables.facts).where(tables.facts.c.aggregate_id == aggregate_id)
+        .order_by(tables.facts.c.version)).all()
     if not stored:
         return None
     facts = [Fact(aggregate_id=r.aggregate_id, version=r.version, type=r.type,
@@ -187,11 +190,11 @@ def _load(connection: Connection, aggregate_id: UUID, kind: str) -> AggregateMem
                   announced_at=r.announced_at, data=json.loads(r.data)) for r in stored]
     memo = AggregateMemo(kind, facts[0].data["slug"], facts,
                          {r.version: r.position for r in stored})
-    table = VERSION_TABLES[kind]
+    table = tables.versions(kind)
     for row in connection.execute(select(table).where(
             table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))):
         memo.open_versions[(row.valid_from, row.valid_to, row.state)] = (row.opened_by, row.seq)
-    feed = t.timeline_entries
+    feed = tables.timeline_entries
     for row in connection.execute(select(feed).where(
             feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))):
         key = (row.position, row.version, row.type, row.effective_at, row.announced_at,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from projections import tables as t
@@ -116,23 +116,8 @@ class ProjectionRunner:
         return position
 
     def _apply(self, position: int, page: Sequence[LoggedEvent]) -> int:
-        """One transaction: the tracking position guarded by its old value, then the rows.
-
-        Moving the cursor first takes the write lock up front (SQLite cannot upgrade a read
-        snapshot that another writer overtook) and lets a concurrent runner fail fast."""
-        new_position = page[-1].position
-        try:
-            with self.engine.begin() as connection:
-                moved = connection.execute(
-                    update(t.tracking)
-                    .where(t.tracking.c.name == self.name, t.tracking.c.position == position)
-                    .values(position=new_position)).rowcount
-                if moved != 1:
-                    raise TrackingConflict(f"projection {self.name!r} moved past {position}")
-                self.projector.apply(connection, page)
-        except BaseException:
-            self.projector.forget()
-            raise
+        """Apply one batch to the live tables and tell the waiting readers."""
+        new_position = _apply_batch(self.engine, self.projector, self.name, position, page)
         with self._applied:
             self._position = new_position
             self._applied.notify_all()
@@ -156,33 +141,39 @@ class ProjectionRunner:
         if row.schema_version != t.SCHEMA_VERSION:
             log.warning("projection %s: schema version %s -> %s, rebuilding", self.name,
                         row.schema_version, t.SCHEMA_VERSION)
-            self._reset()
-            return 0
+            return self._rebuild(None)
         return int(row.position)
 
     # -- rebuild ---------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Drop and recreate the read models and move the cursor back to the start."""
-        with self._serial:
-            self._reset()
-
-    def _reset(self) -> None:
-        self.projector.forget()
-        with self._applied:
-            self._position = 0
-        t.drop_read_models(self.engine)
-        t.create_tables(self.engine)
-        with self.engine.begin() as connection:
-            connection.execute(t.tracking.delete().where(t.tracking.c.name == self.name))
-            connection.execute(insert(t.tracking).values(
-                name=self.name, position=0, schema_version=t.SCHEMA_VERSION))
-
     def rebuild(self, progress: Progress | None = None) -> int:
-        """Replay the whole log into fresh tables (the caller should hold the lock)."""
+        """Replay the whole log into fresh (shadow) tables, then swap them in at once: readers
+        see the old answers until the swap, never a half-built projection. The caller should
+        hold the lock; a crash mid-rebuild leaves the live tables as they were."""
         with self._serial:
-            self._reset()
-            return self._catch_up(progress, None)
+            return self._rebuild(progress)
+
+    def _rebuild(self, progress: Progress | None) -> int:
+        shadow_name = f"{self.name}:rebuild"
+        t.fresh_shadow(self.engine)
+        with self.engine.begin() as connection:
+            _set_tracking(connection, shadow_name, 0)
+        shadow = Projector(memo_size=self.projector.memo_size, tables=t.SHADOW)
+        head = self.events.head_position() if progress else 0
+        position = 0
+        while page := self.events.log(position, self.batch_size):
+            position = _apply_batch(self.engine, shadow, shadow_name, position, page)
+            if progress:
+                progress(position, max(head, position))
+        with self.engine.begin() as connection:
+            _set_tracking(connection, self.name, position)  # a write first: takes the lock
+            connection.execute(t.tracking.delete().where(t.tracking.c.name == shadow_name))
+            t.swap_in_shadow(connection)
+        self.projector = Projector(memo_size=self.projector.memo_size)
+        with self._applied:
+            self._position = position
+            self._applied.notify_all()
+        return position
 
     # -- running ---------------------------------------------------------------------------
 
@@ -274,3 +265,32 @@ class ProjectionRunner:
             self.wake()
             with self._applied:
                 self._applied.wait(min(remaining, 0.05))
+
+
+def _set_tracking(connection: Connection, name: str, position: int) -> None:
+    """(Re)register projection `name` at `position` with the current schema version."""
+    connection.execute(t.tracking.delete().where(t.tracking.c.name == name))
+    connection.execute(insert(t.tracking).values(name=name, position=position,
+                                                 schema_version=t.SCHEMA_VERSION))
+
+
+def _apply_batch(engine: Engine, projector: Projector, name: str, position: int,
+                 page: Sequence[LoggedEvent]) -> int:
+    """One transaction: the tracking position guarded by its old value, then the rows.
+
+    Moving the cursor first takes the write lock up front (SQLite cannot upgrade a read
+    snapshot that another writer overtook) and lets a concurrent runner fail fast."""
+    new_position = page[-1].position
+    try:
+        with engine.begin() as connection:
+            moved = connection.execute(
+                update(t.tracking)
+                .where(t.tracking.c.name == name, t.tracking.c.position == position)
+                .values(position=new_position)).rowcount
+            if moved != 1:
+                raise TrackingConflict(f"projection {name!r} moved past {position}")
+            projector.apply(connection, page)
+    except BaseException:
+        projector.forget()
+        raise
+    return new_position

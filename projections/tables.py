@@ -4,16 +4,22 @@ Every version table is bitemporal: a row holds one state over the valid-time int
 [valid_from, valid_to) as believed over the record-time interval [known_from, known_to);
 NULL means open. Rows are keyed by (opened_by, seq): the log position of the event that
 opened them and their index among the rows it opened, so a replay gives the same keys.
+
+The same set of tables exists twice: LIVE (what the queries read) and SHADOW (suffix
+`_next`, what a rebuild fills before it swaps them in, so readers never see a half-built
+projection).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Dialect,
     Engine,
     Index,
@@ -23,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -50,7 +57,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _bitemporal(name: str, *columns: Column[Any], key: str = "slug") -> Table:
+def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
     """A version table: its own columns plus the bitemporal frame and its lookup index."""
     table = Table(
         name, metadata,
@@ -66,92 +73,128 @@ def _bitemporal(name: str, *columns: Column[Any], key: str = "slug") -> Table:
         *columns,
         Column("state", Text, nullable=False),
     )
-    Index(f"ix_{name}_lookup", table.c[key], table.c.valid_from, table.c.known_from)
+    Index(f"ix_{name}_lookup", table.c.slug, table.c.valid_from, table.c.known_from)
     Index(f"ix_{name}_open", table.c.aggregate_id, table.c.known_to)
     return table
 
 
-policy_versions = _bitemporal(
-    "projection_policy_versions",
-    Column("owner", String(200), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("jurisdictions", Text, nullable=False),  # ",RU,UA," — clause scopes, for LIKE
-)
+@dataclass(frozen=True)
+class ReadModels:
+    """One complete set of read-model tables (everything but the tracking table)."""
 
-action_versions = _bitemporal(
-    "projection_action_versions",
-    Column("authority", String(200), nullable=False),
-    Column("jurisdiction", String(8), nullable=False),
-    Column("targets", Text, nullable=False),  # ",instagram,facebook,"
-    Column("status", String(16), nullable=False),
-)
+    metadata: MetaData
+    policy_versions: Table
+    action_versions: Table
+    statement_versions: Table
+    actor_versions: Table
+    responses: Table
+    timeline_entries: Table
+    timeline_tags: Table
+    facts: Table
 
-statement_versions = _bitemporal(
-    "projection_statement_versions",
-    Column("actor", String(200), nullable=False),
-)
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name != "metadata")
 
-actor_versions = _bitemporal(
-    "projection_actor_versions",
-    Column("name", Text, nullable=False),
-)
+    def versions(self, kind: str) -> Table:
+        """The version table of an aggregate kind."""
+        return {"policy": self.policy_versions, "regulatory-action": self.action_versions,
+                "statement": self.statement_versions, "actor": self.actor_versions}[kind]
 
-#: inResponseTo links of action and statement rows to the policies they cite (one per policy).
-responses = Table(
-    "projection_responses", metadata,
-    Column("source_kind", String(32), primary_key=True),
-    Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("policy_slug", String(200), primary_key=True),
-    Index("ix_projection_responses_policy", "policy_slug", "source_kind"),
-)
 
-#: The feed: one row per believed fact, bitemporal in record time only.
-timeline_entries = Table(
-    "projection_timeline", metadata,
-    Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("aggregate_id", Uuid, nullable=False),
-    Column("position", BigInteger, nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("slug", String(200), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("type", String(64), nullable=False),
-    Column("effective_at", UTCDateTime, nullable=False),
-    Column("announced_at", UTCDateTime, nullable=False),
-    Column("recorded_at", UTCDateTime, nullable=False),
-    Column("known_from", UTCDateTime, nullable=False),
-    Column("known_to", UTCDateTime),
-    Column("closed_by", BigInteger),
-    Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
-    Index("ix_projection_timeline_order", "effective_at", "position", "known_from"),
-    Index("ix_projection_timeline_open", "aggregate_id", "known_to"),
-)
+def define(metadata: MetaData, suffix: str = "") -> ReadModels:
+    """Declare a set of read-model tables, their names ending in `suffix`."""
+    def name(base: str) -> str:
+        return f"projection_{base}{suffix}"
 
-#: Filter tags of feed rows: `actor:meta`, `jurisdiction:RU`, `policy:meta/hate-speech`.
-timeline_tags = Table(
-    "projection_timeline_tags", metadata,
-    Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("tag", String(240), primary_key=True),
-    Index("ix_projection_timeline_tags_tag", "tag", "opened_by", "seq"),
-)
+    policy_versions = _bitemporal(
+        metadata, name("policy_versions"),
+        Column("owner", String(200), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("jurisdictions", Text, nullable=False),  # ",RU,UA," — clause scopes, for LIKE
+    )
+    action_versions = _bitemporal(
+        metadata, name("action_versions"),
+        Column("authority", String(200), nullable=False),
+        Column("jurisdiction", String(8), nullable=False),
+        Column("targets", Text, nullable=False),  # ",instagram,facebook,"
+        Column("status", String(16), nullable=False),
+    )
+    statement_versions = _bitemporal(metadata, name("statement_versions"),
+                                     Column("actor", String(200), nullable=False))
+    actor_versions = _bitemporal(metadata, name("actor_versions"),
+                                 Column("name", Text, nullable=False))
+    # inResponseTo links of action and statement rows to the policies they cite.
+    responses = Table(
+        name("responses"), metadata,
+        Column("source_kind", String(32), primary_key=True),
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("policy_slug", String(200), primary_key=True),
+    )
+    Index(f"ix_{responses.name}_policy", responses.c.policy_slug, responses.c.source_kind)
+    # The feed: one row per believed fact, bitemporal in record time only.
+    entries = Table(
+        name("timeline"), metadata,
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("aggregate_id", Uuid, nullable=False),
+        Column("position", BigInteger, nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("slug", String(200), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("type", String(64), nullable=False),
+        Column("effective_at", UTCDateTime, nullable=False),
+        Column("announced_at", UTCDateTime, nullable=False),
+        Column("recorded_at", UTCDateTime, nullable=False),
+        Column("known_from", UTCDateTime, nullable=False),
+        Column("known_to", UTCDateTime),
+        Column("closed_by", BigInteger),
+        Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
+    )
+    Index(f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position,
+          entries.c.known_from)
+    Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
+    # Filter tags of feed rows: `actor:meta`, `jurisdiction:RU`, `policy:meta/hate-speech`.
+    tags = Table(
+        name("timeline_tags"), metadata,
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("tag", String(240), primary_key=True),
+    )
+    Index(f"ix_{tags.name}_tag", tags.c.tag, tags.c.opened_by, tags.c.seq)
+    # Every fact seen, by aggregate: what the projector re-folds when that aggregate changes.
+    facts = Table(
+        name("facts"), metadata,
+        Column("aggregate_id", Uuid, primary_key=True),
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("position", BigInteger, nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("type", String(64), nullable=False),
+        Column("recorded_at", UTCDateTime, nullable=False),
+        Column("effective_at", UTCDateTime),
+        Column("announced_at", UTCDateTime),
+        Column("data", Text, nullable=False),
+    )
+    Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)
+    return ReadModels(metadata, policy_versions, action_versions, statement_versions,
+                      actor_versions, responses, entries, tags, facts)
 
-#: Every fact seen, by aggregate: what a projector re-folds when that aggregate changes.
-facts = Table(
-    "projection_facts", metadata,
-    Column("aggregate_id", Uuid, primary_key=True),
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("position", BigInteger, nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("type", String(64), nullable=False),
-    Column("recorded_at", UTCDateTime, nullable=False),
-    Column("effective_at", UTCDateTime),
-    Column("announced_at", UTCDateTime),
-    Column("data", Text, nullable=False),
-    Index("ix_projection_facts_recorded", "aggregate_id", "recorded_at"),
-)
+
+#: What the queries read.
+LIVE = define(metadata)
+#: What a rebuild fills, then swaps in.
+SHADOW = define(MetaData(), "_next")
+
+policy_versions = LIVE.policy_versions
+action_versions = LIVE.action_versions
+statement_versions = LIVE.statement_versions
+actor_versions = LIVE.actor_versions
+responses = LIVE.responses
+timeline_entries = LIVE.timeline_entries
+timeline_tags = LIVE.timeline_tags
+facts = LIVE.facts
 
 #: One row per projection: the last log position applied and the schema it was built with.
 tracking = Table(
@@ -161,16 +204,37 @@ tracking = Table(
     Column("schema_version", Integer, nullable=False),
 )
 
-#: The tables a rebuild drops and recreates (everything but the tracking table).
-READ_MODEL_TABLES = (policy_versions, action_versions, statement_versions, actor_versions,
-                     responses, timeline_entries, timeline_tags, facts)
+#: The live read-model tables (everything but the tracking table).
+READ_MODEL_TABLES = LIVE.tables
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the read-model tables that do not exist yet (idempotent)."""
+    """Create the live read-model tables that do not exist yet (idempotent)."""
     metadata.create_all(engine)
 
 
-def drop_read_models(engine: Engine) -> None:
-    """Drop the read-model tables (not the tracking table); a rebuild recreates them."""
-    metadata.drop_all(engine, tables=list(READ_MODEL_TABLES))
+def fresh_shadow(engine: Engine) -> None:
+    """Empty shadow tables for a rebuild (a crashed rebuild's leftovers are dropped)."""
+    SHADOW.metadata.drop_all(engine)
+    SHADOW.metadata.create_all(engine)
+
+
+def swap_in_shadow(connection: Connection) -> None:
+    """Replace the live tables by the shadow ones, inside the caller's transaction: drop,
+    rename, and give the indexes their live names (PostgreSQL renames them; SQLite, which
+    cannot, recreates them)."""
+    postgres = connection.dialect.name == "postgresql"
+    for live, shadow in zip(LIVE.tables, SHADOW.tables, strict=True):
+        connection.execute(text(f"DROP TABLE IF EXISTS {live.name}"))
+        connection.execute(text(f"ALTER TABLE {shadow.name} RENAME TO {live.name}"))
+        pairs = zip(sorted(shadow.indexes, key=lambda i: str(i.name)),
+                    sorted(live.indexes, key=lambda i: str(i.name)), strict=True)
+        if postgres:
+            connection.execute(text(
+                f"ALTER INDEX {shadow.name}_pkey RENAME TO {live.name}_pkey"))
+            for old, new in pairs:
+                connection.execute(text(f"ALTER INDEX {old.name} RENAME TO {new.name}"))
+        else:
+            for old, new in pairs:
+                connection.execute(text(f"DROP INDEX {old.name}"))
+                new.create(connection)
