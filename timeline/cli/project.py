@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
 
 
 def project(
-    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the read models and replay "
-                                 "the whole log into fresh tables first (progress bar)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="First replay the whole log into "
+                                 "fresh tables (progress bar), swapped in when complete."),
     once: bool = typer.Option(False, "--once", help="Catch up to the head of the log and "
                               "exit instead of waiting for new events."),
     batch_size: int = typer.Option(500, "--batch-size", min=1, max=10_000,
