@@ -69,12 +69,16 @@ def create_app(services: Services | None = None) -> FastAPI:
         title="Policy Timeline",
         summary="Event-sourced, bitemporal timeline of corporate policy and regulatory "
         "responses. GraphQL at /graphql; this page documents the REST endpoints.",
-        version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.services = services
     app.state.metrics = rest.Metrics()
     graphql: GraphQLRouter[Any, None] = GraphQLRouter(
-        build_schema(settings), context_getter=context_for,
+        build_schema(settings),
+        context_getter=context_for,
         graphql_ide="graphiql" if settings.development else None,
     )
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
@@ -83,8 +87,11 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.middleware("http")(rest.observe)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

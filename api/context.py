@@ -28,6 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def described(description: str) -> Callable[[F], F]:
     """`@strawberry.field(description=...)` for resolvers, typed so mypy keeps the signature."""
     return cast(Callable[[F], F], strawberry.field(description=description))
+
+
 #: A dataloader key: (slug, validAt, knownAt).
 Key = tuple[str, datetime | None, datetime | None]
 
@@ -37,9 +39,11 @@ async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(partial(function, *args, **kwargs))
 
 
-def _batched(lookup: Callable[..., dict[str, Any]], engine: Any,
-             default: Callable[[], Any]) -> Callable[[list[Key]], Any]:
+def _batched(
+    lookup: Callable[..., dict[str, Any]], engine: Any, default: Callable[[], Any]
+) -> Callable[[list[Key]], Any]:
     """A batch function: one lookup per distinct (validAt, knownAt), usually exactly one."""
+
     async def load(keys: list[Key]) -> list[Any]:
         groups: dict[tuple[datetime | None, datetime | None], list[str]] = defaultdict(list)
         for slug, valid_at, known_at in keys:
@@ -50,6 +54,7 @@ def _batched(lookup: Callable[..., dict[str, Any]], engine: Any,
             for slug in slugs:
                 found[(slug, valid_at, known_at)] = answer.get(slug, default())
         return [found[key] for key in keys]
+
     return load
 
 
@@ -63,11 +68,14 @@ class Context(BaseContext):
         self._token: TokenInfo | None = None
         engine = services.timeline.engine
         self.responses: DataLoader[Key, list[RegulatoryActionVersion]] = DataLoader(
-            _batched(queries.responses_to, engine, list))
+            _batched(queries.responses_to, engine, list)
+        )
         self.policies: DataLoader[Key, PolicyVersion | None] = DataLoader(
-            _batched(queries.policies_at, engine, lambda: None))
+            _batched(queries.policies_at, engine, lambda: None)
+        )
         self.actors: DataLoader[Key, ActorVersion | None] = DataLoader(
-            _batched(queries.actors_at, engine, lambda: None))
+            _batched(queries.actors_at, engine, lambda: None)
+        )
 
     @property
     def engine(self) -> Any:
@@ -80,15 +88,19 @@ class Context(BaseContext):
             header = (self.authorization or "").strip()
             scheme, _, token = header.partition(" ")
             if not header:
-                raise Unauthenticated("a bearer token is required: send 'Authorization: "
-                                      "Bearer <token>' (create one with `timeline token "
-                                      "create --scope write`)", "Authorization")
+                raise Unauthenticated(
+                    "a bearer token is required: send 'Authorization: "
+                    "Bearer <token>' (create one with `timeline token "
+                    "create --scope write`)",
+                    "Authorization",
+                )
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("Authorization must be 'Bearer <token>'", "Authorization")
             info = await run(tokens.authenticate, self.engine, token.strip())
             if info is None:
-                raise Unauthenticated("the bearer token is not valid (unknown or revoked)",
-                                      "Authorization")
+                raise Unauthenticated(
+                    "the bearer token is not valid (unknown or revoked)", "Authorization"
+                )
             self._token = info
         if not self._token.allows(scope):
             raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
@@ -107,8 +119,11 @@ class Context(BaseContext):
         if first < 0:
             raise BadInput(field, "must not be negative")
         if first > settings.max_page_size:
-            raise BadInput(field, f"{first} is more than the largest page, "
-                                  f"{settings.max_page_size}; page with `after`")
+            raise BadInput(
+                field,
+                f"{first} is more than the largest page, "
+                f"{settings.max_page_size}; page with `after`",
+            )
         return first
 
 
@@ -116,4 +131,3 @@ async def context_for(connection: HTTPConnection) -> Context:
     """The FastAPI dependency Strawberry uses to build the context (HTTP and WebSocket)."""
     services: Services = connection.app.state.services
     return Context(services, connection.headers.get("authorization"))
-

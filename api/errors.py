@@ -31,8 +31,11 @@ from domain.errors import InvalidInput, TimelineError
 log = logging.getLogger("api.errors")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
-_VARIABLE = re.compile(r"^Variable '\$(?P<name>\w+)' has invalid value"
-                       r"(?: at (?P<at>[^:]+))?: (?P<rest>.*)$", re.S)
+_VARIABLE = re.compile(
+    r"^Variable '\$(?P<name>\w+)' has invalid value"
+    r"(?: at (?P<at>[^:]+))?: (?P<rest>.*)$",
+    re.S,
+)
 _LITERAL = re.compile(r"^Expected value of type '[^']+', .*$", re.S)
 _REASON = re.compile(r"but encountered error '(?P<reason>.*)'; found: ", re.S)
 
@@ -79,8 +82,7 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
         return _with(error, unavailable.MESSAGE, unavailable.UNAVAILABLE, None)
     if error.path is None:
         return _bad_input(error, document)
-    log.error("unexpected error in %s", ".".join(map(str, error.path)),
-              exc_info=original or error)
+    log.error("unexpected error in %s", ".".join(map(str, error.path)), exc_info=original or error)
     return _with(error, "internal error; it has been logged", INTERNAL, None)
 
 
@@ -88,8 +90,14 @@ def _with(error: GraphQLError, message: str, code: str, field: str | None) -> Gr
     extensions: dict[str, Any] = {"code": code}
     if field:
         extensions["field"] = field
-    return GraphQLError(message, nodes=error.nodes, source=error.source,
-                        positions=error.positions, path=error.path, extensions=extensions)
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
 
 
 def _bad_input(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:

@@ -52,6 +52,7 @@ def parse_cursor(after: str | None, field: str = "after") -> int:
 
 # -- typed members ---------------------------------------------------------------------------
 
+
 @strawberry.type
 class PolicyAnnounced:
     title: str
@@ -145,16 +146,36 @@ class EventRetracted:
 
 
 EventData = Annotated[
-    PolicyAnnounced | PolicyRevised | PolicyWithdrawn | RegulatoryActionAnnounced
-    | RegulatoryActionAmended | RegulatoryActionLifted | StatementRecorded | ActorRegistered
-    | ActorRenamed | EventCorrected | EventRetracted,
+    PolicyAnnounced
+    | PolicyRevised
+    | PolicyWithdrawn
+    | RegulatoryActionAnnounced
+    | RegulatoryActionAmended
+    | RegulatoryActionLifted
+    | StatementRecorded
+    | ActorRegistered
+    | ActorRenamed
+    | EventCorrected
+    | EventRetracted,
     strawberry.union("EventData", description="The event with typed fields, by its type."),
 ]
 
-_MEMBERS: dict[str, type] = {cls.__name__: cls for cls in (
-    PolicyAnnounced, PolicyRevised, PolicyWithdrawn, RegulatoryActionAnnounced,
-    RegulatoryActionAmended, RegulatoryActionLifted, StatementRecorded, ActorRegistered,
-    ActorRenamed, EventCorrected, EventRetracted)}
+_MEMBERS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        PolicyAnnounced,
+        PolicyRevised,
+        PolicyWithdrawn,
+        RegulatoryActionAnnounced,
+        RegulatoryActionAmended,
+        RegulatoryActionLifted,
+        StatementRecorded,
+        ActorRegistered,
+        ActorRenamed,
+        EventCorrected,
+        EventRetracted,
+    )
+}
 
 
 def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
@@ -181,18 +202,22 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
 
 # -- the event -------------------------------------------------------------------------------
 
+
 @strawberry.type(description="One fact of the global, ordered log.")
 class Event:
     id: strawberry.ID = strawberry.field(
-        description="Reference of the event, `kind:slug@version` (policy:meta/hate-speech@2).")
+        description="Reference of the event, `kind:slug@version` (policy:meta/hate-speech@2)."
+    )
     position: int = strawberry.field(description="Global log position: the cursor.")
     type: str = strawberry.field(description="PolicyAnnounced, EventCorrected, ...")
     aggregate_kind: str = strawberry.field(
-        description="policy | regulatory-action | statement | actor")
+        description="policy | regulatory-action | statement | actor"
+    )
     aggregate_id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
     aggregate_version: int
     effective_at: datetime | None = strawberry.field(
-        description="When it takes effect in the world (none for corrections/retractions).")
+        description="When it takes effect in the world (none for corrections/retractions)."
+    )
     announced_at: datetime | None
     recorded_at: datetime = strawberry.field(description="When the service stored it.")
     payload: JSON = strawberry.field(description="The event's fields, camelCase.")
@@ -205,10 +230,15 @@ def event_from(logged: LoggedFact, slug: str) -> Event:
     payload = {k: v for k, v in fact.data.items() if k != "slug"}
     return Event(
         id=strawberry.ID(str(Reference(logged.kind, slug, fact.version))),
-        position=logged.position, type=fact.type, aggregate_kind=logged.kind,
-        aggregate_id=strawberry.ID(slug), aggregate_version=fact.version,
-        effective_at=fact.effective_at, announced_at=fact.announced_at,
-        recorded_at=fact.recorded_at, payload=camel(payload),
+        position=logged.position,
+        type=fact.type,
+        aggregate_kind=logged.kind,
+        aggregate_id=strawberry.ID(slug),
+        aggregate_version=fact.version,
+        effective_at=fact.effective_at,
+        announced_at=fact.announced_at,
+        recorded_at=fact.recorded_at,
+        payload=camel(payload),
         data=typed(logged.kind, slug, fact.type, fact.data),
     )
 
@@ -218,13 +248,19 @@ class EventFilter:
     types: list[str] | None = None
     aggregate_kinds: list[str] | None = None
     aggregate_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x).")
+        default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x)."
+    )
 
     def matches(self, event: Event) -> bool:
-        return ((not self.types or event.type in self.types)
-                and (not self.aggregate_kinds or event.aggregate_kind in self.aggregate_kinds)
-                and (not self.aggregate_ids or event.aggregate_id in self.aggregate_ids
-                     or f"{event.aggregate_kind}:{event.aggregate_id}" in self.aggregate_ids))
+        return (
+            (not self.types or event.type in self.types)
+            and (not self.aggregate_kinds or event.aggregate_kind in self.aggregate_kinds)
+            and (
+                not self.aggregate_ids
+                or event.aggregate_id in self.aggregate_ids
+                or f"{event.aggregate_kind}:{event.aggregate_id}" in self.aggregate_ids
+            )
+        )
 
 
 @strawberry.type
@@ -237,7 +273,8 @@ class EventEdge:
 class EventPageInfo:
     has_next_page: bool
     end_cursor: str | None = strawberry.field(
-        description="Pass as `after` for the next page (a log position).")
+        description="Pass as `after` for the next page (a log position)."
+    )
 
 
 @strawberry.type
@@ -254,8 +291,9 @@ class EventPage:
     has_next_page: bool
 
 
-def read_events(timeline: Timeline, after: int, first: int,
-                event_filter: EventFilter | None = None) -> EventPage:
+def read_events(
+    timeline: Timeline, after: int, first: int, event_filter: EventFilter | None = None
+) -> EventPage:
     """Up to `first` matching events after position `after`, scanning at most SCAN_LIMIT."""
     found: list[Event] = []
     position, scanned = after, 0
@@ -282,6 +320,8 @@ def connection(page: EventPage) -> EventConnection:
     return EventConnection(
         edges=[EventEdge(cursor=str(e.position), node=e) for e in page.events],
         nodes=page.events,
-        page_info=EventPageInfo(has_next_page=page.has_next_page,
-                                end_cursor=str(page.end_position) if page.events or
-                                page.has_next_page else None))
+        page_info=EventPageInfo(
+            has_next_page=page.has_next_page,
+            end_cursor=str(page.end_position) if page.events or page.has_next_page else None,
+        ),
+    )

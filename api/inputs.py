@@ -17,8 +17,11 @@ from strawberry.scalars import JSON
 def command_data(value: Any) -> Any:
     """An input as the plain dict a command takes: snake_case names, unset fields left out."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: command_data(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if getattr(value, f.name) is not None}
+        return {
+            f.name: command_data(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
     if isinstance(value, list):
         return [command_data(v) for v in value]
     return value
@@ -39,7 +42,8 @@ class ClauseInput:
     text: str
     heading: str | None = None
     scope: list[str] | None = strawberry.field(
-        default=None, description="ISO 3166-1 alpha-2 codes where it applies; empty: everywhere.")
+        default=None, description="ISO 3166-1 alpha-2 codes where it applies; empty: everywhere."
+    )
     expires_at: datetime | None = None
 
 
@@ -55,15 +59,18 @@ class ClauseAmendmentInput:
 @strawberry.input
 class CommandOptions:
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Repeating a command with the same key stores nothing new.")
+        default=None, description="Repeating a command with the same key stores nothing new."
+    )
     expected_version: int | None = strawberry.field(
-        default=None, description="Refused as CONFLICT when the stream moved on.")
+        default=None, description="Refused as CONFLICT when the stream moved on."
+    )
 
 
 @strawberry.input
 class TimedOptions(CommandOptions):
     announced_at: datetime | None = strawberry.field(
-        default=None, description="When it was made public; defaults to effectiveAt.")
+        default=None, description="When it was made public; defaults to effectiveAt."
+    )
     sources: list[SourceInput] | None = None
 
 
@@ -101,13 +108,15 @@ class AnnounceRegulatoryActionInput(TimedOptions):
     authority: str
     jurisdiction: str
     kind: str = strawberry.field(
-        description="restriction, block, fine, designation, investigation, court-ruling, other")
+        description="restriction, block, fine, designation, investigation, court-ruling, other"
+    )
     effective_at: datetime
     targets: list[str] | None = None
     summary: str | None = None
     text: str | None = None
     in_response_to: list[str] | None = strawberry.field(
-        default=None, description="References such as policy:meta/hate-speech@2.")
+        default=None, description="References such as policy:meta/hate-speech@2."
+    )
 
 
 @strawberry.input
@@ -155,12 +164,15 @@ class RenameActorInput(TimedOptions):
     effective_at: datetime
 
 
-@strawberry.input(description="Correct fields of a recorded event; what was said before stays "
-                  "answerable with a knownAt before the correction.")
+@strawberry.input(
+    description="Correct fields of a recorded event; what was said before stays "
+    "answerable with a knownAt before the correction."
+)
 class CorrectEventInput(CommandOptions):
     event: str = strawberry.field(description="kind:slug@version, e.g. policy:meta/hate-speech@2")
     changes: JSON = strawberry.field(
-        description="Changed fields in camelCase, e.g. {\"effectiveAt\": \"...\"}.")
+        description='Changed fields in camelCase, e.g. {"effectiveAt": "..."}.'
+    )
     reason: str
     sources: list[SourceInput] | None = None
 

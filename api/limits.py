@@ -51,10 +51,24 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"errors": [{
-            "message": f"request body: larger than the limit of {self.max_bytes} bytes",
-            "extensions": {"code": "BAD_INPUT", "field": "body"}}]}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "errors": [
+                    {
+                        "message": f"request body: larger than the limit of {self.max_bytes} bytes",
+                        "extensions": {"code": "BAD_INPUT", "field": "body"},
+                    }
+                ]
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -32,11 +32,14 @@ class WriteResult:
 
     @classmethod
     def fields_of(cls, result: CommandResult) -> dict[str, Any]:
-        return {"id": strawberry.ID(result.id), "version": result.version,
-                "position": result.position, "recorded_at": result.recorded_at,
-                "event_type": result.event_type,
-                "event_id": strawberry.ID(str(Reference(result.kind, result.id,
-                                                        result.version)))}
+        return {
+            "id": strawberry.ID(result.id),
+            "version": result.version,
+            "position": result.position,
+            "recorded_at": result.recorded_at,
+            "event_type": result.event_type,
+            "event_id": strawberry.ID(str(Reference(result.kind, result.id, result.version))),
+        }
 
 
 @strawberry.type
@@ -99,69 +102,77 @@ async def execute(info: Info[Context, None], command: str, data: Any) -> Command
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def announce_policy(self, info: Info[Context, None],
-                              input: i.AnnouncePolicyInput) -> PolicyResult:
-        return PolicyResult(**WriteResult.fields_of(
-            await execute(info, "announce_policy", input)))
+    async def announce_policy(
+        self, info: Info[Context, None], input: i.AnnouncePolicyInput
+    ) -> PolicyResult:
+        return PolicyResult(**WriteResult.fields_of(await execute(info, "announce_policy", input)))
 
     @strawberry.mutation
-    async def revise_policy(self, info: Info[Context, None],
-                            input: i.RevisePolicyInput) -> PolicyResult:
+    async def revise_policy(
+        self, info: Info[Context, None], input: i.RevisePolicyInput
+    ) -> PolicyResult:
         return PolicyResult(**WriteResult.fields_of(await execute(info, "revise_policy", input)))
 
     @strawberry.mutation
-    async def withdraw_policy(self, info: Info[Context, None],
-                              input: i.WithdrawPolicyInput) -> PolicyResult:
-        return PolicyResult(**WriteResult.fields_of(
-            await execute(info, "withdraw_policy", input)))
+    async def withdraw_policy(
+        self, info: Info[Context, None], input: i.WithdrawPolicyInput
+    ) -> PolicyResult:
+        return PolicyResult(**WriteResult.fields_of(await execute(info, "withdraw_policy", input)))
 
     @strawberry.mutation
     async def announce_regulatory_action(
         self, info: Info[Context, None], input: i.AnnounceRegulatoryActionInput
     ) -> RegulatoryActionResult:
-        return RegulatoryActionResult(**WriteResult.fields_of(
-            await execute(info, "announce_regulatory_action", input)))
+        return RegulatoryActionResult(
+            **WriteResult.fields_of(await execute(info, "announce_regulatory_action", input))
+        )
 
     @strawberry.mutation
     async def amend_regulatory_action(
         self, info: Info[Context, None], input: i.AmendRegulatoryActionInput
     ) -> RegulatoryActionResult:
-        return RegulatoryActionResult(**WriteResult.fields_of(
-            await execute(info, "amend_regulatory_action", input)))
+        return RegulatoryActionResult(
+            **WriteResult.fields_of(await execute(info, "amend_regulatory_action", input))
+        )
 
     @strawberry.mutation
     async def lift_regulatory_action(
         self, info: Info[Context, None], input: i.LiftRegulatoryActionInput
     ) -> RegulatoryActionResult:
-        return RegulatoryActionResult(**WriteResult.fields_of(
-            await execute(info, "lift_regulatory_action", input)))
+        return RegulatoryActionResult(
+            **WriteResult.fields_of(await execute(info, "lift_regulatory_action", input))
+        )
 
     @strawberry.mutation
-    async def record_statement(self, info: Info[Context, None],
-                               input: i.RecordStatementInput) -> StatementResult:
-        return StatementResult(**WriteResult.fields_of(
-            await execute(info, "record_statement", input)))
+    async def record_statement(
+        self, info: Info[Context, None], input: i.RecordStatementInput
+    ) -> StatementResult:
+        return StatementResult(
+            **WriteResult.fields_of(await execute(info, "record_statement", input))
+        )
 
     @strawberry.mutation
-    async def register_actor(self, info: Info[Context, None],
-                             input: i.RegisterActorInput) -> ActorResult:
+    async def register_actor(
+        self, info: Info[Context, None], input: i.RegisterActorInput
+    ) -> ActorResult:
         return ActorResult(**WriteResult.fields_of(await execute(info, "register_actor", input)))
 
     @strawberry.mutation
-    async def rename_actor(self, info: Info[Context, None],
-                           input: i.RenameActorInput) -> ActorResult:
+    async def rename_actor(
+        self, info: Info[Context, None], input: i.RenameActorInput
+    ) -> ActorResult:
         return ActorResult(**WriteResult.fields_of(await execute(info, "rename_actor", input)))
 
     @strawberry.mutation
-    async def correct_event(self, info: Info[Context, None],
-                            input: i.CorrectEventInput) -> CorrectionResult:
+    async def correct_event(
+        self, info: Info[Context, None], input: i.CorrectEventInput
+    ) -> CorrectionResult:
         result = await execute(info, "correct_event", input)
-        return CorrectionResult(target=strawberry.ID(input.event),
-                                **WriteResult.fields_of(result))
+        return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))
 
     @strawberry.mutation
-    async def retract_event(self, info: Info[Context, None],
-                            input: i.RetractEventInput) -> CorrectionResult:
+    async def retract_event(
+        self, info: Info[Context, None], input: i.RetractEventInput
+    ) -> CorrectionResult:
         result = await execute(info, "retract_event", input)
-        return CorrectionResult(target=strawberry.ID(input.event),
-                                **WriteResult.fields_of(result))
+        return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))

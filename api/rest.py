@@ -29,16 +29,26 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("timeline_http_requests_total", "HTTP requests handled.",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("timeline_http_request_duration_seconds",
-                                 "Time to handle an HTTP request.", ["method", "route"],
-                                 registry=self.registry)
-        self.lag = Gauge("timeline_projection_lag_events",
-                         "Events in the log not yet applied to the read models.",
-                         registry=self.registry)
-        self.head = Gauge("timeline_log_head_position", "Position of the latest event.",
-                          registry=self.registry)
+        self.requests = Counter(
+            "timeline_http_requests_total",
+            "HTTP requests handled.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "timeline_http_request_duration_seconds",
+            "Time to handle an HTTP request.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "timeline_projection_lag_events",
+            "Events in the log not yet applied to the read models.",
+            registry=self.registry,
+        )
+        self.head = Gauge(
+            "timeline_log_head_position", "Position of the latest event.", registry=self.registry
+        )
 
 
 def projection_lag(services: Services) -> tuple[int, int]:
@@ -58,8 +68,9 @@ def route_of(request: Request, status: int) -> str:
     return request.url.path if status != 404 else "unmatched"
 
 
-async def observe(request: Request,
-                  call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+async def observe(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
     """Middleware: count requests and time them; an unexpected error becomes a bare 500."""
     metrics: Metrics = request.app.state.metrics
     started = time.perf_counter()
@@ -67,9 +78,17 @@ async def observe(request: Request,
         response = await call_next(request)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        response = JSONResponse({"errors": [{"message": "internal error; it has been logged",
-                                             "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
-                                status_code=500)
+        response = JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": "internal error; it has been logged",
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                    }
+                ]
+            },
+            status_code=500,
+        )
     route = route_of(request, response.status_code)
     metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
     metrics.requests.labels(request.method, route, str(response.status_code)).inc()
@@ -91,9 +110,16 @@ async def readyz(request: Request) -> JSONResponse:
         log.warning("readiness: database unreachable: %s", error)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
     ready = lag <= bound
-    return JSONResponse({"status": "ready" if ready else "catching up", "database": "ok",
-                         "head": head, "projectionLag": lag, "maxLag": bound},
-                        200 if ready else 503)
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "catching up",
+            "database": "ok",
+            "head": head,
+            "projectionLag": lag,
+            "maxLag": bound,
+        },
+        200 if ready else 503,
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics: requests, latencies, projection lag.")

@@ -40,8 +40,10 @@ class ClauseChangeKind(Enum):
     UNCHANGED = "UNCHANGED"
 
 
-@strawberry.type(description="An organisation, platform, authority, court or person, with "
-                 "its name as at the moment asked about.")
+@strawberry.type(
+    description="An organisation, platform, authority, court or person, with "
+    "its name as at the moment asked about."
+)
 class Actor:
     id: strawberry.ID
     name: str
@@ -53,13 +55,20 @@ class Actor:
 
     @classmethod
     def of(cls, actor: m.ActorVersion) -> Actor:
-        return cls(id=strawberry.ID(actor.slug), name=actor.name, kind=actor.kind,
-                   parent=actor.parent, former_names=list(actor.former_names),
-                   valid_from=actor.valid_from, valid_to=actor.valid_to)
+        return cls(
+            id=strawberry.ID(actor.slug),
+            name=actor.name,
+            kind=actor.kind,
+            parent=actor.parent,
+            former_names=list(actor.former_names),
+            valid_from=actor.valid_from,
+            valid_to=actor.valid_to,
+        )
 
 
-async def _actor(info: Info[Context, None], slug: str, valid_at: datetime | None,
-                 known_at: datetime | None) -> Actor | None:
+async def _actor(
+    info: Info[Context, None], slug: str, valid_at: datetime | None, known_at: datetime | None
+) -> Actor | None:
     found = await info.context.actors.load((slug, valid_at, known_at))
     return Actor.of(found) if found is not None else None
 
@@ -84,12 +93,23 @@ class TimelineEntry:
 
     @classmethod
     def of(cls, e: m.TimelineEntry) -> TimelineEntry:
-        return cls(id=strawberry.ID(f"{e.kind}:{e.slug}@{e.version}"), position=e.position,
-                   kind=e.kind, aggregate_id=strawberry.ID(e.slug), version=e.version,
-                   type=e.type, effective_at=e.effective_at, announced_at=e.announced_at,
-                   recorded_at=e.recorded_at, summary=e.summary, actors=list(e.actors),
-                   jurisdictions=list(e.jurisdictions), policies=list(e.policies),
-                   known_from=e.known_from, known_to=e.known_to)
+        return cls(
+            id=strawberry.ID(f"{e.kind}:{e.slug}@{e.version}"),
+            position=e.position,
+            kind=e.kind,
+            aggregate_id=strawberry.ID(e.slug),
+            version=e.version,
+            type=e.type,
+            effective_at=e.effective_at,
+            announced_at=e.announced_at,
+            recorded_at=e.recorded_at,
+            summary=e.summary,
+            actors=list(e.actors),
+            jurisdictions=list(e.jurisdictions),
+            policies=list(e.policies),
+            known_from=e.known_from,
+            known_to=e.known_to,
+        )
 
 
 @strawberry.type(description="A regulatory action as seen at validAt, as known at knownAt.")
@@ -121,30 +141,52 @@ class RegulatoryAction:
     async def authority_actor(self, info: Info[Context, None]) -> Actor | None:
         return await _actor(info, self.authority, self.valid_at, self.known_at)
 
-    @described("The policies this action cites (inResponseTo), as in force "
-                      "at validAt.")
+    @described("The policies this action cites (inResponseTo), as in force at validAt.")
     async def responds_to(self, info: Info[Context, None]) -> list[Policy]:
-        slugs = [ref.split(":", 1)[1].split("@", 1)[0] for ref in self.in_response_to
-                 if ref.startswith("policy:")]
+        slugs = [
+            ref.split(":", 1)[1].split("@", 1)[0]
+            for ref in self.in_response_to
+            if ref.startswith("policy:")
+        ]
         found = await info.context.policies.load_many(
-            [(slug, self.valid_at, self.known_at) for slug in dict.fromkeys(slugs)])
+            [(slug, self.valid_at, self.known_at) for slug in dict.fromkeys(slugs)]
+        )
         return [Policy.of(p, self.valid_at, self.known_at) for p in found if p is not None]
 
     @classmethod
-    def of(cls, a: m.RegulatoryActionVersion, valid_at: datetime | None,
-           known_at: datetime | None) -> RegulatoryAction:
-        return cls(id=strawberry.ID(a.slug), authority=a.authority, jurisdiction=a.jurisdiction,
-                   targets=list(a.targets), kind=a.kind, summary=a.summary, text=a.text,
-                   in_response_to=list(a.in_response_to), sources=Source.many(a.sources),
-                   announced_at=a.announced_at, in_effect_from=a.in_effect_from,
-                   lifted_at=a.lifted_at, status=RegulatoryStatus(a.status),
-                   revision=a.revision, changed_by=a.changed_by, change_type=a.change_type,
-                   valid_from=a.valid_from, valid_to=a.valid_to, known_from=a.known_from,
-                   known_to=a.known_to, valid_at=valid_at, known_at=known_at)
+    def of(
+        cls, a: m.RegulatoryActionVersion, valid_at: datetime | None, known_at: datetime | None
+    ) -> RegulatoryAction:
+        return cls(
+            id=strawberry.ID(a.slug),
+            authority=a.authority,
+            jurisdiction=a.jurisdiction,
+            targets=list(a.targets),
+            kind=a.kind,
+            summary=a.summary,
+            text=a.text,
+            in_response_to=list(a.in_response_to),
+            sources=Source.many(a.sources),
+            announced_at=a.announced_at,
+            in_effect_from=a.in_effect_from,
+            lifted_at=a.lifted_at,
+            status=RegulatoryStatus(a.status),
+            revision=a.revision,
+            changed_by=a.changed_by,
+            change_type=a.change_type,
+            valid_from=a.valid_from,
+            valid_to=a.valid_to,
+            known_from=a.known_from,
+            known_to=a.known_to,
+            valid_at=valid_at,
+            known_at=known_at,
+        )
 
 
-@strawberry.type(description="A policy as in force over [validFrom, validTo), as known over "
-                 "[knownFrom, knownTo).")
+@strawberry.type(
+    description="A policy as in force over [validFrom, validTo), as known over "
+    "[knownFrom, knownTo)."
+)
 class Policy:
     id: strawberry.ID
     title: str
@@ -152,7 +194,8 @@ class Policy:
     summary: str
     status: PolicyStatus
     version: int = strawberry.field(
-        description="The policy's stream version (pass as expectedVersion when revising).")
+        description="The policy's stream version (pass as expectedVersion when revising)."
+    )
     revision: int = strawberry.field(description="How many facts are folded into this version.")
     changed_by: int = strawberry.field(description="Version of the event that made it.")
     change_type: str
@@ -170,30 +213,53 @@ class Policy:
     async def owner_actor(self, info: Info[Context, None]) -> Actor | None:
         return await _actor(info, self.owner, self.valid_at, self.known_at)
 
-    @described("Regulatory actions citing this policy (inResponseTo), as "
-                      "seen at validAt.")
+    @described("Regulatory actions citing this policy (inResponseTo), as seen at validAt.")
     async def responses(self, info: Info[Context, None]) -> list[RegulatoryAction]:
         found = await info.context.responses.load((str(self.id), self.valid_at, self.known_at))
         return [RegulatoryAction.of(a, self.valid_at, self.known_at) for a in found]
 
-    @described("The policy's own facts (announced, revised, withdrawn) as "
-                      "believed at knownAt, in effective-time order.")
-    async def changes(self, info: Info[Context, None], first: int | None = None
-                      ) -> list[TimelineEntry]:
+    @described(
+        "The policy's own facts (announced, revised, withdrawn) as "
+        "believed at knownAt, in effective-time order."
+    )
+    async def changes(
+        self, info: Info[Context, None], first: int | None = None
+    ) -> list[TimelineEntry]:
         size = info.context.page_size(first)
-        page = await run(queries.timeline_page, info.context.engine, known_at=self.known_at,
-                         policy=str(self.id), kinds=("policy",), first=size)
+        page = await run(
+            queries.timeline_page,
+            info.context.engine,
+            known_at=self.known_at,
+            policy=str(self.id),
+            kinds=("policy",),
+            first=size,
+        )
         return [TimelineEntry.of(e) for e in page.items if e.slug == str(self.id)]
 
     @classmethod
-    def of(cls, p: m.PolicyVersion, valid_at: datetime | None = None,
-           known_at: datetime | None = None) -> Self:
-        return cls(id=strawberry.ID(p.slug), title=p.title, owner=p.owner, summary=p.summary,
-                   status=PolicyStatus(p.status), version=p.aggregate_version,
-                   revision=p.revision, changed_by=p.changed_by, change_type=p.change_type,
-                   valid_from=p.valid_from, valid_to=p.valid_to, known_from=p.known_from,
-                   known_to=p.known_to, clauses=Clause.many(p.clauses), text=p.text,
-                   sources=Source.many(p.sources), valid_at=valid_at, known_at=known_at)
+    def of(
+        cls, p: m.PolicyVersion, valid_at: datetime | None = None, known_at: datetime | None = None
+    ) -> Self:
+        return cls(
+            id=strawberry.ID(p.slug),
+            title=p.title,
+            owner=p.owner,
+            summary=p.summary,
+            status=PolicyStatus(p.status),
+            version=p.aggregate_version,
+            revision=p.revision,
+            changed_by=p.changed_by,
+            change_type=p.change_type,
+            valid_from=p.valid_from,
+            valid_to=p.valid_to,
+            known_from=p.known_from,
+            known_to=p.known_to,
+            clauses=Clause.many(p.clauses),
+            text=p.text,
+            sources=Source.many(p.sources),
+            valid_at=valid_at,
+            known_at=known_at,
+        )
 
 
 @strawberry.type(description="One version of a policy over its valid-time interval.")
@@ -226,10 +292,16 @@ class PolicyDiff:
             id=strawberry.ID(d.slug),
             before=PolicyVersion.at_start(d.before, known_at) if d.before else None,
             after=PolicyVersion.at_start(d.after, known_at) if d.after else None,
-            clauses=[ClauseChange(id=strawberry.ID(c.id), change=ClauseChangeKind(c.change),
-                                  before=Clause.of(c.before) if c.before else None,
-                                  after=Clause.of(c.after) if c.after else None)
-                     for c in d.clauses])
+            clauses=[
+                ClauseChange(
+                    id=strawberry.ID(c.id),
+                    change=ClauseChangeKind(c.change),
+                    before=Clause.of(c.before) if c.before else None,
+                    after=Clause.of(c.after) if c.after else None,
+                )
+                for c in d.clauses
+            ],
+        )
 
 
 @strawberry.type(description="A public reaction by a person or organisation.")
@@ -247,10 +319,18 @@ class Statement:
 
     @classmethod
     def of(cls, s: m.StatementVersion) -> Statement:
-        return cls(id=strawberry.ID(s.slug), actor=s.actor, kind=s.kind, summary=s.summary,
-                   text=s.text, in_response_to=list(s.in_response_to),
-                   sources=Source.many(s.sources), made_at=s.made_at, known_from=s.known_from,
-                   known_to=s.known_to)
+        return cls(
+            id=strawberry.ID(s.slug),
+            actor=s.actor,
+            kind=s.kind,
+            summary=s.summary,
+            text=s.text,
+            in_response_to=list(s.in_response_to),
+            sources=Source.many(s.sources),
+            made_at=s.made_at,
+            known_from=s.known_from,
+            known_to=s.known_to,
+        )
 
 
 @strawberry.type
@@ -278,18 +358,29 @@ C = TypeVar("C", bound=Connection[Any])
 #: The sort keys of the projections' keyset pages, which their cursors encode.
 BY_SLUG: Callable[[Any], list[Any]] = lambda item: [item.slug]  # noqa: E731
 BY_EFFECTIVE_TIME: Callable[[Any], list[Any]] = (  # noqa: E731
-    lambda item: [item.effective_at, item.position])
+    lambda item: [item.effective_at, item.position]
+)
 
 
-def connection(cls: type[C], page: m.Page[Any], node: Callable[[Any], Any],
-               key: Callable[[Any], list[Any]]) -> C:
+def connection(
+    cls: type[C], page: m.Page[Any], node: Callable[[Any], Any], key: Callable[[Any], list[Any]]
+) -> C:
     """A Relay-style connection for a page: an edge with its cursor for every node."""
     nodes = [node(item) for item in page.items]
-    edges = [Edge(cursor=encode_cursor(key(item)), node=value)
-             for item, value in zip(page.items, nodes, strict=True)]
-    return cls(edges=edges, nodes=nodes, total_count=page.total_count,
-               page_info=PageInfo(has_next_page=page.has_next_page,
-                                  end_cursor=page.end_cursor, start_cursor=page.start_cursor))
+    edges = [
+        Edge(cursor=encode_cursor(key(item)), node=value)
+        for item, value in zip(page.items, nodes, strict=True)
+    ]
+    return cls(
+        edges=edges,
+        nodes=nodes,
+        total_count=page.total_count,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            start_cursor=page.start_cursor,
+        ),
+    )
 
 
 @strawberry.type

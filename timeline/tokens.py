@@ -34,7 +34,8 @@ PREFIX = "pt"
 metadata = MetaData()
 
 api_tokens = Table(
-    "timeline_api_tokens", metadata,
+    "timeline_api_tokens",
+    metadata,
     Column("token_id", String(32), primary_key=True),
     Column("secret_hash", String(64), nullable=False),
     Column("scopes", String(200), nullable=False),
@@ -72,8 +73,11 @@ def check_scopes(scopes: Iterable[str]) -> frozenset[str]:
     chosen = frozenset(scopes)
     unknown = sorted(chosen - set(SCOPES))
     if unknown or not chosen:
-        raise InvalidInput("scope", f"must be one or more of {', '.join(SCOPES)}"
-                           + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        raise InvalidInput(
+            "scope",
+            f"must be one or more of {', '.join(SCOPES)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+        )
     return chosen
 
 
@@ -85,9 +89,15 @@ def create_token(engine: Engine, scopes: Iterable[str], name: str = "") -> tuple
     secret = secrets.token_urlsafe(32)
     info = TokenInfo(token_id, name, chosen, datetime.now(UTC))
     with engine.begin() as connection:
-        connection.execute(insert(api_tokens).values(
-            token_id=token_id, secret_hash=_hash(secret), scopes=" ".join(sorted(chosen)),
-            name=name, created_at=info.created_at))
+        connection.execute(
+            insert(api_tokens).values(
+                token_id=token_id,
+                secret_hash=_hash(secret),
+                scopes=" ".join(sorted(chosen)),
+                name=name,
+                created_at=info.created_at,
+            )
+        )
     return f"{PREFIX}_{token_id}_{secret}", info
 
 
@@ -98,7 +108,8 @@ def authenticate(engine: Engine, token: str) -> TokenInfo | None:
         return None
     with engine.connect() as connection:
         row = connection.execute(
-            select(api_tokens).where(api_tokens.c.token_id == parts[1])).first()
+            select(api_tokens).where(api_tokens.c.token_id == parts[1])
+        ).first()
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
@@ -110,10 +121,11 @@ def list_tokens(engine: Engine) -> list[TokenInfo]:
     """Every token, newest first, without secrets."""
     create_tables(engine)
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(api_tokens).order_by(api_tokens.c.created_at.desc())).all()
-    return [TokenInfo(r.token_id, r.name, frozenset(r.scopes.split()), r.created_at,
-                      r.revoked_at) for r in rows]
+        rows = connection.execute(select(api_tokens).order_by(api_tokens.c.created_at.desc())).all()
+    return [
+        TokenInfo(r.token_id, r.name, frozenset(r.scopes.split()), r.created_at, r.revoked_at)
+        for r in rows
+    ]
 
 
 def revoke_token(engine: Engine, token_id: str) -> bool:
@@ -123,5 +135,6 @@ def revoke_token(engine: Engine, token_id: str) -> bool:
         result = connection.execute(
             update(api_tokens)
             .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC)))
+            .values(revoked_at=datetime.now(UTC))
+        )
     return bool(result.rowcount)

@@ -16,8 +16,12 @@ from timeline.settings import Settings
 pytestmark = pytest.mark.e2e
 
 REGISTER = "mutation($input: RegisterActorInput!) { registerActor(input: $input) { id } }"
-ACTOR = {"id": "meta", "name": "Meta Platforms, Inc.", "kind": "organisation",
-         "effectiveAt": "2021-10-28T00:00:00-07:00"}
+ACTOR = {
+    "id": "meta",
+    "name": "Meta Platforms, Inc.",
+    "kind": "organisation",
+    "effectiveAt": "2021-10-28T00:00:00-07:00",
+}
 
 
 @pytest.fixture(name="api")
@@ -33,22 +37,19 @@ def codes(errors: list[dict[str, Any]]) -> list[str]:
     return [e["extensions"]["code"] for e in errors]
 
 
-def test_a_mutation_without_a_token_is_unauthenticated_and_stores_nothing(
-        api: ApiServer) -> None:
+def test_a_mutation_without_a_token_is_unauthenticated_and_stores_nothing(api: ApiServer) -> None:
     errors = api.errors(REGISTER, {"input": ACTOR})
     assert codes(errors) == ["UNAUTHENTICATED"]
     assert stored_events(api) == 0
 
 
-def test_a_mutation_with_a_read_only_token_is_forbidden_and_stores_nothing(
-        api: ApiServer) -> None:
+def test_a_mutation_with_a_read_only_token_is_forbidden_and_stores_nothing(api: ApiServer) -> None:
     errors = api.errors(REGISTER, {"input": ACTOR}, token=api.read_token)
     assert codes(errors) == ["FORBIDDEN"]
     assert stored_events(api) == 0
 
 
-def test_a_mutation_with_a_bad_token_is_unauthenticated_and_stores_nothing(
-        api: ApiServer) -> None:
+def test_a_mutation_with_a_bad_token_is_unauthenticated_and_stores_nothing(api: ApiServer) -> None:
     forged = api.write_token[:-4] + "AAAA"
     for token in (forged, "not-a-token"):
         assert codes(api.errors(REGISTER, {"input": ACTOR}, token=token)) == ["UNAUTHENTICATED"]
@@ -74,16 +75,19 @@ def test_reads_are_open_by_default(api: ApiServer) -> None:
 
 def test_reads_can_be_closed_by_a_setting(sqlite_url: str) -> None:
     with serve(Settings(database_url=sqlite_url, read_requires_token=True)) as api:
-        query = "{ policy(id: \"meta/hate-speech\") { id } }"
+        query = '{ policy(id: "meta/hate-speech") { id } }'
         assert codes(api.errors(query)) == ["UNAUTHENTICATED"]
         assert api.execute(query, token=api.read_token) == {"policy": None}
 
 
 def test_an_instant_without_an_offset_is_bad_input_naming_the_argument(api: ApiServer) -> None:
-    literal = api.errors("{ policy(id: \"meta/hate-speech\", validAt: \"2022-03-11T00:00:00\")"
-                         " { id } }")
-    variable = api.errors("query($at: DateTime) { policy(id: \"x\", knownAt: $at) { id } }",
-                          {"at": "2022-03-11T00:00:00"})
+    literal = api.errors(
+        '{ policy(id: "meta/hate-speech", validAt: "2022-03-11T00:00:00") { id } }'
+    )
+    variable = api.errors(
+        'query($at: DateTime) { policy(id: "x", knownAt: $at) { id } }',
+        {"at": "2022-03-11T00:00:00"},
+    )
     assert codes(literal) == codes(variable) == ["BAD_INPUT"]
     assert literal[0]["extensions"]["field"] == "validAt"
     assert variable[0]["extensions"]["field"] == "knownAt"
@@ -91,17 +95,18 @@ def test_an_instant_without_an_offset_is_bad_input_naming_the_argument(api: ApiS
 
 
 def test_a_mutation_input_without_an_offset_names_the_field_and_stores_nothing(
-        api: ApiServer) -> None:
-    errors = api.errors(REGISTER, {"input": {**ACTOR, "effectiveAt": "2021-10-28T00:00:00"}},
-                        token=api.write_token)
+    api: ApiServer,
+) -> None:
+    errors = api.errors(
+        REGISTER, {"input": {**ACTOR, "effectiveAt": "2021-10-28T00:00:00"}}, token=api.write_token
+    )
     assert codes(errors) == ["BAD_INPUT"]
     assert errors[0]["extensions"]["field"] == "input.effectiveAt"
     assert stored_events(api) == 0
 
 
 def test_a_rule_broken_in_a_command_names_the_field(api: ApiServer) -> None:
-    errors = api.errors(REGISTER, {"input": {**ACTOR, "id": "Not A Slug"}},
-                        token=api.write_token)
+    errors = api.errors(REGISTER, {"input": {**ACTOR, "id": "Not A Slug"}}, token=api.write_token)
     assert codes(errors) == ["BAD_INPUT"]
     assert errors[0]["extensions"]["field"] == "id"
     assert errors[0]["message"].startswith("id: ")
@@ -110,8 +115,15 @@ def test_a_rule_broken_in_a_command_names_the_field(api: ApiServer) -> None:
 def test_revising_an_unknown_policy_is_not_found(api: ApiServer) -> None:
     errors = api.errors(
         "mutation($input: RevisePolicyInput!) { revisePolicy(input: $input) { id } }",
-        {"input": {"id": "nobody/nothing", "title": "New", "effectiveAt":
-                   "2022-03-11T00:00:00+00:00"}}, token=api.write_token)
+        {
+            "input": {
+                "id": "nobody/nothing",
+                "title": "New",
+                "effectiveAt": "2022-03-11T00:00:00+00:00",
+            }
+        },
+        token=api.write_token,
+    )
     assert codes(errors) == ["NOT_FOUND"]
 
 
@@ -121,7 +133,7 @@ def test_an_over_deep_query_is_refused(api: ApiServer) -> None:
     nested = "id"
     for hop in reversed(hops[:depth]):
         nested = f"{hop} {{ {nested} }}"
-    errors = api.errors(f"{{ policy(id: \"meta/hate-speech\") {{ {nested} }} }}")
+    errors = api.errors(f'{{ policy(id: "meta/hate-speech") {{ {nested} }} }}')
     assert codes(errors) == ["BAD_INPUT"]
     assert "exceeds maximum operation depth" in errors[0]["message"]
 
@@ -149,19 +161,23 @@ def test_a_page_of_10000_is_refused(api: ApiServer, field: str) -> None:
 
 
 def test_errors_never_carry_a_stack_trace(api: ApiServer) -> None:
-    response = httpx.post(api.url + "/graphql", json={"query": REGISTER,
-                                                      "variables": {"input": ACTOR}})
+    response = httpx.post(
+        api.url + "/graphql", json={"query": REGISTER, "variables": {"input": ACTOR}}
+    )
     body = response.text
-    assert "Traceback" not in body and "File \"" not in body
-    assert response.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED",
-                                                          "field": "Authorization"}
+    assert "Traceback" not in body and 'File "' not in body
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "UNAUTHENTICATED",
+        "field": "Authorization",
+    }
 
 
 def test_a_bad_day_or_time_zone_is_bad_input_naming_it(api: ApiServer) -> None:
-    bad_zone = api.errors("{ policyOn(id: \"meta/hate-speech\", date: \"2022-03-11\", "
-                          "timeZone: \"Mars/Olympus\") { validFrom } }")
-    bad_day = api.errors("{ policyOn(id: \"meta/hate-speech\", date: \"11 March\") "
-                         "{ validFrom } }")
+    bad_zone = api.errors(
+        '{ policyOn(id: "meta/hate-speech", date: "2022-03-11", '
+        'timeZone: "Mars/Olympus") { validFrom } }'
+    )
+    bad_day = api.errors('{ policyOn(id: "meta/hate-speech", date: "11 March") { validFrom } }')
     assert codes(bad_zone) == codes(bad_day) == ["BAD_INPUT"]
     assert bad_zone[0]["extensions"]["field"] == "timeZone"
     assert bad_day[0]["extensions"]["field"] == "date"
@@ -169,7 +185,8 @@ def test_a_bad_day_or_time_zone_is_bad_input_naming_it(api: ApiServer) -> None:
 
 def test_a_bad_cursor_is_bad_input_naming_after(api: ApiServer) -> None:
     for field in ("policies", "events", "timeline"):
-        errors = api.errors(f"{{ {field}(after: \"not a cursor\") {{ pageInfo "
-                            "{ hasNextPage } } }")
+        errors = api.errors(
+            f'{{ {field}(after: "not a cursor") {{ pageInfo {{ hasNextPage }} }} }}'
+        )
         assert codes(errors) == ["BAD_INPUT"], field
         assert errors[0]["extensions"]["field"] == "after", field

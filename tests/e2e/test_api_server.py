@@ -46,16 +46,19 @@ class ApiServer:
         transport = HTTPXTransport(url=self.url + "/graphql", headers=headers, timeout=30)
         return Client(transport=transport)
 
-    def execute(self, query: str, variables: dict[str, Any] | None = None,
-                token: str | None = None) -> dict[str, Any]:
+    def execute(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """Run one operation with the gql client; errors raise TransportQueryError."""
         with self.client(token) as session:
             result: dict[str, Any] = session.execute(
-                GraphQLRequest(query, variable_values=variables or {}))
+                GraphQLRequest(query, variable_values=variables or {})
+            )
             return result
 
-    def errors(self, query: str, variables: dict[str, Any] | None = None,
-               token: str | None = None) -> list[dict[str, Any]]:
+    def errors(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> list[dict[str, Any]]:
         """The errors of an operation that must fail."""
         with pytest.raises(TransportQueryError) as caught:
             self.execute(query, variables, token)
@@ -67,8 +70,9 @@ def serve(settings: Settings) -> Iterator[ApiServer]:
     """Start uvicorn on the app factory's app in a thread; stop it (lifespan runs) after."""
     services = bootstrap(settings)
     port = free_port()
-    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(services), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -139,9 +143,13 @@ def test_graphiql_is_served_in_development(sqlite_url: str) -> None:
 def test_cors_allows_only_the_configured_origins(sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url, cors_origins=["https://app.example"])
     with serve(settings) as server:
+
         def preflight(origin: str) -> httpx.Response:
-            return httpx.options(server.url + "/graphql", headers={
-                "Origin": origin, "Access-Control-Request-Method": "POST"})
+            return httpx.options(
+                server.url + "/graphql",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            )
+
         allowed, other = preflight("https://app.example"), preflight("https://evil.example")
     assert allowed.headers.get("access-control-allow-origin") == "https://app.example"
     assert "access-control-allow-origin" not in other.headers
@@ -158,12 +166,20 @@ def test_a_request_body_over_the_limit_is_refused_with_413(api: ApiServer) -> No
 def test_readyz_fails_while_the_projections_lag_beyond_the_bound(sqlite_url: str) -> None:
     with serve(Settings(database_url=sqlite_url, readiness_max_lag=0)) as api:
         api.services.stop_projector()
-        api.services.timeline.register_actor({"id": "meta", "name": "Meta", "kind":
-                                              "organisation",
-                                              "effectiveAt": "2021-01-01T00:00:00+00:00"})
+        api.services.timeline.register_actor(
+            {
+                "id": "meta",
+                "name": "Meta",
+                "kind": "organisation",
+                "effectiveAt": "2021-01-01T00:00:00+00:00",
+            }
+        )
         behind = httpx.get(api.url + "/readyz")
-        lag_metric = [line for line in httpx.get(api.url + "/metrics").text.splitlines()
-                      if line.startswith("timeline_projection_lag_events ")]
+        lag_metric = [
+            line
+            for line in httpx.get(api.url + "/metrics").text.splitlines()
+            if line.startswith("timeline_projection_lag_events ")
+        ]
         api.services.start_projector()
         assert api.services.wait_for(api.services.timeline.head_position(), 10)
         caught_up = httpx.get(api.url + "/readyz")

@@ -19,46 +19,115 @@ ALLOWANCE = "russia-ukraine-allowance"
 RESTRICTION = "roskomnadzor/instagram-restriction"
 MSK = "+03:00"
 ALLOWANCE_SCOPE = ["AM", "AZ", "EE", "GE", "HU", "LV", "LT", "PL", "RO", "RU", "SK", "UA"]
-REUTERS = {"url": "https://www.reuters.com/world/europe/exclusive-facebook-instagram-"
-                  "temporarily-allow-calls-violence-against-russians-2022-03-10/",
-           "title": "Facebook, Instagram temporarily allow calls for violence against Russians",
-           "publisher": "Reuters", "publishedAt": "2022-03-10T18:00:00+00:00"}
+REUTERS = {
+    "url": "https://www.reuters.com/world/europe/exclusive-facebook-instagram-"
+    "temporarily-allow-calls-violence-against-russians-2022-03-10/",
+    "title": "Facebook, Instagram temporarily allow calls for violence against Russians",
+    "publisher": "Reuters",
+    "publishedAt": "2022-03-10T18:00:00+00:00",
+}
 
 #: (mutation, input type, input): the story in the order it must be written.
 STORY: list[tuple[str, str, dict[str, Any]]] = [
-    ("registerActor", "RegisterActorInput", {
-        "id": "meta", "name": "Meta Platforms, Inc.", "kind": "organisation",
-        "effectiveAt": "2021-10-28T00:00:00-07:00"}),
-    ("registerActor", "RegisterActorInput", {
-        "id": "instagram", "name": "Instagram", "kind": "platform", "parent": "meta",
-        "effectiveAt": "2021-01-01T00:00:00+00:00"}),
-    ("registerActor", "RegisterActorInput", {
-        "id": "roskomnadzor", "name": "Roskomnadzor", "kind": "authority",
-        "effectiveAt": "2021-01-01T00:00:00+03:00"}),
-    ("announcePolicy", "AnnouncePolicyInput", {
-        "id": POLICY, "title": "Hate Speech", "owner": "meta",
-        "clauses": [{"id": "tier-1-attacks", "heading": "Attacks on people for who they are",
-                     "text": "Violent speech against people for who they are is removed."}],
-        "effectiveAt": "2022-01-01T00:00:00+00:00"}),
-    ("revisePolicy", "RevisePolicyInput", {
-        "id": POLICY, "summary": "A temporary allowance about the invasion of Ukraine.",
-        "addClauses": [{"id": ALLOWANCE, "heading": "Temporary allowance",
-                        "text": "T1 violent speech targeting Russian soldiers is allowed.",
-                        "scope": ALLOWANCE_SCOPE}],
-        "effectiveAt": "2022-03-10T00:00:00+00:00",
-        "announcedAt": "2022-03-10T18:00:00+00:00", "sources": [REUTERS]}),
-    ("announceRegulatoryAction", "AnnounceRegulatoryActionInput", {
-        "id": RESTRICTION, "authority": "roskomnadzor", "jurisdiction": "RU",
-        "targets": ["instagram"], "kind": "restriction",
-        "summary": "Instagram restricted in Russia after a 48-hour transition period.",
-        "inResponseTo": [f"policy:{POLICY}@2"],
-        "announcedAt": f"2022-03-11T19:00:00{MSK}", "effectiveAt": f"2022-03-14T00:00:00{MSK}"}),
-    ("revisePolicy", "RevisePolicyInput", {
-        "id": POLICY, "summary": "The allowance narrowed to Ukraine.",
-        "amendClauses": [{"id": ALLOWANCE, "scope": ["UA"],
-                          "text": "Allowed only in Ukraine, never against Russians in general."}],
-        "effectiveAt": "2022-03-13T00:00:00+00:00",
-        "announcedAt": "2022-03-14T00:00:00+00:00"}),
+    (
+        "registerActor",
+        "RegisterActorInput",
+        {
+            "id": "meta",
+            "name": "Meta Platforms, Inc.",
+            "kind": "organisation",
+            "effectiveAt": "2021-10-28T00:00:00-07:00",
+        },
+    ),
+    (
+        "registerActor",
+        "RegisterActorInput",
+        {
+            "id": "instagram",
+            "name": "Instagram",
+            "kind": "platform",
+            "parent": "meta",
+            "effectiveAt": "2021-01-01T00:00:00+00:00",
+        },
+    ),
+    (
+        "registerActor",
+        "RegisterActorInput",
+        {
+            "id": "roskomnadzor",
+            "name": "Roskomnadzor",
+            "kind": "authority",
+            "effectiveAt": "2021-01-01T00:00:00+03:00",
+        },
+    ),
+    (
+        "announcePolicy",
+        "AnnouncePolicyInput",
+        {
+            "id": POLICY,
+            "title": "Hate Speech",
+            "owner": "meta",
+            "clauses": [
+                {
+                    "id": "tier-1-attacks",
+                    "heading": "Attacks on people for who they are",
+                    "text": "Violent speech against people for who they are is removed.",
+                }
+            ],
+            "effectiveAt": "2022-01-01T00:00:00+00:00",
+        },
+    ),
+    (
+        "revisePolicy",
+        "RevisePolicyInput",
+        {
+            "id": POLICY,
+            "summary": "A temporary allowance about the invasion of Ukraine.",
+            "addClauses": [
+                {
+                    "id": ALLOWANCE,
+                    "heading": "Temporary allowance",
+                    "text": "T1 violent speech targeting Russian soldiers is allowed.",
+                    "scope": ALLOWANCE_SCOPE,
+                }
+            ],
+            "effectiveAt": "2022-03-10T00:00:00+00:00",
+            "announcedAt": "2022-03-10T18:00:00+00:00",
+            "sources": [REUTERS],
+        },
+    ),
+    (
+        "announceRegulatoryAction",
+        "AnnounceRegulatoryActionInput",
+        {
+            "id": RESTRICTION,
+            "authority": "roskomnadzor",
+            "jurisdiction": "RU",
+            "targets": ["instagram"],
+            "kind": "restriction",
+            "summary": "Instagram restricted in Russia after a 48-hour transition period.",
+            "inResponseTo": [f"policy:{POLICY}@2"],
+            "announcedAt": f"2022-03-11T19:00:00{MSK}",
+            "effectiveAt": f"2022-03-14T00:00:00{MSK}",
+        },
+    ),
+    (
+        "revisePolicy",
+        "RevisePolicyInput",
+        {
+            "id": POLICY,
+            "summary": "The allowance narrowed to Ukraine.",
+            "amendClauses": [
+                {
+                    "id": ALLOWANCE,
+                    "scope": ["UA"],
+                    "text": "Allowed only in Ukraine, never against Russians in general.",
+                }
+            ],
+            "effectiveAt": "2022-03-13T00:00:00+00:00",
+            "announcedAt": "2022-03-14T00:00:00+00:00",
+        },
+    ),
 ]
 
 
@@ -67,7 +136,9 @@ def write_story(api: ApiServer) -> list[int]:
     for mutation, input_type, data in STORY:
         result = api.execute(
             f"mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ id position }} }}",
-            {"input": data}, token=api.write_token)
+            {"input": data},
+            token=api.write_token,
+        )
         positions.append(result[mutation]["position"])
     return positions
 
@@ -82,20 +153,22 @@ def story(database_url: str) -> Iterator[ApiServer]:
 
 def clauses_at(api: ApiServer, valid_at: str, known_at: str | None = None) -> dict[str, Any]:
     result = api.execute(
-        "query($at: DateTime, $known: DateTime) { policy(id: \"meta/hate-speech\", "
+        'query($at: DateTime, $known: DateTime) { policy(id: "meta/hate-speech", '
         "validAt: $at, knownAt: $known) { version clauses { id text scope } } }",
-        {"at": valid_at, "known": known_at})
+        {"at": valid_at, "known": known_at},
+    )
     return {c["id"]: c for c in result["policy"]["clauses"]}
 
 
 def status_at(api: ApiServer, valid_at: str) -> str:
-    result = api.execute("query($id: ID!, $at: DateTime) { regulatoryAction(id: $id, "
-                         "validAt: $at) { status } }", {"id": RESTRICTION, "at": valid_at})
+    result = api.execute(
+        "query($id: ID!, $at: DateTime) { regulatoryAction(id: $id, validAt: $at) { status } }",
+        {"id": RESTRICTION, "at": valid_at},
+    )
     return str(result["regulatoryAction"]["status"])
 
 
-def test_instagram_restriction_is_announced_but_not_in_effect_on_12_march(
-        story: ApiServer) -> None:
+def test_instagram_restriction_is_announced_but_not_in_effect_on_12_march(story: ApiServer) -> None:
     assert status_at(story, f"2022-03-12T12:00:00{MSK}") == "ANNOUNCED"
 
 
@@ -114,8 +187,9 @@ def test_hate_speech_clauses_differ_between_11_and_14_march(story: ApiServer) ->
 
 def test_policy_on_a_day_with_a_change_returns_both_versions(story: ApiServer) -> None:
     result = story.execute(
-        "{ policyOn(id: \"meta/hate-speech\", date: \"2022-03-13\", timeZone: \"Europe/Moscow\")"
-        " { validFrom validTo clauses { id scope } } }")
+        '{ policyOn(id: "meta/hate-speech", date: "2022-03-13", timeZone: "Europe/Moscow")'
+        " { validFrom validTo clauses { id scope } } }"
+    )
     versions = result["policyOn"]
     assert len(versions) == 2
     assert versions[0]["validTo"] == versions[1]["validFrom"] == "2022-03-13T00:00:00+00:00"
@@ -127,9 +201,15 @@ def test_a_known_at_before_a_correction_returns_the_old_answer(story: ApiServer)
     before_correction = datetime.now(UTC).isoformat()
     story.execute(
         "mutation($input: CorrectEventInput!) { correctEvent(input: $input) { target } }",
-        {"input": {"event": f"policy:{POLICY}@2", "reason": "in force earlier than reported",
-                   "changes": {"effectiveAt": "2022-03-08T00:00:00+00:00"}}},
-        token=story.write_token)
+        {
+            "input": {
+                "event": f"policy:{POLICY}@2",
+                "reason": "in force earlier than reported",
+                "changes": {"effectiveAt": "2022-03-08T00:00:00+00:00"},
+            }
+        },
+        token=story.write_token,
+    )
     on_9_as_known_before = clauses_at(story, "2022-03-09T12:00:00+00:00", before_correction)
     on_9_as_known_now = clauses_at(story, "2022-03-09T12:00:00+00:00")
     assert ALLOWANCE not in on_9_as_known_before
@@ -138,8 +218,9 @@ def test_a_known_at_before_a_correction_returns_the_old_answer(story: ApiServer)
 
 def test_policy_lists_the_regulatory_actions_citing_it(story: ApiServer) -> None:
     result = story.execute(
-        "{ policy(id: \"meta/hate-speech\", validAt: \"2022-03-14T12:00:00+03:00\") "
-        "{ owner ownerActor { name } responses { id status authorityActor { name } } } }")
+        '{ policy(id: "meta/hate-speech", validAt: "2022-03-14T12:00:00+03:00") '
+        "{ owner ownerActor { name } responses { id status authorityActor { name } } } }"
+    )
     policy = result["policy"]
     assert policy["ownerActor"]["name"] == "Meta Platforms, Inc."
     assert [(r["id"], r["status"]) for r in policy["responses"]] == [(RESTRICTION, "IN_EFFECT")]
@@ -148,23 +229,28 @@ def test_policy_lists_the_regulatory_actions_citing_it(story: ApiServer) -> None
 
 def test_policy_version_is_the_stream_version_for_expected_version(story: ApiServer) -> None:
     version = clauses_at(story, "2022-03-14T12:00:00+00:00")
-    result = story.execute("{ policy(id: \"meta/hate-speech\") { version } }")
+    result = story.execute('{ policy(id: "meta/hate-speech") { version } }')
     assert result["policy"]["version"] == 3
     errors = story.errors(
         "mutation($input: WithdrawPolicyInput!) { withdrawPolicy(input: $input) { id } }",
-        {"input": {"id": POLICY, "effectiveAt": "2022-04-01T00:00:00+00:00",
-                   "expectedVersion": 2}}, token=story.write_token)
+        {"input": {"id": POLICY, "effectiveAt": "2022-04-01T00:00:00+00:00", "expectedVersion": 2}},
+        token=story.write_token,
+    )
     assert errors[0]["extensions"]["code"] == "CONFLICT"
     assert version  # the policy was readable before the refused write
 
 
 def test_events_page_through_the_log_in_order_with_typed_members(story: ApiServer) -> None:
-    first = story.execute("{ events(first: 4) { nodes { id position type aggregateId "
-                          "payload } pageInfo { endCursor hasNextPage } } }")["events"]
+    first = story.execute(
+        "{ events(first: 4) { nodes { id position type aggregateId "
+        "payload } pageInfo { endCursor hasNextPage } } }"
+    )["events"]
     rest = story.execute(
         "query($after: String) { events(after: $after, first: 50) { nodes { id position "
         "data { __typename ... on PolicyRevised { addClauses { id } } } } "
-        "pageInfo { hasNextPage } } }", {"after": first["pageInfo"]["endCursor"]})["events"]
+        "pageInfo { hasNextPage } } }",
+        {"after": first["pageInfo"]["endCursor"]},
+    )["events"]
     positions = [e["position"] for e in first["nodes"] + rest["nodes"]]
     assert positions == sorted(positions) and len(positions) == len(STORY)
     assert first["pageInfo"]["hasNextPage"] and not rest["pageInfo"]["hasNextPage"]
@@ -180,24 +266,37 @@ def test_events_filter_by_aggregate_kind_and_type(story: ApiServer) -> None:
         return [e["id"] for e in result["events"]["nodes"]]
 
     assert ids('{aggregateIds: ["meta/hate-speech"]}') == [
-        f"policy:{POLICY}@1", f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
+        f"policy:{POLICY}@1",
+        f"policy:{POLICY}@2",
+        f"policy:{POLICY}@3",
+    ]
     assert ids('{aggregateIds: ["actor:instagram"]}') == ["actor:instagram@1"]
     assert ids('{aggregateKinds: ["regulatory-action"]}') == [f"regulatory-action:{RESTRICTION}@1"]
     assert ids('{types: ["PolicyRevised"], aggregateIds: ["meta/hate-speech", "meta"]}') == [
-        f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
+        f"policy:{POLICY}@2",
+        f"policy:{POLICY}@3",
+    ]
 
 
 def test_policy_history_and_diff_show_the_allowance_narrowed(story: ApiServer) -> None:
-    history = story.execute("{ policyHistory(id: \"meta/hate-speech\") { validFrom changeType "
-                            "changes { id } } }")["policyHistory"]
+    history = story.execute(
+        '{ policyHistory(id: "meta/hate-speech") { validFrom changeType changes { id } } }'
+    )["policyHistory"]
     assert [v["validFrom"] for v in history] == [
-        "2022-01-01T00:00:00+00:00", "2022-03-10T00:00:00+00:00", "2022-03-13T00:00:00+00:00"]
+        "2022-01-01T00:00:00+00:00",
+        "2022-03-10T00:00:00+00:00",
+        "2022-03-13T00:00:00+00:00",
+    ]
     assert [c["id"] for c in history[0]["changes"]] == [
-        f"policy:{POLICY}@1", f"policy:{POLICY}@2", f"policy:{POLICY}@3"]
+        f"policy:{POLICY}@1",
+        f"policy:{POLICY}@2",
+        f"policy:{POLICY}@3",
+    ]
     diff = story.execute(
-        "{ policyDiff(id: \"meta/hate-speech\", fromValidAt: \"2022-03-11T00:00:00Z\", "
-        "toValidAt: \"2022-03-14T00:00:00Z\") { clauses { id change before { scope } "
-        "after { scope } } } }")["policyDiff"]
+        '{ policyDiff(id: "meta/hate-speech", fromValidAt: "2022-03-11T00:00:00Z", '
+        'toValidAt: "2022-03-14T00:00:00Z") { clauses { id change before { scope } '
+        "after { scope } } } }"
+    )["policyDiff"]
     changes = {c["id"]: c for c in diff["clauses"]}
     assert changes[ALLOWANCE]["change"] == "CHANGED"
     assert changes[ALLOWANCE]["after"]["scope"] == ["UA"]
@@ -206,18 +305,21 @@ def test_policy_history_and_diff_show_the_allowance_narrowed(story: ApiServer) -
 
 def test_lists_and_the_timeline_answer_at_a_moment(story: ApiServer) -> None:
     result = story.execute(
-        "{ policies(validAt: \"2022-03-11T12:00:00Z\", filter: {jurisdiction: \"PL\"}) "
+        '{ policies(validAt: "2022-03-11T12:00:00Z", filter: {jurisdiction: "PL"}) '
         "{ nodes { id } totalCount } "
-        "announced: regulatoryActions(validAt: \"2022-03-12T12:00:00+03:00\", "
+        'announced: regulatoryActions(validAt: "2022-03-12T12:00:00+03:00", '
         "filter: {status: ANNOUNCED}) { nodes { id status } } "
-        "timeline(from: \"2022-03-10T00:00:00Z\", to: \"2022-03-15T00:00:00Z\") "
-        "{ nodes { id type effectiveAt } } }")
+        'timeline(from: "2022-03-10T00:00:00Z", to: "2022-03-15T00:00:00Z") '
+        "{ nodes { id type effectiveAt } } }"
+    )
     assert [p["id"] for p in result["policies"]["nodes"]] == [POLICY]
     assert [a["id"] for a in result["announced"]["nodes"]] == [RESTRICTION]
     effective = [e["effectiveAt"] for e in result["timeline"]["nodes"]]
     assert effective == sorted(effective)
     assert {e["id"] for e in result["timeline"]["nodes"]} >= {
-        f"policy:{POLICY}@2", f"policy:{POLICY}@3"}
+        f"policy:{POLICY}@2",
+        f"policy:{POLICY}@3",
+    }
 
 
 def test_a_writer_reads_its_own_write_at_once(story: ApiServer) -> None:
@@ -225,23 +327,35 @@ def test_a_writer_reads_its_own_write_at_once(story: ApiServer) -> None:
         "mutation($input: WithdrawPolicyInput!) { withdrawPolicy(input: $input) "
         "{ version policy { version status } } }",
         {"input": {"id": POLICY, "effectiveAt": "2022-04-01T00:00:00+00:00"}},
-        token=story.write_token)["withdrawPolicy"]
+        token=story.write_token,
+    )["withdrawPolicy"]
     assert result["policy"] == {"version": result["version"], "status": "WITHDRAWN"}
-    assert story.execute("{ policy(id: \"meta/hate-speech\") { status } }") == {
-        "policy": {"status": "WITHDRAWN"}}
+    assert story.execute('{ policy(id: "meta/hate-speech") { status } }') == {
+        "policy": {"status": "WITHDRAWN"}
+    }
 
 
-def test_repeating_a_mutation_with_its_idempotency_key_stores_nothing_new(
-        story: ApiServer) -> None:
-    mutation = ("mutation($input: RecordStatementInput!) { recordStatement(input: $input) "
-                "{ id position } }")
-    data = {"id": "meta/statement-1", "actor": "meta", "text": "We have no quarrel.",
-            "effectiveAt": "2022-03-11T15:30:00-08:00", "idempotencyKey": "stmt-1"}
+def test_repeating_a_mutation_with_its_idempotency_key_stores_nothing_new(story: ApiServer) -> None:
+    mutation = (
+        "mutation($input: RecordStatementInput!) { recordStatement(input: $input) { id position } }"
+    )
+    data = {
+        "id": "meta/statement-1",
+        "actor": "meta",
+        "text": "We have no quarrel.",
+        "effectiveAt": "2022-03-11T15:30:00-08:00",
+        "idempotencyKey": "stmt-1",
+    }
     first = story.execute(mutation, {"input": data}, token=story.write_token)
     head = story.services.timeline.head_position()
     again = story.execute(mutation, {"input": data}, token=story.write_token)
     assert again == first
     assert story.services.timeline.head_position() == head
-    statement = story.execute("{ statement(id: \"meta/statement-1\") { actor text madeAt } }")
-    assert statement == {"statement": {"actor": "meta", "text": "We have no quarrel.",
-                                       "madeAt": "2022-03-11T23:30:00+00:00"}}
+    statement = story.execute('{ statement(id: "meta/statement-1") { actor text madeAt } }')
+    assert statement == {
+        "statement": {
+            "actor": "meta",
+            "text": "We have no quarrel.",
+            "madeAt": "2022-03-11T23:30:00+00:00",
+        }
+    }

@@ -20,20 +20,50 @@ QUERIES = {
     "events": {"after", "first", "filter"},
 }
 MUTATIONS = {
-    "announcePolicy", "revisePolicy", "withdrawPolicy", "announceRegulatoryAction",
-    "amendRegulatoryAction", "liftRegulatoryAction", "recordStatement", "registerActor",
-    "renameActor", "correctEvent", "retractEvent",
+    "announcePolicy",
+    "revisePolicy",
+    "withdrawPolicy",
+    "announceRegulatoryAction",
+    "amendRegulatoryAction",
+    "liftRegulatoryAction",
+    "recordStatement",
+    "registerActor",
+    "renameActor",
+    "correctEvent",
+    "retractEvent",
 }
-POLICY_FIELDS = {"id", "title", "owner", "status", "version", "validFrom", "validTo", "clauses",
-                 "text", "sources", "changes", "responses"}
-EVENT_FIELDS = {"id", "position", "type", "aggregateId", "aggregateVersion", "effectiveAt",
-                "announcedAt", "recordedAt", "payload"}
+POLICY_FIELDS = {
+    "id",
+    "title",
+    "owner",
+    "status",
+    "version",
+    "validFrom",
+    "validTo",
+    "clauses",
+    "text",
+    "sources",
+    "changes",
+    "responses",
+}
+EVENT_FIELDS = {
+    "id",
+    "position",
+    "type",
+    "aggregateId",
+    "aggregateVersion",
+    "effectiveAt",
+    "announcedAt",
+    "recordedAt",
+    "payload",
+}
 
 
 def test_exported_schema_matches_the_code() -> None:
     exported = Path(SCHEMA_FILE).read_text()
     assert exported == schema_sdl(), (
-        "schema.graphql drifted from the code: run `python -m api.schema` and commit it")
+        "schema.graphql drifted from the code: run `python -m api.schema` and commit it"
+    )
 
 
 def test_exported_schema_holds_the_names_of_the_contract() -> None:

@@ -61,10 +61,20 @@ def test_an_unknown_scope_is_refused_by_name(engine: Engine) -> None:
     assert "admin" in refused.value.reason
 
 
-def test_cli_creates_a_write_token_that_authenticates(settings: Settings,
-                                                      engine: Engine) -> None:
-    result = CliRunner().invoke(app, ["token", "create", "--scope", "write", "--name", "ci",
-                                      "--database-url", settings.database_url])
+def test_cli_creates_a_write_token_that_authenticates(settings: Settings, engine: Engine) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "token",
+            "create",
+            "--scope",
+            "write",
+            "--name",
+            "ci",
+            "--database-url",
+            settings.database_url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     found = tokens.authenticate(engine, token)
@@ -74,7 +84,8 @@ def test_cli_creates_a_write_token_that_authenticates(settings: Settings,
 
 
 def test_cli_refuses_an_unknown_scope(settings: Settings) -> None:
-    result = CliRunner().invoke(app, ["token", "create", "--scope", "root",
-                                      "--database-url", settings.database_url])
+    result = CliRunner().invoke(
+        app, ["token", "create", "--scope", "root", "--database-url", settings.database_url]
+    )
     assert result.exit_code == 2
     assert "scope" in result.stderr

@@ -11,11 +11,14 @@ from domain.errors import InvalidInput
 from timeline import tokens
 from timeline.settings import Settings
 
-token_app = typer.Typer(help="API bearer tokens (stored hashed; shown once at creation).",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="API bearer tokens (stored hashed; shown once at creation).", no_args_is_help=True
+)
 
-DatabaseUrl = Annotated[str | None, typer.Option(
-    "--database-url", help="SQLAlchemy URL; defaults to TIMELINE_DATABASE_URL.")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL; defaults to TIMELINE_DATABASE_URL."),
+]
 
 
 def _engine(database_url: str | None) -> Engine:
@@ -25,8 +28,10 @@ def _engine(database_url: str | None) -> Engine:
 
 @token_app.command("create")
 def create(
-    scope: Annotated[list[str], typer.Option(
-        "--scope", help="read or write (repeat for both); write implies read.")] = ["read"],  # noqa: B006
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="read or write (repeat for both); write implies read."),
+    ] = ["read"],  # noqa: B006
     name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "",
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -40,8 +45,11 @@ def create(
     finally:
         engine.dispose()
     typer.echo(token)
-    typer.echo(f"token id {info.token_id}, scopes: {' '.join(sorted(info.scopes))} "
-               "(store it now: it cannot be shown again)", err=True)
+    typer.echo(
+        f"token id {info.token_id}, scopes: {' '.join(sorted(info.scopes))} "
+        "(store it now: it cannot be shown again)",
+        err=True,
+    )
 
 
 @token_app.command("list")
