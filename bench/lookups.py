@@ -1,0 +1,130 @@
+"""Figure 1 and the floor of figure 2: point-in-time lookups through the read query
+(`projections.queries.policy_at`) and the raw SQL statement that it runs."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select
+
+from bench.measure import median, percentile
+from projections import queries
+from projections import tables as t
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One question: policy `slug` at valid time `valid_at` as known at `known_at`."""
+
+    slug: str
+    valid_at: datetime
+    known_at: datetime | None
+
+
+def sample_lookups(engine: Engine, count: int, seed: int,
+                   slugs: list[str] | None = None) -> list[Lookup]:
+    """`count` questions over the policies `slugs` (default all in the read model): a valid
+    time anywhere in the policy's life, known now (half) or at a moment in the middle of its
+    recording (half). Asking only about finished policies compares like with like: a policy
+    has the same history at every size of the log."""
+    pv = t.policy_versions
+    query = (select(pv.c.slug, func.min(pv.c.valid_from), func.max(pv.c.valid_from),
+                    func.min(pv.c.known_from), func.max(pv.c.known_from))
+             .group_by(pv.c.slug).order_by(pv.c.slug))
+    if slugs:
+        query = query.where(pv.c.slug.in_(slugs))
+    with engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(query)]
+    if not rows:
+        raise RuntimeError("the read model holds no policy; load a history first")
+    rng = random.Random(seed)
+    lookups = []
+    for _ in range(count):
+        slug, first, last, known_first, known_last = rng.choice(rows)
+        first, last = _aware(first), _aware(last) + timedelta(days=30)
+        valid_at = first + (last - first) * rng.random()
+        known_at = None
+        if rng.random() < 0.5:
+            known_first, known_last = _aware(known_first), _aware(known_last)
+            known_at = known_first + (known_last - known_first) * rng.random()
+        lookups.append(Lookup(slug, valid_at, known_at))
+    return lookups
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive UTC instants from aggregates (the column type is bypassed)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def time_policy_at(engine: Engine, lookups: list[Lookup], repeats: int) -> dict[str, float]:
+    """p50 and p99 (seconds) of `policy_at` per run; the medians over `repeats` runs."""
+    runs = []
+    for _ in range(repeats):
+        samples = []
+        for q in lookups:
+            start = time.perf_counter()
+            queries.policy_at(engine, q.slug, q.valid_at, q.known_at)
+            samples.append(time.perf_counter() - start)
+        runs.append(samples)
+    return summarise(runs)
+
+
+def summarise(runs: list[list[float]]) -> dict[str, float]:
+    return {"p50": median([percentile(r, 50) for r in runs]),
+            "p99": median([percentile(r, 99) for r in runs]),
+            "mean": median([sum(r) / len(r) for r in runs])}
+
+
+@contextmanager
+def _captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+
+def raw_statements(engine: Engine, lookups: list[Lookup]) -> list[tuple[str, Any]]:
+    """The exact SQL and parameters `policy_at` sends to the driver for each lookup."""
+    found = []
+    for q in lookups:
+        with _captured(engine) as statements:
+            answer = queries.policy_at(engine, q.slug, q.valid_at, q.known_at)
+        if len(statements) != 1:
+            raise RuntimeError(f"policy_at ran {len(statements)} statements, expected one")
+        found.append((statements[0], answer is not None))
+    return [s for s, _ in found]
+
+
+def time_raw_sql(engine: Engine, statements: list[tuple[str, Any]],
+                 repeats: int) -> dict[str, float]:
+    """The same statements through the DBAPI cursor alone: the floor of a lookup."""
+    raw = engine.raw_connection()
+    try:
+        runs = []
+        for _ in range(repeats):
+            samples = []
+            for sql, parameters in statements:
+                start = time.perf_counter()
+                cursor = raw.cursor()
+                cursor.execute(sql, parameters)
+                cursor.fetchall()
+                cursor.close()
+                samples.append(time.perf_counter() - start)
+            raw.commit()
+            runs.append(samples)
+        return summarise(runs)
+    finally:
+        raw.close()

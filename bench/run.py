@@ -1,0 +1,198 @@
+"""The benchmark command: load a seeded history through the application at growing sizes on
+one database and print each figure beside its baseline, measured in the same run.
+
+    python -m bench --size 1k,10k,100k --database sqlite
+    python -m bench --size 1k,10k --database postgresql://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench import appends, lookups, projection, server
+from bench.database import fresh_database
+from bench.generator import Command, History
+from bench.load import load_until
+from bench.measure import Figure, Report, console, ms
+from projections.runner import ProjectionRunner
+from timeline.application import Timeline
+from timeline.settings import Settings
+
+FULL_SIZE = 1_000_000  # the issue's history: what figures 4 and 6 are extrapolated to
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower().replace("_", "")
+    for suffix, factor in (("k", 1_000), ("m", 1_000_000)):
+        if text.endswith(suffix):
+            return int(float(text[:-1]) * factor)
+    return int(text)
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="1k,10k",
+                        help="history sizes in events, ascending, e.g. 1k,10k,100k (default "
+                             "1k,10k); loaded cumulatively into one database")
+    parser.add_argument("--database", default="sqlite",
+                        help="'sqlite' (a temporary file) or a PostgreSQL URL (a fresh schema "
+                             "in it, dropped afterwards)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--lookups", type=int, default=200, help="lookups per run")
+    parser.add_argument("--subscribers", type=int, default=200, help="websocket subscribers")
+    parser.add_argument("--events", type=int, default=30,
+                        help="events written while the subscribers listen")
+    parser.add_argument("--writers", type=int, default=4, help="concurrent writer processes")
+    parser.add_argument("--appends", type=int, default=200,
+                        help="commands per writer per run (figure 3)")
+    parser.add_argument("--rebuilds", type=int, default=1, help="full rebuilds (figure 4)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    args.sizes = sorted({parse_size(s) for s in args.size.split(",") if s.strip()})
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    # SIGTERM unwinds like Ctrl-C, so the temporary database and the API process go too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    report = Report()
+    report.context = {
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "cpus": os.cpu_count(), "memory_mb": _memory_mb(), "database": args.database.split("@")[-1],
+        "sizes": args.sizes, "repeat": args.repeat, "lookups": args.lookups,
+        "subscribers": args.subscribers, "writers": args.writers, "seed": args.seed,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    console.print(f"[bold]Policy Timeline benchmarks[/] {report.context}")
+    with fresh_database(args.database, "bench") as url:
+        history_figures(report, url, args)
+    with fresh_database(args.database, "bench_appends") as url:
+        append_figures(report, url, args)
+    console.print(report.table())
+    if args.json:
+        args.json.write_text(report.to_json())
+    return 0
+
+
+def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
+    """Figures 1, 2, 4, 5 and 6 on one growing history."""
+    timeline = Timeline(Settings(database_url=url))
+    runner = ProjectionRunner(timeline.engine, timeline)
+    history = History(args.seed)
+    commands = history.commands()
+    p50s: dict[int, float] = {}
+    catch_up_events, catch_up_seconds = 0, 0.0
+    try:
+        for size in args.sizes:
+            added, seconds = load_until(timeline, commands, size)
+            report.context[f"load_{size}"] = {"events": added, "seconds": round(seconds, 1),
+                                              "commands_per_s": round(added / seconds, 1)}
+            events, seconds = projection.caught_up(runner, timeline, f"catch-up to {size:,}")
+            catch_up_events += events
+            catch_up_seconds += seconds
+            questions = lookups.sample_lookups(timeline.engine, args.lookups, args.seed,
+                                               history.finished())
+            timed = lookups.time_policy_at(timeline.engine, questions, args.repeat)
+            raw = lookups.time_raw_sql(timeline.engine,
+                                       lookups.raw_statements(timeline.engine, questions),
+                                       args.repeat)
+            p50s[size] = timed["p50"]
+            report.add(Figure("1", f"policy_at p50 at {size:,} events", ms(timed["p50"]), "ms",
+                              "raw SQL p50", ms(raw["p50"]), timed["p50"] / raw["p50"],
+                              extra={"p99_ms": ms(timed["p99"]), "raw_p99_ms": ms(raw["p99"]),
+                                     "policies": history.policies,
+                                     "finished_policies": len(history.finished())}))
+        smallest, largest = args.sizes[0], args.sizes[-1]
+        flat = p50s[largest] / p50s[smallest]
+        report.add(Figure("1", f"lookup p50 ratio {largest:,} / {smallest:,} events", flat,
+                          "x", f"p50 at {smallest:,}", ms(p50s[smallest]), flat, "<= 1.5",
+                          flat <= 1.5))
+        projection_figures(report, runner, timeline, args, catch_up_events / catch_up_seconds)
+        api_figures(report, url, timeline, commands, questions, raw, args)
+    finally:
+        runner.stop()
+        timeline.close()
+
+
+def projection_figures(report: Report, runner: ProjectionRunner, timeline: Timeline,
+                       args: argparse.Namespace, catch_up: float) -> None:
+    floor = projection.log_read_rates(timeline, runner.batch_size, args.repeat)
+    rebuild = projection.rebuild_rate(runner, timeline, args.rebuilds)
+    head = timeline.head_position()
+    report.add(Figure("4", "projection catch-up (while loading)", catch_up, "events/s",
+                      "log read", floor["decoded"], catch_up / floor["decoded"], ">= 0.30",
+                      catch_up / floor["decoded"] >= 0.3))
+    report.add(Figure("4", f"projection rebuild of {head:,} events", rebuild, "events/s",
+                      "log read", floor["decoded"], rebuild / floor["decoded"], ">= 0.30",
+                      rebuild / floor["decoded"] >= 0.3,
+                      extra={"raw_log_read_per_s": floor["raw"]}))
+    estimate = FULL_SIZE / rebuild / 60
+    report.add(Figure("4", "rebuild of 1M events (estimated from the rate)", estimate, "min",
+                      target="<= 10 min", met=estimate <= 10,
+                      note="extrapolated from the measured rebuild rate"))
+
+
+def api_figures(report: Report, url: str, timeline: Timeline, commands: Iterator[Command],
+                questions: list[lookups.Lookup], raw: dict[str, float],
+                args: argparse.Namespace) -> None:
+    """Figures 2, 5 and 6 against the API in its own process; the history goes on being
+    written (from this process) while subscribers listen."""
+
+    def write() -> int:
+        name, data = next(commands)
+        return timeline.execute(name, data).position
+
+    with server.running(url) as api:
+        http = server.time_graphql(api, questions, args.repeat)
+        report.add(Figure("2", "GraphQL policy() over HTTP p50", ms(http["p50"]), "ms",
+                          "raw SQL p50", ms(raw["p50"]), http["p50"] / raw["p50"], "< 5 ms",
+                          ms(http["p50"]) < 5))
+        report.add(Figure("2", "GraphQL policy() over HTTP p99", ms(http["p99"]), "ms",
+                          "raw SQL p99", ms(raw["p99"]), http["p99"] / raw["p99"], "< 20 ms",
+                          ms(http["p99"]) < 20))
+        latency = asyncio.run(server.subscription_latency(
+            api, args.subscribers, args.events, timeline.head_position(), write))
+        report.add(Figure("5", f"commit -> subscriber p99, {args.subscribers} subscribers",
+                          ms(latency["p99"]), "ms", "p50", ms(latency["p50"]),
+                          latency["p99"] / latency["p50"], "< 100 ms", ms(latency["p99"]) < 100,
+                          extra=latency))
+        memory = api.memory()
+        head = timeline.head_position()
+        report.add(Figure("6", f"API resident size with {head:,} events", memory["VmRSS"], "MB",
+                          "peak", memory.get("VmHWM"), None, "< 300 MB",
+                          memory["VmRSS"] < 300, extra=memory))
+
+
+def append_figures(report: Report, url: str, args: argparse.Namespace) -> None:
+    """Figure 3 on a database of its own: the application against the raw recorder."""
+    total = args.appends * args.repeat
+    appends.seed_log(url, total, args.seed)
+    for writers in sorted({1, args.writers}):
+        app = appends.append_rate(url, writers, args.appends, args.repeat, args.seed, raw=False)
+        raw = appends.append_rate(url, writers, args.appends, args.repeat, args.seed, raw=True)
+        ratio = app["rate"] / raw["rate"]
+        report.add(Figure("3", f"appends, {writers} writer{'s' if writers > 1 else ''}",
+                          app["rate"], "commands/s", "raw insert", raw["rate"], ratio,
+                          ">= 0.50", ratio >= 0.5,
+                          extra={"app_retries": app["retries"], "raw_retries": raw["retries"]}))
+
+
+def _memory_mb() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+

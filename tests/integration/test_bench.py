@@ -1,0 +1,69 @@
+"""The benchmark harness at a tiny size, so that it cannot rot: every generated command is
+accepted by the application, and `python -m bench` produces every figure. No time is
+asserted: the figures are the benchmark's business, not the test suite's."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import POSTGRES_DSN, require_postgres
+
+from bench.generator import History
+from timeline.application import Timeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_generated_command_is_accepted_through_the_application(
+        timeline: Timeline) -> None:
+    for name, data in itertools.islice(History(3, events_per_policy=30).commands(), 400):
+        timeline.execute(name, data)
+    assert timeline.head_position() == 400
+
+
+def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--size", "120,300", "--database", database,
+         "--repeat", "1", "--lookups", "10", "--subscribers", "3", "--events", "2",
+         "--writers", "2", "--appends", "8", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return dict(json.loads(out.read_text()))
+
+
+def check_every_figure(report: dict[str, object]) -> None:
+    figures = report["figures"]
+    assert isinstance(figures, list)
+    assert {f["figure"] for f in figures} == {"1", "2", "3", "4", "5", "6"}
+    names = " | ".join(f["name"] for f in figures)
+    for wanted in ("policy_at p50 at 120 events", "policy_at p50 at 300 events",
+                   "lookup p50 ratio 300 / 120", "over HTTP p50", "over HTTP p99",
+                   "appends, 1 writer", "appends, 2 writers", "projection rebuild",
+                   "projection catch-up", "rebuild of 1M events", "subscriber p99",
+                   "API resident size"):
+        assert wanted in names
+    for figure in figures:
+        assert math.isfinite(figure["value"]) and figure["value"] > 0, figure
+        if figure["baseline"] is not None:
+            assert math.isfinite(figure["baseline"]) and figure["baseline"] > 0, figure
+    subscription = next(f for f in figures if f["figure"] == "5")
+    assert subscription["extra"]["missing"] == 0
+
+
+@pytest.mark.slow
+def test_the_benchmark_produces_every_figure_on_sqlite(tmp_path: Path) -> None:
+    check_every_figure(run_bench("sqlite", tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_benchmark_produces_every_figure_on_postgres(tmp_path: Path) -> None:
+    require_postgres()
+    check_every_figure(run_bench(POSTGRES_DSN, tmp_path))
