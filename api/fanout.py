@@ -158,7 +158,7 @@ class Fanout:
         """Every event after position `after` that passes the filter, in log order: the
         backlog first, then live. Raises SubscriberTooSlow if the consumer falls behind."""
         wanted = event_filter or EventFilter()
-        reader = EventReader(self.timeline)
+        reader = EventReader(self.timeline, tags=wanted.needs_tags)
         cursor = after
         while True:  # catch up outside the fan-out, so a long backlog fills no buffer
             page = await asyncio.to_thread(reader.read, cursor, self.settings.page)

@@ -164,7 +164,7 @@ async def export_events(
         wanted = _filter(aggregate, type, actor, jurisdiction)
     except InvalidInput as error:
         return bad_input(error)
-    reader = EventReader(_fanout(request).timeline)
+    reader = EventReader(_fanout(request).timeline, tags=wanted.needs_tags)
     page_size = min(count, 1000) if wanted.selects_all else 1000
 
     async def lines() -> AsyncIterator[bytes]:

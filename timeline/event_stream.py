@@ -143,6 +143,11 @@ class EventFilter:
                       ("aggregates", "types", "actors", "jurisdictions", "kinds")})
 
     @property
+    def needs_tags(self) -> bool:
+        """Whether matching looks at the aggregate's actors and jurisdictions."""
+        return bool(self.actors or self.jurisdictions)
+
+    @property
     def selects_all(self) -> bool:
         return not (self.aggregates or self.types or self.actors or self.jurisdictions
                     or self.kinds)
@@ -167,13 +172,14 @@ class EventFilter:
 
 
 class EventReader:
-    """Reads pages of the log as StreamEvents; caches names and tags. One per reading task
-    (not shared between threads)."""
+    """Reads pages of the log as StreamEvents, caching names and (when `tags`) each
+    aggregate's latest tags. One per reading task (not shared between threads)."""
 
-    def __init__(self, timeline: Timeline) -> None:
+    def __init__(self, timeline: Timeline, tags: bool = True) -> None:
         self.timeline = timeline
+        self.tags = tags
         self._names: dict[UUID, tuple[str, str]] = {}
-        self._tags: dict[UUID, list[Tags]] = {}
+        self._tags: dict[UUID, tuple[int, Tags]] = {}
 
     def read(self, after: int, limit: int = 500, stop: int | None = None) -> list[StreamEvent]:
         """Events with position > `after` (and <= `stop`), in log order."""
@@ -185,22 +191,22 @@ class EventReader:
         for logged in page:
             fact = logged.fact
             kind, slug = self._names.get(fact.aggregate_id, (logged.kind, str(fact.aggregate_id)))
-            events.append(StreamEvent(logged.position, kind, slug, fact,
-                                      self._tags_at(kind, slug, fact)))
+            tags = self._tags_at(kind, slug, fact) if self.tags else Tags()
+            events.append(StreamEvent(logged.position, kind, slug, fact, tags))
         return events
 
     def _tags_at(self, kind: str, slug: str, fact: Fact) -> Tags:
-        """Tags of the aggregate through `fact`'s version; extended in order, loaded from
-        the aggregate's stored facts when this reader missed earlier versions."""
-        known = self._tags.setdefault(fact.aggregate_id, [])
-        if len(known) == fact.version - 1:
-            known.append((known[-1] if known else Tags()).with_fact(fact))
-        elif len(known) < fact.version:
-            known.clear()
+        """Tags of the aggregate through `fact`'s version: extended when the reader saw the
+        version before, else folded from the aggregate's stored facts (once per aggregate
+        for a reader that reads in order)."""
+        version, tags = self._tags.get(fact.aggregate_id, (0, Tags()))
+        if version == fact.version - 1:
+            tags = tags.with_fact(fact)
+        else:
             tags = Tags()
             for earlier in self.timeline.facts_of(kind, slug):
                 if earlier.version > fact.version:
                     break
                 tags = tags.with_fact(earlier)
-                known.append(tags)
-        return known[fact.version - 1]
+        self._tags[fact.aggregate_id] = (fact.version, tags)
+        return tags

@@ -345,7 +345,7 @@ class WebhookWorker:
                 waiter.cancel()
 
     async def _serve(self, endpoint_id: str) -> None:
-        reader = EventReader(self.timeline)
+        reader: EventReader | None = None
         try:
             while not self._stopping.is_set():
                 endpoint = await asyncio.to_thread(self._ledger.claim, endpoint_id)
@@ -354,6 +354,8 @@ class WebhookWorker:
                         return
                     await self._pause(self.settings.lease / 4)
                     continue
+                if reader is None:
+                    reader = EventReader(self.timeline, tags=endpoint.filter.needs_tags)
                 seen = self._generation
                 page = await asyncio.to_thread(reader.read, endpoint.cursor, self.settings.batch)
                 if not page:

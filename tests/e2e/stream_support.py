@@ -114,11 +114,17 @@ class Writer:
     def statements(self, n: int, text: str = "") -> list[int]:
         return [self.statement(text) for _ in range(n)]
 
-    def restriction(self, slug: str, jurisdiction: str) -> int:
+    def restriction(self, slug: str, jurisdiction: str, targets: tuple[str, ...] = ("meta",)
+                    ) -> int:
         result = self.timeline.announce_regulatory_action({
             "id": slug, "authority": "roskomnadzor", "jurisdiction": jurisdiction,
-            "kind": "restriction", "targets": ["meta"],
+            "kind": "restriction", "targets": list(targets),
             "effectiveAt": "2022-03-14T00:00:00+03:00"})
+        return result.position
+
+    def lift(self, slug: str) -> int:
+        result = self.timeline.lift_regulatory_action({
+            "id": slug, "effectiveAt": "2023-01-01T00:00:00+00:00"})
         return result.position
 
     def head(self) -> int:

@@ -137,6 +137,26 @@ def test_an_endpoint_receives_only_what_its_filter_selects(
     assert endpoint.cursor == last
 
 
+def test_an_actor_filter_follows_the_aggregate_so_a_later_lift_of_an_action_matches(
+        database_url: str, writer: Writer) -> None:
+    writer.restriction("roskomnadzor/instagram", "RU")  # targets meta; before the endpoint
+    writer.restriction("roskomnadzor/vk", "RU", targets=("roskomnadzor",))
+    with Receiver() as receiver:
+        webhooks.add_endpoint(writer.timeline, receiver.url,
+                              EventFilter.parse(["actor=meta", "kind=regulatory-action"]))
+        writer.lift("roskomnadzor/vk")  # the authority is not meta, nor are its targets
+        writer.statements(1)  # by meta, but not a regulatory action
+        writer.lift("roskomnadzor/instagram")  # the lift names no actor; the action does
+        writer.restriction("roskomnadzor/facebook", "RU")
+        worker = RunningWorker(database_url)
+        try:
+            accepted = receiver.wait_for(2)
+        finally:
+            worker.stop()
+    assert accepted == ["regulatory-action:roskomnadzor/instagram@2",
+                        "regulatory-action:roskomnadzor/facebook@1"]
+
+
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
     settings = WebhookSettings(backoff_base=1.0, backoff_max=30.0)
     assert [webhooks.backoff(settings, n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
