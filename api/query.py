@@ -10,24 +10,26 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
+from api.connections import (
+    BY_EFFECTIVE_TIME,
+    BY_SLUG,
+    PolicyConnection,
+    RegulatoryActionConnection,
+    TimelineConnection,
+    connection,
+)
 from api.context import Context, described, run
 from api.errors import BadInput
 from api.log_head import LogHead, log_head
 from api.types import (
-    BY_EFFECTIVE_TIME,
-    BY_SLUG,
     Policy,
-    PolicyConnection,
     PolicyDiff,
     PolicyStatus,
     PolicyVersion,
     RegulatoryAction,
-    RegulatoryActionConnection,
     RegulatoryStatus,
     Statement,
-    TimelineConnection,
     TimelineEntry,
-    connection,
 )
 from projections import queries
 
