@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 
 class ProjectionLock:
@@ -40,6 +41,8 @@ class ProjectionLock:
                 self._connection.execute(
                     text("SELECT pg_advisory_unlock(hashtext(current_schema() || :key))"),
                     {"key": f":projection:{self.name}"})
+            except DBAPIError:
+                pass  # the connection is gone, and the server released the lock with it
             finally:
                 self._connection.close()
                 self._connection = None

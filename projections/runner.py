@@ -229,11 +229,13 @@ class ProjectionRunner:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run_logged, name=f"projection-{self.name}",
+        self._thread = threading.Thread(target=self.serve, name=f"projection-{self.name}",
                                         daemon=True)
         self._thread.start()
 
-    def _run_logged(self) -> None:
+    def serve(self) -> None:
+        """`run()` until `stop()`, starting again after a failure (a database restart, say)
+        once `standby_interval` has passed."""
         while not self._stop.is_set():
             try:
                 self.run()

@@ -59,7 +59,10 @@ def project(
             _rebuild(runner)
             if once:
                 return
-        runner.run(once=once)
+        if once:
+            runner.run(once=True)
+        else:
+            runner.serve()  # survives a database restart
         err.print(f"read models at position {runner.position()} "
                   f"(log head {services.timeline.head_position()})")
     finally:
