@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import inspect, text
 from test_api_server import ApiServer, default_server, serve
 
 from timeline import tokens
@@ -190,3 +191,36 @@ def test_a_bad_cursor_is_bad_input_naming_after(api: ApiServer) -> None:
         )
         assert codes(errors) == ["BAD_INPUT"], field
         assert errors[0]["extensions"]["field"] == "after", field
+
+
+def test_an_unexpected_failure_reaches_the_client_without_detail(api: ApiServer) -> None:
+    api.execute(REGISTER, {"input": ACTOR}, token=api.write_token)
+    api.execute(
+        "mutation($input: AnnouncePolicyInput!) { announcePolicy(input: $input) { id } }",
+        {
+            "input": {
+                "id": "meta/hate-speech",
+                "title": "Hate Speech",
+                "owner": "meta",
+                "clauses": [{"id": "c1", "text": "A clause."}],
+                "effectiveAt": "2022-01-01T00:00:00+00:00",
+            }
+        },
+        token=api.write_token,
+    )
+    engine = api.services.timeline.engine
+    api.services.stop_projector()
+    table = next(
+        n for n in inspect(engine).get_table_names() if n.startswith("projection_policy_versions")
+    )
+    with engine.begin() as connection:  # a real fault: a read model's row is corrupt
+        connection.execute(text(f"UPDATE {table} SET state = 'corrupt'"))
+    response = httpx.post(
+        api.url + "/graphql", json={"query": '{ policy(id: "meta/hate-speech") { id } }'}
+    )
+    body = response.json()
+    assert body["data"] == {"policy": None}
+    assert body["errors"][0]["message"] == "internal error; it has been logged"
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    for detail in ("corrupt", "Traceback", "JSON", "File "):
+        assert detail not in response.text
