@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from projections import tables as t
 from projections.lock import ProjectionLock
@@ -259,7 +259,7 @@ class ProjectionRunner:
         timeout. Works whether this process or another worker applies the events."""
         deadline = time.monotonic() + timeout
         while True:
-            if self._position >= position or self.position() >= position:
+            if self._position >= position or self._committed_position() >= position:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -267,6 +267,13 @@ class ProjectionRunner:
             self.wake()
             with self._applied:
                 self._applied.wait(min(remaining, 0.05))
+
+    def _committed_position(self) -> int:
+        """The tracked position, or -1 while the database cannot be reached."""
+        try:
+            return self.position()
+        except DBAPIError:
+            return -1
 
 
 def _set_tracking(connection: Connection, name: str, position: int) -> None:
