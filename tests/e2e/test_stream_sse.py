@@ -20,6 +20,8 @@ import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 from stream_support import Writer, running_server
 
+from timeline import tokens
+
 pytestmark = pytest.mark.e2e
 
 
@@ -211,3 +213,20 @@ def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its
     assert error["cursor"] == str(slow_positions[-1])
     assert len(slow_positions) < count  # it was cut off...
     assert slow_positions + resumed == written  # ...and resuming lost and repeated nothing
+
+
+def test_closed_reads_need_a_read_token_on_the_rest_streams(sqlite_url: str,
+                                                            tmp_path: Path) -> None:
+    writer = Writer(sqlite_url)
+    token, _ = tokens.create_token(writer.timeline.engine, ["read"], "tests")
+    writer.close()
+    with running_server(sqlite_url, tmp_path / "server.log",
+                        TIMELINE_READ_REQUIRES_TOKEN="true") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        anonymous = client.get("/events")
+        stream_anonymous = client.get("/events/stream")
+        bad = client.get("/events", headers={"Authorization": "Bearer not-a-token"})
+        allowed = client.get("/events", headers={"Authorization": f"Bearer {token}"})
+    assert anonymous.status_code == stream_anonymous.status_code == bad.status_code == 401
+    assert anonymous.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert [e["id"] for e in ndjson(allowed)] == ["actor:meta@1", "actor:roskomnadzor@1"]
