@@ -120,7 +120,7 @@ class EventFilter:
     @classmethod
     def parse(cls, options: Sequence[str]) -> EventFilter:
         """From `name=value` options (CLI `--filter`), names aggregate, type, actor,
-        jurisdiction, kind; a name may repeat."""
+        jurisdiction, kind; a name may repeat or list values separated by commas."""
         values: dict[str, list[str]] = {"aggregate": [], "type": [], "actor": [],
                                         "jurisdiction": [], "kind": []}
         for option in options:
@@ -128,7 +128,7 @@ class EventFilter:
             if not sep or name.strip() not in values or not value.strip():
                 raise InvalidInput("filter", f"{option!r} is not name=value with a name of "
                                              f"{', '.join(values)}")
-            values[name.strip()].append(value.strip())
+            values[name.strip()] += [v.strip() for v in value.split(",") if v.strip()]
         return cls.build(values["aggregate"], values["type"], values["actor"],
                          values["jurisdiction"], values["kind"])
 
