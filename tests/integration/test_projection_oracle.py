@@ -274,6 +274,7 @@ def check_feed(services: Services, history: History, known_at: datetime) -> None
     assert keys == sorted(keys)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
