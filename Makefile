@@ -12,5 +12,5 @@ test:  ## install with the test extras and run the whole suite
 lint:  ## ruff and mypy
 	$(PYTHON) dev.py lint
 
-bench: ## the benchmarks
-	$(PYTHON) dev.py bench
+bench: ## the benchmarks (docs/benchmarks.md); e.g. make bench BENCH_ARGS="--size 1k,10k,100k"
+	$(PYTHON) dev.py bench $(BENCH_ARGS)
