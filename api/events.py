@@ -1,7 +1,8 @@
 """The `Event` type: one fact of the global log, with its JSON payload and a typed union member.
 
 Shared by the `events` query and the GraphQL subscription (api/subscriptions.py): build with
-`event_from(logged, slug)`, filter with `EventFilter.matches`, page with `read_events`.
+`event_from(logged, slug)`, turn the `EventFilter` input into the one filter of
+timeline/event_stream.py with `stream_filter`, page with `read_events`.
 The cursor of the log is the global position, as a decimal string, everywhere.
 """
 
@@ -17,8 +18,9 @@ from strawberry.scalars import JSON
 
 from api.errors import BadInput
 from api.values import Clause, Source
+from domain.errors import InvalidInput
 from domain.values import Reference
-from timeline import store
+from timeline import event_stream
 from timeline.application import LoggedFact, Timeline
 
 #: Largest number of log entries one `events` page scans while filtering.
@@ -243,24 +245,59 @@ def event_from(logged: LoggedFact, slug: str) -> Event:
     )
 
 
-@strawberry.input(description="Which events to return; every given field must match.")
+@strawberry.input(
+    description=(
+        "Which events to return: every given field must match (AND); within a field any "
+        "value may (OR). The same criteria as the subscription, SSE, NDJSON and webhooks."
+    )
+)
 class EventFilter:
     types: list[str] | None = None
     aggregate_kinds: list[str] | None = None
     aggregate_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x)."
     )
+    actors: list[str] | None = strawberry.field(
+        default=None,
+        description=(
+            "Actor slugs the aggregate involves as of the event: owner, authority, targets, "
+            "statement author, or the actor itself."
+        ),
+    )
+    jurisdictions: list[str] | None = strawberry.field(
+        default=None,
+        description="ISO 3166 codes: an action's jurisdiction or a policy's clause scopes.",
+    )
 
-    def matches(self, event: Event) -> bool:
-        return (
-            (not self.types or event.type in self.types)
-            and (not self.aggregate_kinds or event.aggregate_kind in self.aggregate_kinds)
-            and (
-                not self.aggregate_ids
-                or event.aggregate_id in self.aggregate_ids
-                or f"{event.aggregate_kind}:{event.aggregate_id}" in self.aggregate_ids
-            )
+
+#: The GraphQL names of event_stream.EventFilter.build's criteria, for error fields.
+_WIRE_NAMES = {
+    "filter.aggregate[": "aggregateIds[",
+    "filter.kind[": "aggregateKinds[",
+    "filter.actor[": "actors[",
+    "filter.jurisdiction[": "jurisdictions[",
+}
+
+
+def stream_filter(given: EventFilter | None, field: str = "filter") -> event_stream.EventFilter:
+    """The one filter implementation (timeline/event_stream.py) for the GraphQL input; a bad
+    value is BAD_INPUT naming it as sent, e.g. `filter.actors[0]`."""
+    if given is None:
+        return event_stream.EventFilter()
+    try:
+        return event_stream.EventFilter.build(
+            aggregates=[str(a) for a in given.aggregate_ids or ()],
+            types=given.types or (),
+            actors=given.actors or (),
+            jurisdictions=given.jurisdictions or (),
+            kinds=given.aggregate_kinds or (),
         )
+    except InvalidInput as error:
+        name = error.field
+        for internal, wire in _WIRE_NAMES.items():
+            if name.startswith(internal):
+                name = f"{field}.{wire}{name.removeprefix(internal)}"
+        raise BadInput(name, error.reason) from None
 
 
 @strawberry.type
@@ -292,26 +329,28 @@ class EventPage:
 
 
 def read_events(
-    timeline: Timeline, after: int, first: int, event_filter: EventFilter | None = None
+    timeline: Timeline,
+    after: int,
+    first: int,
+    wanted: event_stream.EventFilter | None = None,
 ) -> EventPage:
-    """Up to `first` matching events after position `after`, scanning at most SCAN_LIMIT."""
+    """Up to `first` matching events after position `after`, scanning at most SCAN_LIMIT,
+    read and matched exactly as the subscription and the streams do (event_stream)."""
+    wanted = wanted or event_stream.EventFilter()
+    reader = event_stream.EventReader(timeline, tags=wanted.needs_tags)
     found: list[Event] = []
     position, scanned = after, 0
-    batch = max(first, 100) if event_filter else first + 1
+    batch = first + 1 if wanted.selects_all else max(first, 100)
     while scanned < SCAN_LIMIT:
-        logged = timeline.log(position, batch)
-        names = store.stream_names(timeline.engine, {lf.fact.aggregate_id for lf in logged})
-        for entry in logged:
-            kind_slug = names.get(entry.fact.aggregate_id)
-            slug = kind_slug[1] if kind_slug else str(entry.fact.aggregate_id)
-            event = event_from(entry, slug)
-            if event_filter is None or event_filter.matches(event):
+        page = reader.read(position, batch)
+        for item in page:
+            if wanted.matches(item):
                 if len(found) == first:
                     return EventPage(found, position, True)
-                found.append(event)
-            position = entry.position
-        scanned += len(logged)
-        if len(logged) < batch:
+                found.append(event_from(item.logged, item.slug))
+            position = item.position
+        scanned += len(page)
+        if len(page) < batch:
             return EventPage(found, position, False)
     return EventPage(found, position, True)
 

@@ -272,7 +272,7 @@ class Query:
             info.context.services.timeline,
             ev.parse_cursor(after),
             info.context.page_size(first),
-            filter,
+            ev.stream_filter(filter),
         )
         return ev.connection(page)
 

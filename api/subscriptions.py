@@ -8,17 +8,14 @@ cursor to resume from (`after`); the writers and other subscribers never wait fo
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import ApiError, BadInput
-from api.events import Event, EventFilter, event_from, parse_cursor
+from api.errors import ApiError
+from api.events import Event, EventFilter, event_from, parse_cursor, stream_filter
 from api.fanout import Fanout, SubscriberTooSlow
-from domain.errors import InvalidInput
-from timeline import event_stream
 
 
 class SlowSubscriber(ApiError):
@@ -28,28 +25,6 @@ class SlowSubscriber(ApiError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "after")
-
-
-def stream_filter(given: EventFilter | None) -> event_stream.EventFilter:
-    """The fan-out's filter for the GraphQL EventFilter input (every given field must match)."""
-    if given is None:
-        return event_stream.EventFilter()
-
-    def values(name: str) -> list[str]:
-        value: Any = getattr(given, name, None)
-        if value is None:
-            return []
-        return [value] if isinstance(value, str) else [str(v) for v in value]
-
-    try:
-        return event_stream.EventFilter.build(
-            aggregates=values("aggregate_ids") + values("aggregates") + values("aggregate"),
-            types=values("types") + values("type"),
-            actors=values("actors") + values("actor"),
-            jurisdictions=values("jurisdictions") + values("jurisdiction"),
-            kinds=values("aggregate_kinds"))
-    except InvalidInput as error:
-        raise BadInput(error.field, error.reason) from None
 
 
 def _fanout(info: Info[Context, None]) -> Fanout:
@@ -62,13 +37,17 @@ def _fanout(info: Info[Context, None]) -> Fanout:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description=(  # type: ignore[untyped-decorator]
-        "Every event after the cursor `after` (a position; default the start), then live "
-        "events as they are recorded, in log order, each once. Resume after a disconnect "
-        "with the `position` of the last event received. A subscriber that falls too far "
-        "behind is ended with the error code SLOW_SUBSCRIBER; it may resume the same way."))
-    async def events(self, info: Info[Context, None], after: str | None = None,
-                     filter: EventFilter | None = None) -> AsyncGenerator[Event, None]:
+    @strawberry.subscription(
+        description=(  # type: ignore[untyped-decorator]
+            "Every event after the cursor `after` (a position; default the start), then live "
+            "events as they are recorded, in log order, each once. Resume after a disconnect "
+            "with the `position` of the last event received. A subscriber that falls too far "
+            "behind is ended with the error code SLOW_SUBSCRIBER; it may resume the same way."
+        )
+    )
+    async def events(
+        self, info: Info[Context, None], after: str | None = None, filter: EventFilter | None = None
+    ) -> AsyncGenerator[Event, None]:
         await info.context.authorize_read()
         cursor = parse_cursor(after)
         wanted = stream_filter(filter)

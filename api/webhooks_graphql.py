@@ -15,23 +15,30 @@ from strawberry.types import Info
 
 from api.context import Context, run
 from api.errors import BadInput
+from api.events import EventFilter, stream_filter
 from timeline import webhooks
-from timeline.event_stream import EventFilter
 
 
 @strawberry.input(description="Where to POST events and which; every given field must match.")
 class AddWebhookInput:
     url: str = strawberry.field(description="http(s) URL that receives the POSTs.")
-    after: str | None = strawberry.field(default=None, description=(
-        "Deliver the events after this position ('0': the whole log); default: from now on."))
+    after: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Deliver the events after this position ('0': the whole log); default: from now on."
+        ),
+    )
     types: list[str] | None = None
     aggregate_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x).")
+        default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x)."
+    )
     aggregate_kinds: list[str] | None = None
     actors: list[str] | None = strawberry.field(
-        default=None, description="Actor slugs involved: owner, authority, targets, author.")
+        default=None, description="Actor slugs involved: owner, authority, targets, author."
+    )
     jurisdictions: list[str] | None = strawberry.field(
-        default=None, description="ISO 3166 codes: an action's jurisdiction or clause scopes.")
+        default=None, description="ISO 3166 codes: an action's jurisdiction or clause scopes."
+    )
 
 
 @strawberry.type(description="A webhook endpoint; its cursor is the last delivered position.")
@@ -44,15 +51,21 @@ class WebhookEndpoint:
 
     @classmethod
     def of(cls, endpoint: webhooks.Endpoint) -> WebhookEndpoint:
-        return cls(id=strawberry.ID(endpoint.id), url=endpoint.url, cursor=str(endpoint.cursor),
-                   filter=JSON(endpoint.filter.to_dict()), created_at=endpoint.created_at)
+        return cls(
+            id=strawberry.ID(endpoint.id),
+            url=endpoint.url,
+            cursor=str(endpoint.cursor),
+            filter=JSON(endpoint.filter.to_dict()),
+            created_at=endpoint.created_at,
+        )
 
 
 @strawberry.type
 class AddWebhookResult:
     endpoint: WebhookEndpoint
-    secret: str = strawberry.field(description=(
-        "Standard Webhooks signing secret (whsec_...); shown only here."))
+    secret: str = strawberry.field(
+        description=("Standard Webhooks signing secret (whsec_...); shown only here.")
+    )
 
 
 @strawberry.type(description="One delivery attempt.")
@@ -80,42 +93,76 @@ def _cursor(field: str, text: str | None) -> int | None:
 @strawberry.type
 class WebhookMutation:
     @strawberry.mutation(  # type: ignore[untyped-decorator]
-        description="Register a webhook endpoint (needs the write scope).")
-    async def add_webhook(self, info: Info[Context, None],
-                          input: AddWebhookInput) -> AddWebhookResult:
+        description="Register a webhook endpoint (needs the write scope)."
+    )
+    async def add_webhook(
+        self, info: Info[Context, None], input: AddWebhookInput
+    ) -> AddWebhookResult:
         await info.context.require("write")
-        wanted = EventFilter.build(
-            aggregates=[str(a) for a in input.aggregate_ids or ()], types=input.types or (),
-            actors=input.actors or (), jurisdictions=input.jurisdictions or (),
-            kinds=input.aggregate_kinds or ())
-        endpoint = await run(webhooks.add_endpoint, info.context.services.timeline,
-                             input.url, wanted, _cursor("input.after", input.after))
+        wanted = stream_filter(
+            EventFilter(
+                types=input.types,
+                aggregate_kinds=input.aggregate_kinds,
+                aggregate_ids=input.aggregate_ids,
+                actors=input.actors,
+                jurisdictions=input.jurisdictions,
+            ),
+            "input",
+        )
+        endpoint = await run(
+            webhooks.add_endpoint,
+            info.context.services.timeline,
+            input.url,
+            wanted,
+            _cursor("input.after", input.after),
+        )
         return AddWebhookResult(endpoint=WebhookEndpoint.of(endpoint), secret=endpoint.secret)
 
 
 @strawberry.type
 class WebhookQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
-        description="Webhook endpoints, oldest first (needs the write scope).")
+        description="Webhook endpoints, oldest first (needs the write scope)."
+    )
     async def webhooks(self, info: Info[Context, None]) -> list[WebhookEndpoint]:
         await info.context.require("write")
         found = await run(webhooks.list_endpoints, info.context.engine)
         return [WebhookEndpoint.of(e) for e in found]
 
-    @strawberry.field(description=(  # type: ignore[untyped-decorator]
-        "Delivery attempts, newest first; page with `before` (a delivery id). Needs the "
-        "write scope."))
-    async def webhook_deliveries(self, info: Info[Context, None],
-                                 endpoint_id: strawberry.ID | None = None,
-                                 first: int | None = None,
-                                 before: strawberry.ID | None = None) -> list[WebhookDelivery]:
+    @strawberry.field(
+        description=(  # type: ignore[untyped-decorator]
+            "Delivery attempts, newest first; page with `before` (a delivery id). Needs the "
+            "write scope."
+        )
+    )
+    async def webhook_deliveries(
+        self,
+        info: Info[Context, None],
+        endpoint_id: strawberry.ID | None = None,
+        first: int | None = None,
+        before: strawberry.ID | None = None,
+    ) -> list[WebhookDelivery]:
         await info.context.require("write")
         limit = info.context.page_size(first)
-        found = await run(webhooks.list_deliveries, info.context.engine,
-                          str(endpoint_id) if endpoint_id else None, limit,
-                          _cursor("before", str(before) if before else None))
-        return [WebhookDelivery(
-            id=strawberry.ID(str(d.id)), endpoint_id=strawberry.ID(d.endpoint_id),
-            event_id=strawberry.ID(d.event_id), position=d.position, attempt=d.attempt,
-            attempted_at=d.attempted_at, status_code=d.status_code, error=d.error,
-            succeeded=d.succeeded, duration_ms=d.duration_ms) for d in found]
+        found = await run(
+            webhooks.list_deliveries,
+            info.context.engine,
+            str(endpoint_id) if endpoint_id else None,
+            limit,
+            _cursor("before", str(before) if before else None),
+        )
+        return [
+            WebhookDelivery(
+                id=strawberry.ID(str(d.id)),
+                endpoint_id=strawberry.ID(d.endpoint_id),
+                event_id=strawberry.ID(d.event_id),
+                position=d.position,
+                attempt=d.attempt,
+                attempted_at=d.attempted_at,
+                status_code=d.status_code,
+                error=d.error,
+                succeeded=d.succeeded,
+                duration_ms=d.duration_ms,
+            )
+            for d in found
+        ]

@@ -278,6 +278,33 @@ def test_events_filter_by_aggregate_kind_and_type(story: ApiServer) -> None:
     ]
 
 
+def test_events_filter_by_actor_and_jurisdiction_as_the_streams_do(story: ApiServer) -> None:
+    def ids(event_filter: str) -> list[str]:
+        result = story.execute(f"{{ events(filter: {event_filter}) {{ nodes {{ id }} }} }}")
+        return [e["id"] for e in result["events"]["nodes"]]
+
+    # an actor matches its own events and every aggregate naming it (authority, targets, ...)
+    assert ids('{actors: ["roskomnadzor"]}') == [
+        "actor:roskomnadzor@1",
+        f"regulatory-action:{RESTRICTION}@1",
+    ]
+    assert ids('{actors: ["instagram"], aggregateKinds: ["regulatory-action"]}') == [
+        f"regulatory-action:{RESTRICTION}@1"
+    ]
+    # a jurisdiction: an action's own, or a clause scope as the policy stood at the event
+    assert ids(
+        '{jurisdictions: ["ru"], types: ["PolicyRevised", "RegulatoryActionAnnounced"]}'
+    ) == [
+        f"policy:{POLICY}@2",
+        f"regulatory-action:{RESTRICTION}@1",
+        f"policy:{POLICY}@3",
+    ]
+    assert ids('{jurisdictions: ["UA"], actors: ["roskomnadzor"]}') == []
+    errors = story.errors('{ events(filter: {actors: ["Not A Slug"]}) { nodes { id } } }')
+    assert errors[0]["extensions"]["code"] == "BAD_INPUT"
+    assert errors[0]["extensions"]["field"] == "filter.actors[0]"
+
+
 def test_policy_history_and_diff_show_the_allowance_narrowed(story: ApiServer) -> None:
     history = story.execute(
         '{ policyHistory(id: "meta/hate-speech") { validFrom changeType changes { id } } }'

@@ -25,8 +25,10 @@ EVENTS = gql("""
 subscription Events($after: String, $filter: EventFilter) {
   events(after: $after, filter: $filter) { id position type aggregateId payload }
 }""")
-POSITIONS = gql("subscription Positions($after: String, $filter: EventFilter) "
-                "{ events(after: $after, filter: $filter) { position } }")
+POSITIONS = gql(
+    "subscription Positions($after: String, $filter: EventFilter) "
+    "{ events(after: $after, filter: $filter) { position } }"
+)
 
 
 @pytest.fixture
@@ -42,9 +44,15 @@ def transport(url: str) -> WebsocketsTransport:
     return WebsocketsTransport(url=url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL])
 
 
-async def receive(url: str, after: str | None, count: int, *, filter: dict[str, Any] | None
-                  = None, on: dict[int, Any] | None = None, query: Any = EVENTS
-                  ) -> list[dict[str, Any]]:
+async def receive(
+    url: str,
+    after: str | None,
+    count: int,
+    *,
+    filter: dict[str, Any] | None = None,
+    on: dict[int, Any] | None = None,
+    query: Any = EVENTS,
+) -> list[dict[str, Any]]:
     """Subscribe with gql and collect `count` events; `on[n]` runs (in a thread) after the
     n-th event, to write while connected."""
     received: list[dict[str, Any]] = []
@@ -65,54 +73,114 @@ def run(coroutine: Any, guard: float = 120) -> Any:
 
 
 def test_subscription_sends_the_backlog_after_the_cursor_then_live_events_in_order(
-        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(4)  # 1..6
     live: list[int] = []
     with running_server(database_url, tmp_path / "server.log") as server:
-        events = run(receive(server.ws_url, "2", 4 + 5,
-                             on={4: lambda: live.extend(writer.statements(5))}))
+        events = run(
+            receive(server.ws_url, "2", 4 + 5, on={4: lambda: live.extend(writer.statements(5))})
+        )
 
     assert [e["position"] for e in events] == list(range(3, 12))
     assert [e["position"] for e in events[4:]] == live
-    assert events[0] == {"id": "statement:meta/statement-1@1", "position": 3,
-                         "type": "StatementRecorded", "aggregateId": "meta/statement-1",
-                         "payload": events[0]["payload"]}
+    assert events[0] == {
+        "id": "statement:meta/statement-1@1",
+        "position": 3,
+        "type": "StatementRecorded",
+        "aggregateId": "meta/statement-1",
+        "payload": events[0]["payload"],
+    }
     assert events[0]["payload"]["text"] == "statement 1"
 
 
 def test_subscription_resumes_exactly_from_the_last_cursor_after_a_reconnect(
-        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(3)  # 1..5
     with running_server(database_url, tmp_path / "server.log") as server:
         first = run(receive(server.ws_url, None, 3))
         writer.statements(2)  # 6, 7 while disconnected
         cursor = str(first[-1]["position"])
-        resumed = run(receive(server.ws_url, cursor, 5,
-                              on={4: lambda: writer.statements(1)}))
+        resumed = run(receive(server.ws_url, cursor, 5, on={4: lambda: writer.statements(1)}))
 
     assert [e["position"] for e in first] == [1, 2, 3]
     assert [e["position"] for e in resumed] == [4, 5, 6, 7, 8]
 
 
 def test_subscription_filter_selects_by_aggregate_kind_and_type(
-        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(2)
     first = writer.restriction("roskomnadzor/instagram", "RU")
     with running_server(database_url, tmp_path / "server.log") as server:
-        events = run(receive(
-            server.ws_url, None, 2,
-            filter={"aggregateKinds": ["regulatory-action"],
-                    "types": ["RegulatoryActionAnnounced"]},
-            on={1: lambda: (writer.statements(2),
-                            writer.restriction("roskomnadzor/facebook", "RU"))}))
-    assert [e["id"] for e in events] == ["regulatory-action:roskomnadzor/instagram@1",
-                                         "regulatory-action:roskomnadzor/facebook@1"]
+        events = run(
+            receive(
+                server.ws_url,
+                None,
+                2,
+                filter={
+                    "aggregateKinds": ["regulatory-action"],
+                    "types": ["RegulatoryActionAnnounced"],
+                },
+                on={
+                    1: lambda: (
+                        writer.statements(2),
+                        writer.restriction("roskomnadzor/facebook", "RU"),
+                    )
+                },
+            )
+        )
+    assert [e["id"] for e in events] == [
+        "regulatory-action:roskomnadzor/instagram@1",
+        "regulatory-action:roskomnadzor/facebook@1",
+    ]
+    assert events[0]["position"] == first
+
+
+def test_subscription_filter_selects_by_actor_and_jurisdiction(
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
+    writer.timeline.register_actor(
+        {
+            "id": "instagram",
+            "name": "Instagram",
+            "kind": "platform",
+            "effectiveAt": "2021-01-01T00:00:00+00:00",
+        }
+    )
+    writer.restriction("roskomnadzor/meta-ban", "RU")
+    first = writer.restriction("roskomnadzor/instagram", "RU", targets=("instagram",))
+    with running_server(database_url, tmp_path / "server.log") as server:
+        events = run(
+            receive(
+                server.ws_url,
+                None,
+                2,
+                filter={"actors": ["instagram"], "jurisdictions": ["ru"]},
+                on={
+                    1: lambda: (
+                        writer.restriction("kz/instagram", "KZ", targets=("instagram",)),
+                        writer.statements(1),
+                        writer.restriction(
+                            "roskomnadzor/instagram-2", "RU", targets=("instagram",)
+                        ),
+                    )
+                },
+            )
+        )
+    assert [e["id"] for e in events] == [
+        "regulatory-action:roskomnadzor/instagram@1",
+        "regulatory-action:roskomnadzor/instagram-2@1",
+    ]
     assert events[0]["position"] == first
 
 
 def test_a_bad_cursor_is_refused_naming_the_argument(sqlite_url: str, tmp_path: Path) -> None:
-    with running_server(sqlite_url, tmp_path / "server.log") as server, \
-            pytest.raises(TransportQueryError) as refused:
+    with (
+        running_server(sqlite_url, tmp_path / "server.log") as server,
+        pytest.raises(TransportQueryError) as refused,
+    ):
         run(receive(server.ws_url, "yesterday", 1))
     error = refused.value.errors[0] if refused.value.errors else {}
     assert "after" in error.get("message", "")
@@ -126,8 +194,9 @@ async def open_raw_subscription(url: str, query: str) -> Any:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     host, port = url.removeprefix("ws://").split("/")[0].split(":")
     sock.connect((host, int(port)))
-    ws = await connect(url, sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1,
-                       max_size=None)
+    ws = await connect(
+        url, sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1, max_size=None
+    )
     await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
     await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
@@ -151,17 +220,20 @@ async def drain(ws: Any) -> tuple[list[int], dict[str, Any]]:
 
 
 def test_a_slow_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its_cursor(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     writer = Writer(sqlite_url)  # 1, 2: actors
     count = 500
 
     def burst() -> list[int]:  # large, incompressible events: unread ones fill the network
         return [writer.statement(secrets.token_urlsafe(45_000)) for _ in range(count)]
 
-    async def scenario(url: str) -> tuple[list[int], list[int], dict[str, Any], list[int],
-                                          list[int]]:
+    async def scenario(
+        url: str,
+    ) -> tuple[list[int], list[int], dict[str, Any], list[int], list[int]]:
         slow = await open_raw_subscription(
-            url, 'subscription { events(after: "2") { position payload } }')
+            url, 'subscription { events(after: "2") { position payload } }'
+        )
         fast = asyncio.create_task(receive(url, "2", count, query=POSITIONS))
         await asyncio.sleep(0.5)  # both subscriptions are live before the burst
         written = await asyncio.to_thread(burst)
@@ -171,8 +243,9 @@ def test_a_slow_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its_cur
         rest = await receive(url, str(cursor), written[-1] - cursor, query=POSITIONS)
         return written, fast_positions, ending, slow_positions, [e["position"] for e in rest]
 
-    with running_server(sqlite_url, tmp_path / "server.log",
-                        TIMELINE_STREAM_BUFFER="150") as server:
+    with running_server(
+        sqlite_url, tmp_path / "server.log", TIMELINE_STREAM_BUFFER="150"
+    ) as server:
         written, fast_positions, ending, slow, rest = run(scenario(server.ws_url), 300)
     writer.close()
 
