@@ -39,36 +39,48 @@ PAYLOADS = [
     "meta/hate-speech' --",
     "x'); DROP TABLE timeline_events; --",
     "1; DELETE FROM timeline_api_tokens; --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "%",
     "_",
     "\\'; SELECT 1; --",
 ]
 
 #: Values for the required arguments that are not under test.
-FILLERS = {"ID": "meta/hate-speech", "DateTime": "2022-03-12T00:00:00+00:00",
-           "Date": "2022-03-11", "String": "UTC", "Int": 5}
+FILLERS = {
+    "ID": "meta/hate-speech",
+    "DateTime": "2022-03-12T00:00:00+00:00",
+    "Date": "2022-03-11",
+    "String": "UTC",
+    "Int": 5,
+}
 
 
 def snapshot(engine: Engine) -> dict[str, list[str]]:
     """Every row of every table, as text, sorted: equal snapshots mean nothing changed."""
     names = inspect_db(engine).get_table_names()
     with engine.connect() as connection:
-        return {name: sorted(repr(tuple(row)) for row in
-                             connection.exec_driver_sql(f'SELECT * FROM "{name}"'))
-                for name in names}
+        return {
+            name: sorted(
+                repr(tuple(row)) for row in connection.exec_driver_sql(f'SELECT * FROM "{name}"')
+            )
+            for name in names
+        }
 
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
 
 
-def post(api: ApiServer, query: str, variables: dict[str, Any] | None = None,
-         token: str | None = None) -> dict[str, Any]:
+def post(
+    api: ApiServer, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(api.url + "/graphql", json={"query": query,
-                                                      "variables": variables or {}},
-                          headers=headers, timeout=30)
+    response = httpx.post(
+        api.url + "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers=headers,
+        timeout=30,
+    )
     assert response.status_code < 500, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -85,14 +97,25 @@ def demo_api_fixture(database_url: str) -> Iterator[ApiServer]:
 
 # -- tokens ---------------------------------------------------------------------------------
 
+
 def test_a_token_is_stored_only_as_its_hash(sqlite_url: str) -> None:
     with serve(Settings(database_url=sqlite_url)) as api:
         token, info = tokens.create_token(api.services.timeline.engine, ["write"], "probe")
         secret = token.split("_", 2)[2]
         rows = snapshot(api.services.timeline.engine)
-        works = post(api, "mutation($i: RegisterActorInput!) { registerActor(input: $i) { id } }",
-                     {"i": {"id": "meta", "name": "Meta", "kind": "organisation",
-                            "effectiveAt": "2022-03-01T00:00:00+00:00"}}, token)
+        works = post(
+            api,
+            "mutation($i: RegisterActorInput!) { registerActor(input: $i) { id } }",
+            {
+                "i": {
+                    "id": "meta",
+                    "name": "Meta",
+                    "kind": "organisation",
+                    "effectiveAt": "2022-03-01T00:00:00+00:00",
+                }
+            },
+            token,
+        )
     everything = "\n".join(line for table in rows.values() for line in table)
     assert works == {"data": {"registerActor": {"id": "meta"}}}  # the token is real
     assert info.token_id in everything  # the row is there...
@@ -105,8 +128,13 @@ def test_a_secret_of_the_right_length_but_wrong_content_is_refused(sqlite_url: s
         token, _ = tokens.create_token(engine, ["write"])
         prefix, token_id, secret = token.split("_", 2)
         assert tokens.authenticate(engine, token) is not None
-        for forged in (secret[:-1] + ("A" if secret[-1] != "A" else "B"),
-                       "A" * len(secret), secret[:8], secret + "x", ""):
+        for forged in (
+            secret[:-1] + ("A" if secret[-1] != "A" else "B"),
+            "A" * len(secret),
+            secret[:8],
+            secret + "x",
+            "",
+        ):
             assert tokens.authenticate(engine, f"{prefix}_{token_id}_{forged}") is None
 
 
@@ -116,15 +144,19 @@ def test_the_secret_is_compared_in_constant_time() -> None:
     tree = ast.parse(inspect.getsource(tokens.authenticate).strip())
     calls = [ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)]
     assert "hmac.compare_digest" in calls
-    compared = [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Compare)
-                and any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops)]
+    compared = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops)
+    ]
     assert not any("hash" in text or "secret" in text for text in compared), compared
 
 
 # -- introspection --------------------------------------------------------------------------
 
 INTROSPECT = "{ __schema { queryType { name } } }"
-TYPE = "{ __type(name: \"Policy\") { name } }"
+TYPE = '{ __type(name: "Policy") { name } }'
 
 
 def test_introspection_is_on_by_default_and_a_setting_turns_it_off(sqlite_url: str) -> None:
@@ -140,6 +172,7 @@ def test_introspection_is_on_by_default_and_a_setting_turns_it_off(sqlite_url: s
 
 
 # -- SQL injection --------------------------------------------------------------------------
+
 
 def _unwrap(kind: GraphQLType) -> tuple[Any, bool]:
     """The named type, and whether it is a list."""
@@ -169,12 +202,13 @@ def string_arguments(schema: GraphQLSchema) -> Iterator[tuple[str, str, str]]:
                 for sub, sub_field in named.fields.items():
                     sub_named, _ = _unwrap(sub_field.type)
                     if isinstance(sub_named, GraphQLScalarType) and sub_named.name in (
-                            "String", "ID"):
+                        "String",
+                        "ID",
+                    ):
                         yield name, f"{arg_name}.{sub}", str(sub_field.type)
 
 
-def injection_query(schema: GraphQLSchema, field_name: str, path: str,
-                    var_type: str) -> str:
+def injection_query(schema: GraphQLSchema, field_name: str, path: str, var_type: str) -> str:
     """The query with `$v` at `path` and fillers for the other required arguments."""
     field = schema.query_type.fields[field_name]  # type: ignore[union-attr]
     head, _, sub = path.partition(".")
@@ -187,8 +221,9 @@ def injection_query(schema: GraphQLSchema, field_name: str, path: str,
             filler = FILLERS[named.name]
             text = str(filler) if isinstance(filler, int) else repr_gql(filler)
             arguments.append(f"{arg_name}: {text}")
-    return (f"query($v: {var_type}) {{ {field_name}({', '.join(arguments)}) "
-            f"{_selection(field.type)} }}")
+    return (
+        f"query($v: {var_type}) {{ {field_name}({', '.join(arguments)}) {_selection(field.type)} }}"
+    )
 
 
 def repr_gql(text: str) -> str:
@@ -207,20 +242,32 @@ def _found(data: Any) -> int:
     return 1
 
 
+#: Queries that need a token with the `write` scope (webhook endpoints and their deliveries).
+WRITE_SCOPED = {"webhooks", "webhookDeliveries"}
+
+
 def test_sql_injection_in_every_string_argument_changes_nothing_and_matches_nothing(
-        demo_api: ApiServer) -> None:
+    demo_api: ApiServer,
+) -> None:
     schema = build_schema()._schema
     targets = list(string_arguments(schema))
     assert len(targets) >= 15  # every id, filter field and cursor of the contract
     before = snapshot(demo_api.services.timeline.engine)
     assert _found(post(demo_api, "{ policies { nodes { id } } }")["data"]["policies"]) > 0
     refused: set[str] = set()
+    assert "webhookDeliveries" in {name for name, _, _ in targets}  # a write-scoped one
     for field_name, path, var_type in targets:
         query = injection_query(schema, field_name, path, var_type)
         for payload in PAYLOADS:
             value: Any = [payload] if var_type.startswith("[") else payload
-            body = post(demo_api, query, {"v": value}, demo_api.write_token)  # all fields
             where = f"{field_name}({path}={payload!r})"
+            token = None
+            if field_name in WRITE_SCOPED:  # refused without the token, then really probed
+                anonymous = post(demo_api, query, {"v": value})
+                assert codes(anonymous) == ["UNAUTHENTICATED"], (where, anonymous)
+                assert anonymous["data"] is None, (where, anonymous)
+                token = demo_api.write_token
+            body = post(demo_api, query, {"v": value}, token)
             assert set(codes(body)) <= {"BAD_INPUT", "NOT_FOUND"}, (where, body)
             if body.get("errors"):  # refused as input: naming the argument, never run
                 assert all(e["extensions"].get("field") for e in body["errors"]), (where, body)
@@ -229,13 +276,23 @@ def test_sql_injection_in_every_string_argument_changes_nothing_and_matches_noth
                 # policyDiff always answers a diff object; everything else finds nothing
                 found = _found(body["data"][field_name])
                 assert found == (1 if field_name == "policyDiff" else 0), (where, body)
-    # only cursors and time zones are refused outright; every other argument was looked up
-    assert refused <= {"after", "before", "timeZone", "filter.kinds",
-                       "filter.aggregateKinds"}, refused
+    # only cursors, time zones and the event filter's validated slugs and codes (checked as
+    # the streams check them) are refused outright; every other argument was looked up
+    assert refused <= {
+        "after",
+        "before",
+        "timeZone",
+        "filter.kinds",
+        "filter.aggregateKinds",
+        "filter.aggregateIds",
+        "filter.actors",
+        "filter.jurisdictions",
+    }, refused
     assert snapshot(demo_api.services.timeline.engine) == before
-    verdict = integrity.verify(demo_api.services.timeline.engine,
-                               demo_api.services.timeline.recorder  # type: ignore[attr-defined]
-                               .events_record_cls.__table__)
+    verdict = integrity.verify(
+        demo_api.services.timeline.engine,
+        demo_api.services.timeline.recorder.events_record_cls.__table__,  # type: ignore[attr-defined]
+    )
     assert verdict.ok
 
 
@@ -244,43 +301,73 @@ ANNOUNCE = """mutation($i: AnnouncePolicyInput!) { announcePolicy(input: $i) {
 
 
 def test_injection_in_stored_texts_is_stored_verbatim_and_touches_nothing_else(
-        demo_api: ApiServer) -> None:
+    demo_api: ApiServer,
+) -> None:
     engine = demo_api.services.timeline.engine
     tokens_before = snapshot(engine)["timeline_api_tokens"]
     head = demo_api.services.timeline.head_position()
     for n, payload in enumerate(PAYLOADS):
-        body = post(demo_api, ANNOUNCE, {"i": {
-            "id": f"meta/probe-{n}", "title": payload, "owner": "meta", "summary": payload,
-            "effectiveAt": "2022-03-15T00:00:00+00:00",
-            "clauses": [{"id": "c1", "heading": payload, "text": payload}]}},
-            demo_api.write_token)
+        body = post(
+            demo_api,
+            ANNOUNCE,
+            {
+                "i": {
+                    "id": f"meta/probe-{n}",
+                    "title": payload,
+                    "owner": "meta",
+                    "summary": payload,
+                    "effectiveAt": "2022-03-15T00:00:00+00:00",
+                    "clauses": [{"id": "c1", "heading": payload, "text": payload}],
+                }
+            },
+            demo_api.write_token,
+        )
         assert "errors" not in body, body
         policy = body["data"]["announcePolicy"]["policy"]
         assert policy["title"] == policy["summary"] == payload
         assert policy["clauses"] == [{"id": "c1", "heading": payload, "text": payload}]
-        refused = post(demo_api, ANNOUNCE, {"i": {
-            "id": payload, "title": "t", "owner": "meta",
-            "effectiveAt": "2022-03-15T00:00:00+00:00", "clauses": []}}, demo_api.write_token)
+        refused = post(
+            demo_api,
+            ANNOUNCE,
+            {
+                "i": {
+                    "id": payload,
+                    "title": "t",
+                    "owner": "meta",
+                    "effectiveAt": "2022-03-15T00:00:00+00:00",
+                    "clauses": [],
+                }
+            },
+            demo_api.write_token,
+        )
         assert codes(refused) == ["BAD_INPUT"], refused
     after = snapshot(engine)
     assert after["timeline_api_tokens"] == tokens_before
     assert demo_api.services.timeline.head_position() > head
-    assert integrity.verify(engine, demo_api.services.timeline.recorder  # type: ignore[attr-defined]
-                            .events_record_cls.__table__).ok
+    assert integrity.verify(
+        engine,
+        demo_api.services.timeline.recorder.events_record_cls.__table__,  # type: ignore[attr-defined]
+    ).ok
 
 
 def test_mutations_over_get_and_batched_or_malformed_requests_store_nothing(
-        sqlite_url: str) -> None:
+    sqlite_url: str,
+) -> None:
     """A mutation in a GET (a link or an <img> could send it) and batches (which would
     multiply the per-document limits) are refused, as is a body that is not JSON."""
-    mutation = ("mutation { registerActor(input: {id: \"meta\", name: \"Meta\", "
-                "kind: \"organisation\", effectiveAt: \"2022-03-01T00:00:00Z\"}) { id } }")
+    mutation = (
+        'mutation { registerActor(input: {id: "meta", name: "Meta", '
+        'kind: "organisation", effectiveAt: "2022-03-01T00:00:00Z"}) { id } }'
+    )
     with serve(Settings(database_url=sqlite_url)) as api:
         auth = {"Authorization": f"Bearer {api.write_token}"}
         over_get = httpx.get(api.url + "/graphql", params={"query": mutation}, headers=auth)
         batched = httpx.post(api.url + "/graphql", json=[{"query": mutation}] * 3, headers=auth)
-        malformed = httpx.post(api.url + "/graphql", content=b"{\"query\": \"mutation {",
-                               headers={**auth, "content-type": "application/json"})
+        malformed = httpx.post(
+            api.url + "/graphql",
+            content=b'{"query": "mutation {',
+            headers={**auth, "content-type": "application/json"},
+        )
         stored = api.services.timeline.head_position()
         works = post(api, mutation, token=api.write_token)
     assert (over_get.status_code, batched.status_code, malformed.status_code) == (400, 400, 400)
