@@ -14,10 +14,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from strawberry.fastapi import GraphQLRouter
 
 from api import rest, streams
 from api.context import context_for
+from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
 from api.schema import build_schema
 from timeline import tokens
@@ -76,7 +76,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.metrics = rest.Metrics()
-    graphql: GraphQLRouter[Any, None] = GraphQLRouter(
+    graphql = GraphQLHttp(
         build_schema(settings),
         context_getter=context_for,
         graphql_ide="graphiql" if settings.development else None,

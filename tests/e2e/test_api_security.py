@@ -224,3 +224,33 @@ def test_an_unexpected_failure_reaches_the_client_without_detail(api: ApiServer)
     assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     for detail in ("corrupt", "Traceback", "JSON", "File "):
         assert detail not in response.text
+
+
+#: Requests Strawberry itself refuses before any GraphQL runs: (method, body, headers, words).
+MALFORMED = {
+    "batch": ("POST", b'[{"query": "{ __typename }"}]', "application/json", "one operation"),
+    "not JSON": ("POST", b'{"query": ', "application/json", "not valid JSON"),
+    "content type": ("POST", b"{ __typename }", "text/plain", "application/json"),
+    "no query": ("POST", b'{"variables": {}}', "application/json", "no GraphQL query"),
+    "mutation over GET": ("GET", b"", "", "POST"),
+    "PUT": ("PUT", b'{"query": "{ __typename }"}', "application/json", "POST"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_request_is_a_json_graphql_error_with_a_code(api: ApiServer, case: str) -> None:
+    method, body, content_type, words = MALFORMED[case]
+    params = {"query": 'mutation { registerActor(input: {id: "x"}) { id } }'}
+    response = httpx.request(
+        method,
+        api.url + "/graphql",
+        content=body or None,
+        params=params if method == "GET" else None,
+        headers={"Content-Type": content_type} if content_type else {},
+    )
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"].startswith("application/json")
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_INPUT"]
+    assert words in errors[0]["message"]
+    assert stored_events(api) == 0

@@ -1,0 +1,88 @@
+"""The /graphql endpoint: Strawberry's router, with its own HTTP refusals as GraphQL errors.
+
+Strawberry answers a malformed request (a batch, a body that is not JSON, another content
+type, a mutation over GET, ...) with plain text. Clients expect every error from /graphql as
+`{"errors": [{"message", "extensions": {"code"}}]}`, so those refusals are restated here as
+BAD_INPUT with a message saying what to send instead; the HTTP status stays as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UNSET
+
+#: Strawberry's reason (its start) -> (field, a clearer message).
+_CLEARER: dict[str, tuple[str | None, str]] = {
+    "Batching is not enabled": (
+        "body",
+        "batching is not enabled: send one operation per request, a JSON object "
+        '{"query": ..., "variables": {...}}, not a list',
+    ),
+    "Unable to parse request body as JSON": (
+        "body",
+        'the request body is not valid JSON: send {"query": ..., "variables": {...}}',
+    ),
+    "Unsupported content type": (
+        "Content-Type",
+        "unsupported Content-Type: send the operation as application/json",
+    ),
+    "mutations are not allowed when using GET": (
+        None,
+        "mutations are not allowed over GET: send them with POST",
+    ),
+    "No GraphQL query found in the request": ("query", "no GraphQL query in the request"),
+    "Not Found": (None, "the in-browser IDE is served only in development; POST queries here"),
+}
+
+#: Methods other than GET and POST, answered here rather than with the framework's 405.
+OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
+
+
+def request_error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    """A GraphQL-over-HTTP request error: no `data`, one error with code BAD_INPUT."""
+    extensions: dict[str, Any] = {"code": "BAD_INPUT"}
+    if field:
+        extensions["field"] = field
+    return JSONResponse(
+        status_code=status, content={"errors": [{"message": message, "extensions": extensions}]}
+    )
+
+
+def clearer(reason: str) -> tuple[str | None, str]:
+    """The field and message for one of Strawberry's refusals (its own words otherwise)."""
+    for start, found in _CLEARER.items():
+        if reason.startswith(start):
+            return found
+    return None, reason
+
+
+async def method_not_allowed() -> JSONResponse:
+    response = request_error(405, "GraphQL is served over GET (queries) and POST only")
+    response.headers["Allow"] = "GET, POST"
+    return response
+
+
+class GraphQLHttp(GraphQLRouter[Any, None]):
+    """GraphQLRouter whose HTTP-level refusals are JSON GraphQL errors with a code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_api_route(
+            kwargs.get("path", ""),
+            method_not_allowed,
+            methods=OTHER_METHODS,
+            include_in_schema=False,
+        )
+
+    async def run(
+        self, request: Any, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as error:
+            field, message = clearer(str(error.reason))
+            return request_error(error.status_code, message, field)
