@@ -7,24 +7,52 @@ models validate them and name the field of any refusal.
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 from typing import Any
 
 import strawberry
+from pydantic.alias_generators import to_camel
 from strawberry.scalars import JSON
 
 
 def command_data(value: Any) -> Any:
-    """An input as the plain dict a command takes: snake_case names, unset fields left out."""
+    """An input as the plain dict a command takes: wire (camelCase) names, which the command
+    models accept as aliases and so name in their errors too; unset fields left out."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: command_data(getattr(value, f.name))
+            to_camel(f.name): command_data(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if getattr(value, f.name) is not None
         }
     if isinstance(value, list):
         return [command_data(v) for v in value]
     return value
+
+
+_PATH = re.compile(r"^[A-Za-z_][\w.\[\]]*$")
+
+
+def wire_path(field: str) -> str:
+    """A command's field as the client sent it, under the mutation's `input` argument:
+    `expected_version` -> `input.expectedVersion`, `sources[0].url` -> `input.sources[0].url`."""
+    if field == "input" or field.startswith("input.") or not _PATH.match(field):
+        return field
+    return "input." + ".".join(
+        re.sub(r"^[a-z0-9_]+", lambda m: to_camel(m.group(0)), part) for part in field.split(".")
+    )
+
+
+def wire_reason(reason: str) -> str:
+    """The other problems listed after `; also ` named the same way."""
+    head, sep, rest = reason.partition("; also ")
+    if not sep:
+        return reason
+    items = []
+    for item in rest.split("; "):
+        name, colon, message = item.partition(": ")
+        items.append(f"{wire_path(name)}: {message}" if colon and _PATH.match(name) else item)
+    return head + sep + "; ".join(items)
 
 
 @strawberry.input

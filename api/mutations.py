@@ -12,7 +12,9 @@ from strawberry.types import Info
 
 from api import inputs as i
 from api.context import Context, described, run
+from api.errors import BadInput
 from api.types import Actor, Policy, RegulatoryAction, Statement
+from domain.errors import InvalidInput
 from domain.values import Reference
 from projections import queries
 from timeline.bootstrap import Services
@@ -94,7 +96,10 @@ async def execute(info: Info[Context, None], command: str, data: Any) -> Command
     context = info.context
     await context.require("write")
     method = getattr(context.services.timeline, command)
-    result: CommandResult = await run(method, i.command_data(data))
+    try:
+        result: CommandResult = await run(method, i.command_data(data))
+    except InvalidInput as error:  # named as sent: input.sources[0].url
+        raise BadInput(i.wire_path(error.field), i.wire_reason(error.reason)) from None
     await wait_for_projections(context.services, result.position)
     return result
 

@@ -16,6 +16,8 @@ from strawberry.types import Info
 from api.context import Context, run
 from api.errors import BadInput
 from api.events import EventFilter, stream_filter
+from api.inputs import wire_path
+from domain.errors import InvalidInput
 from timeline import webhooks
 
 
@@ -109,13 +111,16 @@ class WebhookMutation:
             ),
             "input",
         )
-        endpoint = await run(
-            webhooks.add_endpoint,
-            info.context.services.timeline,
-            input.url,
-            wanted,
-            _cursor("input.after", input.after),
-        )
+        try:
+            endpoint = await run(
+                webhooks.add_endpoint,
+                info.context.services.timeline,
+                input.url,
+                wanted,
+                _cursor("input.after", input.after),
+            )
+        except InvalidInput as error:  # `url` -> `input.url`, as sent
+            raise BadInput(wire_path(error.field), error.reason) from None
         return AddWebhookResult(endpoint=WebhookEndpoint.of(endpoint), secret=endpoint.secret)
 
 
