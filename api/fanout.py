@@ -36,15 +36,23 @@ class StreamSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TIMELINE_STREAM_", extra="ignore")
 
-    buffer: int = Field(default=1_000, ge=1, description="Live events buffered per subscriber "
-                        "before it is disconnected as too slow.")
+    buffer: int = Field(
+        default=1_000,
+        ge=1,
+        description="Live events buffered per subscriber before it is disconnected as too slow.",
+    )
     page: int = Field(default=500, ge=1, description="Events read from the store at once.")
-    poll_interval: float = Field(default=0.25, gt=0, description="Seconds between polls on "
-                                 "SQLite (the wake-up across processes).")
-    postgres_poll_interval: float = Field(default=5.0, gt=0, description="Seconds between "
-                                          "polls on PostgreSQL, behind LISTEN/NOTIFY.")
-    keepalive: float = Field(default=15.0, gt=0, description="Seconds between SSE keep-alive "
-                             "comments on an idle stream.")
+    poll_interval: float = Field(
+        default=0.25,
+        gt=0,
+        description="Seconds between polls on SQLite (the wake-up across processes).",
+    )
+    postgres_poll_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between polls on PostgreSQL, behind LISTEN/NOTIFY."
+    )
+    keepalive: float = Field(
+        default=15.0, gt=0, description="Seconds between SSE keep-alive comments on an idle stream."
+    )
 
 
 class SubscriberTooSlow(Exception):
@@ -57,8 +65,9 @@ class SubscriberTooSlow(Exception):
         self.buffer = buffer
         super().__init__(
             f"subscriber too slow: {buffer} events were waiting in its buffer, so it was "
-            f"disconnected; resume from cursor {cursor} (after: \"{cursor}\" or "
-            f"Last-Event-ID: {cursor})")
+            f'disconnected; resume from cursor {cursor} (after: "{cursor}" or '
+            f"Last-Event-ID: {cursor})"
+        )
 
 
 class Subscriber:
@@ -153,8 +162,9 @@ class Fanout:
 
     # -- subscribing -------------------------------------------------------------------------
 
-    async def events(self, after: int, event_filter: EventFilter | None = None
-                     ) -> AsyncIterator[StreamEvent]:
+    async def events(
+        self, after: int, event_filter: EventFilter | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """Every event after position `after` that passes the filter, in log order: the
         backlog first, then live. Raises SubscriberTooSlow if the consumer falls behind."""
         wanted = event_filter or EventFilter()
@@ -199,8 +209,9 @@ class Fanout:
     # -- the reading loop --------------------------------------------------------------------
 
     async def _run(self) -> None:
-        interval = (self.settings.postgres_poll_interval if self._postgres
-                    else self.settings.poll_interval)
+        interval = (
+            self.settings.postgres_poll_interval if self._postgres else self.settings.poll_interval
+        )
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)

@@ -78,9 +78,7 @@ class GraphQLHttp(GraphQLRouter[Any, None]):
             include_in_schema=False,
         )
 
-    async def run(
-        self, request: Any, context: Any = UNSET, root_value: Any = UNSET
-    ) -> Any:
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as error:

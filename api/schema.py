@@ -33,8 +33,9 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 class TimelineSchema(strawberry.Schema):
     """The schema; errors get their codes (and unexpected ones are logged) in `api.errors`."""
 
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         document = execution_context.graphql_document if execution_context else None
         describe_all(errors, document)
 
@@ -54,7 +55,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=merge_types("Query", (Query, WebhookQuery)),
         mutation=merge_types("Mutation", (Mutation, WebhookMutation)),
         subscription=subscriptions.Subscription,
-        extensions=extensions, config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 

@@ -53,18 +53,34 @@ async def _refused(request: Request) -> JSONResponse | None:
     if services is None or not services.settings.read_requires_token:
         return None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    info = (await run_in_threadpool(tokens.authenticate, services.timeline.engine,
-                                    token.strip())
-            if scheme.lower() == "bearer" and token.strip() else None)
+    info = (
+        await run_in_threadpool(tokens.authenticate, services.timeline.engine, token.strip())
+        if scheme.lower() == "bearer" and token.strip()
+        else None
+    )
     if info is None:
-        return JSONResponse(status_code=401, content={"error": {
-            "code": "UNAUTHENTICATED", "field": "Authorization",
-            "message": "a valid 'Authorization: Bearer <token>' with the read scope is "
-                       "required"}})
+        return JSONResponse(
+            status_code=401,
+            content={
+                "error": {
+                    "code": "UNAUTHENTICATED",
+                    "field": "Authorization",
+                    "message": "a valid 'Authorization: Bearer <token>' with the read scope is "
+                    "required",
+                }
+            },
+        )
     if not info.allows("read"):
-        return JSONResponse(status_code=403, content={"error": {
-            "code": "FORBIDDEN", "field": "Authorization",
-            "message": "this token lacks the 'read' scope"}})
+        return JSONResponse(
+            status_code=403,
+            content={
+                "error": {
+                    "code": "FORBIDDEN",
+                    "field": "Authorization",
+                    "message": "this token lacks the 'read' scope",
+                }
+            },
+        )
     return None
 
 
@@ -75,8 +91,11 @@ def parse_cursor(field: str, text: str | None) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a cursor; a cursor is the `position` "
-                                  "(a whole number) of the last event received") from None
+        raise InvalidInput(
+            field,
+            f"{text!r} is not a cursor; a cursor is the `position` "
+            "(a whole number) of the last event received",
+        ) from None
     if value < 0:
         raise InvalidInput(field, "a cursor is a position >= 0")
     return value
@@ -84,12 +103,18 @@ def parse_cursor(field: str, text: str | None) -> int:
 
 def bad_input(error: InvalidInput) -> JSONResponse:
     """400 naming the field and the reason; nothing else reaches the client."""
-    return JSONResponse(status_code=400, content={"error": {
-        "code": "BAD_INPUT", "field": error.field, "message": error.message}})
+    return JSONResponse(
+        status_code=400,
+        content={"error": {"code": "BAD_INPUT", "field": error.field, "message": error.message}},
+    )
 
 
-def _filter(aggregate: list[str] | None, type_: list[str] | None, actor: list[str] | None,
-            jurisdiction: list[str] | None) -> EventFilter:
+def _filter(
+    aggregate: list[str] | None,
+    type_: list[str] | None,
+    actor: list[str] | None,
+    jurisdiction: list[str] | None,
+) -> EventFilter:
     return EventFilter.build(aggregate or (), type_ or (), actor or (), jurisdiction or ())
 
 
@@ -100,15 +125,26 @@ def _fanout(request: Request) -> Fanout:
     return fanout
 
 
-@router.get("/events/stream", response_class=Response, responses={200: {
-    "content": {"text/event-stream": {}},
-    "description": "Server-Sent Events: the backlog after the cursor, then live events."}})
+@router.get(
+    "/events/stream",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events: the backlog after the cursor, then live events.",
+        }
+    },
+)
 async def stream_events(
     request: Request,
-    after: Annotated[str | None, Query(description="Position to start after (exclusive).")]
-    = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", description=(
-        "Set by reconnecting EventSource clients; takes precedence over `after`."))] = None,
+    after: Annotated[str | None, Query(description="Position to start after (exclusive).")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description=("Set by reconnecting EventSource clients; takes precedence over `after`."),
+        ),
+    ] = None,
     aggregate: FilterValues = None,
     type: FilterValues = None,
     actor: FilterValues = None,
@@ -119,8 +155,11 @@ async def stream_events(
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
-        cursor = (parse_cursor("Last-Event-ID", last_event_id) if last_event_id
-                  else parse_cursor("after", after))
+        cursor = (
+            parse_cursor("Last-Event-ID", last_event_id)
+            if last_event_id
+            else parse_cursor("after", after)
+        )
         wanted = _filter(aggregate, type, actor, jurisdiction)
     except InvalidInput as error:
         return bad_input(error)
@@ -132,24 +171,36 @@ async def stream_events(
             async for item in events:
                 yield ServerSentEvent(data=item.cloudevent_json, id=str(item.position))
         except SubscriberTooSlow as error:
-            yield ServerSentEvent(event="error", data=json.dumps(
-                {"code": error.code, "message": str(error), "cursor": str(error.cursor)}))
+            yield ServerSentEvent(
+                event="error",
+                data=json.dumps(
+                    {"code": error.code, "message": str(error), "cursor": str(error.cursor)}
+                ),
+            )
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    return EventSourceResponse(messages(), ping=fanout.settings.keepalive,
-                               headers={"Cache-Control": "no-store"})
+    return EventSourceResponse(
+        messages(), ping=fanout.settings.keepalive, headers={"Cache-Control": "no-store"}
+    )
 
 
-@router.get("/events", response_class=Response, responses={200: {
-    "content": {"application/x-ndjson": {}},
-    "description": "One CloudEvents JSON envelope per line, in log order."}})
+@router.get(
+    "/events",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {}},
+            "description": "One CloudEvents JSON envelope per line, in log order.",
+        }
+    },
+)
 async def export_events(
     request: Request,
-    after: Annotated[str | None, Query(description="Position to start after (exclusive).")]
-    = None,
-    limit: Annotated[str | None, Query(description=f"Most events (1..{MAX_LIMIT}, default "
-                                                   "1000).")] = None,
+    after: Annotated[str | None, Query(description="Position to start after (exclusive).")] = None,
+    limit: Annotated[
+        str | None, Query(description=f"Most events (1..{MAX_LIMIT}, default 1000).")
+    ] = None,
     aggregate: FilterValues = None,
     type: FilterValues = None,
     actor: FilterValues = None,
