@@ -17,6 +17,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from api import unavailable
 from api.context import run
 from timeline.bootstrap import Services
 
@@ -76,23 +77,31 @@ async def observe(
     started = time.perf_counter()
     try:
         response = await call_next(request)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        response = JSONResponse(
-            {
-                "errors": [
-                    {
-                        "message": "internal error; it has been logged",
-                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                    }
-                ]
-            },
-            status_code=500,
-        )
+    except Exception as error:
+        if unavailable.is_unavailable(error):  # an outage, not a bug: 503, retry
+            response = unavailable.response()
+        else:
+            response = internal_error(request)
     route = route_of(request, response.status_code)
     metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
     metrics.requests.labels(request.method, route, str(response.status_code)).inc()
     return response
+
+
+def internal_error(request: Request) -> JSONResponse:
+    """A bare 500 for a bug: logged here (with the exception being handled), no detail out."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "internal error; it has been logged",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                }
+            ]
+        },
+        status_code=500,
+    )
 
 
 @router.get("/healthz", summary="Liveness: the process answers.")
@@ -107,8 +116,17 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         head, lag = await run(projection_lag, services)
     except Exception as error:
-        log.warning("readiness: database unreachable: %s", error)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        if not unavailable.is_unavailable(error):
+            raise  # a bug (say, a missing table): the middleware's 500, logged
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "unreachable",
+                "error": {"code": unavailable.UNAVAILABLE, "message": unavailable.REST_MESSAGE},
+            },
+            503,
+            headers={"Retry-After": "1"},
+        )
     ready = lag <= bound
     return JSONResponse(
         {

@@ -164,6 +164,9 @@ async def stream_events(
     except InvalidInput as error:
         return bad_input(error)
     fanout = _fanout(request)
+    # Reach the database before the 200 and the first byte: an outage is then a 503
+    # (api/rest.observe), not a stream that ends at once.
+    await asyncio.to_thread(fanout.timeline.head_position)
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
         events = fanout.events(cursor, wanted)
@@ -217,12 +220,14 @@ async def export_events(
         return bad_input(error)
     reader = EventReader(_fanout(request).timeline, tags=wanted.needs_tags)
     page_size = min(count, 1000) if wanted.selects_all else 1000
+    # The first page is read before the 200: an outage is then a 503 (api/rest.observe).
+    first_page = await asyncio.to_thread(reader.read, cursor, page_size)
 
     async def lines() -> AsyncIterator[bytes]:
         nonlocal cursor
         sent = 0
+        page = first_page
         while sent < count:
-            page = await asyncio.to_thread(reader.read, cursor, page_size)
             for item in page:
                 cursor = item.position
                 if wanted.matches(item):
@@ -232,6 +237,7 @@ async def export_events(
                         return
             if len(page) < page_size:
                 return
+            page = await asyncio.to_thread(reader.read, cursor, page_size)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
