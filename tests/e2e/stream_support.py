@@ -53,9 +53,24 @@ class Server:
         env = {**os.environ, "TIMELINE_DATABASE_URL": self.database_url, **self.env}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -95,36 +110,59 @@ class Writer:
     def __init__(self, database_url: str) -> None:
         self.timeline = Timeline(Settings(database_url=database_url))
         self.count = 0
-        self.timeline.register_actor({"id": "meta", "name": "Meta Platforms, Inc.",
-                                      "kind": "organisation",
-                                      "effectiveAt": "2021-10-28T00:00:00-07:00"})
-        self.timeline.register_actor({"id": "roskomnadzor", "name": "Roskomnadzor",
-                                      "kind": "authority",
-                                      "effectiveAt": "2021-01-01T00:00:00+03:00"})
+        self.timeline.register_actor(
+            {
+                "id": "meta",
+                "name": "Meta Platforms, Inc.",
+                "kind": "organisation",
+                "effectiveAt": "2021-10-28T00:00:00-07:00",
+            }
+        )
+        self.timeline.register_actor(
+            {
+                "id": "roskomnadzor",
+                "name": "Roskomnadzor",
+                "kind": "authority",
+                "effectiveAt": "2021-01-01T00:00:00+03:00",
+            }
+        )
 
     def statement(self, text: str = "", actor: str = "meta") -> int:
         """Record one statement; its log position."""
         self.count += 1
         at = datetime(2022, 3, 1, tzinfo=UTC) + timedelta(minutes=self.count)
-        result = self.timeline.record_statement({
-            "id": f"{actor}/statement-{self.count}", "actor": actor,
-            "text": text or f"statement {self.count}", "effectiveAt": at.isoformat()})
+        result = self.timeline.record_statement(
+            {
+                "id": f"{actor}/statement-{self.count}",
+                "actor": actor,
+                "text": text or f"statement {self.count}",
+                "effectiveAt": at.isoformat(),
+            }
+        )
         return result.position
 
     def statements(self, n: int, text: str = "") -> list[int]:
         return [self.statement(text) for _ in range(n)]
 
-    def restriction(self, slug: str, jurisdiction: str, targets: tuple[str, ...] = ("meta",)
-                    ) -> int:
-        result = self.timeline.announce_regulatory_action({
-            "id": slug, "authority": "roskomnadzor", "jurisdiction": jurisdiction,
-            "kind": "restriction", "targets": list(targets),
-            "effectiveAt": "2022-03-14T00:00:00+03:00"})
+    def restriction(
+        self, slug: str, jurisdiction: str, targets: tuple[str, ...] = ("meta",)
+    ) -> int:
+        result = self.timeline.announce_regulatory_action(
+            {
+                "id": slug,
+                "authority": "roskomnadzor",
+                "jurisdiction": jurisdiction,
+                "kind": "restriction",
+                "targets": list(targets),
+                "effectiveAt": "2022-03-14T00:00:00+03:00",
+            }
+        )
         return result.position
 
     def lift(self, slug: str) -> int:
-        result = self.timeline.lift_regulatory_action({
-            "id": slug, "effectiveAt": "2023-01-01T00:00:00+00:00"})
+        result = self.timeline.lift_regulatory_action(
+            {"id": slug, "effectiveAt": "2023-01-01T00:00:00+00:00"}
+        )
         return result.position
 
     def head(self) -> int:

@@ -28,8 +28,7 @@ from timeline.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
-REGISTER = ("mutation($i: RegisterActorInput!) { registerActor(input: $i) "
-            "{ id position } }")
+REGISTER = "mutation($i: RegisterActorInput!) { registerActor(input: $i) { id position } }"
 WRITERS, BEFORE_RESTART, AFTER_RESTART = 2, 10, 5
 
 
@@ -40,8 +39,9 @@ def local_cluster() -> tuple[str, str] | None:
     if not re.search(r"@(127\.0\.0\.1|localhost)(:|/)", POSTGRES_DSN):
         return None
     port = (re.search(r":(\d+)/", POSTGRES_DSN) or re.search("()", "")).group(1) or "5432"
-    listing = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True,
-                             check=False).stdout
+    listing = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False
+    ).stdout
     for line in listing.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[2] == port:
@@ -50,8 +50,13 @@ def local_cluster() -> tuple[str, str] | None:
 
 
 def pg_ctl(cluster: tuple[str, str], action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def ensure_running(cluster: tuple[str, str]) -> None:
@@ -88,13 +93,19 @@ class Writer:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def data(self, key: str) -> dict[str, Any]:
-        return {"id": key, "name": key, "kind": "organisation", "idempotencyKey": key,
-                "effectiveAt": "2022-03-01T00:00:00+00:00"}
+        return {
+            "id": key,
+            "name": key,
+            "kind": "organisation",
+            "idempotencyKey": key,
+            "effectiveAt": "2022-03-01T00:00:00+00:00",
+        }
 
     def send(self, client: httpx.Client, key: str) -> dict[str, Any] | None:
         try:
-            response = client.post("/graphql", json={"query": REGISTER,
-                                                      "variables": {"i": self.data(key)}})
+            response = client.post(
+                "/graphql", json={"query": REGISTER, "variables": {"i": self.data(key)}}
+            )
         except httpx.HTTPError:
             return None
         self.statuses.append(response.status_code)
@@ -126,21 +137,30 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
 
 
 def test_a_postgresql_restart_under_write_load_loses_nothing_and_recovers_by_itself(
-        cluster: tuple[str, str], postgres_url: str) -> None:
+    cluster: tuple[str, str], postgres_url: str
+) -> None:
     with serve(Settings(database_url=postgres_url)) as api:
         writers = [Writer(api, n) for n in range(WRITERS)]
         threads = [threading.Thread(target=w.run, daemon=True) for w in writers]
         for thread in threads:
             thread.start()
         try:
-            wait_until(lambda: all(len(w.acknowledged) >= BEFORE_RESTART for w in writers),
-                       60, "writes before the restart")
+            wait_until(
+                lambda: all(len(w.acknowledged) >= BEFORE_RESTART for w in writers),
+                60,
+                "writes before the restart",
+            )
             restarted = pg_ctl(cluster, "restart")
             assert restarted.returncode == 0, restarted.stderr
             marks = [len(w.acknowledged) for w in writers]
-            wait_until(lambda: all(len(w.acknowledged) >= m + AFTER_RESTART
-                                   for w, m in zip(writers, marks, strict=True)),
-                       90, "the service to recover by itself")
+            wait_until(
+                lambda: all(
+                    len(w.acknowledged) >= m + AFTER_RESTART
+                    for w, m in zip(writers, marks, strict=True)
+                ),
+                90,
+                "the service to recover by itself",
+            )
         finally:
             for writer in writers:
                 writer.stop.set()
@@ -150,8 +170,9 @@ def test_a_postgresql_restart_under_write_load_loses_nothing_and_recovers_by_its
 
         errors = [e for w in writers for e in w.errors]
         assert errors, "no writer saw the restart: the test did not exercise an outage"
-        assert all(status < 500 for w in writers for status in w.statuses), \
-            [s for w in writers for s in w.statuses if s >= 500]
+        assert all(status < 500 for w in writers for status in w.statuses), [
+            s for w in writers for s in w.statuses if s >= 500
+        ]
         for error in errors:
             assert error.get("extensions", {}).get("code") == "UNAVAILABLE", error
             assert "retry" in error["message"]
@@ -170,12 +191,20 @@ def check_every_write_is_whole(api: ApiServer, writers: list[Writer]) -> None:
             assert position in logged and logged[position].fact.data.get("slug", key) == key
         headers = {"Authorization": f"Bearer {api.write_token}"}
         for key in writer.unacknowledged:
-            body = httpx.post(api.url + "/graphql", headers=headers, timeout=30, json={
-                "query": REGISTER, "variables": {"i": writer.data(key)}}).json()
+            body = httpx.post(
+                api.url + "/graphql",
+                headers=headers,
+                timeout=30,
+                json={"query": REGISTER, "variables": {"i": writer.data(key)}},
+            ).json()
             assert "errors" not in body, body
     with timeline.engine.connect() as connection:
-        streams = {row.slug: row.aggregate_id for row in connection.execute(
-            select(store.streams.c.slug, store.streams.c.aggregate_id))}
+        streams = {
+            row.slug: row.aggregate_id
+            for row in connection.execute(
+                select(store.streams.c.slug, store.streams.c.aggregate_id)
+            )
+        }
     every_key = [k for w in writers for k in [*w.acknowledged, *w.unacknowledged]]
     for key in every_key:
         assert len(timeline.facts_of("actor", key)) == 1, key

@@ -24,8 +24,12 @@ from timeline import webhooks
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 #: Fast retries and a short lease, so that the restarted worker takes the endpoint over soon.
-WORKER_ENV = {"TIMELINE_WEBHOOK_LEASE": "2", "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.2",
-              "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.2", "TIMELINE_WEBHOOK_TIMEOUT": "30"}
+WORKER_ENV = {
+    "TIMELINE_WEBHOOK_LEASE": "2",
+    "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.2",
+    "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.2",
+    "TIMELINE_WEBHOOK_TIMEOUT": "30",
+}
 
 
 @dataclass
@@ -90,7 +94,8 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
 
 
 def test_a_delivery_cut_by_killing_the_api_resumes_after_a_restart(
-        database_url: str, tmp_path: Path, receiver: tuple[Receiver, str]) -> None:
+    database_url: str, tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
     hook, url = receiver
     writer = Writer(database_url)  # two actors: positions 1 and 2
     try:
@@ -114,8 +119,9 @@ def test_a_delivery_cut_by_killing_the_api_resumes_after_a_restart(
 
         with_restart = Server(database_url, tmp_path / "api.log", **WORKER_ENV).start()
         try:
-            wait_until(lambda: set(hook.positions()) >= set(expected), 60,
-                       "the deliveries to resume")
+            wait_until(
+                lambda: set(hook.positions()) >= set(expected), 60, "the deliveries to resume"
+            )
             wait_until(lambda: cursor_of(writer, endpoint.id) == head, 30, "the cursor")
         finally:
             with_restart.stop()
@@ -150,6 +156,11 @@ def verify_signatures(hook: Receiver, secret: str) -> None:
         assert headers["webhook-id"] == event_id
         timestamp = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
         assert abs((datetime.now(UTC) - timestamp).total_seconds()) < 300
-        verifier.verify(body, {"webhook-id": headers["webhook-id"],
-                               "webhook-timestamp": headers["webhook-timestamp"],
-                               "webhook-signature": headers["webhook-signature"]})
+        verifier.verify(
+            body,
+            {
+                "webhook-id": headers["webhook-id"],
+                "webhook-timestamp": headers["webhook-timestamp"],
+                "webhook-signature": headers["webhook-signature"],
+            },
+        )

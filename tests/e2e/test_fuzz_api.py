@@ -28,32 +28,70 @@ CODES = {"BAD_INPUT", "NOT_FOUND", "CONFLICT", "UNAUTHENTICATED", "FORBIDDEN"}
 QUERY_EXAMPLES, MUTATION_EXAMPLES, REST_EXAMPLES = 12, 25, 15
 
 #: Instants that matter: with and without offsets, far past and future, out of range, junk.
-INSTANTS = ["2022-03-11T00:00:00+03:00", "2022-03-14T00:00:00Z", "2022-03-11T00:00:00",
-            "0001-01-01T00:00:00+00:00", "0001-01-01T00:00:00+14:00",
-            "9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59-12:00", "2022-02-30T00:00:00Z",
-            "2022-03-11", "", "now", "\u0000", "2022-03-11T00:00:00+25:00"]
+INSTANTS = [
+    "2022-03-11T00:00:00+03:00",
+    "2022-03-14T00:00:00Z",
+    "2022-03-11T00:00:00",
+    "0001-01-01T00:00:00+00:00",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59+00:00",
+    "9999-12-31T23:59:59-12:00",
+    "2022-02-30T00:00:00Z",
+    "2022-03-11",
+    "",
+    "now",
+    "\u0000",
+    "2022-03-11T00:00:00+25:00",
+]
 DATES = ["2022-03-11", "0001-01-01", "9999-12-31", "2022-02-30", "11/03/2022", ""]
 
 
 def _json_value(depth: int = 0) -> st.SearchStrategy[graphql.ValueNode]:
-    scalars = st.one_of(st.text(max_size=30).map(nodes.String), st.integers().map(nodes.Int),
-                        st.booleans().map(nodes.Boolean), st.sampled_from(INSTANTS)
-                        .map(nodes.String))
+    scalars = st.one_of(
+        st.text(max_size=30).map(nodes.String),
+        st.integers().map(nodes.Int),
+        st.booleans().map(nodes.Boolean),
+        st.sampled_from(INSTANTS).map(nodes.String),
+    )
     if depth >= 2:
         return scalars
-    fields = st.lists(st.tuples(st.sampled_from(["summary", "title", "effectiveAt", "text",
-                                                 "announcedAt", "clauses", "x", ""]),
-                                _json_value(depth + 1)), max_size=3)
-    return st.one_of(scalars, fields.map(lambda pairs: nodes.Object([
-        graphql.ObjectFieldNode(name=graphql.NameNode(value=name), value=value)
-        for name, value in dict(pairs).items() if name])))
+    fields = st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["summary", "title", "effectiveAt", "text", "announcedAt", "clauses", "x", ""]
+            ),
+            _json_value(depth + 1),
+        ),
+        max_size=3,
+    )
+    return st.one_of(
+        scalars,
+        fields.map(
+            lambda pairs: nodes.Object(
+                [
+                    graphql.ObjectFieldNode(name=graphql.NameNode(value=name), value=value)
+                    for name, value in dict(pairs).items()
+                    if name
+                ]
+            )
+        ),
+    )
 
 
-schemathesis.graphql.scalar("DateTime", st.one_of(
-    st.sampled_from(INSTANTS), st.datetimes(timezones=st.timezones()).map(
-        lambda d: d.isoformat()), st.text(max_size=40)).map(nodes.String))
-schemathesis.graphql.scalar("Date", st.one_of(st.sampled_from(DATES), st.dates().map(
-    lambda d: d.isoformat()), st.text(max_size=12)).map(nodes.String))
+schemathesis.graphql.scalar(
+    "DateTime",
+    st.one_of(
+        st.sampled_from(INSTANTS),
+        st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+        st.text(max_size=40),
+    ).map(nodes.String),
+)
+schemathesis.graphql.scalar(
+    "Date",
+    st.one_of(
+        st.sampled_from(DATES), st.dates().map(lambda d: d.isoformat()), st.text(max_size=12)
+    ).map(nodes.String),
+)
 schemathesis.graphql.scalar("JSON", _json_value())
 
 
@@ -83,8 +121,9 @@ def graphql_operations(api: ApiServer) -> list[Any]:
 
 
 def fuzz(operation: Any, examples: int, check: Any) -> None:
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(operation.as_strategy())
     def run(case: Any) -> None:
         check(case)
@@ -96,6 +135,7 @@ def test_graphql_queries_never_fail_with_a_server_error(api: ApiServer) -> None:
     operations = [op for op in graphql_operations(api) if op.label.startswith("Query.")]
     assert len(operations) >= 11
     for operation in operations:
+
         def check(case: Any, label: str = operation.label) -> None:
             response = case.call(base_url=api.url + "/graphql")
             check_body(response, label)
@@ -110,6 +150,7 @@ def test_graphql_mutations_refused_with_a_code_store_nothing(api: ApiServer) -> 
     outcomes = {"accepted": 0, "refused": 0}
     timeline = api.services.timeline
     for operation in operations:
+
         def check(case: Any, label: str = operation.label) -> None:
             before = timeline.head_position()
             response = case.call(base_url=api.url + "/graphql", headers=headers)
@@ -135,6 +176,7 @@ def test_rest_operations_never_fail_with_a_server_error(api: ApiServer) -> None:
     operations = [op for op in operations if op.path != "/events/stream"]
     assert {op.path for op in operations} >= {"/healthz", "/readyz", "/metrics", "/events"}
     for operation in operations:
+
         def check(case: Any, label: str = operation.label) -> None:
             response = case.call(base_url=api.url, timeout=30)
             assert response.status_code < 500, (label, response.text[:300])
@@ -146,6 +188,9 @@ def test_rest_operations_never_fail_with_a_server_error(api: ApiServer) -> None:
 
 def test_the_fuzzed_server_still_answers(api: ApiServer) -> None:
     """After the fuzzing above, the demo's policy still reads (nothing broke the service)."""
-    response = httpx.post(api.url + "/graphql", json={
-        "query": "{ policy(id: \"meta/hate-speech\") { id } }"}, timeout=30)
+    response = httpx.post(
+        api.url + "/graphql",
+        json={"query": '{ policy(id: "meta/hate-speech") { id } }'},
+        timeout=30,
+    )
     assert response.json() == {"data": {"policy": {"id": "meta/hate-speech"}}}

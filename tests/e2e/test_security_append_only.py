@@ -22,38 +22,99 @@ T0 = "2022-03-01T00:00:00+00:00"
 #: (mutation, input type, input) covering every mutation of the schema, in an order that
 #: succeeds; the story is small and made up for the test.
 STEPS: list[tuple[str, str, dict[str, Any]]] = [
-    ("registerActor", "RegisterActorInput",
-     {"id": "meta", "name": "Facebook, Inc.", "kind": "organisation", "effectiveAt": T0}),
-    ("registerActor", "RegisterActorInput",
-     {"id": "roskomnadzor", "name": "Roskomnadzor", "kind": "authority", "effectiveAt": T0}),
-    ("renameActor", "RenameActorInput",
-     {"id": "meta", "name": "Meta Platforms, Inc.", "effectiveAt": "2022-03-02T00:00:00Z"}),
-    ("announcePolicy", "AnnouncePolicyInput",
-     {"id": "meta/hate-speech", "title": "Hate Speech", "owner": "meta",
-      "effectiveAt": "2022-03-03T00:00:00Z", "clauses": [{"id": "c1", "text": "No attacks."}]}),
-    ("revisePolicy", "RevisePolicyInput",
-     {"id": "meta/hate-speech", "effectiveAt": "2022-03-10T00:00:00Z", "summary": "allowance",
-      "addClauses": [{"id": "c2", "text": "Temporary allowance.", "scope": ["UA"]}]}),
-    ("announceRegulatoryAction", "AnnounceRegulatoryActionInput",
-     {"id": "roskomnadzor/restriction", "authority": "roskomnadzor", "jurisdiction": "RU",
-      "kind": "restriction", "targets": ["meta"], "effectiveAt": "2022-03-14T00:00:00+03:00",
-      "announcedAt": "2022-03-11T20:00:00+03:00",
-      "inResponseTo": ["policy:meta/hate-speech@2"]}),
-    ("amendRegulatoryAction", "AmendRegulatoryActionInput",
-     {"id": "roskomnadzor/restriction", "effectiveAt": "2022-03-14T00:00:00+03:00",
-      "summary": "Instagram restricted"}),
-    ("recordStatement", "RecordStatementInput",
-     {"id": "meta/statement", "actor": "meta", "text": "This is wrong.",
-      "effectiveAt": "2022-03-11T16:00:00-08:00"}),
-    ("correctEvent", "CorrectEventInput",
-     {"event": "policy:meta/hate-speech@2", "changes": {"summary": "temporary allowance"},
-      "reason": "wording"}),
-    ("retractEvent", "RetractEventInput",
-     {"event": "regulatory-action:roskomnadzor/restriction@2", "reason": "misreported"}),
-    ("liftRegulatoryAction", "LiftRegulatoryActionInput",
-     {"id": "roskomnadzor/restriction", "effectiveAt": "2022-06-01T00:00:00+03:00"}),
-    ("withdrawPolicy", "WithdrawPolicyInput",
-     {"id": "meta/hate-speech", "effectiveAt": "2022-07-01T00:00:00Z"}),
+    (
+        "registerActor",
+        "RegisterActorInput",
+        {"id": "meta", "name": "Facebook, Inc.", "kind": "organisation", "effectiveAt": T0},
+    ),
+    (
+        "registerActor",
+        "RegisterActorInput",
+        {"id": "roskomnadzor", "name": "Roskomnadzor", "kind": "authority", "effectiveAt": T0},
+    ),
+    (
+        "renameActor",
+        "RenameActorInput",
+        {"id": "meta", "name": "Meta Platforms, Inc.", "effectiveAt": "2022-03-02T00:00:00Z"},
+    ),
+    (
+        "announcePolicy",
+        "AnnouncePolicyInput",
+        {
+            "id": "meta/hate-speech",
+            "title": "Hate Speech",
+            "owner": "meta",
+            "effectiveAt": "2022-03-03T00:00:00Z",
+            "clauses": [{"id": "c1", "text": "No attacks."}],
+        },
+    ),
+    (
+        "revisePolicy",
+        "RevisePolicyInput",
+        {
+            "id": "meta/hate-speech",
+            "effectiveAt": "2022-03-10T00:00:00Z",
+            "summary": "allowance",
+            "addClauses": [{"id": "c2", "text": "Temporary allowance.", "scope": ["UA"]}],
+        },
+    ),
+    (
+        "announceRegulatoryAction",
+        "AnnounceRegulatoryActionInput",
+        {
+            "id": "roskomnadzor/restriction",
+            "authority": "roskomnadzor",
+            "jurisdiction": "RU",
+            "kind": "restriction",
+            "targets": ["meta"],
+            "effectiveAt": "2022-03-14T00:00:00+03:00",
+            "announcedAt": "2022-03-11T20:00:00+03:00",
+            "inResponseTo": ["policy:meta/hate-speech@2"],
+        },
+    ),
+    (
+        "amendRegulatoryAction",
+        "AmendRegulatoryActionInput",
+        {
+            "id": "roskomnadzor/restriction",
+            "effectiveAt": "2022-03-14T00:00:00+03:00",
+            "summary": "Instagram restricted",
+        },
+    ),
+    (
+        "recordStatement",
+        "RecordStatementInput",
+        {
+            "id": "meta/statement",
+            "actor": "meta",
+            "text": "This is wrong.",
+            "effectiveAt": "2022-03-11T16:00:00-08:00",
+        },
+    ),
+    (
+        "correctEvent",
+        "CorrectEventInput",
+        {
+            "event": "policy:meta/hate-speech@2",
+            "changes": {"summary": "temporary allowance"},
+            "reason": "wording",
+        },
+    ),
+    (
+        "retractEvent",
+        "RetractEventInput",
+        {"event": "regulatory-action:roskomnadzor/restriction@2", "reason": "misreported"},
+    ),
+    (
+        "liftRegulatoryAction",
+        "LiftRegulatoryActionInput",
+        {"id": "roskomnadzor/restriction", "effectiveAt": "2022-06-01T00:00:00+03:00"},
+    ),
+    (
+        "withdrawPolicy",
+        "WithdrawPolicyInput",
+        {"id": "meta/hate-speech", "effectiveAt": "2022-07-01T00:00:00Z"},
+    ),
 ]
 
 
@@ -102,8 +163,9 @@ def test_every_mutation_kind_only_appends_to_the_log(api: ApiServer) -> None:
     for name, input_type, data in STEPS:
         before = event_rows(api)
         # refused first (a stale expectedVersion), then accepted
-        refused = post(api, mutation(name, input_type),
-                       {"i": {**data, "expectedVersion": 99}}, api.write_token)
+        refused = post(
+            api, mutation(name, input_type), {"i": {**data, "expectedVersion": 99}}, api.write_token
+        )
         assert codes(refused) == ["CONFLICT"], (name, refused)
         assert event_rows(api) == before, name
         body = post(api, mutation(name, input_type), {"i": data}, api.write_token)
@@ -114,8 +176,12 @@ def test_every_mutation_kind_only_appends_to_the_log(api: ApiServer) -> None:
         assert after[-1][0] == body["data"][name]["position"]
     for name, input_type, data in EVENTLESS:
         before = event_rows(api)
-        body = post(api, f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ __typename }} }}",
-                    {"i": data}, api.write_token)
+        body = post(
+            api,
+            f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ __typename }} }}",
+            {"i": data},
+            api.write_token,
+        )
         assert "errors" not in body, (name, body)
         assert event_rows(api) == before, f"{name} changed the log"
 
@@ -125,8 +191,9 @@ def test_log_head_follows_the_chain_and_verifies_as_a_cited_head(api: ApiServer)
     assert post(api, query)["data"]["logHead"] == {"position": 0, "hash": "0" * 64}
     heads = []
     for name, input_type, data in STEPS[:4]:
-        position = post(api, mutation(name, input_type), {"i": data},
-                        api.write_token)["data"][name]["position"]
+        position = post(api, mutation(name, input_type), {"i": data}, api.write_token)["data"][
+            name
+        ]["position"]
         head = post(api, query)["data"]["logHead"]
         assert head["position"] == position
         heads.append(head)
@@ -141,4 +208,5 @@ def test_log_head_is_closed_with_the_other_reads(sqlite_url: str) -> None:
     with serve(Settings(database_url=sqlite_url, read_requires_token=True)) as api:
         assert codes(post(api, "{ logHead { position } }")) == ["UNAUTHENTICATED"]
         assert post(api, "{ logHead { position } }", token=api.read_token)["data"] == {
-            "logHead": {"position": 0}}
+            "logHead": {"position": 0}
+        }

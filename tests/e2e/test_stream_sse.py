@@ -50,11 +50,14 @@ def positions(events: list[ServerSentEvent]) -> list[int]:
 
 
 def test_sse_streams_the_backlog_after_the_cursor_then_live_events_in_log_order(
-        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(5)  # positions 1..7 (two actors first)
-    with running_server(database_url, tmp_path / "server.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client, \
-            connect_sse(client, "GET", "/events/stream", params={"after": "3"}) as source:
+    with (
+        running_server(database_url, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+        connect_sse(client, "GET", "/events/stream", params={"after": "3"}) as source,
+    ):
         events = source.iter_sse()
         backlog = take(events, 4)
         live_positions = writer.statements(5)
@@ -71,17 +74,25 @@ def test_sse_streams_the_backlog_after_the_cursor_then_live_events_in_log_order(
 
 
 def test_sse_reconnect_with_last_event_id_resumes_exactly_after_it(
-        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(4)  # 1..6
-    with running_server(database_url, tmp_path / "server.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        running_server(database_url, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         with connect_sse(client, "GET", "/events/stream") as source:
             first = take(source.iter_sse(), 4)
         last_id = first[-1].id
         writer.statements(3)  # 7..9, written while disconnected
         # As a browser's EventSource reconnects: the same URL, plus Last-Event-ID.
-        with connect_sse(client, "GET", "/events/stream", params={"after": "0"},
-                         headers={"Last-Event-ID": last_id}) as source:
+        with connect_sse(
+            client,
+            "GET",
+            "/events/stream",
+            params={"after": "0"},
+            headers={"Last-Event-ID": last_id},
+        ) as source:
             events = source.iter_sse()
             resumed = take(events, 5)
             writer.statements(1)  # 10, live
@@ -92,23 +103,33 @@ def test_sse_reconnect_with_last_event_id_resumes_exactly_after_it(
 
 
 def test_sse_sends_keep_alive_comments_while_idle(sqlite_url: str, tmp_path: Path) -> None:
-    with running_server(sqlite_url, tmp_path / "server.log",
-                        TIMELINE_STREAM_KEEPALIVE="0.2") as server, \
-            httpx.stream("GET", server.url + "/events/stream", timeout=30) as response:
+    with (
+        running_server(
+            sqlite_url, tmp_path / "server.log", TIMELINE_STREAM_KEEPALIVE="0.2"
+        ) as server,
+        httpx.stream("GET", server.url + "/events/stream", timeout=30) as response,
+    ):
         assert response.headers["content-type"].startswith("text/event-stream")
         comment = next(line for line in response.iter_lines() if line.startswith(":"))
     assert comment.startswith(": ping")
 
 
-def test_sse_filters_by_type_and_jurisdiction(database_url: str, writer: Writer,
-                                              tmp_path: Path) -> None:
+def test_sse_filters_by_type_and_jurisdiction(
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(2)
     ru = writer.restriction("roskomnadzor/instagram", "RU")
     writer.restriction("ofcom/instagram", "GB")
-    with running_server(database_url, tmp_path / "server.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client, \
-            connect_sse(client, "GET", "/events/stream", params={
-                "type": "RegulatoryActionAnnounced", "jurisdiction": "RU"}) as source:
+    with (
+        running_server(database_url, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+        connect_sse(
+            client,
+            "GET",
+            "/events/stream",
+            params={"type": "RegulatoryActionAnnounced", "jurisdiction": "RU"},
+        ) as source,
+    ):
         events = source.iter_sse()
         backlog = take(events, 1)
         writer.restriction("ofcom/facebook", "GB")
@@ -125,10 +146,13 @@ def ndjson(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def test_ndjson_export_pages_through_the_log_by_after_and_limit(
-        database_url: str, writer: Writer, tmp_path: Path) -> None:
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
     writer.statements(6)  # 1..8
-    with running_server(database_url, tmp_path / "server.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        running_server(database_url, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         first = ndjson(client.get("/events", params={"after": "2", "limit": "3"}))
         rest = ndjson(client.get("/events", params={"after": str(first[-1]["position"])}))
         by_actor = ndjson(client.get("/events", params={"actor": "roskomnadzor"}))
@@ -148,8 +172,9 @@ BAD_PARAMETERS = [
 ]
 
 
-def test_bad_stream_parameters_are_refused_naming_the_field(sqlite_url: str,
-                                                            tmp_path: Path) -> None:
+def test_bad_stream_parameters_are_refused_naming_the_field(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     with running_server(sqlite_url, tmp_path / "server.log") as server:
         for path, params, field in BAD_PARAMETERS:
             response = httpx.get(server.url + path, params=params, timeout=30)
@@ -177,23 +202,25 @@ def read_raw_sse(sock: socket.socket) -> tuple[list[int], dict[str, Any]]:
 
 
 def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its_cursor(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     writer = Writer(sqlite_url)  # 1, 2: actors
     count = 500
-    with running_server(sqlite_url, tmp_path / "server.log",
-                        TIMELINE_STREAM_BUFFER="150") as server:
+    with running_server(
+        sqlite_url, tmp_path / "server.log", TIMELINE_STREAM_BUFFER="150"
+    ) as server:
         # The slow subscriber asks for the stream and then does not read: with a small
         # receive buffer, the server's sends back up and its fan-out buffer fills.
         slow = socket.socket()
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.connect(("127.0.0.1", server.port))
         slow.sendall(b"GET /events/stream?after=2 HTTP/1.1\r\nHost: test\r\n\r\n")
-        with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=server.url,
-                                                         timeout=60) as client:
+        with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=server.url, timeout=60) as client:
+
             def fast() -> list[int]:
-                with connect_sse(client, "GET", "/events/stream",
-                                 params={"after": "2"}) as source:
+                with connect_sse(client, "GET", "/events/stream", params={"after": "2"}) as source:
                     return positions(take(source.iter_sse(), count, guard=240))
+
             fast_positions = pool.submit(fast)
             time.sleep(0.5)  # both subscribers are connected before the burst
             written = writer.statements(count, "x" * 60_000)
@@ -201,9 +228,12 @@ def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its
         slow.settimeout(60)
         slow_positions, error = read_raw_sse(slow)
         slow.close()
-        with httpx.Client(base_url=server.url, timeout=60) as client, \
-                connect_sse(client, "GET", "/events/stream",
-                            headers={"Last-Event-ID": error["cursor"]}) as source:
+        with (
+            httpx.Client(base_url=server.url, timeout=60) as client,
+            connect_sse(
+                client, "GET", "/events/stream", headers={"Last-Event-ID": error["cursor"]}
+            ) as source,
+        ):
             resumed = positions(take(source.iter_sse(), written[-1] - int(error["cursor"])))
     writer.close()
 
@@ -215,14 +245,18 @@ def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its
     assert slow_positions + resumed == written  # ...and resuming lost and repeated nothing
 
 
-def test_closed_reads_need_a_read_token_on_the_rest_streams(sqlite_url: str,
-                                                            tmp_path: Path) -> None:
+def test_closed_reads_need_a_read_token_on_the_rest_streams(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     writer = Writer(sqlite_url)
     token, _ = tokens.create_token(writer.timeline.engine, ["read"], "tests")
     writer.close()
-    with running_server(sqlite_url, tmp_path / "server.log",
-                        TIMELINE_READ_REQUIRES_TOKEN="true") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        running_server(
+            sqlite_url, tmp_path / "server.log", TIMELINE_READ_REQUIRES_TOKEN="true"
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         anonymous = client.get("/events")
         stream_anonymous = client.get("/events/stream")
         bad = client.get("/events", headers={"Authorization": "Bearer not-a-token"})

@@ -25,8 +25,15 @@ async def subscribe(url: str, after: int, ready: asyncio.Event | None = None) ->
     socket = await connect(url, subprotocols=["graphql-transport-ws"], max_size=None)
     await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await socket.recv())["type"] == "connection_ack"
-    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-        "query": POSITIONS, "variables": {"after": str(after)}}}))
+    await socket.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": POSITIONS, "variables": {"after": str(after)}},
+            }
+        )
+    )
     return socket
 
 
@@ -44,7 +51,8 @@ async def collect(socket: Any, count: int) -> list[int]:
 
 @pytest.mark.slow
 def test_200_websocket_subscribers_on_one_process_each_receive_every_event_of_a_burst(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     writer = Writer(sqlite_url)
     start = writer.head()
     burst = 1_000
@@ -67,7 +75,8 @@ def test_200_websocket_subscribers_on_one_process_each_receive_every_event_of_a_
 
 @pytest.mark.postgres
 def test_two_api_processes_on_one_postgres_database_each_see_every_event(
-        postgres_url: str, tmp_path: Path) -> None:
+    postgres_url: str, tmp_path: Path
+) -> None:
     # Polling is set to ten minutes: only LISTEN/NOTIFY can wake the processes in time.
     quiet = {"TIMELINE_STREAM_POSTGRES_POLL_INTERVAL": "600"}
     writer = Writer(postgres_url)
@@ -82,10 +91,11 @@ def test_two_api_processes_on_one_postgres_database_each_see_every_event(
             await asyncio.sleep(0.2)
         return written, list(await asyncio.gather(*receiving))
 
-    with running_server(postgres_url, tmp_path / "one.log", **quiet) as one, \
-            running_server(postgres_url, tmp_path / "two.log", **quiet) as two:
-        written, received = asyncio.run(asyncio.wait_for(
-            scenario([one.ws_url, two.ws_url]), 120))
+    with (
+        running_server(postgres_url, tmp_path / "one.log", **quiet) as one,
+        running_server(postgres_url, tmp_path / "two.log", **quiet) as two,
+    ):
+        written, received = asyncio.run(asyncio.wait_for(scenario([one.ws_url, two.ws_url]), 120))
     writer.close()
 
     assert len(received) == 4
@@ -98,7 +108,8 @@ RECORD = """mutation($input: RecordStatementInput!) { recordStatement(input: $in
 
 
 def test_a_write_through_the_server_wakes_its_subscribers_without_polling(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     writer = Writer(sqlite_url)
     token, _ = tokens.create_token(writer.timeline.engine, ["write"], "tests")
     start = writer.head()
@@ -110,15 +121,27 @@ def test_a_write_through_the_server_wakes_its_subscribers_without_polling(
         written = []
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             for n in range(3):
-                response = await client.post("/graphql", headers={
-                    "Authorization": f"Bearer {token}"}, json={"query": RECORD, "variables": {
-                        "input": {"id": f"meta/post-{n}", "actor": "meta", "text": "hello",
-                                  "effectiveAt": "2022-03-11T10:00:00+00:00"}}})
+                response = await client.post(
+                    "/graphql",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={
+                        "query": RECORD,
+                        "variables": {
+                            "input": {
+                                "id": f"meta/post-{n}",
+                                "actor": "meta",
+                                "text": "hello",
+                                "effectiveAt": "2022-03-11T10:00:00+00:00",
+                            }
+                        },
+                    },
+                )
                 written.append(response.json()["data"]["recordStatement"]["position"])
         return written, await receiving
 
     # Polling is set to ten minutes: only the in-process notification can wake the fan-out.
-    with running_server(sqlite_url, tmp_path / "server.log",
-                        TIMELINE_STREAM_POLL_INTERVAL="600") as server:
+    with running_server(
+        sqlite_url, tmp_path / "server.log", TIMELINE_STREAM_POLL_INTERVAL="600"
+    ) as server:
         written, received = asyncio.run(asyncio.wait_for(scenario(server), 120))
     assert received == written

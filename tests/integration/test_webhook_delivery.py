@@ -55,7 +55,8 @@ def writer(database_url: str) -> Iterator[Writer]:
 
 
 def test_every_event_arrives_once_in_order_signed_although_the_first_attempts_fail(
-        database_url: str, writer: Writer) -> None:
+    database_url: str, writer: Writer
+) -> None:
     with Receiver(failures=2) as receiver:
         endpoint = webhooks.add_endpoint(writer.timeline, receiver.url, after=0)
         written = writer.statements(5)
@@ -67,7 +68,8 @@ def test_every_event_arrives_once_in_order_signed_although_the_first_attempts_fa
         records = list(receiver.accepted)
 
     expected = ["actor:meta@1", "actor:roskomnadzor@1"] + [
-        f"statement:meta/statement-{n}@1" for n in range(1, 6)]
+        f"statement:meta/statement-{n}@1" for n in range(1, 6)
+    ]
     assert accepted == expected
     assert all(receiver.attempts[i] == 3 for i in expected)
     for message_id, headers, body in records:
@@ -82,7 +84,8 @@ def test_every_event_arrives_once_in_order_signed_although_the_first_attempts_fa
 
 
 def test_a_restart_resumes_after_the_last_acknowledged_event_and_sends_none_twice(
-        database_url: str, writer: Writer) -> None:
+    database_url: str, writer: Writer
+) -> None:
     with Receiver(failures=1) as receiver:
         endpoint = webhooks.add_endpoint(writer.timeline, receiver.url)  # from now on
         written = writer.statements(10)
@@ -104,7 +107,8 @@ def test_a_restart_resumes_after_the_last_acknowledged_event_and_sends_none_twic
 
 
 def test_two_workers_on_one_database_deliver_each_event_once(
-        database_url: str, writer: Writer) -> None:
+    database_url: str, writer: Writer
+) -> None:
     with Receiver() as receiver:
         webhooks.add_endpoint(writer.timeline, receiver.url)
         first, second = RunningWorker(database_url), RunningWorker(database_url)
@@ -118,10 +122,10 @@ def test_two_workers_on_one_database_deliver_each_event_once(
 
 
 def test_an_endpoint_receives_only_what_its_filter_selects(
-        database_url: str, writer: Writer) -> None:
+    database_url: str, writer: Writer
+) -> None:
     with Receiver() as receiver:
-        webhooks.add_endpoint(writer.timeline, receiver.url,
-                              EventFilter.parse(["jurisdiction=RU"]))
+        webhooks.add_endpoint(writer.timeline, receiver.url, EventFilter.parse(["jurisdiction=RU"]))
         writer.restriction("ofcom/instagram", "GB")
         writer.restriction("roskomnadzor/instagram", "RU")
         writer.statements(2)
@@ -132,18 +136,24 @@ def test_an_endpoint_receives_only_what_its_filter_selects(
             endpoint = webhooks.list_endpoints(writer.timeline.engine)[0]
         finally:
             worker.stop()
-    assert accepted == ["regulatory-action:roskomnadzor/instagram@1",
-                        "regulatory-action:roskomnadzor/facebook@1"]
+    assert accepted == [
+        "regulatory-action:roskomnadzor/instagram@1",
+        "regulatory-action:roskomnadzor/facebook@1",
+    ]
     assert endpoint.cursor == last
 
 
 def test_an_actor_filter_follows_the_aggregate_so_a_later_lift_of_an_action_matches(
-        database_url: str, writer: Writer) -> None:
+    database_url: str, writer: Writer
+) -> None:
     writer.restriction("roskomnadzor/instagram", "RU")  # targets meta; before the endpoint
     writer.restriction("roskomnadzor/vk", "RU", targets=("roskomnadzor",))
     with Receiver() as receiver:
-        webhooks.add_endpoint(writer.timeline, receiver.url,
-                              EventFilter.parse(["actor=meta", "kind=regulatory-action"]))
+        webhooks.add_endpoint(
+            writer.timeline,
+            receiver.url,
+            EventFilter.parse(["actor=meta", "kind=regulatory-action"]),
+        )
         writer.lift("roskomnadzor/vk")  # the authority is not meta, nor are its targets
         writer.statements(1)  # by meta, but not a regulatory action
         writer.lift("roskomnadzor/instagram")  # the lift names no actor; the action does
@@ -153,8 +163,10 @@ def test_an_actor_filter_follows_the_aggregate_so_a_later_lift_of_an_action_matc
             accepted = receiver.wait_for(2)
         finally:
             worker.stop()
-    assert accepted == ["regulatory-action:roskomnadzor/instagram@2",
-                        "regulatory-action:roskomnadzor/facebook@1"]
+    assert accepted == [
+        "regulatory-action:roskomnadzor/instagram@2",
+        "regulatory-action:roskomnadzor/facebook@1",
+    ]
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
@@ -162,13 +174,17 @@ def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
     assert [webhooks.backoff(settings, n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
-@pytest.mark.parametrize(("url", "options", "field"), [
-    ("ftp://example.org/hook", [], "url"),
-    ("http://example.org/hook", ["colour=red"], "filter"),
-    ("http://example.org/hook", ["jurisdiction=Russia"], "filter.jurisdiction[0]"),
-])
+@pytest.mark.parametrize(
+    ("url", "options", "field"),
+    [
+        ("ftp://example.org/hook", [], "url"),
+        ("http://example.org/hook", ["colour=red"], "filter"),
+        ("http://example.org/hook", ["jurisdiction=Russia"], "filter.jurisdiction[0]"),
+    ],
+)
 def test_a_bad_endpoint_is_refused_naming_the_field_and_nothing_is_stored(
-        sqlite_url: str, url: str, options: list[str], field: str) -> None:
+    sqlite_url: str, url: str, options: list[str], field: str
+) -> None:
     timeline = Timeline(Settings(database_url=sqlite_url))
     try:
         with pytest.raises(InvalidInput) as refused:
