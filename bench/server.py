@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ POLICY = """query Policy($id: ID!, $validAt: DateTime, $knownAt: DateTime) {
   policy(id: $id, validAt: $validAt, knownAt: $knownAt) {
     id title status version validFrom validTo clauses { id heading text scope }
   }
+}"""
+RECORD = """mutation Record($input: RecordStatementInput!) {
+  recordStatement(input: $input) { position }
 }"""
 EVENTS = "subscription Events($after: String) { events(after: $after) { position recordedAt } }"
 
@@ -130,6 +133,29 @@ def _check(response: httpx.Response) -> None:
     payload = response.json()
     if response.status_code != 200 or payload.get("errors"):
         raise RuntimeError(f"GraphQL lookup failed: {response.status_code} {payload}")
+
+
+class ApiWriter:
+    """Writes through the API's own `recordStatement` mutation (a bearer token with the
+    write scope), so the server's fan-out is woken in-process by its commit."""
+
+    def __init__(self, server: ApiServer, token: str, actor: str) -> None:
+        self.client = httpx.Client(base_url=server.url, timeout=30,
+                                   headers={"Authorization": f"Bearer {token}"})
+        self.actor = actor
+        self.count = 0
+
+    def __call__(self) -> int:
+        self.count += 1
+        variables = {"input": {
+            "id": f"{self.actor}/bench-statement-{self.count}", "actor": self.actor,
+            "text": f"statement {self.count}", "effectiveAt": datetime.now(UTC).isoformat()}}
+        response = self.client.post("/graphql", json={"query": RECORD, "variables": variables})
+        _check(response)
+        return int(response.json()["data"]["recordStatement"]["position"])
+
+    def close(self) -> None:
+        self.client.close()
 
 
 # -- figure 5: commit -> subscriber --------------------------------------------------------------
