@@ -268,6 +268,21 @@ class EventFilter:
         default=None,
         description="ISO 3166 codes: an action's jurisdiction or a policy's clause scopes.",
     )
+    aggregate: strawberry.ID | None = strawberry.field(
+        default=None, description="Shorthand for one aggregateIds entry."
+    )
+    type: str | None = strawberry.field(default=None, description="Shorthand for one types entry.")
+    actor: str | None = strawberry.field(
+        default=None, description="Shorthand for one actors entry."
+    )
+    jurisdiction: str | None = strawberry.field(
+        default=None, description="Shorthand for one jurisdictions entry."
+    )
+
+
+def _with(values: list[Any] | None, one: Any | None) -> list[Any]:
+    """A list criterion with its singular shorthand added."""
+    return [*(values or ()), *(() if one is None else (one,))]
 
 
 #: The GraphQL names of event_stream.EventFilter.build's criteria, for error fields.
@@ -286,10 +301,10 @@ def stream_filter(given: EventFilter | None, field: str = "filter") -> event_str
         return event_stream.EventFilter()
     try:
         return event_stream.EventFilter.build(
-            aggregates=[str(a) for a in given.aggregate_ids or ()],
-            types=given.types or (),
-            actors=given.actors or (),
-            jurisdictions=given.jurisdictions or (),
+            aggregates=[str(a) for a in _with(given.aggregate_ids, given.aggregate)],
+            types=_with(given.types, given.type),
+            actors=_with(given.actors, given.actor),
+            jurisdictions=_with(given.jurisdictions, given.jurisdiction),
             kinds=given.aggregate_kinds or (),
         )
     except InvalidInput as error:

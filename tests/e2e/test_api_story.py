@@ -300,6 +300,13 @@ def test_events_filter_by_actor_and_jurisdiction_as_the_streams_do(story: ApiSer
         f"policy:{POLICY}@3",
     ]
     assert ids('{jurisdictions: ["UA"], actors: ["roskomnadzor"]}') == []
+    # the singular shorthands select exactly as their list forms
+    assert ids('{actor: "roskomnadzor"}') == ids('{actors: ["roskomnadzor"]}')
+    assert ids('{jurisdiction: "RU", type: "PolicyRevised"}') == [
+        f"policy:{POLICY}@2",
+        f"policy:{POLICY}@3",
+    ]
+    assert ids(f'{{aggregate: "{POLICY}"}}') == ids(f'{{aggregateIds: ["{POLICY}"]}}')
     errors = story.errors('{ events(filter: {actors: ["Not A Slug"]}) { nodes { id } } }')
     assert errors[0]["extensions"]["code"] == "BAD_INPUT"
     assert errors[0]["extensions"]["field"] == "filter.actors[0]"
