@@ -197,6 +197,18 @@ def test_policy_on_a_day_with_a_change_returns_both_versions(story: ApiServer) -
     assert scopes == [ALLOWANCE_SCOPE, ["UA"]]
 
 
+def test_policy_on_with_a_null_time_zone_means_utc(story: ApiServer) -> None:
+    def valid_froms(zone: str) -> list[str]:
+        result = story.execute(
+            f'{{ policyOn(id: "meta/hate-speech", date: "2022-03-13", timeZone: {zone})'
+            " { validFrom } }"
+        )
+        return [v["validFrom"] for v in result["policyOn"]]
+
+    assert valid_froms("null") == valid_froms('"UTC"')
+    assert valid_froms("null") != valid_froms('"Europe/Moscow"')
+
+
 def test_a_known_at_before_a_correction_returns_the_old_answer(story: ApiServer) -> None:
     before_correction = datetime.now(UTC).isoformat()
     story.execute(
