@@ -179,17 +179,18 @@ class ProjectionRunner:
 
     def run(self, *, once: bool = False) -> None:
         """Take the lock (standing by while another worker holds it), then apply events as
-        they arrive until `stop()`; with `once`, catch up to the head and return."""
+        they arrive until `stop()`; with `once`, return once the read models reach the head
+        of the log (applied here, or by the worker that holds the lock)."""
         try:
+            if once:
+                self._run_once()
+                return
             while not self._stop.is_set():
                 if self.lock.acquire():
                     break
                 log.info("projection %s: another worker is active; standing by", self.name)
                 self._stop.wait(self.standby_interval)
             if self._stop.is_set():
-                return
-            if once:
-                self._follow()
                 return
             if self.engine.dialect.name == "postgresql":
                 self._listen()
@@ -201,6 +202,17 @@ class ProjectionRunner:
                     self._follow()
         finally:
             self.lock.release()
+
+    def _run_once(self) -> None:
+        head = self.events.head_position()
+        while not self._stop.is_set():
+            if self.lock.acquire():
+                self._follow()
+                return
+            log.info("projection %s: another worker is active; waiting for it to reach %s",
+                     self.name, head)
+            if self.wait_for(head, self.standby_interval):
+                return
 
     def _listen(self, safety_interval: float = 30.0) -> None:
         """Sleep on LISTEN until the event store NOTIFYs (or `wake()`), then catch up; a

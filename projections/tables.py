@@ -12,6 +12,7 @@ projection).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
@@ -209,14 +211,28 @@ READ_MODEL_TABLES = LIVE.tables
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the live read-model tables that do not exist yet (idempotent)."""
-    metadata.create_all(engine)
+    """Create the live read-model tables that do not exist yet (idempotent, and safe when
+    several processes start at once: serialised on PostgreSQL, retried on SQLite)."""
+    for attempt in range(5):
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text(
+                        "SELECT pg_advisory_xact_lock(hashtext(current_schema() || :key))"),
+                        {"key": ":projection-ddl"})
+                metadata.create_all(connection)
+            return
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)  # another process created them between our check and create
 
 
 def fresh_shadow(engine: Engine) -> None:
     """Empty shadow tables for a rebuild (a crashed rebuild's leftovers are dropped)."""
-    SHADOW.metadata.drop_all(engine)
-    SHADOW.metadata.create_all(engine)
+    with engine.begin() as connection:
+        SHADOW.metadata.drop_all(connection)
+        SHADOW.metadata.create_all(connection)
 
 
 def swap_in_shadow(connection: Connection) -> None:

@@ -167,3 +167,21 @@ def test_the_worker_rebuilds_from_the_log_and_catches_up(database_url: str) -> N
         assert dump(app.engine) == incremental
     finally:
         app.close()
+
+
+def test_project_once_beside_a_running_worker_returns_when_the_head_is_projected(
+        database_url: str) -> None:
+    app = Timeline(Settings(database_url=database_url))
+    running = worker(database_url, "--verbose")
+    try:
+        write_history(app, policies=2, revisions=3)
+        head = app.head_position()
+        once = subprocess.run([TIMELINE, "project", "--once"], timeout=120, text=True,
+                              capture_output=True,
+                              env={**os.environ, "TIMELINE_DATABASE_URL": database_url})
+        assert once.returncode == 0, once.stderr
+        assert tracked_position(app.engine) >= head
+    finally:
+        running.kill()
+        running.wait(timeout=30)
+        app.close()
