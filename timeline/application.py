@@ -227,7 +227,7 @@ class Timeline(Application[UUID]):
                     f"expectedVersion {cmd.expected_version} is stale: "
                     f"{kind} {slug!r} does not exist yet"
                 )
-            if aggregate_uuid(kind, slug) in self.repository:
+            if store.stream_names(self.engine, {aggregate_uuid(kind, slug)}):
                 raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead")
             self._check_references(refs or {}, responses)
             return make(AGGREGATES[kind])
@@ -305,19 +305,30 @@ class Timeline(Application[UUID]):
     def _check_references(
         self, refs: dict[str, str], responses: Sequence[str], prefix: str = ""
     ) -> None:
-        """Actors named and facts responded to must exist (as known now)."""
+        """Actors named and facts responded to must exist (as known now): one query for all."""
+        cited = [
+            (
+                f"{prefix}inResponseTo[{index}]",
+                Reference.parse(f"{prefix}inResponseTo[{index}]", text),
+            )
+            for index, text in enumerate(responses)
+        ]
+        wanted = {aggregate_uuid("actor", slug) for slug in refs.values()}
+        wanted |= {ref.aggregate_id for _, ref in cited}
+        existing = set(store.stream_names(self.engine, wanted))
         for field, slug in refs.items():
-            if aggregate_uuid("actor", slug) not in self.repository:
+            if aggregate_uuid("actor", slug) not in existing:
                 raise InvalidInput(prefix + field, f"no actor {slug!r}; register it first")
-        for index, text in enumerate(responses):
-            field = f"{prefix}inResponseTo[{index}]"
-            ref = Reference.parse(field, text)
-            if ref.aggregate_id not in self.repository:
+        for field, ref in cited:
+            if ref.aggregate_id not in existing:
                 raise InvalidInput(field, f"no {ref.kind} {ref.slug!r}")
-            if ref.version is not None:
-                latest: int = self.repository.get(ref.aggregate_id).version
-                if ref.version > latest:
-                    raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+            if ref.version is not None and ref.version > self._stream_version(ref.aggregate_id):
+                raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+
+    def _stream_version(self, aggregate_id: UUID) -> int:
+        """The latest version of a stream, read from the store's index (0 if none)."""
+        latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return latest[0].originator_version if latest else 0
 
     def _check_corrected_references(self, changes: dict[str, Any]) -> None:
         """A correction names actors and cited facts under the same rule as the original."""
