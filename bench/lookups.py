@@ -101,11 +101,11 @@ def raw_statements(engine: Engine, lookups: list[Lookup]) -> list[tuple[str, Any
     found = []
     for q in lookups:
         with _captured(engine) as statements:
-            answer = queries.policy_at(engine, q.slug, q.valid_at, q.known_at)
+            queries.policy_at(engine, q.slug, q.valid_at, q.known_at)
         if len(statements) != 1:
             raise RuntimeError(f"policy_at ran {len(statements)} statements, expected one")
-        found.append((statements[0], answer is not None))
-    return [s for s, _ in found]
+        found.append(statements[0])
+    return found
 
 
 def time_raw_sql(engine: Engine, statements: list[tuple[str, Any]],
