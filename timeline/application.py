@@ -227,7 +227,7 @@ class Timeline(Application[UUID]):
                     f"expectedVersion {cmd.expected_version} is stale: "
                     f"{kind} {slug!r} does not exist yet"
                 )
-            if store.stream_names(self.engine, {aggregate_uuid(kind, slug)}):
+            if self._existing({aggregate_uuid(kind, slug)}):
                 raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead")
             self._check_references(refs or {}, responses)
             return make(AGGREGATES[kind])
@@ -315,7 +315,7 @@ class Timeline(Application[UUID]):
         ]
         wanted = {aggregate_uuid("actor", slug) for slug in refs.values()}
         wanted |= {ref.aggregate_id for _, ref in cited}
-        existing = set(store.stream_names(self.engine, wanted))
+        existing = self._existing(wanted)
         for field, slug in refs.items():
             if aggregate_uuid("actor", slug) not in existing:
                 raise InvalidInput(prefix + field, f"no actor {slug!r}; register it first")
@@ -324,6 +324,12 @@ class Timeline(Application[UUID]):
                 raise InvalidInput(field, f"no {ref.kind} {ref.slug!r}")
             if ref.version is not None and ref.version > self._stream_version(ref.aggregate_id):
                 raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+
+    def _existing(self, aggregate_ids: set[UUID]) -> set[UUID]:
+        """Streams that exist, read inside the current transaction when one is open (an import
+        runs many commands in one transaction and must see its own earlier lines)."""
+        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+            return store.existing_streams(session, aggregate_ids)
 
     def _stream_version(self, aggregate_id: UUID) -> int:
         """The latest version of a stream, read from the store's index (0 if none)."""

@@ -101,6 +101,14 @@ def register_stream(session: Session, aggregate_id: UUID, kind: str, slug: str) 
     session.execute(insert(streams).values(aggregate_id=aggregate_id, kind=kind, slug=slug))
 
 
+def existing_streams(session: Session, aggregate_ids: set[UUID]) -> set[UUID]:
+    """Which of the ids have a stream, seen from `session` (so a batch sees its own writes)."""
+    if not aggregate_ids:
+        return set()
+    query = select(streams.c.aggregate_id).where(streams.c.aggregate_id.in_(aggregate_ids))
+    return set(session.execute(query).scalars())
+
+
 def stream_names(engine: Engine, aggregate_ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
     """(kind, slug) of each aggregate id, in one query."""
     if not aggregate_ids:

@@ -287,6 +287,9 @@ def test_sql_injection_in_every_string_argument_changes_nothing_and_matches_noth
         "filter.aggregateIds",
         "filter.actors",
         "filter.jurisdictions",
+        "filter.aggregate",
+        "filter.actor",
+        "filter.jurisdiction",
     }, refused
     assert snapshot(demo_api.services.timeline.engine) == before
     verdict = integrity.verify(
