@@ -40,11 +40,14 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """The URL with the psycopg 3 driver named, so `postgresql://` URLs also work."""
+        """The URL with the psycopg 3 driver named, so `postgresql://` URLs also work; a SQLite
+        file waits up to 30 s for the write lock (the API, a worker and the CLI share it)."""
         url = self.database_url
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
+        if url.startswith("sqlite") and ":memory:" not in url and "timeout=" not in url:
+            url += ("&" if "?" in url else "?") + "timeout=30"
         return url
 
     @property
