@@ -35,7 +35,7 @@ def installed_extras(fingerprint: str) -> set[str] | None:
         return None
     lines = STAMP.read_text().splitlines()
     if lines and len(lines) == 1 and lines[0].startswith(fingerprint):  # the first format
-        lines = [fingerprint, lines[0][len(fingerprint):]]
+        lines = [fingerprint, lines[0][len(fingerprint) :]]
     if not lines or lines[0] != fingerprint:
         return None
     return set(lines[1].split(",")) - {""} if len(lines) > 1 else set()
@@ -54,10 +54,15 @@ def ensure_environment(extras: set[str]) -> None:
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     spec = f"{ROOT}[{','.join(sorted(wanted))}]" if wanted else str(ROOT)
-    print(f"installing policy-timeline{('[' + ','.join(sorted(wanted)) + ']') if wanted else ''}"
-          f" into {VENV} (once per change of pyproject.toml)", flush=True)
-    result = subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet",
-                             "--disable-pip-version-check", "-e", spec], check=False)
+    print(
+        f"installing policy-timeline{('[' + ','.join(sorted(wanted)) + ']') if wanted else ''}"
+        f" into {VENV} (once per change of pyproject.toml)",
+        flush=True,
+    )
+    result = subprocess.run(
+        [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", spec],
+        check=False,
+    )
     if result.returncode != 0:
         sys.exit("pip install failed (see above); is the package registry reachable?")
     STAMP.write_text(fingerprint + "\n" + ",".join(sorted(wanted)) + "\n")

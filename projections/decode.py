@@ -38,58 +38,101 @@ def _frame(row: Any) -> dict[str, Any]:
 def policy_version(row: Any) -> PolicyVersion:
     s = json.loads(row.state)
     return PolicyVersion(
-        slug=s["slug"], title=s["title"], owner=s["owner"], summary=s["summary"],
-        status=s["status"], clauses=tuple(Clause.from_dict(c) for c in s["clauses"]),
-        sources=tuple(Source.from_dict(x) for x in s["sources"]), revision=s["revision"],
-        changed_by=s["changed_by"], change_type=s["change_type"], valid_from=row.valid_from,
-        valid_to=row.valid_to, aggregate_version=int(row.aggregate_version or s["changed_by"]),
-        **_frame(row))
+        slug=s["slug"],
+        title=s["title"],
+        owner=s["owner"],
+        summary=s["summary"],
+        status=s["status"],
+        clauses=tuple(Clause.from_dict(c) for c in s["clauses"]),
+        sources=tuple(Source.from_dict(x) for x in s["sources"]),
+        revision=s["revision"],
+        changed_by=s["changed_by"],
+        change_type=s["change_type"],
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        aggregate_version=int(row.aggregate_version or s["changed_by"]),
+        **_frame(row),
+    )
 
 
 def action_version(row: Any) -> RegulatoryActionVersion:
     s = json.loads(row.state)
     return RegulatoryActionVersion(
-        slug=s["slug"], authority=s["authority"], jurisdiction=s["jurisdiction"],
-        targets=tuple(s["targets"]), kind=s["kind"], summary=s["summary"], text=s["text"],
+        slug=s["slug"],
+        authority=s["authority"],
+        jurisdiction=s["jurisdiction"],
+        targets=tuple(s["targets"]),
+        kind=s["kind"],
+        summary=s["summary"],
+        text=s["text"],
         in_response_to=tuple(s["in_response_to"]),
         sources=tuple(Source.from_dict(x) for x in s["sources"]),
         announced_at=datetime.fromisoformat(s["announced_at"]),
         in_effect_from=datetime.fromisoformat(s["in_effect_from"]),
-        lifted_at=_time(s["lifted_at"]), status=s["status"], revision=s["revision"],
-        changed_by=s["changed_by"], change_type=s["change_type"], valid_from=row.valid_from,
-        valid_to=row.valid_to, **_frame(row))
+        lifted_at=_time(s["lifted_at"]),
+        status=s["status"],
+        revision=s["revision"],
+        changed_by=s["changed_by"],
+        change_type=s["change_type"],
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        **_frame(row),
+    )
 
 
 def statement_version(row: Any) -> StatementVersion:
     s = json.loads(row.state)
     return StatementVersion(
-        slug=s["slug"], actor=s["actor"], kind=s["kind"], summary=s["summary"], text=s["text"],
+        slug=s["slug"],
+        actor=s["actor"],
+        kind=s["kind"],
+        summary=s["summary"],
+        text=s["text"],
         in_response_to=tuple(s["in_response_to"]),
         sources=tuple(Source.from_dict(x) for x in s["sources"]),
-        made_at=datetime.fromisoformat(s["made_at"]), **_frame(row))
+        made_at=datetime.fromisoformat(s["made_at"]),
+        **_frame(row),
+    )
 
 
 def actor_version(row: Any) -> ActorVersion:
     s = json.loads(row.state)
     return ActorVersion(
-        slug=s["slug"], name=s["name"], kind=s["kind"], parent=s["parent"],
-        former_names=tuple(s["former_names"]), valid_from=row.valid_from,
-        valid_to=row.valid_to, **_frame(row))
+        slug=s["slug"],
+        name=s["name"],
+        kind=s["kind"],
+        parent=s["parent"],
+        former_names=tuple(s["former_names"]),
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        **_frame(row),
+    )
 
 
 def timeline_entry(row: Any) -> TimelineEntry:
     s = json.loads(row.state)
     return TimelineEntry(
-        position=row.position, kind=row.kind, slug=row.slug, version=row.version,
-        type=row.type, effective_at=row.effective_at, announced_at=row.announced_at,
-        recorded_at=row.recorded_at, summary=s["summary"], actors=tuple(s["actors"]),
-        jurisdictions=tuple(s["jurisdictions"]), policies=tuple(s["policies"]),
-        **_frame(row))
+        position=row.position,
+        kind=row.kind,
+        slug=row.slug,
+        version=row.version,
+        type=row.type,
+        effective_at=row.effective_at,
+        announced_at=row.announced_at,
+        recorded_at=row.recorded_at,
+        summary=s["summary"],
+        actors=tuple(s["actors"]),
+        jurisdictions=tuple(s["jurisdictions"]),
+        policies=tuple(s["policies"]),
+        **_frame(row),
+    )
 
 
 DECODERS: Mapping[str, Callable[[Any], Any]] = {
-    "policy": policy_version, "regulatory-action": action_version,
-    "statement": statement_version, "actor": actor_version,
+    "policy": policy_version,
+    "regulatory-action": action_version,
+    "statement": statement_version,
+    "actor": actor_version,
 }
 
 

@@ -40,7 +40,8 @@ class ProjectionLock:
             try:
                 self._connection.execute(
                     text("SELECT pg_advisory_unlock(hashtext(current_schema() || :key))"),
-                    {"key": f":projection:{self.name}"})
+                    {"key": f":projection:{self.name}"},
+                )
             except DBAPIError:
                 pass  # the connection is gone, and the server released the lock with it
             finally:
@@ -55,7 +56,8 @@ class ProjectionLock:
         connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         got = connection.execute(
             text("SELECT pg_try_advisory_lock(hashtext(current_schema() || :key))"),
-            {"key": f":projection:{self.name}"}).scalar()
+            {"key": f":projection:{self.name}"},
+        ).scalar()
         if got:
             self._connection = connection
             return True

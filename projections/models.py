@@ -19,17 +19,17 @@ class PolicyVersion:
     title: str
     owner: str
     summary: str
-    status: str                      # ACTIVE | WITHDRAWN
+    status: str  # ACTIVE | WITHDRAWN
     clauses: tuple[Clause, ...]
     sources: tuple[Source, ...]
-    revision: int                    # how many facts are folded into this version
-    changed_by: int                  # aggregate version of the event that made this version
-    change_type: str                 # its type, e.g. PolicyRevised
+    revision: int  # how many facts are folded into this version
+    changed_by: int  # aggregate version of the event that made this version
+    change_type: str  # its type, e.g. PolicyRevised
     valid_from: datetime
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
-    aggregate_version: int           # stream version at the query's knownAt (expectedVersion)
+    aggregate_version: int  # stream version at the query's knownAt (expectedVersion)
 
     @property
     def text(self) -> str:
@@ -41,7 +41,7 @@ class ClauseChange:
     """One clause compared between two valid-time instants."""
 
     id: str
-    change: str                      # ADDED | REMOVED | CHANGED | UNCHANGED
+    change: str  # ADDED | REMOVED | CHANGED | UNCHANGED
     before: Clause | None
     after: Clause | None
 
@@ -72,7 +72,7 @@ class RegulatoryActionVersion:
     announced_at: datetime
     in_effect_from: datetime
     lifted_at: datetime | None
-    status: str                      # ANNOUNCED | IN_EFFECT | LIFTED
+    status: str  # ANNOUNCED | IN_EFFECT | LIFTED
     revision: int
     changed_by: int
     change_type: str
@@ -113,18 +113,18 @@ class ActorVersion:
 class TimelineEntry:
     """One fact in the cross-aggregate feed, as believed at the query's knownAt."""
 
-    position: int                    # global log position of the event
-    kind: str                        # policy | regulatory-action | statement | actor
+    position: int  # global log position of the event
+    kind: str  # policy | regulatory-action | statement | actor
     slug: str
-    version: int                     # aggregate version of the event
-    type: str                        # PolicyRevised, RegulatoryActionAnnounced, ...
+    version: int  # aggregate version of the event
+    type: str  # PolicyRevised, RegulatoryActionAnnounced, ...
     effective_at: datetime
     announced_at: datetime
     recorded_at: datetime
     summary: str
-    actors: tuple[str, ...]          # owner / authority / targets / actor slugs involved
+    actors: tuple[str, ...]  # owner / authority / targets / actor slugs involved
     jurisdictions: tuple[str, ...]
-    policies: tuple[str, ...]        # policy slugs concerned (own slug or inResponseTo)
+    policies: tuple[str, ...]  # policy slugs concerned (own slug or inResponseTo)
     known_from: datetime
     known_to: datetime | None
 

@@ -64,7 +64,8 @@ class _Batch:
             pending.update(known_to=at, closed_by=position)
         else:
             self.closes.setdefault(table.name, []).append(
-                {"b_opened_by": row[0], "b_seq": row[1], "known_to": at, "closed_by": position})
+                {"b_opened_by": row[0], "b_seq": row[1], "known_to": at, "closed_by": position}
+            )
 
 
 class Projector:
@@ -95,11 +96,19 @@ class Projector:
             return  # already applied (cannot happen under tracking; harmless if it does)
         memo.facts.append(fact)
         memo.positions[fact.version] = position
-        batch.facts.append({
-            "aggregate_id": fact.aggregate_id, "version": fact.version, "position": position,
-            "kind": event.kind, "type": fact.type, "recorded_at": fact.recorded_at,
-            "effective_at": fact.effective_at, "announced_at": fact.announced_at,
-            "data": json.dumps(fact.data, sort_keys=True, default=str)})
+        batch.facts.append(
+            {
+                "aggregate_id": fact.aggregate_id,
+                "version": fact.version,
+                "position": position,
+                "kind": event.kind,
+                "type": fact.type,
+                "recorded_at": fact.recorded_at,
+                "effective_at": fact.effective_at,
+                "announced_at": fact.announced_at,
+                "data": json.dumps(fact.data, sort_keys=True, default=str),
+            }
+        )
         versions, entries = believed_rows(memo.kind, memo.slug, memo.facts, memo.positions)
         at = fact.recorded_at
         table = self.tables.versions(memo.kind)
@@ -113,12 +122,22 @@ class Projector:
                 continue
             memo.open_versions[key] = (position, seq)
             batch.inserts[(table.name, (position, seq))] = {
-                "opened_by": position, "seq": seq, "aggregate_id": fact.aggregate_id,
-                "slug": memo.slug, "valid_from": row.valid_from, "valid_to": row.valid_to,
-                "known_from": at, "known_to": None, "closed_by": None, "state": row.state,
-                **row.columns}
-            batch.links.extend({"source_kind": memo.kind, "opened_by": position, "seq": seq,
-                                "policy_slug": slug} for slug in row.cites)
+                "opened_by": position,
+                "seq": seq,
+                "aggregate_id": fact.aggregate_id,
+                "slug": memo.slug,
+                "valid_from": row.valid_from,
+                "valid_to": row.valid_to,
+                "known_from": at,
+                "known_to": None,
+                "closed_by": None,
+                "state": row.state,
+                **row.columns,
+            }
+            batch.links.extend(
+                {"source_kind": memo.kind, "opened_by": position, "seq": seq, "policy_slug": slug}
+                for slug in row.cites
+            )
             seq += 1
         feed = {row.key: row for row in entries}
         for key in [k for k in memo.open_entries if k not in feed]:
@@ -128,23 +147,34 @@ class Projector:
                 continue
             memo.open_entries[key] = (position, seq)
             batch.inserts[(feed_table.name, (position, seq))] = {
-                "opened_by": position, "seq": seq, "aggregate_id": fact.aggregate_id,
-                "position": entry.position, "kind": memo.kind, "slug": memo.slug,
-                "version": entry.version, "type": entry.type,
-                "effective_at": entry.effective_at, "announced_at": entry.announced_at,
-                "recorded_at": entry.recorded_at, "known_from": at, "known_to": None,
-                "closed_by": None, "state": entry.state}
-            batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag}
-                              for tag in entry.tags)
+                "opened_by": position,
+                "seq": seq,
+                "aggregate_id": fact.aggregate_id,
+                "position": entry.position,
+                "kind": memo.kind,
+                "slug": memo.slug,
+                "version": entry.version,
+                "type": entry.type,
+                "effective_at": entry.effective_at,
+                "announced_at": entry.announced_at,
+                "recorded_at": entry.recorded_at,
+                "known_from": at,
+                "known_to": None,
+                "closed_by": None,
+                "state": entry.state,
+            }
+            batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag} for tag in entry.tags)
             seq += 1
 
-    def _memo(self, connection: Connection, aggregate_id: UUID, kind: str,
-              fact: Fact) -> AggregateMemo:
+    def _memo(
+        self, connection: Connection, aggregate_id: UUID, kind: str, fact: Fact
+    ) -> AggregateMemo:
         memo = self.memo.get(aggregate_id)
         if memo is None:
             # A stream's first event starts a new aggregate: nothing to load.
-            loaded = None if fact.version == 1 else _load(connection, self.tables,
-                                                          aggregate_id, kind)
+            loaded = (
+                None if fact.version == 1 else _load(connection, self.tables, aggregate_id, kind)
+            )
             memo = loaded or AggregateMemo(kind, fact.data["slug"])
             self.memo[aggregate_id] = memo
             while len(self.memo) > self.memo_size:
@@ -167,37 +197,64 @@ class Projector:
             table = by_name[name]
             connection.execute(
                 update(table)
-                .where(and_(table.c.opened_by == bindparam("b_opened_by"),
-                            table.c.seq == bindparam("b_seq")))
+                .where(
+                    and_(
+                        table.c.opened_by == bindparam("b_opened_by"),
+                        table.c.seq == bindparam("b_seq"),
+                    )
+                )
                 .values(known_to=bindparam("known_to"), closed_by=bindparam("closed_by")),
-                closes)
+                closes,
+            )
         if batch.links:
             connection.execute(insert(tables.responses), batch.links)
         if batch.tags:
             connection.execute(insert(tables.timeline_tags), batch.tags)
 
 
-def _load(connection: Connection, tables: t.ReadModels, aggregate_id: UUID,
-          kind: str) -> AggregateMemo | None:
+def _load(
+    connection: Connection, tables: t.ReadModels, aggregate_id: UUID, kind: str
+) -> AggregateMemo | None:
     """An aggregate's facts and open rows as stored, or None if it was never seen."""
     stored = connection.execute(
-        select(tables.facts).where(tables.facts.c.aggregate_id == aggregate_id)
-        .order_by(tables.facts.c.version)).all()
+        select(tables.facts)
+        .where(tables.facts.c.aggregate_id == aggregate_id)
+        .order_by(tables.facts.c.version)
+    ).all()
     if not stored:
         return None
-    facts = [Fact(aggregate_id=r.aggregate_id, version=r.version, type=r.type,
-                  recorded_at=r.recorded_at, effective_at=r.effective_at,
-                  announced_at=r.announced_at, data=json.loads(r.data)) for r in stored]
-    memo = AggregateMemo(kind, facts[0].data["slug"], facts,
-                         {r.version: r.position for r in stored})
+    facts = [
+        Fact(
+            aggregate_id=r.aggregate_id,
+            version=r.version,
+            type=r.type,
+            recorded_at=r.recorded_at,
+            effective_at=r.effective_at,
+            announced_at=r.announced_at,
+            data=json.loads(r.data),
+        )
+        for r in stored
+    ]
+    memo = AggregateMemo(
+        kind, facts[0].data["slug"], facts, {r.version: r.position for r in stored}
+    )
     table = tables.versions(kind)
-    for row in connection.execute(select(table).where(
-            table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))):
+    for row in connection.execute(
+        select(table).where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
+    ):
         memo.open_versions[(row.valid_from, row.valid_to, row.state)] = (row.opened_by, row.seq)
     feed = tables.timeline_entries
-    for row in connection.execute(select(feed).where(
-            feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))):
-        key = (row.position, row.version, row.type, row.effective_at, row.announced_at,
-               row.recorded_at, row.state)
+    for row in connection.execute(
+        select(feed).where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))
+    ):
+        key = (
+            row.position,
+            row.version,
+            row.type,
+            row.effective_at,
+            row.announced_at,
+            row.recorded_at,
+            row.state,
+        )
         memo.open_entries[key] = (row.opened_by, row.seq)
     return memo

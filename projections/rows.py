@@ -53,8 +53,15 @@ class FeedRow:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.position, self.version, self.type, self.effective_at, self.announced_at,
-                self.recorded_at, self.state)
+        return (
+            self.position,
+            self.version,
+            self.type,
+            self.effective_at,
+            self.announced_at,
+            self.recorded_at,
+            self.state,
+        )
 
 
 def to_json(value: Any) -> Any:
@@ -99,12 +106,25 @@ def _columns(kind: str, state: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The filter columns of a version row and the policies it cites."""
     if kind == "policy":
         scopes = sorted({code for c in state.clauses for code in c.scope})
-        return ({"owner": state.owner, "status": state.status, "title": state.title,
-                 "jurisdictions": _listed(scopes)}, ())
+        return (
+            {
+                "owner": state.owner,
+                "status": state.status,
+                "title": state.title,
+                "jurisdictions": _listed(scopes),
+            },
+            (),
+        )
     if kind == "regulatory-action":
-        return ({"authority": state.authority, "jurisdiction": state.jurisdiction,
-                 "targets": _listed(state.targets), "status": state.status},
-                cited_policies(state.in_response_to))
+        return (
+            {
+                "authority": state.authority,
+                "jurisdiction": state.jurisdiction,
+                "targets": _listed(state.targets),
+                "status": state.status,
+            },
+            cited_policies(state.in_response_to),
+        )
     if kind == "statement":
         return {"actor": state.actor}, cited_policies(state.in_response_to)
     return {"name": state.name}, ()
@@ -122,8 +142,9 @@ def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:
     rows = []
     for span in spans(RULES[kind], believed):
         columns, cites = _columns(kind, span.state)
-        rows.append(VersionRow(span.valid_from, span.valid_to, _state_text(span.state),
-                               columns, cites))
+        rows.append(
+            VersionRow(span.valid_from, span.valid_to, _state_text(span.state), columns, cites)
+        )
     return rows
 
 
@@ -145,8 +166,9 @@ def _touched_scopes(before: Any, after: Any, fact: Fact) -> set[str]:
     return scopes
 
 
-def _feed_state(kind: str, slug: str, before: Any, after: Any,
-                fact: Fact) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _feed_state(
+    kind: str, slug: str, before: Any, after: Any, fact: Fact
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Summary and the actors, jurisdictions and policies a fact concerns, plus its tags."""
     data = fact.data
     summary = data.get("summary") or data.get("title") or data.get("name") or ""
@@ -163,15 +185,23 @@ def _feed_state(kind: str, slug: str, before: Any, after: Any,
         actors, policies = (after.actor,), cited_policies(after.in_response_to)
     else:
         actors = tuple(a for a in (slug, after.parent) if a)
-    state = {"summary": summary, "actors": list(actors),
-             "jurisdictions": list(jurisdictions), "policies": list(policies)}
-    tags = (*(f"actor:{a}" for a in actors), *(f"jurisdiction:{j}" for j in jurisdictions),
-            *(f"policy:{p}" for p in policies))
+    state = {
+        "summary": summary,
+        "actors": list(actors),
+        "jurisdictions": list(jurisdictions),
+        "policies": list(policies),
+    }
+    tags = (
+        *(f"actor:{a}" for a in actors),
+        *(f"jurisdiction:{j}" for j in jurisdictions),
+        *(f"policy:{p}" for p in policies),
+    )
     return state, tuple(dict.fromkeys(tags))
 
 
-def feed_rows(kind: str, slug: str, believed: Sequence[Fact],
-              positions: Mapping[int, int]) -> list[FeedRow]:
+def feed_rows(
+    kind: str, slug: str, believed: Sequence[Fact], positions: Mapping[int, int]
+) -> list[FeedRow]:
     """One entry per believed fact, each with what it concerns as of the fold at its time."""
     rules = RULES[kind]
     rows = []
@@ -180,17 +210,24 @@ def feed_rows(kind: str, slug: str, believed: Sequence[Fact],
         before, state = state, rules.apply(state, fact)
         content, tags = _feed_state(kind, slug, before, state, fact)
         effective = fact.effective_at or fact.recorded_at
-        rows.append(FeedRow(
-            position=positions[fact.version], version=fact.version, type=fact.type,
-            effective_at=effective.astimezone(UTC),
-            announced_at=(fact.announced_at or effective).astimezone(UTC),
-            recorded_at=fact.recorded_at.astimezone(UTC),
-            state=json.dumps(content, sort_keys=True, separators=(",", ":")), tags=tags))
+        rows.append(
+            FeedRow(
+                position=positions[fact.version],
+                version=fact.version,
+                type=fact.type,
+                effective_at=effective.astimezone(UTC),
+                announced_at=(fact.announced_at or effective).astimezone(UTC),
+                recorded_at=fact.recorded_at.astimezone(UTC),
+                state=json.dumps(content, sort_keys=True, separators=(",", ":")),
+                tags=tags,
+            )
+        )
     return rows
 
 
-def believed_rows(kind: str, slug: str, known: Sequence[Fact],
-                  positions: Mapping[int, int]) -> tuple[list[VersionRow], list[FeedRow]]:
+def believed_rows(
+    kind: str, slug: str, known: Sequence[Fact], positions: Mapping[int, int]
+) -> tuple[list[VersionRow], list[FeedRow]]:
     """Both sets of rows for an aggregate's facts known now."""
     believed = believe(known)
     return version_rows(kind, believed), feed_rows(kind, slug, believed, positions)

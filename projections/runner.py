@@ -44,16 +44,24 @@ def tracked_position(engine: Engine, name: str = NAME) -> int:
     """The last log position applied by projection `name` (0 if it never ran)."""
     with engine.connect() as connection:
         value = connection.execute(
-            select(t.tracking.c.position).where(t.tracking.c.name == name)).scalar()
+            select(t.tracking.c.position).where(t.tracking.c.name == name)
+        ).scalar()
     return int(value or 0)
 
 
 class ProjectionRunner:
     """Applies the log to the read models; `start()` runs it in a thread, `run()` in front."""
 
-    def __init__(self, engine: Engine, events: EventLog, *, name: str = NAME,
-                 batch_size: int = 500, poll_interval: float = 1.0,
-                 standby_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        events: EventLog,
+        *,
+        name: str = NAME,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        standby_interval: float = 2.0,
+    ) -> None:
         self.engine = engine
         self.events = events
         self.name = name
@@ -90,8 +98,9 @@ class ProjectionRunner:
         with self._serial:
             self._catch_up(None, None, interruptible=True)
 
-    def _catch_up(self, progress: Progress | None, stop_at: int | None,
-                  interruptible: bool = False) -> int:
+    def _catch_up(
+        self, progress: Progress | None, stop_at: int | None, interruptible: bool = False
+    ) -> int:
         position = self._ensure_tracking()
         if position != self._position:
             self.projector.forget()  # someone else moved the cursor: the memo may be stale
@@ -129,18 +138,26 @@ class ProjectionRunner:
         """The tracked position; a missing row or a changed schema version means rebuild."""
         with self.engine.begin() as connection:
             row = connection.execute(
-                select(t.tracking).where(t.tracking.c.name == self.name)).first()
+                select(t.tracking).where(t.tracking.c.name == self.name)
+            ).first()
         if row is None:
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(insert(t.tracking).values(
-                        name=self.name, position=0, schema_version=t.SCHEMA_VERSION))
+                    connection.execute(
+                        insert(t.tracking).values(
+                            name=self.name, position=0, schema_version=t.SCHEMA_VERSION
+                        )
+                    )
             except IntegrityError:
                 return self.position()  # another runner registered it at the same moment
             return 0
         if row.schema_version != t.SCHEMA_VERSION:
-            log.warning("projection %s: schema version %s -> %s, rebuilding", self.name,
-                        row.schema_version, t.SCHEMA_VERSION)
+            log.warning(
+                "projection %s: schema version %s -> %s, rebuilding",
+                self.name,
+                row.schema_version,
+                t.SCHEMA_VERSION,
+            )
             return self._rebuild(None)
         return int(row.position)
 
@@ -209,8 +226,11 @@ class ProjectionRunner:
             if self.lock.acquire():
                 self._follow()
                 return
-            log.info("projection %s: another worker is active; waiting for it to reach %s",
-                     self.name, head)
+            log.info(
+                "projection %s: another worker is active; waiting for it to reach %s",
+                self.name,
+                head,
+            )
             if self.wait_for(head, self.standby_interval):
                 return
 
@@ -226,10 +246,10 @@ class ProjectionRunner:
                 self._follow()  # what was written before LISTEN took hold
                 last = time.monotonic()
                 while not self._stop.is_set():
-                    notified = any(True for _ in driver.notifies(timeout=self.poll_interval,
-                                                                 stop_after=1))
-                    if notified or self._wake.is_set() or \
-                            time.monotonic() - last > safety_interval:
+                    notified = any(
+                        True for _ in driver.notifies(timeout=self.poll_interval, stop_after=1)
+                    )
+                    if notified or self._wake.is_set() or time.monotonic() - last > safety_interval:
                         self._wake.clear()
                         self._follow()
                         last = time.monotonic()
@@ -241,8 +261,9 @@ class ProjectionRunner:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self.serve, name=f"projection-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve, name=f"projection-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def serve(self) -> None:
@@ -291,12 +312,14 @@ class ProjectionRunner:
 def _set_tracking(connection: Connection, name: str, position: int) -> None:
     """(Re)register projection `name` at `position` with the current schema version."""
     connection.execute(t.tracking.delete().where(t.tracking.c.name == name))
-    connection.execute(insert(t.tracking).values(name=name, position=position,
-                                                 schema_version=t.SCHEMA_VERSION))
+    connection.execute(
+        insert(t.tracking).values(name=name, position=position, schema_version=t.SCHEMA_VERSION)
+    )
 
 
-def _apply_batch(engine: Engine, projector: Projector, name: str, position: int,
-                 page: Sequence[LoggedEvent]) -> int:
+def _apply_batch(
+    engine: Engine, projector: Projector, name: str, position: int, page: Sequence[LoggedEvent]
+) -> int:
     """One transaction: the tracking position guarded by its old value, then the rows.
 
     Moving the cursor first takes the write lock up front (SQLite cannot upgrade a read
@@ -307,7 +330,8 @@ def _apply_batch(engine: Engine, projector: Projector, name: str, position: int,
             moved = connection.execute(
                 update(t.tracking)
                 .where(t.tracking.c.name == name, t.tracking.c.position == position)
-                .values(position=new_position)).rowcount
+                .values(position=new_position)
+            ).rowcount
             if moved != 1:
                 raise TrackingConflict(f"projection {name!r} moved past {position}")
             projector.apply(connection, page)

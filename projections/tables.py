@@ -62,7 +62,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
     """A version table: its own columns plus the bitemporal frame and its lookup index."""
     table = Table(
-        name, metadata,
+        name,
+        metadata,
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("aggregate_id", Uuid, nullable=False),
@@ -100,36 +101,46 @@ class ReadModels:
 
     def versions(self, kind: str) -> Table:
         """The version table of an aggregate kind."""
-        return {"policy": self.policy_versions, "regulatory-action": self.action_versions,
-                "statement": self.statement_versions, "actor": self.actor_versions}[kind]
+        return {
+            "policy": self.policy_versions,
+            "regulatory-action": self.action_versions,
+            "statement": self.statement_versions,
+            "actor": self.actor_versions,
+        }[kind]
 
 
 def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     """Declare a set of read-model tables, their names ending in `suffix`."""
+
     def name(base: str) -> str:
         return f"projection_{base}{suffix}"
 
     policy_versions = _bitemporal(
-        metadata, name("policy_versions"),
+        metadata,
+        name("policy_versions"),
         Column("owner", String(200), nullable=False),
         Column("status", String(16), nullable=False),
         Column("title", Text, nullable=False),
         Column("jurisdictions", Text, nullable=False),  # ",RU,UA," — clause scopes, for LIKE
     )
     action_versions = _bitemporal(
-        metadata, name("action_versions"),
+        metadata,
+        name("action_versions"),
         Column("authority", String(200), nullable=False),
         Column("jurisdiction", String(8), nullable=False),
         Column("targets", Text, nullable=False),  # ",instagram,facebook,"
         Column("status", String(16), nullable=False),
     )
-    statement_versions = _bitemporal(metadata, name("statement_versions"),
-                                     Column("actor", String(200), nullable=False))
-    actor_versions = _bitemporal(metadata, name("actor_versions"),
-                                 Column("name", Text, nullable=False))
+    statement_versions = _bitemporal(
+        metadata, name("statement_versions"), Column("actor", String(200), nullable=False)
+    )
+    actor_versions = _bitemporal(
+        metadata, name("actor_versions"), Column("name", Text, nullable=False)
+    )
     # inResponseTo links of action and statement rows to the policies they cite.
     responses = Table(
-        name("responses"), metadata,
+        name("responses"),
+        metadata,
         Column("source_kind", String(32), primary_key=True),
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
@@ -138,7 +149,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     Index(f"ix_{responses.name}_policy", responses.c.policy_slug, responses.c.source_kind)
     # The feed: one row per believed fact, bitemporal in record time only.
     entries = Table(
-        name("timeline"), metadata,
+        name("timeline"),
+        metadata,
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("aggregate_id", Uuid, nullable=False),
@@ -155,12 +167,14 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("closed_by", BigInteger),
         Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
     )
-    Index(f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position,
-          entries.c.known_from)
+    Index(
+        f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
+    )
     Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
     # Filter tags of feed rows: `actor:meta`, `jurisdiction:RU`, `policy:meta/hate-speech`.
     tags = Table(
-        name("timeline_tags"), metadata,
+        name("timeline_tags"),
+        metadata,
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("tag", String(240), primary_key=True),
@@ -168,7 +182,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     Index(f"ix_{tags.name}_tag", tags.c.tag, tags.c.opened_by, tags.c.seq)
     # Every fact seen, by aggregate: what the projector re-folds when that aggregate changes.
     facts = Table(
-        name("facts"), metadata,
+        name("facts"),
+        metadata,
         Column("aggregate_id", Uuid, primary_key=True),
         Column("version", Integer, primary_key=True, autoincrement=False),
         Column("position", BigInteger, nullable=False),
@@ -180,8 +195,17 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("data", Text, nullable=False),
     )
     Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)
-    return ReadModels(metadata, policy_versions, action_versions, statement_versions,
-                      actor_versions, responses, entries, tags, facts)
+    return ReadModels(
+        metadata,
+        policy_versions,
+        action_versions,
+        statement_versions,
+        actor_versions,
+        responses,
+        entries,
+        tags,
+        facts,
+    )
 
 
 #: What the queries read.
@@ -200,7 +224,8 @@ facts = LIVE.facts
 
 #: One row per projection: the last log position applied and the schema it was built with.
 tracking = Table(
-    "projection_tracking", metadata,
+    "projection_tracking",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("schema_version", Integer, nullable=False),
@@ -217,9 +242,10 @@ def create_tables(engine: Engine) -> None:
         try:
             with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
-                    connection.execute(text(
-                        "SELECT pg_advisory_xact_lock(hashtext(current_schema() || :key))"),
-                        {"key": ":projection-ddl"})
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :key))"),
+                        {"key": ":projection-ddl"},
+                    )
                 metadata.create_all(connection)
             return
         except DBAPIError:
@@ -243,11 +269,13 @@ def swap_in_shadow(connection: Connection) -> None:
     for live, shadow in zip(LIVE.tables, SHADOW.tables, strict=True):
         connection.execute(text(f"DROP TABLE IF EXISTS {live.name}"))
         connection.execute(text(f"ALTER TABLE {shadow.name} RENAME TO {live.name}"))
-        pairs = zip(sorted(shadow.indexes, key=lambda i: str(i.name)),
-                    sorted(live.indexes, key=lambda i: str(i.name)), strict=True)
+        pairs = zip(
+            sorted(shadow.indexes, key=lambda i: str(i.name)),
+            sorted(live.indexes, key=lambda i: str(i.name)),
+            strict=True,
+        )
         if postgres:
-            connection.execute(text(
-                f"ALTER INDEX {shadow.name}_pkey RENAME TO {live.name}_pkey"))
+            connection.execute(text(f"ALTER INDEX {shadow.name}_pkey RENAME TO {live.name}_pkey"))
             for old, new in pairs:
                 connection.execute(text(f"ALTER INDEX {old.name} RENAME TO {new.name}"))
         else:

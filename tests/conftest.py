@@ -34,8 +34,10 @@ def require_postgres() -> None:
     if postgres_available():
         return
     if REQUIRE_POSTGRES:
-        pytest.fail(f"PostgreSQL is required (TIMELINE_REQUIRE_POSTGRES=1) but {POSTGRES_DSN} "
-                    "is unreachable")
+        pytest.fail(
+            f"PostgreSQL is required (TIMELINE_REQUIRE_POSTGRES=1) but {POSTGRES_DSN} "
+            "is unreachable"
+        )
     pytest.skip(f"PostgreSQL unreachable at {POSTGRES_DSN}")
 
 

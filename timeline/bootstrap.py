@@ -45,8 +45,11 @@ def bootstrap(settings: Settings | None = None, *, run_projections: bool = False
     `run_projections`, the in-process projection runner is started as well."""
     settings = settings or Settings()
     timeline = Timeline(settings)
-    services = Services(settings=settings, timeline=timeline,
-                        projections=ProjectionRunner(timeline.engine, timeline))
+    services = Services(
+        settings=settings,
+        timeline=timeline,
+        projections=ProjectionRunner(timeline.engine, timeline),
+    )
     if run_projections:
         services.start_projector()
     return services

@@ -94,26 +94,37 @@ class EventFilter:
     kinds: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, aggregates: Iterable[str] = (), types: Iterable[str] = (),
-              actors: Iterable[str] = (), jurisdictions: Iterable[str] = (),
-              kinds: Iterable[str] = ()) -> EventFilter:
+    def build(
+        cls,
+        aggregates: Iterable[str] = (),
+        types: Iterable[str] = (),
+        actors: Iterable[str] = (),
+        jurisdictions: Iterable[str] = (),
+        kinds: Iterable[str] = (),
+    ) -> EventFilter:
         """Validate and normalise: aggregates as `kind:slug` or a bare slug, types with or
         without the CloudEvents prefix, actor slugs, ISO 3166 codes, aggregate kinds."""
         for index, kind in enumerate(kinds):
             if kind not in AGGREGATE_KINDS:
-                raise InvalidInput(f"filter.kind[{index}]", f"{kind!r} is not one of "
-                                   f"{', '.join(AGGREGATE_KINDS)}")
+                raise InvalidInput(
+                    f"filter.kind[{index}]", f"{kind!r} is not one of {', '.join(AGGREGATE_KINDS)}"
+                )
         aggs = set()
         for index, text in enumerate(aggregates):
             name = f"filter.aggregate[{index}]"
-            aggs.add(str(Reference.parse(name, text).aggregate) if ":" in text
-                     else check_slug(name, text))
+            aggs.add(
+                str(Reference.parse(name, text).aggregate)
+                if ":" in text
+                else check_slug(name, text)
+            )
         return cls(
             aggregates=frozenset(aggs),
             types=frozenset(t.removeprefix(TYPE_PREFIX) for t in types),
             actors=frozenset(check_slug(f"filter.actor[{i}]", a) for i, a in enumerate(actors)),
-            jurisdictions=frozenset(check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper())
-                                    for i, j in enumerate(jurisdictions)),
+            jurisdictions=frozenset(
+                check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper())
+                for i, j in enumerate(jurisdictions)
+            ),
             kinds=frozenset(kinds),
         )
 
@@ -121,26 +132,45 @@ class EventFilter:
     def parse(cls, options: Sequence[str]) -> EventFilter:
         """From `name=value` options (CLI `--filter`), names aggregate, type, actor,
         jurisdiction, kind; a name may repeat or list values separated by commas."""
-        values: dict[str, list[str]] = {"aggregate": [], "type": [], "actor": [],
-                                        "jurisdiction": [], "kind": []}
+        values: dict[str, list[str]] = {
+            "aggregate": [],
+            "type": [],
+            "actor": [],
+            "jurisdiction": [],
+            "kind": [],
+        }
         for option in options:
             name, sep, value = option.partition("=")
             if not sep or name.strip() not in values or not value.strip():
-                raise InvalidInput("filter", f"{option!r} is not name=value with a name of "
-                                             f"{', '.join(values)}")
+                raise InvalidInput(
+                    "filter", f"{option!r} is not name=value with a name of {', '.join(values)}"
+                )
             values[name.strip()] += [v.strip() for v in value.split(",") if v.strip()]
-        return cls.build(values["aggregate"], values["type"], values["actor"],
-                         values["jurisdiction"], values["kind"])
+        return cls.build(
+            values["aggregate"],
+            values["type"],
+            values["actor"],
+            values["jurisdiction"],
+            values["kind"],
+        )
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {"aggregates": sorted(self.aggregates), "types": sorted(self.types),
-                "actors": sorted(self.actors), "jurisdictions": sorted(self.jurisdictions),
-                "kinds": sorted(self.kinds)}
+        return {
+            "aggregates": sorted(self.aggregates),
+            "types": sorted(self.types),
+            "actors": sorted(self.actors),
+            "jurisdictions": sorted(self.jurisdictions),
+            "kinds": sorted(self.kinds),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[str]]) -> EventFilter:
-        return cls(**{k: frozenset(data.get(k) or ()) for k in
-                      ("aggregates", "types", "actors", "jurisdictions", "kinds")})
+        return cls(
+            **{
+                k: frozenset(data.get(k) or ())
+                for k in ("aggregates", "types", "actors", "jurisdictions", "kinds")
+            }
+        )
 
     @property
     def needs_tags(self) -> bool:
@@ -149,19 +179,20 @@ class EventFilter:
 
     @property
     def selects_all(self) -> bool:
-        return not (self.aggregates or self.types or self.actors or self.jurisdictions
-                    or self.kinds)
+        return not (
+            self.aggregates or self.types or self.actors or self.jurisdictions or self.kinds
+        )
 
     def __str__(self) -> str:
-        parts = [f"{name[:-1]}={value}" for name, values in self.to_dict().items()
-                 for value in values]
+        parts = [
+            f"{name[:-1]}={value}" for name, values in self.to_dict().items() for value in values
+        ]
         return " ".join(parts) or "(all events)"
 
     def matches(self, event: StreamEvent) -> bool:
         if self.kinds and event.kind not in self.kinds:
             return False
-        if self.aggregates and not ({event.slug, f"{event.kind}:{event.slug}"}
-                                    & self.aggregates):
+        if self.aggregates and not ({event.slug, f"{event.kind}:{event.slug}"} & self.aggregates):
             return False
         if self.types and event.fact.type not in self.types:
             return False

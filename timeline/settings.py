@@ -17,26 +17,34 @@ class Settings(BaseSettings):
         "working directory by default, `postgresql+psycopg://user@host/db` in production.",
     )
     read_your_writes_timeout: float = Field(
-        default=5.0, ge=0, description="Seconds a write waits for the projections to catch up.")
+        default=5.0, ge=0, description="Seconds a write waits for the projections to catch up."
+    )
     # -- API (api/): safe by default -------------------------------------------------------
     development: bool = Field(
-        default=False, description="Development mode: GraphiQL at /graphql; never in production.")
+        default=False, description="Development mode: GraphiQL at /graphql; never in production."
+    )
     read_requires_token: bool = Field(
-        default=False, description="Close reads: queries then need a token with scope read.")
+        default=False, description="Close reads: queries then need a token with scope read."
+    )
     introspection: bool = Field(
-        default=True, description="Allow GraphQL schema introspection (__schema, __type).")
+        default=True, description="Allow GraphQL schema introspection (__schema, __type)."
+    )
     max_query_depth: int = Field(default=12, ge=1, description="Deepest GraphQL selection.")
     max_aliases: int = Field(default=30, ge=0, description="Most aliases in one document.")
     max_tokens: int = Field(default=2_000, ge=10, description="Most tokens in one document.")
     max_page_size: int = Field(default=200, ge=1, description="Largest `first` of a list.")
     default_page_size: int = Field(default=50, ge=1, description="`first` when omitted.")
     max_body_bytes: int = Field(
-        default=1_000_000, ge=1_024, description="Largest request body; larger gets 413.")
+        default=1_000_000, ge=1_024, description="Largest request body; larger gets 413."
+    )
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS (JSON list); none by default.")
+        default_factory=list, description="Origins allowed by CORS (JSON list); none by default."
+    )
     readiness_max_lag: int = Field(
-        default=1_000, ge=0,
-        description="/readyz fails when the projections are more events behind than this.")
+        default=1_000,
+        ge=0,
+        description="/readyz fails when the projections are more events behind than this.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -45,7 +53,7 @@ class Settings(BaseSettings):
         url = self.database_url
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         if url.startswith("sqlite") and ":memory:" not in url and "timeout=" not in url:
             url += ("&" if "?" in url else "?") + "timeout=30"
         return url

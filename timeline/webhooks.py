@@ -56,7 +56,8 @@ metadata = MetaData()
 #: One row per endpoint; `cursor` is the position of the last event it acknowledged (or
 #: skipped by its filter). `lease_*` says which worker delivers to it now.
 endpoints = Table(
-    "timeline_webhook_endpoints", metadata,
+    "timeline_webhook_endpoints",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("url", Text, nullable=False),
     Column("secret", String(100), nullable=False),
@@ -69,7 +70,8 @@ endpoints = Table(
 
 #: One row per delivery attempt, successful or not.
 deliveries = Table(
-    "timeline_webhook_deliveries", metadata,
+    "timeline_webhook_deliveries",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("endpoint_id", String(36), nullable=False, index=True),
     Column("event_id", String(300), nullable=False),
@@ -88,14 +90,22 @@ class WebhookSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TIMELINE_WEBHOOK_", extra="ignore")
 
-    backoff_base: float = Field(default=1.0, gt=0, description="Seconds before the 1st retry; "
-                                "doubles each attempt.")
+    backoff_base: float = Field(
+        default=1.0, gt=0, description="Seconds before the 1st retry; doubles each attempt."
+    )
     backoff_max: float = Field(default=600.0, gt=0, description="Longest wait between tries.")
     timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a receiver.")
-    lease: float = Field(default=60.0, gt=0, description="Seconds an endpoint stays leased "
-                         "to one worker without renewal.")
-    poll_interval: float = Field(default=1.0, gt=0, description="Seconds between looks for "
-                                 "new events and endpoints when nothing wakes the worker.")
+    lease: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds an endpoint stays leased to one worker without renewal.",
+    )
+    poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between looks for "
+        "new events and endpoints when nothing wakes the worker.",
+    )
     batch: int = Field(default=100, ge=1, description="Events read at once per endpoint.")
 
 
@@ -132,8 +142,14 @@ def _instant(seconds: float) -> datetime:
 
 
 def _endpoint(row: Any) -> Endpoint:
-    return Endpoint(row.id, row.url, row.secret, EventFilter.from_dict(json.loads(row.filter)),
-                    row.cursor, _instant(row.created_at))
+    return Endpoint(
+        row.id,
+        row.url,
+        row.secret,
+        EventFilter.from_dict(json.loads(row.filter)),
+        row.cursor,
+        _instant(row.created_at),
+    )
 
 
 def check_url(url: str) -> str:
@@ -143,23 +159,35 @@ def check_url(url: str) -> str:
     return url
 
 
-def add_endpoint(timeline: Timeline, url: str, event_filter: EventFilter | None = None,
-                 after: int | None = None) -> Endpoint:
+def add_endpoint(
+    timeline: Timeline, url: str, event_filter: EventFilter | None = None, after: int | None = None
+) -> Endpoint:
     """Register an endpoint; it receives events after `after` (default: from now on).
     Its secret (`whsec_...`) is generated here and returned once, for the receiver."""
     check_url(url)
     if after is not None and after < 0:
         raise InvalidInput("after", "a cursor is a position >= 0")
     cursor = timeline.head_position() if after is None else after
-    endpoint = Endpoint(str(uuid.uuid4()), url,
-                        "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
-                        event_filter or EventFilter(), cursor, datetime.now(UTC))
+    endpoint = Endpoint(
+        str(uuid.uuid4()),
+        url,
+        "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        event_filter or EventFilter(),
+        cursor,
+        datetime.now(UTC),
+    )
     create_tables(timeline.engine)
     with timeline.engine.begin() as connection:
-        connection.execute(insert(endpoints).values(
-            id=endpoint.id, url=url, secret=endpoint.secret, cursor=cursor,
-            filter=json.dumps(endpoint.filter.to_dict()),
-            created_at=endpoint.created_at.timestamp()))
+        connection.execute(
+            insert(endpoints).values(
+                id=endpoint.id,
+                url=url,
+                secret=endpoint.secret,
+                cursor=cursor,
+                filter=json.dumps(endpoint.filter.to_dict()),
+                created_at=endpoint.created_at.timestamp(),
+            )
+        )
     return endpoint
 
 
@@ -180,13 +208,13 @@ def get_endpoint(engine: Engine, endpoint_id: str) -> Endpoint:
 
 def remove_endpoint(engine: Engine, endpoint_id: str) -> None:
     with engine.begin() as connection:
-        if connection.execute(delete(endpoints).where(endpoints.c.id == endpoint_id)
-                              ).rowcount == 0:
+        if connection.execute(delete(endpoints).where(endpoints.c.id == endpoint_id)).rowcount == 0:
             raise NotFound("webhook", endpoint_id)
 
 
-def list_deliveries(engine: Engine, endpoint_id: str | None = None, limit: int = 50,
-                    before: int | None = None) -> list[Delivery]:
+def list_deliveries(
+    engine: Engine, endpoint_id: str | None = None, limit: int = 50, before: int | None = None
+) -> list[Delivery]:
     """Delivery attempts, newest first; `before` pages by delivery id."""
     create_tables(engine)
     query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
@@ -195,20 +223,35 @@ def list_deliveries(engine: Engine, endpoint_id: str | None = None, limit: int =
     if before is not None:
         query = query.where(deliveries.c.id < before)
     with engine.connect() as connection:
-        return [Delivery(r.id, r.endpoint_id, r.event_id, r.position, r.attempt,
-                         _instant(r.attempted_at), r.status_code, r.error, r.succeeded,
-                         r.duration_ms) for r in connection.execute(query)]
+        return [
+            Delivery(
+                r.id,
+                r.endpoint_id,
+                r.event_id,
+                r.position,
+                r.attempt,
+                _instant(r.attempted_at),
+                r.status_code,
+                r.error,
+                r.succeeded,
+                r.duration_ms,
+            )
+            for r in connection.execute(query)
+        ]
 
 
-def signed_request(endpoint: Endpoint, event: StreamEvent, now: datetime
-                   ) -> tuple[dict[str, str], str]:
+def signed_request(
+    endpoint: Endpoint, event: StreamEvent, now: datetime
+) -> tuple[dict[str, str], str]:
     """Standard Webhooks headers and the body for one event."""
     body = event.cloudevent_json
     signature = Webhook(endpoint.secret).sign(event.reference, now, body)
-    return {"webhook-id": event.reference,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signature,
-            "content-type": "application/json"}, body
+    return {
+        "webhook-id": event.reference,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }, body
 
 
 def backoff(settings: WebhookSettings, attempt: int) -> float:
@@ -235,32 +278,58 @@ class _Ledger:
         now = time.time()
         with self.engine.begin() as connection:
             claimed = connection.execute(
-                update(endpoints).where(endpoints.c.id == endpoint_id).where(or_(
-                    endpoints.c.lease_owner.is_(None), endpoints.c.lease_owner == self.owner,
-                    endpoints.c.lease_until < now))
-                .values(lease_owner=self.owner, lease_until=now + self.lease)).rowcount
+                update(endpoints)
+                .where(endpoints.c.id == endpoint_id)
+                .where(
+                    or_(
+                        endpoints.c.lease_owner.is_(None),
+                        endpoints.c.lease_owner == self.owner,
+                        endpoints.c.lease_until < now,
+                    )
+                )
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+            ).rowcount
             if not claimed:
                 return None
-            row = connection.execute(select(endpoints).where(endpoints.c.id == endpoint_id)
-                                     ).first()
+            row = connection.execute(select(endpoints).where(endpoints.c.id == endpoint_id)).first()
         return None if row is None else _endpoint(row)
 
     def release(self, endpoint_id: str) -> None:
         with self.engine.begin() as connection:
-            connection.execute(update(endpoints).where(endpoints.c.id == endpoint_id)
-                               .where(endpoints.c.lease_owner == self.owner)
-                               .values(lease_owner=None, lease_until=None))
+            connection.execute(
+                update(endpoints)
+                .where(endpoints.c.id == endpoint_id)
+                .where(endpoints.c.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
 
-    def record(self, endpoint_id: str, event: StreamEvent, attempt: int, started: float,
-               status: int | None, error: str | None, succeeded: bool) -> None:
+    def record(
+        self,
+        endpoint_id: str,
+        event: StreamEvent,
+        attempt: int,
+        started: float,
+        status: int | None,
+        error: str | None,
+        succeeded: bool,
+    ) -> None:
         """Log one attempt; a success also moves the cursor, in the same transaction."""
         with self.engine.begin() as connection:
             if succeeded:
                 self._advance(connection, endpoint_id, event.position)
-            connection.execute(insert(deliveries).values(
-                endpoint_id=endpoint_id, event_id=event.reference, position=event.position,
-                attempt=attempt, attempted_at=started, status_code=status, error=error,
-                succeeded=succeeded, duration_ms=int((time.time() - started) * 1000)))
+            connection.execute(
+                insert(deliveries).values(
+                    endpoint_id=endpoint_id,
+                    event_id=event.reference,
+                    position=event.position,
+                    attempt=attempt,
+                    attempted_at=started,
+                    status_code=status,
+                    error=error,
+                    succeeded=succeeded,
+                    duration_ms=int((time.time() - started) * 1000),
+                )
+            )
 
     def skip_to(self, endpoint_id: str, position: int) -> None:
         """Move the cursor over events the filter does not select."""
@@ -269,9 +338,12 @@ class _Ledger:
 
     def _advance(self, connection: Any, endpoint_id: str, position: int) -> None:
         moved = connection.execute(
-            update(endpoints).where(endpoints.c.id == endpoint_id)
-            .where(endpoints.c.lease_owner == self.owner).where(endpoints.c.cursor < position)
-            .values(cursor=position, lease_until=time.time() + self.lease)).rowcount
+            update(endpoints)
+            .where(endpoints.c.id == endpoint_id)
+            .where(endpoints.c.lease_owner == self.owner)
+            .where(endpoints.c.cursor < position)
+            .values(cursor=position, lease_until=time.time() + self.lease)
+        ).rowcount
         if not moved:
             raise LeaseLost(endpoint_id)
 
@@ -299,8 +371,11 @@ class WebhookWorker:
         """Let in-flight deliveries finish (so none is sent twice), then release leases."""
         self._stopping.set()
         tasks = [t for t in (self._supervisor, *self._tasks.values()) if t is not None]
-        _, pending = await asyncio.wait(tasks, timeout=self.settings.timeout + 2) if tasks \
+        _, pending = (
+            await asyncio.wait(tasks, timeout=self.settings.timeout + 2)
+            if tasks
             else (set(), set())
+        )
         for task in pending:
             task.cancel()
         for task in pending:
@@ -335,8 +410,7 @@ class WebhookWorker:
             return
         woken = asyncio.Event()
         self._waiters.add(woken)
-        waits = [asyncio.ensure_future(self._stopping.wait()),
-                 asyncio.ensure_future(woken.wait())]
+        waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(woken.wait())]
         try:
             await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -400,8 +474,16 @@ class WebhookWorker:
                     error = f"HTTP {status}"
             except httpx.HTTPError as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
-            await asyncio.to_thread(self._ledger.record, endpoint.id, event, attempt, started,
-                                    status, error, error is None)
+            await asyncio.to_thread(
+                self._ledger.record,
+                endpoint.id,
+                event,
+                attempt,
+                started,
+                status,
+                error,
+                error is None,
+            )
             if error is None:
                 return
             await self._pause_for_retry(backoff(self.settings, attempt))

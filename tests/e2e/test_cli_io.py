@@ -22,42 +22,97 @@ TIMELINE = str(Path(sys.executable).with_name("timeline"))
 
 #: A small story in the import format: two actors, a policy, a revision, an action citing it.
 STORY: list[dict[str, Any]] = [
-    {"command": "registerActor", "input": {
-        "id": "meta", "name": "Meta Platforms, Inc.", "kind": "organisation",
-        "effectiveAt": "2021-10-28T00:00:00-07:00", "idempotencyKey": "story:1"}},
-    {"command": "registerActor", "input": {
-        "id": "roskomnadzor", "name": "Roskomnadzor", "kind": "authority",
-        "effectiveAt": "2021-01-01T00:00:00+03:00", "idempotencyKey": "story:2"}},
-    {"command": "announcePolicy", "input": {
-        "id": "meta/hate-speech", "title": "Hate Speech", "owner": "meta",
-        "effectiveAt": "2022-03-10T00:00:00Z", "idempotencyKey": "story:3",
-        "clauses": [{"id": "allowance", "text": "Violent speech against Russian soldiers is "
-                     "allowed for now.", "scope": ["RU", "UA", "PL"]}]}},
-    {"command": "revisePolicy", "input": {
-        "id": "meta/hate-speech", "effectiveAt": "2022-03-13T00:00:00Z",
-        "idempotencyKey": "story:4",
-        "amendClauses": [{"id": "allowance", "text": "Only in Ukraine, only about the invasion.",
-                          "scope": ["UA"]}]}},
-    {"command": "announceRegulatoryAction", "input": {
-        "id": "roskomnadzor/instagram-restriction", "authority": "roskomnadzor",
-        "jurisdiction": "RU", "kind": "restriction", "targets": ["meta"],
-        "announcedAt": "2022-03-11T20:00:00+03:00", "effectiveAt": "2022-03-14T00:00:00+03:00",
-        "inResponseTo": ["policy:meta/hate-speech"], "idempotencyKey": "story:5"}},
+    {
+        "command": "registerActor",
+        "input": {
+            "id": "meta",
+            "name": "Meta Platforms, Inc.",
+            "kind": "organisation",
+            "effectiveAt": "2021-10-28T00:00:00-07:00",
+            "idempotencyKey": "story:1",
+        },
+    },
+    {
+        "command": "registerActor",
+        "input": {
+            "id": "roskomnadzor",
+            "name": "Roskomnadzor",
+            "kind": "authority",
+            "effectiveAt": "2021-01-01T00:00:00+03:00",
+            "idempotencyKey": "story:2",
+        },
+    },
+    {
+        "command": "announcePolicy",
+        "input": {
+            "id": "meta/hate-speech",
+            "title": "Hate Speech",
+            "owner": "meta",
+            "effectiveAt": "2022-03-10T00:00:00Z",
+            "idempotencyKey": "story:3",
+            "clauses": [
+                {
+                    "id": "allowance",
+                    "text": "Violent speech against Russian soldiers is allowed for now.",
+                    "scope": ["RU", "UA", "PL"],
+                }
+            ],
+        },
+    },
+    {
+        "command": "revisePolicy",
+        "input": {
+            "id": "meta/hate-speech",
+            "effectiveAt": "2022-03-13T00:00:00Z",
+            "idempotencyKey": "story:4",
+            "amendClauses": [
+                {
+                    "id": "allowance",
+                    "text": "Only in Ukraine, only about the invasion.",
+                    "scope": ["UA"],
+                }
+            ],
+        },
+    },
+    {
+        "command": "announceRegulatoryAction",
+        "input": {
+            "id": "roskomnadzor/instagram-restriction",
+            "authority": "roskomnadzor",
+            "jurisdiction": "RU",
+            "kind": "restriction",
+            "targets": ["meta"],
+            "announcedAt": "2022-03-11T20:00:00+03:00",
+            "effectiveAt": "2022-03-14T00:00:00+03:00",
+            "inResponseTo": ["policy:meta/hate-speech"],
+            "idempotencyKey": "story:5",
+        },
+    },
 ]
 
 
-def run_cli(database_url: str, cwd: Path, *args: str,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    database_url: str, cwd: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `timeline` console script against `database_url`."""
     env = {**os.environ, "TIMELINE_DATABASE_URL": database_url, "COLUMNS": "120"}
     env.pop("TIMELINE_DEBUG", None)
-    return subprocess.run([TIMELINE, *args], cwd=cwd, env=env, input=stdin, text=True,
-                          capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [TIMELINE, *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def write_ndjson(path: Path, lines: list[Any]) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
-                            for line in lines))
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    )
     return path
 
 
@@ -80,7 +135,8 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.e2e
 def test_import_stores_every_command_and_export_gives_them_back_as_cloudevents(
-        database_url: str, tmp_path: Path) -> None:
+    database_url: str, tmp_path: Path
+) -> None:
     story = write_ndjson(tmp_path / "story.ndjson", STORY)
 
     imported = run_cli(database_url, tmp_path, "import", str(story))
@@ -92,9 +148,12 @@ def test_import_stores_every_command_and_export_gives_them_back_as_cloudevents(
     assert exported.returncode == 0, exported.stderr
     events = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [e["type"] for e in events] == [
-        "org.policy-timeline.ActorRegistered", "org.policy-timeline.ActorRegistered",
-        "org.policy-timeline.PolicyAnnounced", "org.policy-timeline.PolicyRevised",
-        "org.policy-timeline.RegulatoryActionAnnounced"]
+        "org.policy-timeline.ActorRegistered",
+        "org.policy-timeline.ActorRegistered",
+        "org.policy-timeline.PolicyAnnounced",
+        "org.policy-timeline.PolicyRevised",
+        "org.policy-timeline.RegulatoryActionAnnounced",
+    ]
     for event in events:
         assert event["specversion"] == "1.0"
         assert {"id", "source", "type", "time", "subject", "datacontenttype", "data"} <= set(event)
@@ -108,7 +167,8 @@ def test_import_stores_every_command_and_export_gives_them_back_as_cloudevents(
 
 @pytest.mark.e2e
 def test_export_after_a_position_resumes_exactly_where_the_last_export_stopped(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     story = write_ndjson(tmp_path / "story.ndjson", STORY)
     assert run_cli(sqlite_url, tmp_path, "import", str(story)).returncode == 0
 
@@ -128,7 +188,8 @@ def test_export_after_a_position_resumes_exactly_where_the_last_export_stopped(
 
 @pytest.mark.e2e
 def test_importing_the_same_file_twice_adds_nothing_the_second_time(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     story = write_ndjson(tmp_path / "story.ndjson", STORY)
     assert run_cli(sqlite_url, tmp_path, "import", str(story)).returncode == 0
 
@@ -141,7 +202,8 @@ def test_importing_the_same_file_twice_adds_nothing_the_second_time(
 
 @pytest.mark.e2e
 def test_a_malformed_import_line_is_one_error_with_its_line_number_and_nothing_is_stored(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     lines: list[Any] = [*STORY[:2], '{"command": "announcePolicy", "input": {', *STORY[2:]]
     story = write_ndjson(tmp_path / "story.ndjson", lines)
 
@@ -156,7 +218,8 @@ def test_a_malformed_import_line_is_one_error_with_its_line_number_and_nothing_i
 
 @pytest.mark.e2e
 def test_an_input_without_an_offset_is_refused_naming_the_line_and_the_field(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     bad = json.loads(json.dumps(STORY[3]))
     bad["input"]["effectiveAt"] = "2022-03-13T00:00:00"
     story = write_ndjson(tmp_path / "story.ndjson", [*STORY[:3], bad, STORY[4]])
@@ -171,8 +234,9 @@ def test_an_input_without_an_offset_is_refused_naming_the_line_and_the_field(
 
 @pytest.mark.e2e
 def test_an_unknown_command_is_refused_naming_the_line(sqlite_url: str, tmp_path: Path) -> None:
-    story = write_ndjson(tmp_path / "story.ndjson",
-                         [STORY[0], {"command": "deletePolicy", "input": {"id": "x"}}])
+    story = write_ndjson(
+        tmp_path / "story.ndjson", [STORY[0], {"command": "deletePolicy", "input": {"id": "x"}}]
+    )
 
     result = run_cli(sqlite_url, tmp_path, "import", str(story))
 
@@ -183,7 +247,8 @@ def test_an_unknown_command_is_refused_naming_the_line(sqlite_url: str, tmp_path
 
 @pytest.mark.e2e
 def test_a_line_refused_by_the_fold_rolls_back_every_earlier_line_of_the_file(
-        database_url: str, tmp_path: Path) -> None:
+    database_url: str, tmp_path: Path
+) -> None:
     # Lines 1-4 are valid on their own; line 5 amends a clause that does not exist, which
     # only the fold can tell while executing: the whole file must leave nothing behind.
     bad = json.loads(json.dumps(STORY[3]))

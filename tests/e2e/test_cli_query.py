@@ -25,8 +25,15 @@ def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedPro
     """Run the real `timeline` console script against `database_url`."""
     env = {**os.environ, "TIMELINE_DATABASE_URL": database_url, "COLUMNS": "140"}
     env.pop("TIMELINE_DEBUG", None)
-    return subprocess.run([TIMELINE, *args], cwd=cwd, env=env, text=True, capture_output=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [TIMELINE, *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def answer(database_url: str, cwd: Path, *args: str) -> Any:
@@ -46,16 +53,24 @@ def the_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def policy_commands() -> list[dict[str, Any]]:
-    return [data for name, data in DEMO_COMMANDS
-            if name in {"announcePolicy", "revisePolicy"} and data["id"] == POLICY]
+    return [
+        data
+        for name, data in DEMO_COMMANDS
+        if name in {"announcePolicy", "revisePolicy"} and data["id"] == POLICY
+    ]
 
 
 def allowance_texts() -> tuple[str, str]:
     """The allowance as first recorded, and as narrowed (from the demo's commands)."""
-    added = next(c for d in policy_commands() for c in d.get("addClauses", [])
-                 if c["id"] == ALLOWANCE_CLAUSE)
-    amended = next(c for d in policy_commands() for c in d.get("amendClauses", [])
-                   if c["id"] == ALLOWANCE_CLAUSE)
+    added = next(
+        c for d in policy_commands() for c in d.get("addClauses", []) if c["id"] == ALLOWANCE_CLAUSE
+    )
+    amended = next(
+        c
+        for d in policy_commands()
+        for c in d.get("amendClauses", [])
+        if c["id"] == ALLOWANCE_CLAUSE
+    )
     return added["text"], amended["text"]
 
 
@@ -75,7 +90,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
 
 @pytest.mark.e2e
 def test_at_gives_the_allowance_on_11_march_and_the_narrowed_text_on_14_march(
-        demo: tuple[str, Path]) -> None:
+    demo: tuple[str, Path],
+) -> None:
     url, cwd = demo
     allowance, narrowed = allowance_texts()
 
@@ -108,7 +124,8 @@ def test_at_before_anything_was_recorded_answers_nothing(demo: tuple[str, Path])
 
 @pytest.mark.e2e
 def test_on_a_moscow_day_with_a_change_lists_both_versions_but_the_utc_day_only_one(
-        demo: tuple[str, Path]) -> None:
+    demo: tuple[str, Path],
+) -> None:
     # The narrowing took effect at 00:00 UTC on 13 March, which is 03:00 that day in Moscow.
     url, cwd = demo
     _, narrowed = allowance_texts()
@@ -129,15 +146,17 @@ def test_history_lists_every_version_in_valid_time_order(demo: tuple[str, Path])
     table = run_cli(url, cwd, "history", POLICY)
 
     starts = [datetime.fromisoformat(v["validFrom"]) for v in versions]
-    recorded = sorted(datetime.fromisoformat(d["effectiveAt"]).astimezone(UTC)
-                      for d in policy_commands())
+    recorded = sorted(
+        datetime.fromisoformat(d["effectiveAt"]).astimezone(UTC) for d in policy_commands()
+    )
     assert starts == recorded
     assert table.returncode == 0 and "PolicyRevised" in table.stdout
 
 
 @pytest.mark.e2e
 def test_diff_shows_the_allowance_clause_changed_between_11_and_14_march(
-        demo: tuple[str, Path]) -> None:
+    demo: tuple[str, Path],
+) -> None:
     url, cwd = demo
     allowance, narrowed = allowance_texts()
     moments = ("2022-03-11T12:00:00+03:00", "2022-03-14T12:00:00+03:00")
@@ -155,15 +174,17 @@ def test_diff_shows_the_allowance_clause_changed_between_11_and_14_march(
 
 
 @pytest.mark.e2e
-def test_status_is_announced_on_12_march_and_in_effect_on_14_march(
-        demo: tuple[str, Path]) -> None:
+def test_status_is_announced_on_12_march_and_in_effect_on_14_march(demo: tuple[str, Path]) -> None:
     url, cwd = demo
-    on_12 = answer(url, cwd, "status", INSTAGRAM_RESTRICTION,
-                   "--valid-at", "2022-03-12T12:00:00+03:00")
-    on_14 = answer(url, cwd, "status", INSTAGRAM_RESTRICTION,
-                   "--valid-at", "2022-03-14T00:00:00+03:00")
-    shown = run_cli(url, cwd, "status", INSTAGRAM_RESTRICTION,
-                    "--valid-at", "2022-03-12T12:00:00+03:00")
+    on_12 = answer(
+        url, cwd, "status", INSTAGRAM_RESTRICTION, "--valid-at", "2022-03-12T12:00:00+03:00"
+    )
+    on_14 = answer(
+        url, cwd, "status", INSTAGRAM_RESTRICTION, "--valid-at", "2022-03-14T00:00:00+03:00"
+    )
+    shown = run_cli(
+        url, cwd, "status", INSTAGRAM_RESTRICTION, "--valid-at", "2022-03-12T12:00:00+03:00"
+    )
 
     assert on_12["status"] == "ANNOUNCED"
     assert on_14["status"] == "IN_EFFECT"
@@ -172,19 +193,23 @@ def test_status_is_announced_on_12_march_and_in_effect_on_14_march(
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("args", "names"), [
-    (("on", POLICY, "2022-13-11"), ("DATE", "2022-13-11")),
-    (("at", POLICY, "--valid-at", "2022-03-11T12:00:00"), ("--valid-at", "offset")),
-    (("at", POLICY, "--valid-at", "11 March"), ("--valid-at", "not an ISO 8601")),
-    (("at", "nope/unknown-policy"), ("policy", "nope/unknown-policy", "not found")),
-    (("history", "meta/no-such-policy"), ("meta/no-such-policy", "not found")),
-    (("status", "roskomnadzor/no-such-action"), ("regulatory-action", "not found")),
-    (("on", POLICY, "2022-03-11", "--tz", "Mars/Olympus"), ("--tz", "Mars/Olympus")),
-    (("at", "Not A Slug"), ("POLICY", "slug")),
-    (("diff", POLICY, "yesterday", "now"), ("FROM", "yesterday")),
-])
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("on", POLICY, "2022-13-11"), ("DATE", "2022-13-11")),
+        (("at", POLICY, "--valid-at", "2022-03-11T12:00:00"), ("--valid-at", "offset")),
+        (("at", POLICY, "--valid-at", "11 March"), ("--valid-at", "not an ISO 8601")),
+        (("at", "nope/unknown-policy"), ("policy", "nope/unknown-policy", "not found")),
+        (("history", "meta/no-such-policy"), ("meta/no-such-policy", "not found")),
+        (("status", "roskomnadzor/no-such-action"), ("regulatory-action", "not found")),
+        (("on", POLICY, "2022-03-11", "--tz", "Mars/Olympus"), ("--tz", "Mars/Olympus")),
+        (("at", "Not A Slug"), ("POLICY", "slug")),
+        (("diff", POLICY, "yesterday", "now"), ("FROM", "yesterday")),
+    ],
+)
 def test_bad_input_is_one_error_line_naming_what_was_wrong_and_a_non_zero_exit(
-        demo: tuple[str, Path], args: tuple[str, ...], names: tuple[str, ...]) -> None:
+    demo: tuple[str, Path], args: tuple[str, ...], names: tuple[str, ...]
+) -> None:
     url, cwd = demo
     line = the_error(run_cli(url, cwd, *args))
     for name in names:
@@ -199,8 +224,7 @@ def test_an_unreachable_database_is_one_error_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_the_cli_answers_from_postgresql_as_from_sqlite(database_url: str,
-                                                        tmp_path: Path) -> None:
+def test_the_cli_answers_from_postgresql_as_from_sqlite(database_url: str, tmp_path: Path) -> None:
     loaded = run_cli(database_url, tmp_path, "import", "--demo")
     assert loaded.returncode == 0, loaded.stderr
     _, narrowed = allowance_texts()
@@ -214,17 +238,31 @@ def test_the_cli_answers_from_postgresql_as_from_sqlite(database_url: str,
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = run_cli("sqlite:///unused.db", tmp_path, "--help")
     assert result.returncode == 0
-    for command in ("serve", "at", "on", "history", "diff", "status", "import", "export",
-                    "project", "token"):
+    for command in (
+        "serve",
+        "at",
+        "on",
+        "history",
+        "diff",
+        "status",
+        "import",
+        "export",
+        "project",
+        "token",
+    ):
         assert f"│ {command} " in result.stdout
 
 
 @pytest.mark.e2e
 def test_at_lists_the_instagram_restriction_among_the_responses_once_it_was_announced(
-        demo: tuple[str, Path]) -> None:
+    demo: tuple[str, Path],
+) -> None:
     url, cwd = demo
-    announced = next(datetime.fromisoformat(d["announcedAt"]) for name, d in DEMO_COMMANDS
-                     if name == "announceRegulatoryAction" and d["id"] == INSTAGRAM_RESTRICTION)
+    announced = next(
+        datetime.fromisoformat(d["announcedAt"])
+        for name, d in DEMO_COMMANDS
+        if name == "announceRegulatoryAction" and d["id"] == INSTAGRAM_RESTRICTION
+    )
     before, after = "2022-03-11T12:00:00+03:00", "2022-03-12T12:00:00+03:00"
     assert datetime.fromisoformat(before) < announced < datetime.fromisoformat(after)
 
@@ -233,6 +271,5 @@ def test_at_lists_the_instagram_restriction_among_the_responses_once_it_was_anno
     shown = run_cli(url, cwd, "at", POLICY, "--valid-at", after)
 
     assert INSTAGRAM_RESTRICTION not in [r["id"] for r in earlier["responses"]]
-    assert {r["id"]: r["status"] for r in later["responses"]}[INSTAGRAM_RESTRICTION] == \
-        "ANNOUNCED"
+    assert {r["id"]: r["status"] for r in later["responses"]}[INSTAGRAM_RESTRICTION] == "ANNOUNCED"
     assert f"{INSTAGRAM_RESTRICTION} ANNOUNCED" in shown.stdout

@@ -39,8 +39,15 @@ def environment(database_url: str) -> dict[str, str]:
 
 
 def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TIMELINE, *args], cwd=cwd, env=environment(database_url), text=True,
-                          capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [TIMELINE, *args],
+        cwd=cwd,
+        env=environment(database_url),
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class Server:
@@ -50,9 +57,14 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = (cwd / f"serve-{self.port}.log").open("w+")
-        self.process = subprocess.Popen([TIMELINE, "serve", "--port", str(self.port), *args],
-                                        cwd=cwd, env=environment(database_url),
-                                        stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [TIMELINE, "serve", "--port", str(self.port), *args],
+            cwd=cwd,
+            env=environment(database_url),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.output()
@@ -68,11 +80,16 @@ class Server:
         self.log.seek(0)
         return self.log.read()
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None,
-                token: str | None = None) -> dict[str, Any]:
+    def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = httpx.post(f"{self.base}/graphql", headers=headers, timeout=30,
-                              json={"query": query, "variables": variables or {}})
+        response = httpx.post(
+            f"{self.base}/graphql",
+            headers=headers,
+            timeout=30,
+            json={"query": query, "variables": variables or {}},
+        )
         body: dict[str, Any] = response.json()
         return body
 
@@ -112,7 +129,8 @@ def status_at(server: Server, valid_at: str) -> str | None:
 
 @pytest.mark.e2e
 def test_serve_demo_answers_over_http_and_a_second_start_adds_nothing(
-        database_url: str, tmp_path: Path, servers: list[Server]) -> None:
+    database_url: str, tmp_path: Path, servers: list[Server]
+) -> None:
     first = Server(database_url, tmp_path, "--demo")
     servers.append(first)
 
@@ -130,15 +148,18 @@ def test_serve_demo_answers_over_http_and_a_second_start_adds_nothing(
 
 @pytest.mark.e2e
 def test_a_token_from_the_cli_writes_through_the_api_and_the_cli_reads_it_back(
-        sqlite_url: str, tmp_path: Path, servers: list[Server]) -> None:
+    sqlite_url: str, tmp_path: Path, servers: list[Server]
+) -> None:
     created = run_cli(sqlite_url, tmp_path, "token", "create", "--scope", "write")
     assert created.returncode == 0, created.stderr
     token = created.stdout.splitlines()[0].strip()
     server = Server(sqlite_url, tmp_path, "--demo")
     servers.append(server)
 
-    withdraw = ("mutation($input: WithdrawPolicyInput!) "
-                "{ withdrawPolicy(input: $input) { id position eventType } }")
+    withdraw = (
+        "mutation($input: WithdrawPolicyInput!) "
+        "{ withdrawPolicy(input: $input) { id position eventType } }"
+    )
     variables = {"input": {"id": POLICY, "effectiveAt": "2022-04-01T00:00:00Z"}}
     refused = server.graphql(withdraw, variables)
     written = server.graphql(withdraw, variables, token=token)
@@ -146,8 +167,9 @@ def test_a_token_from_the_cli_writes_through_the_api_and_the_cli_reads_it_back(
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert written["data"]["withdrawPolicy"]["eventType"] == "PolicyWithdrawn"
     # The CLI, beside the running server (which holds the projector), sees the write.
-    after = run_cli(sqlite_url, tmp_path, "at", POLICY, "--valid-at", "2022-04-02T00:00:00Z",
-                    "--json")
+    after = run_cli(
+        sqlite_url, tmp_path, "at", POLICY, "--valid-at", "2022-04-02T00:00:00Z", "--json"
+    )
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout)["status"] == "WITHDRAWN"
     server.stop()

@@ -45,10 +45,12 @@ def free_port() -> int:
 def allowance_texts() -> tuple[str, str]:
     """The allowance's text as added on 10 March and as narrowed on 13 March (demo commands)."""
     policy = [d for name, d in DEMO_COMMANDS if name == "revisePolicy" and d["id"] == POLICY]
-    added = next(c["text"] for d in policy for c in d.get("addClauses", [])
-                 if c["id"] == ALLOWANCE_CLAUSE)
-    narrowed = next(c["text"] for d in policy for c in d.get("amendClauses", [])
-                    if c["id"] == ALLOWANCE_CLAUSE)
+    added = next(
+        c["text"] for d in policy for c in d.get("addClauses", []) if c["id"] == ALLOWANCE_CLAUSE
+    )
+    narrowed = next(
+        c["text"] for d in policy for c in d.get("amendClauses", []) if c["id"] == ALLOWANCE_CLAUSE
+    )
     return added, narrowed
 
 
@@ -58,8 +60,14 @@ class Service:
     def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self.handle = log.open("w")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.handle,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def output(self) -> str:
         self.handle.flush()
@@ -91,8 +99,11 @@ class Service:
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Service]]]:
     """An environment with a new virtual-environment path and a new SQLite file."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("TIMELINE_", "VIRTUAL_ENV", "PYTHON"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TIMELINE_", "VIRTUAL_ENV", "PYTHON"))
+    }
     env["TIMELINE_VENV"] = str(tmp_path / "venv")
     env["TIMELINE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'timeline.db'}"
     services: list[Service] = []
@@ -107,8 +118,11 @@ def policy_on(base: str, day: str) -> list[dict[str, Any]]:
         validFrom validTo clauses { id text scope }
       }
     }"""
-    response = httpx.post(f"{base}/graphql", timeout=30, json={
-        "query": query, "variables": {"id": POLICY, "date": day}})
+    response = httpx.post(
+        f"{base}/graphql",
+        timeout=30,
+        json={"query": query, "variables": {"id": POLICY, "date": day}},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
@@ -122,7 +136,8 @@ def allowance(version: dict[str, Any]) -> str | None:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_the_readme_first_command_serves_the_demo_from_a_fresh_virtual_environment(
-        fresh: tuple[dict[str, str], list[Service]], tmp_path: Path) -> None:
+    fresh: tuple[dict[str, str], list[Service]], tmp_path: Path
+) -> None:
     env, services = fresh
     run, test = readme_commands()[:2]
     assert run[1:] == ["dev.py", "run"] and test[1:] == ["dev.py", "test"]

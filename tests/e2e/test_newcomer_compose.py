@@ -58,14 +58,17 @@ def healthcheck_argv(test: list[str], port: int) -> list[str]:
     return local(rest, port)
 
 
-def wait_until_healthy(argv: list[str], process: subprocess.Popen[str], env: dict[str, str],
-                       limit: float = 120.0) -> None:
+def wait_until_healthy(
+    argv: list[str], process: subprocess.Popen[str], env: dict[str, str], limit: float = 120.0
+) -> None:
     """Run the health check until it passes (as compose would); fail if the service died."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         assert process.poll() is None, f"service exited with {process.returncode}"
-        if subprocess.run(argv, env=env, capture_output=True, check=False,
-                          timeout=30).returncode == 0:
+        if (
+            subprocess.run(argv, env=env, capture_output=True, check=False, timeout=30).returncode
+            == 0
+        ):
             return
         time.sleep(0.5)
     pytest.fail(f"health check {argv} did not pass within {limit}s")
@@ -99,8 +102,10 @@ def test_compose_runs_postgresql_15_with_a_volume_the_api_and_a_separate_worker(
     url = api["environment"]["TIMELINE_DATABASE_URL"]
     assert url == worker["environment"]["TIMELINE_DATABASE_URL"]
     env = db["environment"]
-    assert url == (f"postgresql+psycopg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
-                   f"@db:5432/{env['POSTGRES_DB']}")
+    assert url == (
+        f"postgresql+psycopg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+        f"@db:5432/{env['POSTGRES_DB']}"
+    )
     assert api["command"][:2] == ["timeline", "serve"] and "0.0.0.0" in api["command"]
     assert "/healthz" in " ".join(api["healthcheck"]["test"])
     assert api["depends_on"]["db"]["condition"] == "service_healthy"
@@ -116,11 +121,17 @@ def test_compose_runs_postgresql_15_with_a_volume_the_api_and_a_separate_worker(
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_every_compose_command_runs_here_against_postgresql(
-        postgres_url: str, tmp_path: Path, started: list[subprocess.Popen[str]]) -> None:
+    postgres_url: str, tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
     services = compose()["services"]
     port = free_port()
-    env = {**os.environ, **services["api"]["environment"], "PGHOST": "127.0.0.1",
-           "PGUSER": "postgres", "TIMELINE_DATABASE_URL": postgres_url}
+    env = {
+        **os.environ,
+        **services["api"]["environment"],
+        "PGHOST": "127.0.0.1",
+        "PGUSER": "postgres",
+        "TIMELINE_DATABASE_URL": postgres_url,
+    }
     env.pop("TIMELINE_DEBUG", None)
 
     # db: its health check, against the local server.
@@ -129,30 +140,56 @@ def test_every_compose_command_runs_here_against_postgresql(
         assert subprocess.run(check, env=env, capture_output=True, check=False).returncode == 0
 
     # api: its command, then its health check until it passes.
-    api = subprocess.Popen(local(services["api"]["command"], port), env=env, cwd=tmp_path,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api = subprocess.Popen(
+        local(services["api"]["command"], port),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     started.append(api)
     wait_until_healthy(healthcheck_argv(services["api"]["healthcheck"]["test"], port), api, env)
 
     # worker: its command; then the demo, loaded as the compose file's header says.
-    worker = subprocess.Popen(local(services["worker"]["command"], port), env=env,
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    worker = subprocess.Popen(
+        local(services["worker"]["command"], port),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     started.append(worker)
-    loaded = subprocess.run(local(["timeline", "import", "--demo"], port), env=env,
-                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    loaded = subprocess.run(
+        local(["timeline", "import", "--demo"], port),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert loaded.returncode == 0, loaded.stderr
 
     # The API does not project (--no-projector): an answer shows the worker applied the log.
-    narrowed = next(c["text"] for name, d in DEMO_COMMANDS if name == "revisePolicy"
-                    for c in d.get("amendClauses", []) if c["id"] == ALLOWANCE_CLAUSE)
-    query = ("query($id: ID!, $at: DateTime) "
-             "{ policy(id: $id, validAt: $at) { clauses { id text } } }")
+    narrowed = next(
+        c["text"]
+        for name, d in DEMO_COMMANDS
+        if name == "revisePolicy"
+        for c in d.get("amendClauses", [])
+        if c["id"] == ALLOWANCE_CLAUSE
+    )
+    query = (
+        "query($id: ID!, $at: DateTime) { policy(id: $id, validAt: $at) { clauses { id text } } }"
+    )
     deadline = time.monotonic() + 60
     clauses: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not clauses:
-        response = httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=10, json={
-            "query": query, "variables": {"id": POLICY, "at": "2022-03-14T12:00:00+03:00"}})
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            timeout=10,
+            json={"query": query, "variables": {"id": POLICY, "at": "2022-03-14T12:00:00+03:00"}},
+        )
         policy = response.json()["data"]["policy"]
         clauses = policy["clauses"] if policy else []
         time.sleep(0.2 if not clauses else 0)

@@ -50,8 +50,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (directory / "serve.log").open("w")
-    process = subprocess.Popen([TIMELINE, "serve", "--demo", "--port", str(port)], cwd=directory,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [TIMELINE, "serve", "--demo", "--port", str(port)],
+        cwd=directory,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -72,14 +77,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 
 def test_the_readme_shows_graphql_queries_and_cli_calls() -> None:
     assert len(blocks("graphql")) >= 3
-    assert {call[0] for call in cli_calls()} >= {"at", "on", "diff", "status", "history",
-                                                 "export"}
+    assert {call[0] for call in cli_calls()} >= {"at", "on", "diff", "status", "history", "export"}
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("index", range(len(blocks("graphql"))))
 def test_each_graphql_query_of_the_readme_answers_without_errors(
-        served: tuple[str, dict[str, str]], index: int) -> None:
+    served: tuple[str, dict[str, str]], index: int
+) -> None:
     base, _ = served
     query = blocks("graphql")[index]
     deadline = time.monotonic() + 30
@@ -94,10 +99,18 @@ def test_each_graphql_query_of_the_readme_answers_without_errors(
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("args", cli_calls(), ids=lambda args: " ".join(args[:2]))
-def test_each_cli_call_of_the_readme_succeeds(served: tuple[str, dict[str, str]],
-                                             args: list[str], tmp_path: Path) -> None:
+def test_each_cli_call_of_the_readme_succeeds(
+    served: tuple[str, dict[str, str]], args: list[str], tmp_path: Path
+) -> None:
     _, env = served
-    result = subprocess.run([TIMELINE, *args], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [TIMELINE, *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()

@@ -20,8 +20,7 @@ from timeline.application import Timeline
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_generated_command_is_accepted_through_the_application(
-        timeline: Timeline) -> None:
+def test_every_generated_command_is_accepted_through_the_application(timeline: Timeline) -> None:
     for name, data in itertools.islice(History(3, events_per_policy=30).commands(), 400):
         timeline.execute(name, data)
     assert timeline.head_position() == 400
@@ -30,10 +29,35 @@ def test_every_generated_command_is_accepted_through_the_application(
 def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
     out = tmp_path / "figures.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--size", "120,300", "--database", database,
-         "--repeat", "1", "--lookups", "10", "--subscribers", "3", "--events", "2",
-         "--writers", "2", "--appends", "8", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--size",
+            "120,300",
+            "--database",
+            database,
+            "--repeat",
+            "1",
+            "--lookups",
+            "10",
+            "--subscribers",
+            "3",
+            "--events",
+            "2",
+            "--writers",
+            "2",
+            "--appends",
+            "8",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return dict(json.loads(out.read_text()))
 
@@ -43,11 +67,20 @@ def check_every_figure(report: dict[str, object]) -> None:
     assert isinstance(figures, list)
     assert {f["figure"] for f in figures} == {"1", "2", "3", "4", "5", "6"}
     names = " | ".join(f["name"] for f in figures)
-    for wanted in ("policy_at p50 at 120 events", "policy_at p50 at 300 events",
-                   "lookup p50 ratio 300 / 120", "over HTTP p50", "over HTTP p99",
-                   "appends, 1 writer", "appends, 2 writers", "projection rebuild",
-                   "projection catch-up", "rebuild of 1M events", "subscriber p99",
-                   "API resident size"):
+    for wanted in (
+        "policy_at p50 at 120 events",
+        "policy_at p50 at 300 events",
+        "lookup p50 ratio 300 / 120",
+        "over HTTP p50",
+        "over HTTP p99",
+        "appends, 1 writer",
+        "appends, 2 writers",
+        "projection rebuild",
+        "projection catch-up",
+        "rebuild of 1M events",
+        "subscriber p99",
+        "API resident size",
+    ):
         assert wanted in names
     for figure in figures:
         assert math.isfinite(figure["value"]) and figure["value"] > 0, figure

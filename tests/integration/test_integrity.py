@@ -36,29 +36,42 @@ def run_verify(database_url: str, *args: str) -> subprocess.CompletedProcess[str
     """The real `timeline verify` console script against `database_url`."""
     env = {**os.environ, "TIMELINE_DATABASE_URL": database_url}
     env.pop("TIMELINE_DEBUG", None)
-    return subprocess.run([TIMELINE, "verify", *args], env=env, text=True, capture_output=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [TIMELINE, "verify", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def actor(slug: str) -> dict[str, Any]:
-    return {"id": slug, "name": slug.title(), "kind": "organisation",
-            "effectiveAt": "2022-03-01T00:00:00+00:00"}
+    return {
+        "id": slug,
+        "name": slug.title(),
+        "kind": "organisation",
+        "effectiveAt": "2022-03-01T00:00:00+00:00",
+    }
 
 
 def stored_rows(timeline: Timeline) -> list[Any]:
     with timeline.engine.connect() as connection:
-        return list(connection.execute(select(events_table(timeline))
-                                       .order_by(events_table(timeline).c.id)))
+        return list(
+            connection.execute(select(events_table(timeline)).order_by(events_table(timeline).c.id))
+        )
 
 
 def chain_rows(timeline: Timeline) -> list[Any]:
     with timeline.engine.connect() as connection:
-        return list(connection.execute(select(integrity.log_hashes)
-                                       .order_by(integrity.log_hashes.c.position)))
+        return list(
+            connection.execute(
+                select(integrity.log_hashes).order_by(integrity.log_hashes.c.position)
+            )
+        )
 
 
-def test_every_event_is_sealed_in_order_and_the_head_is_the_last_event(
-        timeline: Timeline) -> None:
+def test_every_event_is_sealed_in_order_and_the_head_is_the_last_event(timeline: Timeline) -> None:
     load_demo(timeline)
     events, links = stored_rows(timeline), chain_rows(timeline)
     assert [e.id for e in events] == [link.position for link in links]
@@ -69,15 +82,23 @@ def test_every_event_is_sealed_in_order_and_the_head_is_the_last_event(
 
 
 def test_the_head_hash_can_be_recomputed_from_the_stored_rows_by_the_documented_rule(
-        timeline: Timeline) -> None:
+    timeline: Timeline,
+) -> None:
     """The rule in docs/reliability.md, written out independently of timeline/integrity.py."""
     load_demo(timeline)
     previous = "0" * 64
     for row in stored_rows(timeline):
-        body = json.dumps({"position": row.id, "aggregateId": str(row.originator_id),
-                           "version": row.originator_version, "topic": row.topic,
-                           "state": bytes(row.state).hex()}, sort_keys=True,
-                          separators=(",", ":"))
+        body = json.dumps(
+            {
+                "position": row.id,
+                "aggregateId": str(row.originator_id),
+                "version": row.originator_version,
+                "topic": row.topic,
+                "state": bytes(row.state).hex(),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
         previous = hashlib.sha256((previous + body).encode()).hexdigest()
     assert integrity.head(timeline.engine).hash == previous
 
@@ -89,8 +110,7 @@ def test_an_untouched_log_verifies(timeline: Timeline) -> None:
     assert verdict.checked == len(stored_rows(timeline))
 
 
-def test_a_refused_command_leaves_no_link_and_the_chain_still_verifies(
-        timeline: Timeline) -> None:
+def test_a_refused_command_leaves_no_link_and_the_chain_still_verifies(timeline: Timeline) -> None:
     timeline.register_actor(actor("meta"))
     before = chain_rows(timeline)
     with pytest.raises(TimelineError):
@@ -102,7 +122,8 @@ def test_a_refused_command_leaves_no_link_and_the_chain_still_verifies(
 
 
 def test_an_event_altered_in_the_database_is_named_by_verify(
-        timeline: Timeline, database_url: str) -> None:
+    timeline: Timeline, database_url: str
+) -> None:
     load_demo(timeline)
     victim = stored_rows(timeline)[5]
     altered = bytes(victim.state).replace(b"20", b"19", 1)
@@ -120,20 +141,23 @@ def test_an_event_altered_in_the_database_is_named_by_verify(
 def test_a_change_to_any_stored_column_is_detected(timeline: Timeline, column: str) -> None:
     load_demo(timeline)
     victim = stored_rows(timeline)[7]
-    changed = {"state": bytes(victim.state) + b" ", "topic": victim.topic + "x",
-               "originator_version": victim.originator_version + 1000,
-               "originator_id": uuid4()}[column]
+    changed = {
+        "state": bytes(victim.state) + b" ",
+        "topic": victim.topic + "x",
+        "originator_version": victim.originator_version + 1000,
+        "originator_id": uuid4(),
+    }[column]
     table = events_table(timeline)
     with timeline.engine.begin() as connection:
-        connection.execute(update(table).where(table.c.id == victim.id)
-                           .values({column: changed}))
+        connection.execute(update(table).where(table.c.id == victim.id).values({column: changed}))
     verdict = integrity.verify(timeline.engine, table)
     assert (verdict.ok, verdict.bad_position) == (False, victim.id)
     assert "altered" in verdict.reason
 
 
 def test_an_event_removed_from_the_database_is_named_by_verify(
-        timeline: Timeline, database_url: str) -> None:
+    timeline: Timeline, database_url: str
+) -> None:
     load_demo(timeline)
     victim = stored_rows(timeline)[3]
     with timeline.engine.begin() as connection:
@@ -145,37 +169,46 @@ def test_an_event_removed_from_the_database_is_named_by_verify(
 
 
 def test_an_event_removed_with_its_link_breaks_the_next_link(
-        timeline: Timeline, database_url: str) -> None:
+    timeline: Timeline, database_url: str
+) -> None:
     load_demo(timeline)
     rows = stored_rows(timeline)
     victim, following = rows[3], rows[4]
     with timeline.engine.begin() as connection:
         table = events_table(timeline)
         connection.execute(delete(table).where(table.c.id == victim.id))
-        connection.execute(delete(integrity.log_hashes)
-                           .where(integrity.log_hashes.c.position == victim.id))
+        connection.execute(
+            delete(integrity.log_hashes).where(integrity.log_hashes.c.position == victim.id)
+        )
     verdict = integrity.verify(timeline.engine, events_table(timeline))
     assert verdict.bad_position == following.id
     assert "does not follow" in verdict.reason
 
 
 def test_an_event_inserted_outside_the_service_is_named_by_verify(
-        timeline: Timeline, database_url: str) -> None:
+    timeline: Timeline, database_url: str
+) -> None:
     load_demo(timeline)
     last = stored_rows(timeline)[-1]
     forged = last.id + 1
     with timeline.engine.begin() as connection:
-        connection.execute(insert(events_table(timeline)).values(
-            id=forged, originator_id=last.originator_id,
-            originator_version=last.originator_version + 1, topic=last.topic,
-            state=bytes(last.state)))
+        connection.execute(
+            insert(events_table(timeline)).values(
+                id=forged,
+                originator_id=last.originator_id,
+                originator_version=last.originator_version + 1,
+                topic=last.topic,
+                state=bytes(last.state),
+            )
+        )
     result = run_verify(database_url)
     assert result.returncode == 5
     assert f"position {forged}: the event is not in the hash chain" in result.stderr
 
 
 def test_a_rewritten_tail_is_caught_against_a_cited_head(
-        timeline: Timeline, database_url: str) -> None:
+    timeline: Timeline, database_url: str
+) -> None:
     """Removing the last event together with its link leaves a shorter but consistent chain;
     a head cited earlier (as `logHead` in an export) is what exposes it."""
     load_demo(timeline)
@@ -183,8 +216,9 @@ def test_a_rewritten_tail_is_caught_against_a_cited_head(
     with timeline.engine.begin() as connection:
         table = events_table(timeline)
         connection.execute(delete(table).where(table.c.id == cited.position))
-        connection.execute(delete(integrity.log_hashes)
-                           .where(integrity.log_hashes.c.position == cited.position))
+        connection.execute(
+            delete(integrity.log_hashes).where(integrity.log_hashes.c.position == cited.position)
+        )
     assert run_verify(database_url).returncode == 0
     result = run_verify(database_url, "--expect-head", f"{cited.position}:{cited.hash}")
     assert result.returncode == 5
@@ -192,7 +226,8 @@ def test_a_rewritten_tail_is_caught_against_a_cited_head(
 
 
 def test_verify_reports_the_head_and_checks_a_cited_head(
-        timeline: Timeline, database_url: str) -> None:
+    timeline: Timeline, database_url: str
+) -> None:
     load_demo(timeline)
     head = integrity.head(timeline.engine)
     plain = run_verify(database_url)
@@ -206,8 +241,7 @@ def test_verify_reports_the_head_and_checks_a_cited_head(
     assert "--expect-head" in bad.stderr
 
 
-def test_an_import_in_one_transaction_is_sealed_event_by_event(
-        timeline: Timeline) -> None:
+def test_an_import_in_one_transaction_is_sealed_event_by_event(timeline: Timeline) -> None:
     with timeline.recorder.transaction(commit=True):  # type: ignore[attr-defined]
         for slug in ("meta", "instagram", "roskomnadzor"):
             timeline.register_actor(actor(slug))

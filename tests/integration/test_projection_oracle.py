@@ -39,8 +39,7 @@ def iso(value: datetime) -> str:
 
 @st.composite
 def clauses(draw: st.DrawFn) -> dict[str, Any]:
-    clause: dict[str, Any] = {"id": draw(clause_ids), "text": draw(texts),
-                              "scope": draw(scopes)}
+    clause: dict[str, Any] = {"id": draw(clause_ids), "text": draw(texts), "scope": draw(scopes)}
     if draw(st.booleans()):
         clause["expiresAt"] = iso(draw(instants))
     return clause
@@ -63,13 +62,35 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
     policy = history.slug(draw(st.sampled_from(["p0", "p1", "p2"])))
     action = history.slug(draw(st.sampled_from(["a0", "a1"])))
     when = draw(instants)
-    op = draw(st.sampled_from(["announce", "revise", "revise", "revise", "revise", "withdraw",
-                               "correct", "correct", "retract", "act", "act", "lift", "say",
-                               "rename"]))
+    op = draw(
+        st.sampled_from(
+            [
+                "announce",
+                "revise",
+                "revise",
+                "revise",
+                "revise",
+                "withdraw",
+                "correct",
+                "correct",
+                "retract",
+                "act",
+                "act",
+                "lift",
+                "say",
+                "rename",
+            ]
+        )
+    )
     if op == "announce":
         body = draw(st.lists(clauses(), min_size=1, max_size=3, unique_by=lambda c: c["id"]))
-        return "announce_policy", {"id": policy, "title": draw(texts), "owner": "meta",
-                                   "clauses": body, "effectiveAt": iso(when)}
+        return "announce_policy", {
+            "id": policy,
+            "title": draw(texts),
+            "owner": "meta",
+            "clauses": body,
+            "effectiveAt": iso(when),
+        }
     if op == "revise":
         change = draw(st.sampled_from(["addClauses", "amendClauses", "removeClauses", "title"]))
         data: dict[str, Any] = {"id": policy, "effectiveAt": iso(when)}
@@ -85,9 +106,16 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
     if op == "withdraw":
         return "withdraw_policy", {"id": policy, "effectiveAt": iso(when)}
     if op in ("correct", "retract"):
-        kind, slug = draw(st.sampled_from([("policy", policy), ("regulatory-action", action),
-                                           ("statement", history.slug("s0")),
-                                           ("actor", history.slug("actor"))]))
+        kind, slug = draw(
+            st.sampled_from(
+                [
+                    ("policy", policy),
+                    ("regulatory-action", action),
+                    ("statement", history.slug("s0")),
+                    ("actor", history.slug("actor")),
+                ]
+            )
+        )
         latest = history.versions.get((kind, slug), 0)
         if latest == 0:
             return "skip", {}
@@ -99,16 +127,29 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
     if op == "act":
         announced = draw(instants)
         return "announce_regulatory_action", {
-            "id": action, "authority": "rkn", "jurisdiction": "RU", "targets": ["meta"],
-            "kind": "restriction", "inResponseTo": [f"policy:{policy}"],
-            "announcedAt": iso(min(announced, when)), "effectiveAt": iso(when)}
+            "id": action,
+            "authority": "rkn",
+            "jurisdiction": "RU",
+            "targets": ["meta"],
+            "kind": "restriction",
+            "inResponseTo": [f"policy:{policy}"],
+            "announcedAt": iso(min(announced, when)),
+            "effectiveAt": iso(when),
+        }
     if op == "say":
-        return "record_statement", {"id": history.slug("s0"), "actor": history.slug("actor"),
-                                    "text": draw(texts), "inResponseTo": [f"policy:{policy}"],
-                                    "effectiveAt": iso(when)}
+        return "record_statement", {
+            "id": history.slug("s0"),
+            "actor": history.slug("actor"),
+            "text": draw(texts),
+            "inResponseTo": [f"policy:{policy}"],
+            "effectiveAt": iso(when),
+        }
     if op == "rename":
-        return "rename_actor", {"id": history.slug("actor"), "name": draw(texts),
-                                "effectiveAt": iso(when)}
+        return "rename_actor", {
+            "id": history.slug("actor"),
+            "name": draw(texts),
+            "effectiveAt": iso(when),
+        }
     return "lift_regulatory_action", {"id": action, "effectiveAt": iso(when)}
 
 
@@ -127,11 +168,18 @@ def write(services: Services, history: History, name: str, data: dict[str, Any])
 def as_policy_state(version: PolicyVersion | None) -> PolicyState | None:
     if version is None:
         return None
-    return PolicyState(slug=version.slug, title=version.title, owner=version.owner,
-                       summary=version.summary, status=version.status,
-                       clauses=version.clauses, sources=version.sources,
-                       revision=version.revision, changed_by=version.changed_by,
-                       change_type=version.change_type)
+    return PolicyState(
+        slug=version.slug,
+        title=version.title,
+        owner=version.owner,
+        summary=version.summary,
+        status=version.status,
+        clauses=version.clauses,
+        sources=version.sources,
+        revision=version.revision,
+        changed_by=version.changed_by,
+        change_type=version.change_type,
+    )
 
 
 def as_action_state(version: RegulatoryActionVersion | None) -> RegulatoryActionState | None:
@@ -145,8 +193,9 @@ def as_action_state(version: RegulatoryActionVersion | None) -> RegulatoryAction
 def services(database_url: str) -> Iterator[Services]:
     built = bootstrap(Settings(database_url=database_url))
     for slug, kind in (("meta", "organisation"), ("rkn", "authority")):
-        built.timeline.register_actor({"id": slug, "name": slug.upper(), "kind": kind,
-                                       "effectiveAt": EPOCH})
+        built.timeline.register_actor(
+            {"id": slug, "name": slug.upper(), "kind": kind, "effectiveAt": EPOCH}
+        )
     try:
         yield built
     finally:
@@ -172,8 +221,9 @@ def probe_instants(facts: list[Any], kind: str) -> list[datetime]:
     return sorted(points)
 
 
-def check_policy(services: Services, slug: str, known_ats: list[datetime],
-                 days: list[tuple[date, str]]) -> None:
+def check_policy(
+    services: Services, slug: str, known_ats: list[datetime], days: list[tuple[date, str]]
+) -> None:
     engine = services.timeline.engine
     try:
         facts = services.timeline.facts_of("policy", slug)
@@ -188,19 +238,18 @@ def check_policy(services: Services, slug: str, known_ats: list[datetime],
             assert found == expected, (slug, valid_at, known_at)
         for day, zone in days:
             expected_day = states_on(rules, facts, day, zone, known_at)
-            found_day = [as_policy_state(v) for v in q.policy_on(engine, slug, day, zone,
-                                                                 known_at)]
+            found_day = [as_policy_state(v) for v in q.policy_on(engine, slug, day, zone, known_at)]
             assert found_day == expected_day, (slug, day, zone, known_at)
         history = q.policy_history(engine, slug, known_at)
         for version in history:
-            assert as_policy_state(version) == state_at(rules, facts, version.valid_from,
-                                                        known_at)
+            assert as_policy_state(version) == state_at(rules, facts, version.valid_from, known_at)
         stream = [f.version for f in facts if f.recorded_at <= known_at]
         assert all(v.aggregate_version == max(stream) for v in history)
 
 
-def check_action(services: Services, slug: str, policies: list[str],
-                 known_ats: list[datetime]) -> None:
+def check_action(
+    services: Services, slug: str, policies: list[str], known_ats: list[datetime]
+) -> None:
     engine = services.timeline.engine
     try:
         facts = services.timeline.facts_of("regulatory-action", slug)
@@ -218,8 +267,9 @@ def check_action(services: Services, slug: str, policies: list[str],
                 assert (slug in [a.slug for a in responses[policy]]) == cites
 
 
-def check_others(services: Services, history: History, policies: list[str],
-                 known_ats: list[datetime]) -> None:
+def check_others(
+    services: Services, history: History, policies: list[str], known_ats: list[datetime]
+) -> None:
     """Statements and actors as the oracle has them; the policy list holds what is in force."""
     engine, timeline = services.timeline.engine, services.timeline
     actor = history.slug("actor")
@@ -233,13 +283,21 @@ def check_others(services: Services, history: History, policies: list[str],
             expected = state_at(RULES["actor"], actor_facts, valid_at, known_at)
             found = q.actors_at(engine, [actor], valid_at, known_at).get(actor)
             assert name_of(found) == name_of(expected), (actor, valid_at, known_at)
-        expected_said = state_at(RULES["statement"], said, datetime.max.replace(tzinfo=UTC),
-                                 known_at) if said else None
+        expected_said = (
+            state_at(RULES["statement"], said, datetime.max.replace(tzinfo=UTC), known_at)
+            if said
+            else None
+        )
         found_said = q.statement_at(engine, history.slug("s0"), known_at)
         assert words_of(found_said) == words_of(expected_said), known_at
         valid_at = BASE + timedelta(days=5)
-        in_force = {slug for slug in policies if _policy_facts(services, slug) and state_at(
-            RULES["policy"], _policy_facts(services, slug), valid_at, known_at) is not None}
+        in_force = {
+            slug
+            for slug in policies
+            if _policy_facts(services, slug)
+            and state_at(RULES["policy"], _policy_facts(services, slug), valid_at, known_at)
+            is not None
+        }
         listed = q.list_policies(engine, valid_at, known_at, search=history.prefix, first=10)
         assert {p.slug for p in listed.items} == in_force
 
@@ -275,25 +333,42 @@ def check_feed(services: Services, history: History, known_at: datetime) -> None
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_projection_answers_equal_the_oracle_for_random_histories(
-        services: Services, data: st.DataObject) -> None:
+    services: Services, data: st.DataObject
+) -> None:
     history = History(prefix=f"h{uuid.uuid4().hex[:10]}")
-    write(services, history, "register_actor", {"id": history.slug("actor"), "name": "first",
-                                                "kind": "person", "effectiveAt": iso(BASE)})
-    for name in ("p0", "p1", "p2")[:data.draw(st.integers(1, 3), label="policies")]:
+    write(
+        services,
+        history,
+        "register_actor",
+        {"id": history.slug("actor"), "name": "first", "kind": "person", "effectiveAt": iso(BASE)},
+    )
+    for name in ("p0", "p1", "p2")[: data.draw(st.integers(1, 3), label="policies")]:
         body = data.draw(st.lists(clauses(), min_size=1, max_size=3, unique_by=lambda c: c["id"]))
-        write(services, history, "announce_policy", {
-            "id": history.slug(name), "title": "policy", "owner": "meta", "clauses": body,
-            "effectiveAt": iso(BASE + timedelta(hours=6 * data.draw(st.integers(0, 8))))})
+        write(
+            services,
+            history,
+            "announce_policy",
+            {
+                "id": history.slug(name),
+                "title": "policy",
+                "owner": "meta",
+                "clauses": body,
+                "effectiveAt": iso(BASE + timedelta(hours=6 * data.draw(st.integers(0, 8)))),
+            },
+        )
     for _ in range(data.draw(st.integers(4, 16), label="commands")):
-        name, body = data.draw(st.composite(lambda draw: command(draw, history))(),
-                               label="command")
+        name, body = data.draw(st.composite(lambda draw: command(draw, history))(), label="command")
         write(services, history, name, body)
-        catch_up = data.draw(st.sampled_from(["later", "now", "in a restarted runner"]),
-                             label="catch up")
+        catch_up = data.draw(
+            st.sampled_from(["later", "now", "in a restarted runner"]), label="catch up"
+        )
         if catch_up == "now":
             services.projections.catch_up()
         elif catch_up == "in a restarted runner":  # reloads its memo from the tables
@@ -302,10 +377,16 @@ def test_projection_answers_equal_the_oracle_for_random_histories(
     event(f"{len(history.recorded)} events stored")
     recorded = sorted(history.recorded)
     candidates = sorted({*recorded, *(r - TICK for r in recorded), datetime.now(UTC)})
-    known_ats = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=4,
-                                   unique=True), label="knownAt")
-    days = [(date(2022, 3, data.draw(st.integers(1, 16), label="day")),  # 13th: US DST
-             data.draw(st.sampled_from(ZONES), label="zone")) for _ in range(2)]
+    known_ats = data.draw(
+        st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique=True), label="knownAt"
+    )
+    days = [
+        (
+            date(2022, 3, data.draw(st.integers(1, 16), label="day")),  # 13th: US DST
+            data.draw(st.sampled_from(ZONES), label="zone"),
+        )
+        for _ in range(2)
+    ]
     policies = [history.slug(p) for p in ("p0", "p1", "p2")]
     for slug in policies:
         check_policy(services, slug, known_ats, days)

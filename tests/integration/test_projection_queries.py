@@ -22,31 +22,67 @@ ACTION = "rkn/instagram-restriction"
 def services(database_url: str) -> Iterator[Services]:
     built = bootstrap(Settings(database_url=database_url))
     t = built.timeline
-    for slug, name, kind in (("meta", "Facebook, Inc.", "organisation"),
-                             ("instagram", "Instagram", "platform"),
-                             ("rkn", "Roskomnadzor", "authority")):
-        t.register_actor({"id": slug, "name": name, "kind": kind,
-                          "effectiveAt": "2004-02-04T00:00:00+00:00"})
-    t.rename_actor({"id": "meta", "name": "Meta Platforms, Inc.",
-                    "effectiveAt": "2021-10-28T00:00:00+00:00"})
-    t.announce_policy({"id": POLICY, "title": "Hate Speech", "owner": "meta",
-                       "clauses": [{"id": "tier-1", "text": "No violent speech."}],
-                       "effectiveAt": "2022-01-01T00:00:00+00:00"})
-    t.revise_policy({"id": POLICY, "summary": "allowance",
-                     "addClauses": [{"id": "allowance", "text": "Temporary allowance.",
-                                     "scope": ["UA", "RU"]}],
-                     "effectiveAt": "2022-03-10T15:00:00+03:00"})
-    t.announce_policy({"id": "meta/violence", "title": "Violence and Incitement",
-                       "owner": "meta", "clauses": [{"id": "v", "text": "No incitement."}],
-                       "effectiveAt": "2022-01-01T00:00:00+00:00"})
-    t.announce_regulatory_action({
-        "id": ACTION, "authority": "rkn", "jurisdiction": "RU", "targets": ["instagram"],
-        "kind": "restriction", "inResponseTo": [f"policy:{POLICY}@2"],
-        "announcedAt": "2022-03-11T18:00:00+03:00", "effectiveAt": "2022-03-14T00:00:00+03:00"})
-    t.record_statement({"id": "clegg/statement", "actor": "meta", "kind": "post",
-                        "text": "Our policies are focused on protecting people's rights.",
-                        "inResponseTo": [f"policy:{POLICY}"],
-                        "effectiveAt": "2022-03-11T20:00:00+00:00"})
+    for slug, name, kind in (
+        ("meta", "Facebook, Inc.", "organisation"),
+        ("instagram", "Instagram", "platform"),
+        ("rkn", "Roskomnadzor", "authority"),
+    ):
+        t.register_actor(
+            {"id": slug, "name": name, "kind": kind, "effectiveAt": "2004-02-04T00:00:00+00:00"}
+        )
+    t.rename_actor(
+        {"id": "meta", "name": "Meta Platforms, Inc.", "effectiveAt": "2021-10-28T00:00:00+00:00"}
+    )
+    t.announce_policy(
+        {
+            "id": POLICY,
+            "title": "Hate Speech",
+            "owner": "meta",
+            "clauses": [{"id": "tier-1", "text": "No violent speech."}],
+            "effectiveAt": "2022-01-01T00:00:00+00:00",
+        }
+    )
+    t.revise_policy(
+        {
+            "id": POLICY,
+            "summary": "allowance",
+            "addClauses": [
+                {"id": "allowance", "text": "Temporary allowance.", "scope": ["UA", "RU"]}
+            ],
+            "effectiveAt": "2022-03-10T15:00:00+03:00",
+        }
+    )
+    t.announce_policy(
+        {
+            "id": "meta/violence",
+            "title": "Violence and Incitement",
+            "owner": "meta",
+            "clauses": [{"id": "v", "text": "No incitement."}],
+            "effectiveAt": "2022-01-01T00:00:00+00:00",
+        }
+    )
+    t.announce_regulatory_action(
+        {
+            "id": ACTION,
+            "authority": "rkn",
+            "jurisdiction": "RU",
+            "targets": ["instagram"],
+            "kind": "restriction",
+            "inResponseTo": [f"policy:{POLICY}@2"],
+            "announcedAt": "2022-03-11T18:00:00+03:00",
+            "effectiveAt": "2022-03-14T00:00:00+03:00",
+        }
+    )
+    t.record_statement(
+        {
+            "id": "clegg/statement",
+            "actor": "meta",
+            "kind": "post",
+            "text": "Our policies are focused on protecting people's rights.",
+            "inResponseTo": [f"policy:{POLICY}"],
+            "effectiveAt": "2022-03-11T20:00:00+00:00",
+        }
+    )
     built.projections.catch_up()
     try:
         yield built
@@ -59,7 +95,8 @@ def msk(text: str) -> datetime:
 
 
 def test_instagram_restriction_is_announced_but_not_in_effect_on_12_march(
-        services: Services) -> None:
+    services: Services,
+) -> None:
     engine = services.timeline.engine
     on_12th = q.regulatory_action_at(engine, ACTION, msk("2022-03-12T12:00:00"))
     on_14th = q.regulatory_action_at(engine, ACTION, msk("2022-03-14T00:00:00"))
@@ -68,8 +105,7 @@ def test_instagram_restriction_is_announced_but_not_in_effect_on_12_march(
     assert q.regulatory_action_at(engine, ACTION, msk("2022-03-11T17:59:59")) is None
 
 
-def test_a_change_at_15_00_shows_on_that_day_beside_the_morning_version(
-        services: Services) -> None:
+def test_a_change_at_15_00_shows_on_that_day_beside_the_morning_version(services: Services) -> None:
     day = q.policy_on(services.timeline.engine, POLICY, date(2022, 3, 10), "Europe/Moscow")
     assert [[c.id for c in v.clauses] for v in day] == [["tier-1"], ["tier-1", "allowance"]]
     utc_day_before = q.policy_on(services.timeline.engine, POLICY, date(2022, 3, 9), "UTC")
@@ -91,23 +127,26 @@ def test_a_forged_cursor_is_refused_naming_the_field(services: Services) -> None
 
 
 def test_the_diff_names_the_added_allowance(services: Services) -> None:
-    diff = q.policy_diff(services.timeline.engine, POLICY, msk("2022-03-09T00:00:00"),
-                         msk("2022-03-11T00:00:00"))
-    assert [(c.id, c.change) for c in diff.clauses] == [("tier-1", "UNCHANGED"),
-                                                        ("allowance", "ADDED")]
+    diff = q.policy_diff(
+        services.timeline.engine, POLICY, msk("2022-03-09T00:00:00"), msk("2022-03-11T00:00:00")
+    )
+    assert [(c.id, c.change) for c in diff.clauses] == [
+        ("tier-1", "UNCHANGED"),
+        ("allowance", "ADDED"),
+    ]
 
 
 def test_actors_carry_the_name_they_had_at_valid_time(services: Services) -> None:
     engine = services.timeline.engine
-    assert q.actors_at(engine, ["meta"], msk("2021-10-01T00:00:00"))["meta"].name \
-        == "Facebook, Inc."
+    assert (
+        q.actors_at(engine, ["meta"], msk("2021-10-01T00:00:00"))["meta"].name == "Facebook, Inc."
+    )
     now = q.actors_at(engine, ["meta", "rkn"])
     assert now["meta"].name == "Meta Platforms, Inc."
     assert now["meta"].former_names == ("Facebook, Inc.",)
 
 
-def test_the_timeline_pages_through_every_fact_once_in_effective_order(
-        services: Services) -> None:
+def test_the_timeline_pages_through_every_fact_once_in_effective_order(services: Services) -> None:
     engine = services.timeline.engine
     seen: list[Any] = []
     after = None
@@ -120,27 +159,37 @@ def test_the_timeline_pages_through_every_fact_once_in_effective_order(
     assert len(seen) == services.timeline.head_position()
     assert len({e.position for e in seen}) == len(seen)
     assert [(e.effective_at, e.position) for e in seen] == sorted(
-        (e.effective_at, e.position) for e in seen)
+        (e.effective_at, e.position) for e in seen
+    )
 
 
 def test_the_timeline_filters_by_actor_jurisdiction_policy_kind_type_and_time(
-        services: Services) -> None:
+    services: Services,
+) -> None:
     engine = services.timeline.engine
 
     def slugs(**filters: Any) -> list[tuple[str, str]]:
         return [(e.slug, e.type) for e in q.timeline_page(engine, first=100, **filters).items]
 
-    assert slugs(actor="instagram") == [("instagram", "ActorRegistered"),
-                                        (ACTION, "RegulatoryActionAnnounced")]
-    assert slugs(jurisdiction="RU") == [(POLICY, "PolicyRevised"),
-                                        (ACTION, "RegulatoryActionAnnounced")]
-    assert slugs(policy=POLICY) == [(POLICY, "PolicyAnnounced"), (POLICY, "PolicyRevised"),
-                                    ("clegg/statement", "StatementRecorded"),
-                                    (ACTION, "RegulatoryActionAnnounced")]
+    assert slugs(actor="instagram") == [
+        ("instagram", "ActorRegistered"),
+        (ACTION, "RegulatoryActionAnnounced"),
+    ]
+    assert slugs(jurisdiction="RU") == [
+        (POLICY, "PolicyRevised"),
+        (ACTION, "RegulatoryActionAnnounced"),
+    ]
+    assert slugs(policy=POLICY) == [
+        (POLICY, "PolicyAnnounced"),
+        (POLICY, "PolicyRevised"),
+        ("clegg/statement", "StatementRecorded"),
+        (ACTION, "RegulatoryActionAnnounced"),
+    ]
     assert slugs(kinds=["statement"]) == [("clegg/statement", "StatementRecorded")]
     assert slugs(types=["PolicyRevised"]) == [(POLICY, "PolicyRevised")]
     assert slugs(from_=msk("2022-03-11T00:00:00"), to=msk("2022-03-14T00:00:00")) == [
-        ("clegg/statement", "StatementRecorded")]
+        ("clegg/statement", "StatementRecorded")
+    ]
 
 
 def test_policies_list_filters_and_pages_by_slug(services: Services) -> None:
@@ -151,10 +200,10 @@ def test_policies_list_filters_and_pages_by_slug(services: Services) -> None:
     assert first.total_count == 2
     second = q.list_policies(engine, valid_at, first=1, after=first.end_cursor)
     assert [p.slug for p in second.items] == ["meta/violence"] and not second.has_next_page
-    assert [p.slug for p in q.list_policies(engine, valid_at, jurisdiction="UA").items] \
-        == [POLICY]
-    assert [p.slug for p in q.list_policies(engine, valid_at, search="VIOLENCE").items] \
-        == ["meta/violence"]
+    assert [p.slug for p in q.list_policies(engine, valid_at, jurisdiction="UA").items] == [POLICY]
+    assert [p.slug for p in q.list_policies(engine, valid_at, search="VIOLENCE").items] == [
+        "meta/violence"
+    ]
     assert q.list_policies(engine, msk("2021-06-01T00:00:00")).items == ()
 
 
@@ -172,7 +221,10 @@ def test_responses_for_a_page_of_policies_take_one_statement(services: Services)
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 1
     assert {k: [a.slug for a in v] for k, v in found.items()} == {
-        POLICY: [ACTION], "meta/violence": [], "meta/unknown": []}
+        POLICY: [ACTION],
+        "meta/violence": [],
+        "meta/unknown": [],
+    }
     said = q.statements_responding_to(engine, [POLICY])
     assert [s.slug for s in said[POLICY]] == ["clegg/statement"]
     statement = q.statement_at(engine, "clegg/statement")

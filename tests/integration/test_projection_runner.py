@@ -26,55 +26,99 @@ MARCH_11 = datetime(2022, 3, 11, 12, tzinfo=UTC)
 
 def story(timeline: Timeline) -> None:
     """The March 2022 story in miniature: an allowance, its narrowing, a regulator's answer."""
-    for slug, kind in (("meta", "organisation"), ("instagram", "platform"),
-                       ("rkn", "authority")):
-        timeline.register_actor({"id": slug, "name": slug.upper(), "kind": kind,
-                                 "effectiveAt": "2020-01-01T00:00:00+00:00"})
-    timeline.announce_policy({
-        "id": POLICY, "title": "Hate Speech", "owner": "meta",
-        "clauses": [{"id": "tier-1", "text": "No violent speech."}],
-        "effectiveAt": "2022-01-01T00:00:00+00:00"})
-    timeline.revise_policy({
-        "id": POLICY, "summary": "spirit-of-the-policy allowance",
-        "addClauses": [{"id": "allowance", "text": "Calls for violence against Russian "
-                        "soldiers allowed in the context of the invasion.",
-                        "scope": ["UA", "RU", "PL"],
-                        "expiresAt": "2022-04-10T00:00:00+00:00"}],
-        "effectiveAt": "2022-03-10T00:00:00+00:00"})
-    timeline.announce_regulatory_action({
-        "id": ACTION, "authority": "rkn", "jurisdiction": "RU", "targets": ["instagram"],
-        "kind": "restriction", "inResponseTo": [f"policy:{POLICY}@2"],
-        "announcedAt": "2022-03-11T18:00:00+03:00", "effectiveAt": "2022-03-14T00:00:00+03:00"})
+    for slug, kind in (("meta", "organisation"), ("instagram", "platform"), ("rkn", "authority")):
+        timeline.register_actor(
+            {
+                "id": slug,
+                "name": slug.upper(),
+                "kind": kind,
+                "effectiveAt": "2020-01-01T00:00:00+00:00",
+            }
+        )
+    timeline.announce_policy(
+        {
+            "id": POLICY,
+            "title": "Hate Speech",
+            "owner": "meta",
+            "clauses": [{"id": "tier-1", "text": "No violent speech."}],
+            "effectiveAt": "2022-01-01T00:00:00+00:00",
+        }
+    )
+    timeline.revise_policy(
+        {
+            "id": POLICY,
+            "summary": "spirit-of-the-policy allowance",
+            "addClauses": [
+                {
+                    "id": "allowance",
+                    "text": "Calls for violence against Russian "
+                    "soldiers allowed in the context of the invasion.",
+                    "scope": ["UA", "RU", "PL"],
+                    "expiresAt": "2022-04-10T00:00:00+00:00",
+                }
+            ],
+            "effectiveAt": "2022-03-10T00:00:00+00:00",
+        }
+    )
+    timeline.announce_regulatory_action(
+        {
+            "id": ACTION,
+            "authority": "rkn",
+            "jurisdiction": "RU",
+            "targets": ["instagram"],
+            "kind": "restriction",
+            "inResponseTo": [f"policy:{POLICY}@2"],
+            "announcedAt": "2022-03-11T18:00:00+03:00",
+            "effectiveAt": "2022-03-14T00:00:00+03:00",
+        }
+    )
 
 
 def more_history(timeline: Timeline) -> None:
     """Later writes that change earlier answers: retroactive, corrected, retracted, lifted."""
-    timeline.revise_policy({
-        "id": POLICY, "amendClauses": [{"id": "allowance", "text": "Narrowed: never against "
-                                        "civilians or Russian soldiers as such.",
-                                        "scope": ["UA"]}],
-        "effectiveAt": "2022-03-11T00:00:00+00:00"})
-    timeline.correct_event({"event": f"policy:{POLICY}@1", "reason": "real date",
-                            "changes": {"effectiveAt": "2021-12-01T00:00:00+00:00"}})
-    timeline.revise_policy({"id": POLICY, "title": "Hate speech (renamed)",
-                            "effectiveAt": "2022-02-01T00:00:00+00:00"})
+    timeline.revise_policy(
+        {
+            "id": POLICY,
+            "amendClauses": [
+                {
+                    "id": "allowance",
+                    "text": "Narrowed: never against civilians or Russian soldiers as such.",
+                    "scope": ["UA"],
+                }
+            ],
+            "effectiveAt": "2022-03-11T00:00:00+00:00",
+        }
+    )
+    timeline.correct_event(
+        {
+            "event": f"policy:{POLICY}@1",
+            "reason": "real date",
+            "changes": {"effectiveAt": "2021-12-01T00:00:00+00:00"},
+        }
+    )
+    timeline.revise_policy(
+        {"id": POLICY, "title": "Hate speech (renamed)", "effectiveAt": "2022-02-01T00:00:00+00:00"}
+    )
     timeline.retract_event({"event": f"policy:{POLICY}@5", "reason": "never happened"})
-    timeline.lift_regulatory_action({"id": ACTION,
-                                     "effectiveAt": "2023-01-01T00:00:00+00:00"})
+    timeline.lift_regulatory_action({"id": ACTION, "effectiveAt": "2023-01-01T00:00:00+00:00"})
 
 
 def answers(engine: Engine, known_at: datetime) -> dict[str, Any]:
     """Every kind of query, at one knownAt."""
     return {
-        "at": [q.policy_at(engine, POLICY, v, known_at) for v in
-               (datetime(2022, 1, 15, tzinfo=UTC), MARCH_11, datetime(2022, 5, 1, tzinfo=UTC))],
+        "at": [
+            q.policy_at(engine, POLICY, v, known_at)
+            for v in (datetime(2022, 1, 15, tzinfo=UTC), MARCH_11, datetime(2022, 5, 1, tzinfo=UTC))
+        ],
         "on": q.policy_on(engine, POLICY, date(2022, 3, 11), "Europe/Moscow", known_at),
         "history": q.policy_history(engine, POLICY, known_at),
-        "diff": q.policy_diff(engine, POLICY, datetime(2022, 1, 15, tzinfo=UTC), MARCH_11,
-                              known_at),
+        "diff": q.policy_diff(
+            engine, POLICY, datetime(2022, 1, 15, tzinfo=UTC), MARCH_11, known_at
+        ),
         "list": q.list_policies(engine, MARCH_11, known_at),
-        "action": q.regulatory_action_at(engine, ACTION, datetime(2023, 6, 1, tzinfo=UTC),
-                                         known_at),
+        "action": q.regulatory_action_at(
+            engine, ACTION, datetime(2023, 6, 1, tzinfo=UTC), known_at
+        ),
         "responses": q.responses_to(engine, [POLICY], MARCH_11, known_at),
         "feed": q.timeline_page(engine, known_at=known_at, first=100),
         "actors": q.actors_at(engine, ["meta", "rkn"], MARCH_11, known_at),
@@ -84,9 +128,13 @@ def answers(engine: Engine, known_at: datetime) -> dict[str, Any]:
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every read-model row, in primary-key order."""
     with engine.connect() as connection:
-        return {table.name: [tuple(row) for row in connection.execute(
-            select(table).order_by(*table.primary_key.columns))]
-            for table in t.READ_MODEL_TABLES}
+        return {
+            table.name: [
+                tuple(row)
+                for row in connection.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in t.READ_MODEL_TABLES
+        }
 
 
 @pytest.fixture
@@ -99,7 +147,8 @@ def services(database_url: str) -> Iterator[Services]:
 
 
 def test_an_answer_for_a_past_known_at_never_changes_when_more_is_recorded(
-        services: Services) -> None:
+    services: Services,
+) -> None:
     story(services.timeline)
     services.projections.catch_up()
     known_at = datetime.now(UTC)
@@ -125,8 +174,9 @@ def test_rebuild_yields_the_same_tables_as_the_incremental_run(services: Service
         assert dump(services.timeline.engine) == incremental
     inspector = inspect(services.timeline.engine)
     for table in t.READ_MODEL_TABLES:
-        assert {i["name"] for i in inspector.get_indexes(table.name)} == \
-            {i.name for i in table.indexes}
+        assert {i["name"] for i in inspector.get_indexes(table.name)} == {
+            i.name for i in table.indexes
+        }
     assert not any(name.endswith("_next") for name in inspector.get_table_names())
     assert len(incremental["projection_facts"]) == services.timeline.head_position()
 
@@ -135,9 +185,13 @@ def test_a_client_that_writes_then_reads_sees_its_write(database_url: str) -> No
     services = bootstrap(Settings(database_url=database_url), run_projections=True)
     try:
         story(services.timeline)
-        result = services.timeline.revise_policy({
-            "id": POLICY, "title": "Hate speech, March edition",
-            "effectiveAt": "2022-03-12T00:00:00+00:00"})
+        result = services.timeline.revise_policy(
+            {
+                "id": POLICY,
+                "title": "Hate speech, March edition",
+                "effectiveAt": "2022-03-12T00:00:00+00:00",
+            }
+        )
         assert services.wait_for(result.position, timeout=30)
         found = q.policy_at(services.timeline.engine, POLICY)
         assert found is not None and found.title == "Hate speech, March edition"
@@ -169,8 +223,7 @@ def test_a_changed_schema_version_rebuilds_the_read_models(services: Services) -
     services.projections.catch_up()
     assert dump(engine) == expected
     with engine.connect() as connection:
-        assert connection.execute(select(t.tracking.c.schema_version)).scalar() \
-            == t.SCHEMA_VERSION
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == t.SCHEMA_VERSION
 
 
 @pytest.mark.postgres
@@ -178,8 +231,14 @@ def test_a_running_worker_wakes_on_notify_from_another_writer(postgres_url: str)
     worker = bootstrap(Settings(database_url=postgres_url), run_projections=True)
     writer = Timeline(Settings(database_url=postgres_url))
     try:
-        writer.register_actor({"id": "warm-up", "name": "W", "kind": "person",
-                               "effectiveAt": "2020-01-01T00:00:00+00:00"})
+        writer.register_actor(
+            {
+                "id": "warm-up",
+                "name": "W",
+                "kind": "person",
+                "effectiveAt": "2020-01-01T00:00:00+00:00",
+            }
+        )
         assert worker.wait_for(1, timeout=30)  # the worker is now listening
         story(writer)
         head = writer.head_position()
@@ -193,19 +252,26 @@ def test_a_running_worker_wakes_on_notify_from_another_writer(postgres_url: str)
 
 
 def test_concurrent_writers_read_their_writes_while_the_embedded_runner_projects(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     services = bootstrap(Settings(database_url=database_url), run_projections=True)
     errors: list[BaseException] = []
 
     def writer(slug: str) -> None:
         try:
-            services.timeline.announce_policy({
-                "id": slug, "title": "r0", "owner": "meta",
-                "clauses": [{"id": "c", "text": "x"}],
-                "effectiveAt": "2022-01-01T00:00:00+00:00"})
+            services.timeline.announce_policy(
+                {
+                    "id": slug,
+                    "title": "r0",
+                    "owner": "meta",
+                    "clauses": [{"id": "c", "text": "x"}],
+                    "effectiveAt": "2022-01-01T00:00:00+00:00",
+                }
+            )
             for n in range(1, 8):
-                result = services.timeline.revise_policy({
-                    "id": slug, "title": f"r{n}", "effectiveAt": f"2022-01-{n + 1:02d}T00:00:00Z"})
+                result = services.timeline.revise_policy(
+                    {"id": slug, "title": f"r{n}", "effectiveAt": f"2022-01-{n + 1:02d}T00:00:00Z"}
+                )
                 assert services.wait_for(result.position, timeout=30)
                 found = q.policy_at(services.timeline.engine, slug)
                 assert found is not None and found.title == f"r{n}"
@@ -213,8 +279,14 @@ def test_concurrent_writers_read_their_writes_while_the_embedded_runner_projects
             errors.append(error)
 
     try:
-        services.timeline.register_actor({"id": "meta", "name": "Meta", "kind": "organisation",
-                                          "effectiveAt": "2020-01-01T00:00:00+00:00"})
+        services.timeline.register_actor(
+            {
+                "id": "meta",
+                "name": "Meta",
+                "kind": "organisation",
+                "effectiveAt": "2020-01-01T00:00:00+00:00",
+            }
+        )
         threads = [threading.Thread(target=writer, args=(f"meta/p{i}",)) for i in range(3)]
         for thread in threads:
             thread.start()
@@ -231,11 +303,14 @@ def test_concurrent_writers_read_their_writes_while_the_embedded_runner_projects
 
 
 def test_two_runners_racing_without_the_lock_apply_every_event_exactly_once(
-        services: Services) -> None:
+    services: Services,
+) -> None:
     story(services.timeline)
     more_history(services.timeline)
-    runners = [ProjectionRunner(services.timeline.engine, services.timeline, batch_size=1)
-               for _ in range(2)]
+    runners = [
+        ProjectionRunner(services.timeline.engine, services.timeline, batch_size=1)
+        for _ in range(2)
+    ]
     errors: list[BaseException] = []
 
     def run(runner: ProjectionRunner) -> None:

@@ -55,16 +55,24 @@ PAST_QUERIES = {
         totalCount nodes { id version } } }""",
 }
 READS = [
-    ("policy", "query($v: DateTime) { policy(id: \"meta/hate-speech\", validAt: $v) "
-               "{ id version text clauses { id text } } }"),
-    ("policyOn", "query($d: Date!) { policyOn(id: \"meta/hate-speech\", date: $d, "
-                 "timeZone: \"Europe/Moscow\") { version validFrom } }"),
+    (
+        "policy",
+        'query($v: DateTime) { policy(id: "meta/hate-speech", validAt: $v) '
+        "{ id version text clauses { id text } } }",
+    ),
+    (
+        "policyOn",
+        'query($d: Date!) { policyOn(id: "meta/hate-speech", date: $d, '
+        'timeZone: "Europe/Moscow") { version validFrom } }',
+    ),
     ("policies", "{ policies(first: 50) { totalCount nodes { id title } } }"),
-    ("regulatoryActions", "query($v: DateTime) { regulatoryActions(validAt: $v) "
-                          "{ nodes { id status } } }"),
+    (
+        "regulatoryActions",
+        "query($v: DateTime) { regulatoryActions(validAt: $v) { nodes { id status } } }",
+    ),
     ("timeline", "{ timeline(first: 50) { nodes { __typename } pageInfo { endCursor } } }"),
     ("events", "query($a: String) { events(after: $a, first: 50) { nodes { id position } } }"),
-    ("policyHistory", "{ policyHistory(id: \"meta/hate-speech\") { version validFrom } }"),
+    ("policyHistory", '{ policyHistory(id: "meta/hate-speech") { version validFrom } }'),
     ("logHead", "{ logHead { position hash } }"),
 ]
 REVISE = "mutation($i: RevisePolicyInput!) { revisePolicy(input: $i) { position } }"
@@ -98,38 +106,43 @@ class Report:
         def pct(p: float) -> float:
             return ms[min(len(ms) - 1, int(p * len(ms)))]
 
-        return "\n".join([
-            f"duration        {self.seconds:.1f} s",
-            f"requests        {total} ({self.reads} reads, {self.writes} writes)",
-            f"throughput      {total / max(self.seconds, 1e-9):.1f} req/s",
-            f"latency ms      p50 {pct(0.5):.1f}  p95 {pct(0.95):.1f}  p99 {pct(0.99):.1f}  "
-            f"mean {statistics.fmean(ms):.1f}",
-            f"errors          {self.errors}" + (f"  e.g. {self.error_samples[:3]}"
-                                                  if self.errors else ""),
-            f"past answers    {'unchanged' if self.past_answers_unchanged else 'CHANGED'}"
-            + (f" {self.changed}" if self.changed else ""),
-            f"writes logged   {'all' if self.writes_logged else 'MISSING'}",
-            "retroactive     the policy as known now "
-            f"{'differs' if self.present_rewritten else 'does not differ'} from the answer at "
-            "the past knownAt",
-            f"verdict         {'OK' if self.ok else 'FAILED'}",
-        ])
+        return "\n".join(
+            [
+                f"duration        {self.seconds:.1f} s",
+                f"requests        {total} ({self.reads} reads, {self.writes} writes)",
+                f"throughput      {total / max(self.seconds, 1e-9):.1f} req/s",
+                f"latency ms      p50 {pct(0.5):.1f}  p95 {pct(0.95):.1f}  p99 {pct(0.99):.1f}  "
+                f"mean {statistics.fmean(ms):.1f}",
+                f"errors          {self.errors}"
+                + (f"  e.g. {self.error_samples[:3]}" if self.errors else ""),
+                f"past answers    {'unchanged' if self.past_answers_unchanged else 'CHANGED'}"
+                + (f" {self.changed}" if self.changed else ""),
+                f"writes logged   {'all' if self.writes_logged else 'MISSING'}",
+                "retroactive     the policy as known now "
+                f"{'differs' if self.present_rewritten else 'does not differ'} from the answer at "
+                "the past knownAt",
+                f"verdict         {'OK' if self.ok else 'FAILED'}",
+            ]
+        )
 
 
 class Client:
     """One HTTP/1.1 keep-alive client posting GraphQL and timing each call."""
 
     def __init__(self, url: str, token: str, report: Report) -> None:
-        self.http = httpx.AsyncClient(base_url=url, timeout=60,
-                                      headers={"Authorization": f"Bearer {token}"})
+        self.http = httpx.AsyncClient(
+            base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        )
         self.report = report
 
-    async def call(self, query: str, variables: dict[str, Any] | None = None,
-                   counted: bool = True) -> dict[str, Any] | None:
+    async def call(
+        self, query: str, variables: dict[str, Any] | None = None, counted: bool = True
+    ) -> dict[str, Any] | None:
         started = time.perf_counter()
         try:
-            response = await self.http.post("/graphql", json={"query": query,
-                                                               "variables": variables or {}})
+            response = await self.http.post(
+                "/graphql", json={"query": query, "variables": variables or {}}
+            )
             body: dict[str, Any] = response.json()
         except (httpx.HTTPError, ValueError) as error:
             self._fail(f"{type(error).__name__}: {error}")
@@ -154,14 +167,23 @@ async def past_answers(client: Client, known_at: str) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for name, query in PAST_QUERIES.items():
         for valid_at in ("2022-03-11T12:00:00+00:00", "2022-03-14T12:00:00+00:00"):
-            body = await client.call(query, {"k": known_at, "v": valid_at}
-                                     if "$v" in query else {"k": known_at}, counted=False)
+            body = await client.call(
+                query,
+                {"k": known_at, "v": valid_at} if "$v" in query else {"k": known_at},
+                counted=False,
+            )
             answers[f"{name}@{valid_at}"] = body and body["data"]
     return answers
 
 
-async def worker(number: int, client: Client, deadline: float, write_share: float,
-                 acknowledged: list[int], seed: int) -> None:
+async def worker(
+    number: int,
+    client: Client,
+    deadline: float,
+    write_share: float,
+    acknowledged: list[int],
+    seed: int,
+) -> None:
     """Reads and writes until the deadline. Worker 0 alone revises the demo policy
     retroactively (one writer per aggregate: no conflicts); the others add statements and
     actors of their own."""
@@ -180,7 +202,8 @@ async def worker(number: int, client: Client, deadline: float, write_share: floa
             variables: dict[str, Any] = {
                 "v": rng.choice(MARCH).isoformat(),
                 "d": rng.choice(MARCH).date().isoformat(),
-                "a": str(rng.randint(0, 30))}
+                "a": str(rng.randint(0, 30)),
+            }
             await client.call(query, {k: v for k, v in variables.items() if f"${k}" in query})
             client.report.reads += 1
 
@@ -188,20 +211,40 @@ async def worker(number: int, client: Client, deadline: float, write_share: floa
 def write_of(number: int, n: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
     key = f"soak-{os.getpid()}-{number}-{n}"
     if number == 0 and n % 2:
-        return REVISE, {"id": POLICY, "summary": f"soak revision {n}", "amendClauses": [
-                            {"id": "tier-1-attacks", "text": f"Amended under load ({n})."}],
-                        "effectiveAt": "2022-03-12T06:00:00+00:00", "idempotencyKey": key}
+        return REVISE, {
+            "id": POLICY,
+            "summary": f"soak revision {n}",
+            "amendClauses": [{"id": "tier-1-attacks", "text": f"Amended under load ({n})."}],
+            "effectiveAt": "2022-03-12T06:00:00+00:00",
+            "idempotencyKey": key,
+        }
     if rng.random() < 0.5:
-        return STATEMENT, {"id": f"meta/{key}", "actor": "meta", "kind": "post",
-                           "text": f"load statement {n} " + "x" * rng.randint(0, 2000),
-                           "effectiveAt": rng.choice(MARCH).isoformat(),
-                           "inResponseTo": [f"policy:{POLICY}"], "idempotencyKey": key}
-    return ACTOR, {"id": key, "name": f"Load actor {n}", "kind": "person",
-                   "effectiveAt": rng.choice(MARCH).isoformat(), "idempotencyKey": key}
+        return STATEMENT, {
+            "id": f"meta/{key}",
+            "actor": "meta",
+            "kind": "post",
+            "text": f"load statement {n} " + "x" * rng.randint(0, 2000),
+            "effectiveAt": rng.choice(MARCH).isoformat(),
+            "inResponseTo": [f"policy:{POLICY}"],
+            "idempotencyKey": key,
+        }
+    return ACTOR, {
+        "id": key,
+        "name": f"Load actor {n}",
+        "kind": "person",
+        "effectiveAt": rng.choice(MARCH).isoformat(),
+        "idempotencyKey": key,
+    }
 
 
-async def soak(url: str, token: str, seconds: float, concurrency: int = 8,
-               write_share: float = 0.3, seed: int = 2022) -> Report:
+async def soak(
+    url: str,
+    token: str,
+    seconds: float,
+    concurrency: int = 8,
+    write_share: float = 0.3,
+    seed: int = 2022,
+) -> Report:
     """Run the load and the checks; the report says what happened."""
     report = Report()
     clients = [Client(url, token, report) for _ in range(concurrency)]
@@ -213,15 +256,20 @@ async def soak(url: str, token: str, seconds: float, concurrency: int = 8,
         head_before = head["data"]["logHead"]["position"] if head else 0
         acknowledged: list[int] = []
         started = time.monotonic()
-        await asyncio.gather(*(worker(i, c, started + seconds, write_share, acknowledged, seed)
-                               for i, c in enumerate(clients)))
+        await asyncio.gather(
+            *(
+                worker(i, c, started + seconds, write_share, acknowledged, seed)
+                for i, c in enumerate(clients)
+            )
+        )
         report.seconds = time.monotonic() - started
         after = await past_answers(clients[0], known_at)
         report.changed = sorted(k for k in before if before[k] != after.get(k))
         report.past_answers_unchanged = not report.changed and all(before.values())
         now = await past_answers(clients[0], datetime.now(UTC).isoformat())
-        report.present_rewritten = now["policy@2022-03-14T12:00:00+00:00"] != before[
-            "policy@2022-03-14T12:00:00+00:00"]
+        report.present_rewritten = (
+            now["policy@2022-03-14T12:00:00+00:00"] != before["policy@2022-03-14T12:00:00+00:00"]
+        )
         report.writes_logged = await all_logged(clients[0], head_before, acknowledged)
     finally:
         for client in clients:
@@ -234,9 +282,12 @@ async def all_logged(client: Client, after: int, acknowledged: list[int]) -> boo
     seen: set[int] = set()
     cursor = str(after)
     while True:
-        body = await client.call("query($a: String) { events(after: $a, first: 200) "
-                                 "{ nodes { position } pageInfo { hasNextPage endCursor } } }",
-                                 {"a": cursor}, counted=False)
+        body = await client.call(
+            "query($a: String) { events(after: $a, first: 200) "
+            "{ nodes { position } pageInfo { hasNextPage endCursor } } }",
+            {"a": cursor},
+            counted=False,
+        )
         if body is None:
             return False
         page = body["data"]["events"]
@@ -247,6 +298,7 @@ async def all_logged(client: Client, after: int, acknowledged: list[int]) -> boo
 
 
 # -- a server of its own ------------------------------------------------------------------
+
 
 def _timeline() -> str:
     return shutil.which("timeline", path=str(Path(sys.executable).parent)) or "timeline"
@@ -263,15 +315,26 @@ def own_server(database_url: str | None = None) -> Iterator[tuple[str, str]]:
     """`timeline serve --demo` on a free port (a fresh SQLite file unless a URL is given),
     with a write token; yields (url, token) once /readyz answers 200."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "TIMELINE_DATABASE_URL":
-               database_url or f"sqlite:///{Path(tmp) / 'soak.db'}"}
-        token = subprocess.run([_timeline(), "token", "create", "--scope", "write",
-                                "--name", "soak"], env=env, capture_output=True, text=True,
-                               check=True, timeout=120).stdout.strip()
+        env = {
+            **os.environ,
+            "TIMELINE_DATABASE_URL": database_url or f"sqlite:///{Path(tmp) / 'soak.db'}",
+        }
+        token = subprocess.run(
+            [_timeline(), "token", "create", "--scope", "write", "--name", "soak"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
         port = _free_port()
         with open(Path(tmp) / "server.log", "w") as log:
-            server = subprocess.Popen([_timeline(), "serve", "--demo", "--port", str(port)],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(
+                [_timeline(), "serve", "--demo", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(url, server)
@@ -311,12 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         if not args.token:
             parser.error("--url needs --token (timeline token create --scope write)")
-        report = asyncio.run(soak(args.url, args.token, seconds, args.concurrency,
-                                  args.write_share))
+        report = asyncio.run(
+            soak(args.url, args.token, seconds, args.concurrency, args.write_share)
+        )
     else:
         with own_server(args.database_url) as (url, token):
-            report = asyncio.run(soak(url, token, seconds, args.concurrency,
-                                      args.write_share))
+            report = asyncio.run(soak(url, token, seconds, args.concurrency, args.write_share))
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -24,12 +24,18 @@ def test_another_seed_gives_another_history() -> None:
 def test_a_history_holds_every_kind_of_fact_the_issue_names() -> None:
     commands = take(History(7), 5_000)
     kinds = Counter(name for name, _ in commands)
-    assert {"announcePolicy", "revisePolicy", "correctEvent", "retractEvent",
-            "announceRegulatoryAction", "liftRegulatoryAction", "registerActor"} <= set(kinds)
+    assert {
+        "announcePolicy",
+        "revisePolicy",
+        "correctEvent",
+        "retractEvent",
+        "announceRegulatoryAction",
+        "liftRegulatoryAction",
+        "registerActor",
+    } <= set(kinds)
     assert kinds["revisePolicy"] > kinds["correctEvent"] > kinds["retractEvent"]
     actions = [data for name, data in commands if name == "announceRegulatoryAction"]
-    assert all(str(ref).startswith("policy:") for a in actions
-               for ref in a["inResponseTo"])  # type: ignore[attr-defined]
+    assert all(str(ref).startswith("policy:") for a in actions for ref in a["inResponseTo"])  # type: ignore[attr-defined]
 
 
 def test_some_revisions_are_retroactive() -> None:
@@ -53,9 +59,15 @@ def test_policies_keep_about_the_same_history_size_as_the_log_grows() -> None:
 def test_prefixes_keep_concurrent_writers_apart() -> None:
     def slugs(prefix: str) -> set[str]:
         return {str(d["id"]) for _, d in take(History(7, prefix=prefix), 400) if "id" in d}
+
     assert not slugs("w0-") & slugs("w1-")
 
 
 def test_sizes_are_read_with_k_and_m_suffixes() -> None:
     assert [parse_size(s) for s in ("1k", "100K", "1m", "2500", "1.5k")] == [
-        1_000, 100_000, 1_000_000, 2_500, 1_500]
+        1_000,
+        100_000,
+        1_000_000,
+        2_500,
+        1_500,
+    ]

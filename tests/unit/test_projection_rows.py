@@ -16,24 +16,51 @@ RECORDED = datetime(2022, 3, 20, tzinfo=UTC)
 
 def fact(version: int, type_: str, effective: str, **data: Any) -> Fact:
     at = datetime.fromisoformat(effective)
-    return Fact(aggregate_id=AGGREGATE, version=version, type=type_, recorded_at=RECORDED,
-                effective_at=at, announced_at=at, data=data)
+    return Fact(
+        aggregate_id=AGGREGATE,
+        version=version,
+        type=type_,
+        recorded_at=RECORDED,
+        effective_at=at,
+        announced_at=at,
+        data=data,
+    )
 
 
-ANNOUNCED = fact(1, "PolicyAnnounced", "2022-01-01T00:00:00+00:00", slug="meta/hs",
-                 title="HS", owner="meta", summary="", sources=[],
-                 clauses=[{"id": "a", "text": "x", "scope": ["US"]},
-                          {"id": "b", "text": "y", "scope": ["RU"],
-                           "expires_at": "2022-04-01T00:00:00+00:00"}])
-REVISED = fact(2, "PolicyRevised", "2022-03-10T00:00:00+00:00", title=None, summary="narrow",
-               sources=[], add_clauses=[], remove_clauses=[],
-               amend_clauses=[{"id": "b", "text": "z"}])
+ANNOUNCED = fact(
+    1,
+    "PolicyAnnounced",
+    "2022-01-01T00:00:00+00:00",
+    slug="meta/hs",
+    title="HS",
+    owner="meta",
+    summary="",
+    sources=[],
+    clauses=[
+        {"id": "a", "text": "x", "scope": ["US"]},
+        {"id": "b", "text": "y", "scope": ["RU"], "expires_at": "2022-04-01T00:00:00+00:00"},
+    ],
+)
+REVISED = fact(
+    2,
+    "PolicyRevised",
+    "2022-03-10T00:00:00+00:00",
+    title=None,
+    summary="narrow",
+    sources=[],
+    add_clauses=[],
+    remove_clauses=[],
+    amend_clauses=[{"id": "b", "text": "z"}],
+)
 
 
 def test_versions_split_at_revisions_and_clause_expiry() -> None:
     rows = version_rows("policy", [ANNOUNCED, REVISED])
     assert [(r.valid_from.day, r.valid_to.day if r.valid_to else None) for r in rows] == [
-        (1, 10), (10, 1), (1, None)]
+        (1, 10),
+        (10, 1),
+        (1, None),
+    ]
     last = json.loads(rows[-1].state)
     assert [c["id"] for c in last["clauses"]] == ["a"]
     assert rows[0].columns["jurisdictions"] == ",RU,US,"
@@ -48,20 +75,33 @@ def test_a_revision_concerns_only_the_jurisdictions_of_the_clauses_it_touches() 
 
 
 def test_a_retracted_fact_has_no_entry_and_a_corrected_one_reads_corrected() -> None:
-    correction = Fact(AGGREGATE, 3, "EventCorrected", RECORDED, None, None,
-                      {"target": 2, "changes": {"effective_at": "2022-03-05T00:00:00+00:00"}})
-    entries = feed_rows("policy", "meta/hs", believe([ANNOUNCED, REVISED, correction]),
-                        {1: 10, 2: 11, 3: 12})
+    correction = Fact(
+        AGGREGATE,
+        3,
+        "EventCorrected",
+        RECORDED,
+        None,
+        None,
+        {"target": 2, "changes": {"effective_at": "2022-03-05T00:00:00+00:00"}},
+    )
+    entries = feed_rows(
+        "policy", "meta/hs", believe([ANNOUNCED, REVISED, correction]), {1: 10, 2: 11, 3: 12}
+    )
     assert [(e.version, e.effective_at.day) for e in entries] == [(1, 1), (2, 5)]
     retraction = Fact(AGGREGATE, 4, "EventRetracted", RECORDED, None, None, {"target": 2})
-    assert [e.version for e in feed_rows("policy", "meta/hs",
-                                         believe([ANNOUNCED, REVISED, retraction]),
-                                         {1: 10, 2: 11, 4: 13})] == [1]
+    assert [
+        e.version
+        for e in feed_rows(
+            "policy", "meta/hs", believe([ANNOUNCED, REVISED, retraction]), {1: 10, 2: 11, 4: 13}
+        )
+    ] == [1]
 
 
 def test_only_policy_references_are_cited_once_each_in_order() -> None:
-    assert cited_policies(["policy:a@2", "statement:x", "policy:b", "policy:a", "junk"]) \
-        == ("a", "b")
+    assert cited_policies(["policy:a@2", "statement:x", "policy:b", "policy:a", "junk"]) == (
+        "a",
+        "b",
+    )
 
 
 def test_equal_states_serialize_to_the_same_text_whatever_the_offset() -> None:

@@ -74,10 +74,12 @@ def describe(error: BaseException) -> tuple[str, int]:
         return _one_line(f"{error.filename}: {error.strerror or error}"), EXIT_REFUSED
     if isinstance(error, SQLAlchemyError | PersistenceError):
         cause = getattr(error, "orig", None) or error.__cause__ or error
-        return _one_line(f"database unavailable or refused the operation "
-                         f"(TIMELINE_DATABASE_URL): {cause}"), EXIT_DATABASE
-    return _one_line(f"unexpected {type(error).__name__}: {error} "
-                     "(run with TIMELINE_DEBUG=1 for the traceback)"), EXIT_BUG
+        return _one_line(
+            f"database unavailable or refused the operation (TIMELINE_DATABASE_URL): {cause}"
+        ), EXIT_DATABASE
+    return _one_line(
+        f"unexpected {type(error).__name__}: {error} (run with TIMELINE_DEBUG=1 for the traceback)"
+    ), EXIT_BUG
 
 
 def _one_line(text: str) -> str:

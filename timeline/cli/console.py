@@ -45,15 +45,20 @@ def parse_instant(option: str, text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(option, f"{text!r} is not an ISO 8601 instant; {INSTANT_HELP}")\
-            from None
+        raise InvalidInput(option, f"{text!r} is not an ISO 8601 instant; {INSTANT_HELP}") from None
     if value.tzinfo is None or value.utcoffset() is None:
         if "T" not in text.strip().upper() and " " not in text.strip():
-            raise InvalidInput(option, f"{text!r} is a date, not an instant; give a time and "
-                                       f"an offset ({text.strip()}T12:00:00+03:00), or ask "
-                                       "`timeline on POLICY DATE --tz ZONE` for a whole day")
-        raise InvalidInput(option, f"{text!r} has no offset; an instant needs one, e.g. "
-                                   f"{text.strip()}+03:00 (or Z for UTC)")
+            raise InvalidInput(
+                option,
+                f"{text!r} is a date, not an instant; give a time and "
+                f"an offset ({text.strip()}T12:00:00+03:00), or ask "
+                "`timeline on POLICY DATE --tz ZONE` for a whole day",
+            )
+        raise InvalidInput(
+            option,
+            f"{text!r} has no offset; an instant needs one, e.g. "
+            f"{text.strip()}+03:00 (or Z for UTC)",
+        )
     return value.astimezone(UTC)
 
 
@@ -62,8 +67,9 @@ def parse_day(option: str, text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(option, f"{text!r} is not a date; use YYYY-MM-DD, "
-                                   "e.g. 2022-03-11") from None
+        raise InvalidInput(
+            option, f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2022-03-11"
+        ) from None
 
 
 def check_time_zone(option: str, name: str) -> str:
@@ -71,8 +77,9 @@ def check_time_zone(option: str, name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(option, f"{name!r} is not an IANA time zone such as "
-                                   "'Europe/Moscow' or 'UTC'") from None
+        raise InvalidInput(
+            option, f"{name!r} is not an IANA time zone such as 'Europe/Moscow' or 'UTC'"
+        ) from None
     return name
 
 

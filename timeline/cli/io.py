@@ -44,13 +44,13 @@ def register(app: typer.Typer) -> None:
 
 
 def import_commands(
-    file: str | None = typer.Argument(None, metavar="FILE",
-                                      help="NDJSON file of commands ('-' reads stdin)."),
-    check: bool = typer.Option(False, "--check",
-                               help="Only check the file; store nothing."),
-    demo: bool = typer.Option(False, "--demo",
-                              help="Import the March 2022 demo data set instead of a file "
-                                   "(idempotent)."),
+    file: str | None = typer.Argument(
+        None, metavar="FILE", help="NDJSON file of commands ('-' reads stdin)."
+    ),
+    check: bool = typer.Option(False, "--check", help="Only check the file; store nothing."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Import the March 2022 demo data set instead of a file (idempotent)."
+    ),
 ) -> None:
     """Import commands from NDJSON, one per line, all or nothing.
 
@@ -81,19 +81,26 @@ def import_commands(
         positions = _execute_all(timeline, file, lines)
     new = [position for position in positions if position > head_before]
     counts = Counter(line.command for line in lines)
-    err.print(f"[green]imported[/] {len(lines)} commands from {file}: {len(new)} new events"
-              + (f" (positions {new[0]}-{new[-1]})" if new else "")
-              + (f", {len(lines) - len(new)} already recorded (idempotency keys)"
-                 if len(new) < len(lines) else ""))
+    err.print(
+        f"[green]imported[/] {len(lines)} commands from {file}: {len(new)} new events"
+        + (f" (positions {new[0]}-{new[-1]})" if new else "")
+        + (
+            f", {len(lines) - len(new)} already recorded (idempotency keys)"
+            if len(new) < len(lines)
+            else ""
+        )
+    )
     err.print("  " + ", ".join(f"{name} x{n}" for name, n in sorted(counts.items())))
 
 
 def export_events(
-    after: int = typer.Option(0, "--after", min=0,
-                              help="Export events after this log position (exclusive)."),
+    after: int = typer.Option(
+        0, "--after", min=0, help="Export events after this log position (exclusive)."
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many events."),
-    output: Path | None = typer.Option(None, "--output", "-o",
-                                       help="Write to this file instead of stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file instead of stdout."
+    ),
 ) -> None:
     """Export the event log as NDJSON in the CloudEvents 1.0 JSON envelope.
 
@@ -111,8 +118,9 @@ def export_events(
             if output:
                 stream.close()
     if count:
-        err.print(f"exported {count} events (positions {after + 1}-{last}); "
-                  f"resume with --after {last}")
+        err.print(
+            f"exported {count} events (positions {after + 1}-{last}); resume with --after {last}"
+        )
     else:
         err.print(f"no events after position {after}")
 
@@ -132,8 +140,11 @@ def _checked_lines(file: str) -> list[Line]:
         key = line.input.get("idempotencyKey") or line.input.get("idempotency_key")
         if isinstance(key, str):
             if key in keys:
-                raise _line_error(file, number, f"idempotencyKey {key!r} is already used on "
-                                                f"line {keys[key]} of this file")
+                raise _line_error(
+                    file,
+                    number,
+                    f"idempotencyKey {key!r} is already used on line {keys[key]} of this file",
+                )
             keys[key] = number
         lines.append(line)
     return lines
@@ -157,20 +168,25 @@ def _parse_line(file: str, number: int, text: str) -> Line:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise _line_error(file, number, f"not valid JSON ({error.msg} at column "
-                                        f"{error.colno})") from None
+        raise _line_error(
+            file, number, f"not valid JSON ({error.msg} at column {error.colno})"
+        ) from None
     if not isinstance(document, dict):
         raise _line_error(file, number, 'expected an object {"command": ..., "input": {...}}')
     unknown = sorted(set(document) - {"command", "input"})
     if unknown:
-        raise _line_error(file, number, f"unknown key {unknown[0]!r}; a line has only "
-                                        "'command' and 'input'")
+        raise _line_error(
+            file, number, f"unknown key {unknown[0]!r}; a line has only 'command' and 'input'"
+        )
     name, data = document.get("command"), document.get("input")
     if not isinstance(name, str):
         raise _line_error(file, number, "command: is required (e.g. 'announcePolicy')")
     if name not in COMMANDS:
-        raise _line_error(file, number, f"command: unknown command {name!r} (known: "
-                                        f"{', '.join(sorted(COMMANDS))})")
+        raise _line_error(
+            file,
+            number,
+            f"command: unknown command {name!r} (known: {', '.join(sorted(COMMANDS))})",
+        )
     if not isinstance(data, dict):
         raise _line_error(file, number, "input: is required and must be an object")
     return Line(number, name, data)
@@ -180,8 +196,9 @@ def _check_input(file: str, line: Line) -> None:
     try:
         validate(COMMANDS[line.command], line.input)
     except InvalidInput as error:
-        raise _line_error(file, line.number, f"{line.command} input.{error.field}: "
-                                             f"{error.reason}") from None
+        raise _line_error(
+            file, line.number, f"{line.command} input.{error.field}: {error.reason}"
+        ) from None
 
 
 def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> list[int]:
@@ -197,8 +214,9 @@ def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> list[int]:
                 try:
                     positions.append(timeline.execute(line.command, line.input).position)
                 except TimelineError as error:
-                    raise _line_error(file, line.number, f"{line.command} refused: "
-                                                         f"{error.message}") from None
+                    raise _line_error(
+                        file, line.number, f"{line.command} refused: {error.message}"
+                    ) from None
                 progress.advance(task)
     return positions
 
@@ -211,8 +229,7 @@ def _line_error(file: str, number: int, reason: str) -> InvalidInput:
 # -- export --------------------------------------------------------------------------------
 
 
-def _write_events(timeline: Timeline, stream: TextIO, after: int,
-                  total: int) -> tuple[int, int]:
+def _write_events(timeline: Timeline, stream: TextIO, after: int, total: int) -> tuple[int, int]:
     """Write up to `total` events after `after`; returns (count, last position)."""
     count, last = 0, after
     with _progress() as progress:
@@ -234,5 +251,11 @@ def _write_events(timeline: Timeline, stream: TextIO, after: int,
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )

@@ -21,14 +21,23 @@ def register(app: typer.Typer) -> None:
 
 
 def project(
-    rebuild: bool = typer.Option(False, "--rebuild", help="First replay the whole log into "
-                                 "fresh tables (progress bar), swapped in when complete."),
-    once: bool = typer.Option(False, "--once", help="Catch up to the head of the log and "
-                              "exit instead of waiting for new events."),
-    batch_size: int = typer.Option(500, "--batch-size", min=1, max=10_000,
-                                   help="Events applied per transaction."),
-    verbose: bool = typer.Option(False, "--verbose", "-v",
-                                 help="Print the position after every committed batch."),
+    rebuild: bool = typer.Option(
+        False,
+        "--rebuild",
+        help="First replay the whole log into "
+        "fresh tables (progress bar), swapped in when complete.",
+    ),
+    once: bool = typer.Option(
+        False,
+        "--once",
+        help="Catch up to the head of the log and exit instead of waiting for new events.",
+    ),
+    batch_size: int = typer.Option(
+        500, "--batch-size", min=1, max=10_000, help="Events applied per transaction."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Print the position after every committed batch."
+    ),
 ) -> None:
     """Run the projection worker: apply new events to the read models as they are recorded.
 
@@ -37,8 +46,10 @@ def project(
     """
     from timeline.bootstrap import bootstrap
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     services = bootstrap()
     runner = services.projections
     runner.batch_size = batch_size
@@ -53,8 +64,7 @@ def project(
     try:
         if rebuild:
             if not runner.lock.acquire():
-                err.print("[red]another projection worker is active; stop it before "
-                          "rebuilding[/]")
+                err.print("[red]another projection worker is active; stop it before rebuilding[/]")
                 raise typer.Exit(1)
             _rebuild(runner)
             if once:
@@ -63,8 +73,10 @@ def project(
             runner.run(once=True)
         else:
             runner.serve()  # survives a database restart
-        err.print(f"read models at position {runner.position()} "
-                  f"(log head {services.timeline.head_position()})")
+        err.print(
+            f"read models at position {runner.position()} "
+            f"(log head {services.timeline.head_position()})"
+        )
     finally:
         runner.lock.release()
         services.close()
@@ -72,8 +84,12 @@ def project(
 
 def _rebuild(runner: ProjectionRunner) -> None:
     """Replay the log into fresh tables with a progress bar."""
-    columns = (TextColumn("rebuilding read models"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("rebuilding read models"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err) as progress:
         task = progress.add_task("rebuild", total=runner.events.head_position() or 1)
 

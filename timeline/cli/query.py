@@ -30,18 +30,28 @@ from timeline.cli.console import (
 )
 from timeline.cloudevents import camel_json
 
-VALID_AT = typer.Option(None, "--valid-at", help=f"The moment in the world. {INSTANT_HELP} "
-                                                 "Default: now.")
-KNOWN_AT = typer.Option(None, "--known-at", help="Answer as the service would have at this "
-                                                 f"moment of the record. {INSTANT_HELP} "
-                                                 "Default: now.")
+VALID_AT = typer.Option(
+    None, "--valid-at", help=f"The moment in the world. {INSTANT_HELP} Default: now."
+)
+KNOWN_AT = typer.Option(
+    None,
+    "--known-at",
+    help="Answer as the service would have at this "
+    f"moment of the record. {INSTANT_HELP} "
+    "Default: now.",
+)
 JSON = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")
 
 
 def register(app: typer.Typer) -> None:
     """Add the point-in-time commands to the root app."""
-    for name, command in (("at", at), ("on", on), ("history", history), ("diff", diff),
-                          ("status", status)):
+    for name, command in (
+        ("at", at),
+        ("on", on),
+        ("history", history),
+        ("diff", diff),
+        ("status", status),
+    ):
         app.command(name)(command)
 
 
@@ -61,11 +71,16 @@ def at(
             _require_policy(built, policy)
         responses = queries.responses_to(engine, [policy], valid, known).get(policy, [])
     if as_json:
-        print_json({**_version_json(version), "responses": [_action_json(a) for a in responses]}
-                   if version else None)
+        print_json(
+            {**_version_json(version), "responses": [_action_json(a) for a in responses]}
+            if version
+            else None
+        )
     elif version is None:
-        out.print(f"policy {policy!r} had no version in force at {render.moment(valid)} "
-                  f"(as known at {render.moment(known)})")
+        out.print(
+            f"policy {policy!r} had no version in force at {render.moment(valid)} "
+            f"(as known at {render.moment(known)})"
+        )
     else:
         render.policy_version(out, version)
         render.responses(out, responses)
@@ -142,8 +157,9 @@ def diff(
 
 
 def status(
-    action: str = typer.Argument(..., metavar="ACTION", help="Regulatory action id, e.g. "
-                                 "roskomnadzor/instagram-restriction."),
+    action: str = typer.Argument(
+        ..., metavar="ACTION", help="Regulatory action id, e.g. roskomnadzor/instagram-restriction."
+    ),
     valid_at: str | None = VALID_AT,
     known_at: str | None = KNOWN_AT,
     as_json: bool = JSON,
@@ -158,8 +174,10 @@ def status(
     if as_json:
         print_json(_action_json(version) if version else None)
     elif version is None:
-        out.print(f"regulatory action {action!r} did not exist yet at {render.moment(valid)} "
-                  f"(as known at {render.moment(known)})")
+        out.print(
+            f"regulatory action {action!r} did not exist yet at {render.moment(valid)} "
+            f"(as known at {render.moment(known)})"
+        )
     else:
         render.regulatory_action(out, version, valid)
 
@@ -180,9 +198,11 @@ def _caught_up(built: Services) -> Engine:
         finally:
             runner.lock.release()
     elif not built.wait_for(head):
-        raise TimelineError(f"the projections are behind the log (position {runner.position()} "
-                            f"of {head}) and the running projector did not catch up in "
-                            f"{built.settings.read_your_writes_timeout}s; try again")
+        raise TimelineError(
+            f"the projections are behind the log (position {runner.position()} "
+            f"of {head}) and the running projector did not catch up in "
+            f"{built.settings.read_your_writes_timeout}s; try again"
+        )
     return built.timeline.engine
 
 
@@ -212,4 +232,3 @@ def _action_json(version: RegulatoryActionVersion) -> Any:
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]
     return data
-

@@ -13,8 +13,13 @@ from rich.text import Text
 from domain.values import Clause
 from projections.models import ClauseChange, PolicyDiff, PolicyVersion, RegulatoryActionVersion
 
-_STATUS_STYLE = {"ANNOUNCED": "yellow", "IN_EFFECT": "bold red", "LIFTED": "green",
-                 "ACTIVE": "green", "WITHDRAWN": "red"}
+_STATUS_STYLE = {
+    "ANNOUNCED": "yellow",
+    "IN_EFFECT": "bold red",
+    "LIFTED": "green",
+    "ACTIVE": "green",
+    "WITHDRAWN": "red",
+}
 
 
 def moment(value: datetime | None, missing: str = "now", zone: str = "UTC") -> str:
@@ -29,8 +34,12 @@ def short(value: datetime | None, missing: str = "-") -> str:
     if value is None:
         return missing
     utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%d %H:%M" if utc.second == 0 and not utc.microsecond
-                        else "%Y-%m-%d %H:%M:%S") + "Z"
+    return (
+        utc.strftime(
+            "%Y-%m-%d %H:%M" if utc.second == 0 and not utc.microsecond else "%Y-%m-%d %H:%M:%S"
+        )
+        + "Z"
+    )
 
 
 def history_table(slug: str, versions: list[PolicyVersion], known_at: datetime | None) -> Table:
@@ -41,21 +50,34 @@ def history_table(slug: str, versions: list[PolicyVersion], known_at: datetime |
     table.add_column("title")
     table.add_column("clauses", overflow="fold", min_width=14)
     for version in versions:
-        table.add_row(short(version.valid_from), short(version.valid_to),
-                      f"{version.change_type} @{version.changed_by}", version.title,
-                      "\n".join(c.id for c in version.clauses))
+        table.add_row(
+            short(version.valid_from),
+            short(version.valid_to),
+            f"{version.change_type} @{version.changed_by}",
+            version.title,
+            "\n".join(c.id for c in version.clauses),
+        )
     return table
 
 
 def policy_version(console: Console, version: PolicyVersion, zone: str = "UTC") -> None:
     """Heading lines (title, status, intervals) and a table of the clauses in force."""
     style = _STATUS_STYLE.get(version.status, "")
-    console.print(Text.assemble((version.title, "bold"), f"  ({version.slug}, owner ",
-                                version.owner, ")  ", (version.status, style)))
-    console.print(f"in force from {moment(version.valid_from, zone=zone)} "
-                  f"to {moment(version.valid_to, 'further notice', zone)}; "
-                  f"as recorded from {moment(version.known_from, zone=zone)}; "
-                  f"made by {version.change_type} (event {version.changed_by})")
+    console.print(
+        Text.assemble(
+            (version.title, "bold"),
+            f"  ({version.slug}, owner ",
+            version.owner,
+            ")  ",
+            (version.status, style),
+        )
+    )
+    console.print(
+        f"in force from {moment(version.valid_from, zone=zone)} "
+        f"to {moment(version.valid_to, 'further notice', zone)}; "
+        f"as recorded from {moment(version.known_from, zone=zone)}; "
+        f"made by {version.change_type} (event {version.changed_by})"
+    )
     if version.summary:
         console.print(Text(version.summary, style="italic"))
     console.print(_clause_table(version.clauses, zone))
@@ -68,10 +90,16 @@ def responses(console: Console, actions: list[RegulatoryActionVersion]) -> None:
         return
     console.print("cited by:")
     for action in actions:
-        console.print(Text.assemble("  ", (action.slug, "bold"), " ",
-                                    (action.status, _STATUS_STYLE.get(action.status, "")),
-                                    f" ({action.kind} by {action.authority}, in effect from "
-                                    f"{short(action.in_effect_from)})"))
+        console.print(
+            Text.assemble(
+                "  ",
+                (action.slug, "bold"),
+                " ",
+                (action.status, _STATUS_STYLE.get(action.status, "")),
+                f" ({action.kind} by {action.authority}, in effect from "
+                f"{short(action.in_effect_from)})",
+            )
+        )
 
 
 def _clause_table(clauses: tuple[Clause, ...], zone: str) -> Table:
@@ -81,15 +109,19 @@ def _clause_table(clauses: tuple[Clause, ...], zone: str) -> Table:
     table.add_column("scope", ratio=1)
     table.add_column("expires", ratio=1)
     for clause in clauses:
-        body = Text.assemble((clause.heading + "\n", "bold") if clause.heading else "",
-                             clause.text)
-        table.add_row(clause.id, body, " ".join(clause.scope) or "everywhere",
-                      moment(clause.expires_at, "-", zone))
+        body = Text.assemble((clause.heading + "\n", "bold") if clause.heading else "", clause.text)
+        table.add_row(
+            clause.id,
+            body,
+            " ".join(clause.scope) or "everywhere",
+            moment(clause.expires_at, "-", zone),
+        )
     return table
 
 
-def policy_diff(console: Console, result: PolicyDiff, start: datetime, end: datetime,
-                show_all: bool) -> None:
+def policy_diff(
+    console: Console, result: PolicyDiff, start: datetime, end: datetime, show_all: bool
+) -> None:
     """`- before` in red, `+ after` in green, clause by clause, with changed words marked."""
     console.print(Text.assemble(("--- ", "red"), f"{result.slug} at {moment(start)}"))
     console.print(Text.assemble(("+++ ", "green"), f"{result.slug} at {moment(end)}"))
@@ -104,10 +136,15 @@ def policy_diff(console: Console, result: PolicyDiff, start: datetime, end: date
 
 
 def _clause_change(change: ClauseChange) -> Text:
-    marker = {"ADDED": ("+", "green"), "REMOVED": ("-", "red"), "CHANGED": ("~", "yellow"),
-              "UNCHANGED": (" ", "dim")}.get(change.change, ("?", ""))
-    text = Text.assemble((f"{marker[0]} {change.id} ", f"bold {marker[1]}"),
-                         (change.change, marker[1]), "\n")
+    marker = {
+        "ADDED": ("+", "green"),
+        "REMOVED": ("-", "red"),
+        "CHANGED": ("~", "yellow"),
+        "UNCHANGED": (" ", "dim"),
+    }.get(change.change, ("?", ""))
+    text = Text.assemble(
+        (f"{marker[0]} {change.id} ", f"bold {marker[1]}"), (change.change, marker[1]), "\n"
+    )
     before, after = change.before, change.after
     if change.change == "CHANGED" and before and after:
         if before.heading != after.heading:
@@ -123,8 +160,13 @@ def _clause_change(change: ClauseChange) -> Text:
     elif change.change == "REMOVED" and before:
         text.append_text(_line("-", before.text, "red"))
     elif after:
-        text.append_text(_line("+" if change.change == "ADDED" else " ", after.text,
-                               "green" if change.change == "ADDED" else "dim"))
+        text.append_text(
+            _line(
+                "+" if change.change == "ADDED" else " ",
+                after.text,
+                "green" if change.change == "ADDED" else "dim",
+            )
+        )
     return text
 
 
@@ -150,23 +192,30 @@ def _word_diff(before: str, after: str) -> Text:
     return text
 
 
-def regulatory_action(console: Console, version: RegulatoryActionVersion,
-                      valid_at: datetime | None) -> None:
+def regulatory_action(
+    console: Console, version: RegulatoryActionVersion, valid_at: datetime | None
+) -> None:
     """The action's status at the moment asked, with what it is and what it responds to."""
     style = _STATUS_STYLE.get(version.status, "")
-    console.print(Text.assemble((version.slug, "bold"), "  ", (version.status, style),
-                                f"  at {moment(valid_at)}"))
+    console.print(
+        Text.assemble(
+            (version.slug, "bold"), "  ", (version.status, style), f"  at {moment(valid_at)}"
+        )
+    )
     table = Table(show_header=False, box=None)
     table.add_column(style="cyan")
     table.add_column()
     rows = [
-        ("kind", version.kind), ("authority", version.authority),
-        ("jurisdiction", version.jurisdiction), ("targets", ", ".join(version.targets)),
+        ("kind", version.kind),
+        ("authority", version.authority),
+        ("jurisdiction", version.jurisdiction),
+        ("targets", ", ".join(version.targets)),
         ("announced", moment(version.announced_at)),
         ("in effect from", moment(version.in_effect_from)),
         ("lifted", moment(version.lifted_at, "-")),
         ("in response to", ", ".join(version.in_response_to) or "-"),
-        ("summary", version.summary), ("text", version.text),
+        ("summary", version.summary),
+        ("text", version.text),
         ("sources", "\n".join(s.url for s in version.sources) or "-"),
     ]
     for name, value in rows:

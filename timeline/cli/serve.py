@@ -27,14 +27,18 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    demo: bool = typer.Option(False, "--demo",
-                              help="Load the March 2022 demo data set first (idempotent)."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Load the March 2022 demo data set first (idempotent)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-    projector: bool = typer.Option(True, "--projector/--no-projector",
-                                   help="Keep the read models up to date in this process; "
-                                        "--no-projector when a `timeline project` worker "
-                                        "does it."),
+    projector: bool = typer.Option(
+        True,
+        "--projector/--no-projector",
+        help="Keep the read models up to date in this process; "
+        "--no-projector when a `timeline project` worker "
+        "does it.",
+    ),
 ) -> None:
     """Serve GraphQL at /graphql (and /healthz, /readyz, /metrics, /events) with uvicorn.
 
@@ -51,16 +55,20 @@ def serve(
     services = bootstrap()
     if not projector:
         services = ServicesWithoutProjector(
-            **{field.name: getattr(services, field.name) for field in fields(services)})
+            **{field.name: getattr(services, field.name) for field in fields(services)}
+        )
     try:
         if demo:
             added = load_demo(services.timeline)
-            err.print(f"demo data set: {added} events added"
-                      + (" (already loaded)" if added == 0 else ""))
-        database = make_url(services.settings.sqlalchemy_url).render_as_string(
-            hide_password=True)
-        err.print(f"serving on [bold]http://{host}:{port}/graphql[/] (database: {database}"
-                  + ("" if projector else "; projections by a separate worker") + ")")
+            err.print(
+                f"demo data set: {added} events added" + (" (already loaded)" if added == 0 else "")
+            )
+        database = make_url(services.settings.sqlalchemy_url).render_as_string(hide_password=True)
+        err.print(
+            f"serving on [bold]http://{host}:{port}/graphql[/] (database: {database}"
+            + ("" if projector else "; projections by a separate worker")
+            + ")"
+        )
         uvicorn.run(create_app(services=services), host=host, port=port, log_level="info")
     finally:
         services.close()

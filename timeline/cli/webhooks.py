@@ -11,40 +11,51 @@ from timeline import webhooks
 from timeline.cli.console import services
 from timeline.event_stream import EventFilter
 
-webhook_app = typer.Typer(help="Webhook endpoints: events POSTed as signed CloudEvents "
-                               "(Standard Webhooks), in order, retried with backoff.",
-                          no_args_is_help=True)
+webhook_app = typer.Typer(
+    help="Webhook endpoints: events POSTed as signed CloudEvents "
+    "(Standard Webhooks), in order, retried with backoff.",
+    no_args_is_help=True,
+)
 
 
 def _fail(error: TimelineError) -> typer.Exit:
     field = getattr(error, "field", None)
-    typer.echo(f"error: {field + ': ' if field else ''}{getattr(error, 'reason', error)}",
-               err=True)
+    typer.echo(f"error: {field + ': ' if field else ''}{getattr(error, 'reason', error)}", err=True)
     return typer.Exit(2)
 
 
 @webhook_app.command("add")
 def add(
     url: Annotated[str, typer.Argument(help="http(s) URL that receives the POSTs.")],
-    filter: Annotated[list[str] | None, typer.Option(
-        "--filter", help="name=value with name aggregate, type, actor, jurisdiction or kind; "
-        "repeat to combine (different names must all match, one name may list choices).")]
-    = None,
-    after: Annotated[int | None, typer.Option(
-        help="Deliver the events after this position (0: the whole log). Default: only "
-        "events recorded from now on.")] = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="name=value with name aggregate, type, actor, jurisdiction or kind; "
+            "repeat to combine (different names must all match, one name may list choices).",
+        ),
+    ] = None,
+    after: Annotated[
+        int | None,
+        typer.Option(
+            help="Deliver the events after this position (0: the whole log). Default: only "
+            "events recorded from now on."
+        ),
+    ] = None,
 ) -> None:
     """Register an endpoint and print its id and signing secret (shown only here)."""
     with services() as built:
         try:
-            endpoint = webhooks.add_endpoint(built.timeline, url,
-                                             EventFilter.parse(filter or []), after)
+            endpoint = webhooks.add_endpoint(
+                built.timeline, url, EventFilter.parse(filter or []), after
+            )
         except TimelineError as error:
             raise _fail(error) from None
     typer.echo(f"{endpoint.id}\t{endpoint.url}\tafter {endpoint.cursor}\t{endpoint.filter}")
     typer.echo(f"secret: {endpoint.secret}")
-    typer.echo("verify each delivery's webhook-signature with this secret (Standard Webhooks)",
-               err=True)
+    typer.echo(
+        "verify each delivery's webhook-signature with this secret (Standard Webhooks)", err=True
+    )
 
 
 @webhook_app.command("list")
@@ -52,8 +63,9 @@ def list_() -> None:
     """Endpoints with their cursor (last delivered position) and filter; never secrets."""
     with services() as built:
         for endpoint in webhooks.list_endpoints(built.timeline.engine):
-            typer.echo(f"{endpoint.id}\t{endpoint.url}\tcursor {endpoint.cursor}\t"
-                       f"{endpoint.filter}")
+            typer.echo(
+                f"{endpoint.id}\t{endpoint.url}\tcursor {endpoint.cursor}\t{endpoint.filter}"
+            )
 
 
 @webhook_app.command("remove")
@@ -76,8 +88,10 @@ def deliveries(
     with services() as built:
         for d in webhooks.list_deliveries(built.timeline.engine, endpoint_id, limit):
             outcome = "ok" if d.succeeded else f"failed ({d.error})"
-            typer.echo(f"{d.attempted_at.isoformat()}\t{d.endpoint_id}\t{d.event_id}\t"
-                       f"attempt {d.attempt}\t{d.status_code or '-'}\t{outcome}")
+            typer.echo(
+                f"{d.attempted_at.isoformat()}\t{d.endpoint_id}\t{d.event_id}\t"
+                f"attempt {d.attempt}\t{d.status_code or '-'}\t{outcome}"
+            )
 
 
 def register(app: typer.Typer) -> None:
