@@ -68,9 +68,15 @@ def _raw_writer(job: AppendJob, barrier: Any, results: Any) -> None:
         source = recorder.select_notifications(start=1, limit=job.commands)
         for run in range(job.repeats):
             ids: dict[Any, uuid.UUID] = {}
-            events = [StoredEvent(originator_id=ids.setdefault(n.originator_id, uuid.uuid4()),
-                                  originator_version=n.originator_version, topic=n.topic,
-                                  state=n.state) for n in source]
+            events = [
+                StoredEvent(
+                    originator_id=ids.setdefault(n.originator_id, uuid.uuid4()),
+                    originator_version=n.originator_version,
+                    topic=n.topic,
+                    state=n.state,
+                )
+                for n in source
+            ]
             barrier.wait(timeout=600)
             start = time.time()
             retries = 0
@@ -95,16 +101,21 @@ def _retrying(call: Callable[[], Any], attempts: int = 50) -> int:
     return attempts
 
 
-def append_rate(url: str, writers: int, commands: int, repeats: int, seed: int,
-                raw: bool) -> dict[str, float]:
+def append_rate(
+    url: str, writers: int, commands: int, repeats: int, seed: int, raw: bool
+) -> dict[str, float]:
     """Commands (or raw inserts) per second over all writers; the median of `repeats` runs."""
     context = mp.get_context("spawn")
     barrier = context.Barrier(writers)
     results = context.Queue()
     target = _raw_writer if raw else _app_writer
-    processes = [context.Process(target=target, args=(
-        AppendJob(url, w, writers, commands, repeats, seed, raw), barrier, results))
-        for w in range(writers)]
+    processes = [
+        context.Process(
+            target=target,
+            args=(AppendJob(url, w, writers, commands, repeats, seed, raw), barrier, results),
+        )
+        for w in range(writers)
+    ]
     for process in processes:
         process.start()
     rows: list[tuple[int, int, float, float, int, int]] = []

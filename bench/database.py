@@ -21,7 +21,7 @@ def _plain_dsn(url: str) -> str:
     """The libpq form of a SQLAlchemy URL (no `+psycopg`)."""
     for prefix in ("postgresql+psycopg://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     return url
 
 

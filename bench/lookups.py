@@ -27,16 +27,25 @@ class Lookup:
     known_at: datetime | None
 
 
-def sample_lookups(engine: Engine, count: int, seed: int,
-                   slugs: list[str] | None = None) -> list[Lookup]:
+def sample_lookups(
+    engine: Engine, count: int, seed: int, slugs: list[str] | None = None
+) -> list[Lookup]:
     """`count` questions over the policies `slugs` (default all in the read model): a valid
     time anywhere in the policy's life, known now (half) or at a moment in the middle of its
     recording (half). Asking only about finished policies compares like with like: a policy
     has the same history at every size of the log."""
     pv = t.policy_versions
-    query = (select(pv.c.slug, func.min(pv.c.valid_from), func.max(pv.c.valid_from),
-                    func.min(pv.c.known_from), func.max(pv.c.known_from))
-             .group_by(pv.c.slug).order_by(pv.c.slug))
+    query = (
+        select(
+            pv.c.slug,
+            func.min(pv.c.valid_from),
+            func.max(pv.c.valid_from),
+            func.min(pv.c.known_from),
+            func.max(pv.c.known_from),
+        )
+        .group_by(pv.c.slug)
+        .order_by(pv.c.slug)
+    )
     if slugs:
         query = query.where(pv.c.slug.in_(slugs))
     with engine.connect() as connection:
@@ -76,17 +85,20 @@ def time_policy_at(engine: Engine, lookups: list[Lookup], repeats: int) -> dict[
 
 
 def summarise(runs: list[list[float]]) -> dict[str, float]:
-    return {"p50": median([percentile(r, 50) for r in runs]),
-            "p99": median([percentile(r, 99) for r in runs]),
-            "mean": median([sum(r) / len(r) for r in runs])}
+    return {
+        "p50": median([percentile(r, 50) for r in runs]),
+        "p99": median([percentile(r, 99) for r in runs]),
+        "mean": median([sum(r) / len(r) for r in runs]),
+    }
 
 
 @contextmanager
 def _captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
     statements: list[tuple[str, Any]] = []
 
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                executemany: bool) -> None:
+    def capture(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         statements.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", capture)
@@ -108,8 +120,9 @@ def raw_statements(engine: Engine, lookups: list[Lookup]) -> list[tuple[str, Any
     return found
 
 
-def time_raw_sql(engine: Engine, statements: list[tuple[str, Any]],
-                 repeats: int) -> dict[str, float]:
+def time_raw_sql(
+    engine: Engine, statements: list[tuple[str, Any]], repeats: int
+) -> dict[str, float]:
     """The same statements through the DBAPI cursor alone: the floor of a lookup."""
     raw = engine.raw_connection()
     try:

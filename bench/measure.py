@@ -66,10 +66,15 @@ class Report:
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
         ratio = f"  ratio {figure.ratio:.2f}" if figure.ratio is not None else ""
-        base = (f"  (baseline {figure.baseline_name}: {_fmt(figure.baseline)} {figure.unit})"
-                if figure.baseline is not None else "")
-        console.print(f"[bold]{figure.figure}[/] {figure.name}: {_fmt(figure.value)} "
-                      f"{figure.unit}{base}{ratio}")
+        base = (
+            f"  (baseline {figure.baseline_name}: {_fmt(figure.baseline)} {figure.unit})"
+            if figure.baseline is not None
+            else ""
+        )
+        console.print(
+            f"[bold]{figure.figure}[/] {figure.name}: {_fmt(figure.value)} "
+            f"{figure.unit}{base}{ratio}"
+        )
         return figure
 
     def table(self) -> Table:
@@ -78,16 +83,22 @@ class Report:
             table.add_column(column)
         for f in self.figures:
             table.add_row(
-                f.figure, f.name, f"{_fmt(f.value)} {f.unit}",
+                f.figure,
+                f.name,
+                f"{_fmt(f.value)} {f.unit}",
                 f"{f.baseline_name} {_fmt(f.baseline)}" if f.baseline is not None else "",
-                f"{f.ratio:.2f}" if f.ratio is not None else "", f.target,
-                {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[f.met])
+                f"{f.ratio:.2f}" if f.ratio is not None else "",
+                f.target,
+                {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[f.met],
+            )
         return table
 
     def to_json(self) -> str:
-        return json.dumps({"context": self.context,
-                           "figures": [asdict(f) for f in self.figures]}, indent=2,
-                          default=str)
+        return json.dumps(
+            {"context": self.context, "figures": [asdict(f) for f in self.figures]},
+            indent=2,
+            default=str,
+        )
 
 
 def _fmt(value: float | None) -> str:

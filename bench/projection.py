@@ -39,8 +39,13 @@ def rebuild_rate(runner: ProjectionRunner, timeline: Timeline, repeats: int) -> 
         with progress_bar() as bar:
             task = bar.add_task(f"rebuild {run + 1}/{repeats}", total=max(1, head), rate="")
 
-            def progress(done: int, total: int, task: TaskID = task, bar: Progress = bar,
-                         start: float = start) -> None:
+            def progress(
+                done: int,
+                total: int,
+                task: TaskID = task,
+                bar: Progress = bar,
+                start: float = start,
+            ) -> None:
                 rate = done / max(1e-9, time.perf_counter() - start)
                 bar.update(task, completed=done, rate=f"{rate:,.0f} events/s")
 
@@ -60,7 +65,8 @@ def log_read_rates(timeline: Timeline, batch: int, repeats: int) -> dict[str, fl
         start, count, position = time.perf_counter(), 0, 0
         while True:
             page = timeline.recorder.select_notifications(
-                start=position, limit=batch, inclusive_of_start=False)
+                start=position, limit=batch, inclusive_of_start=False
+            )
             count += len(page)
             if len(page) < batch:
                 break

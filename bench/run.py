@@ -40,22 +40,33 @@ def parse_size(text: str) -> int:
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="1k,10k",
-                        help="history sizes in events, ascending, e.g. 1k,10k,100k (default "
-                             "1k,10k); loaded cumulatively into one database")
-    parser.add_argument("--database", default="sqlite",
-                        help="'sqlite' (a temporary file) or a PostgreSQL URL (a fresh schema "
-                             "in it, dropped afterwards)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--size",
+        default="1k,10k",
+        help="history sizes in events, ascending, e.g. 1k,10k,100k (default "
+        "1k,10k); loaded cumulatively into one database",
+    )
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="'sqlite' (a temporary file) or a PostgreSQL URL (a fresh schema "
+        "in it, dropped afterwards)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--lookups", type=int, default=200, help="lookups per run")
     parser.add_argument("--subscribers", type=int, default=200, help="websocket subscribers")
-    parser.add_argument("--events", type=int, default=30,
-                        help="events written while the subscribers listen")
+    parser.add_argument(
+        "--events", type=int, default=30, help="events written while the subscribers listen"
+    )
     parser.add_argument("--writers", type=int, default=4, help="concurrent writer processes")
-    parser.add_argument("--appends", type=int, default=200,
-                        help="commands per writer per run (figure 3)")
+    parser.add_argument(
+        "--appends", type=int, default=200, help="commands per writer per run (figure 3)"
+    )
     parser.add_argument("--rebuilds", type=int, default=1, help="full rebuilds (figure 4)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -70,11 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = Report()
     report.context = {
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpus": os.cpu_count(), "memory_mb": _memory_mb(), "database": args.database.split("@")[-1],
-        "sizes": args.sizes, "repeat": args.repeat, "lookups": args.lookups,
-        "subscribers": args.subscribers, "writers": args.writers, "seed": args.seed,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": _code_version()}
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_mb": _memory_mb(),
+        "database": args.database.split("@")[-1],
+        "sizes": args.sizes,
+        "repeat": args.repeat,
+        "lookups": args.lookups,
+        "subscribers": args.subscribers,
+        "writers": args.writers,
+        "seed": args.seed,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "code": _code_version(),
+    }
     console.print(f"[bold]Policy Timeline benchmarks[/] {report.context}")
     with fresh_database(args.database, "bench") as url:
         history_figures(report, url, args)
@@ -98,32 +118,66 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
     try:
         for size in args.sizes:
             added, seconds = load_until(timeline, commands, size)
-            report.context[f"load_{size}"] = {"events": added, "seconds": round(seconds, 1),
-                                              "commands_per_s": round(added / seconds, 1)}
+            report.context[f"load_{size}"] = {
+                "events": added,
+                "seconds": round(seconds, 1),
+                "commands_per_s": round(added / seconds, 1),
+            }
             events, seconds = projection.caught_up(runner, timeline, f"catch-up to {size:,}")
             catch_up_events += events
             catch_up_seconds += seconds
-            questions = lookups.sample_lookups(timeline.engine, args.lookups, args.seed,
-                                               history.finished())
+            questions = lookups.sample_lookups(
+                timeline.engine, args.lookups, args.seed, history.finished()
+            )
             fixed = fixed or questions  # the same questions at every size: the flatness figure
             timed, raw = _lookup_timings(timeline, fixed, args.repeat)
             p50s[size] = timed["p50"]
-            report.add(Figure("1", f"policy_at p50 at {size:,} events, same questions",
-                              ms(timed["p50"]), "ms", "raw SQL p50", ms(raw["p50"]),
-                              timed["p50"] / raw["p50"],
-                              extra={"p99_ms": ms(timed["p99"]), "raw_p99_ms": ms(raw["p99"]),
-                                     "policies": history.policies,
-                                     "finished_policies": len(history.finished())}))
+            report.add(
+                Figure(
+                    "1",
+                    f"policy_at p50 at {size:,} events, same questions",
+                    ms(timed["p50"]),
+                    "ms",
+                    "raw SQL p50",
+                    ms(raw["p50"]),
+                    timed["p50"] / raw["p50"],
+                    extra={
+                        "p99_ms": ms(timed["p99"]),
+                        "raw_p99_ms": ms(raw["p99"]),
+                        "policies": history.policies,
+                        "finished_policies": len(history.finished()),
+                    },
+                )
+            )
             timed, raw = _lookup_timings(timeline, questions, args.repeat)
-            report.add(Figure("1", f"policy_at p50 at {size:,} events, fresh sample",
-                              ms(timed["p50"]), "ms", "raw SQL p50", ms(raw["p50"]),
-                              timed["p50"] / raw["p50"],
-                              extra={"p99_ms": ms(timed["p99"]), "raw_p99_ms": ms(raw["p99"])}))
+            report.add(
+                Figure(
+                    "1",
+                    f"policy_at p50 at {size:,} events, fresh sample",
+                    ms(timed["p50"]),
+                    "ms",
+                    "raw SQL p50",
+                    ms(raw["p50"]),
+                    timed["p50"] / raw["p50"],
+                    extra={"p99_ms": ms(timed["p99"]), "raw_p99_ms": ms(raw["p99"])},
+                )
+            )
         smallest, largest = args.sizes[0], args.sizes[-1]
         flat = p50s[largest] / p50s[smallest]
-        report.add(Figure("1", f"lookup p50 ratio {largest:,} / {smallest:,} events", flat,
-                          "x", f"p50 at {smallest:,}", ms(p50s[smallest]), flat, "<= 1.5",
-                          flat <= 1.5, note="the same questions asked at every size"))
+        report.add(
+            Figure(
+                "1",
+                f"lookup p50 ratio {largest:,} / {smallest:,} events",
+                flat,
+                "x",
+                f"p50 at {smallest:,}",
+                ms(p50s[smallest]),
+                flat,
+                "<= 1.5",
+                flat <= 1.5,
+                note="the same questions asked at every size",
+            )
+        )
         projection_figures(report, runner, timeline, args, catch_up_events / catch_up_seconds)
         api_figures(report, url, timeline, commands, questions, raw, args)
     finally:
@@ -131,36 +185,75 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
         timeline.close()
 
 
-def _lookup_timings(timeline: Timeline, questions: list[lookups.Lookup],
-                    repeat: int) -> tuple[dict[str, float], dict[str, float]]:
+def _lookup_timings(
+    timeline: Timeline, questions: list[lookups.Lookup], repeat: int
+) -> tuple[dict[str, float], dict[str, float]]:
     """`policy_at` and the raw SQL it runs, on the same questions."""
     timed = lookups.time_policy_at(timeline.engine, questions, repeat)
     statements = lookups.raw_statements(timeline.engine, questions)
     return timed, lookups.time_raw_sql(timeline.engine, statements, repeat)
 
 
-def projection_figures(report: Report, runner: ProjectionRunner, timeline: Timeline,
-                       args: argparse.Namespace, catch_up: float) -> None:
+def projection_figures(
+    report: Report,
+    runner: ProjectionRunner,
+    timeline: Timeline,
+    args: argparse.Namespace,
+    catch_up: float,
+) -> None:
     floor = projection.log_read_rates(timeline, runner.batch_size, args.repeat)
     rebuild = projection.rebuild_rate(runner, timeline, args.rebuilds)
     head = timeline.head_position()
-    report.add(Figure("4", "projection catch-up (while loading)", catch_up, "events/s",
-                      "log read", floor["decoded"], catch_up / floor["decoded"], ">= 0.30",
-                      catch_up / floor["decoded"] >= 0.3))
-    report.add(Figure("4", f"projection rebuild of {head:,} events", rebuild, "events/s",
-                      "log read", floor["decoded"], rebuild / floor["decoded"], ">= 0.30",
-                      rebuild / floor["decoded"] >= 0.3,
-                      extra={"raw_log_read_per_s": floor["raw"],
-                             "bench_process_peak_rss_mb": _peak_rss_mb()}))
+    report.add(
+        Figure(
+            "4",
+            "projection catch-up (while loading)",
+            catch_up,
+            "events/s",
+            "log read",
+            floor["decoded"],
+            catch_up / floor["decoded"],
+            ">= 0.30",
+            catch_up / floor["decoded"] >= 0.3,
+        )
+    )
+    report.add(
+        Figure(
+            "4",
+            f"projection rebuild of {head:,} events",
+            rebuild,
+            "events/s",
+            "log read",
+            floor["decoded"],
+            rebuild / floor["decoded"],
+            ">= 0.30",
+            rebuild / floor["decoded"] >= 0.3,
+            extra={"raw_log_read_per_s": floor["raw"], "bench_process_peak_rss_mb": _peak_rss_mb()},
+        )
+    )
     estimate = FULL_SIZE / rebuild / 60
-    report.add(Figure("4", "rebuild of 1M events (estimated from the rate)", estimate, "min",
-                      target="<= 10 min", met=estimate <= 10,
-                      note="extrapolated from the measured rebuild rate"))
+    report.add(
+        Figure(
+            "4",
+            "rebuild of 1M events (estimated from the rate)",
+            estimate,
+            "min",
+            target="<= 10 min",
+            met=estimate <= 10,
+            note="extrapolated from the measured rebuild rate",
+        )
+    )
 
 
-def api_figures(report: Report, url: str, timeline: Timeline, commands: Iterator[Command],
-                questions: list[lookups.Lookup], raw: dict[str, float],
-                args: argparse.Namespace) -> None:
+def api_figures(
+    report: Report,
+    url: str,
+    timeline: Timeline,
+    commands: Iterator[Command],
+    questions: list[lookups.Lookup],
+    raw: dict[str, float],
+    args: argparse.Namespace,
+) -> None:
     """Figures 2, 5 and 6 against the API in its own process; the history goes on being
     written (from this process) while subscribers listen."""
 
@@ -170,36 +263,86 @@ def api_figures(report: Report, url: str, timeline: Timeline, commands: Iterator
 
     with server.running(url) as api:
         http = server.time_graphql(api, questions, args.repeat)
-        report.add(Figure("2", "GraphQL policy() over HTTP p50", ms(http["p50"]), "ms",
-                          "raw SQL p50", ms(raw["p50"]), http["p50"] / raw["p50"], "< 5 ms",
-                          ms(http["p50"]) < 5))
-        report.add(Figure("2", "GraphQL policy() over HTTP p99", ms(http["p99"]), "ms",
-                          "raw SQL p99", ms(raw["p99"]), http["p99"] / raw["p99"], "< 20 ms",
-                          ms(http["p99"]) < 20))
+        report.add(
+            Figure(
+                "2",
+                "GraphQL policy() over HTTP p50",
+                ms(http["p50"]),
+                "ms",
+                "raw SQL p50",
+                ms(raw["p50"]),
+                http["p50"] / raw["p50"],
+                "< 5 ms",
+                ms(http["p50"]) < 5,
+            )
+        )
+        report.add(
+            Figure(
+                "2",
+                "GraphQL policy() over HTTP p99",
+                ms(http["p99"]),
+                "ms",
+                "raw SQL p99",
+                ms(raw["p99"]),
+                http["p99"] / raw["p99"],
+                "< 20 ms",
+                ms(http["p99"]) < 20,
+            )
+        )
         subscription_figures(report, api, timeline, write, args)
         memory = api.memory()
         head = timeline.head_position()
-        report.add(Figure("6", f"API resident size with {head:,} events", memory["VmRSS"], "MB",
-                          "peak", memory.get("VmHWM"), None, "< 300 MB",
-                          memory["VmRSS"] < 300, extra=memory))
+        report.add(
+            Figure(
+                "6",
+                f"API resident size with {head:,} events",
+                memory["VmRSS"],
+                "MB",
+                "peak",
+                memory.get("VmHWM"),
+                None,
+                "< 300 MB",
+                memory["VmRSS"] < 300,
+                extra=memory,
+            )
+        )
 
 
-def subscription_figures(report: Report, api: server.ApiServer, timeline: Timeline,
-                         write: Callable[[], int], args: argparse.Namespace) -> None:
+def subscription_figures(
+    report: Report,
+    api: server.ApiServer,
+    timeline: Timeline,
+    write: Callable[[], int],
+    args: argparse.Namespace,
+) -> None:
     """Figure 5 twice: a writer in another process (a CLI import, a worker, another API
     replica) and a writer through the API itself (the embedded deployment)."""
     secret, _ = tokens.create_token(timeline.engine, ["write"], "bench")
     through_api = server.ApiWriter(api, secret, "authority-ru")
     try:
-        for label, writer in (("writer in another process", write),
-                              ("writes through the API", through_api)):
-            latency = asyncio.run(server.subscription_latency(
-                api, args.subscribers, args.events, timeline.head_position(), writer))
-            report.add(Figure(
-                "5", f"commit -> subscriber p99, {args.subscribers} subscribers, {label}",
-                ms(latency["p99"]), "ms", "p50", ms(latency["p50"]),
-                latency["p99"] / latency["p50"], "< 100 ms", ms(latency["p99"]) < 100,
-                extra=latency))
+        for label, writer in (
+            ("writer in another process", write),
+            ("writes through the API", through_api),
+        ):
+            latency = asyncio.run(
+                server.subscription_latency(
+                    api, args.subscribers, args.events, timeline.head_position(), writer
+                )
+            )
+            report.add(
+                Figure(
+                    "5",
+                    f"commit -> subscriber p99, {args.subscribers} subscribers, {label}",
+                    ms(latency["p99"]),
+                    "ms",
+                    "p50",
+                    ms(latency["p50"]),
+                    latency["p99"] / latency["p50"],
+                    "< 100 ms",
+                    ms(latency["p99"]) < 100,
+                    extra=latency,
+                )
+            )
     finally:
         through_api.close()
 
@@ -212,21 +355,40 @@ def append_figures(report: Report, url: str, args: argparse.Namespace) -> None:
         app = appends.append_rate(url, writers, args.appends, args.repeat, args.seed, raw=False)
         raw = appends.append_rate(url, writers, args.appends, args.repeat, args.seed, raw=True)
         ratio = app["rate"] / raw["rate"]
-        report.add(Figure("3", f"appends, {writers} writer{'s' if writers > 1 else ''}",
-                          app["rate"], "commands/s", "raw insert", raw["rate"], ratio,
-                          ">= 0.50", ratio >= 0.5,
-                          extra={"app_retries": app["retries"], "raw_retries": raw["retries"]}))
+        report.add(
+            Figure(
+                "3",
+                f"appends, {writers} writer{'s' if writers > 1 else ''}",
+                app["rate"],
+                "commands/s",
+                "raw insert",
+                raw["rate"],
+                ratio,
+                ">= 0.50",
+                ratio >= 0.5,
+                extra={"app_retries": app["retries"], "raw_retries": raw["retries"]},
+            )
+        )
 
 
 def _code_version() -> str:
     """The commit measured, and whether the service's code had uncommitted changes."""
     root = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                                capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "domain", "timeline",
-                                "projections", "api"], cwd=root, text=True,
-                               capture_output=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "domain", "timeline", "projections", "api"],
+            cwd=root,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + (" with uncommitted changes" if dirty else "")
@@ -251,4 +413,3 @@ def _memory_mb() -> int | None:
     except OSError:
         return None
     return None
-

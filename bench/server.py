@@ -59,10 +59,24 @@ class ApiServer:
         env = {**os.environ, "TIMELINE_DATABASE_URL": self.database_url}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                cwd=ROOT, env=env, stdout=log,
-                stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -106,8 +120,11 @@ def running(database_url: str) -> Iterator[ApiServer]:
 
 
 def _variables(q: Lookup) -> dict[str, Any]:
-    return {"id": q.slug, "validAt": q.valid_at.isoformat(),
-            "knownAt": q.known_at.isoformat() if q.known_at else None}
+    return {
+        "id": q.slug,
+        "validAt": q.valid_at.isoformat(),
+        "knownAt": q.known_at.isoformat() if q.known_at else None,
+    }
 
 
 def time_graphql(server: ApiServer, lookups: list[Lookup], repeats: int) -> dict[str, float]:
@@ -140,16 +157,22 @@ class ApiWriter:
     write scope), so the server's fan-out is woken in-process by its commit."""
 
     def __init__(self, server: ApiServer, token: str, actor: str) -> None:
-        self.client = httpx.Client(base_url=server.url, timeout=30,
-                                   headers={"Authorization": f"Bearer {token}"})
+        self.client = httpx.Client(
+            base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
         self.actor = actor
         self.count = 0
 
     def __call__(self) -> int:
         self.count += 1
-        variables = {"input": {
-            "id": f"{self.actor}/bench-statement-{self.count}", "actor": self.actor,
-            "text": f"statement {self.count}", "effectiveAt": datetime.now(UTC).isoformat()}}
+        variables = {
+            "input": {
+                "id": f"{self.actor}/bench-statement-{self.count}",
+                "actor": self.actor,
+                "text": f"statement {self.count}",
+                "effectiveAt": datetime.now(UTC).isoformat(),
+            }
+        }
         response = self.client.post("/graphql", json={"query": RECORD, "variables": variables})
         _check(response)
         return int(response.json()["data"]["recordStatement"]["position"])
@@ -160,17 +183,30 @@ class ApiWriter:
 
 # -- figure 5: commit -> subscriber --------------------------------------------------------------
 
-async def _subscribe(url: str, after: int, received: dict[int, float],
-                     ready: asyncio.Event, want: int) -> None:
+
+async def _subscribe(
+    url: str, after: int, received: dict[int, float], ready: asyncio.Event, want: int
+) -> None:
     """One graphql-transport-ws subscriber: record when each position arrives."""
-    async with connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                       max_queue=None, open_timeout=60) as ws:
+    async with connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_queue=None,
+        open_timeout=60,
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         ack = json.loads(await ws.recv())
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"no connection_ack: {ack}")
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": EVENTS, "variables": {"after": str(after)}}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": EVENTS, "variables": {"after": str(after)}},
+                }
+            )
+        )
         ready.set()
         await _receive(ws, received, want)
 
@@ -187,9 +223,14 @@ async def _receive(ws: ClientConnection, received: dict[int, float], want: int) 
             raise RuntimeError(f"subscription ended: {message}")
 
 
-async def subscription_latency(server: ApiServer, subscribers: int, events: int,
-                               head: int, write: Callable[[], int],
-                               interval: float = 0.2) -> dict[str, float]:
+async def subscription_latency(
+    server: ApiServer,
+    subscribers: int,
+    events: int,
+    head: int,
+    write: Callable[[], int],
+    interval: float = 0.2,
+) -> dict[str, float]:
     """Open `subscribers` subscriptions after `head`, write `events` events (one every
     `interval` s) in this process, and measure recordedAt -> arrival at each subscriber."""
     url = server.url.replace("http://", "ws://") + "/graphql"
@@ -217,12 +258,16 @@ async def subscription_latency(server: ApiServer, subscribers: int, events: int,
     missing = events * subscribers - len(samples)
     if missing:
         console.print(f"[yellow]{missing} deliveries did not arrive in time[/]")
-    return {"p50": percentile(samples, 50), "p99": percentile(samples, 99),
-            "max": max(samples), "deliveries": len(samples), "missing": missing}
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "max": max(samples),
+        "deliveries": len(samples),
+        "missing": missing,
+    }
 
 
-async def _until(done: Callable[[], bool], tasks: list[asyncio.Task[None]],
-                 timeout: float) -> None:
+async def _until(done: Callable[[], bool], tasks: list[asyncio.Task[None]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         failed = [t for t in tasks if t.done() and t.exception() is not None]
