@@ -26,8 +26,15 @@ def _plain_dsn(url: str) -> str:
 
 
 @contextmanager
-def fresh_database(database: str, label: str = "bench") -> Iterator[str]:
-    """Yield the URL of an empty database: `sqlite` or a PostgreSQL URL."""
+def fresh_database(database: str, label: str = "bench", keep: str | None = None) -> Iterator[str]:
+    """Yield the URL of an empty database: `sqlite` or a PostgreSQL URL.
+
+    With `keep`, the database is named instead (`bench_keep_<keep>`: a file under the system's
+    temporary directory, or a schema), reused if it exists and left in place afterwards, so a
+    long load (a million events) is paid once and resumed where it stopped."""
+    if keep is not None:
+        yield kept_database(database, f"{label}_keep_{keep}")
+        return
     if database == "sqlite":
         directory = Path(tempfile.mkdtemp(prefix=f"timeline-{label}-"))
         try:
@@ -48,3 +55,20 @@ def fresh_database(database: str, label: str = "bench") -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def kept_database(database: str, name: str) -> str:
+    """The URL of a named database that outlives the run (created when missing)."""
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"--keep must be letters, digits and underscores, not {name!r}")
+    if database == "sqlite":
+        path = Path(tempfile.gettempdir()) / f"timeline-{name}.db"
+        return f"sqlite:///{path}"
+    if not is_postgres(database):
+        raise SystemExit(f"--database must be 'sqlite' or a postgresql:// URL, not {database!r}")
+    dsn = _plain_dsn(database)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+    separator = "&" if "?" in dsn else "?"
+    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{url}{separator}options=-csearch_path%3D{name}"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import text
 
 from bench.generator import Command
 from bench.measure import console
@@ -25,10 +26,28 @@ def progress_bar() -> Progress:
     )
 
 
+def stored_events(timeline: Timeline) -> int:
+    """How many events the log holds (not the head position: PostgreSQL's sequence can skip)."""
+    table = timeline.recorder.events_table_name  # type: ignore[attr-defined]
+    with timeline.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def skip_loaded(timeline: Timeline, commands: Iterator[Command]) -> int:
+    """Advance the seeded stream past the commands a kept database already holds (each
+    command stores exactly one event); returns how many were skipped."""
+    loaded = stored_events(timeline)
+    if loaded:
+        console.print(f"resuming a kept database: {loaded:,} events already loaded")
+    for _ in itertools.islice(commands, loaded):
+        pass
+    return loaded
+
+
 def load_until(timeline: Timeline, commands: Iterator[Command], size: int) -> tuple[int, float]:
     """Execute commands until the log holds `size` events; (events added, seconds)."""
-    start_head = timeline.head_position()
-    wanted = max(0, size - start_head)
+    start_count = stored_events(timeline)
+    wanted = max(0, size - start_count)
     start = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task(f"loading to {size:,} events", total=wanted, rate="")
@@ -37,4 +56,4 @@ def load_until(timeline: Timeline, commands: Iterator[Command], size: int) -> tu
             if done % 50 == 0 or done == wanted:
                 rate = done / (time.perf_counter() - start)
                 bar.update(task, completed=done, rate=f"{rate:,.0f} commands/s")
-    return timeline.head_position() - start_head, time.perf_counter() - start
+    return stored_events(timeline) - start_count, time.perf_counter() - start

@@ -15,6 +15,7 @@ import pytest
 from conftest import POSTGRES_DSN, require_postgres
 
 from bench.generator import History
+from bench.load import skip_loaded, stored_events
 from timeline.application import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,20 @@ def test_every_generated_command_is_accepted_through_the_application(timeline: T
     for name, data in itertools.islice(History(3, events_per_policy=30).commands(), 400):
         timeline.execute(name, data)
     assert timeline.head_position() == 400
+
+
+def test_a_kept_database_resumes_the_same_history_where_it_stopped(timeline: Timeline) -> None:
+    for name, data in itertools.islice(History(5, events_per_policy=30).commands(), 150):
+        timeline.execute(name, data)
+    resumed = History(5, events_per_policy=30)
+    commands = resumed.commands()
+    assert skip_loaded(timeline, commands) == 150
+    for name, data in itertools.islice(commands, 150):
+        timeline.execute(name, data)  # a wrong skip would revise unknown or finished policies
+    assert stored_events(timeline) == 300
+    straight = History(5, events_per_policy=30)
+    list(itertools.islice(straight.commands(), 300))
+    assert resumed.finished() == straight.finished()
 
 
 def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
