@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidInput, UnfoldableHistory
 from domain.facts import Fact, believe
-from domain.rules import FoldRules, spans
+from domain.rules import FoldEnd, FoldRules, extend, fold_end, spans
 from domain.values import aggregate_uuid
 
 A = TypeVar("A", bound="TimelineAggregate")
@@ -29,6 +29,7 @@ class TimelineAggregate(Aggregate):
     if TYPE_CHECKING:  # set by the events; class annotations would make them dataclass fields
         slug: str
         facts: list[Fact]
+        _fold: tuple[int, FoldEnd[Any] | None]
 
     class Created(Aggregate.Created):
         """Base of the events that start a stream."""
@@ -67,10 +68,33 @@ class TimelineAggregate(Aggregate):
         return cls._create(event_class, id=aggregate_id, slug=slug, **kwargs)
 
     def record(self, event_class: type[Aggregate.Event], **kwargs: Any) -> None:
-        """Trigger a later event, after checking the history still folds with it."""
+        """Trigger a later event, after checking the history still folds with it.
+
+        A fact that sorts after every believed fact only needs applying to where the fold
+        ends (kept between commands); any other change refolds the whole history.
+        """
         candidate = _candidate(self.id, self.version + 1, event_class.__name__, kwargs)
-        check_foldable(self.RULES, [*self.facts, candidate], candidate)
+        end = None if candidate.is_meta else self.fold_ends()
+        if end is not None and self.RULES.fold_time(candidate) >= end.until:
+            end = extend(self.RULES, end, candidate)
+        else:
+            check_foldable(self.RULES, [*self.facts, candidate], candidate)
+            end = None
         self.trigger_event(event_class, **kwargs)
+        self._fold = (self.version, end)
+
+    def fold_ends(self) -> FoldEnd[Any] | None:
+        """Where the fold of the believed history ends now; None when it does not fold (the
+        full check then explains why), remembered until the next event."""
+        version, end = getattr(self, "_fold", (0, None))
+        if version != self.version or end is None:
+            believed = believe(self.facts)
+            try:
+                end = fold_end(self.RULES, believed) if believed else None
+            except Exception:  # any failure: leave the verdict to the full check
+                end = None
+            self._fold = (self.version, end)
+        return end
 
     def fact(self, version: int, field: str = "event") -> Fact:
         """The stored fact at `version`; corrections and retractions cannot be targets."""

@@ -58,6 +58,39 @@ def apply_checked(rules: FoldRules[S], state: S | None, fact: Fact) -> S:
         raise
 
 
+@dataclass(frozen=True)
+class FoldEnd(Generic[S]):
+    """Where the fold of a believed history ends: the state after its last fact and that
+    fact's fold time. A later fact whose fold time is not earlier applies to `state` alone."""
+
+    state: S
+    until: datetime
+
+
+def fold_end(rules: FoldRules[S], believed: Sequence[Fact]) -> FoldEnd[S]:
+    """Fold the whole believed history (non-empty) and keep only where it ends; raises
+    UnfoldableHistory (with `fact`) exactly when `spans` would."""
+    ordered = order(rules, believed)
+    end: FoldEnd[S] | None = None
+    for fact in ordered:
+        end = extend(rules, end, fact)
+    assert end is not None
+    return end
+
+
+def extend(rules: FoldRules[S], end: FoldEnd[S] | None, fact: Fact) -> FoldEnd[S]:
+    """The fold's end after `fact`, which sorts after every fact folded so far.
+
+    Views the new state over its own breakpoints as `spans` does for its last span, so that
+    a fact `spans` would refuse is refused here too.
+    """
+    state = apply_checked(rules, None if end is None else end.state, fact)
+    start = rules.fold_time(fact)
+    for cut in (start, *(b for b in set(rules.breakpoints(state)) if b > start)):
+        rules.view(state, cut)
+    return FoldEnd(state, start)
+
+
 def spans(rules: FoldRules[S], believed: Sequence[Fact]) -> list[Span[S]]:
     """Every valid-time version of the believed history, in order, in one pass.
 
