@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidInput, UnfoldableHistory
 from domain.facts import Fact, believe
-from domain.rules import FoldEnd, FoldRules, extend, fold_end, spans
+from domain.rules import FoldEnd, FoldRules, extend, fold_end
 from domain.values import aggregate_uuid
 
 A = TypeVar("A", bound="TimelineAggregate")
@@ -64,8 +64,10 @@ class TimelineAggregate(Aggregate):
         """Create the aggregate with its first event, after checking that the fact folds."""
         aggregate_id = aggregate_uuid(cls.KIND, slug)
         candidate = _candidate(aggregate_id, 1, event_class.__name__, kwargs | {"slug": slug})
-        check_foldable(cls.RULES, [candidate], candidate)
-        return cls._create(event_class, id=aggregate_id, slug=slug, **kwargs)
+        end = check_foldable(cls.RULES, [candidate], candidate)
+        aggregate = cls._create(event_class, id=aggregate_id, slug=slug, **kwargs)
+        aggregate._fold = (aggregate.version, end)
+        return aggregate
 
     def record(self, event_class: type[Aggregate.Event], **kwargs: Any) -> None:
         """Trigger a later event, after checking the history still folds with it.
@@ -78,8 +80,7 @@ class TimelineAggregate(Aggregate):
         if end is not None and self.RULES.fold_time(candidate) >= end.until:
             end = extend(self.RULES, end, candidate)
         else:
-            check_foldable(self.RULES, [*self.facts, candidate], candidate)
-            end = None
+            end = check_foldable(self.RULES, [*self.facts, candidate], candidate)
         self.trigger_event(event_class, **kwargs)
         self._fold = (self.version, end)
 
@@ -153,8 +154,9 @@ class TimelineAggregate(Aggregate):
         self.record(type(self).EventRetracted, target=target, reason=reason, sources=list(sources))
 
 
-def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact) -> None:
-    """Refuse a change after which the believed history is empty or does not fold.
+def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact) -> FoldEnd[Any]:
+    """Refuse a change after which the believed history is empty or does not fold; return
+    where the fold of the history with the change ends.
 
     When an earlier fact is what no longer applies, the error says which one.
     """
@@ -162,7 +164,7 @@ def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact
     if not believed:
         raise UnfoldableHistory("event", "a retraction may not leave the history empty")
     try:
-        spans(rules, believed)
+        return fold_end(rules, believed)
     except UnfoldableHistory as error:
         failed = error.fact
         if not isinstance(failed, Fact) or failed.version == candidate.version:

@@ -68,26 +68,37 @@ class FoldEnd(Generic[S]):
 
 
 def fold_end(rules: FoldRules[S], believed: Sequence[Fact]) -> FoldEnd[S]:
-    """Fold the whole believed history (non-empty) and keep only where it ends; raises
-    UnfoldableHistory (with `fact`) exactly when `spans` would."""
+    """Walk the believed history (non-empty) exactly as `spans` does, making the same calls
+    in the same order so that it refuses exactly what `spans` refuses, but keep only where
+    the fold ends."""
     ordered = order(rules, believed)
-    end: FoldEnd[S] | None = None
-    for fact in ordered:
-        end = extend(rules, end, fact)
-    assert end is not None
-    return end
+    state: S | None = None
+    start = None
+    index = 0
+    while index < len(ordered):
+        start = rules.fold_time(ordered[index])
+        while index < len(ordered) and rules.fold_time(ordered[index]) == start:
+            state = apply_checked(rules, state, ordered[index])
+            index += 1
+        assert state is not None
+        end = rules.fold_time(ordered[index]) if index < len(ordered) else None
+        cuts = sorted(
+            b for b in set(rules.breakpoints(state)) if b > start and (end is None or b < end)
+        )
+        for valid_from in (start, *cuts):
+            rules.view(state, valid_from)
+    assert state is not None and start is not None
+    return FoldEnd(state, start)
 
 
-def extend(rules: FoldRules[S], end: FoldEnd[S] | None, fact: Fact) -> FoldEnd[S]:
-    """The fold's end after `fact`, which sorts after every fact folded so far.
-
-    Views the new state over its own breakpoints as `spans` does for its last span, so that
-    a fact `spans` would refuse is refused here too.
-    """
-    state = apply_checked(rules, None if end is None else end.state, fact)
+def extend(rules: FoldRules[S], end: FoldEnd[S], fact: Fact) -> FoldEnd[S]:
+    """The fold's end after `fact`, which sorts after every fact folded so far: the same
+    calls as the last step of `fold_end` (and of `spans`) over the history with `fact`."""
+    state = apply_checked(rules, end.state, fact)
     start = rules.fold_time(fact)
-    for cut in (start, *(b for b in set(rules.breakpoints(state)) if b > start)):
-        rules.view(state, cut)
+    cuts = sorted(b for b in set(rules.breakpoints(state)) if b > start)
+    for valid_from in (start, *cuts):
+        rules.view(state, valid_from)
     return FoldEnd(state, start)
 
 
