@@ -8,8 +8,9 @@ dropped at once (writers and the other subscribers never wait for it) and told w
 from its last cursor.
 
 Wake-ups: PostgreSQL LISTEN on the event store's NOTIFY channel (every API process on one
-database sees every write), an in-process hook after each commit of this process, and a
-modest poll as the backstop (the only cross-process signal on SQLite).
+database sees every write), an in-process hook after each commit of this process, on SQLite a
+watch of the database file and its write-ahead log (a `stat` every few milliseconds, no query:
+the cross-process signal), and a modest poll of the log as the backstop.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +33,11 @@ from timeline.application import Timeline
 from timeline.event_stream import EventFilter, EventReader, StreamEvent
 
 log = logging.getLogger("api.fanout")
+
+T = TypeVar("T")
+
+#: What a SQLite file looks like from outside: (inode, size, mtime) of the file and its WAL.
+FileSignature = tuple[tuple[int, int, int] | None, ...]
 
 
 class StreamSettings(BaseSettings):
@@ -45,7 +54,13 @@ class StreamSettings(BaseSettings):
     poll_interval: float = Field(
         default=0.25,
         gt=0,
-        description="Seconds between polls on SQLite (the wake-up across processes).",
+        description="Seconds between polls of the log on SQLite (the backstop of the file watch).",
+    )
+    watch_interval: float = Field(
+        default=0.01,
+        gt=0,
+        description="Seconds between looks (a stat, no query) at the SQLite file and its "
+        "write-ahead log: the wake-up for writes by other processes.",
     )
     postgres_poll_interval: float = Field(
         default=5.0, gt=0, description="Seconds between polls on PostgreSQL, behind LISTEN/NOTIFY."
@@ -108,13 +123,20 @@ class Fanout:
         self._listeners: list[Callable[[int], None]] = []
         self._commit_hook: Callable[..., None] | None = None
         self._postgres = timeline.engine.dialect.name == "postgresql"
+        self._files = [] if self._postgres else sqlite_files(timeline.engine.url.database)
+        self._seen: FileSignature = ()
+        # Its own thread, so the fan-out's reads never queue behind other work in the
+        # default executor (subscribers catching up, request handlers).
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start reading from the current head; hook commit and NOTIFY wake-ups."""
         self._loop = asyncio.get_running_loop()
-        self.head = await asyncio.to_thread(self.timeline.head_position)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fanout")
+        self._seen = file_signature(self._files)
+        self.head = await self._in_thread(self.timeline.head_position)
         maker = self._session_maker()
         if maker is not None:
             self._commit_hook = lambda *_: self.poke_threadsafe()
@@ -122,6 +144,8 @@ class Fanout:
         self._tasks.append(asyncio.create_task(self._run(), name="fanout"))
         if self._postgres:
             self._tasks.append(asyncio.create_task(self._listen(), name="fanout-listen"))
+        elif self._files:
+            self._tasks.append(asyncio.create_task(self._watch(), name="fanout-watch"))
 
     async def stop(self) -> None:
         maker = self._session_maker()
@@ -137,6 +161,13 @@ class Fanout:
         for subscriber in self._subscribers:
             subscriber.ready.set()
         self._subscribers.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run `function(*args)` on the fan-out's own reading thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     def _session_maker(self) -> Any:
         datastore = getattr(self.timeline.recorder, "datastore", None)
@@ -216,6 +247,8 @@ class Fanout:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+            # Taken before reading: a commit after this point changes the files again.
+            self._seen = file_signature(self._files)
             try:
                 await self._catch_up()
             except Exception:
@@ -224,7 +257,7 @@ class Fanout:
 
     async def _catch_up(self) -> None:
         while True:
-            page = await asyncio.to_thread(self._reader.read, self.head, self.settings.page)
+            page = await self._in_thread(self._reader.read, self.head, self.settings.page)
             if not page:
                 return
             self._publish(page)
@@ -267,3 +300,41 @@ class Fanout:
             except Exception:
                 log.exception("LISTEN %s failed; reconnecting", channel)
                 await asyncio.sleep(1.0)
+
+    async def _watch(self) -> None:
+        """Wake the fan-out when the SQLite file or its WAL changed since the last read: how
+        a commit by another process shows (a stat per look, so the look can be frequent)."""
+        while True:
+            await asyncio.sleep(self.settings.watch_interval)
+            try:
+                changed = file_signature(self._files) != self._seen
+            except Exception:  # pragma: no cover - the poll is the backstop
+                log.exception("could not look at the database file")
+                changed = False
+            if changed:
+                self._wake.set()
+
+
+def sqlite_files(database: str | None) -> list[Path]:
+    """The files a commit to the SQLite database `database` changes (the database and its
+    write-ahead log), or none for an in-memory database."""
+    if not database or database == ":memory:" or "mode=memory" in database:
+        return []
+    name = database.removeprefix("file:").partition("?")[0]
+    if not name:
+        return []
+    path = Path(name)
+    return [path, path.with_name(path.name + "-wal")]
+
+
+def file_signature(files: list[Path]) -> FileSignature:
+    """(inode, size, mtime) of each file, None for a missing one: changes with each commit."""
+    signature: list[tuple[int, int, int] | None] = []
+    for path in files:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            signature.append(None)
+        else:
+            signature.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
