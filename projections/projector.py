@@ -1,8 +1,9 @@
-"""Apply logged facts to the read models: re-fold the one aggregate, close what changed,
-open what is new. Rows are never updated otherwise and never deleted.
+"""Apply logged facts to the read models: fold the fact into its aggregate, close what
+changed, open what is new. Rows are never updated otherwise and never deleted.
 
-A memo keeps each recently touched aggregate's facts and open rows in memory, so a replay of
-the log reads nothing back; on a miss it loads them from the tables (an index lookup).
+A memo (an LRU of aggregates) keeps each recently touched aggregate's incremental fold and
+the ids of its open rows, so a replay of the log reads nothing back and a fact re-derives
+only what it can change; on a miss the aggregate is loaded from the tables (an index lookup).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 
 from domain import Fact
 from projections import tables as t
-from projections.rows import believed_rows
+from projections.incremental import AggregateFold, Change
+from projections.rows import state_digest
 
 
 class LoggedEvent(Protocol):
@@ -36,16 +38,20 @@ class LoggedEvent(Protocol):
 RowId = tuple[int, int]  # (opened_by, seq)
 
 
+#: Aggregates the memo keeps by default: a rebuild touches a few at a time (streams are
+#: written in bursts), so a miss is rare, and each costs one index lookup and a refold.
+MEMO_SIZE = 2_000
+
+
 @dataclass
 class AggregateMemo:
-    """One aggregate's known facts and the keys of its open rows."""
+    """One aggregate's fold and the ids of its open rows by key. `loaded` says the open rows
+    came from the tables: the next change is diffed against all of them, not the fold."""
 
-    kind: str
-    slug: str
-    facts: list[Fact] = field(default_factory=list)
-    positions: dict[int, int] = field(default_factory=dict)
+    fold: AggregateFold
     open_versions: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
     open_entries: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
+    loaded: bool = False
 
 
 @dataclass
@@ -73,7 +79,7 @@ class Projector:
 
     `tables` is the set it writes: the live tables, or the shadow ones during a rebuild."""
 
-    def __init__(self, memo_size: int = 20_000, tables: t.ReadModels = t.LIVE) -> None:
+    def __init__(self, memo_size: int = MEMO_SIZE, tables: t.ReadModels = t.LIVE) -> None:
         self.memo: OrderedDict[UUID, AggregateMemo] = OrderedDict()
         self.memo_size = memo_size
         self.tables = tables
@@ -92,10 +98,9 @@ class Projector:
     def _apply_one(self, connection: Connection, batch: _Batch, event: LoggedEvent) -> None:
         fact, position = event.fact, event.position
         memo = self._memo(connection, fact.aggregate_id, event.kind, fact)
-        if fact.version in memo.positions:
+        fold = memo.fold
+        if fact.version <= fold.last_version:
             return  # already applied (cannot happen under tracking; harmless if it does)
-        memo.facts.append(fact)
-        memo.positions[fact.version] = position
         batch.facts.append(
             {
                 "aggregate_id": fact.aggregate_id,
@@ -109,23 +114,29 @@ class Projector:
                 "data": json.dumps(fact.data, sort_keys=True, default=str),
             }
         )
-        versions, entries = believed_rows(memo.kind, memo.slug, memo.facts, memo.positions)
-        at = fact.recorded_at
-        table = self.tables.versions(memo.kind)
+        change = fold.add(fact, position)
+        if memo.loaded:
+            change = fold.reconcile(memo.open_versions, memo.open_entries)
+            memo.loaded = False
+        self._write(batch, memo, change, fact, position)
+
+    def _write(
+        self, batch: _Batch, memo: AggregateMemo, change: Change, fact: Fact, position: int
+    ) -> None:
+        """Queue the closes and inserts of one fact's change; new rows are numbered in order."""
+        kind, slug, at = memo.fold.kind, memo.fold.slug, fact.recorded_at
+        table = self.tables.versions(kind)
         feed_table = self.tables.timeline_entries
-        seq = 0
-        wanted = {row.key: row for row in versions}
-        for key in [k for k in memo.open_versions if k not in wanted]:
+        for key in change.closed_versions:
             batch.close(table, memo.open_versions.pop(key), at, position)
-        for key, row in wanted.items():
-            if key in memo.open_versions:
-                continue
-            memo.open_versions[key] = (position, seq)
+        seq = 0
+        for row in change.opened_versions:
+            memo.open_versions[row.key] = (position, seq)
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
                 "aggregate_id": fact.aggregate_id,
-                "slug": memo.slug,
+                "slug": slug,
                 "valid_from": row.valid_from,
                 "valid_to": row.valid_to,
                 "known_from": at,
@@ -135,24 +146,21 @@ class Projector:
                 **row.columns,
             }
             batch.links.extend(
-                {"source_kind": memo.kind, "opened_by": position, "seq": seq, "policy_slug": slug}
-                for slug in row.cites
+                {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
+                for cited in row.cites
             )
             seq += 1
-        feed = {row.key: row for row in entries}
-        for key in [k for k in memo.open_entries if k not in feed]:
+        for key in change.closed_entries:
             batch.close(feed_table, memo.open_entries.pop(key), at, position)
-        for key, entry in feed.items():
-            if key in memo.open_entries:
-                continue
-            memo.open_entries[key] = (position, seq)
+        for entry in change.opened_entries:
+            memo.open_entries[entry.key] = (position, seq)
             batch.inserts[(feed_table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
                 "aggregate_id": fact.aggregate_id,
                 "position": entry.position,
-                "kind": memo.kind,
-                "slug": memo.slug,
+                "kind": kind,
+                "slug": slug,
                 "version": entry.version,
                 "type": entry.type,
                 "effective_at": entry.effective_at,
@@ -175,7 +183,7 @@ class Projector:
             loaded = (
                 None if fact.version == 1 else _load(connection, self.tables, aggregate_id, kind)
             )
-            memo = loaded or AggregateMemo(kind, fact.data["slug"])
+            memo = loaded or AggregateMemo(AggregateFold(kind, fact.data["slug"]))
             self.memo[aggregate_id] = memo
             while len(self.memo) > self.memo_size:
                 self.memo.popitem(last=False)
@@ -235,19 +243,23 @@ def _load(
         )
         for r in stored
     ]
-    memo = AggregateMemo(
-        kind, facts[0].data["slug"], facts, {r.version: r.position for r in stored}
+    fold = AggregateFold.load(
+        kind, facts[0].data["slug"], zip(facts, (r.position for r in stored), strict=True)
     )
+    memo = AggregateMemo(fold, loaded=True)
     table = tables.versions(kind)
     for row in connection.execute(
-        select(table).where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
+        select(
+            table.c.valid_from, table.c.valid_to, table.c.state, table.c.opened_by, table.c.seq
+        ).where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
     ):
-        memo.open_versions[(row.valid_from, row.valid_to, row.state)] = (row.opened_by, row.seq)
+        key = (row.valid_from, row.valid_to, state_digest(row.state))
+        memo.open_versions[key] = (row.opened_by, row.seq)
     feed = tables.timeline_entries
     for row in connection.execute(
         select(feed).where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))
     ):
-        key = (
+        entry_key = (
             row.position,
             row.version,
             row.type,
@@ -256,5 +268,5 @@ def _load(
             row.recorded_at,
             row.state,
         )
-        memo.open_entries[key] = (row.opened_by, row.seq)
+        memo.open_entries[entry_key] = (row.opened_by, row.seq)
     return memo

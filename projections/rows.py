@@ -2,25 +2,34 @@
 
 `version_rows` gives the valid-time versions (DESIGN section 2 via `domain.rules.spans`);
 `feed_rows` gives one timeline entry per believed fact. The projector diffs these against
-the rows that are open now, so the functions here never touch a database.
+the rows that are open now, so the functions here never touch a database. They are the
+reference the incremental fold (`projections.incremental`) is tested against; both build
+each row with `version_row` and `feed_row`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from domain import RULES, Fact, believe, spans
+from domain import RULES, Fact, Span, believe, spans
 from domain.errors import InvalidInput
 from domain.rules import order
 from domain.values import Clause, Reference, Source, format_instant
 
 #: Columns of each kind's version table besides the bitemporal frame, from a state.
 KINDS = ("policy", "regulatory-action", "statement", "actor")
+
+
+def state_digest(text: str) -> bytes:
+    """A short fingerprint of a state's canonical text: the diff keys open rows by it, so a
+    memo need not hold every open version's (growing) state text."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,14 @@ class VersionRow:
     state: str
     columns: Mapping[str, Any]
     cites: tuple[str, ...]
+    digest: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", state_digest(self.state))
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.valid_from, self.valid_to, self.state)
+        return (self.valid_from, self.valid_to, self.digest)
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,50 @@ def dumps(value: Any) -> str:
     return json.dumps(to_json(value), sort_keys=True, separators=(",", ":"))
 
 
+@lru_cache(maxsize=16_384)
+def _value_text(value: Clause | Source) -> str:
+    """`dumps` of a clause or source: states share these objects, so each is written once."""
+    return dumps(value)
+
+
+def _field_keys(cls: type) -> list[tuple[str, str]]:
+    """A dataclass's field names in key order, each with its `"name":` prefix."""
+    keys = _FIELD_KEYS.get(cls)
+    if keys is None:
+        names = sorted(f.name for f in fields(cls))
+        keys = _FIELD_KEYS[cls] = [(name, json.dumps(name) + ":") for name in names]
+    return keys
+
+
+_FIELD_KEYS: dict[type, list[tuple[str, str]]] = {}
+_string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
+
+
+def state_text(value: Any) -> str:
+    """Exactly `dumps(value)`, composed from the texts of its parts, reusing those of the
+    clauses and sources that successive states share (canonical JSON composes)."""
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is datetime:
+        return _string(format_instant(value))
+    if isinstance(value, Clause | Source):
+        try:
+            return _value_text(value)
+        except TypeError:  # not hashable after all
+            return dumps(value)
+    if isinstance(value, tuple | list):
+        return "[" + ",".join([state_text(v) for v in value]) + "]"
+    if is_dataclass(value) and not isinstance(value, type):
+        parts = [key + state_text(getattr(value, name)) for name, key in _field_keys(type(value))]
+        return "{" + ",".join(parts) + "}"
+    return dumps(value)
+
+
 def cited_policies(references: Sequence[str]) -> tuple[str, ...]:
     """Slugs of the policies among `inResponseTo` references, in order, once each."""
     slugs: list[str] = []
@@ -130,22 +187,16 @@ def _columns(kind: str, state: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
     return {"name": state.name}, ()
 
 
-@lru_cache(maxsize=16_384)
-def _state_text(state: Any) -> str:
-    """`dumps` of a (frozen, hashable) state: re-folding an aggregate after each event yields
-    mostly the states it had before, so this saves most of the serialising."""
-    return dumps(state)
+def version_row(kind: str, span: Span[Any], text: str | None = None) -> VersionRow:
+    """The row of one span; `text` is the state's `dumps` when the caller has it already."""
+    columns, cites = _columns(kind, span.state)
+    state = state_text(span.state) if text is None else text
+    return VersionRow(span.valid_from, span.valid_to, state, columns, cites)
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:
     """The valid-time versions of one aggregate's believed history."""
-    rows = []
-    for span in spans(RULES[kind], believed):
-        columns, cites = _columns(kind, span.state)
-        rows.append(
-            VersionRow(span.valid_from, span.valid_to, _state_text(span.state), columns, cites)
-        )
-    return rows
+    return [version_row(kind, span) for span in spans(RULES[kind], believed)]
 
 
 def _touched_scopes(before: Any, after: Any, fact: Fact) -> set[str]:
@@ -199,6 +250,22 @@ def _feed_state(
     return state, tuple(dict.fromkeys(tags))
 
 
+def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position: int) -> FeedRow:
+    """The entry of one believed fact, given the fold's state just before and after it."""
+    content, tags = _feed_state(kind, slug, before, after, fact)
+    effective = fact.effective_at or fact.recorded_at
+    return FeedRow(
+        position=position,
+        version=fact.version,
+        type=fact.type,
+        effective_at=effective.astimezone(UTC),
+        announced_at=(fact.announced_at or effective).astimezone(UTC),
+        recorded_at=fact.recorded_at.astimezone(UTC),
+        state=json.dumps(content, sort_keys=True, separators=(",", ":")),
+        tags=tags,
+    )
+
+
 def feed_rows(
     kind: str, slug: str, believed: Sequence[Fact], positions: Mapping[int, int]
 ) -> list[FeedRow]:
@@ -208,20 +275,7 @@ def feed_rows(
     state: Any = None
     for fact in order(rules, believed):
         before, state = state, rules.apply(state, fact)
-        content, tags = _feed_state(kind, slug, before, state, fact)
-        effective = fact.effective_at or fact.recorded_at
-        rows.append(
-            FeedRow(
-                position=positions[fact.version],
-                version=fact.version,
-                type=fact.type,
-                effective_at=effective.astimezone(UTC),
-                announced_at=(fact.announced_at or effective).astimezone(UTC),
-                recorded_at=fact.recorded_at.astimezone(UTC),
-                state=json.dumps(content, sort_keys=True, separators=(",", ":")),
-                tags=tags,
-            )
-        )
+        rows.append(feed_row(kind, slug, before, state, fact, positions[fact.version]))
     return rows
 
 
