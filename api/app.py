@@ -84,7 +84,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)
     app.include_router(streams.router)
-    app.middleware("http")(rest.observe)
+    app.add_middleware(rest.Observe)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -8,11 +8,14 @@ from pathlib import Path
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -40,14 +43,26 @@ class TimelineSchema(strawberry.Schema):
         describe_all(errors, document)
 
 
+#: Distinct query texts whose parsed and validated form is kept (per process): clients send
+#: a handful of fixed documents, so each is parsed and validated once, not on every request.
+DOCUMENT_CACHE_SIZE = 512
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with depth, alias and token limits (and introspection) from `settings`."""
     settings = settings or Settings()
+    # The limits' validation rules are built once, so the validation cache (keyed by the
+    # document and the rules) hits across requests; a rule class per request never would.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

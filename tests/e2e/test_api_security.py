@@ -181,23 +181,27 @@ def test_an_over_deep_query_is_refused(api: ApiServer) -> None:
     nested = "id"
     for hop in reversed(hops[:depth]):
         nested = f"{hop} {{ {nested} }}"
-    errors = api.errors(f'{{ policy(id: "meta/hate-speech") {{ {nested} }} }}')
-    assert codes(errors) == ["BAD_INPUT"]
-    assert "exceeds maximum operation depth" in errors[0]["message"]
+    query = f'{{ policy(id: "meta/hate-speech") {{ {nested} }} }}'
+    for _ in range(2):  # the second time the document comes from the parse/validation cache
+        errors = api.errors(query)
+        assert codes(errors) == ["BAD_INPUT"]
+        assert "exceeds maximum operation depth" in errors[0]["message"]
 
 
 def test_a_query_with_500_aliases_is_refused(api: ApiServer) -> None:
     query = "{ " + " ".join(f"a{n}: __typename" for n in range(500)) + " }"
-    errors = api.errors(query)
-    assert codes(errors) == ["BAD_INPUT"]
-    assert "500 aliases" in errors[0]["message"]
+    for _ in range(2):  # cached validation still refuses it
+        errors = api.errors(query)
+        assert codes(errors) == ["BAD_INPUT"]
+        assert "500 aliases" in errors[0]["message"]
 
 
 def test_a_document_with_too_many_tokens_is_refused(api: ApiServer) -> None:
     query = "{ events { nodes { " + " ".join(["id"] * 5000) + " } } }"
-    errors = api.errors(query)
-    assert codes(errors) == ["BAD_INPUT"]
-    assert "tokens" in errors[0]["message"]
+    for _ in range(2):  # a refused parse is never cached as a success
+        errors = api.errors(query)
+        assert codes(errors) == ["BAD_INPUT"]
+        assert "tokens" in errors[0]["message"]
 
 
 @pytest.mark.parametrize("field", ["policies", "events", "regulatoryActions", "timeline"])
