@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 
@@ -21,7 +21,7 @@ from domain.values import Reference, aggregate_uuid, format_instant
 from timeline import commands as c
 from timeline import integrity, store
 from timeline.settings import Settings
-from timeline.store import CommandResult
+from timeline.store import AggregateCache, CachedAggregate, CommandResult
 from timeline.validation import validate
 
 A = TypeVar("A", bound=TimelineAggregate)
@@ -52,6 +52,7 @@ class Timeline(Application[UUID]):
         )
         store.create_tables(self.engine)
         integrity.create_tables(self.engine)
+        self._recent = AggregateCache()
 
     @property
     def engine(self) -> Engine:
@@ -170,17 +171,44 @@ class Timeline(Application[UUID]):
     # -- reads of the log ------------------------------------------------------------------
 
     def get_aggregate(self, kind: str, slug: str) -> TimelineAggregate:
-        """The aggregate as stored now; NotFound when the slug has no stream."""
-        try:
-            aggregate: TimelineAggregate = self.repository.get(aggregate_uuid(kind, slug))
-        except AggregateNotFoundError:
-            raise NotFound(kind, slug) from None
-        assert isinstance(aggregate, AGGREGATES[kind])
+        """The aggregate as stored now, the caller's own; NotFound when the slug has no stream."""
+        aggregate: TimelineAggregate = self._load(kind, slug).aggregate
         return aggregate
 
     def facts_of(self, kind: str, slug: str) -> list[Fact]:
         """Every stored fact of one aggregate, in version order (the oracle's input)."""
-        return list(self.get_aggregate(kind, slug).facts)
+        loaded = self._load(kind, slug)
+        facts = list(loaded.aggregate.facts)
+        self._recent.put(loaded.aggregate.id, loaded)
+        return facts
+
+    def _load(self, kind: str, slug: str) -> CachedAggregate:
+        """The aggregate as stored now, taken out of the cache of recent ones.
+
+        A cached aggregate is used only if the store still holds its last event byte for
+        byte (read in the current transaction, with any newer events, in one select);
+        otherwise (an import rolled back, a gap) the stream is replayed from the start.
+        """
+        aggregate_id = aggregate_uuid(kind, slug)
+        cached = self._recent.take(aggregate_id)
+        if cached is not None:
+            newer = self.recorder.select_events(aggregate_id, gt=cached.version - 1)
+            if newer and cached.ends_with(newer[0]):
+                return self._project(cached.aggregate, newer[1:]) if newer[1:] else cached
+        stored = self.recorder.select_events(aggregate_id)
+        if not stored:
+            raise NotFound(kind, slug)
+        loaded = self._project(None, stored)
+        assert isinstance(loaded.aggregate, AGGREGATES[kind])
+        return loaded
+
+    def _project(self, aggregate: Any, stored: Sequence[StoredEvent]) -> CachedAggregate:
+        """Apply stored events (the library's `project_aggregate` without its per-event
+        runtime Protocol check, which cost more than the rest of the replay)."""
+        for event in stored:
+            aggregate = self.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]
+        last = stored[-1]
+        return CachedAggregate(aggregate, last.originator_version, last.topic, bytes(last.state))
 
     def log(  # type: ignore[override]  # replaces the library's deprecated `log` property
         self, after: int = 0, limit: int = 1000, stop: int | None = None
@@ -238,7 +266,7 @@ class Timeline(Application[UUID]):
         self, cmd: c.Command, kind: str, slug: str, change: Callable[[Any], None]
     ) -> CommandResult:
         def build() -> TimelineAggregate:
-            aggregate = self.get_aggregate(kind, slug)
+            aggregate = self.get_aggregate(kind, slug)  # ours alone until saved (see _run)
             if cmd.expected_version is not None and cmd.expected_version != aggregate.version:
                 raise VersionConflict(
                     f"expectedVersion {cmd.expected_version} is stale: {kind} {slug!r} is at "
@@ -264,7 +292,7 @@ class Timeline(Application[UUID]):
             raise InvalidInput("input", "the command changes nothing")
         try:
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-                recordings = self.save(*pending)
+                recordings = self.events.put(pending)  # as `save`, without its Protocol checks
                 integrity.seal(session, [r.notification for r in recordings])
                 last = pending[-1]
                 result = CommandResult(
@@ -287,6 +315,13 @@ class Timeline(Application[UUID]):
                 f"{kind} {slug!r} was changed by another writer at the same "
                 "time; reload it and try again"
             ) from None
+        stored = recordings[-1].notification
+        self._recent.put(
+            aggregate.id,
+            CachedAggregate(
+                aggregate, stored.originator_version, stored.topic, bytes(stored.state)
+            ),
+        )
         return result
 
     def _prior_result(self, key: str, fingerprint: str) -> CommandResult | None:

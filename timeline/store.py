@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from threading import Lock
 from typing import Any
 from uuid import UUID
 
@@ -116,3 +118,51 @@ def stream_names(engine: Engine, aggregate_ids: set[UUID]) -> dict[UUID, tuple[s
     with engine.connect() as connection:
         rows = connection.execute(select(streams).where(streams.c.aggregate_id.in_(aggregate_ids)))
         return {row.aggregate_id: (row.kind, row.slug) for row in rows}
+
+
+@dataclass(frozen=True)
+class CachedAggregate:
+    """An aggregate and the exact stored form of its last event (its identity in the store)."""
+
+    aggregate: Any
+    version: int
+    topic: str
+    state: bytes
+
+    def ends_with(self, stored: Any) -> bool:
+        """Whether `stored` (a StoredEvent) is this aggregate's last event, byte for byte."""
+        return (
+            stored.originator_version == self.version
+            and stored.topic == self.topic
+            and bytes(stored.state) == self.state
+        )
+
+
+class AggregateCache:
+    """Recently used aggregates by id, so that a command reads only the events newer than
+    the cached one instead of replaying the stream.
+
+    An entry is taken out while a command works on it (threads never share one) and put back
+    only after its events are saved; the user checks the cached last event against the store
+    before trusting an entry, so a rolled-back import or another writer only costs a replay.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: OrderedDict[UUID, CachedAggregate] = OrderedDict()
+        self._lock = Lock()
+
+    def take(self, aggregate_id: UUID) -> CachedAggregate | None:
+        with self._lock:
+            return self._entries.pop(aggregate_id, None)
+
+    def put(self, aggregate_id: UUID, entry: CachedAggregate) -> None:
+        with self._lock:
+            self._entries[aggregate_id] = entry
+            self._entries.move_to_end(aggregate_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
