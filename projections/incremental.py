@@ -196,7 +196,7 @@ class AggregateFold:
         new_keys = self.span_keys[start:]
         kept, gone = set(new_keys), set(old_keys)
         opened = [
-            version_row(self.kind, span, texts.get(id(span.state)))
+            version_row(self.kind, span, texts.get(id(span.state)), key[2])
             for span, key in zip(self.spans[start:], new_keys, strict=True)
             if key not in gone
         ]

@@ -41,10 +41,11 @@ class VersionRow:
     state: str
     columns: Mapping[str, Any]
     cites: tuple[str, ...]
-    digest: bytes = field(init=False, repr=False, compare=False)
+    digest: bytes = field(default=b"", repr=False, compare=False)  # of `state`, if known
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "digest", state_digest(self.state))
+        if not self.digest:
+            object.__setattr__(self, "digest", state_digest(self.state))
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -97,9 +98,25 @@ def dumps(value: Any) -> str:
     return json.dumps(to_json(value), sort_keys=True, separators=(",", ":"))
 
 
-@lru_cache(maxsize=16_384)
+_VALUE_TEXTS: dict[int, tuple[object, str]] = {}
+_VALUE_TEXTS_MAX = 10_000
+
+
 def _value_text(value: Clause | Source) -> str:
-    """`dumps` of a clause or source: states share these objects, so each is written once."""
+    """`dumps` of a clause or source: successive states share these objects, so each is
+    written once (looked up by identity; the entry holds the object, so the id stays its)."""
+    cached = _VALUE_TEXTS.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    if len(_VALUE_TEXTS) >= _VALUE_TEXTS_MAX:
+        _VALUE_TEXTS.clear()
+    text = _equal_value_text(value)  # a refold makes equal objects anew
+    _VALUE_TEXTS[id(value)] = (value, text)
+    return text
+
+
+@lru_cache(maxsize=_VALUE_TEXTS_MAX)
+def _equal_value_text(value: Clause | Source) -> str:
     return dumps(value)
 
 
@@ -129,10 +146,7 @@ def state_text(value: Any) -> str:
     if kind is datetime:
         return _string(format_instant(value))
     if isinstance(value, Clause | Source):
-        try:
-            return _value_text(value)
-        except TypeError:  # not hashable after all
-            return dumps(value)
+        return _value_text(value)
     if isinstance(value, tuple | list):
         return "[" + ",".join([state_text(v) for v in value]) + "]"
     if is_dataclass(value) and not isinstance(value, type):
@@ -187,11 +201,14 @@ def _columns(kind: str, state: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
     return {"name": state.name}, ()
 
 
-def version_row(kind: str, span: Span[Any], text: str | None = None) -> VersionRow:
-    """The row of one span; `text` is the state's `dumps` when the caller has it already."""
+def version_row(
+    kind: str, span: Span[Any], text: str | None = None, digest: bytes = b""
+) -> VersionRow:
+    """The row of one span; `text` (and its `digest`) when the caller has them already."""
     columns, cites = _columns(kind, span.state)
-    state = state_text(span.state) if text is None else text
-    return VersionRow(span.valid_from, span.valid_to, state, columns, cites)
+    if text is None:
+        text, digest = state_text(span.state), b""
+    return VersionRow(span.valid_from, span.valid_to, text, columns, cites, digest)
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from projections import tables as t
 from projections.lock import ProjectionLock
-from projections.projector import LoggedEvent, Projector
+from projections.projector import MEMO_SIZE, LoggedEvent, Projector
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class ProjectionRunner:
         *,
         name: str = NAME,
         batch_size: int = 500,
+        rebuild_batch_size: int = 2_000,
+        memo_size: int = MEMO_SIZE,
         poll_interval: float = 1.0,
         standby_interval: float = 2.0,
     ) -> None:
@@ -66,9 +68,10 @@ class ProjectionRunner:
         self.events = events
         self.name = name
         self.batch_size = batch_size
+        self.rebuild_batch_size = rebuild_batch_size  # fewer, larger transactions (own tables)
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
-        self.projector = Projector(memo_size=max(20_000, 4 * batch_size))
+        self.projector = Projector(memo_size=memo_size)
         self.lock = ProjectionLock(engine, name)
         self.on_batch: Callable[[int], None] | None = None
         self._position = -1
@@ -178,7 +181,7 @@ class ProjectionRunner:
         shadow = Projector(memo_size=self.projector.memo_size, tables=t.SHADOW)
         head = self.events.head_position() if progress else 0
         position = 0
-        while page := self.events.log(position, self.batch_size):
+        while page := self.events.log(position, self.rebuild_batch_size):
             position = _apply_batch(self.engine, shadow, shadow_name, position, page)
             if progress:
                 progress(position, max(head, position))
