@@ -59,7 +59,7 @@ class ProjectionRunner:
         *,
         name: str = NAME,
         batch_size: int = 500,
-        rebuild_batch_size: int = 2_000,
+        rebuild_batch_size: int | None = None,
         memo_size: int = MEMO_SIZE,
         poll_interval: float = 1.0,
         standby_interval: float = 2.0,
@@ -68,7 +68,9 @@ class ProjectionRunner:
         self.events = events
         self.name = name
         self.batch_size = batch_size
-        self.rebuild_batch_size = rebuild_batch_size  # fewer, larger transactions (own tables)
+        #: Events per rebuild transaction (default 4 x batch_size): the shadow tables are the
+        #: rebuild's own, so fewer, larger transactions cost readers nothing.
+        self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
         self.projector = Projector(memo_size=memo_size)
@@ -181,7 +183,8 @@ class ProjectionRunner:
         shadow = Projector(memo_size=self.projector.memo_size, tables=t.SHADOW)
         head = self.events.head_position() if progress else 0
         position = 0
-        while page := self.events.log(position, self.rebuild_batch_size):
+        size = self.rebuild_batch_size or 4 * self.batch_size
+        while page := self.events.log(position, size):
             position = _apply_batch(self.engine, shadow, shadow_name, position, page)
             if progress:
                 progress(position, max(head, position))
