@@ -9,8 +9,9 @@ from its last cursor.
 
 Wake-ups: PostgreSQL LISTEN on the event store's NOTIFY channel (every API process on one
 database sees every write), an in-process hook after each commit of this process, on SQLite a
-watch of the database file and its write-ahead log (a `stat` every few milliseconds, no query:
-the cross-process signal), and a modest poll of the log as the backstop.
+look every few milliseconds at `PRAGMA data_version` (no table read: it changes when any other
+connection, in any process, commits; the cross-process signal), and a modest poll of the log
+as the backstop.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -35,9 +35,6 @@ from timeline.event_stream import EventFilter, EventReader, StreamEvent
 log = logging.getLogger("api.fanout")
 
 T = TypeVar("T")
-
-#: What a SQLite file looks like from outside: (inode, size, mtime) of the file and its WAL.
-FileSignature = tuple[tuple[int, int, int] | None, ...]
 
 
 class StreamSettings(BaseSettings):
@@ -54,13 +51,13 @@ class StreamSettings(BaseSettings):
     poll_interval: float = Field(
         default=0.25,
         gt=0,
-        description="Seconds between polls of the log on SQLite (the backstop of the file watch).",
+        description="Seconds between polls of the log on SQLite (backstop of the commit watch).",
     )
     watch_interval: float = Field(
         default=0.01,
         gt=0,
-        description="Seconds between looks (a stat, no query) at the SQLite file and its "
-        "write-ahead log: the wake-up for writes by other processes.",
+        description="Seconds between looks at SQLite's data_version (no table read): the "
+        "wake-up for commits by other processes.",
     )
     postgres_poll_interval: float = Field(
         default=5.0, gt=0, description="Seconds between polls on PostgreSQL, behind LISTEN/NOTIFY."
@@ -123,8 +120,9 @@ class Fanout:
         self._listeners: list[Callable[[int], None]] = []
         self._commit_hook: Callable[..., None] | None = None
         self._postgres = timeline.engine.dialect.name == "postgresql"
-        self._files = [] if self._postgres else sqlite_files(timeline.engine.url.database)
-        self._seen: FileSignature = ()
+        path = None if self._postgres else sqlite_path(timeline.engine.url.database)
+        self._commits = CommitWatch(path) if path else None
+        self._seen: int | None = None
         # Its own thread, so the fan-out's reads never queue behind other work in the
         # default executor (subscribers catching up, request handlers).
         self._executor: ThreadPoolExecutor | None = None
@@ -135,7 +133,7 @@ class Fanout:
         """Start reading from the current head; hook commit and NOTIFY wake-ups."""
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fanout")
-        self._seen = file_signature(self._files)
+        self._seen = self._commits.version() if self._commits else None
         self.head = await self._in_thread(self.timeline.head_position)
         maker = self._session_maker()
         if maker is not None:
@@ -144,7 +142,7 @@ class Fanout:
         self._tasks.append(asyncio.create_task(self._run(), name="fanout"))
         if self._postgres:
             self._tasks.append(asyncio.create_task(self._listen(), name="fanout-listen"))
-        elif self._files:
+        elif self._commits is not None:
             self._tasks.append(asyncio.create_task(self._watch(), name="fanout-watch"))
 
     async def stop(self) -> None:
@@ -161,6 +159,8 @@ class Fanout:
         for subscriber in self._subscribers:
             subscriber.ready.set()
         self._subscribers.clear()
+        if self._commits is not None:
+            self._commits.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -247,8 +247,8 @@ class Fanout:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
-            # Taken before reading: a commit after this point changes the files again.
-            self._seen = file_signature(self._files)
+            # Taken before reading: a commit after this point changes the version again.
+            self._seen = self._commits.version() if self._commits else None
             try:
                 await self._catch_up()
             except Exception:
@@ -302,39 +302,39 @@ class Fanout:
                 await asyncio.sleep(1.0)
 
     async def _watch(self) -> None:
-        """Wake the fan-out when the SQLite file or its WAL changed since the last read: how
-        a commit by another process shows (a stat per look, so the look can be frequent)."""
+        """Wake the fan-out when another connection committed to the SQLite database since
+        the last read (a commit is visible once data_version moves, so the read sees it)."""
+        assert self._commits is not None
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            try:
-                changed = file_signature(self._files) != self._seen
-            except Exception:  # pragma: no cover - the poll is the backstop
-                log.exception("could not look at the database file")
-                changed = False
-            if changed:
+            version = self._commits.version()
+            if version is None or version != self._seen:
                 self._wake.set()
 
 
-def sqlite_files(database: str | None) -> list[Path]:
-    """The files a commit to the SQLite database `database` changes (the database and its
-    write-ahead log), or none for an in-memory database."""
+def sqlite_path(database: str | None) -> str | None:
+    """The file of the SQLite database `database`, None for an in-memory database."""
     if not database or database == ":memory:" or "mode=memory" in database:
-        return []
-    name = database.removeprefix("file:").partition("?")[0]
-    if not name:
-        return []
-    path = Path(name)
-    return [path, path.with_name(path.name + "-wal")]
+        return None
+    return database.removeprefix("file:").partition("?")[0] or None
 
 
-def file_signature(files: list[Path]) -> FileSignature:
-    """(inode, size, mtime) of each file, None for a missing one: changes with each commit."""
-    signature: list[tuple[int, int, int] | None] = []
-    for path in files:
+class CommitWatch:
+    """`PRAGMA data_version` on a connection of its own that never writes: the number moves
+    whenever any other connection, in this process or another, commits to the database. A
+    look reads the write-ahead log's index, not a table: microseconds, so it runs on the loop."""
+
+    def __init__(self, path: str) -> None:
+        self._connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
+
+    def version(self) -> int | None:
+        """The current data version, or None when it could not be read (look again)."""
         try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            signature.append(None)
-        else:
-            signature.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
-    return tuple(signature)
+            # fetchall: the statement runs to its end, so no read transaction stays open.
+            rows = self._connection.execute("PRAGMA data_version").fetchall()
+        except sqlite3.Error:
+            return None
+        return int(rows[0][0])
+
+    def close(self) -> None:
+        self._connection.close()

@@ -16,6 +16,7 @@ from api.context import Context
 from api.errors import ApiError
 from api.events import Event, EventFilter, event_from, parse_cursor, stream_filter
 from api.fanout import Fanout, SubscriberTooSlow
+from timeline.event_stream import StreamEvent
 
 
 class SlowSubscriber(ApiError):
@@ -33,6 +34,15 @@ def _fanout(info: Info[Context, None]) -> Fanout:
     if not isinstance(fanout, Fanout):
         raise RuntimeError("the event fan-out is not running (see api.streams.running)")
     return fanout
+
+
+def graphql_event(item: StreamEvent) -> Event:
+    """The `Event` for a stream event, built once and shared by every subscriber it reaches
+    (the fan-out hands them the same StreamEvent; nothing downstream changes the object)."""
+    event = item.renderings.get("graphql")
+    if not isinstance(event, Event):
+        event = item.renderings["graphql"] = event_from(item.logged, item.slug)
+    return event
 
 
 @strawberry.type
@@ -54,7 +64,7 @@ class Subscription:
         source = _fanout(info).events(cursor, wanted)
         try:
             async for item in source:
-                yield event_from(item.logged, item.slug)
+                yield graphql_event(item)
         except SubscriberTooSlow as error:
             raise SlowSubscriber(str(error)) from None
         finally:

@@ -62,6 +62,9 @@ class StreamEvent:
     slug: str
     fact: Fact
     tags: Tags = field(default_factory=Tags)
+    #: What each way out made of this event (the GraphQL object, ...), made once however
+    #: many subscribers receive the same event from the fan-out.
+    renderings: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def logged(self) -> LoggedFact:

@@ -1,5 +1,5 @@
 """The fan-out's wake-ups without its poll: a writer with its own engine (as another process
-would be) reaches the subscribers through the SQLite file watch or PostgreSQL's NOTIFY, and a
+would be) reaches the subscribers through SQLite's data_version or PostgreSQL's NOTIFY, and a
 commit of the fan-out's own timeline through the in-process hook; each event once, in order.
 
 The backstop poll is set to ten minutes, so a wake-up that does not work leaves the subscriber
@@ -8,12 +8,11 @@ waiting and the test fails at its time limit (a hang guard, not a measured time)
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from factories import statement, world
 
-from api.fanout import Fanout, StreamSettings, file_signature, sqlite_files
+from api.fanout import CommitWatch, Fanout, StreamSettings, sqlite_path
 from timeline.application import Timeline
 from timeline.event_stream import EventFilter
 from timeline.settings import Settings
@@ -86,23 +85,31 @@ async def test_a_commit_of_the_fanouts_own_timeline_wakes_it_without_the_poll(
     assert received == [written] * 3
 
 
-def test_the_watched_sqlite_files_change_with_a_commit_by_another_engine(sqlite_url: str) -> None:
+def test_the_commit_watch_moves_with_each_commit_by_another_connection_only(
+    sqlite_url: str,
+) -> None:
     writer = Timeline(Settings(database_url=sqlite_url))
     world(writer)
-    files = sqlite_files(sqlite_url.removeprefix("sqlite:///"))
-    before = file_signature(files)
-    writer.record_statement(statement("spokesperson/changes-the-files"))
-    after = file_signature(files)
+    path = sqlite_path(sqlite_url.removeprefix("sqlite:///"))
+    assert path is not None
+    watch = CommitWatch(path)
+    before = watch.version()
+    unchanged = watch.version()
+    writer.record_statement(statement("spokesperson/moves-the-version"))
+    after = watch.version()
+    writer.record_statement(statement("spokesperson/moves-it-again"))
+    again = watch.version()
+    watch.close()
     writer.close()
-    assert [path.name for path in files] == ["timeline.db", "timeline.db-wal"]
-    assert before != after
+    assert before == unchanged
+    assert len({before, after, again}) == 3
 
 
 @pytest.mark.parametrize("database", [None, "", ":memory:", "file:shared?mode=memory&cache=shared"])
-def test_an_in_memory_sqlite_database_has_no_files_to_watch(database: str | None) -> None:
-    assert sqlite_files(database) == []
+def test_an_in_memory_sqlite_database_has_no_file_to_watch(database: str | None) -> None:
+    assert sqlite_path(database) is None
 
 
-def test_a_file_uri_is_watched_at_its_path(tmp_path: Path) -> None:
-    files = sqlite_files(f"file:{tmp_path / 'x.db'}?mode=rwc")
-    assert files == [tmp_path / "x.db", tmp_path / "x.db-wal"]
+def test_a_file_uri_is_watched_at_its_path() -> None:
+    assert sqlite_path("file:/data/x.db?mode=rwc") == "/data/x.db"
+    assert sqlite_path("/data/timeline.db") == "/data/timeline.db"
