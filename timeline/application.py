@@ -191,11 +191,13 @@ class Timeline(Application[UUID]):
         """
         aggregate_id = aggregate_uuid(kind, slug)
         cached = self._recent.take(aggregate_id)
-        if cached is not None:
-            newer = self.recorder.select_events(aggregate_id, gt=cached.version - 1)
-            if newer and cached.ends_with(newer[0]):
-                return self._project(cached.aggregate, newer[1:]) if newer[1:] else cached
-        stored = self.recorder.select_events(aggregate_id)
+        events = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+            if cached is not None:
+                newer = store.stream_events(session, events, aggregate_id, cached.version - 1)
+                if newer and cached.ends_with(newer[0]):
+                    return self._project(cached.aggregate, newer[1:]) if newer[1:] else cached
+            stored = store.stream_events(session, events, aggregate_id)
         if not stored:
             raise NotFound(kind, slug)
         loaded = self._project(None, stored)
@@ -281,17 +283,22 @@ class Timeline(Application[UUID]):
         self, cmd: c.Command, kind: str, slug: str, build: Callable[[], TimelineAggregate]
     ) -> CommandResult:
         """Build the change, then store events, stream name and idempotency key in one
-        transaction; a lost race comes back as VersionConflict, never as a silent merge."""
+        transaction; a lost race comes back as VersionConflict, never as a silent merge.
+
+        The build reads in the same transaction (no second one per command); that takes no
+        lock: the event store locks its table only at the insert (PostgreSQL), and SQLite
+        takes its write lock only at the first write.
+        """
         key = cmd.idempotency_key
         fingerprint = _fingerprint(cmd)
         if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
             return prior
-        aggregate = build()
-        pending = aggregate.collect_events()
-        if not pending:
-            raise InvalidInput("input", "the command changes nothing")
         try:
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                aggregate = build()
+                pending = aggregate.collect_events()
+                if not pending:
+                    raise InvalidInput("input", "the command changes nothing")
                 recordings = self.events.put(pending)  # as `save`, without its Protocol checks
                 integrity.seal(session, [r.notification for r in recordings])
                 last = pending[-1]

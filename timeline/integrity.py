@@ -107,7 +107,8 @@ def create_tables(engine: Engine) -> None:
 def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
     """Chain the events just inserted in this transaction (Notification-like objects with
     id, originator_id, originator_version, topic, state). Returns the new head."""
-    last = session.execute(
+    connection = session.connection()  # Core on the session's connection: no ORM overhead
+    last = connection.execute(
         select(log_hashes.c.position, log_hashes.c.hash)
         .order_by(log_hashes.c.position.desc())
         .limit(1)
@@ -129,7 +130,7 @@ def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
         rows.append({"position": row.position, "hash": digest, "previous_hash": previous})
         previous, position = digest, row.position
     if rows:
-        session.execute(insert(log_hashes), rows)
+        connection.execute(insert(log_hashes), rows)
     return LogHead(position, previous)
 
 

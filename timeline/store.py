@@ -10,6 +10,7 @@ from threading import Lock
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import (
     Column,
     DateTime,
@@ -89,7 +90,7 @@ def find_idempotent(engine: Engine, key: str) -> tuple[str, CommandResult] | Non
 
 def remember(session: Session, key: str, fingerprint: str, result: CommandResult) -> None:
     """Store the key in the same transaction as the events it produced."""
-    session.execute(
+    session.connection().execute(
         insert(idempotency_keys).values(
             key=key,
             fingerprint=fingerprint,
@@ -100,7 +101,9 @@ def remember(session: Session, key: str, fingerprint: str, result: CommandResult
 
 
 def register_stream(session: Session, aggregate_id: UUID, kind: str, slug: str) -> None:
-    session.execute(insert(streams).values(aggregate_id=aggregate_id, kind=kind, slug=slug))
+    session.connection().execute(
+        insert(streams).values(aggregate_id=aggregate_id, kind=kind, slug=slug)
+    )
 
 
 def existing_streams(session: Session, aggregate_ids: set[UUID]) -> set[UUID]:
@@ -108,7 +111,7 @@ def existing_streams(session: Session, aggregate_ids: set[UUID]) -> set[UUID]:
     if not aggregate_ids:
         return set()
     query = select(streams.c.aggregate_id).where(streams.c.aggregate_id.in_(aggregate_ids))
-    return set(session.execute(query).scalars())
+    return set(session.connection().execute(query).scalars())
 
 
 def stream_names(engine: Engine, aggregate_ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
@@ -118,6 +121,22 @@ def stream_names(engine: Engine, aggregate_ids: set[UUID]) -> dict[UUID, tuple[s
     with engine.connect() as connection:
         rows = connection.execute(select(streams).where(streams.c.aggregate_id.in_(aggregate_ids)))
         return {row.aggregate_id: (row.kind, row.slug) for row in rows}
+
+
+def stream_events(
+    session: Session, events: Table, aggregate_id: UUID, after: int = 0
+) -> list[StoredEvent]:
+    """The events of one stream after version `after`, in order, seen from `session`: one
+    indexed select on the connection (the library's ORM query costs several times more)."""
+    query = (
+        select(events.c.originator_version, events.c.topic, events.c.state)
+        .where(events.c.originator_id == aggregate_id, events.c.originator_version > after)
+        .order_by(events.c.originator_version)
+    )
+    return [
+        StoredEvent(aggregate_id, row.originator_version, row.topic, bytes(row.state))
+        for row in session.connection().execute(query)
+    ]
 
 
 @dataclass(frozen=True)
