@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     insert,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -86,7 +87,12 @@ class Verdict:
 
 def event_hash(previous: str, row: StoredRow) -> str:
     """sha256 over the previous hash and the canonical JSON of the stored event."""
-    body = json.dumps(
+    return hashlib.sha256((previous + _canonical(row)).encode()).hexdigest()
+
+
+def _canonical(row: StoredRow) -> str:
+    """The canonical JSON of a stored event (ASCII: its UTF-8 is itself)."""
+    return json.dumps(
         {
             "position": row.position,
             "aggregateId": str(row.aggregate_id),
@@ -97,33 +103,60 @@ def event_hash(previous: str, row: StoredRow) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256((previous + body).encode()).hexdigest()
 
 
 def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
+#: PostgreSQL links the first new event to the head it reads in the same statement (one round
+#: trip instead of two); the hash is the same sha256(previous + canonical JSON) as in Python.
+_SEAL_FIRST = text(
+    f"""
+    WITH head AS (
+        SELECT position, hash FROM {log_hashes.name} ORDER BY position DESC LIMIT 1
+    ), previous AS (
+        SELECT COALESCE((SELECT position FROM head), 0) AS position,
+               COALESCE((SELECT hash FROM head), :genesis) AS hash
+    )
+    INSERT INTO {log_hashes.name} (position, hash, previous_hash)
+    SELECT :position, encode(sha256(convert_to(previous.hash || :body, 'UTF8')), 'hex'),
+           previous.hash
+    FROM previous WHERE previous.position < :position
+    RETURNING hash
+    """
+)
+
+
 def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
     """Chain the events just inserted in this transaction (Notification-like objects with
     id, originator_id, originator_version, topic, state). Returns the new head."""
     connection = session.connection()  # Core on the session's connection: no ORM overhead
-    last = connection.execute(
-        select(log_hashes.c.position, log_hashes.c.hash)
-        .order_by(log_hashes.c.position.desc())
-        .limit(1)
-    ).first()
-    previous = GENESIS if last is None else str(last.hash)
-    position = 0 if last is None else int(last.position)
-    rows = []
-    for note in sorted(notifications, key=lambda n: int(n.id)):
-        row = StoredRow(
+    stored = [
+        StoredRow(
             int(note.id),
             note.originator_id,
             int(note.originator_version),
             str(note.topic),
             bytes(note.state),
         )
+        for note in sorted(notifications, key=lambda n: int(n.id))
+    ]
+    if stored and connection.dialect.name == "postgresql":
+        first = stored.pop(0)
+        digest = connection.execute(
+            _SEAL_FIRST,
+            {"genesis": GENESIS, "position": first.position, "body": _canonical(first)},
+        ).scalar()
+        if digest is None:
+            position = _head(connection).position
+            raise RuntimeError(f"position {first.position} is not after the chain head {position}")
+        previous, position = str(digest), first.position
+    else:
+        last = _head(connection)
+        previous, position = last.hash, last.position
+    rows = []
+    for row in stored:
         if row.position <= position:
             raise RuntimeError(f"position {row.position} is not after the chain head {position}")
         digest = event_hash(previous, row)
