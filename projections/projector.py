@@ -38,9 +38,12 @@ class LoggedEvent(Protocol):
 RowId = tuple[int, int]  # (opened_by, seq)
 
 
-#: Aggregates the memo keeps by default: a rebuild touches a few at a time (streams are
-#: written in bursts), so a miss is rare, and each costs one index lookup and a refold.
-MEMO_SIZE = 2_000
+#: How much the memo keeps between batches: at most this many aggregates and, in all, about
+#: this many of their facts (a fact costs a few kB held: its payload, the state after its
+#: group, its feed entry). A rebuild touches few aggregates at a time, so misses are rare;
+#: a miss costs an index lookup and a refold of that aggregate.
+MEMO_SIZE = 1_000
+MEMO_FACTS = 50_000
 
 
 @dataclass
@@ -79,14 +82,22 @@ class Projector:
 
     `tables` is the set it writes: the live tables, or the shadow ones during a rebuild."""
 
-    def __init__(self, memo_size: int = MEMO_SIZE, tables: t.ReadModels = t.LIVE) -> None:
+    def __init__(
+        self,
+        memo_size: int = MEMO_SIZE,
+        tables: t.ReadModels = t.LIVE,
+        memo_facts: int = MEMO_FACTS,
+    ) -> None:
         self.memo: OrderedDict[UUID, AggregateMemo] = OrderedDict()
         self.memo_size = memo_size
+        self.memo_facts = memo_facts
+        self.held = 0  # facts of the aggregates in the memo
         self.tables = tables
 
     def forget(self) -> None:
         """Drop the memo (after a rollback, or when the tables were rebuilt)."""
         self.memo.clear()
+        self.held = 0
 
     def apply(self, connection: Connection, events: Iterable[LoggedEvent]) -> None:
         """Apply events in log order; all writes go through `connection`."""
@@ -94,6 +105,16 @@ class Projector:
         for event in events:
             self._apply_one(connection, batch, event)
         self._flush(connection, batch)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Evict the least recently used aggregates beyond the memo's bounds; only between
+        batches, since a batch's rows are not in the tables a reload would read."""
+        while len(self.memo) > 1 and (
+            len(self.memo) > self.memo_size or self.held > self.memo_facts
+        ):
+            _, evicted = self.memo.popitem(last=False)
+            self.held -= evicted.fold.last_version
 
     def _apply_one(self, connection: Connection, batch: _Batch, event: LoggedEvent) -> None:
         fact, position = event.fact, event.position
@@ -115,6 +136,7 @@ class Projector:
             }
         )
         change = fold.add(fact, position)
+        self.held += 1
         if memo.loaded:
             change = fold.reconcile(memo.open_versions, memo.open_entries)
             memo.loaded = False
@@ -185,8 +207,7 @@ class Projector:
             )
             memo = loaded or AggregateMemo(AggregateFold(kind, fact.data["slug"]))
             self.memo[aggregate_id] = memo
-            while len(self.memo) > self.memo_size:
-                self.memo.popitem(last=False)
+            self.held += memo.fold.last_version
         else:
             self.memo.move_to_end(aggregate_id)
         return memo

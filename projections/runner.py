@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from projections import tables as t
 from projections.lock import ProjectionLock
-from projections.projector import MEMO_SIZE, LoggedEvent, Projector
+from projections.projector import MEMO_FACTS, MEMO_SIZE, LoggedEvent, Projector
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class ProjectionRunner:
         batch_size: int = 500,
         rebuild_batch_size: int | None = None,
         memo_size: int = MEMO_SIZE,
+        memo_facts: int = MEMO_FACTS,
         poll_interval: float = 1.0,
         standby_interval: float = 2.0,
     ) -> None:
@@ -73,7 +74,7 @@ class ProjectionRunner:
         self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
-        self.projector = Projector(memo_size=memo_size)
+        self.projector = Projector(memo_size, t.LIVE, memo_facts)
         self.lock = ProjectionLock(engine, name)
         self.on_batch: Callable[[int], None] | None = None
         self._position = -1
@@ -180,7 +181,7 @@ class ProjectionRunner:
         t.fresh_shadow(self.engine)
         with self.engine.begin() as connection:
             _set_tracking(connection, shadow_name, 0)
-        shadow = Projector(memo_size=self.projector.memo_size, tables=t.SHADOW)
+        shadow = Projector(self.projector.memo_size, t.SHADOW, self.projector.memo_facts)
         head = self.events.head_position() if progress else 0
         position = 0
         size = self.rebuild_batch_size or 4 * self.batch_size
@@ -192,7 +193,7 @@ class ProjectionRunner:
             _set_tracking(connection, self.name, position)  # a write first: takes the lock
             connection.execute(t.tracking.delete().where(t.tracking.c.name == shadow_name))
             t.swap_in_shadow(connection)
-        self.projector = Projector(memo_size=self.projector.memo_size)
+        self.projector = Projector(self.projector.memo_size, t.LIVE, self.projector.memo_facts)
         with self._applied:
             self._position = position
             self._applied.notify_all()
