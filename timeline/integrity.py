@@ -163,7 +163,7 @@ def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
         rows.append({"position": row.position, "hash": digest, "previous_hash": previous})
         previous, position = digest, row.position
     if rows:
-        connection.execute(insert(log_hashes), rows)
+        connection.execute(_LINK, rows)
     return LogHead(position, previous)
 
 
@@ -173,12 +173,15 @@ def head(engine: Engine) -> LogHead:
         return _head(connection)
 
 
+#: Built once: SQLAlchemy then reuses its compiled form without recomputing a cache key.
+_HEAD = (
+    select(log_hashes.c.position, log_hashes.c.hash).order_by(log_hashes.c.position.desc()).limit(1)
+)
+_LINK = insert(log_hashes)
+
+
 def _head(connection: Connection) -> LogHead:
-    row = connection.execute(
-        select(log_hashes.c.position, log_hashes.c.hash)
-        .order_by(log_hashes.c.position.desc())
-        .limit(1)
-    ).first()
+    row = connection.execute(_HEAD).first()
     return LogHead(0, GENESIS) if row is None else LogHead(int(row.position), str(row.hash))
 
 

@@ -16,10 +16,12 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Select,
     String,
     Table,
     Text,
     Uuid,
+    bindparam,
     insert,
     select,
 )
@@ -128,15 +130,32 @@ def stream_events(
 ) -> list[StoredEvent]:
     """The events of one stream after version `after`, in order, seen from `session`: one
     indexed select on the connection (the library's ORM query costs several times more)."""
-    query = (
-        select(events.c.originator_version, events.c.topic, events.c.state)
-        .where(events.c.originator_id == aggregate_id, events.c.originator_version > after)
-        .order_by(events.c.originator_version)
+    rows = session.connection().execute(
+        _stream_query(events), {"aggregate_id": aggregate_id, "after": after}
     )
     return [
         StoredEvent(aggregate_id, row.originator_version, row.topic, bytes(row.state))
-        for row in session.connection().execute(query)
+        for row in rows
     ]
+
+
+_STREAM_QUERIES: dict[int, Select[Any]] = {}
+
+
+def _stream_query(events: Table) -> Select[Any]:
+    """The stream select for `events`, built once (SQLAlchemy reuses its compiled form)."""
+    query = _STREAM_QUERIES.get(id(events))
+    if query is None:
+        query = (
+            select(events.c.originator_version, events.c.topic, events.c.state)
+            .where(
+                events.c.originator_id == bindparam("aggregate_id"),
+                events.c.originator_version > bindparam("after"),
+            )
+            .order_by(events.c.originator_version)
+        )
+        _STREAM_QUERIES[id(events)] = query
+    return query
 
 
 @dataclass(frozen=True)
