@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidInput, UnfoldableHistory
 from domain.facts import Fact, believe
-from domain.rules import FoldEnd, FoldRules, extend, fold_end
+from domain.rules import Fold, FoldRules, extend, fold
 from domain.values import aggregate_uuid
 
 A = TypeVar("A", bound="TimelineAggregate")
@@ -29,7 +29,7 @@ class TimelineAggregate(Aggregate):
     if TYPE_CHECKING:  # set by the events; class annotations would make them dataclass fields
         slug: str
         facts: list[Fact]
-        _fold: tuple[int, FoldEnd[Any] | None]
+        _fold: tuple[int, Fold[Any] | None]
 
     class Created(Aggregate.Created):
         """Base of the events that start a stream."""
@@ -64,38 +64,42 @@ class TimelineAggregate(Aggregate):
         """Create the aggregate with its first event, after checking that the fact folds."""
         aggregate_id = aggregate_uuid(cls.KIND, slug)
         candidate = _candidate(aggregate_id, 1, event_class.__name__, kwargs | {"slug": slug})
-        end = check_foldable(cls.RULES, [candidate], candidate)
+        folded = check_foldable(cls.RULES, [candidate], candidate)
         aggregate = cls._create(event_class, id=aggregate_id, slug=slug, **kwargs)
-        aggregate._fold = (aggregate.version, end)
+        aggregate._fold = (aggregate.version, folded.recorded(candidate, aggregate.facts[-1]))
         return aggregate
 
     def record(self, event_class: type[Aggregate.Event], **kwargs: Any) -> None:
         """Trigger a later event, after checking the history still folds with it.
 
-        A fact that sorts after every believed fact only needs applying to where the fold
-        ends (kept between commands); any other change refolds the whole history.
+        The fold is kept between commands: a fact that sorts after every believed fact only
+        applies to its last state; any other change refolds from the first fact it moves.
         """
         candidate = _candidate(self.id, self.version + 1, event_class.__name__, kwargs)
-        end = None if candidate.is_meta else self.fold_ends()
-        if end is not None and self.RULES.fold_time(candidate) >= end.until:
-            end = extend(self.RULES, end, candidate)
+        folded = self.folded()
+        if (
+            folded is not None
+            and not candidate.is_meta
+            and self.RULES.fold_time(candidate) >= self.RULES.fold_time(folded.ordered[-1])
+        ):
+            folded = extend(self.RULES, folded, candidate)
         else:
-            end = check_foldable(self.RULES, [*self.facts, candidate], candidate)
+            folded = check_foldable(self.RULES, [*self.facts, candidate], candidate, folded)
         self.trigger_event(event_class, **kwargs)
-        self._fold = (self.version, end)
+        self._fold = (self.version, folded.recorded(candidate, self.facts[-1]))
 
-    def fold_ends(self) -> FoldEnd[Any] | None:
-        """Where the fold of the believed history ends now; None when it does not fold (the
-        full check then explains why), remembered until the next event."""
-        version, end = getattr(self, "_fold", (0, None))
-        if version != self.version or end is None:
+    def folded(self) -> Fold[Any] | None:
+        """The fold of the believed history now; None when it does not fold (the full check
+        then explains why), remembered until the next event."""
+        version, folded = getattr(self, "_fold", (0, None))
+        if version != self.version or folded is None:
             believed = believe(self.facts)
             try:
-                end = fold_end(self.RULES, believed) if believed else None
+                folded = fold(self.RULES, believed) if believed else None
             except Exception:  # any failure: leave the verdict to the full check
-                end = None
-            self._fold = (self.version, end)
-        return end
+                folded = None
+            self._fold = (self.version, folded)
+        return folded
 
     def fact(self, version: int, field: str = "event") -> Fact:
         """The stored fact at `version`; corrections and retractions cannot be targets."""
@@ -154,9 +158,14 @@ class TimelineAggregate(Aggregate):
         self.record(type(self).EventRetracted, target=target, reason=reason, sources=list(sources))
 
 
-def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact) -> FoldEnd[Any]:
+def check_foldable(
+    rules: FoldRules[Any],
+    facts: Sequence[Fact],
+    candidate: Fact,
+    since: Fold[Any] | None = None,
+) -> Fold[Any]:
     """Refuse a change after which the believed history is empty or does not fold; return
-    where the fold of the history with the change ends.
+    the fold of the history with the change (refolded from `since`, a fold without it).
 
     When an earlier fact is what no longer applies, the error says which one.
     """
@@ -164,7 +173,8 @@ def check_foldable(rules: FoldRules[Any], facts: Sequence[Fact], candidate: Fact
     if not believed:
         raise UnfoldableHistory("event", "a retraction may not leave the history empty")
     try:
-        return fold_end(rules, believed)
+        touched = {candidate.data["target"]} if candidate.is_meta else set()
+        return fold(rules, believed, since, touched)
     except UnfoldableHistory as error:
         failed = error.fact
         if not isinstance(failed, Fact) or failed.version == candidate.version:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -59,26 +59,59 @@ def apply_checked(rules: FoldRules[S], state: S | None, fact: Fact) -> S:
 
 
 @dataclass(frozen=True)
-class FoldEnd(Generic[S]):
-    """Where the fold of a believed history ends: the state after its last fact and that
-    fact's fold time. A later fact whose fold time is not earlier applies to `state` alone."""
+class Fold(Generic[S]):
+    """A believed history folded step by step: its facts in fold order, each with the state
+    after it. A later change refolds only from the first fact it moves (`refold`); a fact that
+    sorts after all of them applies to the last state alone (`extend`)."""
 
-    state: S
-    until: datetime
+    ordered: tuple[Fact, ...]
+    states: tuple[S, ...]
+
+    @property
+    def state(self) -> S:
+        """The state after the last fact."""
+        return self.states[-1]
+
+    def recorded(self, candidate: Fact, stored: Fact) -> Fold[S]:
+        """This fold with the fact a command checked replaced by the fact it stored (the same
+        but for recordedAt, which no rule reads), so later folds recognise it as the same."""
+        ordered = tuple(stored if fact is candidate else fact for fact in self.ordered)
+        return Fold(ordered, self.states)
 
 
-def fold_end(rules: FoldRules[S], believed: Sequence[Fact]) -> FoldEnd[S]:
+def fold(
+    rules: FoldRules[S],
+    believed: Sequence[Fact],
+    since: Fold[S] | None = None,
+    touched: Collection[int] = (),
+) -> Fold[S]:
     """Walk the believed history (non-empty) exactly as `spans` does, making the same calls
-    in the same order so that it refuses exactly what `spans` refuses, but keep only where
-    the fold ends."""
+    in the same order, so that it refuses exactly what `spans` refuses.
+
+    With `since` (a fold of this history before a change), the facts that still come first
+    in the same order keep their states; `touched` names the versions the change rewrote (a
+    correction's or retraction's target), which never count as the same. The walk resumes
+    at the start of the group (facts of one fold time) before the first moved fact, so every
+    group from there is viewed up to its new end as `spans` would.
+    """
     ordered = order(rules, believed)
-    state: S | None = None
-    start = None
-    index = 0
+    keep = 0
+    if since is not None:
+        limit = min(len(ordered), len(since.ordered))
+        while keep < limit and _same(ordered[keep], since.ordered[keep], touched):
+            keep += 1
+        if keep:
+            group = rules.fold_time(ordered[keep - 1])
+            while keep and rules.fold_time(ordered[keep - 1]) == group:
+                keep -= 1
+    states = list(since.states[:keep]) if since is not None else []
+    state: S | None = states[-1] if states else None
+    index = keep
     while index < len(ordered):
         start = rules.fold_time(ordered[index])
         while index < len(ordered) and rules.fold_time(ordered[index]) == start:
             state = apply_checked(rules, state, ordered[index])
+            states.append(state)
             index += 1
         assert state is not None
         end = rules.fold_time(ordered[index]) if index < len(ordered) else None
@@ -87,19 +120,26 @@ def fold_end(rules: FoldRules[S], believed: Sequence[Fact]) -> FoldEnd[S]:
         )
         for valid_from in (start, *cuts):
             rules.view(state, valid_from)
-    assert state is not None and start is not None
-    return FoldEnd(state, start)
+    assert states
+    return Fold(tuple(ordered), tuple(states))
 
 
-def extend(rules: FoldRules[S], end: FoldEnd[S], fact: Fact) -> FoldEnd[S]:
-    """The fold's end after `fact`, which sorts after every fact folded so far: the same
-    calls as the last step of `fold_end` (and of `spans`) over the history with `fact`."""
-    state = apply_checked(rules, end.state, fact)
+def _same(fact: Fact, before: Fact, touched: Collection[int]) -> bool:
+    """Whether a believed fact is the one folded before: the same object, or (a corrected
+    fact, rebuilt by every `believe`) an equal one whose corrections did not change."""
+    return fact is before or (fact.version not in touched and fact == before)
+
+
+def extend(rules: FoldRules[S], folded: Fold[S], fact: Fact) -> Fold[S]:
+    """The fold with `fact`, which sorts after every fact folded so far (its fold time is not
+    earlier than the last one's, its version is later): the same calls as the last step of
+    `fold` (and of `spans`) over the history with `fact`."""
+    state = apply_checked(rules, folded.state, fact)
     start = rules.fold_time(fact)
     cuts = sorted(b for b in set(rules.breakpoints(state)) if b > start)
     for valid_from in (start, *cuts):
         rules.view(state, valid_from)
-    return FoldEnd(state, start)
+    return Fold((*folded.ordered, fact), (*folded.states, state))
 
 
 def spans(rules: FoldRules[S], believed: Sequence[Fact]) -> list[Span[S]]:

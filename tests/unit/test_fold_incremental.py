@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from domain import RULES, Fact, InvalidRevision, Policy, RegulatoryAction, TimelineAggregate
 from domain.errors import InvalidInput, UnfoldableHistory
 from domain.facts import believe
-from domain.rules import FoldRules, fold_end, spans
+from domain.rules import FoldRules, fold, spans
 from domain.values import format_instant
 
 T0 = datetime(2022, 1, 1, tzinfo=UTC)
@@ -99,8 +99,7 @@ def _run(aggregate: TimelineAggregate, method: str, type_name: str, kwargs: dict
     else:
         assert expected is None
         assert aggregate.version == version + 1
-    ends = aggregate.fold_ends()
-    assert ends == fold_end(aggregate.RULES, believe(aggregate.facts))
+    assert aggregate.folded() == fold(aggregate.RULES, believe(aggregate.facts))
 
 
 def _correct_or_retract(draw: st.DrawFn, aggregate: TimelineAggregate, step: str) -> None:
@@ -123,7 +122,7 @@ def _correct_or_retract(draw: st.DrawFn, aggregate: TimelineAggregate, step: str
         return
     else:
         assert expected is None
-    assert aggregate.fold_ends() == fold_end(aggregate.RULES, believe(aggregate.facts))
+    assert aggregate.folded() == fold(aggregate.RULES, believe(aggregate.facts))
 
 
 @st.composite
@@ -243,7 +242,7 @@ def test_a_forward_revision_of_a_clause_that_is_gone_is_refused_like_the_full_ch
         "announced_at": later,
         "sources": [],
     }
-    assert policy.fold_ends() is not None  # the fast path applies
+    assert policy.folded() is not None  # the fast path applies
     expected = _full_check(policy, "PolicyRevised", kwargs)
     with pytest.raises(InvalidRevision) as refused:
         policy.revise(**kwargs)
@@ -251,9 +250,9 @@ def test_a_forward_revision_of_a_clause_that_is_gone_is_refused_like_the_full_ch
     assert refused.value.field == "amendClauses[0].id"
 
 
-def test_the_fold_end_follows_a_forward_revision_without_a_refold() -> None:
+def test_the_kept_fold_follows_a_forward_revision() -> None:
     policy = _announced()
-    before = policy.fold_ends()
+    before = policy.folded()
     assert before is not None
     later = T0 + timedelta(days=3)
     policy.revise(
@@ -266,6 +265,7 @@ def test_the_fold_end_follows_a_forward_revision_without_a_refold() -> None:
         announced_at=later,
         sources=[],
     )
-    after = policy.fold_ends()
-    assert after is not None and after.until == later and after.state.title == "Q"
-    assert after == fold_end(RULES["policy"], believe(policy.facts))
+    after = policy.folded()
+    assert after is not None and after.state.title == "Q"
+    assert after.ordered[:-1] == before.ordered and after.states[:-1] == before.states
+    assert after == fold(RULES["policy"], believe(policy.facts))
