@@ -290,7 +290,7 @@ class Timeline(Application[UUID]):
         takes its write lock only at the first write.
         """
         key = cmd.idempotency_key
-        fingerprint = _fingerprint(cmd)
+        fingerprint = _fingerprint(cmd) if key is not None else ""  # only keys need it
         if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
             return prior
         try:
