@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -184,8 +185,13 @@ class ApiWriter:
 # -- figure 5: commit -> subscriber --------------------------------------------------------------
 
 
+#: position -> (arrival time, recordedAt as sent); latencies are computed after the run so
+#: that the 200 clients in this process do as little as possible per message.
+Arrivals = dict[int, tuple[float, str]]
+
+
 async def _subscribe(
-    url: str, after: int, received: dict[int, float], ready: asyncio.Event, want: int
+    url: str, after: int, received: Arrivals, ready: asyncio.Event, want: int
 ) -> None:
     """One graphql-transport-ws subscriber: record when each position arrives."""
     async with connect(
@@ -211,14 +217,14 @@ async def _subscribe(
         await _receive(ws, received, want)
 
 
-async def _receive(ws: ClientConnection, received: dict[int, float], want: int) -> None:
+async def _receive(ws: ClientConnection, received: Arrivals, want: int) -> None:
     while len(received) < want:
-        message = json.loads(await ws.recv())
-        now = time.time()
+        text = await ws.recv()
+        now = time.time()  # before parsing: the client's own work is not the server's latency
+        message = json.loads(text)
         if message.get("type") == "next":
             event = message["payload"]["data"]["events"]
-            recorded = datetime.fromisoformat(event["recordedAt"]).timestamp()
-            received[int(event["position"])] = now - recorded
+            received[int(event["position"])] = (now, event["recordedAt"])
         elif message.get("type") in ("error", "complete"):
             raise RuntimeError(f"subscription ended: {message}")
 
@@ -232,10 +238,28 @@ async def subscription_latency(
     interval: float = 0.2,
 ) -> dict[str, float]:
     """Open `subscribers` subscriptions after `head`, write `events` events (one every
-    `interval` s) in this process, and measure recordedAt -> arrival at each subscriber."""
+    `interval` s) in this process, and measure recordedAt -> arrival at each subscriber.
+    The collector is off while they listen: a full collection of this process's heap (the
+    loaded history) would stall the clients and be counted as the server's latency."""
+    gc.collect()
+    gc.disable()
+    try:
+        return await _listen_and_write(server, subscribers, events, head, write, interval)
+    finally:
+        gc.enable()
+
+
+async def _listen_and_write(
+    server: ApiServer,
+    subscribers: int,
+    events: int,
+    head: int,
+    write: Callable[[], int],
+    interval: float,
+) -> dict[str, float]:
     url = server.url.replace("http://", "ws://") + "/graphql"
     want = events + 1  # the first event is a warm-up: every subscriber is live after it
-    received: list[dict[int, float]] = [{} for _ in range(subscribers)]
+    received: list[Arrivals] = [{} for _ in range(subscribers)]
     readies = [asyncio.Event() for _ in range(subscribers)]
     tasks = []
     for i in range(subscribers):
@@ -254,7 +278,8 @@ async def subscription_latency(
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    samples = [r[p] for r in received for p in positions if p in r]
+    recorded = {p: datetime.fromisoformat(r[p][1]).timestamp() for r in received for p in r}
+    samples = [r[p][0] - recorded[p] for r in received for p in positions if p in r]
     missing = events * subscribers - len(samples)
     if missing:
         console.print(f"[yellow]{missing} deliveries did not arrive in time[/]")
