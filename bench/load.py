@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import text
 
@@ -44,6 +46,27 @@ def skip_loaded(timeline: Timeline, commands: Iterator[Command]) -> int:
     return loaded
 
 
+def _execute_through_outages(
+    timeline: Timeline, name: str, data: dict[str, Any], after: int
+) -> None:
+    """Run one command; if the database goes away (a restart during a long load), wait for it
+    and retry, unless the log shows the command did commit (`after` events) before the loss."""
+    for attempt in itertools.count():
+        try:
+            timeline.execute(name, data)
+            return
+        except OperationalError as error:
+            if attempt >= 60:
+                raise
+            console.print(f"[yellow]database unavailable ({type(error).__name__}); retrying")
+            time.sleep(min(5.0, 0.5 * (attempt + 1)))
+            try:
+                if stored_events(timeline) >= after:
+                    return
+            except Exception:  # still down: try again after the next pause
+                continue
+
+
 def load_until(timeline: Timeline, commands: Iterator[Command], size: int) -> tuple[int, float]:
     """Execute commands until the log holds `size` events; (events added, seconds)."""
     start_count = stored_events(timeline)
@@ -52,7 +75,7 @@ def load_until(timeline: Timeline, commands: Iterator[Command], size: int) -> tu
     with progress_bar() as bar:
         task = bar.add_task(f"loading to {size:,} events", total=wanted, rate="")
         for done, (name, data) in enumerate(itertools.islice(commands, wanted), start=1):
-            timeline.execute(name, data)
+            _execute_through_outages(timeline, name, data, start_count + done)
             if done % 50 == 0 or done == wanted:
                 rate = done / (time.perf_counter() - start)
                 bar.update(task, completed=done, rate=f"{rate:,.0f} commands/s")
