@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.execution.executor import Executor
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -18,6 +20,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -31,6 +34,21 @@ from timeline.settings import Settings
 
 #: The exported schema, checked by a test so that it never drifts from the code.
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+
+class SubscriptionExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, with a fresh sub-field memo for each subscription event.
+
+    graphql-core copies the subscription's executor per event but shares its memo of collected
+    sub-fields, keyed by the identity of per-event lists that never recur: each live
+    subscription would keep a few dozen objects per event it delivered, for as long as it
+    lives. A memo per event keeps what it is for (lists within one result) and frees the rest.
+    """
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
 
 
 class TimelineSchema(strawberry.Schema):
@@ -72,6 +90,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=subscriptions.Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=SubscriptionExecutionContext,
     )
 
 
