@@ -299,15 +299,17 @@ class Timeline(Application[UUID]):
                 pending = aggregate.collect_events()
                 if not pending:
                     raise InvalidInput("input", "the command changes nothing")
-                recordings = self.events.put(pending)  # as `save`, without its Protocol checks
-                integrity.seal(session, [r.notification for r in recordings])
+                notifications = store.insert_events(
+                    session, self.recorder, [self.mapper.to_stored_event(e) for e in pending]
+                )  # as `save`, without its Protocol checks or the ORM unit of work
+                integrity.seal(session, notifications)
                 last = pending[-1]
                 result = CommandResult(
                     kind=kind,
                     id=slug,
                     aggregate_id=aggregate.id,
                     version=last.originator_version,
-                    position=recordings[-1].notification.id,
+                    position=notifications[-1].id,
                     recorded_at=last.timestamp,
                     event_type=type(last).__name__,
                 )
@@ -322,7 +324,7 @@ class Timeline(Application[UUID]):
                 f"{kind} {slug!r} was changed by another writer at the same "
                 "time; reload it and try again"
             ) from None
-        stored = recordings[-1].notification
+        stored = notifications[-1]
         self._recent.put(
             aggregate.id,
             CachedAggregate(

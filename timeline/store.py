@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from threading import Lock
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Insert,
     MetaData,
     Select,
     String,
@@ -137,6 +139,52 @@ def stream_events(
         StoredEvent(aggregate_id, row.originator_version, row.topic, bytes(row.state))
         for row in rows
     ]
+
+
+def insert_events(
+    session: Session, recorder: Any, stored_events: Sequence[StoredEvent]
+) -> list[Notification]:
+    """Insert a command's stored events as the event store does (on PostgreSQL: table lock
+    first, NOTIFY after), with Core inserts on the session's connection instead of an ORM
+    flush; the rows and their positions are the same, the ORM unit of work is skipped."""
+    table = recorder.events_record_cls.__table__
+    connection = session.connection()
+    recorder._lock_table(session)  # PostgreSQL: positions commit in insert order
+    statement = _insert_statement(table)
+    notifications = []
+    for event in stored_events:
+        row = connection.execute(
+            statement,
+            {
+                "originator_id": event.originator_id,
+                "originator_version": event.originator_version,
+                "topic": event.topic,
+                "state": event.state,
+            },
+        )
+        position = row.inserted_primary_key[0]
+        notifications.append(
+            Notification(
+                id=int(position),
+                originator_id=event.originator_id,
+                originator_version=event.originator_version,
+                topic=event.topic,
+                state=event.state,
+            )
+        )
+    recorder._notify_channel(session)
+    return notifications
+
+
+_INSERTS: dict[int, Insert] = {}
+
+
+def _insert_statement(events: Table) -> Insert:
+    """The event insert for `events`, built once (SQLAlchemy reuses its compiled form)."""
+    statement = _INSERTS.get(id(events))
+    if statement is None:
+        statement = _INSERTS[id(events)] = insert(events)
+    return statement
 
 
 _STREAM_QUERIES: dict[int, Select[Any]] = {}
