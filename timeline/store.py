@@ -162,7 +162,9 @@ def insert_events(
                 "state": event.state,
             },
         )
-        position = row.inserted_primary_key[0]
+        key = row.inserted_primary_key
+        assert key is not None  # an insert's result always has it
+        position = key[0]
         notifications.append(
             Notification(
                 id=int(position),
