@@ -109,23 +109,47 @@ def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
-#: PostgreSQL links the first new event to the head it reads in the same statement (one round
-#: trip instead of two); the hash is the same sha256(previous + canonical JSON) as in Python.
-_SEAL_FIRST = text(
-    f"""
-    WITH head AS (
-        SELECT position, hash FROM {log_hashes.name} ORDER BY position DESC LIMIT 1
-    ), previous AS (
-        SELECT COALESCE((SELECT position FROM head), 0) AS position,
-               COALESCE((SELECT hash FROM head), :genesis) AS hash
+def _seal_first(digest: str) -> Any:
+    """The statement that links the first new event to the head it reads, in one round trip
+    instead of two: `digest(text)` is the same sha256(previous + canonical JSON) as in Python
+    (PostgreSQL's own, or on SQLite a Python function registered on the connection)."""
+    return text(
+        f"""
+        WITH head AS (
+            SELECT position, hash FROM {log_hashes.name} ORDER BY position DESC LIMIT 1
+        ), previous AS (
+            SELECT COALESCE((SELECT position FROM head), 0) AS position,
+                   COALESCE((SELECT hash FROM head), :genesis) AS hash
+        )
+        INSERT INTO {log_hashes.name} (position, hash, previous_hash)
+        SELECT :position, {digest.format("previous.hash || :body")}, previous.hash
+        FROM previous WHERE previous.position < :position
+        RETURNING hash
+        """
     )
-    INSERT INTO {log_hashes.name} (position, hash, previous_hash)
-    SELECT :position, encode(sha256(convert_to(previous.hash || :body, 'UTF8')), 'hex'),
-           previous.hash
-    FROM previous WHERE previous.position < :position
-    RETURNING hash
-    """
-)
+
+
+#: Built once per dialect: SQLAlchemy then reuses their compiled form.
+_SEAL_FIRST = {
+    "postgresql": _seal_first("encode(sha256(convert_to({}, 'UTF8')), 'hex')"),
+    "sqlite": _seal_first("timeline_sha256({})"),
+}
+
+
+def _sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _with_hash_function(connection: Connection) -> Connection:
+    """Register `timeline_sha256` on this SQLite connection once (remembered in the pool's
+    per-DBAPI-connection info, which lives as long as the DBAPI connection)."""
+    fairy = connection.connection
+    if "timeline_sha256" not in fairy.info:
+        driver = fairy.driver_connection
+        assert driver is not None
+        driver.create_function("timeline_sha256", 1, _sha256_hex, deterministic=True)
+        fairy.info["timeline_sha256"] = True
+    return connection
 
 
 def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
@@ -142,10 +166,13 @@ def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
         )
         for note in sorted(notifications, key=lambda n: int(n.id))
     ]
-    if stored and connection.dialect.name == "postgresql":
+    seal_first = _SEAL_FIRST.get(connection.dialect.name)
+    if stored and seal_first is not None:
+        if connection.dialect.name == "sqlite":
+            _with_hash_function(connection)
         first = stored.pop(0)
         digest = connection.execute(
-            _SEAL_FIRST,
+            seal_first,
             {"genesis": GENESIS, "position": first.position, "body": _canonical(first)},
         ).scalar()
         if digest is None:
