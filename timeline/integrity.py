@@ -112,16 +112,20 @@ def create_tables(engine: Engine) -> None:
 def _seal_first(digest: str) -> Any:
     """The statement that links the first new event to the head it reads, in one round trip
     instead of two: `digest(text)` is the same sha256(previous + canonical JSON) as in Python
-    (PostgreSQL's own, or on SQLite a Python function registered on the connection)."""
+    (PostgreSQL's own, or on SQLite a Python function registered on the connection).
+
+    It starts with INSERT, not WITH: Python's sqlite3 opens its implicit transaction only
+    before a statement that starts with INSERT/UPDATE/DELETE/REPLACE, so a leading WITH
+    would run (and commit) on its own outside the command's transaction."""
     return text(
         f"""
+        INSERT INTO {log_hashes.name} (position, hash, previous_hash)
         WITH head AS (
             SELECT position, hash FROM {log_hashes.name} ORDER BY position DESC LIMIT 1
         ), previous AS (
             SELECT COALESCE((SELECT position FROM head), 0) AS position,
                    COALESCE((SELECT hash FROM head), :genesis) AS hash
         )
-        INSERT INTO {log_hashes.name} (position, hash, previous_hash)
         SELECT :position, {digest.format("previous.hash || :body")}, previous.hash
         FROM previous WHERE previous.position < :position
         RETURNING hash

@@ -79,6 +79,19 @@ def test_seal_refuses_a_position_not_after_the_head(timeline: Timeline) -> None:
     assert [link[0] for link in links(timeline)] == [5]
 
 
+def test_a_rolled_back_seal_leaves_no_link(timeline: Timeline) -> None:
+    """The seal is part of the caller's transaction even when it is its first write (on
+    SQLite a statement starting with WITH would run outside it and commit by itself)."""
+    with timeline.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+        integrity.seal(session, [Note(1, uuid4(), 1, "t", b"{}")])
+    with timeline.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        integrity.seal(session, [Note(2, uuid4(), 1, "t", b"{}"), Note(3, uuid4(), 1, "t", b"")])
+    assert [link[0] for link in links(timeline)] == [1]
+    with timeline.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+        integrity.seal(session, [Note(2, uuid4(), 1, "t", b"{}")])
+    assert [link[0] for link in links(timeline)] == [1, 2]
+
+
 def actor(slug: str) -> dict[str, Any]:
     return {"id": slug, "name": slug, "kind": "organisation", "effectiveAt": "2022-03-01T00:00Z"}
 
