@@ -183,5 +183,27 @@ class Clause:
         return self.expires_at is None or valid_at < self.expires_at
 
     def amended(self, changes: Mapping[str, Any]) -> Clause:
+        """This clause with an amendment's fields (all but `id`) replaced.
+
+        The same as a round trip through `to_dict` and `from_dict` with the changes merged
+        (`amended_by_round_trip`), without it: that trip is the identity for every field
+        here when the expiry is None or in UTC (the form stored); otherwise it is taken.
+        """
+        if self.expires_at is not None and self.expires_at.tzinfo is not UTC:
+            return self.amended_by_round_trip(changes)
+        heading, text, scope, expires_at = self.heading, self.text, self.scope, self.expires_at
+        if "heading" in changes:
+            heading = changes["heading"]
+        if "text" in changes:
+            text = changes["text"]
+        if "scope" in changes:
+            scope = tuple(changes["scope"] or ())
+        if "expires_at" in changes:
+            expires = changes["expires_at"]
+            expires_at = datetime.fromisoformat(expires) if expires else None
+        return Clause(self.id, heading, text, scope, expires_at)
+
+    def amended_by_round_trip(self, changes: Mapping[str, Any]) -> Clause:
+        """The definition of `amended`: merge the changes into the stored form and read it."""
         merged = {**self.to_dict(), **{k: v for k, v in changes.items() if k != "id"}}
         return Clause.from_dict(merged)
