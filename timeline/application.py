@@ -376,9 +376,11 @@ class Timeline(Application[UUID]):
             return store.existing_streams(session, aggregate_ids)
 
     def _stream_version(self, aggregate_id: UUID) -> int:
-        """The latest version of a stream, read from the store's index (0 if none)."""
-        latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
-        return latest[0].originator_version if latest else 0
+        """The latest version of a stream, read from the store's index (0 if none), inside
+        the current transaction when one is open."""
+        events = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+            return store.stream_version(session, events, aggregate_id)
 
     def _check_corrected_references(self, changes: dict[str, Any]) -> None:
         """A correction names actors and cited facts under the same rule as the original."""

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    func,
     insert,
     select,
 )
@@ -189,6 +190,18 @@ def _insert_statement(events: Table) -> Insert:
     return statement
 
 
+def stream_version(session: Session, events: Table, aggregate_id: UUID) -> int:
+    """The latest version of one stream (0 if none), seen from `session`: one indexed select."""
+    query = _VERSION_QUERIES.get(id(events))
+    if query is None:
+        query = _VERSION_QUERIES[id(events)] = select(func.max(events.c.originator_version)).where(
+            events.c.originator_id == bindparam("aggregate_id")
+        )
+    version = session.connection().execute(query, {"aggregate_id": aggregate_id}).scalar()
+    return int(version or 0)
+
+
+_VERSION_QUERIES: dict[int, Select[Any]] = {}
 _STREAM_QUERIES: dict[int, Select[Any]] = {}
 
 
