@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import signal
@@ -23,7 +24,7 @@ from bench import appends, lookups, projection, server
 from bench.database import fresh_database
 from bench.generator import Command, History
 from bench.load import load_until, skip_loaded
-from bench.measure import Figure, Report, console, ms
+from bench.measure import Figure, Report, console, median, ms
 from projections.runner import ProjectionRunner
 from timeline import tokens
 from timeline.application import Timeline
@@ -137,23 +138,28 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
     p50s: dict[int, float] = {}
     fixed: list[lookups.Lookup] = []
     catch_up = [0, 0.0]  # events, seconds
+    smallest_side: Timeline | None = None
+    sides = contextlib.ExitStack()
     try:
         for size in args.sizes:
             if size < kept:
                 # A kept database is already past this size: the same seeded history is
                 # loaded to it in a side database, so the flatness figure still has its point.
-                with fresh_database(args.database, "bench_side") as side_url:
-                    side = Timeline(Settings(database_url=side_url))
-                    side_runner = ProjectionRunner(side.engine, side)
-                    side_history = History(args.seed)
-                    try:
-                        _load_and_catch_up(report, side, side_runner, side_history, size, catch_up)
-                        p50s[size], questions, raw, fixed = _lookup_figures(
-                            report, side, side_history, size, fixed, args
-                        )
-                    finally:
-                        side_runner.stop()
-                        side.close()
+                side_url = sides.enter_context(fresh_database(args.database, "bench_side"))
+                side = Timeline(Settings(database_url=side_url))
+                side_runner = ProjectionRunner(side.engine, side)
+                side_history = History(args.seed)
+                try:
+                    _load_and_catch_up(report, side, side_runner, side_history, size, catch_up)
+                    p50s[size], questions, raw, fixed = _lookup_figures(
+                        report, side, side_history, size, fixed, args
+                    )
+                finally:
+                    side_runner.stop()
+                if size == args.sizes[0]:
+                    smallest_side = side  # kept open for the interleaved comparison
+                else:
+                    side.close()
                 continue
             _load_and_catch_up(report, timeline, runner, history, size, catch_up, commands)
             p50s[size], questions, raw, fixed = _lookup_figures(
@@ -175,6 +181,8 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
                 note="the same questions asked at every size",
             )
         )
+        if smallest_side is not None and args.sizes[-1] >= kept:
+            _interleaved_ratio(report, smallest_side, timeline, fixed, args)
         if "4" in args.figures:
             rate = catch_up[0] / catch_up[1] if catch_up[0] else None
             projection_figures(report, runner, timeline, args, rate)
@@ -183,6 +191,50 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
     finally:
         runner.stop()
         timeline.close()
+        if smallest_side is not None:
+            smallest_side.close()
+        sides.close()
+
+
+def _interleaved_ratio(
+    report: Report,
+    small: Timeline,
+    large: Timeline,
+    fixed: list[lookups.Lookup],
+    args: argparse.Namespace,
+) -> None:
+    """Figure 1 again, the smallest and the largest database timed in alternating rounds, so
+    that the noise of a shared machine falls on both alike; `policy_at` and its raw SQL."""
+    timed: dict[str, list[float]] = {"small": [], "large": [], "small_raw": [], "large_raw": []}
+    statements = {
+        "small": lookups.raw_statements(small.engine, fixed),
+        "large": lookups.raw_statements(large.engine, fixed),
+    }
+    for _ in range(max(3, args.repeat)):
+        for label, timeline in (("small", small), ("large", large)):
+            timed[label].append(lookups.time_policy_at(timeline.engine, fixed, 1)["p50"])
+            raw = lookups.time_raw_sql(timeline.engine, statements[label], 1)
+            timed[f"{label}_raw"].append(raw["p50"])
+    ratio = median(timed["large"]) / median(timed["small"])
+    raw_ratio = median(timed["large_raw"]) / median(timed["small_raw"])
+    report.add(
+        Figure(
+            "1",
+            f"lookup p50 ratio {args.sizes[-1]:,} / {args.sizes[0]:,} events, interleaved",
+            ratio,
+            "x",
+            f"p50 at {args.sizes[0]:,}",
+            ms(median(timed["small"])),
+            ratio,
+            "<= 1.5",
+            ratio <= 1.5,
+            extra={
+                "raw_sql_ratio": raw_ratio,
+                "rounds_ms": {k: [ms(v) for v in vs] for k, vs in timed.items()},
+            },
+            note="both databases timed in alternating rounds",
+        )
+    )
 
 
 def _load_and_catch_up(
