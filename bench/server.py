@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,12 +164,13 @@ class ApiWriter:
         )
         self.actor = actor
         self.count = 0
+        self.run = uuid.uuid4().hex[:8]  # a kept database is measured again on later runs
 
     def __call__(self) -> int:
         self.count += 1
         variables = {
             "input": {
-                "id": f"{self.actor}/bench-statement-{self.count}",
+                "id": f"{self.actor}/bench-statement-{self.run}-{self.count}",
                 "actor": self.actor,
                 "text": f"statement {self.count}",
                 "effectiveAt": datetime.now(UTC).isoformat(),
