@@ -1,5 +1,5 @@
-"""PostgreSQL restarted under write load (`pg_ctlcluster ... restart`) while writers keep
-calling the API: clients get a clear, retryable UNAVAILABLE error (never a 500), the service
+"""PostgreSQL restarted under write load (`pg_ctlcluster` stop, a second, start) while writers
+keep calling the API: clients get a clear, retryable UNAVAILABLE error (never a 500), the service
 recovers by itself, every acknowledged write is in the log, and an unacknowledged one is
 either whole or absent: retrying it with its idempotency key stores it exactly once.
 
@@ -150,7 +150,12 @@ def test_a_postgresql_restart_under_write_load_loses_nothing_and_recovers_by_its
                 60,
                 "writes before the restart",
             )
-            restarted = pg_ctl(cluster, "restart")
+            # Stopped for a full second, not restarted in one go: a fast restart can fall
+            # between two quick writes, and the test must exercise an outage every time.
+            stopped = pg_ctl(cluster, "stop")
+            assert stopped.returncode == 0, stopped.stderr
+            time.sleep(1.0)
+            restarted = pg_ctl(cluster, "start")
             assert restarted.returncode == 0, restarted.stderr
             marks = [len(w.acknowledged) for w in writers]
             wait_until(
