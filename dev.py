@@ -2,8 +2,9 @@
 
     python3 dev.py run [ARGS...]    # install, then `timeline serve --demo` on the SQLite default
                                     # (GraphiQL at http://127.0.0.1:8000/graphql)
-    python3 dev.py test [ARGS...]   # install with the test extras, then pytest (whole suite)
-    python3 dev.py lint             # ruff and mypy
+    python3 dev.py test [ARGS...]   # install with the test extras, then the checks (ruff, mypy,
+                                    # the import contracts) and pytest (whole suite)
+    python3 dev.py lint             # the checks alone: ruff, mypy, the import contracts
     python3 dev.py bench [ARGS...]  # the benchmarks (python -m bench)
 
 The environment lives in .venv (or TIMELINE_VENV) and is installed once per change of
@@ -83,12 +84,26 @@ def main(argv: list[str]) -> int:
         if os.name == "posix":
             os.execv(argv[0], argv)  # the server takes this process: Ctrl-C/SIGTERM reach it
         return subprocess.call(argv)
-    if command == "test":
-        return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
     if command == "bench":
         return subprocess.call([str(PYTHON), "-m", "bench", *rest])
-    ruff = subprocess.call([str(PYTHON), "-m", "ruff", "check", ".", *rest])
-    return ruff or subprocess.call([str(PYTHON), "-m", "mypy"])
+    if command == "lint":
+        return checks(rest)
+    # The checks first: they take seconds, the suite minutes; a broken rule stops the run.
+    return checks([]) or subprocess.call([str(PYTHON), "-m", "pytest", *rest])
+
+
+def checks(ruff_args: list[str]) -> int:
+    """ruff, mypy and the import contracts (pyproject.toml); non-zero when any fails."""
+    for argv in (
+        [str(PYTHON), "-m", "ruff", "check", ".", *ruff_args],
+        [str(PYTHON), "-m", "mypy"],
+        [str(BIN / "lint-imports"), "--no-logo"],
+    ):
+        print("$", Path(argv[0]).name, *argv[1:3], flush=True)
+        code = subprocess.call(argv)
+        if code != 0:
+            return code
+    return 0
 
 
 if __name__ == "__main__":
