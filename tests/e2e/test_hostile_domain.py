@@ -41,3 +41,44 @@ def test_a_clause_that_expires_before_it_takes_effect_is_bad_input(api: ApiServe
     assert errors[0]["extensions"]["field"].endswith("clauses[0].expiresAt")
     assert "must expire after its effectiveAt" in errors[0]["message"]
     assert api.services.timeline.head_position() == head
+
+
+AMEND = (
+    "mutation($input: AmendRegulatoryActionInput!) { amendRegulatoryAction(input: $input) { id } }"
+)
+ANNOUNCE_ACTION = (
+    "mutation($input: AnnounceRegulatoryActionInput!) "
+    "{ announceRegulatoryAction(input: $input) { id } }"
+)
+
+
+def test_a_regulatory_action_responding_to_itself_is_bad_input(api: ApiServer) -> None:
+    regulator = {
+        "id": "regulator",
+        "name": "The Regulator",
+        "kind": "authority",
+        "effectiveAt": "2021-01-01T00:00:00Z",
+    }
+    api.execute(REGISTER, {"input": regulator}, token=api.write_token)
+    action = {
+        "id": "regulator/fine",
+        "authority": "regulator",
+        "jurisdiction": "RU",
+        "kind": "restriction",
+        "targets": [],
+        "summary": "A measure",
+        "effectiveAt": "2022-03-14T00:00:00Z",
+    }
+    api.execute(ANNOUNCE_ACTION, {"input": action}, token=api.write_token)
+    head = api.services.timeline.head_position()
+    amend = {
+        "id": "regulator/fine",
+        "effectiveAt": "2022-03-15T00:00:00Z",
+        "inResponseTo": ["regulatory-action:regulator/fine@1"],
+    }
+    errors = api.errors(AMEND, {"input": amend}, token=api.write_token)
+    assert len(errors) == 1
+    assert errors[0]["extensions"]["code"] == "BAD_INPUT"
+    assert errors[0]["extensions"]["field"].endswith("inResponseTo[0]")
+    assert "cannot respond to itself" in errors[0]["message"]
+    assert api.services.timeline.head_position() == head
