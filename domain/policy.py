@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.aggregate import TimelineAggregate
-from domain.errors import InvalidRevision, UnfoldableHistory
+from domain.errors import InvalidInput, InvalidRevision, UnfoldableHistory
 from domain.facts import Fact
 from domain.values import Clause, Source
 
@@ -49,6 +49,17 @@ def _sources(state_sources: Iterable[Source], fact: Fact) -> tuple[Source, ...]:
             known.append(source)
             urls.add(source.url)
     return tuple(known)
+
+
+def check_expiry(field: str, expires_at: datetime | None, effective_at: datetime) -> None:
+    """A clause must be in force for some time: one that expires before, or when, the change
+    that sets it takes effect is refused (InvalidInput naming `field`), never stored empty."""
+    if expires_at is not None and expires_at <= effective_at:
+        raise InvalidInput(
+            field,
+            f"the clause expires at {expires_at.isoformat()}, not after the change takes "
+            f"effect ({effective_at.isoformat()}); a clause must expire after its effectiveAt",
+        )
 
 
 class PolicyRules:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from domain.errors import UnfoldableHistory
+from domain.errors import InvalidInput, UnfoldableHistory
 from domain.facts import Fact
 
 S = TypeVar("S")
+K = TypeVar("K", bound=Hashable)
 
 
 class FoldRules(Protocol[S]):
@@ -168,3 +169,29 @@ def spans(rules: FoldRules[S], believed: Sequence[Fact]) -> list[Span[S]]:
             else:
                 result.append(Span(valid_from, valid_to, view))
     return result
+
+
+def check_no_response_cycle(
+    own: K,
+    cited: Iterable[tuple[str, K]],
+    responses_of: Callable[[K], Iterable[K]],
+) -> None:
+    """`inResponseTo` forms no loop: a fact may not respond to its own aggregate, nor to one
+    that (through its own responses, followed to the end) responds to it. `cited` pairs each
+    field with the aggregate it names; `responses_of` gives what an aggregate responds to.
+    Raises InvalidInput naming the first field that closes a loop."""
+    for field, target in cited:
+        if target == own:
+            raise InvalidInput(field, "a fact cannot respond to itself (its own aggregate)")
+        seen, frontier = {target}, [target]
+        while frontier:
+            for nxt in responses_of(frontier.pop()):
+                if nxt == own:
+                    raise InvalidInput(
+                        field,
+                        "this response would close a cycle: what it cites responds, "
+                        "directly or through others, to this fact",
+                    )
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)

@@ -7,16 +7,19 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.engine import make_url
 
-from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate
-from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
+from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
+from domain.errors import AlreadyExists, InvalidInput, NotFound, TimelineError, VersionConflict
+from domain.rules import check_no_response_cycle
 from domain.values import Reference, aggregate_uuid, format_instant
 from timeline import commands as c
 from timeline import integrity, store
@@ -36,22 +39,37 @@ class LoggedFact:
     fact: Fact
 
 
+class LogMissing(TimelineError):
+    """A read-only command was pointed at a database that holds no event log (a missing
+    SQLite file, a PostgreSQL database without the tables): refused, never created."""
+
+    code = "NOT_FOUND"
+
+
 class Timeline(Application[UUID]):
-    """Policy Timeline's write side over the `eventsourcing` event store."""
+    """Policy Timeline's write side over the `eventsourcing` event store.
+
+    With `read_only`, the database must already hold the log (else LogMissing) and nothing
+    is created: a read or `verify` against a misspelled URL fails instead of answering from a
+    fresh empty database.
+    """
 
     name = "Timeline"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, read_only: bool = False) -> None:
         self.settings = settings or Settings()
+        if read_only:
+            require_log(self.settings)
         super().__init__(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
                 "SQLALCHEMY_URL": self.settings.sqlalchemy_url,
-                "CREATE_TABLE": "y",
+                "CREATE_TABLE": "n" if read_only else "y",
             }
         )
-        store.create_tables(self.engine)
-        integrity.create_tables(self.engine)
+        if not read_only:
+            store.create_tables(self.engine)
+            integrity.create_tables(self.engine)
         self._recent = AggregateCache()
 
     @property
@@ -102,6 +120,7 @@ class Timeline(Application[UUID]):
         self, command: c.AmendRegulatoryAction | dict[str, Any]
     ) -> CommandResult:
         cmd = validate(c.AmendRegulatoryAction, command)
+        self._check_no_cycle("regulatory-action", cmd.id, cmd.in_response_to or [])
         self._check_references(
             {f"targets[{i}]": t for i, t in enumerate(cmd.targets or [])}, cmd.in_response_to or []
         )
@@ -142,6 +161,9 @@ class Timeline(Application[UUID]):
 
         def correct(aggregate: TimelineAggregate) -> None:
             changes = self._checked_changes(aggregate, ref.version or 0, cmd.changes)
+            self._check_no_cycle(
+                ref.kind, ref.slug, changes.get("in_response_to") or [], prefix="changes."
+            )
             self._check_corrected_references(changes)
             aggregate.correct(
                 ref.version or 0, changes, cmd.reason, [s.payload() for s in cmd.sources]
@@ -259,6 +281,7 @@ class Timeline(Application[UUID]):
                 )
             if self._existing({aggregate_uuid(kind, slug)}):
                 raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead")
+            self._check_no_cycle(kind, slug, responses)
             self._check_references(refs or {}, responses)
             return make(AGGREGATES[kind])
 
@@ -369,6 +392,36 @@ class Timeline(Application[UUID]):
             if ref.version is not None and ref.version > self._stream_version(ref.aggregate_id):
                 raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
 
+    def _check_no_cycle(
+        self, kind: str, slug: str, responses: Sequence[str], prefix: str = ""
+    ) -> None:
+        """`inResponseTo` may not cite the fact's own aggregate nor close a loop of responses
+        (the rule is domain.rules.check_no_response_cycle; this walks the stored responses)."""
+        cited = [
+            (field, _stream_of(Reference.parse(field, text)))
+            for field, text in (
+                (f"{prefix}inResponseTo[{i}]", text) for i, text in enumerate(responses)
+            )
+        ]
+        if cited:
+            check_no_response_cycle((kind, slug), cited, self._responses_of)
+
+    def _responses_of(self, stream: tuple[str, str]) -> list[tuple[str, str]]:
+        """The streams an aggregate responds to now (any of its believed facts); none for a
+        kind that cannot respond or a stream that does not exist."""
+        kind, slug = stream
+        if kind not in _RESPONDING_KINDS:
+            return []
+        try:
+            believed = believe(self.facts_of(kind, slug))  # keeps the cache warm
+        except NotFound:
+            return []
+        return [
+            _stream_of(Reference.parse("inResponseTo", text))
+            for fact in believed
+            for text in fact.data.get("in_response_to") or ()
+        ]
+
     def _existing(self, aggregate_ids: set[UUID]) -> set[UUID]:
         """Streams that exist, read inside the current transaction when one is open (an import
         runs many commands in one transaction and must see its own earlier lines)."""
@@ -413,6 +466,52 @@ class Timeline(Application[UUID]):
             if isinstance(value, datetime):
                 result[name] = format_instant(value)
         return result
+
+
+#: The event store's table (the library names it after the application): a database without
+#: it holds no log.
+EVENTS_TABLE = Timeline.name.lower() + "_events"
+
+
+def require_log(settings: Settings, table: str = EVENTS_TABLE, what: str = "event log") -> None:
+    """Raise LogMissing unless the database exists and holds the event log (or `table`, named
+    `what` in the message); creates nothing.
+
+    A SQLite file is checked on disk before any connection (connecting would create it);
+    the tables are then looked up without DDL, on SQLite and PostgreSQL alike.
+    """
+    url = make_url(settings.sqlalchemy_url)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ""
+        if url.query.get("uri") in ("true", "1") and path.startswith("file:"):
+            path = path[len("file:") :].partition("?")[0]
+        if not path or path == ":memory:" or url.query.get("mode") == "memory":
+            raise LogMissing(f"{shown} is an in-memory database: it holds no event log")
+        if not Path(path).is_file():
+            raise LogMissing(
+                f"no database at {shown}: the SQLite file {path} does not exist (check "
+                "TIMELINE_DATABASE_URL); nothing was created"
+            )
+    engine = create_engine(url)
+    try:
+        found = inspect(engine).has_table(table)
+    finally:
+        engine.dispose()
+    if not found:
+        raise LogMissing(
+            f"{shown} holds no {what} (no table {table}; check "
+            "TIMELINE_DATABASE_URL); nothing was created"
+        )
+
+
+#: Kinds whose facts may respond to others (`inResponseTo`).
+_RESPONDING_KINDS = ("regulatory-action", "statement")
+
+
+def _stream_of(ref: Reference) -> tuple[str, str]:
+    """The (kind, slug) of the stream a reference names, whatever its version."""
+    return ref.kind, ref.slug
 
 
 #: Payload fields that name one actor (they must exist when a command or correction names them).

@@ -40,11 +40,14 @@ class Services:
         self.timeline.close()
 
 
-def bootstrap(settings: Settings | None = None, *, run_projections: bool = False) -> Services:
+def bootstrap(
+    settings: Settings | None = None, *, run_projections: bool = False, read_only: bool = False
+) -> Services:
     """Build the services for `settings` (from the environment by default); with
-    `run_projections`, the in-process projection runner is started as well."""
+    `run_projections`, the in-process projection runner is started as well. With `read_only`
+    the database must already hold the event log (LogMissing otherwise; see Timeline)."""
     settings = settings or Settings()
-    timeline = Timeline(settings)
+    timeline = Timeline(settings, read_only=read_only)
     services = Services(
         settings=settings,
         timeline=timeline,

@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from domain.actor import ACTOR_KINDS
 from domain.errors import InvalidInput
+from domain.policy import check_expiry
 from domain.regulatory import ACTION_KINDS
 from domain.statement import STATEMENT_KINDS
 from domain.values import Reference, check_jurisdiction, check_slug, format_instant
@@ -186,6 +187,8 @@ class AnnouncePolicy(Timed):
     @model_validator(mode="after")
     def _distinct_clauses(self) -> AnnouncePolicy:
         _unique_ids("clauses", [c.id for c in self.clauses])
+        for index, clause in enumerate(self.clauses):
+            check_expiry(f"clauses[{index}].expiresAt", clause.expires_at, self.effective_at)
         return self
 
     def payload(self) -> dict[str, Any]:
@@ -212,6 +215,10 @@ class RevisePolicy(Timed):
             raise ValueError("a revision must change the title or add, amend or remove a clause")
         _unique_ids("addClauses", [c.id for c in self.add_clauses])
         _unique_ids("amendClauses", [c.id for c in self.amend_clauses])
+        expiries = [("addClauses", i, c.expires_at) for i, c in enumerate(self.add_clauses)]
+        expiries += [("amendClauses", i, c.expires_at) for i, c in enumerate(self.amend_clauses)]
+        for field, index, expires_at in expiries:
+            check_expiry(f"{field}[{index}].expiresAt", expires_at, self.effective_at)
         return self
 
     def payload(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     insert,
+    inspect,
     select,
     update,
 )
@@ -68,6 +69,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+#: What an unknown token id's secret is compared against: the hash of no real secret, the same
+#: length as a stored one, so that path costs what a wrong secret costs.
+_DUMMY_HASH = _hash(secrets.token_urlsafe(32))
+
+
 def check_scopes(scopes: Iterable[str]) -> frozenset[str]:
     """Refuse unknown scopes by name."""
     chosen = frozenset(scopes)
@@ -102,24 +108,30 @@ def create_token(engine: Engine, scopes: Iterable[str], name: str = "") -> tuple
 
 
 def authenticate(engine: Engine, token: str) -> TokenInfo | None:
-    """The token's info when it is well formed, known, not revoked and its secret matches."""
+    """The token's info when it is well formed, known, not revoked and its secret matches.
+
+    An unknown id, a revoked token and a wrong secret all take the same path: the secret is
+    hashed and compared in constant time (against a dummy hash when there is no row), so
+    the answer's timing does not tell which ids exist.
+    """
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
-        return None
+        return None  # the format is public: refusing it early reveals nothing
     with engine.connect() as connection:
         row = connection.execute(
             select(api_tokens).where(api_tokens.c.token_id == parts[1])
         ).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
+    matches = hmac.compare_digest(_DUMMY_HASH if row is None else row.secret_hash, _hash(parts[2]))
+    if row is None or row.revoked_at is not None or not matches:
         return None
     return TokenInfo(row.token_id, row.name, frozenset(row.scopes.split()), row.created_at)
 
 
 def list_tokens(engine: Engine) -> list[TokenInfo]:
-    """Every token, newest first, without secrets."""
-    create_tables(engine)
+    """Every token, newest first, without secrets (none when the table does not exist yet:
+    a listing creates nothing)."""
+    if not inspect(engine).has_table(api_tokens.name):
+        return []
     with engine.connect() as connection:
         rows = connection.execute(select(api_tokens).order_by(api_tokens.c.created_at.desc())).all()
     return [
@@ -130,7 +142,8 @@ def list_tokens(engine: Engine) -> list[TokenInfo]:
 
 def revoke_token(engine: Engine, token_id: str) -> bool:
     """Revoke a token by its id; False when there is no such active token."""
-    create_tables(engine)
+    if not inspect(engine).has_table(api_tokens.name):
+        return False
     with engine.begin() as connection:
         result = connection.execute(
             update(api_tokens)

@@ -89,3 +89,38 @@ def test_cli_refuses_an_unknown_scope(settings: Settings) -> None:
     )
     assert result.exit_code == 2
     assert "scope" in result.stderr
+
+
+def test_an_unknown_id_a_revoked_token_and_a_wrong_secret_take_the_same_path(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Constant time by construction: each refusal hashes the secret once and compares it
+    with compare_digest once (against a dummy hash for an unknown id), so timing cannot tell
+    a known id from an unknown one. The spies count calls and delegate to the real code."""
+    token, info = tokens.create_token(engine, ["read"])
+    revoked, revoked_info = tokens.create_token(engine, ["read"])
+    assert tokens.revoke_token(engine, revoked_info.token_id)
+    calls: list[str] = []
+    real_hash, real_compare = tokens._hash, tokens.hmac.compare_digest
+
+    def counted_hash(secret: str) -> str:
+        calls.append("hash")
+        return real_hash(secret)
+
+    def counted_compare(a: str, b: str) -> bool:
+        calls.append(f"compare:{'dummy' if a == tokens._DUMMY_HASH else 'stored'}")
+        return real_compare(a, b)
+
+    monkeypatch.setattr(tokens, "_hash", counted_hash)
+    monkeypatch.setattr(tokens.hmac, "compare_digest", counted_compare)
+    secret = token.split("_", 2)[2]
+    cases = {
+        "wrong secret": f"pt_{info.token_id}_{'x' * len(secret)}",
+        "unknown id": f"pt_{'0' * len(info.token_id)}_{secret}",
+        "revoked": revoked,
+    }
+    for case, attempt in cases.items():
+        calls.clear()
+        assert tokens.authenticate(engine, attempt) is None, case
+        expected = "compare:dummy" if case == "unknown id" else "compare:stored"
+        assert calls == ["hash", expected], case

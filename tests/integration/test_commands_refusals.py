@@ -34,6 +34,48 @@ def _stored(timeline: Timeline) -> tuple[int, int]:
 #: (id, command, input, field named, words in the reason)
 REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
     (
+        "action_amended_to_respond_to_itself",
+        "amendRegulatoryAction",
+        {
+            "id": "regulator/fine",
+            "effectiveAt": "2022-03-15T00:00:00Z",
+            "inResponseTo": ["regulatory-action:regulator/fine@1"],
+        },
+        "inResponseTo[0]",
+        "cannot respond to itself",
+    ),
+    (
+        "statement_responding_to_itself",
+        "recordStatement",
+        statement("spokesperson/self", inResponseTo=["statement:spokesperson/self@1"]),
+        "inResponseTo[0]",
+        "cannot respond to itself",
+    ),
+    (
+        "clause_expiring_when_announced",
+        "announcePolicy",
+        policy(
+            "acme/short",
+            clauses=[clause("c1", expiresAt="2022-01-01T00:00:00+00:00")],
+        ),
+        "clauses[0].expiresAt",
+        "must expire after its effectiveAt",
+    ),
+    (
+        "added_clause_expiring_before_the_revision",
+        "revisePolicy",
+        revision(addClauses=[clause("c3", expiresAt="2022-01-20T00:00:00Z")]),
+        "addClauses[0].expiresAt",
+        "must expire after its effectiveAt",
+    ),
+    (
+        "amended_expiry_before_the_revision",
+        "revisePolicy",
+        revision(amendClauses=[{"id": "c1", "expiresAt": "2022-02-01T00:00:00Z"}]),
+        "amendClauses[0].expiresAt",
+        "must expire after its effectiveAt",
+    ),
+    (
         "unknown_clause",
         "revisePolicy",
         revision(amendClauses=[{"id": "nope", "text": "x"}]),
@@ -210,6 +252,45 @@ def test_a_refused_command_names_the_field_and_the_reason_and_stores_nothing(
     assert refused.value.field == field
     assert reason in refused.value.reason
     assert refused.value.code == "BAD_INPUT"
+    assert _stored(world) == before
+
+
+def test_a_correction_moving_a_revision_past_its_clause_expiry_is_refused(
+    world: Timeline,
+) -> None:
+    """The expiry rule holds for corrections too: the corrected revision would set a clause
+    that is already expired when the revision takes effect."""
+    world.revise_policy(
+        revision(
+            effective_at="2022-03-01T00:00:00Z",
+            addClauses=[clause("c3", "Short-lived.", expiresAt="2022-04-01T00:00:00Z")],
+        )
+    )
+    before = _stored(world)
+    with pytest.raises(InvalidInput) as refused:
+        world.correct_event(correction("policy:acme/conduct@3", effectiveAt="2022-05-01T00:00:00Z"))
+    assert refused.value.field == "changes.addClauses[0].expiresAt", refused.value
+    assert "must expire after its effectiveAt" in refused.value.reason
+    assert _stored(world) == before
+
+
+def test_responses_that_would_close_a_cycle_are_refused(world: Timeline) -> None:
+    """A statement answers the action; the action may then not be amended or corrected to
+    answer that statement (a loop of responses), and nothing is stored."""
+    world.record_statement(
+        statement("spokesperson/answer", inResponseTo=["regulatory-action:regulator/fine@1"])
+    )
+    before = _stored(world)
+    loop = ["statement:spokesperson/answer@1"]
+    with pytest.raises(InvalidInput) as amended:
+        world.amend_regulatory_action(
+            {"id": "regulator/fine", "effectiveAt": "2022-03-15T00:00:00Z", "inResponseTo": loop}
+        )
+    assert amended.value.field == "inResponseTo[0]" and "cycle" in amended.value.reason
+    with pytest.raises(InvalidInput) as corrected:
+        world.correct_event(correction("regulatory-action:regulator/fine@1", inResponseTo=loop))
+    assert corrected.value.field == "changes.inResponseTo[0]", corrected.value
+    assert "cycle" in corrected.value.reason
     assert _stored(world) == before
 
 

@@ -24,7 +24,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-#: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable, 70 a bug.
+#: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable or holding no
+#: log (a read names the URL), 70 a bug; verify adds 5 (tampered) and 6 (empty log).
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG = 1, 3, 4, 70
 
 
@@ -65,7 +66,10 @@ def describe(error: BaseException) -> tuple[str, int]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from domain.errors import TimelineError, VersionConflict
+    from timeline.application import LogMissing
 
+    if isinstance(error, LogMissing):  # a wrong URL: the database, not the input, is at fault
+        return _one_line(error.message), EXIT_DATABASE
     if isinstance(error, VersionConflict):
         return _one_line(error.message), EXIT_CONFLICT
     if isinstance(error, TimelineError):

@@ -15,9 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
+from sqlalchemy import Engine, inspect
 
 from domain.errors import InvalidInput
+from timeline.application import Timeline
 from timeline.bootstrap import Services, bootstrap
+from timeline.settings import Settings
 
 #: Answers go to stdout; progress, summaries and errors to stderr, so `--json` output pipes cleanly.
 out = Console(highlight=False)
@@ -27,13 +30,33 @@ INSTANT_HELP = "ISO 8601 instant with an offset (2022-03-11T12:00:00+03:00), or 
 
 
 @contextmanager
-def services() -> Iterator[Services]:
-    """The services built from the environment (TIMELINE_DATABASE_URL), closed afterwards."""
-    built = bootstrap()
+def services(*, read_only: bool = False) -> Iterator[Services]:
+    """The services built from the environment (TIMELINE_DATABASE_URL), closed afterwards.
+
+    Read-only commands pass `read_only`: a missing database or one without the event log is
+    then an error naming the URL, never a new empty database answering "nothing".
+    """
+    built = bootstrap(read_only=read_only)
     try:
         yield built
     finally:
         built.close()
+
+
+@contextmanager
+def log() -> Iterator[Timeline]:
+    """The event log alone, read-only (for `verify` and `export`): no read models are opened
+    or created, and a missing log is an error as in `services(read_only=True)`."""
+    timeline = Timeline(Settings(), read_only=True)
+    try:
+        yield timeline
+    finally:
+        timeline.close()
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    """Whether the table exists, looked up without creating anything (reads create nothing)."""
+    return inspect(engine).has_table(name)
 
 
 def parse_instant(option: str, text: str | None) -> datetime | None:

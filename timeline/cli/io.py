@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from domain.errors import InvalidInput, TimelineError
 from timeline import store
 from timeline.application import Timeline
-from timeline.cli.console import err, services
+from timeline.cli.console import err, log, services
 from timeline.cloudevents import to_cloudevent
 from timeline.commands import COMMANDS
 from timeline.validation import validate
@@ -107,8 +107,7 @@ def export_events(
     One event per line, in log order. Each carries its log `position`: pass the last one to
     `--after` to resume exactly where an earlier export stopped.
     """
-    with services() as built:
-        timeline = built.timeline
+    with log() as timeline:
         head = timeline.head_position()
         total = max(0, head - after) if limit is None else min(limit, max(0, head - after))
         stream: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout

@@ -64,7 +64,7 @@ def at(
     """What a policy said at one moment (--valid-at), as known at another (--known-at)."""
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
-    with services() as built:
+    with services(read_only=True) as built:
         engine = _caught_up(built)
         version = queries.policy_at(engine, policy, valid, known)
         if version is None:
@@ -101,7 +101,7 @@ def on(
     date_ = parse_day("DATE", day)
     zone = check_time_zone("--tz", tz)
     known = parse_instant("--known-at", known_at)
-    with services() as built:
+    with services(read_only=True) as built:
         versions = queries.policy_on(_caught_up(built), policy, date_, zone, known)
         if not versions:
             _require_policy(built, policy)
@@ -123,7 +123,7 @@ def history(
     """Every version of a policy over valid time, as known at --known-at."""
     check_slug("POLICY", policy)
     known = parse_instant("--known-at", known_at)
-    with services() as built:
+    with services(read_only=True) as built:
         versions = queries.policy_history(_caught_up(built), policy, known)
         if not versions:
             _require_policy(built, policy)
@@ -146,7 +146,7 @@ def diff(
     start, end = parse_instant("FROM", from_), parse_instant("TO", to)
     known = parse_instant("--known-at", known_at)
     assert start is not None and end is not None
-    with services() as built:
+    with services(read_only=True) as built:
         result = queries.policy_diff(_caught_up(built), policy, start, end, known)
         if result.before is None and result.after is None:
             _require_policy(built, policy)
@@ -167,7 +167,7 @@ def status(
     """A regulatory action's status at a moment: ANNOUNCED, IN_EFFECT or LIFTED."""
     check_slug("ACTION", action)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
-    with services() as built:
+    with services(read_only=True) as built:
         version = queries.regulatory_action_at(_caught_up(built), action, valid, known)
         if version is None:
             built.timeline.get_aggregate("regulatory-action", action)

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine
 
 from domain.errors import InvalidInput
 from timeline import tokens
+from timeline.application import require_log
 from timeline.settings import Settings
 
 token_app = typer.Typer(
@@ -21,8 +22,12 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _engine(database_url: str | None) -> Engine:
+def _engine(database_url: str | None, *, existing: bool = False) -> Engine:
+    """The engine for the URL; with `existing`, the database must already hold the tokens
+    table (LogMissing otherwise), so that listing or revoking on a wrong URL creates nothing."""
     settings = Settings(database_url=database_url) if database_url else Settings()
+    if existing:
+        require_log(settings, tokens.api_tokens.name, "API tokens")
     return create_engine(settings.sqlalchemy_url)
 
 
@@ -55,7 +60,7 @@ def create(
 @token_app.command("list")
 def list_(database_url: DatabaseUrl = None) -> None:
     """List tokens (ids, names, scopes), never their secrets."""
-    engine = _engine(database_url)
+    engine = _engine(database_url, existing=True)
     try:
         for info in tokens.list_tokens(engine):
             state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
@@ -67,7 +72,7 @@ def list_(database_url: DatabaseUrl = None) -> None:
 @token_app.command("revoke")
 def revoke(token_id: str, database_url: DatabaseUrl = None) -> None:
     """Revoke a token by its id; it stops working at once."""
-    engine = _engine(database_url)
+    engine = _engine(database_url, existing=True)
     try:
         if not tokens.revoke_token(engine, token_id):
             typer.echo(f"error: token_id: no active token {token_id!r}", err=True)

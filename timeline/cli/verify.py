@@ -7,13 +7,17 @@ import json
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from domain.errors import InvalidInput
 from timeline import integrity
-from timeline.cli.console import services
+from timeline.cli.console import log
 
 #: Exit code when the chain does not hold (distinct from refused input, 1, and database, 4).
 EXIT_TAMPERED = 5
+#: Exit code when the log holds no event and `--allow-empty` was not given: a check pointed at
+#: the wrong (empty) database must not pass.
+EXIT_EMPTY = 6
 
 
 def parse_head(text: str | None) -> integrity.LogHead | None:
@@ -47,13 +51,23 @@ def verify(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Events read per query.")
     ] = 1000,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Pass on a log with no events (by default an empty log fails, exit 6).",
+        ),
+    ] = False,
 ) -> None:
     """Check the log's hash chain: exit 0 when every event is as written, 5 naming the first
-    bad position when an event was altered or removed directly in the database."""
+    bad position when an event was altered or removed directly in the database, 6 when the
+    log is empty (unless --allow-empty), 4 when the database or its log does not exist."""
     expect = parse_head(expect_head)
-    with services() as built:
-        table = built.timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        verdict = integrity.verify(built.timeline.engine, table, batch_size, expect)
+    with log() as timeline:
+        table = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        verdict = integrity.verify(timeline.engine, table, batch_size, expect)
+        shown = make_url(timeline.settings.database_url).render_as_string(hide_password=True)
+    empty = verdict.ok and verdict.checked == 0 and not allow_empty
     if as_json:
         typer.echo(
             json.dumps(
@@ -63,9 +77,17 @@ def verify(
                     "head": {"position": verdict.head.position, "hash": verdict.head.hash},
                     "badPosition": verdict.bad_position,
                     "reason": verdict.reason or None,
+                    "empty": verdict.checked == 0,
                 }
             )
         )
+    if empty:
+        typer.echo(
+            f"error: the log at {shown} is empty: 0 events to verify (a wrong "
+            "TIMELINE_DATABASE_URL?); pass --allow-empty if an empty log is expected",
+            err=True,
+        )
+        raise typer.Exit(EXIT_EMPTY)
     if not verdict.ok:
         if not as_json:
             typer.echo(f"error: position {verdict.bad_position}: {verdict.reason}", err=True)

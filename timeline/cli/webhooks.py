@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from domain.errors import TimelineError
+from domain.errors import NotFound, TimelineError
 from timeline import webhooks
-from timeline.cli.console import services
+from timeline.cli.console import has_table, log, services
 from timeline.event_stream import EventFilter
 
 webhook_app = typer.Typer(
@@ -61,8 +61,10 @@ def add(
 @webhook_app.command("list")
 def list_() -> None:
     """Endpoints with their cursor (last delivered position) and filter; never secrets."""
-    with services() as built:
-        for endpoint in webhooks.list_endpoints(built.timeline.engine):
+    with log() as timeline:
+        if not has_table(timeline.engine, webhooks.endpoints.name):
+            return  # none registered yet; a read creates no table
+        for endpoint in webhooks.list_endpoints(timeline.engine):
             typer.echo(
                 f"{endpoint.id}\t{endpoint.url}\tcursor {endpoint.cursor}\t{endpoint.filter}"
             )
@@ -71,9 +73,11 @@ def list_() -> None:
 @webhook_app.command("remove")
 def remove(endpoint_id: str) -> None:
     """Stop delivering to an endpoint and forget it."""
-    with services() as built:
+    with log() as timeline:
         try:
-            webhooks.remove_endpoint(built.timeline.engine, endpoint_id)
+            if not has_table(timeline.engine, webhooks.endpoints.name):
+                raise NotFound("webhook", endpoint_id)
+            webhooks.remove_endpoint(timeline.engine, endpoint_id)
         except TimelineError as error:
             raise _fail(error) from None
     typer.echo(f"removed {endpoint_id}")
@@ -85,8 +89,10 @@ def deliveries(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The latest delivery attempts, newest first."""
-    with services() as built:
-        for d in webhooks.list_deliveries(built.timeline.engine, endpoint_id, limit):
+    with log() as timeline:
+        if not has_table(timeline.engine, webhooks.deliveries.name):
+            return  # nothing delivered yet; a read creates no table
+        for d in webhooks.list_deliveries(timeline.engine, endpoint_id, limit):
             outcome = "ok" if d.succeeded else f"failed ({d.error})"
             typer.echo(
                 f"{d.attempted_at.isoformat()}\t{d.endpoint_id}\t{d.event_id}\t"
