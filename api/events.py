@@ -20,7 +20,7 @@ from api.errors import BadInput
 from api.values import Clause, Source
 from domain.errors import InvalidInput
 from domain.values import Reference
-from timeline import event_stream
+from timeline import cursors, event_stream
 from timeline.application import LoggedFact, Timeline
 
 #: Largest number of log entries one `events` page scans while filtering.
@@ -44,12 +44,12 @@ def _camel_key(name: str) -> str:
 
 
 def parse_cursor(after: str | None, field: str = "after") -> int:
-    """A log cursor is a global position (0: the start)."""
-    if after is None or after == "":
-        return 0
-    if not after.isdigit():
-        raise BadInput(field, f"{after!r} is not a log cursor (a position such as '42')")
-    return int(after)
+    """A log cursor is a global position (absent or '': the start); the one parser is
+    timeline/cursors.py, its refusal BAD_INPUT naming the field."""
+    try:
+        return cursors.start_position(after, field)
+    except InvalidInput as error:
+        raise BadInput(error.field, error.reason) from None
 
 
 # -- typed members ---------------------------------------------------------------------------
@@ -291,6 +291,7 @@ _WIRE_NAMES = {
     "filter.kind[": "aggregateKinds[",
     "filter.actor[": "actors[",
     "filter.jurisdiction[": "jurisdictions[",
+    "filter.type[": "types[",
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
@@ -31,7 +30,9 @@ from api.types import (
     Statement,
     TimelineEntry,
 )
+from domain.values import check_time_zone
 from projections import queries
+from timeline.event_stream import check_type
 
 ValidAt = Annotated[
     datetime | None,
@@ -75,14 +76,10 @@ class TimelineFilter:
 
 
 def _zone(time_zone: str | None) -> str:
-    if time_zone is None:  # an explicit null means the default, as in DESIGN's contract
+    """The `timeZone` argument: an explicit null means the default (DESIGN's contract)."""
+    if time_zone is None:
         return "UTC"
-    try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadInput(
-            "timeZone", f"{time_zone!r} is not an IANA time zone such as 'Europe/Moscow' or 'UTC'"
-        ) from None
+    check_time_zone("timeZone", time_zone)
     return time_zone
 
 
@@ -254,7 +251,9 @@ class Query:
             jurisdiction=f.jurisdiction,
             policy=f.policy,
             kinds=tuple(f.kinds or ()),
-            types=tuple(f.types or ()),
+            types=tuple(
+                check_type(f"filter.types[{i}]", name) for i, name in enumerate(f.types or ())
+            ),
             first=info.context.page_size(first),
             after=after,
         )

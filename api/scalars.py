@@ -8,23 +8,17 @@ from typing import Any
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
-INSTANT_REASON = "must be an ISO 8601 instant with an offset, e.g. 2022-03-11T00:00:00+03:00"
+from domain.errors import InvalidInput
+from domain.values import parse_instant
 
 
 def parse_datetime(value: Any) -> datetime:
-    """An instant with an offset, in UTC; anything else is refused with the reason."""
-    if not isinstance(value, str):
-        raise ValueError(INSTANT_REASON)
+    """An instant with an offset, in UTC, by the one instant parser (domain/values.py);
+    anything else (numbers, numeric strings, naive times) is refused with the reason."""
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 instant; {INSTANT_REASON}") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"{value!r} has no offset; {INSTANT_REASON}")
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError(f"{value!r} is out of the supported range of instants") from None
+        return parse_instant("DateTime", value)
+    except InvalidInput as error:
+        raise ValueError(error.reason) from None
 
 
 def serialize_datetime(value: datetime) -> str:

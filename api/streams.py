@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.fanout import Fanout, SubscriberTooSlow
 from domain.errors import InvalidInput
-from timeline import tokens
+from timeline import cursors, tokens
 from timeline.application import Timeline
 from timeline.event_stream import EventFilter, EventReader
 from timeline.webhooks import WebhookWorker
@@ -95,20 +95,9 @@ async def _refused(request: Request) -> JSONResponse | None:
 
 
 def parse_cursor(field: str, text: str | None) -> int:
-    """A cursor is a global log position: a whole number >= 0 (0 or absent: the start)."""
-    if text is None or text.strip() == "":
-        return 0
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise InvalidInput(
-            field,
-            f"{text!r} is not a cursor; a cursor is the `position` "
-            "(a whole number) of the last event received",
-        ) from None
-    if value < 0:
-        raise InvalidInput(field, "a cursor is a position >= 0")
-    return value
+    """A cursor is a global log position (absent or '': the start), by the one parser of
+    timeline/cursors.py: ASCII digits within the 64-bit range, refused before any stream."""
+    return cursors.start_position(text, field)
 
 
 def bad_input(error: InvalidInput) -> JSONResponse:

@@ -18,7 +18,7 @@ from api.errors import BadInput
 from api.events import EventFilter, stream_filter
 from api.inputs import wire_path
 from domain.errors import InvalidInput
-from timeline import webhooks
+from timeline import cursors, webhooks
 
 
 @strawberry.input(description="Where to POST events and which; every given field must match.")
@@ -85,11 +85,11 @@ class WebhookDelivery:
 
 
 def _cursor(field: str, text: str | None) -> int | None:
-    if text is None or text == "":
-        return None
-    if not text.isdigit():
-        raise BadInput(field, f"{text!r} is not a position such as '42'")
-    return int(text)
+    """`after`, by the one cursor parser (timeline/cursors.py); absent: from now on."""
+    try:
+        return cursors.optional_position(text, field)
+    except InvalidInput as error:
+        raise BadInput(error.field, error.reason) from None
 
 
 @strawberry.type

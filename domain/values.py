@@ -6,8 +6,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 from domain.errors import InvalidInput
 
@@ -58,22 +60,85 @@ def check_jurisdiction(field: str, code: str) -> str:
     return code
 
 
+INSTANT_REASON = "must be an ISO 8601 instant with an offset, e.g. 2022-03-11T00:00:00+03:00"
+
+#: The one accepted form of an instant: ISO 8601 extended date and time (seconds and a
+#: fraction optional) with an explicit offset or Z. ASCII only: no week dates, no basic
+#: format, no epoch numbers, nothing before or after (a NUL, a space).
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
 def require_aware(field: str, value: datetime) -> datetime:
     """Return the instant in UTC; an instant without an offset is refused, never guessed."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise InvalidInput(
-            field, "must be an ISO 8601 instant with an offset, e.g. 2022-03-11T00:00:00+03:00"
-        )
-    return value.astimezone(UTC)
-
-
-def parse_instant(field: str, text: str) -> datetime:
-    """Parse an ISO 8601 instant that carries an offset."""
+        raise InvalidInput(field, INSTANT_REASON)
     try:
-        value = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise InvalidInput(field, f"{text!r} is not an ISO 8601 instant") from None
-    return require_aware(field, value)
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(field, "is out of the supported range of instants") from None
+
+
+def parse_instant(field: str, value: object) -> datetime:
+    """The one instant parser of every input path (GraphQL, commands, corrections, NDJSON
+    import, CLI): ISO 8601 text with an offset, in UTC. Numbers, numeric strings and
+    naive times are refused naming `field`: a number has no agreed unit or epoch."""
+    if isinstance(value, datetime):  # already parsed upstream (a GraphQL scalar, a fold)
+        return require_aware(field, value)
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"{INSTANT_REASON} (a string, not {type(value).__name__})")
+    if len(value) > 64 or _INSTANT.fullmatch(value) is None:
+        shown = value if len(value) <= 64 else value[:61] + "..."
+        raise InvalidInput(field, f"{shown!r} is not an ISO 8601 instant; {INSTANT_REASON}")
+    try:
+        parsed = datetime.fromisoformat(value.replace(",", "."))
+    except ValueError:  # the shape is right, the values are not (month 13, hour 25)
+        raise InvalidInput(field, f"{value!r} is not a valid date and time") from None
+    return require_aware(field, parsed)
+
+
+#: Longest IANA time zone key accepted (the longest in the database has 32 characters).
+MAX_ZONE_LENGTH = 64
+
+
+@cache
+def _zone_keys() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_time_zone(field: str, name: object) -> ZoneInfo:
+    """The one time-zone check: an IANA key such as 'Europe/Moscow' or 'UTC', nothing else
+    (no paths, no file names of the database such as '__pycache__', no 10 KB names)."""
+    if (
+        not isinstance(name, str)
+        or len(name) > MAX_ZONE_LENGTH
+        or (name != "UTC" and name not in _zone_keys())
+    ):
+        shown = name if isinstance(name, str) and len(name) <= MAX_ZONE_LENGTH else "this name"
+        raise InvalidInput(
+            field, f"{shown!r} is not an IANA time zone such as 'Europe/Moscow' or 'UTC'"
+        )
+    return ZoneInfo(name)
+
+
+def day_bounds(
+    day: date, time_zone: str, day_field: str = "date", zone_field: str = "timeZone"
+) -> tuple[datetime, datetime]:
+    """[00:00, next 00:00) of the calendar `day` in the IANA zone, in UTC; a day whose bounds
+    fall outside the instants Python can hold (9999-12-31, 0001-01-01 east of UTC) is refused."""
+    zone = check_time_zone(zone_field, time_zone)
+    try:
+        start = datetime.combine(day, time(0), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(
+            day_field,
+            f"the bounds of {day.isoformat()} in {time_zone} fall outside the supported "
+            "instants (0001-01-01 to 9999-12-31 UTC)",
+        ) from None
+    return start, end
 
 
 def format_instant(value: datetime) -> str:

@@ -9,9 +9,8 @@ composite index (slug, valid_from, known_from) of each version table serves.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,7 +24,7 @@ from sqlalchemy import (
     select,
 )
 
-from domain.errors import InvalidInput
+from domain import values
 from projections import decode
 from projections import tables as t
 from projections.models import (
@@ -102,17 +101,8 @@ def policies_at(
 
 
 def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
-    """[00:00, next 00:00) of `day` in the IANA zone `time_zone`."""
-    try:
-        zone = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InvalidInput(
-            "timeZone", f"{time_zone!r} is not an IANA time zone such as 'Europe/Moscow' or 'UTC'"
-        ) from None
-    return (
-        datetime.combine(day, time(0), zone),
-        datetime.combine(day + timedelta(days=1), time(0), zone),
-    )
+    """[00:00, next 00:00) of `day` in the IANA zone `time_zone` (the rule: domain/values.py)."""
+    return values.day_bounds(day, time_zone)
 
 
 def policy_on(

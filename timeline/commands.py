@@ -7,13 +7,13 @@ Field names are snake_case in Python and camelCase on the wire (GraphQL, NDJSON 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -26,14 +26,22 @@ from domain.errors import InvalidInput
 from domain.policy import check_expiry
 from domain.regulatory import ACTION_KINDS
 from domain.statement import STATEMENT_KINDS
-from domain.values import Reference, check_jurisdiction, check_slug, format_instant
+from domain.values import (
+    Reference,
+    check_jurisdiction,
+    check_slug,
+    format_instant,
+    parse_instant,
+)
 
 
-def _utc(value: datetime) -> datetime:
+def _instant(value: object) -> datetime:
+    """Every command instant goes through the one parser (domain/values.py): ISO 8601 text
+    with an offset; numbers, numeric strings and naive times are refused, never converted."""
     try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError("is out of the supported range of instants") from None
+        return parse_instant("instant", value)
+    except InvalidInput as error:
+        raise ValueError(error.reason) from None
 
 
 def _checked_by(check: Callable[[str], object]) -> AfterValidator:
@@ -59,7 +67,7 @@ def _storable(value: str) -> str:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+Instant = Annotated[datetime, BeforeValidator(_instant)]
 Slug = Annotated[str, _checked_by(lambda text: check_slug("id", text))]
 Jurisdiction = Annotated[str, _checked_by(lambda text: check_jurisdiction("scope", text))]
 ReferenceText = Annotated[str, _checked_by(lambda text: Reference.parse("reference", text))]

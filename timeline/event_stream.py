@@ -16,13 +16,17 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import InvalidInput
-from domain.facts import Fact
+from domain.facts import META_TYPES, Fact
 from domain.values import AGGREGATE_KINDS, Reference, check_jurisdiction, check_slug
 from timeline.application import LoggedFact, Timeline
 from timeline.cloudevents import TYPE_PREFIX, to_cloudevent
+from timeline.commands import COMMAND_FOR_EVENT
 from timeline.store import stream_names
 
 _ACTOR_FIELDS = ("owner", "authority", "actor", "parent")
+
+#: Every event type the log can hold: what a filter's `types` may name.
+EVENT_TYPES = frozenset(COMMAND_FOR_EVENT) | META_TYPES
 _CLAUSE_FIELDS = ("clauses", "add_clauses", "amend_clauses")
 
 
@@ -85,6 +89,18 @@ class StreamEvent:
         return json.dumps(self.cloudevent, separators=(",", ":"), ensure_ascii=False)
 
 
+def check_type(field: str, name: str) -> str:
+    """An event type, with or without the CloudEvents prefix; an unknown one is refused (as
+    an unknown jurisdiction is), since a filter naming it would silently select nothing."""
+    bare = name.removeprefix(TYPE_PREFIX) if isinstance(name, str) else name
+    if bare not in EVENT_TYPES:
+        shown = repr(name) if isinstance(name, str) and len(name) <= 100 else "this value"
+        raise InvalidInput(
+            field, f"{shown} is not an event type (types: {', '.join(sorted(EVENT_TYPES))})"
+        )
+    return str(bare)
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """Which events a subscriber wants: every non-empty criterion must hold (AND); within a
@@ -122,7 +138,7 @@ class EventFilter:
             )
         return cls(
             aggregates=frozenset(aggs),
-            types=frozenset(t.removeprefix(TYPE_PREFIX) for t in types),
+            types=frozenset(check_type(f"filter.type[{i}]", t) for i, t in enumerate(types)),
             actors=frozenset(check_slug(f"filter.actor[{i}]", a) for i, a in enumerate(actors)),
             jurisdictions=frozenset(
                 check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper())

@@ -47,6 +47,7 @@ from sqlalchemy import (
 from standardwebhooks.webhooks import Webhook
 
 from domain.errors import InvalidInput, NotFound
+from timeline import cursors
 from timeline.application import Timeline
 from timeline.event_stream import EventFilter, EventReader, StreamEvent
 
@@ -165,8 +166,8 @@ def add_endpoint(
     """Register an endpoint; it receives events after `after` (default: from now on).
     Its secret (`whsec_...`) is generated here and returned once, for the receiver."""
     check_url(url)
-    if after is not None and after < 0:
-        raise InvalidInput("after", "a cursor is a position >= 0")
+    if after is not None:
+        cursors.check_position(after, "after")
     cursor = timeline.head_position() if after is None else after
     endpoint = Endpoint(
         str(uuid.uuid4()),

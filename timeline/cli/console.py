@@ -7,16 +7,17 @@ Input is parsed here into the domain's own errors (InvalidInput naming the optio
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from sqlalchemy import Engine, inspect
 
+from domain import values
 from domain.errors import InvalidInput
 from timeline.application import Timeline
 from timeline.bootstrap import Services, bootstrap
@@ -60,29 +61,29 @@ def has_table(engine: Engine, name: str) -> bool:
 
 
 def parse_instant(option: str, text: str | None) -> datetime | None:
-    """`--valid-at` and friends: an instant with an offset, or 'now'; None when not given."""
+    """`--valid-at` and friends: an instant with an offset (the one parser of domain/values.py),
+    or 'now'; None when not given. A date or a time without an offset gets a hint."""
     if text is None:
         return None
-    if text.strip().lower() == "now":
+    given = text.strip()
+    if given.lower() == "now":
         return datetime.now(UTC)
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(option, f"{text!r} is not an ISO 8601 instant; {INSTANT_HELP}") from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        if "T" not in text.strip().upper() and " " not in text.strip():
+        return values.parse_instant(option, given)
+    except InvalidInput:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", given):
             raise InvalidInput(
                 option,
                 f"{text!r} is a date, not an instant; give a time and "
-                f"an offset ({text.strip()}T12:00:00+03:00), or ask "
+                f"an offset ({given}T12:00:00+03:00), or ask "
                 "`timeline on POLICY DATE --tz ZONE` for a whole day",
-            )
-        raise InvalidInput(
-            option,
-            f"{text!r} has no offset; an instant needs one, e.g. "
-            f"{text.strip()}+03:00 (or Z for UTC)",
-        )
-    return value.astimezone(UTC)
+            ) from None
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+", given):
+            raise InvalidInput(
+                option,
+                f"{text!r} has no offset; an instant needs one, e.g. {given}+03:00 (or Z for UTC)",
+            ) from None
+        raise InvalidInput(option, f"{text!r} is not an ISO 8601 instant; {INSTANT_HELP}") from None
 
 
 def parse_day(option: str, text: str) -> date:
@@ -96,13 +97,8 @@ def parse_day(option: str, text: str) -> date:
 
 
 def check_time_zone(option: str, name: str) -> str:
-    """An IANA time zone name such as Europe/Moscow."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            option, f"{name!r} is not an IANA time zone such as 'Europe/Moscow' or 'UTC'"
-        ) from None
+    """An IANA time zone name such as Europe/Moscow (the one check of domain/values.py)."""
+    values.check_time_zone(option, name)
     return name
 
 

@@ -20,7 +20,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.errors import InvalidInput, TimelineError
-from timeline import store
+from timeline import cursors, store
 from timeline.application import Timeline
 from timeline.cli.console import err, log, services
 from timeline.cloudevents import to_cloudevent
@@ -94,8 +94,8 @@ def import_commands(
 
 
 def export_events(
-    after: int = typer.Option(
-        0, "--after", min=0, help="Export events after this log position (exclusive)."
+    after_text: str = typer.Option(
+        "0", "--after", help="Export events after this log position (exclusive)."
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many events."),
     output: Path | None = typer.Option(
@@ -107,6 +107,7 @@ def export_events(
     One event per line, in log order. Each carries its log `position`: pass the last one to
     `--after` to resume exactly where an earlier export stopped.
     """
+    after = cursors.parse_position(after_text, "--after")
     with log() as timeline:
         head = timeline.head_position()
         total = max(0, head - after) if limit is None else min(limit, max(0, head - after))

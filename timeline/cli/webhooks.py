@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from domain.errors import NotFound, TimelineError
-from timeline import webhooks
+from timeline import cursors, webhooks
 from timeline.cli.console import has_table, log, services
 from timeline.event_stream import EventFilter
 
@@ -36,7 +36,7 @@ def add(
         ),
     ] = None,
     after: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             help="Deliver the events after this position (0: the whole log). Default: only "
             "events recorded from now on."
@@ -47,7 +47,10 @@ def add(
     with services() as built:
         try:
             endpoint = webhooks.add_endpoint(
-                built.timeline, url, EventFilter.parse(filter or []), after
+                built.timeline,
+                url,
+                EventFilter.parse(filter or []),
+                cursors.optional_position(after, "--after"),
             )
         except TimelineError as error:
             raise _fail(error) from None

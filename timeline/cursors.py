@@ -1,0 +1,53 @@
+"""The one parser of log cursors (a global position) for every way in: GraphQL `events(after:)`
+(query and subscription), REST `/events?after=`, SSE `Last-Event-ID`, webhooks `after`, the CLI.
+
+A position is ASCII digits only, within the 64-bit signed range the stores keep: no sign,
+no `_`, no spaces, no digits of other scripts (Arabic-Indic, fullwidth, superscripts): none
+of what Python's `int()` also takes. A refusal is the domain's InvalidInput naming the field,
+so each transport maps it to its BAD_INPUT / 400 in its own one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+from domain.errors import InvalidInput
+
+#: Largest position: the stores keep positions as 64-bit signed integers.
+MAX_POSITION = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,64}")  # leading zeros allowed; the range is checked after
+
+
+def _reason(value: object) -> str:
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else "this value"
+    return (
+        f"{shown} is not a log cursor: give the `position` of the last event received, "
+        f"ASCII digits 0-9 only, at most {MAX_POSITION}"
+    )
+
+
+def check_position(value: int, field: str = "after") -> int:
+    """A position given as an integer (CLI options, Python callers): 0..MAX_POSITION."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POSITION:
+        raise InvalidInput(field, _reason(value))
+    return value
+
+
+def parse_position(value: str, field: str = "after") -> int:
+    """A position given as text: ASCII digits in the 64-bit signed range, nothing else."""
+    if not isinstance(value, str) or _DIGITS.fullmatch(value) is None:
+        raise InvalidInput(field, _reason(value))
+    return check_position(int(value), field)
+
+
+def optional_position(value: str | None, field: str = "after") -> int | None:
+    """A cursor argument that may be left out: None or '' mean "not given"."""
+    if value is None or value == "":
+        return None
+    return parse_position(value, field)
+
+
+def start_position(value: str | None, field: str = "after") -> int:
+    """A cursor argument whose absence means the start of the log (position 0)."""
+    position = optional_position(value, field)
+    return 0 if position is None else position
