@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import appends, lookups, projection, server
+from bench import appends, deep, lookups, projection, server, storage
 from bench.database import fresh_database
 from bench.generator import Command, History
 from bench.load import load_until, skip_loaded
@@ -31,6 +31,8 @@ from timeline.application import Timeline
 from timeline.settings import Settings
 
 FULL_SIZE = 1_000_000  # the issue's history: what figures 4 and 6 are extrapolated to
+#: Figures measured on the standard growing history (figure 1 loads it).
+HISTORY_FIGURES = {"1", "2", "4", "5", "6", "8"}
 
 
 def parse_size(text: str) -> int:
@@ -80,17 +82,26 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--figures",
-        default="1,2,3,4,5,6",
-        help="which figures to measure, e.g. 1,2,4 (default: all; figure 1 always runs, as "
-        "figure 2 asks its questions)",
+        default="1,2,3,4,5,6,7,8",
+        help="which figures to measure, e.g. 1,2,4 (default: all; figure 1 runs with any of "
+        "2, 4, 5, 6 and 8, which use its history; 3 and 7 have databases of their own)",
+    )
+    parser.add_argument(
+        "--deep-size",
+        default="10,1k,10k",
+        help="revisions of the one policy of figure 7 (deep history), each size in a fresh "
+        "database (default 10,1k,10k)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     args.sizes = sorted({parse_size(s) for s in args.size.split(",") if s.strip()})
-    args.figures = {f.strip() for f in args.figures.split(",") if f.strip()} | {"1"}
-    unknown = args.figures - {"1", "2", "3", "4", "5", "6"}
+    args.deep_sizes = sorted({parse_size(s) for s in args.deep_size.split(",") if s.strip()})
+    args.figures = {f.strip() for f in args.figures.split(",") if f.strip()}
+    if args.figures & HISTORY_FIGURES:
+        args.figures.add("1")
+    unknown = args.figures - {"1", "2", "3", "4", "5", "6", "7", "8"}
     if unknown:
-        parser.error(f"--figures: no figure {', '.join(sorted(unknown))} (there are 1 to 6)")
+        parser.error(f"--figures: no figure {', '.join(sorted(unknown))} (there are 1 to 8)")
     return args
 
 
@@ -113,12 +124,16 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "kept_database": args.keep,
         "figures": sorted(args.figures),
+        "deep_sizes": args.deep_sizes,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "code": _code_version(),
     }
     console.print(f"[bold]Policy Timeline benchmarks[/] {report.context}")
-    with fresh_database(args.database, "bench", keep=args.keep) as url:
-        history_figures(report, url, args)
+    if args.figures & HISTORY_FIGURES:
+        with fresh_database(args.database, "bench", keep=args.keep) as url:
+            history_figures(report, url, args)
+    if "7" in args.figures:
+        deep.deep_figures(report, args)
     if "3" in args.figures:
         with fresh_database(args.database, "bench_appends") as url:
             append_figures(report, url, args)
@@ -129,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
-    """Figures 1, 2, 4, 5 and 6 on one growing history."""
+    """Figures 1, 2, 4, 5, 6 and 8 on one growing history."""
     timeline = Timeline(Settings(database_url=url))
     runner = ProjectionRunner(timeline.engine, timeline)
     history = History(args.seed)
@@ -166,6 +181,8 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
             p50s[size], questions, raw, fixed = _lookup_figures(
                 report, timeline, history, size, fixed, args
             )
+            if "8" in args.figures:
+                storage_figure(report, timeline, size)
         smallest, largest = args.sizes[0], args.sizes[-1]
         flat = p50s[largest] / p50s[smallest]
         report.add(
@@ -195,6 +212,26 @@ def history_figures(report: Report, url: str, args: argparse.Namespace) -> None:
         if smallest_side is not None:
             smallest_side.close()
         sides.close()
+
+
+def storage_figure(report: Report, timeline: Timeline, size: int) -> None:
+    """Figure 8: bytes of the read models (tables and indexes) against the event log's."""
+    found = storage.storage(timeline)
+    ratio = found["read_models"] / found["event_log"]
+    report.add(
+        Figure(
+            "8",
+            f"read models at {size:,} events",
+            found["read_models"] / 1e6,
+            "MB",
+            "event log MB",
+            found["event_log"] / 1e6,
+            ratio,
+            "<= 3x the log",
+            ratio <= 3,
+            extra={"bytes": found},
+        )
+    )
 
 
 def _interleaved_ratio(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,16 +35,61 @@ def _frame(row: Any) -> dict[str, Any]:
     return {"known_from": row.known_from, "known_to": None}
 
 
-def policy_version(row: Any) -> PolicyVersion:
-    s = json.loads(row.state)
+#: Decoded clause and source texts by content address. A ref always names the same text,
+#: in any database, so an entry never goes stale; the dict is only bounded.
+_VALUES: dict[str, Clause | Source] = {}
+_VALUES_MAX = 50_000
+
+
+def missing_refs(states: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The refs of these policy states' clauses and sources not decoded yet."""
+    found: set[str] = set()
+    for s in states:
+        found.update(c["ref"] for c in s["clauses"] if "ref" in c)
+        found.update(x for x in s["sources"] if isinstance(x, str))
+    return found - _VALUES.keys()
+
+
+def learn_values(rows: Iterable[tuple[str, str]], states: Sequence[Mapping[str, Any]]) -> None:
+    """Decode fetched (ref, body) texts into the cache, as clauses or sources as the states
+    that refer to them say."""
+    sources = {x for s in states for x in s["sources"] if isinstance(x, str)}
+    if len(_VALUES) > _VALUES_MAX:
+        _VALUES.clear()
+    for ref, body in rows:
+        data = json.loads(body)
+        _VALUES[ref] = Source.from_dict(data) if ref in sources else Clause.from_dict(data)
+
+
+def _clause(c: Mapping[str, Any]) -> Clause:
+    if "ref" not in c:
+        return Clause.from_dict(c)  # a row of schema 1, read until its rebuild swaps in
+    value = _VALUES[c["ref"]]
+    assert isinstance(value, Clause)
+    return value
+
+
+def _source(x: Any) -> Source:
+    if not isinstance(x, str):
+        return Source.from_dict(x)  # schema 1
+    value = _VALUES[x]
+    assert isinstance(value, Source)
+    return value
+
+
+def policy_version(row: Any, s: Mapping[str, Any] | None = None) -> PolicyVersion:
+    """A policy row (its state already parsed, if `s`); the texts it refers to must have
+    been learnt (`missing_refs`, `learn_values`)."""
+    if s is None:
+        s = json.loads(row.state)
     return PolicyVersion(
         slug=s["slug"],
         title=s["title"],
         owner=s["owner"],
         summary=s["summary"],
         status=s["status"],
-        clauses=tuple(Clause.from_dict(c) for c in s["clauses"]),
-        sources=tuple(Source.from_dict(x) for x in s["sources"]),
+        clauses=tuple(_clause(c) for c in s["clauses"]),
+        sources=tuple(_source(x) for x in s["sources"]),
         revision=s["revision"],
         changed_by=s["changed_by"],
         change_type=s["change_type"],

@@ -19,7 +19,7 @@ from typing import Any
 from domain import RULES, Fact, Span
 from domain.facts import CORRECTED, RETRACTED
 from domain.rules import FoldRules, apply_checked
-from projections.rows import FeedRow, VersionRow, feed_row, state_digest, state_text, version_row
+from projections.rows import FeedRow, VersionRow, feed_row, state_digest, stored_text, version_row
 
 Key = tuple[Any, ...]
 
@@ -69,7 +69,9 @@ class AggregateFold:
             fold.last_version = fact.version
             fold._restructure(*fold._believe(fact, position))
         fold._rederive(0)
-        fold.span_keys = [_span_key(s, state_digest(state_text(s.state))) for s in fold.spans]
+        fold.span_keys = [
+            _span_key(s, state_digest(stored_text(kind, s.state))) for s in fold.spans
+        ]
         return fold
 
     # -- the facts -------------------------------------------------------------------------
@@ -190,7 +192,7 @@ class AggregateFold:
         for span in self.spans[start:]:
             digest = digests.get(id(span.state))
             if digest is None:
-                text = texts[id(span.state)] = state_text(span.state)
+                text = texts[id(span.state)] = stored_text(self.kind, span.state)
                 digest = digests[id(span.state)] = state_digest(text)
             self.span_keys.append(_span_key(span, digest))
         new_keys = self.span_keys[start:]

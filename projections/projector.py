@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import Fact
 from projections import tables as t
@@ -66,6 +67,7 @@ class _Batch:
     links: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -93,11 +95,14 @@ class Projector:
         self.memo_facts = memo_facts
         self.held = 0  # facts of the aggregates in the memo
         self.tables = tables
+        #: Refs of the texts this projector has stored (committed: cleared on a rollback).
+        self.stored: set[str] = set()
 
     def forget(self) -> None:
         """Drop the memo (after a rollback, or when the tables were rebuilt)."""
         self.memo.clear()
         self.held = 0
+        self.stored.clear()
 
     def apply(self, connection: Connection, events: Iterable[LoggedEvent]) -> None:
         """Apply events in log order; all writes go through `connection`."""
@@ -153,6 +158,9 @@ class Projector:
             batch.close(table, memo.open_versions.pop(key), at, position)
         seq = 0
         for row in change.opened_versions:
+            for ref, body in row.texts:
+                if ref not in self.stored:
+                    batch.texts[ref] = body
             memo.open_versions[row.key] = (position, seq)
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
@@ -217,6 +225,11 @@ class Projector:
         by_name = {table.name: table for table in tables.tables}
         if batch.facts:
             connection.execute(insert(tables.facts), batch.facts)
+        if batch.texts:
+            _insert_new_texts(connection, tables.texts, batch.texts)
+            if len(self.stored) > STORED_REFS:
+                self.stored.clear()
+            self.stored.update(batch.texts)
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
@@ -239,6 +252,17 @@ class Projector:
             connection.execute(insert(tables.responses), batch.links)
         if batch.tags:
             connection.execute(insert(tables.timeline_tags), batch.tags)
+
+
+#: How many stored refs a projector remembers (a forgotten one costs a no-op insert).
+STORED_REFS = 200_000
+
+
+def _insert_new_texts(connection: Connection, table: Table, texts: dict[str, str]) -> None:
+    """Insert the texts whose ref is not stored yet (another runner may have stored some)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    rows = [{"ref": ref, "body": body} for ref, body in texts.items()]
+    connection.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
 def _load(

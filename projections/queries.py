@@ -8,6 +8,7 @@ composite index (slug, valid_from, known_from) of each version table serves.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -75,6 +76,26 @@ def _all(engine: Engine, query: Select[Any], decoder: Callable[[Any], T]) -> lis
         return [decoder(row) for row in connection.execute(query)]
 
 
+#: Refs per statement when fetching texts (well under SQLite's bound-parameter limit).
+_REFS_PER_QUERY = 5_000
+
+
+def _policies(engine: Engine, query: Select[Any]) -> list[PolicyVersion]:
+    """Policy rows with the clause and source texts they refer to: one statement when every
+    text is cached already (a ref always names the same text), one more per 5,000 missing."""
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+        states = [json.loads(row.state) for row in rows]
+        missing = sorted(decode.missing_refs(states))
+        for i in range(0, len(missing), _REFS_PER_QUERY):
+            chunk = missing[i : i + _REFS_PER_QUERY]
+            found = connection.execute(
+                select(t.texts.c.ref, t.texts.c.body).where(t.texts.c.ref.in_(chunk))
+            )
+            decode.learn_values([(r.ref, r.body) for r in found], states)
+    return [decode.policy_version(row, s) for row, s in zip(rows, states, strict=True)]
+
+
 # -- policies --------------------------------------------------------------------------------
 
 
@@ -97,7 +118,7 @@ def policies_at(
     v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
     pv = t.policy_versions
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
-    return {p.slug: p for p in _all(engine, query, decode.policy_version)}
+    return {p.slug: p for p in _policies(engine, query)}
 
 
 def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
@@ -121,7 +142,7 @@ def policy_on(
         )
         .order_by(pv.c.valid_from)
     )
-    return _all(engine, query, decode.policy_version)
+    return _policies(engine, query)
 
 
 def policy_history(
@@ -131,7 +152,7 @@ def policy_history(
     k = decode.instant("knownAt", known_at)
     pv = t.policy_versions
     query = _policy_select(k).where(pv.c.slug == slug).order_by(pv.c.valid_from)
-    return _all(engine, query, decode.policy_version)
+    return _policies(engine, query)
 
 
 def policy_diff(
@@ -223,7 +244,7 @@ def list_policies(
     if after is not None:
         query = query.where(pv.c.slug > decode.decode_cursor(after, [str])[0])
     query = query.order_by(pv.c.slug).limit(first + 1)
-    return _page(_all(engine, query, decode.policy_version), first, lambda p: [p.slug], total)
+    return _page(_policies(engine, query), first, lambda p: [p.slug], total)
 
 
 # -- regulatory actions ------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class VersionRow:
     columns: Mapping[str, Any]
     cites: tuple[str, ...]
     digest: bytes = field(default=b"", repr=False, compare=False)  # of `state`, if known
+    #: (ref, canonical text) of the clauses and sources `state` refers to: stored once each.
+    texts: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -155,6 +157,55 @@ def state_text(value: Any) -> str:
     return dumps(value)
 
 
+_VALUE_REFS: dict[int, tuple[object, str]] = {}
+
+
+def value_ref(value: Clause | Source) -> str:
+    """The content address of a clause or source: a hex digest of its canonical text, so
+    that equal texts are stored once and a ref always means the same text (cacheable)."""
+    cached = _VALUE_REFS.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    if len(_VALUE_REFS) >= _VALUE_TEXTS_MAX:
+        _VALUE_REFS.clear()
+    ref = _equal_value_ref(value)
+    _VALUE_REFS[id(value)] = (value, ref)
+    return ref
+
+
+@lru_cache(maxsize=_VALUE_TEXTS_MAX)
+def _equal_value_ref(value: Clause | Source) -> str:
+    return hashlib.blake2b(_value_text(value).encode(), digest_size=16).hexdigest()
+
+
+def stored_text(kind: str, state: Any) -> str:
+    """The text a version row stores: the canonical JSON of the state, except that a
+    policy's clauses are `{"id", "ref"}` and its sources refs, their texts being stored once
+    (`stored_values`) instead of in every version that shares them."""
+    if kind != "policy":
+        return state_text(state)
+    parts = []
+    for name, key in _field_keys(type(state)):
+        value = getattr(state, name)
+        if name == "clauses":
+            text = ",".join(
+                '{"id":' + _string(c.id) + ',"ref":"' + value_ref(c) + '"}' for c in value
+            )
+            parts.append(key + "[" + text + "]")
+        elif name == "sources":
+            parts.append(key + "[" + ",".join('"' + value_ref(x) + '"' for x in value) + "]")
+        else:
+            parts.append(key + state_text(value))
+    return "{" + ",".join(parts) + "}"
+
+
+def stored_values(kind: str, state: Any) -> tuple[tuple[str, str], ...]:
+    """(ref, canonical text) of every clause and source a policy row refers to."""
+    if kind != "policy":
+        return ()
+    return tuple((value_ref(v), _value_text(v)) for v in (*state.clauses, *state.sources))
+
+
 def cited_policies(references: Sequence[str]) -> tuple[str, ...]:
     """Slugs of the policies among `inResponseTo` references, in order, once each."""
     slugs: list[str] = []
@@ -207,8 +258,9 @@ def version_row(
     """The row of one span; `text` (and its `digest`) when the caller has them already."""
     columns, cites = _columns(kind, span.state)
     if text is None:
-        text, digest = state_text(span.state), b""
-    return VersionRow(span.valid_from, span.valid_to, text, columns, cites, digest)
+        text, digest = stored_text(kind, span.state), b""
+    texts = stored_values(kind, span.state)
+    return VersionRow(span.valid_from, span.valid_to, text, columns, cites, digest, texts)
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:

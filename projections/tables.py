@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: policy clauses and sources stored once, by content address
 
 metadata = MetaData()
 
@@ -94,6 +94,7 @@ class ReadModels:
     timeline_entries: Table
     timeline_tags: Table
     facts: Table
+    texts: Table
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -195,6 +196,14 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("data", Text, nullable=False),
     )
     Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)
+    # Clause and source texts, once each, by content address (`rows.value_ref`): version
+    # rows refer to them, so a version that shares 19 of 20 clauses stores 19 refs, not texts.
+    texts = Table(
+        name("texts"),
+        metadata,
+        Column("ref", String(32), primary_key=True),
+        Column("body", Text, nullable=False),
+    )
     return ReadModels(
         metadata,
         policy_versions,
@@ -205,6 +214,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         entries,
         tags,
         facts,
+        texts,
     )
 
 
@@ -221,6 +231,7 @@ responses = LIVE.responses
 timeline_entries = LIVE.timeline_entries
 timeline_tags = LIVE.timeline_tags
 facts = LIVE.facts
+texts = LIVE.texts
 
 #: One row per projection: the last log position applied and the schema it was built with.
 tracking = Table(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import POSTGRES_DSN, require_postgres
 
+from bench.deep import DeepHistory
 from bench.generator import History
 from bench.load import skip_loaded, stored_events
 from timeline.application import Timeline
@@ -50,6 +51,64 @@ def test_a_kept_database_resumes_the_same_history_where_it_stopped(timeline: Tim
     assert resumed.finished() == straight.finished()
 
 
+def test_every_deep_history_command_is_accepted_and_the_mix_is_as_described(
+    timeline: Timeline,
+) -> None:
+    commands = list(DeepHistory(400, seed=3).commands())
+    for name, data in commands:
+        timeline.execute(name, data)  # a retroactive amendment always finds its clause
+    assert timeline.head_position() == 402
+    revisions = [d for n, d in commands if n == "revisePolicy"]
+    corrections = [d for n, d in commands if n == "correctEvent"]
+    assert 0.02 < len(corrections) / 400 < 0.09
+    assert all(len(d["amendClauses"]) == 1 for d in revisions)
+    times = [d["effectiveAt"] for d in revisions]
+    retroactive = sum(1 for i, at in enumerate(times) if i and at < max(times[:i]))
+    assert 0.05 < retroactive / 400 < 0.16
+    announced = commands[1][1]
+    assert len(announced["clauses"]) == 20
+    assert all(300 < len(c["text"]) < 600 for c in announced["clauses"])
+
+
+def test_the_deep_history_figure_runs_alone_at_a_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "deep.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--figures",
+            "7",
+            "--deep-size",
+            "3,15",
+            "--repeat",
+            "1",
+            "--lookups",
+            "6",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    figures = json.loads(out.read_text())["figures"]
+    assert {f["figure"] for f in figures} == {"7"}  # no standard history loaded
+    by_name = {f["name"]: f for f in figures}
+    for size in ("3", "15"):
+        lookup = by_name[f"deep history N={size}: policy_at p50"]
+        assert lookup["baseline_name"] == "raw SQL p50" and lookup["baseline"] > 0
+        stored = by_name[f"deep history N={size}: read models"]
+        assert stored["baseline"] > 0 and stored["ratio"] > 0  # event-log bytes, and the ratio
+        assert by_name[f"deep history N={size}: policy read-model rows"]["value"] >= 1
+        assert by_name[f"deep history N={size}: projection"]["value"] > 0
+    assert by_name["deep history N=15: policy read-model rows"]["baseline"] == 17  # events
+    assert "deep history lookup p50 ratio N=15 / N=3" in by_name
+
+
 def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
     out = tmp_path / "figures.json"
     result = subprocess.run(
@@ -73,6 +132,8 @@ def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
             "2",
             "--appends",
             "8",
+            "--deep-size",
+            "4,12",
             "--json",
             str(out),
         ],
@@ -89,7 +150,7 @@ def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
 def check_every_figure(report: dict[str, object]) -> None:
     figures = report["figures"]
     assert isinstance(figures, list)
-    assert {f["figure"] for f in figures} == {"1", "2", "3", "4", "5", "6"}
+    assert {f["figure"] for f in figures} == {"1", "2", "3", "4", "5", "6", "7", "8"}
     names = " | ".join(f["name"] for f in figures)
     for wanted in (
         "policy_at p50 at 120 events",
@@ -104,6 +165,10 @@ def check_every_figure(report: dict[str, object]) -> None:
         "rebuild of 1M events",
         "subscriber p99",
         "API resident size",
+        "read models at 120 events",
+        "read models at 300 events",
+        "deep history N=12: policy_at p50",
+        "deep history lookup p50 ratio N=12 / N=4",
     ):
         assert wanted in names
     for figure in figures:

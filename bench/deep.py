@@ -1,0 +1,258 @@
+"""Figure 7, deep history: ONE policy with N revisions, as a long-lived document has (terms of
+service tracked for years). 20 clauses of about 400 characters; each revision amends one
+clause; 10% of them are retroactive (effective at a random moment of the policy's past) and
+5% of the events are corrections. Loaded through the command path into a fresh database per
+N. What must not grow with N: the lookup, and the read models' bytes per event-log byte."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+
+from bench import lookups, projection, storage
+from bench.database import fresh_database
+from bench.generator import EPOCH, WORDS, Command
+from bench.load import load_until
+from bench.measure import Figure, Report, ms
+from domain.values import aggregate_uuid
+from projections import tables as t
+from projections.runner import ProjectionRunner
+from timeline.application import Timeline
+from timeline.settings import Settings
+
+OWNER = "deep-org"
+SLUG = "deep-org/terms-of-service"
+CLAUSES = 20
+RETROACTIVE = 0.10
+CORRECTIONS = 0.05
+
+
+class DeepHistory:
+    """The command stream: the owner, the announcement, then `revisions` events."""
+
+    def __init__(self, revisions: int, seed: int = 7, clauses: int = CLAUSES) -> None:
+        self.revisions = revisions
+        self.rng = random.Random(seed)
+        self.clauses = [f"c{i + 1}" for i in range(clauses)]
+
+    def commands(self) -> Iterator[Command]:
+        yield (
+            "registerActor",
+            {
+                "id": OWNER,
+                "name": "Deep Organisation",
+                "kind": "organisation",
+                "effectiveAt": _instant(EPOCH),
+            },
+        )
+        announced = latest = EPOCH + timedelta(days=1)
+        yield (
+            "announcePolicy",
+            {
+                "id": SLUG,
+                "title": "Terms of service",
+                "owner": OWNER,
+                "summary": self._words(20),
+                "clauses": [
+                    {"id": cid, "heading": self._words(3).capitalize(), "text": self._words(60)}
+                    for cid in self.clauses
+                ],
+                "effectiveAt": _instant(announced),
+            },
+        )
+        version = 1
+        correctable = [1]  # announcement and revisions (a correction is not corrected)
+        for _ in range(self.revisions):
+            version += 1
+            roll = self.rng.random()
+            if roll < CORRECTIONS:
+                target = self.rng.choice(correctable)
+                yield (
+                    "correctEvent",
+                    {
+                        "event": f"policy:{SLUG}@{target}",
+                        "changes": {"summary": "Corrected: " + self._words(12)},
+                        "reason": "the summary misquoted the source",
+                    },
+                )
+            else:
+                if roll < CORRECTIONS + RETROACTIVE and latest > announced:
+                    span = (latest - announced).total_seconds()
+                    at = announced + timedelta(seconds=self.rng.uniform(1, span))
+                else:
+                    at = latest = latest + timedelta(hours=self.rng.uniform(1, 72))
+                yield (
+                    "revisePolicy",
+                    {
+                        "id": SLUG,
+                        "summary": self._words(15),
+                        "amendClauses": [
+                            {"id": self.rng.choice(self.clauses), "text": self._words(60)}
+                        ],
+                        "effectiveAt": _instant(at),
+                    },
+                )
+                correctable.append(version)
+
+    def _words(self, n: int) -> str:
+        return " ".join(self.rng.choice(WORDS) for _ in range(n))
+
+
+def _instant(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
+
+
+def policy_rows(engine: Engine) -> int:
+    """Rows of the policy read-model tables (every table named for policies)."""
+    total = 0
+    with engine.connect() as connection:
+        for table in t.READ_MODEL_TABLES:
+            if "policy" in table.name:
+                total += int(
+                    connection.execute(select(func.count()).select_from(table)).scalar() or 0
+                )
+    return total
+
+
+def sample(engine: Engine, count: int, seed: int) -> list[lookups.Lookup]:
+    """`count` questions on the deep policy: validAt anywhere in its life (and 30 days on),
+    knownAt now (half) or a random moment of its recording (half)."""
+    facts = t.facts
+    aggregate = aggregate_uuid("policy", SLUG)
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(
+                func.min(facts.c.effective_at),
+                func.max(facts.c.effective_at),
+                func.min(facts.c.recorded_at),
+                func.max(facts.c.recorded_at),
+            ).where(facts.c.aggregate_id == aggregate)
+        ).one()
+    first, last, known_first, known_last = (_aware(v) for v in row)
+    last += timedelta(days=30)
+    rng = random.Random(seed)
+    questions = []
+    for _ in range(count):
+        valid_at = first + (last - first) * rng.random()
+        known_at = None
+        if rng.random() < 0.5:
+            known_at = known_first + (known_last - known_first) * rng.random()
+        questions.append(lookups.Lookup(SLUG, valid_at, known_at))
+    return questions
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite hands back aggregates of instants as text
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def measure(url: str, revisions: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Load one deep history into `url`, project it, and measure it."""
+    timeline = Timeline(Settings(database_url=url))
+    runner = ProjectionRunner(timeline.engine, timeline)
+    try:
+        history = DeepHistory(revisions, args.seed)
+        added, load_seconds = load_until(timeline, history.commands(), revisions + 2)
+        events, seconds = projection.caught_up(runner, timeline, f"deep history {revisions:,}")
+        if timeline.engine.dialect.name == "postgresql":
+            with timeline.engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+        questions = sample(timeline.engine, args.lookups, args.seed)
+        timed = lookups.time_policy_at(timeline.engine, questions, args.repeat)
+        statements = lookups.raw_statements(timeline.engine, questions)
+        raw = lookups.time_raw_sql(timeline.engine, statements, args.repeat)
+        sizes = storage.storage(timeline)
+        return {
+            "events": added,
+            "commands_per_s": added / load_seconds if load_seconds else None,
+            "projection_per_s": events / seconds if seconds else None,
+            "rows": policy_rows(timeline.engine),
+            "p50": timed["p50"],
+            "p99": timed["p99"],
+            "raw_p50": raw["p50"],
+            "raw_p99": raw["p99"],
+            **sizes,
+        }
+    finally:
+        runner.stop()
+        timeline.close()
+
+
+def deep_figures(report: Report, args: argparse.Namespace) -> None:
+    """Figure 7 at every `--deep-size`, each in a fresh database; then the flatness ratio."""
+    p50s: dict[int, float] = {}
+    for revisions in args.deep_sizes:
+        start = time.perf_counter()
+        with fresh_database(args.database, "bench_deep") as url:
+            found = measure(url, revisions, args)
+        p50s[revisions] = found["p50"]
+        label = f"deep history N={revisions:,}"
+        ratio = found["read_models"] / found["event_log"]
+        extra = {k: v for k, v in found.items() if k not in ("read_models", "event_log")}
+        extra["seconds"] = round(time.perf_counter() - start, 1)
+        report.add(
+            Figure(
+                "7",
+                f"{label}: policy_at p50",
+                ms(found["p50"]),
+                "ms",
+                "raw SQL p50",
+                ms(found["raw_p50"]),
+                found["p50"] / found["raw_p50"],
+                "<= 2x its SQL",
+                found["p50"] <= 2 * found["raw_p50"],
+                extra=extra,
+                note="random validAt; knownAt now (half) or in the past (half)",
+            )
+        )
+        report.add(
+            Figure(
+                "7",
+                f"{label}: read models",
+                found["read_models"] / 1e6,
+                "MB",
+                "event log MB",
+                found["event_log"] / 1e6,
+                ratio,
+                "<= 3x the log",
+                ratio <= 3,
+                extra={"policy_rows": found["rows"]},
+            )
+        )
+        report.add(
+            Figure(
+                "7",
+                f"{label}: policy read-model rows",
+                found["rows"],
+                "rows",
+                "events",
+                found["events"],
+                found["rows"] / found["events"],
+            )
+        )
+        if found["projection_per_s"] is not None:
+            report.add(Figure("7", f"{label}: projection", found["projection_per_s"], "events/s"))
+    smallest, largest = min(p50s), max(p50s)
+    if largest != smallest:
+        flat = p50s[largest] / p50s[smallest]
+        report.add(
+            Figure(
+                "7",
+                f"deep history lookup p50 ratio N={largest:,} / N={smallest:,}",
+                flat,
+                "x",
+                f"p50 at N={smallest:,}",
+                ms(p50s[smallest]),
+                flat,
+                "<= 2",
+                flat <= 2,
+            )
+        )

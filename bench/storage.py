@@ -1,0 +1,65 @@
+"""Bytes on disk of the read models and of the event log, tables and their indexes, measured
+the same way on both databases (SQLite's `dbstat`, PostgreSQL's `pg_total_relation_size`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, text
+
+from projections import tables as t
+from timeline.application import Timeline
+
+
+def table_bytes(engine: Engine, names: Iterable[str]) -> int:
+    """Bytes of these tables with their indexes (and, on PostgreSQL, their TOAST)."""
+    names = sorted(set(names))
+    if not names:
+        return 0
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            total = 0
+            for name in names:
+                found = connection.execute(
+                    text("SELECT pg_total_relation_size(to_regclass(:name))"), {"name": name}
+                ).scalar()
+                total += int(found or 0)
+            return total
+        objects = connection.execute(
+            text(
+                "SELECT name FROM sqlite_master WHERE tbl_name IN ("
+                + ",".join(f":n{i}" for i in range(len(names)))
+                + ")"
+            ),
+            {f"n{i}": name for i, name in enumerate(names)},
+        ).scalars()
+        wanted = set(objects)
+        # An R*Tree virtual table keeps its nodes in shadow tables named after it.
+        shadow = connection.execute(text("SELECT name FROM sqlite_master")).scalars()
+        rtree = {f"{n}_{part}" for n in names for part in ("node", "rowid", "parent")}
+        wanted |= {s for s in shadow if s in rtree}
+        total = 0
+        for name, size in connection.execute(
+            text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
+        ):
+            if name in wanted:
+                total += int(size)
+        return total
+
+
+def read_model_names() -> list[str]:
+    """The live read-model tables (the projected copy of the facts included)."""
+    return [table.name for table in t.READ_MODEL_TABLES]
+
+
+def event_log_names(timeline: Timeline) -> list[str]:
+    """The event log: the recorder's stored events (what a rebuild reads)."""
+    return [timeline.recorder.events_table_name]  # type: ignore[attr-defined]
+
+
+def storage(timeline: Timeline) -> dict[str, int]:
+    """Bytes of the read models and of the event log, with their indexes."""
+    return {
+        "read_models": table_bytes(timeline.engine, read_model_names()),
+        "event_log": table_bytes(timeline.engine, event_log_names(timeline)),
+    }
