@@ -9,22 +9,14 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.execution.executor import Executor
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api import subscriptions
+from api.document_limits import DocumentCache, Limits, limits_extension
 from api.errors import ErrorCodes, describe_all
 from api.mutations import Mutation
 from api.query import Query
@@ -61,26 +53,24 @@ class TimelineSchema(strawberry.Schema):
         describe_all(errors, document)
 
 
-#: Distinct query texts whose parsed and validated form is kept (per process): clients send
-#: a handful of fixed documents, so each is parsed and validated once, not on every request.
-DOCUMENT_CACHE_SIZE = 512
-
-
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema with depth, alias and token limits (and introspection) from `settings`."""
+    """The schema with its document limits, token limit and introspection from `settings`."""
     settings = settings or Settings()
-    # The limits' validation rules are built once, so the validation cache (keyed by the
-    # document and the rules) hits across requests; a rule class per request never would.
-    limits = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
-    extensions: list[Callable[[], SchemaExtension]] = [
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_cost=settings.max_cost,
+        max_repeated_fields=settings.max_repeated_fields,
+        default_page_size=settings.default_page_size,
+        max_page_size=settings.max_page_size,
+    )
+    # One cache per schema: clients send a handful of fixed documents, each parsed and
+    # validated once; its budget is in bytes so distinct large documents cannot pin memory.
+    cache = DocumentCache(settings.document_cache_bytes, settings.document_cache_entry_bytes)
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         ErrorCodes,
-        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        limits_extension(limits, cache),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

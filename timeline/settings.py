@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=1, description="Deepest GraphQL selection.")
     max_aliases: int = Field(default=30, ge=0, description="Most aliases in one document.")
     max_tokens: int = Field(default=2_000, ge=10, description="Most tokens in one document.")
+    max_cost: int = Field(
+        default=50_000, ge=1, description="Largest cost: fields times the `first` of lists."
+    )
+    max_repeated_fields: int = Field(
+        default=10, ge=1, description="Most fields of one response name in a selection."
+    )
+    document_cache_bytes: int = Field(
+        default=8_000_000, ge=0, description="Bytes of parsed documents kept."
+    )
+    document_cache_entry_bytes: int = Field(
+        default=1_000_000, ge=0, description="Largest parsed document kept (bytes)."
+    )
     max_page_size: int = Field(default=200, ge=1, description="Largest `first` of a list.")
     default_page_size: int = Field(default=50, ge=1, description="`first` when omitted.")
     max_body_bytes: int = Field(

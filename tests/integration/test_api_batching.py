@@ -102,7 +102,8 @@ def test_a_page_of_50_policies_with_responses_costs_no_more_statements_than_10(
         for p in large["policies"]["nodes"]
     )
     assert large["policies"]["nodes"][7]["responses"][0]["authorityActor"]["name"] == "Roskomnadzor"
-    assert 0 < fifty == ten
+    # no statement per policy; the first page may also fetch clause texts the second finds cached
+    assert 0 < fifty <= ten
 
 
 def run_query(services: Services, query: str, **variables: Any) -> dict[str, Any]:
