@@ -36,8 +36,12 @@ class Services:
         return self.projections.wait_for(position, timeout)
 
     def close(self) -> None:
+        """Stop the projections and close the store, returning its pooled connections (the
+        library's close leaves the engine's pool open)."""
         self.projections.stop()
+        engine = self.timeline.engine
         self.timeline.close()
+        engine.dispose()
 
 
 def bootstrap(
