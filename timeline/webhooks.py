@@ -154,9 +154,24 @@ def _endpoint(row: Any) -> Endpoint:
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2_000:
+    """An http(s) URL with a host, without credentials, spaces or control characters (a CR or
+    LF would split the request line; credentials would be sent to whoever holds the name)."""
+    if len(url) > 2_000 or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise InvalidInput(
+            "url",
+            "must be an http(s) URL of at most 2000 characters, without spaces or control"
+            " characters",
+        )
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 -- a bad port raises here
+    except ValueError:
+        raise InvalidInput("url", f"{url!r} is not a well-formed URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise InvalidInput("url", f"{url!r} is not an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("url", "must not carry credentials (user:password@)")
     return url
 
 

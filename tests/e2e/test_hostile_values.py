@@ -150,3 +150,29 @@ def test_unknown_event_types_are_refused_in_filters(api: ApiServer) -> None:
     refused(body, "types")
     response = httpx.get(api.url + "/events", params={"type": "NoSuchEvent"})
     assert response.status_code == 400 and "NoSuchEvent" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "http://example.com:99999/hook",
+        "http://user:secret@example.com/hook",
+        "http://example.com/hook\r\nX-Injected: 1",
+        "http://example.com/hook\x00",
+        "http://example.com/ hook",
+        "ftp://example.com/hook",
+    ],
+)
+def test_a_malformed_webhook_url_is_bad_input_naming_url_and_stores_nothing(
+    api: ApiServer, url: str
+) -> None:
+    hook = graphql(
+        api,
+        "mutation($i: AddWebhookInput!) { addWebhook(input: $i) { secret } }",
+        {"i": {"url": url}},
+        token=api.write_token,
+    )
+    refused(hook, "url")
+    listed = graphql(api, "{ webhooks { url } }", {}, token=api.write_token)
+    assert listed["data"]["webhooks"] == [], listed
