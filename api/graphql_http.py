@@ -8,6 +8,7 @@ BAD_INPUT with a message saying what to send instead; the HTTP status stays as i
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException
@@ -25,6 +26,10 @@ _CLEARER: dict[str, tuple[str | None, str]] = {
     "Unable to parse request body as JSON": (
         "body",
         'the request body is not valid JSON: send {"query": ..., "variables": {...}}',
+    ),
+    "Not a JSON object": (
+        "body",
+        'the request is a bare JSON value: send an object {"query": ..., "variables": {...}}',
     ),
     "Unsupported content type": (
         "Content-Type",
@@ -77,6 +82,17 @@ class GraphQLHttp(GraphQLRouter[Any, None]):
             methods=OTHER_METHODS,
             include_in_schema=False,
         )
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON of the request, refused with 400 when it is not JSON (invalid UTF-8 or nesting
+        too deep included) or is a bare value rather than an object (or a list, for batches)."""
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "Not a JSON object")
+        return value
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:

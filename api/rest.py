@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import unavailable
 from api.context import run
+from api.limits import BodyTooLarge
 from timeline.bootstrap import Services
 
 log = logging.getLogger("api.rest")
@@ -95,7 +96,7 @@ class Observe:
         try:
             await self.app(scope, receive, watch)
         except Exception as error:
-            if begun:  # the answer is half sent (a stream): nothing better can be said now
+            if begun or isinstance(error, BodyTooLarge):  # half sent; or a 413 said outside
                 raise
             request = Request(scope)
             if unavailable.is_unavailable(error):  # an outage, not a bug: 503, retry
