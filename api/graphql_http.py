@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET
 
@@ -39,12 +39,20 @@ _CLEARER: dict[str, tuple[str | None, str]] = {
         None,
         "mutations are not allowed over GET: send them with POST",
     ),
+    "subscriptions are not allowed": (
+        "query",
+        "subscriptions are served over websockets only: connect to /graphql with the "
+        "graphql-transport-ws subprotocol",
+    ),
     "No GraphQL query found in the request": ("query", "no GraphQL query in the request"),
     "Not Found": (None, "the in-browser IDE is served only in development; POST queries here"),
 }
 
 #: Methods other than GET and POST, answered here rather than with the framework's 405.
-OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
+OTHER_METHODS = ["PUT", "PATCH", "DELETE", "HEAD", "TRACE"]
+
+#: What /graphql answers to, as OPTIONS (and every 405) says.
+ALLOW = "GET, POST, OPTIONS"
 
 
 def request_error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -66,9 +74,15 @@ def clearer(reason: str) -> tuple[str | None, str]:
 
 
 async def method_not_allowed() -> JSONResponse:
+    """405 in the project's error shape, naming the methods that are served."""
     response = request_error(405, "GraphQL is served over GET (queries) and POST only")
-    response.headers["Allow"] = "GET, POST"
+    response.headers["Allow"] = ALLOW
     return response
+
+
+async def options() -> Response:
+    """OPTIONS (not a CORS preflight, which the CORS middleware answers): what is served."""
+    return Response(status_code=204, headers={"Allow": ALLOW})
 
 
 class GraphQLHttp(GraphQLRouter[Any, None]):
@@ -81,6 +95,9 @@ class GraphQLHttp(GraphQLRouter[Any, None]):
             method_not_allowed,
             methods=OTHER_METHODS,
             include_in_schema=False,
+        )
+        self.add_api_route(
+            kwargs.get("path", ""), options, methods=["OPTIONS"], include_in_schema=False
         )
 
     def parse_json(self, data: str | bytes) -> Any:

@@ -52,3 +52,44 @@ def test_a_chunked_body_over_the_limit_is_413(api: ApiServer) -> None:
     assert response.status_code == 413, response.text
     assert response.json()["errors"][0]["extensions"]["field"] == "body"
     assert httpx.get(api.url + "/healthz").status_code == 200
+
+
+SUBSCRIPTION = "subscription { events { position } }"
+
+
+@pytest.mark.parametrize(
+    ("method", "accept"),
+    [("POST", "application/json"), ("GET", "application/json"), ("POST", "multipart/mixed")],
+)
+def test_a_subscription_over_http_is_bad_input_pointing_to_the_websocket(
+    api: ApiServer, method: str, accept: str
+) -> None:
+    if method == "GET":
+        response = httpx.get(
+            api.url + "/graphql", params={"query": SUBSCRIPTION}, headers={"Accept": accept}
+        )
+    else:
+        response = httpx.post(
+            api.url + "/graphql", json={"query": SUBSCRIPTION}, headers={"Accept": accept}
+        )
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "BAD_INPUT", "field": "query"}, error
+    assert "graphql-transport-ws" in error["message"]
+
+
+@pytest.mark.parametrize("method", ["HEAD", "TRACE", "PUT", "PATCH", "DELETE"])
+def test_other_methods_on_graphql_are_405_in_the_project_error_shape(
+    api: ApiServer, method: str
+) -> None:
+    response = httpx.request(method, api.url + "/graphql")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST, OPTIONS"
+    if method != "HEAD":  # a HEAD answer has no body
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_options_on_graphql_says_what_is_served(api: ApiServer) -> None:
+    response = httpx.options(api.url + "/graphql")
+    assert response.status_code == 204
+    assert response.headers["Allow"] == "GET, POST, OPTIONS"
