@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import appends, deep, lookups, projection, server, storage
+from bench import appends, deep, hostile, lookups, projection, server, storage
 from bench.database import fresh_database
 from bench.generator import Command, History
 from bench.load import load_until, skip_loaded
@@ -82,7 +82,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--figures",
-        default="1,2,3,4,5,6,7,8",
+        default="1,2,3,4,5,6,7,8,9",
         help="which figures to measure, e.g. 1,2,4 (default: all; figure 1 runs with any of "
         "2, 4, 5, 6 and 8, which use its history; 3 and 7 have databases of their own)",
     )
@@ -99,9 +99,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args.figures = {f.strip() for f in args.figures.split(",") if f.strip()}
     if args.figures & HISTORY_FIGURES:
         args.figures.add("1")
-    unknown = args.figures - {"1", "2", "3", "4", "5", "6", "7", "8"}
+    unknown = args.figures - {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
     if unknown:
-        parser.error(f"--figures: no figure {', '.join(sorted(unknown))} (there are 1 to 8)")
+        parser.error(f"--figures: no figure {', '.join(sorted(unknown))} (there are 1 to 9)")
     return args
 
 
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     if "3" in args.figures:
         with fresh_database(args.database, "bench_appends") as url:
             append_figures(report, url, args)
+    if "9" in args.figures:
+        hostile.hostile_figure(report, args.database)
     console.print(report.table())
     if args.json:
         args.json.write_text(report.to_json())

@@ -150,7 +150,7 @@ def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
 def check_every_figure(report: dict[str, object]) -> None:
     figures = report["figures"]
     assert isinstance(figures, list)
-    assert {f["figure"] for f in figures} == {"1", "2", "3", "4", "5", "6", "7", "8"}
+    assert {f["figure"] for f in figures} == {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
     names = " | ".join(f["name"] for f in figures)
     for wanted in (
         "policy_at p50 at 120 events",
@@ -169,6 +169,7 @@ def check_every_figure(report: dict[str, object]) -> None:
         "read models at 300 events",
         "deep history N=12: policy_at p50",
         "deep history lookup p50 ratio N=12 / N=4",
+        "/healthz p50 while 4 clients send refused attacks",
     ):
         assert wanted in names
     for figure in figures:
@@ -178,6 +179,8 @@ def check_every_figure(report: dict[str, object]) -> None:
     subscriptions = [f for f in figures if f["figure"] == "5"]
     assert len(subscriptions) == 2  # a writer in another process, and through the API
     assert all(f["extra"]["missing"] == 0 for f in subscriptions)
+    (hostile,) = [f for f in figures if f["figure"] == "9"]
+    assert hostile["extra"]["hostile_requests"] > 0  # attacks ran, each one refused
 
 
 @pytest.mark.slow
