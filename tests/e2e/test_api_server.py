@@ -3,7 +3,6 @@ test can also watch the engine), plus its REST endpoints. Shared helpers for tes
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import uvicorn
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
+from support.ports import free_port
 
 from api.app import create_app
 from timeline import tokens
@@ -23,12 +23,6 @@ from timeline.bootstrap import Services, bootstrap
 from timeline.settings import Settings
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ApiServer:

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support.ports import free_port
 
 from timeline.demo import INSTAGRAM_RESTRICTION, POLICY
 
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(database_url: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.ports import free_port
 
 from timeline.demo import ALLOWANCE_CLAUSE, DEMO_COMMANDS, POLICY
 
@@ -34,12 +34,6 @@ def readme_commands() -> list[list[str]]:
     assert block, "the README starts with a code block of commands"
     lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
     return [shlex.split(line) for line in lines if line]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def allowance_texts() -> tuple[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from support.ports import free_port
 
 from timeline.demo import ALLOWANCE_CLAUSE, DEMO_COMMANDS, POLICY
 
@@ -34,12 +34,6 @@ def compose() -> dict[str, Any]:
     document = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert isinstance(document, dict)
     return document
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def local(argv: list[str], port: int) -> list[str]:

@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
@@ -46,9 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     directory = tmp_path_factory.mktemp("readme")
     env = {**os.environ, "TIMELINE_DATABASE_URL": f"sqlite:///{directory / 'timeline.db'}"}
     env.pop("TIMELINE_DEBUG", None)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = (directory / "serve.log").open("w")
     process = subprocess.Popen(
         [TIMELINE, "serve", "--demo", "--port", str(port)],

@@ -4,13 +4,13 @@ OperationalError. Each error is produced by a real SQLite file or PostgreSQL ser
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
 from conftest import POSTGRES_DSN
 from sqlalchemy import create_engine, text
+from support.ports import free_port
 
 from api.unavailable import is_unavailable
 
@@ -49,9 +49,7 @@ def test_a_locked_sqlite_database_is_an_outage(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_a_refused_postgresql_connection_is_an_outage(postgres_url: str) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     host_port = POSTGRES_DSN.split("@", 1)[1].split("/", 1)[0]
     url = postgres_url.replace(f"@{host_port}/", f"@127.0.0.1:{port}/", 1)
     assert is_unavailable(raised(url, "SELECT 1"))

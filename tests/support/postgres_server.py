@@ -12,7 +12,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ import psycopg
 import pytest
 from conftest import REQUIRE_POSTGRES
 
+from support.ports import free_port
+
 BINDIR_VARIABLE = "TIMELINE_TEST_POSTGRES_BINDIR"
 SERVER_USER = "postgres"  # the OS user the server runs as when the tests run as root
 TIMEOUT = 120  # seconds for one pg_ctl command; generous, the machine may be busy
@@ -30,13 +31,6 @@ TIMEOUT = 120  # seconds for one pg_ctl command; generous, the machine may be bu
 
 class PostgresBinariesMissing(RuntimeError):
     """No usable `initdb` and `pg_ctl` (or, as root, no `postgres` OS user to run them)."""
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _has_server_binaries(directory: Path) -> bool:
