@@ -17,8 +17,10 @@ from api.types import Actor, Policy, RegulatoryAction, Statement
 from domain.errors import InvalidInput
 from domain.values import Reference
 from projections import queries
+from timeline import commands as c
 from timeline.bootstrap import Services
 from timeline.store import CommandResult
+from timeline.validation import validate
 
 log = logging.getLogger("api.mutations")
 
@@ -91,13 +93,13 @@ async def wait_for_projections(services: Services, position: int) -> None:
         log.warning("projections did not reach position %s in time", position)
 
 
-async def execute(info: Info[Context, None], command: str, data: Any) -> CommandResult:
-    """Authorize, run the command by name, and wait for the read side."""
+async def execute(info: Info[Context, None], command: type[c.Command], data: Any) -> CommandResult:
+    """Authorize, validate the input as `command`, run it by its type, wait for the read side."""
     context = info.context
     await context.require("write")
-    method = getattr(context.services.timeline, command)
     try:
-        result: CommandResult = await run(method, i.command_data(data))
+        validated = validate(command, i.command_data(data))
+        result: CommandResult = await run(context.services.timeline.handle, validated)
     except InvalidInput as error:  # named as sent: input.sources[0].url
         raise BadInput(i.wire_path(error.field), i.wire_reason(error.reason)) from None
     await wait_for_projections(context.services, result.position)
@@ -110,26 +112,26 @@ class Mutation:
     async def announce_policy(
         self, info: Info[Context, None], input: i.AnnouncePolicyInput
     ) -> PolicyResult:
-        return PolicyResult(**WriteResult.fields_of(await execute(info, "announce_policy", input)))
+        return PolicyResult(**WriteResult.fields_of(await execute(info, c.AnnouncePolicy, input)))
 
     @strawberry.mutation
     async def revise_policy(
         self, info: Info[Context, None], input: i.RevisePolicyInput
     ) -> PolicyResult:
-        return PolicyResult(**WriteResult.fields_of(await execute(info, "revise_policy", input)))
+        return PolicyResult(**WriteResult.fields_of(await execute(info, c.RevisePolicy, input)))
 
     @strawberry.mutation
     async def withdraw_policy(
         self, info: Info[Context, None], input: i.WithdrawPolicyInput
     ) -> PolicyResult:
-        return PolicyResult(**WriteResult.fields_of(await execute(info, "withdraw_policy", input)))
+        return PolicyResult(**WriteResult.fields_of(await execute(info, c.WithdrawPolicy, input)))
 
     @strawberry.mutation
     async def announce_regulatory_action(
         self, info: Info[Context, None], input: i.AnnounceRegulatoryActionInput
     ) -> RegulatoryActionResult:
         return RegulatoryActionResult(
-            **WriteResult.fields_of(await execute(info, "announce_regulatory_action", input))
+            **WriteResult.fields_of(await execute(info, c.AnnounceRegulatoryAction, input))
         )
 
     @strawberry.mutation
@@ -137,7 +139,7 @@ class Mutation:
         self, info: Info[Context, None], input: i.AmendRegulatoryActionInput
     ) -> RegulatoryActionResult:
         return RegulatoryActionResult(
-            **WriteResult.fields_of(await execute(info, "amend_regulatory_action", input))
+            **WriteResult.fields_of(await execute(info, c.AmendRegulatoryAction, input))
         )
 
     @strawberry.mutation
@@ -145,7 +147,7 @@ class Mutation:
         self, info: Info[Context, None], input: i.LiftRegulatoryActionInput
     ) -> RegulatoryActionResult:
         return RegulatoryActionResult(
-            **WriteResult.fields_of(await execute(info, "lift_regulatory_action", input))
+            **WriteResult.fields_of(await execute(info, c.LiftRegulatoryAction, input))
         )
 
     @strawberry.mutation
@@ -153,31 +155,31 @@ class Mutation:
         self, info: Info[Context, None], input: i.RecordStatementInput
     ) -> StatementResult:
         return StatementResult(
-            **WriteResult.fields_of(await execute(info, "record_statement", input))
+            **WriteResult.fields_of(await execute(info, c.RecordStatement, input))
         )
 
     @strawberry.mutation
     async def register_actor(
         self, info: Info[Context, None], input: i.RegisterActorInput
     ) -> ActorResult:
-        return ActorResult(**WriteResult.fields_of(await execute(info, "register_actor", input)))
+        return ActorResult(**WriteResult.fields_of(await execute(info, c.RegisterActor, input)))
 
     @strawberry.mutation
     async def rename_actor(
         self, info: Info[Context, None], input: i.RenameActorInput
     ) -> ActorResult:
-        return ActorResult(**WriteResult.fields_of(await execute(info, "rename_actor", input)))
+        return ActorResult(**WriteResult.fields_of(await execute(info, c.RenameActor, input)))
 
     @strawberry.mutation
     async def correct_event(
         self, info: Info[Context, None], input: i.CorrectEventInput
     ) -> CorrectionResult:
-        result = await execute(info, "correct_event", input)
+        result = await execute(info, c.CorrectEvent, input)
         return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))
 
     @strawberry.mutation
     async def retract_event(
         self, info: Info[Context, None], input: i.RetractEventInput
     ) -> CorrectionResult:
-        result = await execute(info, "retract_event", input)
+        result = await execute(info, c.RetractEvent, input)
         return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))

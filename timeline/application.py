@@ -181,14 +181,20 @@ class Timeline(Application[UUID]):
             lambda a: a.retract(ref.version or 0, cmd.reason, [s.payload() for s in cmd.sources]),
         )
 
+    def handle(self, command: c.Command) -> CommandResult:
+        """Run a validated command by its type: the one dispatch of GraphQL and NDJSON import."""
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            raise InvalidInput("command", f"no handler for {type(command).__name__}")
+        return handler(self, command)
+
     def execute(self, name: str, data: dict[str, Any]) -> CommandResult:
         """Run a command by its wire name (`announcePolicy`, ...), as NDJSON import does."""
         if name not in c.COMMANDS:
             raise InvalidInput(
                 "command", f"unknown command {name!r} (known: {', '.join(sorted(c.COMMANDS))})"
             )
-        method: Callable[[Any], CommandResult] = getattr(self, _snake(name))
-        return method(validate(c.COMMANDS[name], data))
+        return self.handle(validate(c.COMMANDS[name], data))
 
     # -- reads of the log ------------------------------------------------------------------
 
@@ -473,6 +479,22 @@ class Timeline(Application[UUID]):
 EVENTS_TABLE = Timeline.name.lower() + "_events"
 
 
+#: The handler of each command type: mutations and imports are followed to their method here.
+HANDLERS: dict[type[c.Command], Callable[[Timeline, Any], CommandResult]] = {
+    c.AnnouncePolicy: Timeline.announce_policy,
+    c.RevisePolicy: Timeline.revise_policy,
+    c.WithdrawPolicy: Timeline.withdraw_policy,
+    c.AnnounceRegulatoryAction: Timeline.announce_regulatory_action,
+    c.AmendRegulatoryAction: Timeline.amend_regulatory_action,
+    c.LiftRegulatoryAction: Timeline.lift_regulatory_action,
+    c.RecordStatement: Timeline.record_statement,
+    c.RegisterActor: Timeline.register_actor,
+    c.RenameActor: Timeline.rename_actor,
+    c.CorrectEvent: Timeline.correct_event,
+    c.RetractEvent: Timeline.retract_event,
+}
+
+
 def require_log(settings: Settings, table: str = EVENTS_TABLE, what: str = "event log") -> None:
     """Raise LogMissing unless the database exists and holds the event log (or `table`, named
     `what` in the message); creates nothing.
@@ -523,10 +545,10 @@ def _camel_path(path: str) -> str:
     return re.sub(r"[a-z0-9]+(?:_[a-z0-9]+)+", lambda m: to_camel(m.group(0)), path)
 
 
-def _snake(name: str) -> str:
-    return "".join("_" + ch.lower() if ch.isupper() else ch for ch in name)
-
-
 def _fingerprint(cmd: c.Command) -> str:
     body = type(cmd).__name__ + cmd.model_dump_json(exclude={"idempotency_key"})
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + ch.lower() if ch.isupper() else ch for ch in name)
