@@ -22,25 +22,10 @@ from domain.errors import InvalidInput
 from domain.values import Reference
 from timeline import cursors, event_stream
 from timeline.application import LoggedFact, Timeline
+from timeline.cloudevents import camel_json
 
 #: Largest number of log entries one `events` page scans while filtering.
 SCAN_LIMIT = 10_000
-
-
-def camel(value: Any) -> Any:
-    """Payload keys in camelCase, as on the wire everywhere else."""
-    if isinstance(value, Mapping):
-        return {_camel_key(str(k)): camel(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [camel(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _camel_key(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def parse_cursor(after: str | None, field: str = "after") -> int:
@@ -190,10 +175,10 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
         values["clauses"] = Clause.many(data.get("clauses") or ())
     if "add_clauses" in fields:
         values["add_clauses"] = Clause.many(data.get("add_clauses") or ())
-        values["amend_clauses"] = camel(data.get("amend_clauses") or [])
+        values["amend_clauses"] = camel_json(data.get("amend_clauses") or [])
         values["remove_clauses"] = list(data.get("remove_clauses") or ())
     if "changes" in fields:
-        values["changes"] = camel(data.get("changes") or {})
+        values["changes"] = camel_json(data.get("changes") or {})
     if "target" in fields:
         values["target"] = str(Reference(kind, slug, int(data["target"])))
     for name in ("targets", "in_response_to"):
@@ -240,7 +225,7 @@ def event_from(logged: LoggedFact, slug: str) -> Event:
         effective_at=fact.effective_at,
         announced_at=fact.announced_at,
         recorded_at=fact.recorded_at,
-        payload=camel(payload),
+        payload=camel_json(payload),
         data=typed(logged.kind, slug, fact.type, fact.data),
     )
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic.alias_generators import to_camel
+
 from domain.values import format_instant
 from timeline.application import LoggedFact
 
@@ -57,9 +59,11 @@ def to_cloudevent(logged: LoggedFact, slug: str) -> dict[str, Any]:
 
 
 def camel_json(value: Any) -> Any:
-    """JSON-native copy of `value` with snake_case keys in camelCase (instants in UTC ISO)."""
+    """JSON-native copy of `value` with snake_case keys in camelCase (instants in UTC ISO):
+    the one wire rule for payloads, pydantic's `to_camel`, which also names the command fields
+    (so a payload key reads as the client sent it)."""
     if isinstance(value, Mapping):
-        return {_camel(str(k)): camel_json(v) for k, v in value.items()}
+        return {to_camel(str(k)): camel_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [camel_json(v) for v in value]
     if isinstance(value, datetime):
@@ -71,8 +75,3 @@ def camel_json(value: Any) -> Any:
 
 def _instant(value: datetime | None) -> str | None:
     return format_instant(value) if value is not None else None
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
