@@ -20,9 +20,16 @@ from pathlib import Path
 import httpx
 
 from timeline.application import Timeline
+from timeline.egress import EgressPolicy, EgressSettings
 from timeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: The test receivers listen on 127.0.0.1, which the egress policy refuses by default: the
+#: environment (for servers and the CLI) and the policy (for add_endpoint in-process) that
+#: allow them, as an operator allows an on-premises receiver.
+LOCAL_RECEIVERS = {"TIMELINE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
+LOCAL_POLICY = EgressPolicy.from_settings(EgressSettings(allowed_hosts=["127.0.0.1"]))
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
-from stream_support import Receiver, Server, Writer, running_server
+from stream_support import LOCAL_RECEIVERS, Receiver, Server, Writer, running_server
 
 from timeline import tokens
 
@@ -25,6 +25,7 @@ FAST_RETRIES = {
     "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.05",
     "TIMELINE_WEBHOOK_BACKOFF_MAX": "0.2",
     "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.1",
+    **LOCAL_RECEIVERS,
 }
 
 
@@ -38,7 +39,7 @@ def writer(database_url: str) -> Iterator[Writer]:
 
 
 def cli(database_url: str, *args: str) -> str:
-    env = {**os.environ, "TIMELINE_DATABASE_URL": database_url}
+    env = {**os.environ, "TIMELINE_DATABASE_URL": database_url, **LOCAL_RECEIVERS}
     done = subprocess.run(
         [TIMELINE, "webhook", *args],
         env=env,
