@@ -228,8 +228,9 @@ class EgressPolicy:
 
     def check_url(self, url: str, resolver: Resolver | None = resolve) -> str:
         """The URL if the policy allows it: syntax, then the host's literal address, then (with
-        a resolver) its current addresses. A name that does not resolve now is accepted: it is
-        checked again at delivery, on the addresses connected to."""
+        a resolver: at registration) the name's current addresses, `localhost` being loopback
+        whatever DNS says. A name that does not resolve now is accepted: it is checked again at
+        delivery, on the addresses connected to."""
         host = check_url(url)
         if self.allows_host(host):
             return url
@@ -239,14 +240,15 @@ class EgressPolicy:
             if reason is not None:
                 raise EgressRefused(f"{host} is {reason}; {ONLY_PUBLIC}")
             return url
+        if resolver is None:
+            return url
         name = host.rstrip(".")
         if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
             self.vet(host, _LOOPBACK)
             return url
-        if resolver is not None:
-            try:
-                addresses = list(resolver(host, urlsplit(url).port))
-            except (OSError, UnicodeError):
-                return url  # not resolvable now; delivery checks again
-            self.vet(host, addresses)
+        try:
+            addresses = list(resolver(host, urlsplit(url).port))
+        except (OSError, UnicodeError):
+            return url  # not resolvable now; delivery checks again
+        self.vet(host, addresses)
         return url

@@ -30,6 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 #: allow them, as an operator allows an on-premises receiver.
 LOCAL_RECEIVERS = {"TIMELINE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
 LOCAL_POLICY = EgressPolicy.from_settings(EgressSettings(allowed_hosts=["127.0.0.1"]))
+#: Webhook retries fast enough for a test to watch several attempts.
+FAST_RETRIES = {
+    "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.05",
+    "TIMELINE_WEBHOOK_BACKOFF_MAX": "0.2",
+    "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.1",
+}
 
 
 def free_port() -> int:
