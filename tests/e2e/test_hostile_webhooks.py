@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -21,10 +22,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from sqlalchemy import create_engine, insert
 from stream_support import (
     FAST_RETRIES,
@@ -440,3 +443,70 @@ def test_the_delivery_log_names_no_internal_address_or_port(
 
     assert {d.error for d in log} == {"connection refused"}
     assert not any(str(port) in (d.error or "") or "127.0.0.1" in (d.error or "") for d in log)
+
+
+class TlsReceiver:
+    """An HTTPS receiver on 127.0.0.1 with a certificate for `name` from `ca`; it records the
+    SNI name and the Host header of every request it answers (204)."""
+
+    def __init__(self, ca: trustme.CA, name: str) -> None:
+        self.server_names: list[str | None] = []
+        self.hosts: list[str | None] = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(name).configure_cert(context)
+        context.sni_callback = lambda _sock, sni, _ctx: self.server_names.append(sni)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.hosts.append(self.headers.get("host"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> TlsReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_https_to_the_vetted_address_keeps_the_hostname_for_host_sni_and_certificate(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    writer = Writer(sqlite_url)  # positions 1, 2
+    by_name = EgressPolicy(hosts=frozenset({"localhost"}))
+    with TlsReceiver(ca, "localhost") as right, TlsReceiver(ca, "elsewhere.example") as wrong:
+        delivered = webhooks.add_endpoint(writer.timeline, right.url, after=0, policy=by_name)
+        mismatched = webhooks.add_endpoint(writer.timeline, wrong.url, after=0, policy=by_name)
+        with served(
+            monkeypatch,
+            sqlite_url,
+            TIMELINE_WEBHOOK_ALLOWED_HOSTS="localhost",
+            SSL_CERT_FILE=str(ca_file),  # the worker trusts the test CA, and only for names
+        ) as api:
+            log = deliveries(api, delivered.id, lambda found: sum(d.succeeded for d in found) >= 2)
+            refused = deliveries(api, mismatched.id, lambda found: len(found) >= 2)
+    writer.close()
+
+    assert [(d.position, d.succeeded) for d in log] == [(1, True), (2, True)]
+    assert right.hosts == [f"localhost:{right.server.server_address[1]}"] * 2
+    assert set(right.server_names) == {"localhost"}  # SNI: the name, not the address
+    assert wrong.hosts == []
+    assert {(d.succeeded, d.error) for d in refused} == {(False, "TLS handshake failed")}
