@@ -74,8 +74,7 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
 
 def address_refusal(address: IPAddress) -> str | None:
     """Why the default policy refuses `address` ('a loopback address', ...), or None for a
-    public one.
-    An IPv6 address that wraps an IPv4 one is judged by the address it wraps."""
+    public one. An IPv6 address that wraps an IPv4 one is judged by the address it wraps."""
     address = _without_scope(address)
     if isinstance(address, ipaddress.IPv6Address):
         inner = embedded_ipv4(address)
