@@ -23,7 +23,10 @@ from timeline import cursors, webhooks
 
 @strawberry.input(description="Where to POST events and which; every given field must match.")
 class AddWebhookInput:
-    url: str = strawberry.field(description="http(s) URL that receives the POSTs.")
+    url: str = strawberry.field(
+        description="http(s) URL that receives the POSTs: a public address, unless "
+        "TIMELINE_WEBHOOK_ALLOWED_HOSTS lists it."
+    )
     after: str | None = strawberry.field(
         default=None,
         description=(

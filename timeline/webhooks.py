@@ -22,11 +22,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -46,9 +44,11 @@ from sqlalchemy import (
 )
 from standardwebhooks.webhooks import Webhook
 
-from domain.errors import InvalidInput, NotFound
+from domain.errors import NotFound
 from timeline import cursors
 from timeline.application import Timeline
+from timeline.egress import EgressPolicy, EgressSettings
+from timeline.egress_http import post, vetted_client
 from timeline.event_stream import EventFilter, EventReader, StreamEvent
 
 log = logging.getLogger("timeline.webhooks")
@@ -86,16 +86,16 @@ deliveries = Table(
 )
 
 
-class WebhookSettings(BaseSettings):
-    """Delivery tuning (`TIMELINE_WEBHOOK_*`)."""
-
-    model_config = SettingsConfigDict(env_prefix="TIMELINE_WEBHOOK_", extra="ignore")
+class WebhookSettings(EgressSettings):
+    """Delivery tuning (`TIMELINE_WEBHOOK_*`), with the egress policy's and caps' settings."""
 
     backoff_base: float = Field(
         default=1.0, gt=0, description="Seconds before the 1st retry; doubles each attempt."
     )
     backoff_max: float = Field(default=600.0, gt=0, description="Longest wait between tries.")
-    timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a receiver.")
+    timeout: float = Field(
+        default=10.0, gt=0, description="Seconds each step (connect, write, read) may wait."
+    )
     lease: float = Field(
         default=60.0,
         gt=0,
@@ -153,34 +153,17 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
-def check_url(url: str) -> str:
-    """An http(s) URL with a host, without credentials, spaces or control characters (a CR or
-    LF would split the request line; credentials would be sent to whoever holds the name)."""
-    if len(url) > 2_000 or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise InvalidInput(
-            "url",
-            "must be an http(s) URL of at most 2000 characters, without spaces or control"
-            " characters",
-        )
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 -- a bad port raises here
-    except ValueError:
-        raise InvalidInput("url", f"{url!r} is not a well-formed URL") from None
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise InvalidInput("url", f"{url!r} is not an http(s) URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidInput("url", "must not carry credentials (user:password@)")
-    return url
-
-
 def add_endpoint(
-    timeline: Timeline, url: str, event_filter: EventFilter | None = None, after: int | None = None
+    timeline: Timeline,
+    url: str,
+    event_filter: EventFilter | None = None,
+    after: int | None = None,
+    policy: EgressPolicy | None = None,
 ) -> Endpoint:
     """Register an endpoint; it receives events after `after` (default: from now on).
-    Its secret (`whsec_...`) is generated here and returned once, for the receiver."""
-    check_url(url)
+    Its secret (`whsec_...`) is generated here and returned once, for the receiver. The URL
+    must pass the egress policy (`policy`, default: from the environment)."""
+    (policy or EgressPolicy.from_settings()).check_url(url)
     if after is not None:
         cursors.check_position(after, "after")
     cursor = timeline.head_position() if after is None else after
@@ -377,10 +360,11 @@ class WebhookWorker:
         self._waiters: set[asyncio.Event] = set()
         self._generation = 0
         self._client: httpx.AsyncClient | None = None
+        self._policy = EgressPolicy.from_settings(self.settings)
 
     async def start(self) -> None:
         await asyncio.to_thread(create_tables, self.timeline.engine)
-        self._client = httpx.AsyncClient(timeout=self.settings.timeout)
+        self._client = vetted_client(self._policy, self.settings.timeout)
         self._supervisor = asyncio.create_task(self._supervise(), name="webhooks")
 
     async def stop(self) -> None:
@@ -388,7 +372,7 @@ class WebhookWorker:
         self._stopping.set()
         tasks = [t for t in (self._supervisor, *self._tasks.values()) if t is not None]
         _, pending = (
-            await asyncio.wait(tasks, timeout=self.settings.timeout + 2)
+            await asyncio.wait(tasks, timeout=self.settings.deadline + 2)
             if tasks
             else (set(), set())
         )
@@ -481,26 +465,26 @@ class WebhookWorker:
             attempt += 1
             started = time.time()
             headers, body = signed_request(endpoint, event, datetime.now(UTC))
-            status: int | None = None
-            error: str | None = None
-            try:
-                response = await self._client.post(endpoint.url, content=body, headers=headers)
-                status = response.status_code
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
-            except httpx.HTTPError as failure:
-                error = f"{type(failure).__name__}: {failure}"[:500]
+            outcome = await post(
+                self._client,
+                self._policy,
+                endpoint.url,
+                body,
+                headers,
+                deadline=self.settings.deadline,
+                max_response_bytes=self.settings.max_response_bytes,
+            )
             await asyncio.to_thread(
                 self._ledger.record,
                 endpoint.id,
                 event,
                 attempt,
                 started,
-                status,
-                error,
-                error is None,
+                outcome.status,
+                outcome.error,
+                outcome.succeeded,
             )
-            if error is None:
+            if outcome.succeeded:
                 return
             await self._pause_for_retry(backoff(self.settings, attempt))
             if await asyncio.to_thread(self._ledger.claim, endpoint.id) is None:

@@ -20,9 +20,22 @@ import httpx
 from support.ports import free_port
 
 from timeline.application import Timeline
+from timeline.egress import EgressPolicy, EgressSettings
 from timeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: The test receivers listen on 127.0.0.1, which the egress policy refuses by default: the
+#: environment (for servers and the CLI) and the policy (for add_endpoint in-process) that
+#: allow them, as an operator allows an on-premises receiver.
+LOCAL_RECEIVERS = {"TIMELINE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
+LOCAL_POLICY = EgressPolicy.from_settings(EgressSettings(allowed_hosts=["127.0.0.1"]))
+#: Webhook retries fast enough for a test to watch several attempts.
+FAST_RETRIES = {
+    "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.05",
+    "TIMELINE_WEBHOOK_BACKOFF_MAX": "0.2",
+    "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.1",
+}
 
 
 class Server:

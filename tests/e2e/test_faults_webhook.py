@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
-from stream_support import Server, Writer, free_port
+from stream_support import LOCAL_POLICY, LOCAL_RECEIVERS, Server, Writer, free_port
 
 from timeline import webhooks
 
@@ -29,6 +29,8 @@ WORKER_ENV = {
     "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.2",
     "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.2",
     "TIMELINE_WEBHOOK_TIMEOUT": "30",
+    "TIMELINE_WEBHOOK_DEADLINE": "90",  # the held delivery outlasts the kill
+    **LOCAL_RECEIVERS,
 }
 
 
@@ -101,7 +103,7 @@ def test_a_delivery_cut_by_killing_the_api_resumes_after_a_restart(
     try:
         writer.statements(6)
         head = writer.head()
-        endpoint = webhooks.add_endpoint(writer.timeline, url, after=0)
+        endpoint = webhooks.add_endpoint(writer.timeline, url, after=0, policy=LOCAL_POLICY)
         expected = [entry.position for entry in writer.timeline.iter_log()]
         assert hook.hold_position in expected and len(expected) == 8
 

@@ -137,7 +137,7 @@ def api_fixture(database_url: str) -> Iterator[ApiServer]:
 
 #: Mutations that write no event (they configure the service); each must leave the log as is.
 EVENTLESS: list[tuple[str, str, dict[str, Any]]] = [
-    ("addWebhook", "AddWebhookInput", {"url": "http://127.0.0.1:9/hook"}),
+    ("addWebhook", "AddWebhookInput", {"url": "https://hooks.example.com/timeline"}),
 ]
 
 

@@ -14,18 +14,21 @@ from typing import Any
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
-from stream_support import Receiver, Server, Writer, running_server
+from stream_support import (
+    FAST_RETRIES,
+    LOCAL_RECEIVERS,
+    Receiver,
+    Server,
+    Writer,
+    running_server,
+)
 
 from timeline import tokens
 
 pytestmark = pytest.mark.e2e
 
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
-FAST_RETRIES = {
-    "TIMELINE_WEBHOOK_BACKOFF_BASE": "0.05",
-    "TIMELINE_WEBHOOK_BACKOFF_MAX": "0.2",
-    "TIMELINE_WEBHOOK_POLL_INTERVAL": "0.1",
-}
+FAST_LOCAL = {**FAST_RETRIES, **LOCAL_RECEIVERS}
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def writer(database_url: str) -> Iterator[Writer]:
 
 
 def cli(database_url: str, *args: str) -> str:
-    env = {**os.environ, "TIMELINE_DATABASE_URL": database_url}
+    env = {**os.environ, "TIMELINE_DATABASE_URL": database_url, **LOCAL_RECEIVERS}
     done = subprocess.run(
         [TIMELINE, "webhook", *args],
         env=env,
@@ -58,14 +61,14 @@ def test_a_cli_webhook_gets_every_event_once_in_order_signed_across_a_server_res
         added = cli(database_url, "add", receiver.url, "--after", "0", "--filter", "kind=statement")
         secret = added.split("secret: ")[1].strip()
         written = writer.statements(8)
-        server = Server(database_url, tmp_path / "server.log", **FAST_RETRIES).start()
+        server = Server(database_url, tmp_path / "server.log", **FAST_LOCAL).start()
         try:
             receiver.wait_for(3)
         finally:
             server.stop()  # restarted mid-way
         delivered_before_restart = len(receiver.accepted_ids())
         written += writer.statements(4)  # recorded while the server is down
-        with running_server(database_url, tmp_path / "server.log", **FAST_RETRIES):
+        with running_server(database_url, tmp_path / "server.log", **FAST_LOCAL):
             accepted = receiver.wait_for(12)
         records = list(receiver.accepted)
     listed = cli(database_url, "list")
@@ -107,7 +110,7 @@ def test_add_webhook_mutation_and_the_delivery_log_over_graphql(
     token, _ = tokens.create_token(writer.timeline.engine, ["write"], "tests")
     with (
         Receiver(failures=1) as receiver,
-        running_server(sqlite_url, tmp_path / "server.log", **FAST_RETRIES) as server,
+        running_server(sqlite_url, tmp_path / "server.log", **FAST_LOCAL) as server,
     ):
         refused = graphql(server.url, ADD, {"input": {"url": receiver.url}})
         added = graphql(

@@ -22,9 +22,11 @@ from timeline.settings import Settings
 from timeline.webhooks import WebhookSettings, WebhookWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from stream_support import Receiver, Writer
+from stream_support import LOCAL_POLICY, Receiver, Writer
 
-FAST = WebhookSettings(backoff_base=0.02, backoff_max=0.2, poll_interval=0.05, timeout=5)
+FAST = WebhookSettings(
+    backoff_base=0.02, backoff_max=0.2, poll_interval=0.05, timeout=5, allowed_hosts=["127.0.0.1"]
+)
 
 
 class RunningWorker:
@@ -59,7 +61,9 @@ def test_every_event_arrives_once_in_order_signed_although_the_first_attempts_fa
     database_url: str, writer: Writer
 ) -> None:
     with Receiver(failures=2) as receiver:
-        endpoint = webhooks.add_endpoint(writer.timeline, receiver.url, after=0)
+        endpoint = webhooks.add_endpoint(
+            writer.timeline, receiver.url, after=0, policy=LOCAL_POLICY
+        )
         written = writer.statements(5)
         worker = RunningWorker(database_url)
         try:
@@ -88,7 +92,9 @@ def test_a_restart_resumes_after_the_last_acknowledged_event_and_sends_none_twic
     database_url: str, writer: Writer
 ) -> None:
     with Receiver(failures=1) as receiver:
-        endpoint = webhooks.add_endpoint(writer.timeline, receiver.url)  # from now on
+        endpoint = webhooks.add_endpoint(
+            writer.timeline, receiver.url, policy=LOCAL_POLICY
+        )  # now on
         written = writer.statements(10)
         worker = RunningWorker(database_url)
         receiver.wait_for(4)
@@ -111,7 +117,7 @@ def test_two_workers_on_one_database_deliver_each_event_once(
     database_url: str, writer: Writer
 ) -> None:
     with Receiver() as receiver:
-        webhooks.add_endpoint(writer.timeline, receiver.url)
+        webhooks.add_endpoint(writer.timeline, receiver.url, policy=LOCAL_POLICY)
         first, second = RunningWorker(database_url), RunningWorker(database_url)
         try:
             writer.statements(20)
@@ -126,7 +132,12 @@ def test_an_endpoint_receives_only_what_its_filter_selects(
     database_url: str, writer: Writer
 ) -> None:
     with Receiver() as receiver:
-        webhooks.add_endpoint(writer.timeline, receiver.url, EventFilter.parse(["jurisdiction=RU"]))
+        webhooks.add_endpoint(
+            writer.timeline,
+            receiver.url,
+            EventFilter.parse(["jurisdiction=RU"]),
+            policy=LOCAL_POLICY,
+        )
         writer.restriction("ofcom/instagram", "GB")
         writer.restriction("roskomnadzor/instagram", "RU")
         writer.statements(2)
@@ -159,6 +170,7 @@ def test_an_actor_filter_follows_the_aggregate_so_a_later_lift_of_an_action_matc
             writer.timeline,
             receiver.url,
             EventFilter.parse(["actor=meta", "kind=regulatory-action"]),
+            policy=LOCAL_POLICY,
         )
         writer.lift("roskomnadzor/vk")  # the authority is not meta, nor are its targets
         writer.statements(1)  # by meta, but not a regulatory action

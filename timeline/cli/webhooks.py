@@ -26,7 +26,13 @@ def _fail(error: TimelineError) -> typer.Exit:
 
 @webhook_app.command("add")
 def add(
-    url: Annotated[str, typer.Argument(help="http(s) URL that receives the POSTs.")],
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="http(s) URL that receives the POSTs: a public address, unless "
+            "TIMELINE_WEBHOOK_ALLOWED_HOSTS lists it."
+        ),
+    ],
     filter: Annotated[
         list[str] | None,
         typer.Option(
