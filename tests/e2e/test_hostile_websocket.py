@@ -289,6 +289,30 @@ def test_without_a_token_a_write_is_unauthenticated_per_operation(api: Api) -> N
     assert api.head() == head
 
 
+@pytest.mark.usefixtures("clean_log")
+def test_a_token_revoked_while_connected_is_refused_from_the_next_operation(api: Api) -> None:
+    token, info = tokens.create_token(api.timeline.engine, ["write"], "revoked-while-connected")
+    head = api.head()
+
+    async def scenario() -> tuple[Outcome, Outcome]:
+        async with connect(api.server.ws_url, subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
+            init = {"type": "connection_init", "payload": {"token": token}}
+            await ws.send(json.dumps(init))
+            await _read(ws, Outcome(), lambda m: m["type"] == "connection_ack")
+            await ws.send(subscribe(REGISTER, {"input": {**ACTOR, "id": "kept"}}, "before"))
+            before = await _read(ws, Outcome(), finished("before"))
+            assert tokens.revoke_token(api.timeline.engine, info.token_id)
+            await ws.send(subscribe(REGISTER, {"input": {**ACTOR, "id": "refused"}}, "after"))
+            after = await _read(ws, Outcome(), finished("after"))
+            return before, after
+
+    before, after = run(scenario())
+    assert before.of("before")[0]["payload"] == {"data": {"registerActor": {"id": "kept"}}}
+    (error,) = errors_of(after, "after")
+    assert error["extensions"]["code"] == "UNAUTHENTICATED", error
+    assert api.head() == head + 1
+
+
 def test_with_reads_closed_a_subscription_needs_a_read_token_in_connection_params(
     tmp_path: Path,
 ) -> None:
