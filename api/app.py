@@ -80,6 +80,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         build_schema(settings),
         context_getter=context_for,
         graphql_ide="graphiql" if settings.development else None,
+        max_message_bytes=settings.max_body_bytes,
     )
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)

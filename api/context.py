@@ -81,9 +81,8 @@ class Context(BaseContext):
     def engine(self) -> Any:
         return self.services.timeline.engine
 
-    async def require(self, scope: str) -> TokenInfo:
-        """The caller's token when it carries `scope`: UNAUTHENTICATED without a valid token,
-        FORBIDDEN when the token lacks the scope."""
+    async def authenticate(self) -> TokenInfo:
+        """The caller's token, checked once per context: UNAUTHENTICATED without a valid one."""
         if self._token is None:
             header = (self.authorization or "").strip()
             scheme, _, token = header.partition(" ")
@@ -102,9 +101,26 @@ class Context(BaseContext):
                     "the bearer token is not valid (unknown or revoked)", "Authorization"
                 )
             self._token = info
-        if not self._token.allows(scope):
-            raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
         return self._token
+
+    async def require(self, scope: str) -> TokenInfo:
+        """The caller's token when it carries `scope`: UNAUTHENTICATED without a valid token,
+        FORBIDDEN when the token lacks the scope."""
+        token = await self.authenticate()
+        if not token.allows(scope):
+            raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
+        return token
+
+    def for_operation(self) -> Context:
+        """A context for one websocket operation: the connection's request, credentials and
+        `connection_init` payload, with its own dataloaders (and its own token check, so a
+        token revoked while the connection lives is refused from the next operation on)."""
+        fresh = Context(self.services, self.authorization)
+        fresh.request = self.request
+        fresh.background_tasks = self.background_tasks
+        fresh.response = self.response
+        fresh.connection_params = self.connection_params
+        return fresh
 
     async def authorize_read(self) -> None:
         """Reads are open unless the setting `read_requires_token` closes them."""

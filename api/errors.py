@@ -38,6 +38,8 @@ _VARIABLE = re.compile(
 )
 _LITERAL = re.compile(r"^Expected value of type '[^']+', .*$", re.S)
 _REASON = re.compile(r"but encountered error '(?P<reason>.*)'; found: ", re.S)
+#: graphql-core's words when Strawberry's MaxTokensLimiter stops the parser.
+_TOKENS = re.compile(r"^Syntax Error: Document contains more than (?P<limit>\d+) tokens\.")
 
 
 class ApiError(Exception):
@@ -101,16 +103,23 @@ def _with(error: GraphQLError, message: str, code: str, field: str | None) -> Gr
 
 
 def _bad_input(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
-    """Errors before execution; a bad argument value is restated as `argument: reason`."""
+    """Errors before execution; a bad argument value is restated as `argument: reason`, and
+    the token limit is named like the other document limits (`extensions.limit`)."""
     message = error.message
+    if match := _TOKENS.match(message):
+        return GraphQLError(
+            f"query: the document holds more than {match['limit']} tokens (maxTokens)",
+            extensions={"code": "BAD_INPUT", "field": "query", "limit": "maxTokens"},
+        )
     if match := _VARIABLE.match(message):
         field = _argument_of_variable(document, match["name"]) or match["name"]
         field += (match["at"] or "").strip()
         return _with(error, f"{field}: {_reason(match['rest'])}", "BAD_INPUT", field)
-    if _LITERAL.match(message) and error.nodes and document is not None:
+    if error.nodes and document is not None:  # a literal (or variable) of an argument
         field = _argument_path(document, error.nodes[0])
         if field:
-            return _with(error, f"{field}: {_reason(message)}", "BAD_INPUT", field)
+            reason = _reason(message) if _LITERAL.match(message) else message
+            return _with(error, f"{field}: {reason}", "BAD_INPUT", field)
     return _with(error, message, "BAD_INPUT", None)
 
 

@@ -1,5 +1,8 @@
 """The /graphql endpoint: Strawberry's router, with its own HTTP refusals as GraphQL errors.
 
+Websockets speak graphql-transport-ws only, through `api.graphql_ws` (checked messages, the
+body limit per message, the token in `connection_init`, a context per operation).
+
 Strawberry answers a malformed request (a batch, a body that is not JSON, another content
 type, a mutation over GET, ...) with plain text. Clients expect every error from /graphql as
 `{"errors": [{"message", "extensions": {"code"}}]}`, so those refusals are restated here as
@@ -14,7 +17,11 @@ from typing import Any
 from cross_web import HTTPException
 from fastapi.responses import JSONResponse, Response
 from strawberry.fastapi import GraphQLRouter
-from strawberry.types.unset import UNSET
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
+
+from api import graphql_ws
+from api.context import Context
 
 #: Strawberry's reason (its start) -> (field, a clearer message).
 _CLEARER: dict[str, tuple[str | None, str]] = {
@@ -86,10 +93,16 @@ async def options() -> Response:
 
 
 class GraphQLHttp(GraphQLRouter[Any, None]):
-    """GraphQLRouter whose HTTP-level refusals are JSON GraphQL errors with a code."""
+    """GraphQLRouter whose HTTP-level refusals are JSON GraphQL errors with a code, serving
+    websockets with graphql-transport-ws only (the legacy `graphql-ws` is refused, 4406)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    websocket_adapter_class = graphql_ws.WebSocketMessages
+    graphql_transport_ws_handler_class = graphql_ws.TransportWsHandler
+
+    def __init__(self, *args: Any, max_message_bytes: int, **kwargs: Any) -> None:
+        kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         super().__init__(*args, **kwargs)
+        self.max_message_bytes = max_message_bytes
         self.add_api_route(
             kwargs.get("path", ""),
             method_not_allowed,
@@ -110,6 +123,13 @@ class GraphQLHttp(GraphQLRouter[Any, None]):
         if not isinstance(value, dict | list):
             raise HTTPException(400, "Not a JSON object")
         return value
+
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        """`connection_init`: a presented token must be valid (else 4403 Forbidden)."""
+        if isinstance(context, Context):
+            await graphql_ws.accept_connection(context)
+        unset: UnsetType = UNSET
+        return unset
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:

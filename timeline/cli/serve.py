@@ -69,6 +69,14 @@ def serve(
             + ("" if projector else "; projections by a separate worker")
             + ")"
         )
-        uvicorn.run(create_app(services=services), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(services=services),
+            host=host,
+            port=port,
+            log_level="info",
+            # A websocket message over the body limit is refused by the protocol (1009)
+            # before it is buffered; the app refuses it too (4413) under any other server.
+            ws_max_size=services.settings.max_body_bytes,
+        )
     finally:
         services.close()
