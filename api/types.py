@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context, described, run
 from api.values import Clause, Source
+from domain.values import Reference
 from projections import models as m
 from projections import queries
 
@@ -141,11 +142,8 @@ class RegulatoryAction:
 
     @described("The policies this action cites (inResponseTo), as in force at validAt.")
     async def responds_to(self, info: Info[Context, None]) -> list[Policy]:
-        slugs = [
-            ref.split(":", 1)[1].split("@", 1)[0]
-            for ref in self.in_response_to
-            if ref.startswith("policy:")
-        ]
+        cited = (Reference.parse("inResponseTo", ref) for ref in self.in_response_to)
+        slugs = [ref.slug for ref in cited if ref.kind == "policy"]
         found = await info.context.policies.load_many(
             [(slug, self.valid_at, self.known_at) for slug in dict.fromkeys(slugs)]
         )

@@ -33,6 +33,9 @@ ISO_3166 = frozenset(
 SLUG_NAMESPACE = uuid.UUID("5f0b6a7e-2f2c-4c58-9d1e-7d3c2b2a1e10")
 
 AGGREGATE_KINDS = ("policy", "regulatory-action", "statement", "actor")
+#: Payload fields that name one actor: each must exist when a command or correction names it,
+#: and each makes an event concern that actor.
+ACTOR_FIELDS = ("owner", "authority", "parent", "actor")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 _REFERENCE = re.compile(r"^(?P<kind>[a-z-]+):(?P<slug>[^@\s]+)(@(?P<version>\d+))?$")
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
 from domain.errors import AlreadyExists, InvalidInput, NotFound, TimelineError, VersionConflict
 from domain.rules import check_no_response_cycle
-from domain.values import Reference, aggregate_uuid, format_instant
+from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
 from timeline import integrity, store
 from timeline.settings import Settings
@@ -443,7 +443,7 @@ class Timeline(Application[UUID]):
 
     def _check_corrected_references(self, changes: dict[str, Any]) -> None:
         """A correction names actors and cited facts under the same rule as the original."""
-        refs = {name: changes[name] for name in _ACTOR_FIELDS if changes.get(name)}
+        refs = {name: changes[name] for name in ACTOR_FIELDS if changes.get(name)}
         refs.update({f"targets[{i}]": t for i, t in enumerate(changes.get("targets") or [])})
         self._check_references(refs, changes.get("in_response_to") or [], prefix="changes.")
 
@@ -534,10 +534,6 @@ _RESPONDING_KINDS = ("regulatory-action", "statement")
 def _stream_of(ref: Reference) -> tuple[str, str]:
     """The (kind, slug) of the stream a reference names, whatever its version."""
     return ref.kind, ref.slug
-
-
-#: Payload fields that name one actor (they must exist when a command or correction names them).
-_ACTOR_FIELDS = ("owner", "authority", "parent", "actor")
 
 
 def _camel_path(path: str) -> str:

@@ -17,13 +17,11 @@ from uuid import UUID
 
 from domain.errors import InvalidInput
 from domain.facts import META_TYPES, Fact
-from domain.values import AGGREGATE_KINDS, Reference, check_jurisdiction, check_slug
+from domain.values import ACTOR_FIELDS, AGGREGATE_KINDS, Reference, check_jurisdiction, check_slug
 from timeline.application import LoggedFact, Timeline
 from timeline.cloudevents import TYPE_PREFIX, to_cloudevent
 from timeline.commands import COMMAND_FOR_EVENT
 from timeline.store import stream_names
-
-_ACTOR_FIELDS = ("owner", "authority", "actor", "parent")
 
 #: Every event type the log can hold: what a filter's `types` may name.
 EVENT_TYPES = frozenset(COMMAND_FOR_EVENT) | META_TYPES
@@ -45,7 +43,7 @@ class Tags:
 
 
 def _collect(data: Mapping[str, Any], actors: set[str], jurisdictions: set[str]) -> None:
-    for name in _ACTOR_FIELDS:
+    for name in ACTOR_FIELDS:
         if isinstance(data.get(name), str):
             actors.add(data[name])
     actors.update(t for t in data.get("targets") or () if isinstance(t, str))

@@ -1,19 +1,27 @@
-"""One rule for payload keys on every way out: the GraphQL `Event.payload` (queries and the
-subscription) and the CloudEvents envelope (NDJSON export, `/events`, SSE, webhooks) give the
-same camelCase payload, keyed as the command fields are named on the wire (issue 13)."""
+"""Rules written once (issue 13), exercised through the callers that used to have copies.
+
+Payload keys: the GraphQL `Event.payload` (queries and the subscription) and the CloudEvents
+envelope (NDJSON export, `/events`, SSE, webhooks) give the same camelCase payload, keyed as
+the command fields are named on the wire. Actor fields: one list (`domain.values`) for the
+stream tags and for the checks of corrections."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic.alias_generators import to_camel
 
 from api.events import event_from
+from domain.facts import Fact
+from domain.values import ACTOR_FIELDS
 from timeline.application import Timeline
 from timeline.cloudevents import camel_json
 from timeline.commands import COMMANDS
 from timeline.demo import load_demo
-from timeline.event_stream import EventReader
+from timeline.event_stream import EventReader, Tags
 
 
 def test_graphql_and_cloudevents_payloads_are_the_same_for_every_demo_event(
@@ -38,3 +46,17 @@ def test_payload_keys_are_named_as_the_command_fields_are_on_the_wire() -> None:
 def test_a_snake_case_key_is_camel_cased_by_the_one_rule(key: str) -> None:
     assert list(camel_json({key: {key: [1]}})) == [to_camel(key)]
     assert list(camel_json({key: {key: [1]}})[to_camel(key)]) == [to_camel(key)]
+
+
+def test_every_actor_field_makes_an_event_concern_that_actor() -> None:
+    for name in ACTOR_FIELDS:
+        fact = Fact(
+            aggregate_id=uuid4(),
+            version=1,
+            type="StatementRecorded",
+            data={name: "someone"},
+            effective_at=datetime(2022, 3, 11, tzinfo=UTC),
+            announced_at=None,
+            recorded_at=datetime(2022, 3, 11, tzinfo=UTC),
+        )
+        assert Tags().with_fact(fact).actors == {"someone"}, name
