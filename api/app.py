@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import rest, streams
+from api import log_redaction, rest, streams
 from api.context import context_for
 from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
@@ -38,6 +38,7 @@ def _projector(services: Services) -> Any | None:
 def create_app(services: Services | None = None) -> FastAPI:
     """Build the app over `services` (bootstrapped from the environment when None)."""
     owned = services is None
+    log_redaction.install()  # before uvicorn logs a request: `?token=` never reaches a log
     services = services or bootstrap()
     settings = services.settings
     tokens.create_tables(services.timeline.engine)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import InvalidInput, UnfoldableHistory
+from domain.errors import InvalidInput, NothingChanged, UnfoldableHistory
 from domain.facts import Fact, believe
 from domain.rules import Fold, FoldRules, extend, fold
 from domain.values import aggregate_uuid
@@ -85,8 +85,13 @@ class TimelineAggregate(Aggregate):
             folded = extend(self.RULES, folded, candidate)
         else:
             folded = check_foldable(self.RULES, [*self.facts, candidate], candidate, folded)
+        self.refuse_no_op(folded, candidate)
         self.trigger_event(event_class, **kwargs)
         self._fold = (self.version, folded.recorded(candidate, self.facts[-1]))
+
+    def refuse_no_op(self, folded: Fold[Any], candidate: Fact) -> None:
+        """Refuse a change that would leave the state exactly as it was (NothingChanged);
+        `folded` is the history with it. Nothing is refused here; a policy overrides it."""
 
     def folded(self) -> Fold[Any] | None:
         """The fold of the believed history now; None when it does not fold (the full check
@@ -130,7 +135,8 @@ class TimelineAggregate(Aggregate):
     ) -> None:
         """Correct fields of event `target`; refused if the corrected history would not fold."""
         fact = self.fact(target)
-        if target not in {f.version for f in self.believed()}:
+        current = next((f for f in self.believed() if f.version == target), None)
+        if current is None:
             raise InvalidInput("event", f"event {target} was retracted; it cannot be corrected")
         allowed = set(fact.data) - _IMMUTABLE_FIELDS | {"effective_at", "announced_at"}
         if not changes:
@@ -142,6 +148,12 @@ class TimelineAggregate(Aggregate):
                     f"{fact.type} has no correctable field "
                     f"{name!r} (fields: {', '.join(sorted(allowed))})",
                 )
+        if all(_reads(current, name, value) for name, value in changes.items()):
+            raise NothingChanged(
+                "changes",
+                f"event {target} already reads so ({', '.join(_camel(n) for n in changes)} "
+                "unchanged): a correction must change something",
+            )
         self.record(
             type(self).EventCorrected,
             target=target,
@@ -184,6 +196,24 @@ def check_foldable(
             f"this change would leave event {failed.version} ({failed.type}, effective "
             f"{rules.fold_time(failed).isoformat()}) unfoldable: {error.reason}",
         ) from None
+
+
+def _reads(fact: Fact, name: str, value: Any) -> bool:
+    """Whether the (believed) fact already holds `value` in field `name`; instants are
+    compared as instants, whatever their offset."""
+    if name in ("effective_at", "announced_at"):
+        try:
+            instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return bool(instant == getattr(fact, name))
+        except (TypeError, ValueError):
+            return False
+    return name in fact.data and bool(fact.data[name] == value)
+
+
+def _camel(name: str) -> str:
+    """`effective_at` -> `effectiveAt`: a payload field as clients spell it."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _candidate(aggregate_id: UUID, version: int, type_name: str, kwargs: dict[str, Any]) -> Fact:

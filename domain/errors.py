@@ -35,6 +35,11 @@ class InvalidRevision(UnfoldableHistory):
     """A policy revision that does not apply to the policy as it stands at its effectiveAt."""
 
 
+class NothingChanged(InvalidInput):
+    """A revision or correction that would leave what it changes exactly as it already is:
+    refused with the reason, so the log never holds a fact that says nothing."""
+
+
 class NotFound(TimelineError):
     """The aggregate or event named does not exist (as known now)."""
 

@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from domain.aggregate import TimelineAggregate
-from domain.errors import InvalidInput, InvalidRevision, UnfoldableHistory
-from domain.facts import Fact
+from domain.errors import InvalidInput, InvalidRevision, NothingChanged, UnfoldableHistory
+from domain.facts import RETRACTED, Fact
+from domain.rules import Fold
 from domain.values import Clause, Source
 
 ACTIVE = "ACTIVE"
@@ -38,6 +39,12 @@ class PolicyState:
 
     def clause(self, clause_id: str) -> Clause | None:
         return next((c for c in self.clauses if c.id == clause_id), None)
+
+    @property
+    def content(self) -> tuple[str, tuple[Clause, ...], tuple[Source, ...]]:
+        """What a revision may change: the title, the clauses in order, the sources cited.
+        A revision's summary describes the change, so it is not part of it."""
+        return self.title, self.clauses, self.sources
 
 
 def _sources(state_sources: Iterable[Source], fact: Fact) -> tuple[Source, ...]:
@@ -194,3 +201,43 @@ class Policy(TimelineAggregate):
 
     def withdraw(self, **payload: Any) -> None:
         self.record(Policy.PolicyWithdrawn, **payload)
+
+    def refuse_no_op(self, folded: Fold[Any], candidate: Fact) -> None:
+        """A revision (new, or as a correction leaves it) must change the policy as it stands
+        at its effectiveAt: its title, a clause or the sources. Only the revision written or
+        corrected is judged: a correction of an earlier event that makes a later revision
+        redundant is a fact about the past, and stays allowed."""
+        if candidate.type == RETRACTED:
+            return
+        version = candidate.data["target"] if candidate.is_meta else candidate.version
+        index = next((i for i, f in enumerate(folded.ordered) if f.version == version), 0)
+        revision = folded.ordered[index]
+        if revision.type != "PolicyRevised" or index == 0:
+            return
+        at = self.RULES.fold_time(revision)
+        before: PolicyState = self.RULES.view(folded.states[index - 1], at)
+        after: PolicyState = self.RULES.view(folded.states[index], at)
+        if before.content != after.content:
+            return
+        reason = (
+            f"at {at.isoformat()} the policy already has this title, these clauses and these "
+            "sources: a revision must change something"
+        )
+        if candidate.is_meta:
+            raise NothingChanged(
+                "changes", f"the corrected revision would change nothing: {reason}"
+            )
+        raise NothingChanged(_first_change(revision), f"the revision changes nothing: {reason}")
+
+
+def _first_change(revision: Fact) -> str:
+    """The first part of a revision that was given, to name in its refusal."""
+    for key, field in (
+        ("title", "title"),
+        ("amend_clauses", "amendClauses"),
+        ("remove_clauses", "removeClauses"),
+        ("add_clauses", "addClauses"),
+    ):
+        if revision.data.get(key):
+            return field
+    return "input"  # an empty revision (the command's model refuses it first)

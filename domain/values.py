@@ -36,8 +36,12 @@ AGGREGATE_KINDS = ("policy", "regulatory-action", "statement", "actor")
 #: Payload fields that name one actor: each must exist when a command or correction names it,
 #: and each makes an event concern that actor.
 ACTOR_FIELDS = ("owner", "authority", "parent", "actor")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
-_REFERENCE = re.compile(r"^(?P<kind>[a-z-]+):(?P<slug>[^@\s]+)(@(?P<version>\d+))?$")
+#: A slug: lower-case path segments (`meta/hate-speech`), at most MAX_SLUG_LENGTH characters.
+#: Matched whole (`fullmatch`): `$` alone would also take a trailing newline.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"
+MAX_SLUG_LENGTH = 200
+_SLUG = re.compile(SLUG_PATTERN)
+_REFERENCE = re.compile(r"^(?P<kind>[a-z-]+):(?P<slug>[^@\s]+)(@(?P<version>[0-9]+))?$")
 
 
 def aggregate_uuid(kind: str, slug: str) -> uuid.UUID:
@@ -47,7 +51,7 @@ def aggregate_uuid(kind: str, slug: str) -> uuid.UUID:
 
 def check_slug(field: str, slug: str) -> str:
     """Refuse slugs that are not lower-case path segments such as `meta/hate-speech`."""
-    if not isinstance(slug, str) or len(slug) > 200 or not _SLUG.match(slug):
+    if not isinstance(slug, str) or len(slug) > MAX_SLUG_LENGTH or not _SLUG.fullmatch(slug):
         raise InvalidInput(
             field,
             "must be a slug of lower-case letters, digits, '.', '_', '-' and '/' "
@@ -159,7 +163,7 @@ class Reference:
 
     @classmethod
     def parse(cls, field: str, text: str) -> Reference:
-        match = _REFERENCE.match(text) if isinstance(text, str) else None
+        match = _REFERENCE.fullmatch(text) if isinstance(text, str) else None
         if match is None or match["kind"] not in AGGREGATE_KINDS:
             raise InvalidInput(
                 field,

@@ -18,6 +18,26 @@ MAX_POSITION = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,64}")  # leading zeros allowed; the range is checked after
 
 
+def _decimals_up_to(limit: int) -> str:
+    """A regular expression matching exactly the decimal numerals of 0..limit, leading zeros
+    allowed, as `parse_position` reads them: what the OpenAPI document says a cursor is."""
+    digits = str(limit)
+    options = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for index, digit in enumerate(digits):  # the same length: smaller at `index`, free after
+        if digit != "0":
+            rest = len(digits) - index - 1
+            options.append(
+                digits[:index] + f"[0-{int(digit) - 1}]" + f"[0-9]{{{rest}}}" * bool(rest)
+            )
+    options.append(digits)
+    return "^0*(?:" + "|".join(options) + ")$"
+
+
+#: The cursor's spelling as one JSON-schema pattern (with at most 64 characters in all).
+POSITION_PATTERN = _decimals_up_to(MAX_POSITION)
+MAX_CURSOR_LENGTH = 64
+
+
 def _reason(value: object) -> str:
     shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else "this value"
     return (

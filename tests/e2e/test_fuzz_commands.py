@@ -68,7 +68,7 @@ TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "id": "meta/hate-speech",
             "effectiveAt": "2022-03-10T00:00:00Z",
-            "title": "Hate Speech",
+            "title": "Hate Speech {n}",  # a new title each time: a no-op revision is refused
             "summary": "revised",
         },
     ),

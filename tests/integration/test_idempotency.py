@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from factories import actor, correction, policy, revision
 
-from domain import InvalidInput
+from domain import InvalidInput, NothingChanged
 from timeline.application import Timeline
 from timeline.demo import DEMO_COMMANDS, load_demo
 from timeline.settings import Settings
@@ -60,7 +60,8 @@ def test_a_refused_keyed_command_remembers_nothing_so_a_fixed_retry_may_use_the_
 
 def test_a_retry_is_answered_even_after_the_stream_moved_on(seeded: Timeline) -> None:
     first = seeded.revise_policy(revision(idempotencyKey="k-1", expectedVersion=1))
-    seeded.revise_policy(revision(effective_at="2022-03-01T00:00:00Z"))
+    later = [{"id": "c1", "text": "Be kinder."}]  # a real change: a no-op is refused
+    seeded.revise_policy(revision(effective_at="2022-03-01T00:00:00Z", amendClauses=later))
     assert seeded.revise_policy(revision(idempotencyKey="k-1", expectedVersion=1)) == first
     assert seeded.get_aggregate("policy", "acme/conduct").version == 3
 
@@ -92,9 +93,21 @@ def test_a_key_reused_for_a_different_command_is_refused_and_stores_nothing(
 
 
 def test_the_same_command_without_a_key_is_two_facts(seeded: Timeline) -> None:
-    first = seeded.revise_policy(revision(title="Conduct"))
-    second = seeded.revise_policy(revision(title="Conduct"))
+    rename = {"id": "acme", "name": "Acme Inc.", "effectiveAt": "2022-01-01T00:00:00Z"}
+    first = seeded.rename_actor(rename)
+    second = seeded.rename_actor(rename)
     assert (first.version, second.version) == (2, 3)
+
+
+def test_a_repeated_revision_without_a_key_is_judged_again_not_replayed(seeded: Timeline) -> None:
+    """Without a key a repeat is a new command: this one now changes nothing, so it is
+    refused (NothingChanged), not answered with the first result."""
+    seeded.revise_policy(revision(title="Conduct"))
+    head = seeded.head_position()
+    with pytest.raises(NothingChanged) as refused:
+        seeded.revise_policy(revision(title="Conduct"))
+    assert refused.value.field == "title"
+    assert seeded.head_position() == head
 
 
 def test_loading_the_demo_twice_adds_nothing_the_second_time(timeline: Timeline) -> None:

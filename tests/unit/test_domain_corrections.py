@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from factories import as_recorded, at, clause, in_memory, policy, revision
 
-from domain import RULES, InvalidInput, Policy, UnfoldableHistory, believe
+from domain import RULES, InvalidInput, NothingChanged, Policy, UnfoldableHistory, believe
 from domain.fold import state_at
 
 RULE = RULES["policy"]
@@ -97,3 +97,51 @@ def test_an_event_that_does_not_exist_is_named_with_the_latest_version() -> None
     with pytest.raises(InvalidInput) as refused:
         _policy().correct(9, {"title": "x"}, "x", [])
     assert refused.value.field == "event" and "latest is 2" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"effective_at": "2022-02-01T00:00:00+00:00"},
+        {"effective_at": "2022-02-01T03:00:00+03:00"},  # the same instant, another offset
+        {"summary": "", "announced_at": "2022-02-01T00:00:00+00:00"},
+    ],
+    ids=["same-instant", "same-instant-offset", "same-fields"],
+)
+def test_a_correction_that_changes_nothing_is_refused_naming_changes(
+    changes: dict[str, str],
+) -> None:
+    aggregate = _policy()
+    with pytest.raises(NothingChanged) as refused:
+        aggregate.correct(2, changes, "no news", [])
+    assert refused.value.field == "changes"
+    assert "already reads so" in refused.value.reason
+    assert aggregate.version == 2
+
+
+def test_a_correction_is_judged_against_the_event_as_already_corrected() -> None:
+    aggregate = _policy()
+    aggregate.correct(2, {"effective_at": "2022-01-15T00:00:00+00:00"}, "earlier", [])
+    with pytest.raises(NothingChanged):
+        aggregate.correct(2, {"effective_at": "2022-01-15T00:00:00+00:00"}, "again", [])
+    aggregate.correct(2, {"effective_at": "2022-02-01T00:00:00+00:00"}, "back", [])
+    assert aggregate.version == 4
+
+
+def test_a_correction_that_would_make_its_revision_change_nothing_is_refused() -> None:
+    aggregate = _policy()
+    with pytest.raises(NothingChanged) as refused:
+        aggregate.correct(2, {"add_clauses": [], "title": "Code of conduct"}, "no clause", [])
+    assert refused.value.field == "changes"
+    assert "corrected revision would change nothing" in refused.value.reason
+    assert aggregate.version == 2
+
+
+def test_a_correction_of_an_earlier_event_may_make_a_later_revision_redundant() -> None:
+    """Only the revision written or corrected is judged: 'it had this title from the start'
+    is a fact about the past, even though the revision that set the title then sets nothing."""
+    aggregate = in_memory(
+        [("announcePolicy", policy()), ("revisePolicy", revision(title="Conduct"))]
+    )[("policy", "acme/conduct")]
+    aggregate.correct(1, {"title": "Conduct"}, "it was always called so", [])
+    assert aggregate.version == 3

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from factories import as_recorded, at, clause, in_memory, policy, revision
 
-from domain import RULES, InvalidRevision, Policy, UnfoldableHistory
+from domain import RULES, InvalidRevision, NothingChanged, Policy, UnfoldableHistory
 from domain.fold import state_at
 from domain.policy import ACTIVE, WITHDRAWN
 from domain.values import aggregate_uuid
@@ -155,3 +155,73 @@ def test_sources_accumulate_without_duplicates() -> None:
 
 def _payload(data: dict[str, Any]) -> dict[str, Any]:
     return validate(RevisePolicy, data).payload()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"title": "Code of conduct"}, "title"),
+        ({"amendClauses": [{"id": "c1", "text": "Be kind."}]}, "amendClauses"),
+        ({"amendClauses": [{"id": "c1"}]}, "amendClauses"),
+        ({"amendClauses": [{"id": "c1", "heading": "C1", "scope": []}]}, "amendClauses"),
+        ({"removeClauses": ["c1"], "addClauses": [clause("c1")]}, "removeClauses"),
+        ({"title": "Code of conduct", "sources": [{"url": "https://example.org/report"}]}, "title"),
+    ],
+    ids=[
+        "same-title",
+        "same-text",
+        "empty-amendment",
+        "same-fields",
+        "remove-readd",
+        "same-source",
+    ],
+)
+def test_a_revision_that_changes_nothing_is_refused_naming_what_it_gave(
+    changes: dict[str, Any], field: str
+) -> None:
+    aggregate = _policy()
+    command = validate(RevisePolicy, {**revision(**changes), "summary": "says nothing new"})
+    with pytest.raises(NothingChanged) as refused:
+        aggregate.revise(**command.payload())
+    assert refused.value.field == field
+    assert "changes nothing" in refused.value.reason
+    assert aggregate.version == 1 and not aggregate.collect_events()[1:]
+
+
+def test_a_revision_that_only_cites_a_new_source_or_reorders_clauses_is_a_change() -> None:
+    aggregate = _policy(("revisePolicy", revision(addClauses=[clause("c2", "Be brief.")])))
+    cited = revision(title="Code of conduct", sources=[{"url": "https://example.org/new"}])
+    aggregate.revise(**validate(RevisePolicy, cited).payload())
+    reorder = revision(removeClauses=["c1"], addClauses=[clause("c1")])
+    aggregate.revise(**validate(RevisePolicy, reorder).payload())
+    assert aggregate.version == 4
+    assert [c.id for c in _at(aggregate, "2022-02-02T00:00:00+00:00").clauses] == ["c2", "c1"]
+
+
+def test_a_retroactive_revision_is_judged_against_the_policy_at_its_effective_time() -> None:
+    """The clause reads 'Be kind, always.' from February; the same text set in January, before
+    that change, is a change; set again in March, after it, is not."""
+    aggregate = _policy(("revisePolicy", revision()))
+    same = [{"id": "c1", "text": "Be kind, always."}]
+    aggregate.revise(
+        **validate(
+            RevisePolicy, revision(effective_at="2022-01-15T00:00:00+00:00", amendClauses=same)
+        ).payload()
+    )
+    with pytest.raises(NothingChanged):
+        aggregate.revise(
+            **validate(
+                RevisePolicy, revision(effective_at="2022-03-01T00:00:00+00:00", amendClauses=same)
+            ).payload()
+        )
+    assert aggregate.version == 3
+
+
+def test_a_revision_restoring_an_expired_clause_is_a_change() -> None:
+    temporary = clause("c2", "For now.", expiresAt="2022-02-15T00:00:00+00:00")
+    aggregate = _policy(("revisePolicy", revision(addClauses=[temporary])))
+    again = revision(
+        effective_at="2022-03-01T00:00:00+00:00", addClauses=[clause("c2", "For now.")]
+    )
+    aggregate.revise(**validate(RevisePolicy, again).payload())
+    assert aggregate.version == 3

@@ -12,9 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import InvalidInput
-from domain.values import check_time_zone, day_bounds, parse_instant
+from domain.values import Reference, check_slug, check_time_zone, day_bounds, parse_instant
 from timeline import commands as c
-from timeline.cursors import MAX_POSITION, parse_position, start_position
+from timeline.cursors import (
+    MAX_CURSOR_LENGTH,
+    MAX_POSITION,
+    POSITION_PATTERN,
+    parse_position,
+    start_position,
+)
 from timeline.event_stream import EventFilter
 from timeline.validation import validate
 
@@ -63,6 +69,30 @@ def test_any_text_that_is_not_ascii_digits_in_range_is_refused(text: str) -> Non
 @given(st.integers(min_value=0, max_value=MAX_POSITION))
 def test_any_valid_position_round_trips(position: int) -> None:
     assert parse_position(str(position)) == position
+
+
+def _accepted(text: str) -> bool:
+    try:
+        parse_position(text)
+    except InvalidInput:
+        return False
+    return True
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        st.integers(min_value=0, max_value=2**64).map(str),
+        st.integers(min_value=MAX_POSITION - 1000, max_value=MAX_POSITION + 1000).map(str),
+        st.text(alphabet="0123456789", min_size=1, max_size=MAX_CURSOR_LENGTH),
+        st.text(max_size=30),
+    )
+)
+def test_the_openapi_cursor_pattern_matches_exactly_what_the_parser_accepts(text: str) -> None:
+    """The REST document's pattern is the parser's rule, so a fuzzer that follows it sends
+    only cursors the server takes, and the document promises nothing the server refuses."""
+    matches = re.fullmatch(POSITION_PATTERN, text) is not None and len(text) <= MAX_CURSOR_LENGTH
+    assert matches == _accepted(text)
 
 
 HOSTILE_INSTANTS: list[Any] = [
@@ -125,3 +155,20 @@ def test_unknown_event_types_are_refused_like_unknown_jurisdictions() -> None:
     assert EventFilter.build(types=["org.policy-timeline.PolicyAnnounced"]).types == {
         "PolicyAnnounced"
     }
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (lambda v: check_slug("id", v), "acme\n"),
+        (lambda v: Reference.parse("inResponseTo[0]", v), "policy:acme/conduct\n"),
+        (lambda v: Reference.parse("inResponseTo[0]", v), "policy:acme/conduct@\u0663"),
+        (lambda v: Reference.parse("inResponseTo[0]", v), "policy:acme/conduct@2\n"),
+    ],
+    ids=["slug-newline", "reference-newline", "reference-arabic-indic-version", "version-newline"],
+)
+def test_slugs_and_references_are_matched_whole_in_ascii(check: Any, value: str) -> None:
+    """`$` alone takes a trailing newline and `\\d` takes any script's digits: both were
+    accepted (a slug stored with its newline, `@٣` read as version 3)."""
+    with pytest.raises(InvalidInput):
+        check(value)
