@@ -70,6 +70,7 @@ class Timeline(Application[UUID]):
         if not read_only:
             store.create_tables(self.engine)
             integrity.create_tables(self.engine)
+        store.use_wal(self.engine)
         self._recent = AggregateCache()
 
     @property

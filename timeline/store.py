@@ -82,6 +82,16 @@ def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
+def use_wal(engine: Engine) -> None:
+    """Put a SQLite file in WAL mode now, while one thread owns it: the event store's library
+    switches on its first transaction, where a concurrent reader makes the switch fail with
+    "database is locked" (the busy timeout does not cover a journal-mode change)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
 def find_idempotent(engine: Engine, key: str) -> tuple[str, CommandResult] | None:
     """The fingerprint and result stored under `key`, if any."""
     with engine.connect() as connection:
