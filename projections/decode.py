@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,19 +42,51 @@ _VALUES: dict[str, Clause | Source] = {}
 _VALUES_MAX = 50_000
 
 
-def missing_refs(states: Sequence[Mapping[str, Any]]) -> set[str]:
-    """The refs of these policy states' clauses and sources not decoded yet."""
-    found: set[str] = set()
-    for s in states:
-        found.update(c["ref"] for c in s["clauses"] if "ref" in c)
-        found.update(x for x in s["sources"] if isinstance(x, str))
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A policy part row with its stored text parsed (once: a row serves many frames)."""
+
+    slug: str
+    part: str
+    valid_from: datetime
+    valid_to: datetime | None
+    known_from: datetime
+    state: Mapping[str, Any]
+
+
+def parts_of(rows: Iterable[Any]) -> list[Part]:
+    return [
+        Part(r.slug, r.part, r.valid_from, r.valid_to, r.known_from, json.loads(r.state))
+        for r in rows
+    ]
+
+
+def _old_refs(frames: Sequence[Any]) -> tuple[set[str], set[str]]:
+    """Clause and source refs of schema 2 whole-state rows (none in frames of schema 3)."""
+    clauses: set[str] = set()
+    sources: set[str] = set()
+    for frame in frames:
+        if '"clauses"' in frame.state:
+            s = json.loads(frame.state)
+            clauses.update(c["ref"] for c in s["clauses"] if "ref" in c)
+            sources.update(x for x in s["sources"] if isinstance(x, str))
+    return clauses, sources
+
+
+def missing_refs(frames: Sequence[Any], parts: Sequence[Part]) -> set[str]:
+    """The refs of the clauses and sources these policy rows refer to, not decoded yet."""
+    clauses, sources = _old_refs(frames)
+    found = {p.state["ref"] for p in parts if "ref" in p.state} | clauses | sources
     return found - _VALUES.keys()
 
 
-def learn_values(rows: Iterable[tuple[str, str]], states: Sequence[Mapping[str, Any]]) -> None:
-    """Decode fetched (ref, body) texts into the cache, as clauses or sources as the states
+def learn_values(
+    rows: Iterable[tuple[str, str]], frames: Sequence[Any], parts: Sequence[Part]
+) -> None:
+    """Decode fetched (ref, body) texts into the cache, as clauses or sources as the rows
     that refer to them say."""
-    sources = {x for s in states for x in s["sources"] if isinstance(x, str)}
+    sources = {p.state["ref"] for p in parts if p.part.startswith("source:")}
+    sources |= _old_refs(frames)[1]
     if len(_VALUES) > _VALUES_MAX:
         _VALUES.clear()
     for ref, body in rows:
@@ -61,35 +94,47 @@ def learn_values(rows: Iterable[tuple[str, str]], states: Sequence[Mapping[str, 
         _VALUES[ref] = Source.from_dict(data) if ref in sources else Clause.from_dict(data)
 
 
-def _clause(c: Mapping[str, Any]) -> Clause:
-    if "ref" not in c:
-        return Clause.from_dict(c)  # a row of schema 1, read until its rebuild swaps in
-    value = _VALUES[c["ref"]]
-    assert isinstance(value, Clause)
-    return value
+def assign_parts(frames: Sequence[Any], parts: Sequence[Part]) -> list[list[Part]]:
+    """For each frame, the part rows of its version: those of its policy in force at its
+    valid_from (a part's interval covers every version it belongs to)."""
+    by_slug: dict[str, list[Part]] = {}
+    for part in parts:
+        by_slug.setdefault(part.slug, []).append(part)
+    for found in by_slug.values():
+        found.sort(key=lambda p: p.valid_from)
+    members: list[list[Part]] = [[] for _ in frames]
+    order = sorted(range(len(frames)), key=lambda i: (frames[i].slug, frames[i].valid_from))
+    slug: str | None = None
+    active: dict[str, Part] = {}
+    queue: list[Part] = []
+    taken = 0
+    for i in order:
+        frame = frames[i]
+        if frame.slug != slug:
+            slug, active, queue, taken = frame.slug, {}, by_slug.get(frame.slug, []), 0
+        while taken < len(queue) and queue[taken].valid_from <= frame.valid_from:
+            active[queue[taken].part] = queue[taken]  # a part's later run replaces its earlier
+            taken += 1
+        at = frame.valid_from
+        members[i] = [p for p in active.values() if p.valid_to is None or p.valid_to > at]
+    return members
 
 
-def _source(x: Any) -> Source:
-    if not isinstance(x, str):
-        return Source.from_dict(x)  # schema 1
-    value = _VALUES[x]
-    assert isinstance(value, Source)
-    return value
-
-
-def policy_version(row: Any, s: Mapping[str, Any] | None = None) -> PolicyVersion:
-    """A policy row (its state already parsed, if `s`); the texts it refers to must have
-    been learnt (`missing_refs`, `learn_values`)."""
-    if s is None:
-        s = json.loads(row.state)
+def _whole_state(row: Any, s: Mapping[str, Any]) -> PolicyVersion:
+    """A version row of schema 1 or 2 (the whole state in one row), read until the rebuild
+    that migrates it swaps in."""
     return PolicyVersion(
         slug=s["slug"],
         title=s["title"],
         owner=s["owner"],
         summary=s["summary"],
         status=s["status"],
-        clauses=tuple(_clause(c) for c in s["clauses"]),
-        sources=tuple(_source(x) for x in s["sources"]),
+        clauses=tuple(
+            Clause.from_dict(c) if "ref" not in c else _clause(c["ref"]) for c in s["clauses"]
+        ),
+        sources=tuple(
+            Source.from_dict(x) if not isinstance(x, str) else _source(x) for x in s["sources"]
+        ),
         revision=s["revision"],
         changed_by=s["changed_by"],
         change_type=s["change_type"],
@@ -97,6 +142,63 @@ def policy_version(row: Any, s: Mapping[str, Any] | None = None) -> PolicyVersio
         valid_to=row.valid_to,
         aggregate_version=int(row.aggregate_version or s["changed_by"]),
         **_frame(row),
+    )
+
+
+def _clause(ref: str) -> Clause:
+    value = _VALUES[ref]
+    assert isinstance(value, Clause)
+    return value
+
+
+def _source(ref: str) -> Source:
+    value = _VALUES[ref]
+    assert isinstance(value, Source)
+    return value
+
+
+def policy_version(
+    frame: Any, parts: Sequence[Part], revision: int, counted_at: datetime | None
+) -> PolicyVersion:
+    """A policy version from its frame row and its part rows, whose texts must have been
+    learnt (`missing_refs`, `learn_values`). Its knownFrom is the latest moment any of them,
+    or the count of facts folded into it, changed."""
+    s = json.loads(frame.state)
+    if "clauses" in s:
+        return _whole_state(frame, s)
+    head: Mapping[str, Any] = {}
+    clauses: list[tuple[str, int, str]] = []
+    sources: list[tuple[str, int, str]] = []
+    known_from = frame.known_from
+    for part in parts:
+        state = part.state
+        known_from = max(known_from, part.known_from)
+        if part.part == "head":
+            head = state
+        elif part.part.startswith("clause:"):
+            clauses.append((state["at"], state["i"], state["ref"]))
+        else:
+            sources.append((state["at"], state["i"], state["ref"]))
+    if counted_at is not None:
+        known_from = max(known_from, counted_at)
+    clauses.sort()
+    sources.sort()
+    return PolicyVersion(
+        slug=frame.slug,
+        title=head["title"],
+        owner=head["owner"],
+        summary=s["summary"],
+        status=s["status"],
+        clauses=tuple(_clause(ref) for _, _, ref in clauses),
+        sources=tuple(_source(ref) for _, _, ref in sources),
+        revision=revision,
+        changed_by=s["changed_by"],
+        change_type=s["change_type"],
+        valid_from=frame.valid_from,
+        valid_to=frame.valid_to,
+        aggregate_version=int(frame.aggregate_version or s["changed_by"]),
+        known_from=known_from,
+        known_to=None,
     )
 
 
@@ -171,14 +273,6 @@ def timeline_entry(row: Any) -> TimelineEntry:
         policies=tuple(s["policies"]),
         **_frame(row),
     )
-
-
-DECODERS: Mapping[str, Callable[[Any], Any]] = {
-    "policy": policy_version,
-    "regulatory-action": action_version,
-    "statement": statement_version,
-    "actor": actor_version,
-}
 
 
 def encode_cursor(key: Sequence[Any]) -> str:

@@ -13,13 +13,22 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain import RULES, Fact, Span
 from domain.facts import CORRECTED, RETRACTED
 from domain.rules import FoldRules, apply_checked
-from projections.rows import FeedRow, VersionRow, feed_row, state_digest, stored_text, version_row
+from projections.rows import (
+    FeedRow,
+    VersionRow,
+    feed_row,
+    part_order,
+    part_rows,
+    state_digest,
+    stored_text,
+    version_row,
+)
 
 Key = tuple[Any, ...]
 
@@ -59,7 +68,10 @@ class AggregateFold:
         self.groups: list[_Group] = []
         self.times: list[datetime] = []  # groups' fold times, for bisect
         self.spans: list[Span[Any]] = []
-        self.span_keys: list[Key] = []  # (valid_from, valid_to, state digest), as VersionRow.key
+        self.span_keys: list[Key] = []  # ("", valid_from, valid_to, digest), as VersionRow.key
+        #: A policy's part rows, ordered by where they end (open ones last), and those ends.
+        self.parts: list[VersionRow] = []
+        self.part_ends: list[datetime] = []
 
     @classmethod
     def load(cls, kind: str, slug: str, facts: Iterable[tuple[Fact, int]]) -> AggregateFold:
@@ -72,6 +84,7 @@ class AggregateFold:
         fold.span_keys = [
             _span_key(s, state_digest(stored_text(kind, s.state))) for s in fold.spans
         ]
+        fold._diff_parts(0)
         return fold
 
     # -- the facts -------------------------------------------------------------------------
@@ -90,6 +103,9 @@ class AggregateFold:
         self._restructure(removed, inserted)
         start, old_spans, old_keys = self._rederive(k)
         closed, opened = self._diff_spans(start, old_spans, old_keys)
+        closed_parts, opened_parts = self._diff_parts(start)
+        closed.extend(closed_parts)
+        opened.extend(opened_parts)
         new_entries = [entry for group in self.groups[k:] for entry in group.entries]
         kept = {entry.key for entry in new_entries}
         gone = set(old_entries)
@@ -187,7 +203,7 @@ class AggregateFold:
         self, start: int, old_spans: list[Span[Any]], old_keys: list[Key]
     ) -> tuple[list[Key], list[VersionRow]]:
         """Keys of the spans from `start` on, and which rows they close and open."""
-        digests = {id(span.state): key[2] for span, key in zip(old_spans, old_keys, strict=True)}
+        digests = {id(span.state): key[3] for span, key in zip(old_spans, old_keys, strict=True)}
         texts: dict[int, str] = {}
         for span in self.spans[start:]:
             digest = digests.get(id(span.state))
@@ -198,16 +214,40 @@ class AggregateFold:
         new_keys = self.span_keys[start:]
         kept, gone = set(new_keys), set(old_keys)
         opened = [
-            version_row(self.kind, span, texts.get(id(span.state)), key[2])
+            version_row(self.kind, span, texts.get(id(span.state)), key[3])
             for span, key in zip(self.spans[start:], new_keys, strict=True)
             if key not in gone
         ]
         return [key for key in old_keys if key not in kept], opened
 
+    def _diff_parts(self, start: int) -> tuple[list[Key], list[VersionRow]]:
+        """A policy's part rows from span `start` on (the spans before it are unchanged, so
+        are the rows that end before it): walk from there carrying the runs open just before,
+        and which rows that closes and opens."""
+        if self.kind != "policy":
+            return [], []
+        if start == 0 or start >= len(self.spans):
+            index, begin = 0, 0
+        else:
+            begin = start
+            index = bisect_left(self.part_ends, self.spans[start].valid_from)
+        old = self.parts[index:]
+        carry = {}
+        if begin:
+            at = self.spans[begin].valid_from
+            carry = {row.part: row.run for row in old if row.valid_from < at and row.run}
+        new = sorted(part_rows(self.spans[begin:], carry), key=_end)
+        self.parts[index:] = new
+        self.part_ends[index:] = [_end(row) for row in new]
+        gone, kept = {row.key for row in old}, {row.key for row in new}
+        return [row.key for row in old if row.key not in kept], [
+            row for row in new if row.key not in gone
+        ]
+
     def reconcile(self, open_versions: Iterable[Key], open_entries: Iterable[Key]) -> Change:
         """The change from rows open elsewhere (as loaded from the tables) to this fold's."""
         open_v, open_e = list(open_versions), list(open_entries)
-        wanted_v, gone_v = set(self.span_keys), set(open_v)
+        wanted_v, gone_v = {*self.span_keys, *(row.key for row in self.parts)}, set(open_v)
         entries = [entry for group in self.groups for entry in group.entries]
         wanted_e, gone_e = {entry.key for entry in entries}, set(open_e)
         return Change(
@@ -216,16 +256,30 @@ class AggregateFold:
                 version_row(self.kind, span)
                 for span, key in zip(self.spans, self.span_keys, strict=True)
                 if key not in gone_v
-            ],
+            ]
+            + [row for row in self.parts if row.key not in gone_v],
             [key for key in open_e if key not in wanted_e],
             [entry for entry in entries if entry.key not in gone_e],
         )
 
+    @property
+    def row_keys(self) -> list[Key]:
+        """The keys of the version rows `rows` gives, in its order (frames, then parts)."""
+        return [*self.span_keys, *(row.key for row in sorted(self.parts, key=part_order))]
+
     def rows(self) -> tuple[list[VersionRow], list[FeedRow]]:
         """Every row this fold holds open (what `rows.believed_rows` gives for its facts)."""
         versions = [version_row(self.kind, span) for span in self.spans]
+        versions.extend(sorted(self.parts, key=part_order))
         return versions, [entry for group in self.groups for entry in group.entries]
 
 
 def _span_key(span: Span[Any], digest: bytes) -> Key:
-    return (span.valid_from, span.valid_to, digest)
+    return ("", span.valid_from, span.valid_to, digest)
+
+
+_OPEN = datetime.max.replace(tzinfo=UTC)
+
+
+def _end(row: VersionRow) -> datetime:
+    return _OPEN if row.valid_to is None else row.valid_to

@@ -152,16 +152,17 @@ class Projector:
     ) -> None:
         """Queue the closes and inserts of one fact's change; new rows are numbered in order."""
         kind, slug, at = memo.fold.kind, memo.fold.slug, fact.recorded_at
-        table = self.tables.versions(kind)
+        versions, parts = self.tables.versions(kind), self.tables.policy_parts
         feed_table = self.tables.timeline_entries
         for key in change.closed_versions:
-            batch.close(table, memo.open_versions.pop(key), at, position)
+            batch.close(parts if key[0] else versions, memo.open_versions.pop(key), at, position)
         seq = 0
         for row in change.opened_versions:
             for ref, body in row.texts:
                 if ref not in self.stored:
                     batch.texts[ref] = body
             memo.open_versions[row.key] = (position, seq)
+            table = parts if row.part else versions
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -173,6 +174,7 @@ class Projector:
                 "known_to": None,
                 "closed_by": None,
                 "state": row.state,
+                **({"part": row.part} if row.part else {}),
                 **row.columns,
             }
             batch.links.extend(
@@ -298,8 +300,22 @@ def _load(
             table.c.valid_from, table.c.valid_to, table.c.state, table.c.opened_by, table.c.seq
         ).where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
     ):
-        key = (row.valid_from, row.valid_to, state_digest(row.state))
+        key = ("", row.valid_from, row.valid_to, state_digest(row.state))
         memo.open_versions[key] = (row.opened_by, row.seq)
+    if kind == "policy":
+        parts = tables.policy_parts
+        for row in connection.execute(
+            select(
+                parts.c.part,
+                parts.c.valid_from,
+                parts.c.valid_to,
+                parts.c.state,
+                parts.c.opened_by,
+                parts.c.seq,
+            ).where(parts.c.aggregate_id == aggregate_id, parts.c.known_to.is_(None))
+        ):
+            key = (row.part, row.valid_from, row.valid_to, state_digest(row.state))
+            memo.open_versions[key] = (row.opened_by, row.seq)
     feed = tables.timeline_entries
     for row in connection.execute(
         select(feed).where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))

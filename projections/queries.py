@@ -8,7 +8,7 @@ composite index (slug, valid_from, known_from) of each version table serves.
 
 from __future__ import annotations
 
-import json
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -19,10 +19,12 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     exists,
     func,
     or_,
     select,
+    type_coerce,
 )
 
 from domain import values
@@ -59,16 +61,38 @@ def valid(table: Table, valid_at: datetime) -> ColumnElement[bool]:
     )
 
 
-def _policy_select(known_at: datetime) -> Select[Any]:
-    """Policy rows with the stream version as known at `known_at` (for expectedVersion)."""
-    pv, facts = t.policy_versions, t.facts
+def _policy_select(known_at: datetime, counted: bool = True) -> Select[Any]:
+    """Policy frames with the stream version as known at `known_at` (for expectedVersion)
+    and, if `counted`, each frame's revision counter and when that count last changed,
+    counted from the feed's believed facts up to its valid_from (no stored row holds it)."""
+    pv, facts, feed = t.policy_versions, t.facts, t.timeline_entries
     stream_version = (
         select(func.max(facts.c.version))
         .where(facts.c.aggregate_id == pv.c.aggregate_id, facts.c.recorded_at <= known_at)
         .scalar_subquery()
         .label("aggregate_version")
     )
-    return select(pv, stream_version).where(known(pv, known_at))
+    if not counted:
+        return select(pv, stream_version).where(known(pv, known_at))
+    folded = and_(feed.c.aggregate_id == pv.c.aggregate_id, feed.c.effective_at <= pv.c.valid_from)
+    count = select(func.count()).where(folded, known(feed, known_at))
+    revision = count.scalar_subquery().label("revision")
+    changed = case((feed.c.known_to <= known_at, feed.c.known_to), else_=feed.c.known_from)
+    counted_at = (
+        select(type_coerce(func.max(changed), t.UTCDateTime()))
+        .where(folded, feed.c.known_from <= known_at)
+        .scalar_subquery()
+        .label("counted_at")
+    )
+    return select(pv, stream_version, revision, counted_at).where(known(pv, known_at))
+
+
+def _parts_select(slugs: Sequence[str], known_at: datetime) -> Select[Any]:
+    """Policy part rows of `slugs` as known at `known_at` (the caller narrows valid time)."""
+    pp = t.policy_parts
+    return select(
+        pp.c.slug, pp.c.part, pp.c.valid_from, pp.c.valid_to, pp.c.known_from, pp.c.state
+    ).where(pp.c.slug.in_(list(slugs)), known(pp, known_at))
 
 
 def _all(engine: Engine, query: Select[Any], decoder: Callable[[Any], T]) -> list[T]:
@@ -80,20 +104,71 @@ def _all(engine: Engine, query: Select[Any], decoder: Callable[[Any], T]) -> lis
 _REFS_PER_QUERY = 5_000
 
 
-def _policies(engine: Engine, query: Select[Any]) -> list[PolicyVersion]:
-    """Policy rows with the clause and source texts they refer to: one statement when every
-    text is cached already (a ref always names the same text), one more per 5,000 missing."""
+def _policies(
+    engine: Engine,
+    query: Select[Any],
+    parts: Callable[[Sequence[Any]], Select[Any] | None],
+    known_at: datetime,
+) -> list[PolicyVersion]:
+    """Policy versions from their frames (`query`) and their parts (`parts` of the frames:
+    the rows that may belong to them), with the texts the parts refer to: one statement when
+    every text is cached already (a ref always names the same text), one more per 5,000
+    missing. Frames selected without their counters get them from the feed in one query."""
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
-        states = [json.loads(row.state) for row in rows]
-        missing = sorted(decode.missing_refs(states))
+        frames = connection.execute(query).all()
+        part_query = parts(frames) if frames else None
+        rows = decode.parts_of(connection.execute(part_query) if part_query is not None else [])
+        members = decode.assign_parts(frames, rows)
+        counters = None
+        if frames and "revision" not in frames[0]._fields:
+            counters = _counters(connection, {f.aggregate_id for f in frames}, known_at)
+        missing = sorted(decode.missing_refs(frames, rows))
         for i in range(0, len(missing), _REFS_PER_QUERY):
             chunk = missing[i : i + _REFS_PER_QUERY]
             found = connection.execute(
                 select(t.texts.c.ref, t.texts.c.body).where(t.texts.c.ref.in_(chunk))
             )
-            decode.learn_values([(r.ref, r.body) for r in found], states)
-    return [decode.policy_version(row, s) for row, s in zip(rows, states, strict=True)]
+            decode.learn_values([(r.ref, r.body) for r in found], frames, rows)
+    versions = []
+    for frame, own in zip(frames, members, strict=True):
+        if counters is None:
+            revision, counted_at = frame.revision, frame.counted_at
+        else:
+            revision, counted_at = counters[frame.aggregate_id].at(frame.valid_from)
+        versions.append(decode.policy_version(frame, own, revision, counted_at))
+    return versions
+
+
+class _Counter:
+    """One aggregate's believed facts by fold time: how many up to an instant (a policy's
+    revision counter) and when that part of the feed last changed, by bisection."""
+
+    def __init__(self, rows: list[Any], known_at: datetime) -> None:
+        rows = sorted(rows, key=lambda r: r.effective_at)
+        self.known = [r.effective_at for r in rows if r.known_to is None or r.known_to > known_at]
+        self.times = [r.effective_at for r in rows]
+        self.changed: list[datetime] = []
+        for r in rows:
+            at = r.known_to if r.known_to is not None and r.known_to <= known_at else r.known_from
+            self.changed.append(max(self.changed[-1], at) if self.changed else at)
+
+    def at(self, valid_from: datetime) -> tuple[int, datetime | None]:
+        index = bisect_right(self.times, valid_from)
+        return bisect_right(self.known, valid_from), self.changed[index - 1] if index else None
+
+
+def _counters(connection: Any, aggregates: set[Any], known_at: datetime) -> dict[Any, _Counter]:
+    """The feed's counters of these aggregates as known at `known_at`, in one query."""
+    feed = t.timeline_entries
+    rows = connection.execute(
+        select(feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to).where(
+            feed.c.aggregate_id.in_(list(aggregates)), feed.c.known_from <= known_at
+        )
+    ).all()
+    grouped: dict[Any, list[Any]] = {a: [] for a in aggregates}
+    for row in rows:
+        grouped[row.aggregate_id].append(row)
+    return {a: _Counter(found, known_at) for a, found in grouped.items()}
 
 
 # -- policies --------------------------------------------------------------------------------
@@ -116,9 +191,17 @@ def policies_at(
     if not slugs:
         return {}
     v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
-    pv = t.policy_versions
+    pv, pp = t.policy_versions, t.policy_parts
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
-    return {p.slug: p for p in _policies(engine, query)}
+    return {
+        p.slug: p
+        for p in _policies(
+            engine,
+            query,
+            lambda frames: _parts_select([f.slug for f in frames], k).where(valid(pp, v)),
+            k,
+        )
+    }
 
 
 def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
@@ -132,7 +215,7 @@ def policy_on(
     """Every version in force at any moment of the calendar `day` in `time_zone`, in order."""
     start, end = day_bounds(day, time_zone)
     k = decode.instant("knownAt", known_at)
-    pv = t.policy_versions
+    pv, pp = t.policy_versions, t.policy_parts
     query = (
         _policy_select(k)
         .where(
@@ -142,7 +225,11 @@ def policy_on(
         )
         .order_by(pv.c.valid_from)
     )
-    return _policies(engine, query)
+    # A part of a version that overlaps the day overlaps the day too (it covers the version).
+    parts = _parts_select([slug], k).where(
+        pp.c.valid_from < end, or_(pp.c.valid_to.is_(None), pp.c.valid_to > start)
+    )
+    return _policies(engine, query, lambda _: parts, k)
 
 
 def policy_history(
@@ -151,8 +238,8 @@ def policy_history(
     """All valid-time versions as known at `known_at`, in valid-time order."""
     k = decode.instant("knownAt", known_at)
     pv = t.policy_versions
-    query = _policy_select(k).where(pv.c.slug == slug).order_by(pv.c.valid_from)
-    return _policies(engine, query)
+    query = _policy_select(k, counted=False).where(pv.c.slug == slug).order_by(pv.c.valid_from)
+    return _policies(engine, query, lambda _: _parts_select([slug], k), k)
 
 
 def policy_diff(
@@ -224,27 +311,38 @@ def list_policies(
     title, case-insensitively; `total_count` counts every match over all pages."""
     first = decode.check_first(first)
     v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
-    pv = t.policy_versions
-    query = _policy_select(k).where(valid(pv, v))
+    pv, pp = t.policy_versions, t.policy_parts
+    conditions = [valid(pv, v)]
+
+    def part(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        """The frame's policy has a part valid at `v`, known at `k`, matching `where`."""
+        return exists().where(pp.c.slug == pv.c.slug, valid(pp, v), known(pp, k), *where)
+
     if owner is not None:
-        query = query.where(pv.c.owner == owner)
+        conditions.append(part(pp.c.part == "head", pp.c.owner == owner))
     if status is not None:
-        query = query.where(pv.c.status == status)
+        conditions.append(pv.c.status == status)
     if jurisdiction is not None:
-        query = query.where(pv.c.jurisdictions.contains(f",{jurisdiction},", autoescape=True))
+        conditions.append(part(pp.c.jurisdictions.contains(f",{jurisdiction},", autoescape=True)))
     if search:
         needle = search.lower()
-        query = query.where(
+        conditions.append(
             or_(
-                func.lower(pv.c.title).contains(needle, autoescape=True),
+                part(pp.c.part == "head", func.lower(pp.c.title).contains(needle, autoescape=True)),
                 pv.c.slug.contains(needle, autoescape=True),
             )
         )
-    total = _count(engine, query)
+    total = _count(engine, _policy_select(k, counted=False).where(*conditions))
     if after is not None:
-        query = query.where(pv.c.slug > decode.decode_cursor(after, [str])[0])
-    query = query.order_by(pv.c.slug).limit(first + 1)
-    return _page(_policies(engine, query), first, lambda p: [p.slug], total)
+        conditions.append(pv.c.slug > decode.decode_cursor(after, [str])[0])
+    query = _policy_select(k).where(*conditions).order_by(pv.c.slug).limit(first + 1)
+    found = _policies(
+        engine,
+        query,
+        lambda frames: _parts_select([f.slug for f in frames], k).where(valid(pp, v)),
+        k,
+    )
+    return _page(found, first, lambda p: [p.slug], total)
 
 
 # -- regulatory actions ------------------------------------------------------------------------

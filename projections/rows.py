@@ -32,9 +32,25 @@ def state_digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
+@dataclass(frozen=True, slots=True)
+class PartRun:
+    """A policy part (`head`, `clause:<id>`, `source:<h>`) as it stands from `valid_from` on:
+    what the walk over the spans carries until the part changes or goes (`part_rows`)."""
+
+    part: str
+    valid_from: datetime
+    order: tuple[datetime, int] | None  # a clause's or source's place: (since, index)
+    value: Any  # (owner, title), a Clause or a Source
+    state: str  # the stored text: {"owner", "title"} or {"at", "i", "ref"}
+    digest: bytes
+    columns: Mapping[str, Any]
+    texts: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class VersionRow:
-    """A valid-time version as it should be open now; `key` is what the diff compares."""
+    """A valid-time row as it should be open now; `key` is what the diff compares. `part` is
+    "" for a version (a frame, for policies) and names the part for a policy part row."""
 
     valid_from: datetime
     valid_to: datetime | None
@@ -44,6 +60,8 @@ class VersionRow:
     digest: bytes = field(default=b"", repr=False, compare=False)  # of `state`, if known
     #: (ref, canonical text) of the clauses and sources `state` refers to: stored once each.
     texts: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    part: str = ""
+    run: PartRun | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -51,7 +69,7 @@ class VersionRow:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.valid_from, self.valid_to, self.digest)
+        return (self.part, self.valid_from, self.valid_to, self.digest)
 
 
 @dataclass(frozen=True)
@@ -179,31 +197,133 @@ def _equal_value_ref(value: Clause | Source) -> str:
 
 
 def stored_text(kind: str, state: Any) -> str:
-    """The text a version row stores: the canonical JSON of the state, except that a
-    policy's clauses are `{"id", "ref"}` and its sources refs, their texts being stored once
-    (`stored_values`) instead of in every version that shares them."""
+    """The text a version row stores: the canonical JSON of the state, except for a policy,
+    whose version row is a frame: only what changes with every fact (its parts are rows of
+    their own, `part_rows`, and its revision counter is counted at read time)."""
     if kind != "policy":
         return state_text(state)
-    parts = []
-    for name, key in _field_keys(type(state)):
-        value = getattr(state, name)
-        if name == "clauses":
-            text = ",".join(
-                '{"id":' + _string(c.id) + ',"ref":"' + value_ref(c) + '"}' for c in value
-            )
-            parts.append(key + "[" + text + "]")
-        elif name == "sources":
-            parts.append(key + "[" + ",".join('"' + value_ref(x) + '"' for x in value) + "]")
-        else:
-            parts.append(key + state_text(value))
-    return "{" + ",".join(parts) + "}"
+    return (
+        '{"change_type":'
+        + _string(state.change_type)
+        + ',"changed_by":'
+        + int.__repr__(state.changed_by)
+        + ',"status":'
+        + _string(state.status)
+        + ',"summary":'
+        + _string(state.summary)
+        + "}"
+    )
 
 
 def stored_values(kind: str, state: Any) -> tuple[tuple[str, str], ...]:
-    """(ref, canonical text) of every clause and source a policy row refers to."""
-    if kind != "policy":
-        return ()
-    return tuple((value_ref(v), _value_text(v)) for v in (*state.clauses, *state.sources))
+    """(ref, canonical text) of every clause and source a version row refers to (none: a
+    policy frame refers to no text; its clause and source parts do)."""
+    return ()
+
+
+# -- policy parts ------------------------------------------------------------------------------
+
+HEAD = "head"
+
+
+def _order_text(order: tuple[datetime, int], ref: str) -> str:
+    return '{"at":"' + format_instant(order[0]) + '","i":' + str(order[1]) + ',"ref":"' + ref + '"}'
+
+
+@lru_cache(maxsize=_VALUE_TEXTS_MAX)
+def _source_part(url: str) -> str:
+    return "source:" + hashlib.blake2b(url.encode(), digest_size=8).hexdigest()
+
+
+def _run(
+    part: str, at: datetime, order: tuple[datetime, int] | None, value: Any, columns: Any
+) -> PartRun:
+    if order is None:
+        owner, title = value
+        text = '{"owner":' + _string(owner) + ',"title":' + _string(title) + "}"
+        texts: tuple[tuple[str, str], ...] = ()
+    else:
+        ref = value_ref(value)
+        text, texts = _order_text(order, ref), ((ref, _value_text(value)),)
+    return PartRun(part, at, order, value, text, state_digest(text), columns, texts)
+
+
+def _placed(
+    items: Sequence[tuple[str, Any]], runs: Mapping[str, PartRun], at: datetime
+) -> list[tuple[str, tuple[datetime, int], Any]]:
+    """Each (part, value) in state order with its place: the place it had in the span before
+    while the order is unchanged, else a new one (at, i) that sorts after every older one."""
+    placed = []
+    last: tuple[datetime, int] | None = None
+    fresh = 0
+    for part, value in items:
+        before = runs.get(part)
+        kept = before.order if before is not None and not fresh else None
+        if kept is not None and (last is None or kept > last):
+            last = kept
+            placed.append((part, last, value))
+            continue
+        last = (at, fresh)
+        fresh += 1
+        placed.append((part, last, value))
+    return placed
+
+
+_NO_SCOPE = {"owner": None, "title": None}
+
+
+def _decompose(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict[str, PartRun]:
+    """The parts of one span's policy state, reusing the runs that continue unchanged."""
+    parts: dict[str, PartRun] = {}
+    head = (state.owner, state.title)
+    before = runs.get(HEAD)
+    if before is not None and before.value == head:
+        parts[HEAD] = before
+    else:
+        columns = {"owner": state.owner, "title": state.title, "jurisdictions": None}
+        parts[HEAD] = _run(HEAD, at, None, head, columns)
+    clauses = [("clause:" + c.id, c) for c in state.clauses]
+    sources = [(_source_part(x.url), x) for x in state.sources]
+    for items in (clauses, sources):
+        for part, place, value in _placed(items, runs, at):
+            before = runs.get(part)
+            if before is not None and before.order == place and before.value == value:
+                parts[part] = before
+                continue
+            scope = _listed(sorted(set(value.scope))) if isinstance(value, Clause) else None
+            parts[part] = _run(part, at, place, value, {**_NO_SCOPE, "jurisdictions": scope})
+    return parts
+
+
+def part_row(run: PartRun, valid_to: datetime | None) -> VersionRow:
+    """The row of a part over [run.valid_from, valid_to)."""
+    return VersionRow(
+        run.valid_from, valid_to, run.state, run.columns, (), run.digest, run.texts, run.part, run
+    )
+
+
+def part_rows(spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]) -> list[VersionRow]:
+    """The part rows of a policy's spans (contiguous in valid time), each part's row ending
+    where its value changes or it goes; `carry` holds the runs open just before `spans[0]`
+    (empty from the first span). Parts of equal value over consecutive spans are one row."""
+    runs: Mapping[str, PartRun] = carry
+    rows: list[VersionRow] = []
+    for span in spans:
+        current = _decompose(span.state, runs, span.valid_from)
+        rows.extend(
+            part_row(run, span.valid_from)
+            for part, run in runs.items()
+            if current.get(part) is not run
+        )
+        runs = current
+    if spans:
+        rows.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
+    return rows
+
+
+def part_order(row: VersionRow) -> tuple[str, datetime]:
+    """The order of part rows in `version_rows`: by part, then valid time."""
+    return (row.part, row.valid_from)
 
 
 def cited_policies(references: Sequence[str]) -> tuple[str, ...]:
@@ -227,16 +347,7 @@ def _listed(values: Sequence[str]) -> str:
 def _columns(kind: str, state: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The filter columns of a version row and the policies it cites."""
     if kind == "policy":
-        scopes = sorted({code for c in state.clauses for code in c.scope})
-        return (
-            {
-                "owner": state.owner,
-                "status": state.status,
-                "title": state.title,
-                "jurisdictions": _listed(scopes),
-            },
-            (),
-        )
+        return {"status": state.status}, ()
     if kind == "regulatory-action":
         return (
             {
@@ -264,8 +375,13 @@ def version_row(
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:
-    """The valid-time versions of one aggregate's believed history."""
-    return [version_row(kind, span) for span in spans(RULES[kind], believed)]
+    """The valid-time versions of one aggregate's believed history; for a policy, its frames
+    and then its part rows (in `part_order`)."""
+    found = spans(RULES[kind], believed)
+    rows = [version_row(kind, span) for span in found]
+    if kind == "policy":
+        rows.extend(sorted(part_rows(found, {}), key=part_order))
+    return rows
 
 
 def _touched_scopes(before: Any, after: Any, fact: Fact) -> set[str]:

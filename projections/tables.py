@@ -36,7 +36,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 2  # 2: policy clauses and sources stored once, by content address
+SCHEMA_VERSION = 3
+# 2: policy clauses and sources stored once, by content address.
+# 3: a policy version is a frame row (its valid-time interval, status and the fact that made
+#    it) plus part rows (head, each clause, each source) with their own intervals; the
+#    revision counter is counted from the feed at read time (docs/projections.md).
 
 metadata = MetaData()
 
@@ -87,6 +91,7 @@ class ReadModels:
 
     metadata: MetaData
     policy_versions: Table
+    policy_parts: Table
     action_versions: Table
     statement_versions: Table
     actor_versions: Table
@@ -116,13 +121,21 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     def name(base: str) -> str:
         return f"projection_{base}{suffix}"
 
+    # A policy's frames: one row per valid-time version, with what only that version has
+    # (status, the fact that made it, its summary); what versions share is in the parts.
     policy_versions = _bitemporal(
+        metadata, name("policy_versions"), Column("status", String(16), nullable=False)
+    )
+    # The parts of policy versions, each over the valid time where it is unchanged: `head`
+    # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
+    # A retroactive change to one clause rewrites that clause's rows, not every later version.
+    policy_parts = _bitemporal(
         metadata,
-        name("policy_versions"),
-        Column("owner", String(200), nullable=False),
-        Column("status", String(16), nullable=False),
-        Column("title", Text, nullable=False),
-        Column("jurisdictions", Text, nullable=False),  # ",RU,UA," — clause scopes, for LIKE
+        name("policy_parts"),
+        Column("part", Text, nullable=False),
+        Column("owner", String(200)),  # head
+        Column("title", Text),  # head
+        Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
     )
     action_versions = _bitemporal(
         metadata,
@@ -172,6 +185,15 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
     )
     Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
+    # Covers the count of an aggregate's believed facts up to a valid time (a policy's
+    # revision counter, which no stored row holds: it changes with every retroactive fact).
+    Index(
+        f"ix_{entries.name}_folded",
+        entries.c.aggregate_id,
+        entries.c.effective_at,
+        entries.c.known_from,
+        entries.c.known_to,
+    )
     # Filter tags of feed rows: `actor:meta`, `jurisdiction:RU`, `policy:meta/hate-speech`.
     tags = Table(
         name("timeline_tags"),
@@ -207,6 +229,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     return ReadModels(
         metadata,
         policy_versions,
+        policy_parts,
         action_versions,
         statement_versions,
         actor_versions,
@@ -224,6 +247,7 @@ LIVE = define(metadata)
 SHADOW = define(MetaData(), "_next")
 
 policy_versions = LIVE.policy_versions
+policy_parts = LIVE.policy_parts
 action_versions = LIVE.action_versions
 statement_versions = LIVE.statement_versions
 actor_versions = LIVE.actor_versions

@@ -1,5 +1,6 @@
-"""Schema 2 of the read models (policy clauses and sources stored once, by content address):
-a database projected with schema 1 is migrated by a rebuild from the log, whether asked for
+"""Schema 3 of the read models (a policy version is a frame row plus part rows, each part
+over the valid time where it is unchanged): a database projected with schema 2 (one whole
+state per version row) is migrated by a rebuild from the log, whether asked for
 (`timeline project --rebuild`) or found at a plain restart; until then its old rows are read
 as they are. A clause text shared by many versions is stored once."""
 
@@ -13,12 +14,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+    update,
+)
 
 from bench.deep import SLUG, DeepHistory
+from domain.values import aggregate_uuid
 from projections import queries as q
 from projections import tables as t
 from projections.models import PolicyVersion
+from projections.rows import value_ref
 from projections.runner import ProjectionRunner
 from timeline.application import Timeline
 from timeline.bootstrap import bootstrap
@@ -44,43 +58,85 @@ def history(engine: Engine) -> list[PolicyVersion]:
     return q.policy_history(engine, SLUG)
 
 
-def to_schema_1(engine: Engine) -> None:
-    """Rewrite the tables as schema 1 stored them: whole clause and source texts in every
-    version row, no texts table, schema version 1 in the tracking row."""
-    pv = t.policy_versions
+def to_schema_2(engine: Engine) -> None:
+    """Rewrite the tables as schema 2 stored them: one row per version holding its whole
+    state (clause and source refs into the texts table), no part table, schema version 2."""
+    versions = history(engine)
+    old = MetaData()
+    pv = Table(
+        t.policy_versions.name,
+        old,
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in t.policy_versions.columns
+            if c.name not in ("status", "state")
+        ),
+        Column("owner", String(200), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("jurisdictions", Text, nullable=False),
+        Column("state", Text, nullable=False),
+    )
     with engine.begin() as connection:
-        bodies = dict(connection.execute(select(t.texts.c.ref, t.texts.c.body)).tuples().all())
-        for row in connection.execute(select(pv.c.opened_by, pv.c.seq, pv.c.state)).all():
-            state = json.loads(row.state)
-            state["clauses"] = [json.loads(bodies[c["ref"]]) for c in state["clauses"]]
-            state["sources"] = [json.loads(bodies[ref]) for ref in state["sources"]]
+        connection.execute(text(f"DROP TABLE {t.policy_parts.name}"))
+        connection.execute(text(f"DROP TABLE {t.policy_versions.name}"))
+        old.create_all(connection)
+        aggregate = aggregate_uuid("policy", SLUG)
+        for seq, v in enumerate(versions):
+            state = {
+                "slug": v.slug,
+                "title": v.title,
+                "owner": v.owner,
+                "summary": v.summary,
+                "status": v.status,
+                "clauses": [{"id": c.id, "ref": value_ref(c)} for c in v.clauses],
+                "sources": [value_ref(x) for x in v.sources],
+                "revision": v.revision,
+                "changed_by": v.changed_by,
+                "change_type": v.change_type,
+            }
+            scopes = sorted({code for c in v.clauses for code in c.scope})
             connection.execute(
-                update(pv)
-                .where(pv.c.opened_by == row.opened_by, pv.c.seq == row.seq)
-                .values(state=json.dumps(state, sort_keys=True, separators=(",", ":")))
+                pv.insert().values(
+                    opened_by=1,
+                    seq=seq,
+                    aggregate_id=aggregate,
+                    slug=v.slug,
+                    valid_from=v.valid_from,
+                    valid_to=v.valid_to,
+                    known_from=v.known_from,
+                    known_to=None,
+                    closed_by=None,
+                    owner=v.owner,
+                    status=v.status,
+                    title=v.title,
+                    jurisdictions="," + ",".join(scopes) + ",",
+                    state=json.dumps(state, sort_keys=True, separators=(",", ":")),
+                )
             )
-        connection.execute(text(f"DROP TABLE {t.texts.name}"))
-        connection.execute(update(t.tracking).values(schema_version=1))
+        connection.execute(update(t.tracking).values(schema_version=2))
 
 
-def assert_schema_2(engine: Engine) -> None:
-    pv = t.policy_versions
+def assert_schema_3(engine: Engine) -> None:
+    pv, pp = t.policy_versions, t.policy_parts
     with engine.connect() as connection:
-        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == 2
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == 3
         states = [json.loads(s) for s in connection.execute(select(pv.c.state)).scalars()]
-        assert states and all("ref" in c for s in states for c in s["clauses"])
+        assert states and all("clauses" not in s for s in states)
+        assert connection.execute(select(func.count()).select_from(pp)).scalar()
         assert connection.execute(select(func.count()).select_from(t.texts)).scalar()
 
 
 @pytest.mark.parametrize(
     "args", [("project", "--rebuild", "--once"), ("project", "--once")], ids=["rebuild", "restart"]
 )
-def test_a_schema_1_database_is_migrated_by_the_worker(
+def test_a_schema_2_database_is_migrated_by_the_worker(
     projected: Timeline, database_url: str, args: tuple[str, ...]
 ) -> None:
     engine = projected.engine
     expected = history(engine)
-    to_schema_1(engine)
+    to_schema_2(engine)
+    t.create_tables(engine)  # what the new code does first when it starts: the part table
     assert history(engine) == expected  # the old rows still answer until the swap
     worker = subprocess.run(
         [TIMELINE, *args],
@@ -91,20 +147,20 @@ def test_a_schema_1_database_is_migrated_by_the_worker(
         check=False,
     )
     assert worker.returncode == 0, worker.stderr
-    assert_schema_2(engine)
+    assert_schema_3(engine)
     assert history(engine) == expected
 
 
-def test_a_schema_1_database_is_migrated_when_the_service_starts(
+def test_a_schema_2_database_is_migrated_when_the_service_starts(
     projected: Timeline, database_url: str
 ) -> None:
     engine = projected.engine
     expected = history(engine)
-    to_schema_1(engine)
+    to_schema_2(engine)
     services = bootstrap(Settings(database_url=database_url))
     try:
         services.projections.catch_up()
-        assert_schema_2(services.timeline.engine)
+        assert_schema_3(services.timeline.engine)
         assert history(services.timeline.engine) == expected
     finally:
         services.close()

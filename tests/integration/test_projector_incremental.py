@@ -72,14 +72,22 @@ def open_rows_match_the_full_refold(engine: Engine) -> None:
             kind, slug = rows[0].kind, facts[0].data["slug"]
             positions = {r.version: r.position for r in rows}
             versions, entries = believed_rows(kind, slug, facts, positions)
-            table = t.LIVE.versions(kind)
+            table, parts = t.LIVE.versions(kind), t.LIVE.policy_parts
             open_versions = connection.execute(
                 select(table.c.valid_from, table.c.valid_to, table.c.state)
                 .where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
                 .order_by(table.c.valid_from)
             ).all()
             assert [tuple(r) for r in open_versions] == [
-                (v.valid_from, v.valid_to, v.state) for v in versions
+                (v.valid_from, v.valid_to, v.state) for v in versions if not v.part
+            ]
+            open_parts = connection.execute(
+                select(parts.c.part, parts.c.valid_from, parts.c.valid_to, parts.c.state)
+                .where(parts.c.aggregate_id == aggregate_id, parts.c.known_to.is_(None))
+                .order_by(parts.c.part, parts.c.valid_from)
+            ).all()
+            assert [tuple(r) for r in open_parts] == [
+                (v.part, v.valid_from, v.valid_to, v.state) for v in versions if v.part
             ]
             feed = t.timeline_entries
             open_entries = connection.execute(

@@ -84,7 +84,7 @@ def test_reconciling_a_loaded_fold_with_stale_open_rows_yields_the_full_refold_r
     kept = set(stale) - set(change.closed_versions)
     assert kept | {row.key for row in change.opened_versions} == {row.key for row in versions}
     assert list(change.opened_entries) == entries
-    assert fold.span_keys == [row.key for row in versions]
+    assert fold.row_keys == [row.key for row in versions]
     assert all(row.digest == _digest(row.state) for row in versions)
 
 

@@ -56,15 +56,28 @@ REVISED = fact(
 
 def test_versions_split_at_revisions_and_clause_expiry() -> None:
     rows = version_rows("policy", [ANNOUNCED, REVISED])
-    assert [(r.valid_from.day, r.valid_to.day if r.valid_to else None) for r in rows] == [
+    frames = [r for r in rows if not r.part]
+    assert [(r.valid_from.day, r.valid_to.day if r.valid_to else None) for r in frames] == [
         (1, 10),
         (10, 1),
         (1, None),
     ]
-    last = json.loads(rows[-1].state)
-    assert [c["id"] for c in last["clauses"]] == ["a"]
-    assert rows[0].columns["jurisdictions"] == ",RU,US,"
-    assert rows[-1].columns["jurisdictions"] == ",US,"
+    assert json.loads(frames[-1].state)["changed_by"] == 2
+    parts = [
+        (r.part, r.valid_from.date().isoformat(), r.valid_to.day if r.valid_to else None)
+        for r in rows
+        if r.part
+    ]
+    # Each part has a row over the valid time where it is unchanged: the amendment of b
+    # and b's expiry write rows for b alone.
+    assert parts == [
+        ("clause:a", "2022-01-01", None),
+        ("clause:b", "2022-01-01", 10),
+        ("clause:b", "2022-03-10", 1),
+        ("head", "2022-01-01", None),
+    ]
+    scopes = {r.part: r.columns["jurisdictions"] for r in rows if r.part.startswith("clause")}
+    assert scopes == {"clause:a": ",US,", "clause:b": ",RU,"}
 
 
 def test_a_revision_concerns_only_the_jurisdictions_of_the_clauses_it_touches() -> None:

@@ -1,0 +1,144 @@
+"""A retroactive change writes rows in proportion to what it changed, not to the number of
+later versions (issue 14), counted from the tables on SQLite and PostgreSQL: amending one
+clause before 20 or 200 later versions opens and closes the same few rows, and the answers
+after it are the oracle's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from domain import RULES
+from domain.fold import state_at
+from projections import queries as q
+from projections import tables as t
+from projections.runner import ProjectionRunner
+from timeline.application import Timeline
+from timeline.settings import Settings
+
+START = datetime(2022, 1, 1, tzinfo=UTC)
+SLUG = "org/terms"
+CLAUSES = [f"c{i}" for i in range(1, 6)]
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Timeline]:
+    timeline = Timeline(Settings(database_url=database_url))
+    try:
+        yield timeline
+    finally:
+        timeline.close()
+
+
+def a_policy_with_later_versions(app: Timeline, later: int) -> ProjectionRunner:
+    """The announcement, then `later` forward revisions, each amending a clause but c1."""
+    app.execute(
+        "registerActor",
+        {"id": "org", "name": "Org", "kind": "organisation", "effectiveAt": START.isoformat()},
+    )
+    app.execute(
+        "announcePolicy",
+        {
+            "id": SLUG,
+            "title": "Terms",
+            "owner": "org",
+            "clauses": [{"id": c, "text": f"{c} as announced", "scope": ["RU"]} for c in CLAUSES],
+            "effectiveAt": START.isoformat(),
+        },
+    )
+    for n in range(later):
+        clause = CLAUSES[1 + n % (len(CLAUSES) - 1)]
+        app.execute(
+            "revisePolicy",
+            {
+                "id": SLUG,
+                "summary": f"revision {n}",
+                "amendClauses": [{"id": clause, "text": f"{clause} as of revision {n}"}],
+                "effectiveAt": (START + timedelta(days=1 + n)).isoformat(),
+            },
+        )
+    runner = ProjectionRunner(app.engine, app)
+    runner.catch_up()
+    return runner
+
+
+def counts(engine: Engine) -> dict[str, tuple[int, int]]:
+    """(rows, closed rows) of every read-model table."""
+    found = {}
+    with engine.connect() as connection:
+        for table in t.READ_MODEL_TABLES:
+            rows = connection.execute(select(func.count()).select_from(table)).scalar() or 0
+            closed = 0
+            if "known_to" in table.c:
+                closed = (
+                    connection.execute(
+                        select(func.count()).select_from(table).where(table.c.known_to.is_not(None))
+                    ).scalar()
+                    or 0
+                )
+            found[table.name] = (int(rows), int(closed))
+    return found
+
+
+def retroactive_change(app: Timeline, runner: ProjectionRunner) -> dict[str, tuple[int, int]]:
+    """Amend c1 effective half a day after the announcement: the rows it opened and closed."""
+    before = counts(app.engine)
+    app.execute(
+        "revisePolicy",
+        {
+            "id": SLUG,
+            "summary": "retroactive",
+            "amendClauses": [{"id": "c1", "text": "c1 corrected from the start"}],
+            "effectiveAt": (START + timedelta(hours=12)).isoformat(),
+        },
+    )
+    runner.catch_up()
+    after = counts(app.engine)
+    return {
+        name: (after[name][0] - before[name][0], after[name][1] - before[name][1])
+        for name in after
+        if after[name] != before[name]
+    }
+
+
+def policy_at(engine: Engine, days: float) -> Any:
+    return q.policy_at(engine, SLUG, START + timedelta(days=days))
+
+
+@pytest.mark.parametrize("later", [20, 200])
+def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_versions(
+    app: Timeline, later: int
+) -> None:
+    runner = a_policy_with_later_versions(app, later)
+    revision_before = policy_at(app.engine, later + 1).revision
+    written = retroactive_change(app, runner)
+    # (rows added, rows closed) per table: the frame in force at the change splits in two,
+    # c1's one row splits in two, the fact and its feed entry are new. Nothing else: not
+    # the later versions (their revision counter is counted, not stored), nor other clauses.
+    assert written == {
+        t.policy_versions.name: (2, 1),
+        t.policy_parts.name: (2, 1),
+        t.facts.name: (1, 0),
+        t.timeline_entries.name: (1, 0),
+        t.timeline_tags.name: (3, 0),
+        t.texts.name: (1, 0),
+    }
+    latest = policy_at(app.engine, later + 1)
+    assert latest.revision == revision_before + 1
+    assert latest.clauses[0].text == "c1 corrected from the start"
+    assert [c.id for c in latest.clauses] == CLAUSES
+    facts = app.facts_of("policy", SLUG)
+    now = datetime.now(UTC)
+    for days in (0, 0.25, 0.5, 0.75, 1, later / 2, later + 1):
+        version = policy_at(app.engine, days)
+        expected = state_at(RULES["policy"], facts, START + timedelta(days=days), now)
+        assert (version.title, version.clauses, version.revision, version.changed_by) == (
+            expected.title,
+            expected.clauses,
+            expected.revision,
+            expected.changed_by,
+        )
