@@ -235,10 +235,27 @@ class Projector:
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
+        rtrees = connection.dialect.name == "sqlite"
         for name, rows in by_table.items():
             connection.execute(insert(by_name[name]), rows)
+            if rtrees and name in t.STABBED:
+                connection.execute(
+                    insert(t.rtree_table(by_name[name])), [t.rtree_row(row) for row in rows]
+                )
         for name, closes in batch.closes.items():
             table = by_name[name]
+            if rtrees and name in t.STABBED:
+                tree = t.rtree_table(table)
+                connection.execute(
+                    update(tree).where(tree.c.id == bindparam("b_id")).values(k1=bindparam("b_k1")),
+                    [
+                        {
+                            "b_id": (c["b_opened_by"] << t.RTREE_SEQ_BITS) + c["b_seq"],
+                            "b_k1": t.rtree_end(c["known_to"]),
+                        }
+                        for c in closes
+                    ],
+                )
             connection.execute(
                 update(table)
                 .where(

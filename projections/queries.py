@@ -11,14 +11,18 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Integer,
     Select,
+    String,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -28,6 +32,7 @@ from sqlalchemy import (
 )
 
 from domain import values
+from domain.values import aggregate_uuid
 from projections import decode
 from projections import tables as t
 from projections.models import (
@@ -47,21 +52,84 @@ T = TypeVar("T")
 # -- the bitemporal frame ------------------------------------------------------------------
 
 
-def known(table: Table, known_at: datetime) -> ColumnElement[bool]:
+def known(table: Table, known_at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """Rows believed at record time `known_at`."""
     return and_(
         table.c.known_from <= known_at, or_(table.c.known_to.is_(None), table.c.known_to > known_at)
     )
 
 
-def valid(table: Table, valid_at: datetime) -> ColumnElement[bool]:
+def valid(table: Table, valid_at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """Rows in force at valid time `valid_at`."""
     return and_(
         table.c.valid_from <= valid_at, or_(table.c.valid_to.is_(None), table.c.valid_to > valid_at)
     )
 
 
-def _policy_select(known_at: datetime, counted: bool = True) -> Select[Any]:
+#: Parameters of the two-dimensional lookup (`stabbing`): valid and known instants; on
+#: SQLite also the R*Tree's coordinates of the aggregate and of the two instants.
+_V, _K = bindparam("v", type_=t.UTCDateTime()), bindparam("k", type_=t.UTCDateTime())
+
+
+def stabbing(dialect: str, query: Select[Any], table: Table) -> Select[Any]:
+    """`query` over `table` (rows of one aggregate, valid at :v, known at :k) through the
+    two-dimensional index (`tables.py`): on PostgreSQL the range containment its GiST index
+    serves; on SQLite a join from the R*Tree's candidate boxes (:rt_key, :rt_v, :rt_k, from
+    `stabbing_parameters`) to the exact rows. The exact conditions stay in `query`; these
+    only find the rows without a scan."""
+    if dialect == "postgresql":
+        return query.where(
+            func.tstzrange(table.c.valid_from, table.c.valid_to).op("@>")(_V),
+            func.tstzrange(table.c.known_from, table.c.known_to).op("@>")(_K),
+        )
+    tree = t.rtree_table(table)
+    key, at, known_at = (bindparam(name, type_=Integer()) for name in ("rt_key", "rt_v", "rt_k"))
+    on = and_(
+        table.c.opened_by == tree.c.id.op(">>")(t.RTREE_SEQ_BITS),
+        table.c.seq == tree.c.id.op("&")((1 << t.RTREE_SEQ_BITS) - 1),
+    )
+    return query.select_from(tree.join(table, on)).where(
+        tree.c.a0 <= key,
+        tree.c.a1 >= key,
+        tree.c.v0 <= at,
+        tree.c.v1 > at,
+        tree.c.k0 <= known_at,
+        tree.c.k1 > known_at,
+    )
+
+
+def stabbing_parameters(
+    dialect: str, kind: str, slug: str, v: datetime, k: datetime
+) -> dict[str, Any]:
+    """The parameters of a statement made by `stabbing`."""
+    found: dict[str, Any] = {"slug": slug, "v": v, "k": k}
+    if dialect != "postgresql":
+        found["rt_key"] = t.rtree_key(aggregate_uuid(kind, slug))
+        found["rt_v"], found["rt_k"] = t.rtree_minute(v), t.rtree_minute(k)
+    return found
+
+
+@lru_cache(maxsize=4)
+def _lookup(dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """`policy_at`'s two statements (the frame, its parts), built once per dialect: building
+    and caching a statement costs more than running it."""
+    pv, pp = t.policy_versions, t.policy_parts
+    slug = bindparam("slug", type_=String())
+    frames = _policy_select(_K).where(_exactly(dialect, pv, slug), valid(pv, _V))
+    parts = _parts_select(None, _K).where(_exactly(dialect, pp, slug), valid(pp, _V))
+    return stabbing(dialect, frames, pv), stabbing(dialect, parts, pp)
+
+
+def _exactly(dialect: str, table: Table, slug: Any) -> ColumnElement[bool]:
+    """The slug condition of a lookup through the 2-D index. On SQLite as `slug || ''`,
+    which no B-tree serves, so that the planner starts from the R*Tree (it would otherwise
+    scan the B-tree on (slug, valid_from) and probe the R*Tree per row)."""
+    column: ColumnElement[str] = table.c.slug
+    same: ColumnElement[bool] = (column if dialect == "postgresql" else column.concat("")) == slug
+    return same
+
+
+def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
     """Policy frames with the stream version as known at `known_at` (for expectedVersion)
     and, if `counted`, each frame's revision counter and when that count last changed,
     counted from the feed's believed facts up to its valid_from (no stored row holds it)."""
@@ -87,12 +155,14 @@ def _policy_select(known_at: datetime, counted: bool = True) -> Select[Any]:
     return select(pv, stream_version, revision, counted_at).where(known(pv, known_at))
 
 
-def _parts_select(slugs: Sequence[str], known_at: datetime) -> Select[Any]:
-    """Policy part rows of `slugs` as known at `known_at` (the caller narrows valid time)."""
+def _parts_select(slugs: Sequence[str] | None, known_at: Any) -> Select[Any]:
+    """Policy part rows of `slugs` (None: the caller says which) as known at `known_at`
+    (the caller narrows valid time)."""
     pp = t.policy_parts
-    return select(
+    query = select(
         pp.c.slug, pp.c.part, pp.c.valid_from, pp.c.valid_to, pp.c.known_from, pp.c.state
-    ).where(pp.c.slug.in_(list(slugs)), known(pp, known_at))
+    ).where(known(pp, known_at))
+    return query if slugs is None else query.where(pp.c.slug.in_(list(slugs)))
 
 
 def _all(engine: Engine, query: Select[Any], decoder: Callable[[Any], T]) -> list[T]:
@@ -109,15 +179,19 @@ def _policies(
     query: Select[Any],
     parts: Callable[[Sequence[Any]], Select[Any] | None],
     known_at: datetime,
+    parameters: dict[str, Any] | None = None,
 ) -> list[PolicyVersion]:
     """Policy versions from their frames (`query`) and their parts (`parts` of the frames:
     the rows that may belong to them), with the texts the parts refer to: one statement when
     every text is cached already (a ref always names the same text), one more per 5,000
     missing. Frames selected without their counters get them from the feed in one query."""
     with engine.connect() as connection:
-        frames = connection.execute(query).all()
+        frames = connection.execute(query, parameters).all()
         part_query = parts(frames) if frames else None
-        rows = decode.parts_of(connection.execute(part_query) if part_query is not None else [])
+        found: Any = []
+        if part_query is not None:
+            found = connection.execute(part_query, parameters)
+        rows = decode.parts_of(found)
         members = decode.assign_parts(frames, rows)
         counters = None
         if frames and "revision" not in frames[0]._fields:
@@ -191,17 +265,16 @@ def policies_at(
     if not slugs:
         return {}
     v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    if len(slugs) == 1:  # a lookup: through the 2-D index (a batch: the B-tree, by slug)
+        dialect = engine.dialect.name
+        frames, parts = _lookup(dialect)
+        parameters = stabbing_parameters(dialect, "policy", slugs[0], v, k)
+        found = _policies(engine, frames, lambda _: parts, k, parameters)
+        return {p.slug: p for p in found}
     pv, pp = t.policy_versions, t.policy_parts
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
-    return {
-        p.slug: p
-        for p in _policies(
-            engine,
-            query,
-            lambda frames: _parts_select([f.slug for f in frames], k).where(valid(pp, v)),
-            k,
-        )
-    }
+    batch = _parts_select(slugs, k).where(valid(pp, v))
+    return {p.slug: p for p in _policies(engine, query, lambda _: batch, k)}
 
 
 def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:

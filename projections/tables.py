@@ -12,6 +12,7 @@ projection).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -30,10 +31,16 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    event,
+    func,
+    insert,
+    select,
     text,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime, TypeDecorator
+
+log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
 SCHEMA_VERSION = 3
@@ -85,6 +92,133 @@ def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
     return table
 
 
+# -- the two-dimensional index of point lookups ------------------------------------------------
+#
+# A lookup (validAt V, knownAt K) of one aggregate wants the rows whose box
+# [valid_from, valid_to) x [known_from, known_to) holds the point (V, K). A B-tree on
+# (slug, valid_from) scans every row of the aggregate that starts before V; these indexes
+# find the boxes that hold the point. PostgreSQL: GiST over (slug, tstzrange, tstzrange)
+# (btree_gist for the slug). SQLite: an R*Tree (`rtree_i32`) beside the table, written by the
+# projector, whose boxes are the rows' in whole minutes rounded outwards, with a 31-bit key
+# of the aggregate as a third dimension: a candidate filter joined to the exact rows.
+
+#: Row ids in an R*Tree: opened_by * 2**20 + seq (an event opens fewer than 2**20 rows).
+RTREE_SEQ_BITS = 20
+_INT32_MAX = 2**31 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE = 60_000_000  # microseconds
+
+
+def rtree_name(table: Table) -> str:
+    return f"{table.name}_rtree"
+
+
+def rtree_table(table: Table) -> Table:
+    """The R*Tree beside `table` as a Core table, for queries (created by DDL, not here)."""
+    found = _RTREES.get(table.name)
+    if found is None:
+        found = _RTREES[table.name] = Table(
+            rtree_name(table),
+            MetaData(),
+            Column("id", BigInteger, primary_key=True),
+            *(Column(name, Integer) for name in ("a0", "a1", "v0", "v1", "k0", "k1")),
+        )
+    return found
+
+
+_RTREES: dict[str, Table] = {}
+
+
+def rtree_key(aggregate_id: Any) -> int:
+    """The aggregate's coordinate in the R*Tree: 31 bits of its UUID (exact in an i32)."""
+    return int.from_bytes(aggregate_id.bytes[:4], "big") >> 1
+
+
+def rtree_minute(at: datetime) -> int:
+    """An instant as whole minutes since 1970, rounded down, clamped to the i32 range."""
+    delta = at.astimezone(UTC) - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return max(-_INT32_MAX, min(_INT32_MAX - 1, micros // _MINUTE))
+
+
+def rtree_end(at: datetime | None) -> int:
+    """The end of an interval, rounded up past it (open: the largest i32), so that a box
+    always holds its row's exact box."""
+    return _INT32_MAX if at is None else min(_INT32_MAX, rtree_minute(at) + 1)
+
+
+def rtree_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The R*Tree entry of a stored row (as the projector inserts it)."""
+    key = rtree_key(row["aggregate_id"])
+    return {
+        "id": (row["opened_by"] << RTREE_SEQ_BITS) + row["seq"],
+        "a0": key,
+        "a1": key,
+        "v0": rtree_minute(row["valid_from"]),
+        "v1": rtree_end(row["valid_to"]),
+        "k0": rtree_minute(row["known_from"]),
+        "k1": rtree_end(row["known_to"]),
+    }
+
+
+#: Tables with a two-dimensional lookup index, by name (live and shadow).
+STABBED: set[str] = set()
+#: Indexes that exist on PostgreSQL only (GiST): SQLite's swap does not recreate them.
+POSTGRES_ONLY: set[str] = set()
+
+
+def _btree_gist_installed(connection: Connection) -> bool:
+    found = connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'btree_gist'"))
+    return found.first() is not None
+
+
+def _has_btree_gist(
+    ddl: Any,
+    target: Any,
+    bind: Connection | None,
+    tables: Any = None,
+    state: Any = None,
+    *,
+    dialect: Dialect,
+    compiler: Any = None,
+    checkfirst: bool = False,
+) -> bool:
+    """Create the GiST index only where its extension is (see `_create_btree_gist`)."""
+    return bind is not None and _btree_gist_installed(bind)
+
+
+def _create_rtree(table: Table, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            text(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {rtree_name(table)} "
+                "USING rtree_i32(id, a0, a1, v0, v1, k0, k1)"
+            )
+        )
+
+
+def _drop_rtree(table: Table, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.execute(text(f"DROP TABLE IF EXISTS {rtree_name(table)}"))
+
+
+def _stabbed(table: Table) -> Table:
+    """Give a version table its two-dimensional lookup index (see above)."""
+    name = f"ix_{table.name}_stab"
+    Index(
+        name,
+        table.c.slug,
+        func.tstzrange(table.c.valid_from, table.c.valid_to),
+        func.tstzrange(table.c.known_from, table.c.known_to),
+        postgresql_using="gist",
+    ).ddl_if(dialect="postgresql", callable_=_has_btree_gist)
+    event.listen(table, "after_create", _create_rtree)
+    event.listen(table, "after_drop", _drop_rtree)
+    STABBED.add(table.name)
+    POSTGRES_ONLY.add(name)
+    return table
+
+
 @dataclass(frozen=True)
 class ReadModels:
     """One complete set of read-model tables (everything but the tracking table)."""
@@ -123,19 +257,21 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
 
     # A policy's frames: one row per valid-time version, with what only that version has
     # (status, the fact that made it, its summary); what versions share is in the parts.
-    policy_versions = _bitemporal(
-        metadata, name("policy_versions"), Column("status", String(16), nullable=False)
+    policy_versions = _stabbed(
+        _bitemporal(metadata, name("policy_versions"), Column("status", String(16), nullable=False))
     )
     # The parts of policy versions, each over the valid time where it is unchanged: `head`
     # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
     # A retroactive change to one clause rewrites that clause's rows, not every later version.
-    policy_parts = _bitemporal(
-        metadata,
-        name("policy_parts"),
-        Column("part", Text, nullable=False),
-        Column("owner", String(200)),  # head
-        Column("title", Text),  # head
-        Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
+    policy_parts = _stabbed(
+        _bitemporal(
+            metadata,
+            name("policy_parts"),
+            Column("part", Text, nullable=False),
+            Column("owner", String(200)),  # head
+            Column("title", Text),  # head
+            Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
+        )
     )
     action_versions = _bitemporal(
         metadata,
@@ -281,7 +417,10 @@ def create_tables(engine: Engine) -> None:
                         text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :key))"),
                         {"key": ":projection-ddl"},
                     )
+                    _create_btree_gist(connection)
                 metadata.create_all(connection)
+                if connection.dialect.name == "sqlite":
+                    _backfill_rtrees(connection)
             return
         except DBAPIError:
             if attempt == 4:
@@ -292,8 +431,49 @@ def create_tables(engine: Engine) -> None:
 def fresh_shadow(engine: Engine) -> None:
     """Empty shadow tables for a rebuild (a crashed rebuild's leftovers are dropped)."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            _create_btree_gist(connection)
         SHADOW.metadata.drop_all(connection)
         SHADOW.metadata.create_all(connection)
+
+
+def _create_btree_gist(connection: Connection) -> None:
+    """The extension the GiST lookup index needs for its slug column, in `public` (so that
+    dropping a schema never drops it); without the privilege the index is left out and the
+    lookups fall back to the B-tree."""
+    if _btree_gist_installed(connection):
+        return
+    try:
+        with connection.begin_nested():
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public"))
+    except DBAPIError as error:
+        log.warning("btree_gist unavailable (%s): policy lookups use the B-tree", error.orig)
+
+
+def _backfill_rtrees(connection: Connection) -> None:
+    """Fill an R*Tree that is empty beside a table with rows (a database of schema 2 read
+    until its rebuild swaps in, whose tables predate the R*Trees)."""
+    for table in LIVE.tables:
+        if table.name not in STABBED:
+            continue
+        tree = rtree_table(table)
+        if connection.execute(select(tree.c.id).limit(1)).first():
+            continue
+        columns = (
+            "opened_by",
+            "seq",
+            "aggregate_id",
+            "valid_from",
+            "valid_to",
+            "known_from",
+            "known_to",
+        )
+        rows = [
+            rtree_row(dict(r._mapping))
+            for r in connection.execute(select(*(table.c[c] for c in columns)))
+        ]
+        if rows:
+            connection.execute(insert(tree), rows)
 
 
 def swap_in_shadow(connection: Connection) -> None:
@@ -312,8 +492,14 @@ def swap_in_shadow(connection: Connection) -> None:
         if postgres:
             connection.execute(text(f"ALTER INDEX {shadow.name}_pkey RENAME TO {live.name}_pkey"))
             for old, new in pairs:
-                connection.execute(text(f"ALTER INDEX {old.name} RENAME TO {new.name}"))
-        else:
-            for old, new in pairs:
+                connection.execute(text(f"ALTER INDEX IF EXISTS {old.name} RENAME TO {new.name}"))
+            continue
+        for old, new in pairs:
+            if str(old.name) not in POSTGRES_ONLY:
                 connection.execute(text(f"DROP INDEX {old.name}"))
                 new.create(connection)
+        if live.name in STABBED:
+            connection.execute(text(f"DROP TABLE IF EXISTS {rtree_name(live)}"))
+            connection.execute(
+                text(f"ALTER TABLE {rtree_name(shadow)} RENAME TO {rtree_name(live)}")
+            )

@@ -127,6 +127,7 @@ def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_ver
         t.timeline_tags.name: (3, 0),
         t.texts.name: (1, 0),
     }
+    rtrees_hold_every_row(app.engine)
     latest = policy_at(app.engine, later + 1)
     assert latest.revision == revision_before + 1
     assert latest.clauses[0].text == "c1 corrected from the start"
@@ -142,3 +143,17 @@ def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_ver
             expected.revision,
             expected.changed_by,
         )
+
+
+def rtrees_hold_every_row(engine: Engine) -> None:
+    """On SQLite each stabbed table's R*Tree has one box per row, holding the row's box."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        for table in t.READ_MODEL_TABLES:
+            if table.name not in t.STABBED:
+                continue
+            rows = [t.rtree_row(dict(r._mapping)) for r in connection.execute(select(table))]
+            tree = t.rtree_table(table)
+            boxes = [dict(r._mapping) for r in connection.execute(select(tree))]
+            assert sorted(rows, key=lambda r: r["id"]) == sorted(boxes, key=lambda r: r["id"])

@@ -173,9 +173,10 @@ def test_rebuild_yields_the_same_tables_as_the_incremental_run(services: Service
         assert runner.rebuild() == services.timeline.head_position()
         assert dump(services.timeline.engine) == incremental
     inspector = inspect(services.timeline.engine)
+    postgres = services.timeline.engine.dialect.name == "postgresql"
     for table in t.READ_MODEL_TABLES:
         assert {i["name"] for i in inspector.get_indexes(table.name)} == {
-            i.name for i in table.indexes
+            i.name for i in table.indexes if postgres or i.name not in t.POSTGRES_ONLY
         }
     assert not any(name.endswith("_next") for name in inspector.get_table_names())
     assert len(incremental["projection_facts"]) == services.timeline.head_position()
