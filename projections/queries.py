@@ -15,20 +15,26 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
     Engine,
     Integer,
     Select,
     String,
     Table,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
+    null,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 
 from domain import values
@@ -110,14 +116,23 @@ def stabbing_parameters(
 
 
 @lru_cache(maxsize=4)
-def _lookup(dialect: str) -> tuple[Select[Any], Select[Any]]:
-    """`policy_at`'s two statements (the frame, its parts), built once per dialect: building
-    and caching a statement costs more than running it."""
+def _lookup(dialect: str) -> CompoundSelect[Any]:
+    """`policy_at`'s one statement, built once per dialect (building and caching a statement
+    costs more than running it): the frame (`part` NULL) and its parts, in one round trip."""
     pv, pp = t.policy_versions, t.policy_parts
     slug = bindparam("slug", type_=String())
-    frames = _policy_select(_K).where(_exactly(dialect, pv, slug), valid(pv, _V))
-    parts = _parts_select(None, _K).where(_exactly(dialect, pp, slug), valid(pp, _V))
-    return stabbing(dialect, frames, pv), stabbing(dialect, parts, pp)
+    shared = ("slug", "valid_from", "valid_to", "known_from", "state")
+    frame = select(
+        cast(null(), Text).label("part"), *(pv.c[name] for name in shared), *_frame_columns(_K)
+    ).where(known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V))
+    parts = select(
+        pp.c.part,
+        *(pp.c[name] for name in shared),
+        cast(null(), Integer).label("aggregate_version"),
+        cast(null(), BigInteger).label("revision"),
+        cast(null(), t.UTCDateTime()).label("counted_at"),
+    ).where(known(pp, _K), _exactly(dialect, pp, slug), valid(pp, _V))
+    return union_all(stabbing(dialect, frame, pv), stabbing(dialect, parts, pp))
 
 
 def _exactly(dialect: str, table: Table, slug: Any) -> ColumnElement[bool]:
@@ -133,6 +148,16 @@ def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
     """Policy frames with the stream version as known at `known_at` (for expectedVersion)
     and, if `counted`, each frame's revision counter and when that count last changed,
     counted from the feed's believed facts up to its valid_from (no stored row holds it)."""
+    pv = t.policy_versions
+    stream_version, *counters = _frame_columns(known_at)
+    if not counted:
+        return select(pv, stream_version).where(known(pv, known_at))
+    return select(pv, stream_version, *counters).where(known(pv, known_at))
+
+
+def _frame_columns(known_at: Any) -> list[Any]:
+    """What a frame's answer needs beside its row: the stream version, the revision counter
+    and when that count last changed, as of `known_at` (correlated to the frame)."""
     pv, facts, feed = t.policy_versions, t.facts, t.timeline_entries
     stream_version = (
         select(func.max(facts.c.version))
@@ -140,8 +165,6 @@ def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
         .scalar_subquery()
         .label("aggregate_version")
     )
-    if not counted:
-        return select(pv, stream_version).where(known(pv, known_at))
     folded = and_(feed.c.aggregate_id == pv.c.aggregate_id, feed.c.effective_at <= pv.c.valid_from)
     count = select(func.count()).where(folded, known(feed, known_at))
     revision = count.scalar_subquery().label("revision")
@@ -152,7 +175,7 @@ def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
         .scalar_subquery()
         .label("counted_at")
     )
-    return select(pv, stream_version, revision, counted_at).where(known(pv, known_at))
+    return [stream_version, revision, counted_at]
 
 
 def _parts_select(slugs: Sequence[str] | None, known_at: Any) -> Select[Any]:
@@ -176,20 +199,23 @@ _REFS_PER_QUERY = 5_000
 
 def _policies(
     engine: Engine,
-    query: Select[Any],
-    parts: Callable[[Sequence[Any]], Select[Any] | None],
+    query: Select[Any] | CompoundSelect[Any],
+    parts: Callable[[Sequence[Any]], Select[Any] | None] | None,
     known_at: datetime,
     parameters: dict[str, Any] | None = None,
 ) -> list[PolicyVersion]:
     """Policy versions from their frames (`query`) and their parts (`parts` of the frames:
-    the rows that may belong to them), with the texts the parts refer to: one statement when
-    every text is cached already (a ref always names the same text), one more per 5,000
-    missing. Frames selected without their counters get them from the feed in one query."""
+    the rows that may belong to them; None: `query` gives both, a frame's `part` NULL), with
+    the texts the parts refer to: one statement when every text is cached already (a ref
+    always names the same text), one more per 5,000 missing. Frames selected without their
+    counters get them from the feed in one query."""
     with engine.connect() as connection:
-        frames = connection.execute(query, parameters).all()
-        part_query = parts(frames) if frames else None
+        frames: Sequence[Any] = connection.execute(query, parameters).all()
         found: Any = []
-        if part_query is not None:
+        if parts is None:
+            found = [row for row in frames if row.part is not None]
+            frames = [row for row in frames if row.part is None]
+        elif frames and (part_query := parts(frames)) is not None:
             found = connection.execute(part_query, parameters)
         rows = decode.parts_of(found)
         members = decode.assign_parts(frames, rows)
@@ -267,9 +293,8 @@ def policies_at(
     v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
     if len(slugs) == 1:  # a lookup: through the 2-D index (a batch: the B-tree, by slug)
         dialect = engine.dialect.name
-        frames, parts = _lookup(dialect)
         parameters = stabbing_parameters(dialect, "policy", slugs[0], v, k)
-        found = _policies(engine, frames, lambda _: parts, k, parameters)
+        found = _policies(engine, _lookup(dialect), None, k, parameters)
         return {p.slug: p for p in found}
     pv, pp = t.policy_versions, t.policy_parts
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
