@@ -48,8 +48,12 @@ def table_bytes(engine: Engine, names: Iterable[str]) -> int:
 
 
 def read_model_names() -> list[str]:
-    """The live read-model tables (the projected copy of the facts included)."""
-    return [table.name for table in t.READ_MODEL_TABLES]
+    """The live read-model tables (the projected copy of the facts included) and the
+    R*Trees beside them on SQLite (`tables.STABBED`; PostgreSQL has none: their size is 0)."""
+    tables = t.READ_MODEL_TABLES
+    return [table.name for table in tables] + [
+        t.rtree_name(table) for table in tables if table.name in t.STABBED
+    ]
 
 
 def event_log_names(timeline: Timeline) -> list[str]:

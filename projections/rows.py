@@ -248,25 +248,49 @@ def _run(
     return PartRun(part, at, order, value, text, state_digest(text), columns, texts)
 
 
-def _placed(
-    items: Sequence[tuple[str, Any]], runs: Mapping[str, PartRun], at: datetime
-) -> list[tuple[str, tuple[datetime, int], Any]]:
-    """Each (part, value) in state order with its place: the place it had in the span before
-    while the order is unchanged, else a new one (at, i) that sorts after every older one."""
-    placed = []
+_CLAUSE_PARTS: dict[str, str] = {}
+
+
+def _clause_part(clause: Clause) -> str:
+    name = _CLAUSE_PARTS.get(clause.id)
+    if name is None:
+        if len(_CLAUSE_PARTS) >= _VALUE_TEXTS_MAX:
+            _CLAUSE_PARTS.clear()
+        name = _CLAUSE_PARTS[clause.id] = "clause:" + clause.id
+    return name
+
+
+def _place(
+    parts: dict[str, PartRun],
+    values: Sequence[Clause] | Sequence[Source],
+    runs: Mapping[str, PartRun],
+    at: datetime,
+) -> None:
+    """Add the runs of clauses or sources, in state order, each at its place: the place it
+    had in the span before while the order is unchanged, else a new one (at, i) that sorts
+    after every older one; a run whose place and value are unchanged continues."""
     last: tuple[datetime, int] | None = None
     fresh = 0
-    for part, value in items:
+    for value in values:
+        part = _clause_part(value) if isinstance(value, Clause) else _source_part(value.url)
         before = runs.get(part)
-        kept = before.order if before is not None and not fresh else None
-        if kept is not None and (last is None or kept > last):
-            last = kept
-            placed.append((part, last, value))
-            continue
+        if before is not None and not fresh and before.order is not None:
+            place = before.order
+            if last is None or place > last:
+                last = place
+                if before.value is value or before.value == value:
+                    parts[part] = before
+                    continue
+                parts[part] = _part_run(part, at, place, value)
+                continue
         last = (at, fresh)
         fresh += 1
-        placed.append((part, last, value))
-    return placed
+        parts[part] = _part_run(part, at, last, value)
+
+
+def _part_run(part: str, at: datetime, place: tuple[datetime, int], value: Any) -> PartRun:
+    scope = _listed(sorted(set(value.scope))) if isinstance(value, Clause) else None
+    return _run(part, at, place, value, {**_NO_SCOPE, "jurisdictions": scope})
 
 
 _NO_SCOPE = {"owner": None, "title": None}
@@ -275,23 +299,14 @@ _NO_SCOPE = {"owner": None, "title": None}
 def _decompose(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict[str, PartRun]:
     """The parts of one span's policy state, reusing the runs that continue unchanged."""
     parts: dict[str, PartRun] = {}
-    head = (state.owner, state.title)
     before = runs.get(HEAD)
-    if before is not None and before.value == head:
+    if before is not None and before.value == (state.owner, state.title):
         parts[HEAD] = before
     else:
         columns = {"owner": state.owner, "title": state.title, "jurisdictions": None}
-        parts[HEAD] = _run(HEAD, at, None, head, columns)
-    clauses = [("clause:" + c.id, c) for c in state.clauses]
-    sources = [(_source_part(x.url), x) for x in state.sources]
-    for items in (clauses, sources):
-        for part, place, value in _placed(items, runs, at):
-            before = runs.get(part)
-            if before is not None and before.order == place and before.value == value:
-                parts[part] = before
-                continue
-            scope = _listed(sorted(set(value.scope))) if isinstance(value, Clause) else None
-            parts[part] = _run(part, at, place, value, {**_NO_SCOPE, "jurisdictions": scope})
+        parts[HEAD] = _run(HEAD, at, None, (state.owner, state.title), columns)
+    _place(parts, state.clauses, runs, at)
+    _place(parts, state.sources, runs, at)
     return parts
 
 

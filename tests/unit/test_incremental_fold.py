@@ -4,6 +4,7 @@ to the open rows, leave exactly those rows open."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_oracle_properties import T0, action_histories, policy_histories
 
-from domain import Clause, Fact, Policy, PolicyState, Source, TimelineAggregate
+from domain import Clause, Fact, InvalidInput, Policy, PolicyState, Source, TimelineAggregate
+from domain.values import format_instant
 from projections.incremental import AggregateFold
 from projections.rows import believed_rows, dumps, state_text
 from projections.rows import state_digest as _digest
@@ -117,3 +119,96 @@ def test_a_state_text_escapes_any_text_as_the_canonical_json(
         change_type="PolicyAnnounced",
     )
     assert state_text(state) == dumps(state)
+
+
+LONG = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def long_policy_histories(draw: st.DrawFn) -> Policy:
+    """One policy with a long history (40 to 120 commands): mostly forward revisions, many
+    retroactive ones (anywhere in its past), corrections of their instants and summaries,
+    retractions, title changes, clauses added and removed (refused commands are skipped)."""
+    clauses = [{"id": f"c{i}", "heading": "", "text": "v0", "scope": []} for i in range(4)]
+    policy = Policy.announce(
+        "p",
+        title="P",
+        owner="o",
+        summary="",
+        clauses=clauses,
+        effective_at=T0,
+        announced_at=T0,
+        sources=[],
+    )
+    latest = 0
+    for _ in range(draw(st.integers(40, 120))):
+        step = draw(st.sampled_from(["forward"] * 6 + ["retro"] * 3 + ["correct", "retract"]))
+        if step in ("forward", "retro"):
+            if step == "forward":
+                latest += draw(st.integers(0, 3))
+            day = latest if step == "forward" else draw(st.integers(0, max(latest, 0)))
+            at = T0 + timedelta(days=day, hours=draw(st.integers(0, 23)))
+            change: dict[str, Any] = {"title": None, "add_clauses": [], "remove_clauses": []}
+            kind = draw(st.sampled_from(["amend"] * 4 + ["title", "add", "remove"]))
+            target = draw(st.sampled_from([c["id"] for c in clauses] + ["n1", "n2"]))
+            if kind == "title":
+                change["title"] = draw(st.sampled_from(["P", "Q", "R"]))
+            elif kind == "add":
+                change["add_clauses"] = [{"id": target, "text": "new", "scope": ["RU"]}]
+            elif kind == "remove":
+                change["remove_clauses"] = [target]
+            text = f"v{policy.version}"
+            amend = [{"id": target, "text": text}] if kind == "amend" else []
+            sources = [{"url": f"https://e/{draw(st.integers(0, 5))}"}] if kind == "add" else []
+            with contextlib.suppress(InvalidInput):
+                policy.revise(
+                    summary=f"s{policy.version}",  # an empty one would carry the last on
+                    amend_clauses=amend,
+                    effective_at=at,
+                    announced_at=at,
+                    sources=sources,
+                    **change,
+                )
+            continue
+        target_version = draw(st.integers(1, policy.version))
+        try:
+            if step == "retract":
+                policy.retract(target_version, "r", [])
+            else:
+                moved = T0 + timedelta(days=draw(st.integers(0, max(latest, 0))))
+                changes = draw(
+                    st.sampled_from([{"effective_at": format_instant(moved)}, {"summary": "c"}])
+                )
+                policy.correct(target_version, changes, "r", [])
+        except InvalidInput:
+            pass
+    return policy
+
+
+@LONG
+@given(long_policy_histories())
+def test_a_long_history_of_one_policy_folded_fact_by_fact_has_the_rows_of_the_full_refold(
+    policy: Policy,
+) -> None:
+    _replay_matches_full_refold(policy)
+
+
+@LONG
+@given(long_policy_histories())
+def test_a_revision_amending_one_clause_opens_and_closes_a_bounded_number_of_rows(
+    policy: Policy,
+) -> None:
+    """Whatever the length of the history and wherever the revision falls in it: the frame
+    it falls in and the amended clause's run, not the later versions (issue 14)."""
+    fold = AggregateFold("policy", "p")
+    for fact in _facts(policy):
+        change = fold.add(fact, fact.version)
+        data = fact.data
+        one_amendment = (
+            fact.type == "PolicyRevised"
+            and len(data.get("amend_clauses") or ()) == 1
+            and not (data.get("title") or data.get("add_clauses") or data.get("remove_clauses"))
+        )
+        if one_amendment:
+            assert len(change.closed_versions) <= 3, change.closed_versions
+            assert len(change.opened_versions) <= 5, change.opened_versions
