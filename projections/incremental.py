@@ -25,9 +25,11 @@ from projections.rows import (
     feed_row,
     part_order,
     part_rows,
+    same_parts,
     state_digest,
     stored_text,
     version_row,
+    walk_parts,
 )
 
 Key = tuple[Any, ...]
@@ -103,7 +105,7 @@ class AggregateFold:
         self._restructure(removed, inserted)
         start, old_spans, old_keys = self._rederive(k)
         closed, opened = self._diff_spans(start, old_spans, old_keys)
-        closed_parts, opened_parts = self._diff_parts(start)
+        closed_parts, opened_parts = self._diff_parts(start, old_spans)
         closed.extend(closed_parts)
         opened.extend(opened_parts)
         new_entries = [entry for group in self.groups[k:] for entry in group.entries]
@@ -220,10 +222,14 @@ class AggregateFold:
         ]
         return [key for key in old_keys if key not in kept], opened
 
-    def _diff_parts(self, start: int) -> tuple[list[Key], list[VersionRow]]:
+    def _diff_parts(
+        self, start: int, old_spans: Sequence[Span[Any]] = ()
+    ) -> tuple[list[Key], list[VersionRow]]:
         """A policy's part rows from span `start` on (the spans before it are unchanged, so
         are the rows that end before it): walk from there carrying the runs open just before,
-        and which rows that closes and opens."""
+        and which rows that closes and opens. `old_spans` (the spans from `start` before the
+        change) let the walk stop early: where the spans left are those that were there and
+        the runs open are those that were, every later row is the one already stored."""
         if self.kind != "policy":
             return [], []
         if start == 0 or start >= len(self.spans):
@@ -236,7 +242,28 @@ class AggregateFold:
         if begin:
             at = self.spans[begin].valid_from
             carry = {row.part: row.run for row in old if row.valid_from < at and row.run}
-        new = sorted(part_rows(self.spans[begin:], carry), key=_end)
+        spans = self.spans[begin:]
+        stop = len(spans)
+        if begin == start:
+            while stop > 0 and len(old_spans) > len(spans) - stop:
+                if not same_parts(spans[stop - 1], old_spans[stop - 1 - len(spans)]):
+                    break
+                stop -= 1
+        new: list[VersionRow] | None = None
+        if stop < len(spans):
+            rows, runs = walk_parts(spans[: stop + 1], carry)
+            at = spans[stop].valid_from
+            alive = {row.part: row for row in old if row.valid_from <= at < _end(row)}
+            if len(alive) == len(runs) and all(
+                (row := alive.get(part)) is not None
+                and row.valid_from == run.valid_from
+                and row.digest == run.digest
+                for part, run in runs.items()
+            ):
+                new = rows + [row for row in old if _end(row) > at]
+        if new is None:
+            new = part_rows(spans, carry)
+        new.sort(key=_end)
         self.parts[index:] = new
         self.part_ends[index:] = [_end(row) for row in new]
         gone, kept = {row.key for row in old}, {row.key for row in new}

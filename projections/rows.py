@@ -321,6 +321,16 @@ def part_rows(spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]) -> list[
     """The part rows of a policy's spans (contiguous in valid time), each part's row ending
     where its value changes or it goes; `carry` holds the runs open just before `spans[0]`
     (empty from the first span). Parts of equal value over consecutive spans are one row."""
+    rows, runs = walk_parts(spans, carry)
+    if spans:
+        rows.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
+    return rows
+
+
+def walk_parts(
+    spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]
+) -> tuple[list[VersionRow], Mapping[str, PartRun]]:
+    """`part_rows` up to the end of `spans`: the rows that ended, and the runs still open."""
     runs: Mapping[str, PartRun] = carry
     rows: list[VersionRow] = []
     for span in spans:
@@ -331,9 +341,21 @@ def part_rows(spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]) -> list[
             if current.get(part) is not run
         )
         runs = current
-    if spans:
-        rows.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
-    return rows
+    return rows, runs
+
+
+def same_parts(a: Span[Any], b: Span[Any]) -> bool:
+    """Whether two policy spans have the same interval and the same parts (cheap when the
+    refold kept the clause and source objects, as it does for the clauses it did not touch)."""
+    x, y = a.state, b.state
+    return (
+        a.valid_from == b.valid_from
+        and a.valid_to == b.valid_to
+        and x.owner == y.owner
+        and x.title == y.title
+        and x.clauses == y.clauses
+        and x.sources == y.sources
+    )
 
 
 def part_order(row: VersionRow) -> tuple[str, datetime]:
