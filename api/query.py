@@ -148,7 +148,7 @@ class Query:
             after=after,
         )
         return connection(
-            PolicyConnection, page, lambda p: Policy.of(p, valid_at, known_at), BY_SLUG
+            PolicyConnection, page, lambda p: Policy.of(p, valid_at, known_at), BY_SLUG, after
         )
 
     @described("All valid-time versions of a policy as known at knownAt.")
@@ -217,6 +217,7 @@ class Query:
             page,
             lambda a: RegulatoryAction.of(a, valid_at, known_at),
             BY_SLUG,
+            after,
         )
 
     @described(
@@ -262,7 +263,7 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(ActorConnection, page, Actor.of, BY_SLUG)
+        return connection(ActorConnection, page, Actor.of, BY_SLUG, after)
 
     @described("Statements as known at knownAt, ordered by id; `actor` keeps one actor's.")
     async def statements(
@@ -282,7 +283,7 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(StatementConnection, page, Statement.of, BY_SLUG)
+        return connection(StatementConnection, page, Statement.of, BY_SLUG, after)
 
     @described("A statement as known at knownAt.")
     async def statement(
@@ -325,7 +326,7 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(TimelineConnection, page, TimelineEntry.of, BY_EFFECTIVE_TIME)
+        return connection(TimelineConnection, page, TimelineEntry.of, BY_EFFECTIVE_TIME, after)
 
     @described("The global log in order, after a cursor (a position).")
     async def events(
@@ -336,14 +337,15 @@ class Query:
         filter: ev.EventFilter | None = None,
     ) -> ev.EventConnection:
         await info.context.authorize_read()
+        start = ev.parse_cursor(after)
         page = await run(
             ev.read_events,
             info.context.services.timeline,
-            ev.parse_cursor(after),
+            start,
             info.context.page_size(first),
             ev.stream_filter(filter),
         )
-        return ev.connection(page)
+        return ev.connection(page, start)
 
     log_head: LogHead = strawberry.field(
         resolver=log_head,

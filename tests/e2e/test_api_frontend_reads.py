@@ -38,13 +38,18 @@ def page_through(api: ApiServer, field: str, args: str = "") -> tuple[list[str],
     """Every id of a connection, two at a time, following endCursor."""
     query = (
         f"query($after: String) {{ {field}(first: 2, after: $after{args}) "
-        "{ nodes { id } totalCount pageInfo { hasNextPage endCursor startCursor } } }"
+        "{ nodes { id } totalCount "
+        "pageInfo { hasNextPage hasPreviousPage endCursor startCursor } edges { cursor } } }"
     )
     ids: list[str] = []
     after: Any = None
     total = -1
     while True:
         page = api.execute(query, {"after": after})[field]
+        info = page["pageInfo"]
+        assert info["hasPreviousPage"] is (after is not None)
+        assert info["startCursor"] == page["edges"][0]["cursor"]
+        assert info["endCursor"] == page["edges"][-1]["cursor"]
         ids += [n["id"] for n in page["nodes"]]
         total = page["totalCount"]
         if not page["pageInfo"]["hasNextPage"]:
@@ -92,3 +97,16 @@ def test_a_webhook_is_removed_and_an_unknown_one_is_not_found(api: ApiServer) ->
     again = api.errors(remove, {"id": added}, token=token)
     assert [e["extensions"]["code"] for e in again] == ["NOT_FOUND"]
     assert api.errors(remove, {"id": added})[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_the_event_log_pages_with_the_same_page_info(api: ApiServer) -> None:
+    query = (
+        "query($after: String) { events(first: 3, after: $after) { edges { cursor } "
+        "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"
+    )
+    first = api.execute(query, {"after": None})["events"]
+    second = api.execute(query, {"after": first["pageInfo"]["endCursor"]})["events"]
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    assert second["pageInfo"]["hasPreviousPage"] is True
+    assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"] == "1"
+    assert int(second["pageInfo"]["startCursor"]) > int(first["pageInfo"]["endCursor"])
