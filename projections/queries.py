@@ -444,7 +444,7 @@ def timeline_page(
     after: str | None = None,
 ) -> Page[TimelineEntry]:
     """Facts across all aggregates with effectiveAt in [from_, to), as believed at `known_at`,
-    in (effectiveAt, position) order, keyset-paginated."""
+    in (effectiveAt, position) order, keyset-paginated; `total_count` counts every match."""
     first = decode.check_first(first)
     k = decode.instant("knownAt", known_at)
     feed, tags = t.timeline_entries, t.timeline_tags
@@ -466,6 +466,7 @@ def timeline_page(
                     tags.c.seq == feed.c.seq,
                 )
             )
+    total = _count(engine, query)
     if after is not None:
         effective, position = decode.decode_cursor(after, [datetime, int])
         query = query.where(
@@ -476,7 +477,10 @@ def timeline_page(
         )
     query = query.order_by(feed.c.effective_at, feed.c.position).limit(first + 1)
     return _page(
-        _all(engine, query, decode.timeline_entry), first, lambda e: [e.effective_at, e.position]
+        _all(engine, query, decode.timeline_entry),
+        first,
+        lambda e: [e.effective_at, e.position],
+        total,
     )
 
 

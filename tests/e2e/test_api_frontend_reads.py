@@ -110,3 +110,22 @@ def test_the_event_log_pages_with_the_same_page_info(api: ApiServer) -> None:
     assert second["pageInfo"]["hasPreviousPage"] is True
     assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"] == "1"
     assert int(second["pageInfo"]["startCursor"]) > int(first["pageInfo"]["endCursor"])
+
+
+def test_the_timeline_counts_every_match_over_all_pages(api: ApiServer) -> None:
+    query = (
+        "query($after: String) { timeline(first: 4, after: $after, "
+        'filter: {actor: "meta"}) { totalCount nodes { position } '
+        "pageInfo { hasNextPage endCursor } } }"
+    )
+    seen: list[int] = []
+    after: Any = None
+    totals = set()
+    while True:
+        page = api.execute(query, {"after": after})["timeline"]
+        seen += [n["position"] for n in page["nodes"]]
+        totals.add(page["totalCount"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert totals == {len(seen)} and len(seen) > 4
