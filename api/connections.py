@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from api.types import Policy, RegulatoryAction, TimelineEntry
+from api.types import Actor, Policy, RegulatoryAction, Statement, TimelineEntry
 from projections import models as m
 from projections.decode import encode_cursor
 
@@ -76,4 +76,14 @@ class RegulatoryActionConnection(Connection[RegulatoryAction]):
 
 @strawberry.type
 class TimelineConnection(Connection[TimelineEntry]):
+    pass
+
+
+@strawberry.type
+class ActorConnection(Connection[Actor]):
+    pass
+
+
+@strawberry.type
+class StatementConnection(Connection[Statement]):
     pass

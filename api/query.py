@@ -12,8 +12,10 @@ from api import events as ev
 from api.connections import (
     BY_EFFECTIVE_TIME,
     BY_SLUG,
+    ActorConnection,
     PolicyConnection,
     RegulatoryActionConnection,
+    StatementConnection,
     TimelineConnection,
     connection,
 )
@@ -21,6 +23,7 @@ from api.context import Context, described, run
 from api.errors import BadInput
 from api.log_head import LogHead, log_head
 from api.types import (
+    Actor,
     Policy,
     PolicyDiff,
     PolicyStatus,
@@ -215,6 +218,71 @@ class Query:
             lambda a: RegulatoryAction.of(a, valid_at, known_at),
             BY_SLUG,
         )
+
+    @described(
+        "All valid-time versions of a regulatory action (announced, in effect, lifted) "
+        "as known at knownAt, in valid-time order."
+    )
+    async def regulatory_action_history(
+        self, info: Info[Context, None], id: strawberry.ID, known_at: KnownAt = None
+    ) -> list[RegulatoryAction]:
+        await info.context.authorize_read()
+        found = await run(
+            queries.regulatory_action_history, info.context.engine, str(id), known_at
+        )
+        return [RegulatoryAction.of(a, a.valid_from, known_at) for a in found]
+
+    @described("An actor with its name as at validAt, as known at knownAt.")
+    async def actor(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        valid_at: ValidAt = None,
+        known_at: KnownAt = None,
+    ) -> Actor | None:
+        await info.context.authorize_read()
+        found = await info.context.actors.load((str(id), valid_at, known_at))
+        return Actor.of(found) if found is not None else None
+
+    @described("Actors existing at validAt, with their names then, ordered by id.")
+    async def actors(
+        self,
+        info: Info[Context, None],
+        valid_at: ValidAt = None,
+        known_at: KnownAt = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ActorConnection:
+        await info.context.authorize_read()
+        page = await run(
+            queries.list_actors,
+            info.context.engine,
+            valid_at,
+            known_at,
+            first=info.context.page_size(first),
+            after=after,
+        )
+        return connection(ActorConnection, page, Actor.of, BY_SLUG)
+
+    @described("Statements as known at knownAt, ordered by id; `actor` keeps one actor's.")
+    async def statements(
+        self,
+        info: Info[Context, None],
+        known_at: KnownAt = None,
+        actor: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> StatementConnection:
+        await info.context.authorize_read()
+        page = await run(
+            queries.list_statements,
+            info.context.engine,
+            known_at,
+            actor=str(actor) if actor is not None else None,
+            first=info.context.page_size(first),
+            after=after,
+        )
+        return connection(StatementConnection, page, Statement.of, BY_SLUG)
 
     @described("A statement as known at knownAt.")
     async def statement(
