@@ -17,10 +17,20 @@ KnownAt = Annotated[
 ]
 First = Annotated[
     int | None,
-    strawberry.argument(description="Page size; default 50, at most the server's maxPageSize."),
+    strawberry.argument(
+        description="How many: default 50 (DEFAULT_PAGE_SIZE); over MAX_PAGE_SIZE (200) is refused."
+    ),
 ]
 After = Annotated[
     str | None,
     strawberry.argument(description="Start after this cursor (an endCursor); default the start."),
 ]
-Id = Annotated[strawberry.ID, strawberry.argument(description="The slug, e.g. meta/hate-speech.")]
+PolicyId = Annotated[
+    strawberry.ID, strawberry.argument(description="The policy's slug, e.g. meta/hate-speech.")
+]
+ActionId = Annotated[
+    strawberry.ID,
+    strawberry.argument(description="The action's slug, e.g. roskomnadzor/instagram-restriction."),
+]
+ActorId = Annotated[strawberry.ID, strawberry.argument(description="The actor's slug, e.g. meta.")]
+StatementId = Annotated[strawberry.ID, strawberry.argument(description="The statement's slug.")]

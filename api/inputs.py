@@ -61,7 +61,7 @@ def _f(description: str) -> Any:
 
 
 _EFFECTIVE = "When it takes effect in the world (ISO 8601 with an offset)."
-_SUMMARY = "One line saying what happened; default derived from the fields."
+_SUMMARY = "One line saying what happened; default empty."
 
 
 @strawberry.input(description="A source: where a fact is documented.")
@@ -94,7 +94,9 @@ class ClauseAmendmentInput:
 @strawberry.input(description="Options every command takes.")
 class CommandOptions:
     idempotency_key: str | None = _f("Repeating a command with the same key stores nothing new.")
-    expected_version: int | None = _f("Refused as CONFLICT when the stream moved on.")
+    expected_version: int | None = _f(
+        "The version read (e.g. Policy.version): CONFLICT if it moved on."
+    )
 
 
 @strawberry.input(description="Options of the commands that record a fact in the world.")
@@ -155,7 +157,7 @@ class AmendRegulatoryActionInput(TimedOptions):
     id: strawberry.ID = strawberry.field(description="The action's slug.")
     effective_at: datetime = strawberry.field(description=_EFFECTIVE)
     kind: str | None = _f("The new kind.")
-    summary: str | None = _f(_SUMMARY)
+    summary: str | None = _f("The new summary.")
     text: str | None = _f("The new text.")
     targets: list[str] | None = _f("The new targets (actor slugs).")
     in_response_to: list[str] | None = _f("The new references cited.")

@@ -9,7 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
-from api.arguments import After, First, Id, KnownAt, ValidAt
+from api.arguments import (
+    ActionId,
+    ActorId,
+    After,
+    First,
+    KnownAt,
+    PolicyId,
+    StatementId,
+    ValidAt,
+)
 from api.connections import (
     BY_EFFECTIVE_TIME,
     BY_SLUG,
@@ -101,7 +110,7 @@ class Query:
     async def policy(
         self,
         info: Info[Context, None],
-        id: Id,
+        id: PolicyId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
     ) -> PolicyType | None:
@@ -116,7 +125,7 @@ class Query:
     async def policy_on(
         self,
         info: Info[Context, None],
-        id: Id,
+        id: PolicyId,
         date: Annotated[
             date, strawberry.argument(description="The calendar day, e.g. 2022-03-13.")
         ],
@@ -164,7 +173,7 @@ class Query:
 
     @described("All valid-time versions of a policy as known at knownAt.")
     async def policy_history(
-        self, info: Info[Context, None], id: Id, known_at: KnownAt = None
+        self, info: Info[Context, None], id: PolicyId, known_at: KnownAt = None
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
         found = await run(queries.policy_history, info.context.engine, str(id), known_at)
@@ -174,7 +183,7 @@ class Query:
     async def policy_diff(
         self,
         info: Info[Context, None],
-        id: Id,
+        id: PolicyId,
         from_valid_at: Annotated[
             datetime, strawberry.argument(description="The earlier instant (before).")
         ],
@@ -193,7 +202,7 @@ class Query:
     async def regulatory_action(
         self,
         info: Info[Context, None],
-        id: Id,
+        id: ActionId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
     ) -> RegulatoryActionType | None:
@@ -243,7 +252,7 @@ class Query:
         "as known at knownAt, in valid-time order."
     )
     async def regulatory_action_history(
-        self, info: Info[Context, None], id: Id, known_at: KnownAt = None
+        self, info: Info[Context, None], id: ActionId, known_at: KnownAt = None
     ) -> list[RegulatoryActionType]:
         await info.context.authorize_read()
         found = await run(queries.regulatory_action_history, info.context.engine, str(id), known_at)
@@ -253,7 +262,7 @@ class Query:
     async def actor(
         self,
         info: Info[Context, None],
-        id: Id,
+        id: ActorId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
     ) -> ActorType | None:
@@ -306,7 +315,7 @@ class Query:
 
     @described("A statement as known at knownAt.")
     async def statement(
-        self, info: Info[Context, None], id: Id, known_at: KnownAt = None
+        self, info: Info[Context, None], id: StatementId, known_at: KnownAt = None
     ) -> StatementType | None:
         await info.context.authorize_read()
         found = await run(queries.statement_at, info.context.engine, str(id), known_at)

@@ -113,10 +113,10 @@ class TimelineEntryType:
         description="Slugs of the policies it concerns: its own, or those it responds to."
     )
     known_from: datetime = strawberry.field(
-        description="Since when the service has believed it (as now stated)."
+        description="Record time: since when the service has answered this."
     )
     known_to: datetime | None = strawberry.field(
-        description="When a correction or retraction superseded it; null: still believed."
+        description="Record time: until when it answered this; null: it still does."
     )
 
     @classmethod
@@ -177,9 +177,11 @@ class RegulatoryActionType:
     valid_to: datetime | None = strawberry.field(
         description="End of this version in the world; null: open."
     )
-    known_from: datetime = strawberry.field(description="Since when the service has known it.")
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
     known_to: datetime | None = strawberry.field(
-        description="When a later fact superseded what is known; null: still current."
+        description="Record time: until when it answered this; null: it still does."
     )
     valid_at: strawberry.Private[datetime | None]
     known_at: strawberry.Private[datetime | None]
@@ -236,7 +238,9 @@ class PolicyType:
     id: strawberry.ID = strawberry.field(description="The policy's slug, e.g. meta/hate-speech.")
     title: str = strawberry.field(description="The policy's title.")
     owner: str = strawberry.field(description="The owner's slug; see ownerActor for its name.")
-    summary: str = strawberry.field(description="One line saying what the last change did.")
+    summary: str = strawberry.field(
+        description="One-line summary, as last given (announcement or revision)."
+    )
     status: PolicyStatus = strawberry.field(description="ACTIVE or WITHDRAWN.")
     version: int = strawberry.field(
         description="The policy's stream version (pass as expectedVersion when revising)."
@@ -248,9 +252,11 @@ class PolicyType:
     valid_to: datetime | None = strawberry.field(
         description="When the next version replaced it; null: still in force."
     )
-    known_from: datetime = strawberry.field(description="Since when the service has known it.")
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
     known_to: datetime | None = strawberry.field(
-        description="When a later fact superseded what is known; null: still current."
+        description="Record time: until when it answered this; null: it still does."
     )
     clauses: list[ClauseType] = strawberry.field(description="The clauses in force, in order.")
     text: str = strawberry.field(description="The clauses' headings and texts as one text.")
@@ -381,9 +387,11 @@ class StatementType:
     )
     sources: list[SourceType] = strawberry.field(description="Where it was published or reported.")
     made_at: datetime = strawberry.field(description="When it was made.")
-    known_from: datetime = strawberry.field(description="Since when the service has known it.")
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
     known_to: datetime | None = strawberry.field(
-        description="When a later fact superseded what is known; null: still current."
+        description="Record time: until when it answered this; null: it still does."
     )
 
     @classmethod
