@@ -85,7 +85,9 @@ class WebhookDelivery:
     endpoint_id: strawberry.ID = strawberry.field(description="The endpoint it went to.")
     event_id: strawberry.ID = strawberry.field(description="The event (and webhook-id).")
     position: int = strawberry.field(description="The event's global log position.")
-    attempt: int = strawberry.field(description="1 for the first try, then each retry.")
+    attempt: int = strawberry.field(
+        description="1 for the first try, 2 for the first retry, and so on."
+    )
     attempted_at: datetime = strawberry.field(description="When it was sent.")
     status_code: int | None = strawberry.field(
         description="The receiver's HTTP status; null: no answer."
