@@ -5,6 +5,7 @@ tmp dir (printed, so `pytest -s` or a failure shows where)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,39 @@ def test_home_page_without_graphiql_says_which_setting_serves_it(api: ApiServer)
     assert 'href="/docs"' in response.text and 'href="/healthz"' in response.text
     assert "TIMELINE_DEVELOPMENT=1" in response.text
     assert "http://" not in response.text and "https://" not in response.text
+
+
+def test_graphiql_subscribes_offline_with_the_token_from_its_headers_editor(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Reads closed: GraphiQL sends the Headers editor's token over HTTP, and in
+    connection_init for a subscription, whose events then appear in the result pane."""
+    settings = Settings(database_url=sqlite_url, development=True, read_requires_token=True)
+    with serve(settings) as server:
+        server.execute(
+            'mutation { registerActor(input: {id: "meta", name: "Meta", kind: "organisation", '
+            'effectiveAt: "2021-10-28T00:00:00Z"}) { position } }',
+            token=server.write_token,
+        )
+        headers = json.dumps({"Authorization": f"Bearer {server.read_token}"})
+        with offline_page(server.url) as (page, record):
+            page.add_init_script(f"localStorage.setItem('graphiql:headers', {json.dumps(headers)})")
+            page.goto(server.url + "/graphql")
+            page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=GUARD_MS)
+            page.evaluate(
+                "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
+                ".setValue('subscription { events { position type aggregateId } }')"
+            )
+            # GraphiQL takes the edit (and sees a subscription) once it has stored it
+            page.wait_for_function(
+                "(localStorage.getItem('graphiql:query') || '').startsWith('subscription')"
+            )
+            page.click(".graphiql-execute-button")
+            page.wait_for_selector(".result-window:has-text('ActorRegistered')", timeout=GUARD_MS)
+            result = page.inner_text(".result-window")
+            screenshot(page, tmp_path, "graphiql-subscription")
+            sockets = [url for url in record.made if url.startswith("ws://")]
+    assert "UNAUTHENTICATED" not in result
+    assert '"aggregateId": "meta"' in result
+    assert sockets == [server.url.replace("http", "ws") + "/graphql"]
+    assert_only_the_server(record, server)
