@@ -16,8 +16,13 @@ import pytest
 from playwright.sync_api import Page
 from stream_support import Server, Writer, running_server
 from support.browser import offline_page, page_server
+from test_api_server import serve
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from timeline import tokens
+from timeline.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -232,3 +237,35 @@ def test_an_event_source_resumes_with_last_event_id_after_the_server_restarts(
     # (Playwright does not show that header of the EventSource's own reconnect).
     assert ids == [1, 2, 3, 4, *while_down, live]
     assert opened >= 2
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        ("http://127.0.0.1:3000", True),  # listed
+        ("http://127.0.0.1:3001", False),
+        ("https://127.0.0.1:3000", False),
+        (None, True),  # not a browser: no Origin, nothing ambient to abuse
+    ],
+)
+def test_the_handshake_checks_the_origin_without_a_browser(
+    sqlite_url: str, origin: str | None, accepted: bool
+) -> None:
+    """The same rule as the browser sees, by a plain client sending Origin itself (so it also
+    runs where no chromium is installed)."""
+    with serve(Settings(database_url=sqlite_url, cors_origins=["http://127.0.0.1:3000"])) as api:
+        try:
+            with connect(
+                api.url.replace("http", "ws") + "/graphql",
+                origin=None if origin is None else Origin(origin),
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                open_timeout=30,
+            ) as socket:
+                socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+                answer = json.loads(socket.recv(timeout=30))
+        except InvalidStatus as refused:
+            assert not accepted
+            assert refused.response.status_code == 403
+        else:
+            assert accepted
+            assert answer == {"type": "connection_ack"}
