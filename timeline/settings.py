@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     )
     # -- API (api/): safe by default -------------------------------------------------------
     development: bool = Field(
-        default=False, description="Development mode: GraphiQL at /graphql; never in production."
+        default=False,
+        description="Development mode: GraphiQL at /graphql, and CORS and websockets from any "
+        "http://localhost:* or http://127.0.0.1:* origin; never in production.",
     )
     read_requires_token: bool = Field(
         default=False, description="Close reads: queries then need a token with scope read."
@@ -59,7 +61,7 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Origins allowed by CORS: comma-separated "
+        description="Origins allowed by CORS and to open the GraphQL websocket: comma-separated "
         "(`http://localhost:3000,https://app.example`) or a JSON list; none by default.",
     )
     readiness_max_lag: int = Field(
