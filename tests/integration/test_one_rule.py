@@ -2,8 +2,9 @@
 
 Payload keys: the GraphQL `Event.payload` (queries and the subscription) and the CloudEvents
 envelope (NDJSON export, `/events`, SSE, webhooks) give the same camelCase payload, keyed as
-the command fields are named on the wire, and the same aggregateKind and aggregateId. Actor fields: one list (`domain.values`) for the
-stream tags and for the checks of corrections."""
+the command fields are named on the wire, and the same aggregateKind and aggregateId.
+Actor fields: one list (`domain.values`) for the stream tags and for the checks of
+corrections."""
 
 from __future__ import annotations
 
