@@ -1,7 +1,9 @@
 """Pure projection: an aggregate's facts in, the rows its read models should hold out.
 
 `version_rows` gives the valid-time versions (DESIGN section 2 via `domain.rules.spans`);
-`feed_rows` gives one timeline entry per believed fact. The projector diffs these against
+for a policy, a frame per version and its parts' rows (`part_rows`: head, clauses, sources,
+each over the stretch where it is unchanged); `feed_rows` gives one timeline entry per
+believed fact. The projector diffs these against
 the rows that are open now, so the functions here never touch a database. They are the
 reference the incremental fold (`projections.incremental`) is tested against; both build
 each row with `version_row` and `feed_row`.
