@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from domain.values import Clause
+from domain.word_diff import word_diff
 from projections.models import ClauseChange, PolicyDiff, PolicyVersion, RegulatoryActionVersion
 
 _STATUS_STYLE = {
@@ -178,16 +178,14 @@ def _word_diff(before: str, after: str) -> Text:
     """The text once, deleted words struck through in red, inserted words in green."""
     if before == after:
         return Text(f"    {after}\n", style="dim")
-    old, new = before.split(" "), after.split(" ")
     text = Text("    ")
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new).get_opcodes():
+    for op, words in word_diff(before, after):
         if op == "equal":
-            text.append(" ".join(old[i1:i2]) + " ")
-            continue
-        if i2 > i1:
-            text.append("[-" + " ".join(old[i1:i2]) + "-] ", style="red strike")
-        if j2 > j1:
-            text.append("{+" + " ".join(new[j1:j2]) + "+} ", style="green")
+            text.append(words + " ")
+        elif op == "delete":
+            text.append("[-" + words + "-] ", style="red strike")
+        else:
+            text.append("{+" + words + "+} ", style="green")
     text.append("\n")
     return text
 
