@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
+from urllib.parse import urlencode as _urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
@@ -80,10 +81,11 @@ class LoginRequired(Exception):
 
 
 def iso(moment: datetime | None) -> str:
-    """An instant as the URLs and citations spell it: UTC, seconds, `Z`."""
+    """An instant as the URLs and citations spell it: UTC, `Z`, microseconds only when the
+    instant has them (a resolved "now" keeps them, so its permalink misses no write)."""
     if moment is None:
         return ""
-    text = moment.astimezone(UTC).replace(microsecond=0).isoformat()
+    text = moment.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
 
 
@@ -94,8 +96,13 @@ def in_zone(moment: datetime | None, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def urlencode(query: Mapping[str, Any]) -> str:
+    """A query string with instants readable in it (`:` kept, as RFC 3986 allows)."""
+    return _urlencode(query, safe=":")
+
+
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,7 @@ async def require_reader(request: Request) -> None:
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """A template with what every page shows: the links, the citation's retrieval time."""
     settings = settings_of(request)
-    context.setdefault("retrieved", iso(_now()))
+    context.setdefault("retrieved", iso(_now().replace(microsecond=0)))
     context.setdefault("basis", None)
     context.setdefault("hidden", {})
     response = templates.TemplateResponse(
