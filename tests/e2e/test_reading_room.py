@@ -5,6 +5,7 @@ of each page go to the test's tmp dir; plain httpx checks the 404, 400 and close
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from timeline.settings import Settings
 pytestmark = pytest.mark.e2e
 
 AXE = "axe-core@4.10.2"
+#: A directory to save small viewport PNGs for docs/reading-room.md (docs/img/reading-room).
+DOCS_SHOTS = os.environ.get("TIMELINE_DOCS_SCREENSHOTS")
 SLUG_PATH = f"/policies/{POLICY}"
 
 
@@ -67,6 +70,12 @@ def open_page(page: Page, url: str, tmp_path: Path, name: str) -> str:
     response = page.goto(url)
     assert response is not None and response.status == 200, url
     screenshot(page, tmp_path, name)
+    if DOCS_SHOTS:
+        page.set_viewport_size({"width": 900, "height": 640})
+        changed = page.locator("section.change-CHANGED")  # a diff: its changed clause
+        target = changed.first if changed.count() else page
+        target.screenshot(path=str(Path(DOCS_SHOTS) / f"{name}.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})
     violations = axe_violations(page)
     assert violations == [], [(v["id"], v["help"], v["nodes"][:2]) for v in violations]
     return page.inner_text("main")
