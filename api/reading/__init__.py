@@ -227,7 +227,6 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return response
 
 
-Handler = Callable[[Request], Any]
 
 
 async def page(request: Request, build: Callable[[], Any]) -> Response:
