@@ -15,11 +15,8 @@ from sqlalchemy import Engine
 
 from domain.errors import TimelineError
 from domain.values import check_slug
-from projections import queries
-from projections.models import PolicyDiff, PolicyVersion, RegulatoryActionVersion
-from timeline.bootstrap import Services
-from timeline.cli import render
-from timeline.cli.console import (
+from entrypoints.cli import render
+from entrypoints.cli.console import (
     INSTANT_HELP,
     check_time_zone,
     out,
@@ -28,6 +25,9 @@ from timeline.cli.console import (
     print_json,
     services,
 )
+from projections import queries
+from projections.models import PolicyDiff, PolicyVersion, RegulatoryActionVersion
+from timeline.bootstrap import Services
 from timeline.cloudevents import camel_json
 
 VALID_AT = typer.Option(

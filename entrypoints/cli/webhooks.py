@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from domain.errors import NotFound, TimelineError
+from entrypoints.cli.console import has_table, log, services
 from timeline import cursors, webhooks
-from timeline.cli.console import has_table, log, services
 from timeline.event_stream import EventFilter
 
 webhook_app = typer.Typer(

@@ -10,8 +10,8 @@ import typer
 from sqlalchemy.engine import make_url
 
 from domain.errors import InvalidInput
+from entrypoints.cli.console import log
 from timeline import integrity
-from timeline.cli.console import log
 
 #: Exit code when the chain does not hold (distinct from refused input, 1, and database, 4).
 EXIT_TAMPERED = 5

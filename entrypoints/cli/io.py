@@ -20,9 +20,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.errors import InvalidInput, TimelineError
+from entrypoints.cli.console import err, log, services
 from timeline import cursors, store
 from timeline.application import Timeline
-from timeline.cli.console import err, log, services
 from timeline.cloudevents import to_cloudevent
 from timeline.commands import COMMANDS
 from timeline.validation import validate

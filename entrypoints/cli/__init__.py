@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from timeline.cli import io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import io, project, query, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"

@@ -1,7 +1,7 @@
 """What every CLI command shares: the consoles, opening the services, parsing instants and days.
 
 Input is parsed here into the domain's own errors (InvalidInput naming the option), so that
-`timeline.cli.main` turns every refusal into one line on stderr and a non-zero exit.
+`entrypoints.cli.main` turns every refusal into one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from dataclasses import fields
 
 import typer
 
+from entrypoints.cli.console import err
 from timeline.bootstrap import Services
-from timeline.cli.console import err
 
 
 class ServicesWithoutProjector(Services):
@@ -48,7 +48,7 @@ def serve(
     import uvicorn
     from sqlalchemy.engine import make_url
 
-    from api.app import create_app  # imported here: api depends on timeline, not the reverse
+    from entrypoints.asgi import create_app
     from timeline.bootstrap import bootstrap
     from timeline.demo import load_demo
 
