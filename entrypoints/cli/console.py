@@ -2,6 +2,9 @@
 
 Input is parsed here into the domain's own errors (InvalidInput naming the option), so that
 `entrypoints.cli.main` turns every refusal into one line on stderr and a non-zero exit.
+
+Heavy modules (rich, SQLAlchemy, the eventsourcing application) are imported inside the
+functions that use them: a point-in-time command loads only what its answer needs.
 """
 
 from __future__ import annotations
@@ -11,23 +14,38 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
-
-from rich.console import Console
-from sqlalchemy import Engine, inspect
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from domain import values
-from domain.errors import InvalidInput
-from timeline.application import Timeline
-from timeline.bootstrap import Services, bootstrap
-from timeline.settings import Settings
+from domain.errors import InvalidInput, NotFound, TimelineError
 
-#: Answers go to stdout; progress, summaries and errors to stderr, so `--json` output pipes cleanly.
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from timeline.application import Timeline
+    from timeline.bootstrap import Services
 
 INSTANT_HELP = "ISO 8601 instant with an offset (2022-03-11T12:00:00+03:00), or 'now'."
+
+
+@cache
+def out() -> Console:
+    """The console for answers (stdout)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@cache
+def err() -> Console:
+    """The console for progress, summaries and errors (stderr), so `--json` pipes cleanly."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -37,6 +55,8 @@ def services(*, read_only: bool = False) -> Iterator[Services]:
     Read-only commands pass `read_only`: a missing database or one without the event log is
     then an error naming the URL, never a new empty database answering "nothing".
     """
+    from timeline.bootstrap import bootstrap
+
     built = bootstrap(read_only=read_only)
     try:
         yield built
@@ -48,6 +68,9 @@ def services(*, read_only: bool = False) -> Iterator[Services]:
 def log() -> Iterator[Timeline]:
     """The event log alone, read-only (for `verify` and `export`): no read models are opened
     or created, and a missing log is an error as in `services(read_only=True)`."""
+    from timeline.application import Timeline
+    from timeline.settings import Settings
+
     timeline = Timeline(Settings(), read_only=True)
     try:
         yield timeline
@@ -55,8 +78,104 @@ def log() -> Iterator[Timeline]:
         timeline.close()
 
 
+@dataclass(frozen=True)
+class ReadModels:
+    """The read models, holding everything recorded so far: the engine to query them with."""
+
+    engine: Engine
+    #: Built only when the read models had to catch up first (the slow path).
+    built: Services | None = None
+
+    def require(self, kind: str, slug: str) -> None:
+        """NotFound (one clear line) when no aggregate of `kind` has this id at all: tells
+        "no such policy" from "no version at that moment"."""
+        if self.built is not None:
+            self.built.timeline.get_aggregate(kind, slug)
+            return
+        from timeline.store import stream_names
+
+        if not stream_names(self.engine, {values.aggregate_uuid(kind, slug)}):
+            raise NotFound(kind, slug)
+
+
+@contextmanager
+def read_models() -> Iterator[ReadModels]:
+    """The read models brought up to the head of the log, for the point-in-time commands.
+
+    When they already hold every event (a server or worker keeps them current), they are
+    read with a plain SQLAlchemy engine: no eventsourcing application is built. Otherwise
+    the services are built and the missing events applied first. Either way a missing
+    database or log is LogMissing naming the URL; nothing is created.
+    """
+    from sqlalchemy import create_engine
+
+    from timeline.database import require_log
+    from timeline.settings import Settings
+
+    settings = Settings()
+    require_log(settings)
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        if _holds_head(engine):
+            yield ReadModels(engine)
+            return
+    finally:
+        engine.dispose()
+    with services(read_only=True) as built:
+        yield ReadModels(_caught_up(built), built)
+
+
+def _holds_head(engine: Engine) -> bool:
+    """Whether the read models (at this code's schema version) have applied the log's head:
+    the sealed head of the hash chain, which every event joins in its own transaction."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from projections import tables as t
+    from timeline import integrity
+
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                select(t.tracking.c.position, t.tracking.c.schema_version).where(
+                    t.tracking.c.name == PROJECTION
+                )
+            ).first()
+        head = integrity.head(engine).position
+    except SQLAlchemyError:  # no read models yet, an older schema: the slow path builds them
+        return False
+    return row is not None and row.schema_version == t.SCHEMA_VERSION and row.position >= head
+
+
+#: The projection the CLI reads (projections.runner.NAME, the runner's default).
+PROJECTION = "timeline"
+
+
+def _caught_up(built: Services) -> Engine:
+    """Bring the read models up to the head of the log; the engine to query them with.
+
+    If no projector is running (the lock is free), this process applies what is missing;
+    otherwise it waits (read_your_writes_timeout) for the running one to reach the head.
+    """
+    runner, head = built.projections, built.timeline.head_position()
+    if runner.lock.acquire():
+        try:
+            runner.catch_up()
+        finally:
+            runner.lock.release()
+    elif not built.wait_for(head):
+        raise TimelineError(
+            f"the projections are behind the log (position {runner.position()} "
+            f"of {head}) and the running projector did not catch up in "
+            f"{built.settings.read_your_writes_timeout}s; try again"
+        )
+    return built.timeline.engine
+
+
 def has_table(engine: Engine, name: str) -> bool:
     """Whether the table exists, looked up without creating anything (reads create nothing)."""
+    from sqlalchemy import inspect
+
     return inspect(engine).has_table(name)
 
 
