@@ -9,7 +9,6 @@ built to apply what is missing. These tests check the modules a real process loa
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,17 +40,8 @@ finally:
 
 def loaded_by(database_url: str, cwd: Path, *args: str) -> tuple[Any, set[str]]:
     """The JSON answer of `timeline ARGS --json` and the top-level packages it loaded."""
-    env = {**os.environ, "TIMELINE_DATABASE_URL": database_url}
-    env.pop("TIMELINE_DEBUG", None)
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST, json.dumps([*args, "--json"])],
-        cwd=cwd,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    program = (sys.executable, "-c", RUN_AND_LIST)
+    result = run_cli(database_url, cwd, json.dumps([*args, "--json"]), program=program)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout), set(json.loads(result.stderr.strip().splitlines()[-1]))
 
