@@ -13,7 +13,7 @@ from dataclasses import fields
 from fastapi import FastAPI
 
 from api.app import create_app as build_app
-from timeline.bootstrap import Services
+from timeline.bootstrap import Services, bootstrap
 
 
 class ServicesWithoutProjector(Services):
@@ -31,9 +31,12 @@ def create_app(services: Services | None = None, *, projector: bool = True) -> F
     """The app over `services`; without them, services bootstrapped from the environment
     (TIMELINE_DATABASE_URL, ...) and closed when the app shuts down. With `projector` the
     app's lifespan keeps the read models up to date in this process."""
-    if services is not None and not projector:
+    owned = services is None
+    if services is None:
+        services = bootstrap()
+    if not projector:
         services = without_projector(services)
-    return build_app(services)
+    return build_app(services, owned=owned)
 
 
 def without_projector(services: Services) -> Services:
