@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -78,29 +77,20 @@ def log() -> Iterator[Timeline]:
         timeline.close()
 
 
-@dataclass(frozen=True)
-class ReadModels:
-    """The read models, holding everything recorded so far: the engine to query them with."""
+def require(engine: Engine, kind: str, slug: str) -> None:
+    """NotFound (one clear line) when no aggregate of `kind` has this id at all: tells "no
+    such policy" from "no version at that moment". Looked up in the stream registry, which
+    the command path writes with an aggregate's first event."""
+    from timeline.store import stream_names
 
-    engine: Engine
-    #: Built only when the read models had to catch up first (the slow path).
-    built: Services | None = None
-
-    def require(self, kind: str, slug: str) -> None:
-        """NotFound (one clear line) when no aggregate of `kind` has this id at all: tells
-        "no such policy" from "no version at that moment"."""
-        if self.built is not None:
-            self.built.timeline.get_aggregate(kind, slug)
-            return
-        from timeline.store import stream_names
-
-        if not stream_names(self.engine, {values.aggregate_uuid(kind, slug)}):
-            raise NotFound(kind, slug)
+    if not stream_names(engine, {values.aggregate_uuid(kind, slug)}):
+        raise NotFound(kind, slug)
 
 
 @contextmanager
-def read_models() -> Iterator[ReadModels]:
-    """The read models brought up to the head of the log, for the point-in-time commands.
+def read_models() -> Iterator[Engine]:
+    """The engine of the read models, brought up to the head of the log first, for the
+    point-in-time commands.
 
     When they already hold every event (a server or worker keeps them current), they are
     read with a plain SQLAlchemy engine: no eventsourcing application is built. Otherwise
@@ -117,12 +107,12 @@ def read_models() -> Iterator[ReadModels]:
     engine = create_engine(settings.sqlalchemy_url)
     try:
         if _holds_head(engine):
-            yield ReadModels(engine)
+            yield engine
             return
     finally:
         engine.dispose()
     with services(read_only=True) as built:
-        yield ReadModels(_caught_up(built), built)
+        yield _caught_up(built)
 
 
 def _holds_head(engine: Engine) -> bool:

@@ -23,6 +23,7 @@ from entrypoints.cli.console import (
     parse_instant,
     print_json,
     read_models,
+    require,
 )
 
 if TYPE_CHECKING:
@@ -65,11 +66,11 @@ def at(
 
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
-    with read_models() as read:
-        version = queries.policy_at(read.engine, policy, valid, known)
+    with read_models() as engine:
+        version = queries.policy_at(engine, policy, valid, known)
         if version is None:
-            read.require("policy", policy)
-        responses = queries.responses_to(read.engine, [policy], valid, known).get(policy, [])
+            require(engine, "policy", policy)
+        responses = queries.responses_to(engine, [policy], valid, known).get(policy, [])
     if as_json:
         print_json(
             {**_version_json(version), "responses": [_action_json(a) for a in responses]}
@@ -104,10 +105,10 @@ def on(
     date_ = parse_day("DATE", day)
     zone = check_time_zone("--tz", tz)
     known = parse_instant("--known-at", known_at)
-    with read_models() as read:
-        versions = queries.policy_on(read.engine, policy, date_, zone, known)
+    with read_models() as engine:
+        versions = queries.policy_on(engine, policy, date_, zone, known)
         if not versions:
-            read.require("policy", policy)
+            require(engine, "policy", policy)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -129,10 +130,10 @@ def history(
 
     check_slug("POLICY", policy)
     known = parse_instant("--known-at", known_at)
-    with read_models() as read:
-        versions = queries.policy_history(read.engine, policy, known)
+    with read_models() as engine:
+        versions = queries.policy_history(engine, policy, known)
         if not versions:
-            read.require("policy", policy)
+            require(engine, "policy", policy)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -155,10 +156,10 @@ def diff(
     start, end = parse_instant("FROM", from_), parse_instant("TO", to)
     known = parse_instant("--known-at", known_at)
     assert start is not None and end is not None
-    with read_models() as read:
-        result = queries.policy_diff(read.engine, policy, start, end, known)
+    with read_models() as engine:
+        result = queries.policy_diff(engine, policy, start, end, known)
         if result.before is None and result.after is None:
-            read.require("policy", policy)
+            require(engine, "policy", policy)
     if as_json:
         print_json(_diff_json(result))
     else:
@@ -179,10 +180,10 @@ def status(
 
     check_slug("ACTION", action)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
-    with read_models() as read:
-        version = queries.regulatory_action_at(read.engine, action, valid, known)
+    with read_models() as engine:
+        version = queries.regulatory_action_at(engine, action, valid, known)
         if version is None:
-            read.require("regulatory-action", action)
+            require(engine, "regulatory-action", action)
     if as_json:
         print_json(_action_json(version) if version else None)
     elif version is None:
