@@ -3,6 +3,7 @@
 Both carry the CloudEvents 1.0 JSON envelope; an event's SSE `id` and its `position` are the
 global log position, the cursor to resume from. Filters are query parameters (`aggregate`,
 `type`, `actor`, `jurisdiction`, each repeatable), the same criteria as GraphQL's EventFilter.
+The parameters are declared and read in api/rest_parameters.py.
 """
 
 from __future__ import annotations
@@ -12,25 +13,49 @@ import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api import rest_parameters
 from api.context import allowed, authenticate
 from api.errors import ApiError, Unauthenticated
 from api.fanout import Fanout, SubscriberTooSlow
 from domain.errors import InvalidInput
-from timeline import cursors
 from timeline.application import Timeline
 from timeline.event_stream import EventFilter, EventReader
 from timeline.webhooks import WebhookWorker
 
 router = APIRouter(tags=["events"])
 
-MAX_LIMIT = 10_000
-FilterValues = Annotated[list[str] | None, Query()]
+#: The refusals of the streams, in the project's error shape (never FastAPI's 422).
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "field": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+    for status, description in (
+        (400, "BAD_INPUT: a parameter is refused; `field` names it."),
+        (401, "UNAUTHENTICATED: `read_requires_token` is on and no valid token was given."),
+        (403, "FORBIDDEN: the token lacks the `read` scope."),
+        (503, "UNAVAILABLE: the database is unreachable; retry after `Retry-After`."),
+    )
+}
 
 
 @asynccontextmanager
@@ -77,12 +102,6 @@ async def _refused(request: Request) -> JSONResponse | None:
     return None
 
 
-def parse_cursor(field: str, text: str | None) -> int:
-    """A cursor is a global log position (absent or '': the start), by the one parser of
-    timeline/cursors.py: ASCII digits within the 64-bit range, refused before any stream."""
-    return cursors.start_position(text, field)
-
-
 def bad_input(error: InvalidInput) -> JSONResponse:
     """400 naming the field and the reason; nothing else reaches the client."""
     return JSONResponse(
@@ -91,13 +110,14 @@ def bad_input(error: InvalidInput) -> JSONResponse:
     )
 
 
-def _filter(
-    aggregate: list[str] | None,
-    type_: list[str] | None,
-    actor: list[str] | None,
-    jurisdiction: list[str] | None,
-) -> EventFilter:
-    return EventFilter.build(aggregate or (), type_ or (), actor or (), jurisdiction or ())
+def beyond_head(field: str, cursor: int, head: int) -> InvalidInput:
+    """A cursor past the log's head: refused rather than waited on (it names no event this
+    log has recorded: another database's cursor, or a typo)."""
+    return InvalidInput(field, f"position {cursor} is beyond the log's head ({head})")
+
+
+STREAM_PARAMETERS = (rest_parameters.AFTER, rest_parameters.LAST_EVENT_ID, *rest_parameters.FILTERS)
+EXPORT_PARAMETERS = (rest_parameters.AFTER, rest_parameters.LIMIT, *rest_parameters.FILTERS)
 
 
 def _fanout(request: Request) -> Fanout:
@@ -114,41 +134,29 @@ def _fanout(request: Request) -> Fanout:
         200: {
             "content": {"text/event-stream": {}},
             "description": "Server-Sent Events: the backlog after the cursor, then live events.",
-        }
+        },
+        **REFUSALS,
     },
+    openapi_extra=rest_parameters.openapi(*STREAM_PARAMETERS),
 )
-async def stream_events(
-    request: Request,
-    after: Annotated[str | None, Query(description="Position to start after (exclusive).")] = None,
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            alias="Last-Event-ID",
-            description=("Set by reconnecting EventSource clients; takes precedence over `after`."),
-        ),
-    ] = None,
-    aggregate: FilterValues = None,
-    type: FilterValues = None,
-    actor: FilterValues = None,
-    jurisdiction: FilterValues = None,
-) -> Response:
+async def stream_events(request: Request) -> Response:
     """Events after the cursor, then live, in log order; `: ping` comments keep it alive. A
     subscriber that falls too far behind gets an `error` event naming its cursor, then EOF."""
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
-        cursor = (
-            parse_cursor("Last-Event-ID", last_event_id)
-            if last_event_id
-            else parse_cursor("after", after)
-        )
-        wanted = _filter(aggregate, type, actor, jurisdiction)
+        rest_parameters.check_known(request, *STREAM_PARAMETERS)
+        cursor = rest_parameters.stream_cursor(request)
+        wanted = rest_parameters.event_filter(request)
     except InvalidInput as error:
         return bad_input(error)
     fanout = _fanout(request)
     # Reach the database before the 200 and the first byte: an outage is then a 503
     # (api/rest.Observe), not a stream that ends at once.
-    await asyncio.to_thread(fanout.timeline.head_position)
+    head = await asyncio.to_thread(fanout.timeline.head_position)
+    if cursor > head:
+        named = "Last-Event-ID" if rest_parameters.LAST_EVENT_ID.value(request) else "after"
+        return bad_input(beyond_head(named, cursor, head))
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
         events = fanout.events(cursor, wanted)
@@ -177,60 +185,63 @@ async def stream_events(
         200: {
             "content": {"application/x-ndjson": {}},
             "description": "One CloudEvents JSON envelope per line, in log order.",
-        }
+        },
+        **REFUSALS,
     },
+    openapi_extra=rest_parameters.openapi(*EXPORT_PARAMETERS),
 )
-async def export_events(
-    request: Request,
-    after: Annotated[str | None, Query(description="Position to start after (exclusive).")] = None,
-    limit: Annotated[
-        str | None, Query(description=f"Most events (1..{MAX_LIMIT}, default 1000).")
-    ] = None,
-    aggregate: FilterValues = None,
-    type: FilterValues = None,
-    actor: FilterValues = None,
-    jurisdiction: FilterValues = None,
-) -> Response:
+async def export_events(request: Request) -> Response:
     """NDJSON export of the events after `after`; continue from the last line's `position`."""
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
-        cursor = parse_cursor("after", after)
-        count = _limit(limit)
-        wanted = _filter(aggregate, type, actor, jurisdiction)
+        rest_parameters.check_known(request, *EXPORT_PARAMETERS)
+        cursor = rest_parameters.cursor(request)
+        count = rest_parameters.limit(request)
+        wanted = rest_parameters.event_filter(request)
     except InvalidInput as error:
         return bad_input(error)
-    reader = EventReader(_fanout(request).timeline, tags=wanted.needs_tags)
+    timeline = _fanout(request).timeline
+    head = await asyncio.to_thread(timeline.head_position)
+    if cursor > head:
+        return bad_input(beyond_head("after", cursor, head))
+    reader = EventReader(timeline, tags=wanted.needs_tags)
+    # The whole page (at most `limit` events) is read before the 200: an outage is then a 503
+    # (api/rest.Observe), and the headers can say where the next page starts.
+    found, last, stopped = await asyncio.to_thread(_export_page, reader, wanted, cursor, count)
+    headers = {LAST_POSITION: str(last)}
+    if stopped:
+        query = urlencode(_next_query(request, last))
+        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    body = "".join(line + "\n" for line in found)
+    return Response(body, media_type="application/x-ndjson", headers=headers)
+
+
+#: The header of /events naming the last position it looked at: resume `after` it.
+LAST_POSITION = "Timeline-Last-Position"
+
+
+def _next_query(request: Request, last: int) -> list[tuple[str, str]]:
+    """The request's own query with `after` moved on to `last`."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+    return [("after", str(last)), *kept]
+
+
+def _export_page(
+    reader: EventReader, wanted: EventFilter, cursor: int, count: int
+) -> tuple[list[str], int, bool]:
+    """Up to `count` matching events after `cursor` (CloudEvents JSON), the last position
+    looked at, and whether the page stopped at `count` (more may follow)."""
     page_size = min(count, 1000) if wanted.selects_all else 1000
-    # The first page is read before the 200: an outage is then a 503 (api/rest.Observe).
-    first_page = await asyncio.to_thread(reader.read, cursor, page_size)
-
-    async def lines() -> AsyncIterator[bytes]:
-        nonlocal cursor
-        sent = 0
-        page = first_page
-        while sent < count:
-            for item in page:
-                cursor = item.position
-                if wanted.matches(item):
-                    yield (item.cloudevent_json + "\n").encode()
-                    sent += 1
-                    if sent >= count:
-                        return
-            if len(page) < page_size:
-                return
-            page = await asyncio.to_thread(reader.read, cursor, page_size)
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
-
-
-def _limit(text: str | None) -> int:
-    if text is None or text.strip() == "":
-        return 1000
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput("limit", f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
-    return value
+    found: list[str] = []
+    position = cursor
+    while True:
+        page = reader.read(position, page_size)
+        for item in page:
+            position = item.position
+            if wanted.matches(item):
+                found.append(item.cloudevent_json)
+                if len(found) == count:
+                    return found, position, True
+        if len(page) < page_size:
+            return found, position, False
