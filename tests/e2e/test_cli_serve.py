@@ -174,3 +174,28 @@ def test_a_token_from_the_cli_writes_through_the_api_and_the_cli_reads_it_back(
     positions = re.search(r"read models at position (\d+) \(log head (\d+)\)", projected.stderr)
     assert positions and positions.group(1) == positions.group(2)
     assert int(positions.group(2)) == written["data"]["withdrawPolicy"]["position"]
+
+
+@pytest.mark.e2e
+def test_a_second_serve_on_a_port_in_use_says_so_and_exits_7(
+    sqlite_url: str, tmp_path: Path, servers: list[Server]
+) -> None:
+    servers.append(Server(sqlite_url, tmp_path))
+    second = run_cli(sqlite_url, tmp_path, "serve", "--port", str(servers[0].port))
+    assert second.returncode == 7, second.stderr
+    assert "already in use" in second.stderr and "--port" in second.stderr
+    assert "serving on" not in second.stderr  # nothing claimed to be served
+    assert httpx.get(f"{servers[0].base}/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.e2e
+def test_serve_names_an_unknown_timeline_variable_at_start(
+    sqlite_url: str, tmp_path: Path, servers: list[Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMELINE_READ_REQUIRES_TOKENS", "true")  # a typo: ...REQUIRES_TOKEN
+    server = Server(sqlite_url, tmp_path)
+    servers.append(server)
+    assert (
+        "warning: TIMELINE_READ_REQUIRES_TOKENS is not a setting of this service and is "
+        "ignored; did you mean TIMELINE_READ_REQUIRES_TOKEN?"
+    ) in " ".join(server.output().split())
