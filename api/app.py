@@ -1,8 +1,8 @@
 """The FastAPI app: GraphQL at /graphql, REST beside it, safe defaults from the settings.
 
-`create_app(services)` is what `timeline serve` runs with uvicorn; without services it
-bootstraps them from the environment. The app's lifespan starts and stops the in-process
-projector, so that reads follow writes.
+`create_app(services)` builds it over services built elsewhere: the entrypoint
+(entrypoints/asgi.py, what uvicorn and `timeline serve` run) builds them from the settings.
+The app's lifespan starts and stops the in-process projector, so that reads follow writes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
 from api.schema import build_schema
 from timeline import tokens
-from timeline.bootstrap import Services, bootstrap
+from timeline.bootstrap import Services
 
 log = logging.getLogger("api.app")
 
@@ -35,11 +35,9 @@ def _projector(services: Services) -> Any | None:
     return None
 
 
-def create_app(services: Services | None = None) -> FastAPI:
-    """Build the app over `services` (bootstrapped from the environment when None)."""
-    owned = services is None
+def create_app(services: Services, *, owned: bool = False) -> FastAPI:
+    """Build the app over `services`; with `owned`, its shutdown closes them."""
     log_redaction.install()  # before uvicorn logs a request: `?token=` never reaches a log
-    services = services or bootstrap()
     settings = services.settings
     tokens.create_tables(services.timeline.engine)
     # Touch the event store once before the projector and the fan-out threads do: its first

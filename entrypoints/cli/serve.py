@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+import errno
+import socket
 
 import typer
 
-from timeline.bootstrap import Services
-from timeline.cli.console import err
-
-
-class ServicesWithoutProjector(Services):
-    """Services for an API process that only reads the read models: a separate worker
-    (`timeline project`) keeps them up to date, as in docker-compose.yml."""
-
-    def start_projector(self) -> None:
-        """Nothing to start: the worker projects."""
-
-    def stop_projector(self) -> None:
-        """Nothing to stop."""
+from entrypoints.cli.console import err, warn_unknown_variables
 
 
 def register(app: typer.Typer) -> None:
@@ -48,35 +37,33 @@ def serve(
     import uvicorn
     from sqlalchemy.engine import make_url
 
-    from api.app import create_app  # imported here: api depends on timeline, not the reverse
+    from entrypoints.asgi import create_app
     from timeline.bootstrap import bootstrap
     from timeline.demo import load_demo
 
+    warn_unknown_variables()
+    listening = bind(host, port)  # before anything is said to be served there
     services = bootstrap()
-    if not projector:
-        services = ServicesWithoutProjector(
-            **{field.name: getattr(services, field.name) for field in fields(services)}
-        )
     try:
         if demo:
             added = load_demo(services.timeline)
-            err.print(
+            err().print(
                 f"demo data set: {added} events added" + (" (already loaded)" if added == 0 else "")
             )
         database = make_url(services.settings.sqlalchemy_url).render_as_string(hide_password=True)
-        err.print(
+        err().print(
             f"serving on [bold]http://{host}:{port}/graphql[/] (database: {database}"
             + ("" if projector else "; projections by a separate worker")
             + ")"
         )
         if services.settings.development:
-            err.print(
+            err().print(
                 f"development mode (TIMELINE_DEVELOPMENT): GraphiQL at "
                 f"[bold]http://{host}:{port}/graphql[/], links at http://{host}:{port}/; "
                 "pages on http://localhost:* and http://127.0.0.1:* may call the API"
             )
-        uvicorn.run(
-            create_app(services=services),
+        config = uvicorn.Config(
+            create_app(services, projector=projector),
             host=host,
             port=port,
             log_level="info",
@@ -84,5 +71,35 @@ def serve(
             # before it is buffered; the app refuses it too (4413) under any other server.
             ws_max_size=services.settings.max_body_bytes,
         )
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
+        listening.close()
         services.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket on (host, port), or exit 7 saying why it cannot be had (uvicorn
+    would print "serving on" first and then exit 3, which means a write conflict here)."""
+    from entrypoints.cli import EXIT_ADDRESS
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as error:
+        err().print(f"error: cannot serve on {host}:{port}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ADDRESS) from None
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as error:
+        listening.close()
+        reason = (
+            "the port is already in use (another `timeline serve`?); choose one with --port"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror or str(error)
+        )
+        err().print(f"error: cannot serve on {host}:{port}: {reason}")
+        raise typer.Exit(EXIT_ADDRESS) from None
+    return listening
