@@ -36,8 +36,9 @@ DOCS_SHOTS = os.environ.get("TIMELINE_DOCS_SCREENSHOTS")
 SLUG_PATH = f"/policies/{POLICY}"
 
 
-def demo_server(tmp_path: Path, **settings: Any) -> Iterator[ApiServer]:
-    with serve(Settings(database_url=f"sqlite:///{tmp_path / 'timeline.db'}", **settings)) as api:
+def demo_server(url: str, **settings: Any) -> Iterator[ApiServer]:
+    """The server on `url` with the demo loaded and projected."""
+    with serve(Settings(database_url=url, **settings)) as api:
         load_demo(api.services.timeline)
         api.services.projections.catch_up()
         yield api
@@ -45,7 +46,7 @@ def demo_server(tmp_path: Path, **settings: Any) -> Iterator[ApiServer]:
 
 @pytest.fixture(name="api", scope="module")
 def api_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    yield from demo_server(tmp_path_factory.mktemp("reading"))
+    yield from demo_server(f"sqlite:///{tmp_path_factory.mktemp('reading') / 'timeline.db'}")
 
 
 def permalink(api: ApiServer, path: str) -> str:
@@ -163,8 +164,11 @@ def test_home_and_timeline_pages(api: ApiServer, tmp_path: Path) -> None:
     assert_only_the_server(record, api)
 
 
-def test_a_permalink_opened_after_a_correction_shows_the_old_answer(tmp_path: Path) -> None:
-    for api in demo_server(tmp_path):
+def test_a_permalink_opened_after_a_correction_shows_the_old_answer(
+    database_url: str, tmp_path: Path
+) -> None:
+    """On SQLite and PostgreSQL: the resolved knownAt keeps its microseconds in both."""
+    for api in demo_server(database_url):
         link = permalink(api, f"{SLUG_PATH}?validAt=2022-03-09T00:00:00Z")
         with offline_page(api.url) as (page, record):
             open_page(page, link, tmp_path, "permalink-before")
@@ -234,8 +238,8 @@ def test_a_local_picker_time_redirects_to_the_instant_in_its_zone(api: ApiServer
     assert query["timeZone"] == ["Europe/Moscow"]
 
 
-def test_closed_reads_need_the_login_cookie(tmp_path: Path) -> None:
-    for api in demo_server(tmp_path, read_requires_token=True):
+def test_closed_reads_need_the_login_cookie(sqlite_url: str) -> None:
+    for api in demo_server(sqlite_url, read_requires_token=True):
         page = f"{api.url}{SLUG_PATH}?validAt=2022-03-11T00:00:00Z&knownAt=2030-01-01T00:00:00Z"
         refused = httpx.get(page)
         assert refused.status_code == 401
