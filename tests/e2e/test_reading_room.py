@@ -102,6 +102,32 @@ def test_hate_speech_policy_before_and_after_the_narrowing(api: ApiServer, tmp_p
     assert_only_the_server(record, api)
 
 
+def test_the_policy_page_on_a_phone_in_print_and_by_keyboard(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    url = permalink(api, f"{SLUG_PATH}?validAt=2022-03-11T00:00:00Z")
+    with offline_page(api.url) as (page, record):
+        page.set_viewport_size({"width": 375, "height": 800})
+        open_page(page, url, tmp_path, "policy-phone")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.fill("#validAtLocal", "2022-03-14T00:00")  # the picker, read in its zone
+        page.select_option("#timeZone", "Europe/Moscow")
+        page.click("form.basis button")
+        page.wait_for_url("**validAt=2022-03-13T21:00:00Z**")
+        assert (
+            parse_qs(urlsplit(page.url).query)["knownAt"]
+            == parse_qs(urlsplit(url).query)["knownAt"]
+        )  # the record's instant is kept
+        assert page.inner_text(f"#clause-{ALLOWANCE_CLAUSE} .scope-list") == "UA"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.emulate_media(media="print")
+        assert not page.is_visible("header") and not page.is_visible("form.basis")
+        assert page.is_visible(f"#clause-{ALLOWANCE_CLAUSE}") and page.is_visible(".citation")
+        page.pdf(path=str(tmp_path / "policy.pdf"))  # what a printout holds, for a look
+    assert_only_the_server(record, api)
+
+
 def test_the_moscow_day_of_13_march_shows_both_versions(api: ApiServer, tmp_path: Path) -> None:
     url = permalink(api, f"{SLUG_PATH}/day?date=2022-03-13&timeZone=Europe/Moscow")
     assert parse_qs(urlsplit(url).query)["timeZone"] == ["Europe/Moscow"]
