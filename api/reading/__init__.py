@@ -50,9 +50,15 @@ ZONES = (
 KINDS = ("policy", "regulatory-action", "statement", "actor")
 POLICY_STATUSES = ("ACTIVE", "WITHDRAWN")
 PAGE_SIZE = 50
+#: The pages run no script and load only this server's stylesheet; forms post only here.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _root() -> Path:
+    """This package's directory (templates and static files are package data)."""
     return Path(str(files("api") / "reading"))
 
 
@@ -154,6 +160,7 @@ def instant_param(request: Request, name: str, zone: str) -> tuple[datetime, boo
 
 
 def zone_param(request: Request) -> str:
+    """The page's IANA time zone (`timeZone`, default UTC), checked."""
     zone = request.query_params.get("timeZone", "UTC").strip() or "UTC"
     check_time_zone("timeZone", zone)
     return zone
@@ -176,15 +183,18 @@ def basis(request: Request, **extra: str) -> Basis:
 
 
 def optional(request: Request, name: str) -> str | None:
+    """A filter's value, None when absent or blank."""
     value = request.query_params.get(name, "").strip()
     return value or None
 
 
 def engine_of(request: Request) -> Any:
+    """The database engine the read functions take."""
     return request.app.state.services.timeline.engine
 
 
 def settings_of(request: Request) -> Settings:
+    """The running service's settings (GraphiQL on, reads closed)."""
     settings: Settings = request.app.state.services.settings
     return settings
 
@@ -224,9 +234,9 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     )
     response.headers["Cache-Control"] = "no-store" if status != 200 else "private, max-age=60"
     response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-
-
 
 
 async def page(request: Request, build: Callable[[], Any]) -> Response:
@@ -283,6 +293,7 @@ async def home(request: Request) -> Response:
             status=filters["status"],
             search=filters["q"],
             first=PAGE_SIZE,
+            after=optional(request, "after"),
         )
         actions = queries.list_regulatory_actions(engine, b.valid_at, b.known_at, first=PAGE_SIZE)
         actors = queries.list_actors(engine, b.valid_at, b.known_at, first=PAGE_SIZE)
@@ -295,6 +306,11 @@ async def home(request: Request) -> Response:
             actions=actions,
             actors=actors,
             statuses=POLICY_STATUSES,
+            next_query=b.query(
+                **{k: str(v) for k, v in filters.items() if v}, after=policies.end_cursor or ""
+            )
+            if policies.has_next_page
+            else None,
         )
 
     return await page(request, build)
@@ -549,6 +565,7 @@ def _safe_next(target: str) -> str:
 
 
 def _form(body: bytes) -> Mapping[str, str]:
+    """A urlencoded form's first value per field (the login form's two)."""
     parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
     return {k: v[0] for k, v in parsed.items()}
 
@@ -585,6 +602,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout() -> Response:
+    """Forget the read token: the cookie is removed."""
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
