@@ -19,6 +19,7 @@ from support.node import packages
 from test_api_server import ApiServer, serve
 from test_browser_pages import assert_only_the_server, screenshot
 
+from timeline import tokens
 from timeline.demo import (
     ALLOWANCE_CLAUSE,
     ALLOWANCE_SCOPE,
@@ -297,7 +298,9 @@ def test_closed_reads_need_the_login_cookie(sqlite_url: str) -> None:
         with httpx.Client(cookies=ok.cookies) as browser:
             shown = browser.get(page)
             assert shown.status_code == 200 and "Hate Speech" in shown.text
+            tokens.revoke_token(api.services.timeline.engine, api.read_token.split("_")[1])
+            assert browser.get(page).status_code == 401  # a revoked token stops at once
         elsewhere = httpx.post(
-            api.url + "/login", data={"token": api.read_token, "next": "//evil.example/"}
+            api.url + "/login", data={"token": api.write_token, "next": "//evil.example/"}
         )
         assert elsewhere.headers["location"] == "/"  # never an open redirect
