@@ -88,7 +88,7 @@ def vector_tree() -> Tree:
 
 
 def test_leaf_and_node_hashes_are_rfc_9162s() -> None:
-    assert merkle.EMPTY_ROOT == ROOTS[0]
+    assert ROOTS[0] == merkle.EMPTY_ROOT
     assert merkle.leaf_hash(b"") == ROOTS[1]
     first, second = (merkle.leaf_hash(d) for d in LEAF_INPUTS[:2])
     assert merkle.node_hash(first, second) == ROOTS[2]
@@ -110,7 +110,7 @@ def test_inclusion_proofs_are_the_published_ones_and_verify() -> None:
         leaf = merkle.leaf_hash(LEAF_INPUTS[index])
         assert merkle.verify_inclusion(index, size, leaf, proof, ROOTS[size])
         assert not merkle.verify_inclusion(index, size, leaf, proof, ROOTS[size - 1])
-        assert not merkle.verify_inclusion(index, size, leaf, proof + [ROOTS[size]], ROOTS[size])
+        assert not merkle.verify_inclusion(index, size, leaf, [*proof, ROOTS[size]], ROOTS[size])
 
 
 def test_consistency_proofs_are_the_published_ones_and_verify() -> None:
