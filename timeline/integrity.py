@@ -3,11 +3,12 @@ head (inclusion proof) and that a later head only appended to it (consistency pr
 `timeline verify` detects an event altered, removed or written outside the service.
 
 A leaf commits to an event's metadata and to a salted digest of its stored payload (so that
-a payload can be redacted without changing the leaf); its canonical JSON is `leaf_bytes`.
+a payload can be redacted without changing the leaf); its canonical JSON is `Leaf.canonical`.
 `seal` adds the leaves of a command's events in that command's transaction, with the perfect
-subtrees they complete (timeline/merkle.py), reading the tree's frontier in one statement:
-O(log n) per event. Positions commit in order (PostgreSQL: the event store locks its table
-for inserts; SQLite: the write lock), so the frontier read after the insert is the true one.
+subtrees they complete (timeline/merkle.py), after reading the tree's last leaf (and, unless
+this process wrote it, its O(log n) frontier nodes): O(log n) per event. Positions commit in
+order (PostgreSQL: the event store locks its table for inserts; SQLite: the write lock), so
+the last leaf read after the insert is the true one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +35,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TextClause,
     and_,
     insert,
     or_,
@@ -152,27 +155,6 @@ def payload_digest(salt: bytes, state: bytes) -> bytes:
     return hashlib.sha256(bytes(salt) + bytes(state)).digest()
 
 
-def _frontier_query() -> Any:
-    """The tree's size, last position and frontier nodes in one round trip; the levels are a
-    VALUES list so that each node is a primary-key lookup on both databases. It starts with
-    SELECT (a read): on SQLite the command's transaction is already open by its insert."""
-    levels = ", ".join(f"({level})" for level in range(MAX_LEVEL))
-    return text(
-        f"""
-        WITH last AS (
-            SELECT leaf_index + 1 AS n, position FROM {log_leaves.name}
-            ORDER BY leaf_index DESC LIMIT 1
-        ), levels (l) AS (VALUES {levels})
-        SELECT last.n, last.position, levels.l AS level, nodes.hash
-        FROM last CROSS JOIN levels
-        LEFT JOIN {log_nodes.name} AS nodes
-          ON nodes.level = levels.l AND nodes.idx = (last.n >> levels.l) - 1
-        WHERE ((last.n >> levels.l) & 1) = 1
-        """
-    )
-
-
-_FRONTIER = _frontier_query()
 _INSERT_LEAVES = insert(log_leaves)
 _INSERT_NODES = insert(log_nodes)
 
@@ -222,6 +204,7 @@ def append_leaves(connection: Connection, items: Sequence[tuple[Any, str, dateti
     if leaves:
         connection.execute(_INSERT_LEAVES, leaves)
         connection.execute(_INSERT_NODES, nodes)
+        _frontiers[connection.engine] = (size, head.root, dict(frontier))
     return head
 
 
@@ -259,16 +242,63 @@ class _Row:
         self.state = bytes(row.state)
 
 
+_LAST_LEAF = (
+    select(log_leaves.c.leaf_index, log_leaves.c.position, log_leaves.c.root)
+    .order_by(log_leaves.c.leaf_index.desc())
+    .limit(1)
+)
+#: Per database: the frontier this process last wrote, as (tree size, root, frontier).
+_frontiers: weakref.WeakKeyDictionary[Engine, tuple[int, bytes, dict[int, bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _read_frontier(connection: Connection) -> tuple[int, int, dict[int, bytes]]:
-    rows = connection.execute(_FRONTIER).all()
-    if not rows:
+    """The tree's size, last position and frontier (level -> node). The last leaf is one
+    index lookup; the frontier is this process's own from its last seal when that leaf still
+    ends the tree with the same root (a rolled-back seal or another writer fails the check),
+    else its O(log n) nodes in one query."""
+    row = connection.execute(_LAST_LEAF).first()
+    if row is None:
         return 0, 0, {}
-    frontier = {}
-    for row in rows:
-        if row.hash is None:
-            raise RuntimeError(f"the tree lacks its node at level {row.level}: it was altered")
-        frontier[int(row.level)] = bytes(row.hash)
-    return int(rows[0].n), int(rows[0].position), frontier
+    size, position, root = int(row.leaf_index) + 1, int(row.position), bytes(row.root)
+    cached = _frontiers.get(connection.engine)
+    if cached is not None and cached[0] == size and cached[1] == root:
+        return size, position, dict(cached[2])
+    keys = merkle.root_nodes(size)
+    found = fetch_nodes(connection, keys)
+    missing = [node for node in keys if node not in found]
+    if missing:
+        raise RuntimeError(f"the tree lacks its node {missing[0]}: it was altered")
+    return size, position, {level: found[(level, idx)] for level, idx in keys}
+
+
+def fetch_nodes(connection: Connection, keys: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """The stored nodes named, in one query by primary key."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    slots = 1 << (len(keys) - 1).bit_length()  # a few statement shapes, each compiled once
+    params: dict[str, int] = {}
+    for slot in range(slots):
+        level, idx = keys[slot] if slot < len(keys) else (-1, -1)
+        params[f"l{slot}"], params[f"i{slot}"] = level, idx
+    rows = connection.execute(_node_query(slots), params)
+    return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+
+
+_NODE_QUERIES: dict[int, TextClause] = {}
+
+
+def _node_query(slots: int) -> TextClause:
+    """`slots` primary-key probes OR'ed (a row-value IN is a full scan on SQLite, and a
+    statement of a new shape per proof would be compiled per proof)."""
+    query = _NODE_QUERIES.get(slots)
+    if query is None:
+        where = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(slots))
+        query = text(f"SELECT level, idx, hash FROM {log_nodes.name} WHERE {where}")
+        _NODE_QUERIES[slots] = query
+    return query
 
 
 def _append(

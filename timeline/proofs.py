@@ -8,11 +8,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Table, select, tuple_
+from sqlalchemy import Engine, Table, select
 
 from domain.errors import InvalidInput, NotFound
 from timeline import merkle
-from timeline.integrity import Leaf, TreeHead, head, head_of, leaf_of, log_leaves, log_nodes
+from timeline.integrity import (
+    Leaf,
+    TreeHead,
+    fetch_nodes,
+    head,
+    head_of,
+    leaf_of,
+    log_leaves,
+)
 
 _HEAD_COLUMNS = (
     log_leaves.c.leaf_index,
@@ -82,12 +90,8 @@ def stored_leaf(engine: Engine, events: Table, position: int) -> StoredLeaf | No
 
 def nodes(engine: Engine, wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
     """The stored nodes named, in one query."""
-    keys = sorted(set(wanted))
-    if not keys:
-        return {}
-    query = select(log_nodes).where(tuple_(log_nodes.c.level, log_nodes.c.idx).in_(keys))
     with engine.connect() as connection:
-        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in connection.execute(query)}
+        return fetch_nodes(connection, list(wanted))
 
 
 def inclusion_proof(engine: Engine, leaf_index: int, tree_size: int) -> list[bytes]:
