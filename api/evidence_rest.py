@@ -4,21 +4,54 @@ tree heads and RFC 9162 proofs under /log, as plain JSON a verifier can fetch wi
 from __future__ import annotations
 
 import base64
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.context import allowed, authenticate, run
 from api.errors import ApiError, Unauthenticated
+from api.rest_parameters import CURSOR_SCHEMA, END, Parameter, openapi
+from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
-from domain.values import format_instant, parse_instant
-from timeline import proofs, signing
+from domain.values import INSTANT_PATTERN, format_instant, parse_instant
+from timeline import cursors, proofs, signing
 from timeline.bootstrap import Services
 from timeline.integrity import TreeHead
 
 router = APIRouter(tags=["evidence"])
+
+#: Declared here and read as text by our parsers, so a refusal is 400 BAD_INPUT, never 422.
+KNOWN_AT = Parameter(
+    "knownAt",
+    "query",
+    {
+        "type": "string",
+        "pattern": f"^(?:{INSTANT_PATTERN}){END}",
+        "maxLength": 64,
+        "examples": ["2022-03-12T00:00:00+03:00"],
+    },
+    "The head as of this instant (ISO 8601 with an offset).",
+)
+KNOWN_AT_POSITION = Parameter(
+    "knownAtPosition", "query", CURSOR_SCHEMA, "The head right after this log position."
+)
+POSITION = Parameter("position", "query", CURSOR_SCHEMA, "The event's log position.")
+TREE_SIZE = Parameter("treeSize", "query", CURSOR_SCHEMA, "The tree to prove against (now).")
+FROM = Parameter("from", "query", CURSOR_SCHEMA, "The earlier tree size (>= 1).")
+TO = Parameter("to", "query", CURSOR_SCHEMA, "The later tree size (default: now).")
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    404: {"description": "NOT_FOUND: no event at that position."},
+}
+
+
+def _number(request: Request, parameter: Parameter, required: bool = False) -> int | None:
+    """A non-negative integer parameter (ASCII digits, 64-bit), None when absent."""
+    value = cursors.optional_position(parameter.value(request), parameter.name)
+    if value is None and required:
+        raise InvalidInput(parameter.name, "is required")
+    return value
 
 
 def _services(request: Request) -> Services:
@@ -80,7 +113,11 @@ async def _answer(request: Request, build: Any) -> JSONResponse:
         return _error(404, "NOT_FOUND", None, str(error))
 
 
-@router.get("/.well-known/timeline-key", summary="The public key that signs tree heads.")
+@router.get(
+    "/.well-known/timeline-key",
+    summary="The public key that signs tree heads.",
+    responses=RESPONSES,
+)
 async def timeline_key(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
         signer = signing.signer(services.settings)
@@ -95,63 +132,69 @@ async def timeline_key(request: Request) -> JSONResponse:
     return await _answer(request, build)
 
 
-@router.get("/log/head", summary="The signed tree head, now or as known at an instant/position.")
-async def log_head(
-    request: Request,
-    known_at: Annotated[str | None, Query(alias="knownAt")] = None,
-    known_at_position: Annotated[int | None, Query(alias="knownAtPosition")] = None,
-) -> JSONResponse:
+@router.get(
+    "/log/head",
+    summary="The signed tree head, now or as known at an instant or right after a position.",
+    responses=RESPONSES,
+    openapi_extra=openapi(KNOWN_AT, KNOWN_AT_POSITION),
+)
+async def log_head(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
-        instant = _instant(known_at)
-        head = proofs.head_for(services.timeline.engine, instant, known_at_position)
-        return signed_head(services, head)
+        text = KNOWN_AT.value(request)
+        instant = None if text is None else parse_instant("knownAt", text)
+        position = _number(request, KNOWN_AT_POSITION)
+        return signed_head(services, proofs.head_for(services.timeline.engine, instant, position))
 
     return await _answer(request, build)
 
 
-@router.get("/log/proofs/inclusion", summary="RFC 9162 inclusion proof of the event at a position.")
-async def inclusion(
-    request: Request,
-    position: Annotated[int, Query()],
-    tree_size: Annotated[int | None, Query(alias="treeSize")] = None,
-) -> JSONResponse:
+@router.get(
+    "/log/proofs/inclusion",
+    summary="RFC 9162 inclusion proof of the event at a position.",
+    responses=RESPONSES,
+    openapi_extra=openapi(POSITION, TREE_SIZE),
+)
+async def inclusion(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
+        position = _number(request, POSITION, required=True)
+        assert position is not None
         timeline = services.timeline
         events = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        proof = proofs.prove_inclusion(timeline.engine, events, position, tree_size)
-        leaf = proof.stored.leaf
+        found = proofs.prove_inclusion(
+            timeline.engine, events, position, _number(request, TREE_SIZE)
+        )
+        leaf = found.stored.leaf
         return {
             "position": leaf.position,
-            "leafIndex": proof.stored.leaf_index,
-            "treeSize": proof.head.tree_size,
+            "leafIndex": found.stored.leaf_index,
+            "treeSize": found.head.tree_size,
             "leaf": leaf.canonical().decode(),
             "leafHash": leaf.hash().hex(),
-            "salt": proof.stored.salt.hex(),
-            "path": [p.hex() for p in proof.path],
-            "head": signed_head(services, proof.head),
+            "salt": found.stored.salt.hex(),
+            "path": [p.hex() for p in found.path],
+            "head": signed_head(services, found.head),
         }
 
     return await _answer(request, build)
 
 
-@router.get("/log/proofs/consistency", summary="RFC 9162 consistency proof between tree sizes.")
-async def consistency(
-    request: Request,
-    first: Annotated[int, Query(alias="from")],
-    second: Annotated[int | None, Query(alias="to")] = None,
-) -> JSONResponse:
+@router.get(
+    "/log/proofs/consistency",
+    summary="RFC 9162 consistency proof between two tree sizes.",
+    responses=RESPONSES,
+    openapi_extra=openapi(FROM, TO),
+)
+async def consistency(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
-        proof = proofs.prove_consistency(services.timeline.engine, first, second)
+        first = _number(request, FROM, required=True)
+        assert first is not None
+        found = proofs.prove_consistency(services.timeline.engine, first, _number(request, TO))
         return {
-            "fromSize": proof.first.tree_size,
-            "toSize": proof.second.tree_size,
-            "path": [p.hex() for p in proof.path],
-            "fromHead": signed_head(services, proof.first),
-            "toHead": signed_head(services, proof.second),
+            "fromSize": found.first.tree_size,
+            "toSize": found.second.tree_size,
+            "path": [p.hex() for p in found.path],
+            "fromHead": signed_head(services, found.first),
+            "toHead": signed_head(services, found.second),
         }
 
     return await _answer(request, build)
-
-
-def _instant(text: str | None) -> datetime | None:
-    return None if text is None else parse_instant("knownAt", text)

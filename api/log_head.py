@@ -32,6 +32,7 @@ def _deprecated(description: str, reason: str) -> Callable[[F], F]:
 )
 class SignedTreeHeadType:
     head: strawberry.Private[TreeHead]
+    signed: strawberry.Private[signing.SignedHead | None] = None
 
     @described("Leaves (events) in the tree.")
     def tree_size(self) -> int:
@@ -55,24 +56,27 @@ class SignedTreeHeadType:
 
     @described("The signed text: a C2SP tlog checkpoint (origin, size, root).")
     def checkpoint(self, info: Info[Context, None]) -> str:
-        return _signed(info, self.head).checkpoint
+        return _signed(info, self).checkpoint
 
     @described("Base64 Ed25519 signature over the checkpoint's UTF-8 bytes.")
     def signature(self, info: Info[Context, None]) -> str:
-        return _signed(info, self.head).signature
+        return _signed(info, self).signature
 
     @described("Hex SHA-256 of the raw public key that signed it.")
     def key_id(self, info: Info[Context, None]) -> str:
-        return _signed(info, self.head).key_id
+        return _signed(info, self).key_id
 
     @described("The checkpoint as a C2SP signed note (checkable by Go's note).")
     def note(self, info: Info[Context, None]) -> str:
-        return _signed(info, self.head).note
+        return _signed(info, self).note
 
 
-def _signed(info: Info[Context, None], head: TreeHead) -> signing.SignedHead:
-    """Sign on demand (deterministic, ~50 µs): a client that asks no signature makes no key."""
-    return signing.signer(info.context.services.settings).sign(head)
+def _signed(info: Info[Context, None], head: SignedTreeHeadType) -> signing.SignedHead:
+    """Sign on demand, once per head (deterministic): a client that asks for no signature
+    needs no key."""
+    if head.signed is None:
+        head.signed = signing.signer(info.context.services.settings).sign(head.head)
+    return head.signed
 
 
 @strawberry.type(name="SigningKey", description="The public key that signs tree heads.")
