@@ -110,11 +110,12 @@ def signer(settings: Settings) -> Signer:
     with _lock:
         found = _signers.get(path)
         if found is None:
-            found = _signers[path] = _load(path)
+            found = _signers[path] = load_key(path)
         return found
 
 
-def _load(path: Path) -> Signer:
+def load_key(path: Path) -> Signer:
+    """The key in the PEM file at `path`, created there first when missing."""
     if not path.exists():
         _create(path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
