@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.context import allowed, authenticate, run
 from api.errors import ApiError, Unauthenticated
-from api.rest_parameters import CURSOR_SCHEMA, END, Parameter, openapi
+from api.rest_parameters import CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
 from domain.values import INSTANT_PATTERN, format_instant, parse_instant
@@ -46,12 +46,21 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _number(request: Request, parameter: Parameter, required: bool = False) -> int | None:
-    """A non-negative integer parameter (ASCII digits, 64-bit), None when absent."""
-    value = cursors.optional_position(parameter.value(request), parameter.name)
-    if value is None and required:
+def _numbers(request: Request, *parameters: Parameter) -> list[int | None]:
+    """Non-negative integer parameters (ASCII digits, 64-bit), None when absent; every value
+    is checked before any requirement, so a refusal names a value that is wrong if any is."""
+    return [cursors.optional_position(p.value(request), p.name) for p in parameters]
+
+
+def _required(parameter: Parameter, value: int | None) -> int:
+    if value is None:
         raise InvalidInput(parameter.name, "is required")
     return value
+
+
+def _declared(*parameters: tuple[Parameter, bool]) -> dict[str, Any]:
+    """The OpenAPI parameters, the required ones marked so."""
+    return {"parameters": [p.openapi() | {"required": needed} for p, needed in parameters]}
 
 
 def _services(request: Request) -> Services:
@@ -136,13 +145,13 @@ async def timeline_key(request: Request) -> JSONResponse:
     "/log/head",
     summary="The signed tree head, now or as known at an instant or right after a position.",
     responses=RESPONSES,
-    openapi_extra=openapi(KNOWN_AT, KNOWN_AT_POSITION),
+    openapi_extra=_declared((KNOWN_AT, False), (KNOWN_AT_POSITION, False)),
 )
 async def log_head(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
+        (position,) = _numbers(request, KNOWN_AT_POSITION)  # before the instant's calendar
         text = KNOWN_AT.value(request)
         instant = None if text is None else parse_instant("knownAt", text)
-        position = _number(request, KNOWN_AT_POSITION)
         return signed_head(services, proofs.head_for(services.timeline.engine, instant, position))
 
     return await _answer(request, build)
@@ -152,16 +161,15 @@ async def log_head(request: Request) -> JSONResponse:
     "/log/proofs/inclusion",
     summary="RFC 9162 inclusion proof of the event at a position.",
     responses=RESPONSES,
-    openapi_extra=openapi(POSITION, TREE_SIZE),
+    openapi_extra=_declared((POSITION, True), (TREE_SIZE, False)),
 )
 async def inclusion(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
-        position = _number(request, POSITION, required=True)
-        assert position is not None
+        position, tree_size = _numbers(request, POSITION, TREE_SIZE)
         timeline = services.timeline
         events = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         found = proofs.prove_inclusion(
-            timeline.engine, events, position, _number(request, TREE_SIZE)
+            timeline.engine, events, _required(POSITION, position), tree_size
         )
         leaf = found.stored.leaf
         return {
@@ -182,13 +190,13 @@ async def inclusion(request: Request) -> JSONResponse:
     "/log/proofs/consistency",
     summary="RFC 9162 consistency proof between two tree sizes.",
     responses=RESPONSES,
-    openapi_extra=openapi(FROM, TO),
+    openapi_extra=_declared((FROM, True), (TO, False)),
 )
 async def consistency(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
-        first = _number(request, FROM, required=True)
-        assert first is not None
-        found = proofs.prove_consistency(services.timeline.engine, first, _number(request, TO))
+        first, second = _numbers(request, FROM, TO)
+        engine = services.timeline.engine
+        found = proofs.prove_consistency(engine, _required(FROM, first), second)
         return {
             "fromSize": found.first.tree_size,
             "toSize": found.second.tree_size,
