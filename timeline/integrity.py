@@ -13,8 +13,6 @@ the last leaf read after the insert is the true one.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import weakref
 from collections.abc import Sequence
@@ -44,8 +42,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from domain.values import format_instant
 from timeline import merkle
+from timeline.leaf import Leaf, leaf_of, payload_digest, recorded_at_of
 
 metadata = MetaData()
 
@@ -116,43 +114,6 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.bad_position is None
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """What a leaf commits to, as the third party sees it (docs/evidence.md)."""
-
-    position: int
-    stream: str
-    aggregate_id: UUID
-    version: int
-    topic: str
-    recorded_at: datetime
-    payload_digest: bytes
-
-    def canonical(self) -> bytes:
-        """The leaf's bytes: canonical JSON (sorted keys, no spaces, ASCII)."""
-        return json.dumps(
-            {
-                "aggregateId": str(self.aggregate_id),
-                "payloadDigest": self.payload_digest.hex(),
-                "position": self.position,
-                "recordedAt": format_instant(self.recorded_at),
-                "stream": self.stream,
-                "topic": self.topic,
-                "version": self.version,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode()
-
-    def hash(self) -> bytes:
-        return merkle.leaf_hash(self.canonical())
-
-
-def payload_digest(salt: bytes, state: bytes) -> bytes:
-    """SHA-256(salt || stored payload): kept in the leaf, and by a redaction's tombstone."""
-    return hashlib.sha256(bytes(salt) + bytes(state)).digest()
 
 
 _INSERT_LEAVES = insert(log_leaves)
@@ -357,26 +318,6 @@ def head(engine: Engine) -> TreeHead:
     """The tree's head as committed now."""
     with engine.connect() as connection:
         return head_of(connection.execute(_LATEST).first())
-
-
-def recorded_at_of(state: bytes) -> datetime:
-    """The recordedAt an event's stored payload holds (the library's `timestamp`)."""
-    stamp = json.loads(state)["timestamp"]
-    return datetime.fromisoformat(stamp["_data_"] if isinstance(stamp, dict) else stamp)
-
-
-def leaf_of(event: Any, leaf_row: Any) -> Leaf:
-    """The leaf an event row and its leaf row commit to, recomputed from what is stored."""
-    state = bytes(event.state)
-    return Leaf(
-        int(event.id),
-        str(leaf_row.stream),
-        event.originator_id,
-        int(event.originator_version),
-        str(event.topic),
-        recorded_at_of(state),
-        payload_digest(bytes(leaf_row.salt), state),
-    )
 
 
 def verify(

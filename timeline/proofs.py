@@ -12,15 +12,8 @@ from sqlalchemy import Engine, Table, select
 
 from domain.errors import InvalidInput, NotFound
 from timeline import merkle
-from timeline.integrity import (
-    Leaf,
-    TreeHead,
-    fetch_nodes,
-    head,
-    head_of,
-    leaf_of,
-    log_leaves,
-)
+from timeline.integrity import TreeHead, fetch_nodes, head, head_of, log_leaves
+from timeline.leaf import Leaf, leaf_of
 
 _HEAD_COLUMNS = (
     log_leaves.c.leaf_index,
