@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import evidence_rest, log_redaction, rest, streams
+from api import browser, evidence_rest, log_redaction, rest, streams
 from api.context import context_for
 from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
@@ -72,7 +72,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         "responses. GraphQL at /graphql; this page documents the REST endpoints.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # api.browser serves /docs with Swagger UI from the installation
         redoc_url=None,
     )
     app.state.services = services
@@ -82,16 +82,20 @@ def create_app(services: Services | None = None) -> FastAPI:
         context_getter=context_for,
         graphql_ide="graphiql" if settings.development else None,
         max_message_bytes=settings.max_body_bytes,
+        allowed_origins=settings.cors_origins,
+        origin_regex=browser.origin_regex(settings),
     )
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)
     app.include_router(streams.router)
     app.include_router(evidence_rest.router)
+    browser.install(app, settings)
     app.add_middleware(rest.Observe)
-    if settings.cors_origins:
+    if settings.cors_origins or browser.origin_regex(settings):
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_origin_regex=browser.origin_regex(settings),
             allow_credentials=False,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],

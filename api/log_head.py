@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar, cast
 import strawberry
 from strawberry.types import Info
 
+from api.arguments import KnownAt
 from api.context import Context, described, run
 from timeline import proofs, signing
 from timeline.integrity import TreeHead
@@ -145,12 +146,6 @@ class ConsistencyProofType:
         )
 
 
-KnownAt = Annotated[
-    datetime | None,
-    strawberry.argument(
-        description="The head as of this instant (its last position at or before)."
-    ),
-]
 KnownAtPosition = Annotated[
     int | None, strawberry.argument(description="The head right after this log position.")
 ]

@@ -45,7 +45,7 @@ def to_cloudevent(logged: LoggedFact, slug: str) -> dict[str, Any]:
         "data": {
             "type": fact.type,
             "aggregateKind": logged.kind,
-            "aggregateId": subject,
+            "aggregateId": slug,  # as GraphQL's Event.aggregateId; `subject` is kind:slug
             "aggregateSlug": slug,
             "aggregateUuid": str(fact.aggregate_id),
             "aggregateVersion": fact.version,

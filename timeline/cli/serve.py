@@ -69,6 +69,12 @@ def serve(
             + ("" if projector else "; projections by a separate worker")
             + ")"
         )
+        if services.settings.development:
+            err.print(
+                f"development mode (TIMELINE_DEVELOPMENT): GraphiQL at "
+                f"[bold]http://{host}:{port}/graphql[/], links at http://{host}:{port}/; "
+                "pages on http://localhost:* and http://127.0.0.1:* may call the API"
+            )
         uvicorn.run(
             create_app(services=services),
             host=host,
