@@ -9,8 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.context import allowed, authenticate, run
-from api.errors import ApiError, Unauthenticated
+from api.context import refuse_closed_read, run
 from api.rest_parameters import CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
@@ -68,26 +67,6 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def _refused(request: Request) -> JSONResponse | None:
-    """Closed with the other reads by `read_requires_token` (the one bearer rule)."""
-    services = _services(request)
-    if not services.settings.read_requires_token:
-        return None
-    try:
-        allowed(
-            await authenticate(services.timeline.engine, request.headers.get("authorization")),
-            "read",
-        )
-    except ApiError as error:
-        return _error(
-            401 if isinstance(error, Unauthenticated) else 403,
-            error.code,
-            error.field,
-            error.message,
-        )
-    return None
-
-
 def _error(status: int, code: str, field: str | None, message: str) -> JSONResponse:
     return JSONResponse(
         status_code=status, content={"error": {"code": code, "field": field, "message": message}}
@@ -111,7 +90,7 @@ def signed_head(services: Services, head: TreeHead) -> dict[str, Any]:
 
 async def _answer(request: Request, build: Any) -> JSONResponse:
     """Run `build` off the loop; domain refusals become 400 / 404 naming the field."""
-    refused = await _refused(request)
+    refused = await refuse_closed_read(request)
     if refused is not None:
         return refused
     try:
