@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import browser, log_redaction, reading, rest, streams
+from api import browser, evidence_rest, log_redaction, reading, rest, streams
 from api.context import context_for
 from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
@@ -86,6 +86,7 @@ def create_app(services: Services, *, owned: bool = False) -> FastAPI:
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)
     app.include_router(streams.router)
+    app.include_router(evidence_rest.router)
     reading.install(app)  # the reading room at / (before browser's routes: it owns /)
     browser.install(app, settings)
     app.add_middleware(rest.Observe)

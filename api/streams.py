@@ -21,8 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import rest_parameters
-from api.context import allowed, authenticate
-from api.errors import ApiError, Unauthenticated
+from api.context import refuse_closed_read
 from api.fanout import Fanout, SubscriberTooSlow
 from domain.errors import InvalidInput
 from timeline.application import Timeline
@@ -83,25 +82,6 @@ def spare_the_startup_heap() -> None:
     gc.freeze()
 
 
-async def _refused(request: Request) -> JSONResponse | None:
-    """Reads are open unless `read_requires_token`; then a bearer token with `read`, checked
-    by the same rule as GraphQL's (api.context.authenticate)."""
-    services = getattr(request.app.state, "services", None)
-    if services is None or not services.settings.read_requires_token:
-        return None
-    try:
-        allowed(
-            await authenticate(services.timeline.engine, request.headers.get("authorization")),
-            "read",
-        )
-    except ApiError as error:
-        return JSONResponse(
-            status_code=401 if isinstance(error, Unauthenticated) else 403,
-            content={"error": {"code": error.code, "field": error.field, "message": error.message}},
-        )
-    return None
-
-
 def bad_input(error: InvalidInput) -> JSONResponse:
     """400 naming the field and the reason; nothing else reaches the client."""
     return JSONResponse(
@@ -142,7 +122,7 @@ def _fanout(request: Request) -> Fanout:
 async def stream_events(request: Request) -> Response:
     """Events after the cursor, then live, in log order; `: ping` comments keep it alive. A
     subscriber that falls too far behind gets an `error` event naming its cursor, then EOF."""
-    if (refusal := await _refused(request)) is not None:
+    if (refusal := await refuse_closed_read(request)) is not None:
         return refusal
     try:
         rest_parameters.check_known(request, *STREAM_PARAMETERS)
@@ -192,7 +172,7 @@ async def stream_events(request: Request) -> Response:
 )
 async def export_events(request: Request) -> Response:
     """NDJSON export of the events after `after`; continue from the last line's `position`."""
-    if (refusal := await _refused(request)) is not None:
+    if (refusal := await refuse_closed_read(request)) is not None:
         return refusal
     try:
         rest_parameters.check_known(request, *EXPORT_PARAMETERS)
