@@ -99,6 +99,10 @@ def test_hate_speech_policy_before_and_after_the_narrowing(api: ApiServer, tmp_p
         assert "Cite as: Policy Timeline, meta/hate-speech, as in force 2022-03-11T00:00:00Z" in (
             page.inner_text("footer")
         )
+        head = page.get_attribute(".evidence a", "href")
+        assert head is not None and head.startswith("/log/head?knownAt=")
+        signed = httpx.get(api.url + head)  # the signed tree head the page was answered at
+        assert signed.status_code == 200, signed.text
         after = open_page(page, march_14, tmp_path, "policy-14-march")
         assert page.inner_text(f"#clause-{ALLOWANCE_CLAUSE} .scope-list") == "UA"
         assert "(1 country)" in after and "AM, AZ" not in after
