@@ -24,7 +24,7 @@ from domain.errors import InvalidInput
 from timeline import cursors, tokens
 from timeline.application import Timeline
 from timeline.event_stream import EventFilter, EventReader
-from timeline.webhooks import WebhookWorker
+from timeline.streams.webhooks import WebhookWorker
 
 router = APIRouter(tags=["events"])
 

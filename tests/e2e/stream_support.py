@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from support.ports import free_port
 
-from timeline.application import Timeline
+from timeline.bootstrap import bootstrap
 from timeline.egress import EgressPolicy, EgressSettings
 from timeline.settings import Settings
 
@@ -112,10 +112,13 @@ def running_server(database_url: str, log_path: Path, **env: str) -> Iterator[Se
 
 
 class Writer:
-    """Records statements by one actor: each write is one event at the next position."""
+    """Records statements by one actor: each write is one event at the next position. Set up
+    as a process is (`bootstrap`), so the service's tables, the webhook registry's among
+    them, exist."""
 
     def __init__(self, database_url: str) -> None:
-        self.timeline = Timeline(Settings(database_url=database_url))
+        self.services = bootstrap(Settings(database_url=database_url))
+        self.timeline = self.services.timeline
         self.count = 0
         self.timeline.register_actor(
             {
@@ -176,7 +179,7 @@ class Writer:
         return self.timeline.head_position()
 
     def close(self) -> None:
-        self.timeline.close()
+        self.services.close()
 
 
 class Receiver:

@@ -15,11 +15,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from domain.errors import InvalidInput
-from timeline import webhooks
 from timeline.application import Timeline
+from timeline.bootstrap import bootstrap
 from timeline.event_stream import EventFilter
 from timeline.settings import Settings
-from timeline.webhooks import WebhookSettings, WebhookWorker
+from timeline.streams import webhooks
+from timeline.streams.webhooks import WebhookSettings, WebhookWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from stream_support import LOCAL_POLICY, Receiver, Writer
@@ -203,11 +204,11 @@ def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
 def test_a_bad_endpoint_is_refused_naming_the_field_and_nothing_is_stored(
     sqlite_url: str, url: str, options: list[str], field: str
 ) -> None:
-    timeline = Timeline(Settings(database_url=sqlite_url))
+    services = bootstrap(Settings(database_url=sqlite_url))
     try:
         with pytest.raises(InvalidInput) as refused:
-            webhooks.add_endpoint(timeline, url, EventFilter.parse(options))
+            webhooks.add_endpoint(services.timeline, url, EventFilter.parse(options))
         assert refused.value.field == field
-        assert webhooks.list_endpoints(timeline.engine) == []
+        assert webhooks.list_endpoints(services.timeline.engine) == []
     finally:
-        timeline.close()
+        services.close()

@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from domain.errors import NotFound, TimelineError
-from timeline import cursors, webhooks
+from timeline import cursors
 from timeline.cli.console import has_table, log, services
 from timeline.event_stream import EventFilter
+from timeline.streams import webhooks
 
 webhook_app = typer.Typer(
     help="Webhook endpoints: events POSTed as signed CloudEvents "
