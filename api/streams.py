@@ -19,11 +19,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from api.fanout import Fanout, SubscriberTooSlow
 from domain.errors import InvalidInput
 from timeline import cursors, tokens
 from timeline.application import Timeline
-from timeline.event_stream import EventFilter, EventReader
+from timeline.streams.fanout import Fanout, SubscriberTooSlow
+from timeline.streams.reader import EventFilter, EventReader
 from timeline.streams.webhooks import WebhookWorker
 
 router = APIRouter(tags=["events"])

@@ -17,9 +17,9 @@ from standardwebhooks.webhooks import Webhook
 from domain.errors import InvalidInput
 from timeline.application import Timeline
 from timeline.bootstrap import bootstrap
-from timeline.event_stream import EventFilter
 from timeline.settings import Settings
 from timeline.streams import webhooks
+from timeline.streams.reader import EventFilter
 from timeline.streams.webhooks import WebhookSettings, WebhookWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))

@@ -23,8 +23,8 @@ from domain.errors import InvalidInput, TimelineError
 from timeline import cursors, store
 from timeline.application import Timeline
 from timeline.cli.console import err, log, services
-from timeline.cloudevents import to_cloudevent
 from timeline.commands import COMMANDS
+from timeline.streams.cloudevents import to_cloudevent
 from timeline.validation import validate
 
 

@@ -28,7 +28,7 @@ from timeline.cli.console import (
     print_json,
     services,
 )
-from timeline.cloudevents import camel_json
+from timeline.streams.cloudevents import camel_json
 
 VALID_AT = typer.Option(
     None, "--valid-at", help=f"The moment in the world. {INSTANT_HELP} Default: now."

@@ -9,8 +9,8 @@ import typer
 from domain.errors import NotFound, TimelineError
 from timeline import cursors
 from timeline.cli.console import has_table, log, services
-from timeline.event_stream import EventFilter
 from timeline.streams import webhooks
+from timeline.streams.reader import EventFilter
 
 webhook_app = typer.Typer(
     help="Webhook endpoints: events POSTed as signed CloudEvents "

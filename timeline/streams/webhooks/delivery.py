@@ -23,7 +23,7 @@ from sqlalchemy import Engine, insert, or_, select, update
 from timeline.application import Timeline
 from timeline.egress import EgressPolicy
 from timeline.egress_http import post, vetted_client
-from timeline.event_stream import EventReader, StreamEvent
+from timeline.streams.reader import EventReader, StreamEvent
 from timeline.streams.webhooks.registry import (
     Endpoint,
     WebhookSettings,

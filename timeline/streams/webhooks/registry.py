@@ -34,7 +34,7 @@ from domain.errors import NotFound
 from timeline import cursors
 from timeline.application import Timeline
 from timeline.egress import EgressPolicy, EgressSettings
-from timeline.event_stream import EventFilter
+from timeline.streams.reader import EventFilter
 from timeline.streams.webhooks.signing import new_secret
 
 metadata = MetaData()

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from standardwebhooks.webhooks import Webhook
 
-from timeline.event_stream import StreamEvent
+from timeline.streams.reader import StreamEvent
 
 
 class Signer(Protocol):

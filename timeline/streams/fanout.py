@@ -30,9 +30,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import event as sa_event
 
 from timeline.application import Timeline
-from timeline.event_stream import EventFilter, EventReader, StreamEvent
+from timeline.streams.reader import EventFilter, EventReader, StreamEvent
 
-log = logging.getLogger("api.fanout")
+log = logging.getLogger("timeline.streams.fanout")
 
 T = TypeVar("T")
 
