@@ -56,7 +56,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         elif runner is not None:
             runner.start()
         try:
-            async with streams.running(app, services.timeline):  # fan-out, webhooks
+            async with streams.running(app, services):  # fan-out, webhooks
                 yield
         finally:
             if stop is not None:

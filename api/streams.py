@@ -21,10 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.errors import InvalidInput
 from timeline import cursors, tokens
-from timeline.application import Timeline
+from timeline.bootstrap import Services
 from timeline.streams.fanout import Fanout, SubscriberTooSlow
 from timeline.streams.reader import EventFilter, EventReader
-from timeline.streams.webhooks import WebhookWorker
 
 router = APIRouter(tags=["events"])
 
@@ -33,20 +32,13 @@ FilterValues = Annotated[list[str] | None, Query()]
 
 
 @asynccontextmanager
-async def running(app: FastAPI, timeline: Timeline) -> AsyncIterator[None]:
-    """Run this process's fan-out and webhook worker for the app's lifetime (its lifespan)."""
-    fanout = Fanout(timeline)
-    worker = WebhookWorker(timeline)
-    await fanout.start()
-    await worker.start()
-    fanout.on_advance(worker.poke)
-    app.state.fanout, app.state.webhooks = fanout, worker
-    spare_the_startup_heap()
-    try:
+async def running(app: FastAPI, services: Services) -> AsyncIterator[None]:
+    """Run this process's ways out (fan-out, webhook worker: timeline.bootstrap builds and
+    starts them) for the app's lifetime, and hand them to the routes."""
+    async with services.streaming() as streams:
+        app.state.fanout, app.state.webhooks = streams.fanout, streams.webhooks
+        spare_the_startup_heap()
         yield
-    finally:
-        await worker.stop()
-        await fanout.stop()
 
 
 def spare_the_startup_heap() -> None:

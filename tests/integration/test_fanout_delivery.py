@@ -11,8 +11,9 @@ from factories import action, correction, policy, revision, statement, world
 from api.events import event_from
 from api.subscriptions import graphql_event
 from timeline.application import Timeline
-from timeline.streams.fanout import Fanout, StreamSettings
+from timeline.streams.fanout import Fanout
 from timeline.streams.reader import EventReader, StreamEvent
+from timeline.streams.settings import StreamSettings
 
 
 def record_every_kind(timeline: Timeline) -> None:
