@@ -58,6 +58,34 @@ def _batched(
     return load
 
 
+async def authenticate(engine: Any, authorization: str | None) -> TokenInfo:
+    """The one bearer-token check of every transport (GraphQL over HTTP and websockets, the
+    REST streams): the stored token an `Authorization: Bearer <token>` value names, or
+    UNAUTHENTICATED saying what is wrong."""
+    header = (authorization or "").strip()
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise Unauthenticated(
+            "a bearer token is required: send 'Authorization: "
+            "Bearer <token>' (create one with `timeline token "
+            "create --scope write`)",
+            "Authorization",
+        )
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization must be 'Bearer <token>'", "Authorization")
+    info = await run(tokens.authenticate, engine, token.strip())
+    if info is None:
+        raise Unauthenticated("the bearer token is not valid (unknown or revoked)", "Authorization")
+    return info
+
+
+def allowed(token: TokenInfo, scope: str) -> TokenInfo:
+    """`token` when it carries `scope` (write implies read); FORBIDDEN otherwise."""
+    if not token.allows(scope):
+        raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
+    return token
+
+
 class Context(BaseContext):
     """What every resolver sees as `info.context`."""
 
@@ -84,32 +112,13 @@ class Context(BaseContext):
     async def authenticate(self) -> TokenInfo:
         """The caller's token, checked once per context: UNAUTHENTICATED without a valid one."""
         if self._token is None:
-            header = (self.authorization or "").strip()
-            scheme, _, token = header.partition(" ")
-            if not header:
-                raise Unauthenticated(
-                    "a bearer token is required: send 'Authorization: "
-                    "Bearer <token>' (create one with `timeline token "
-                    "create --scope write`)",
-                    "Authorization",
-                )
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("Authorization must be 'Bearer <token>'", "Authorization")
-            info = await run(tokens.authenticate, self.engine, token.strip())
-            if info is None:
-                raise Unauthenticated(
-                    "the bearer token is not valid (unknown or revoked)", "Authorization"
-                )
-            self._token = info
+            self._token = await authenticate(self.engine, self.authorization)
         return self._token
 
     async def require(self, scope: str) -> TokenInfo:
         """The caller's token when it carries `scope`: UNAUTHENTICATED without a valid token,
         FORBIDDEN when the token lacks the scope."""
-        token = await self.authenticate()
-        if not token.allows(scope):
-            raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
-        return token
+        return allowed(await self.authenticate(), scope)
 
     def for_operation(self) -> Context:
         """A context for one websocket operation: the connection's request, credentials and

@@ -6,7 +6,14 @@ body limit per message, the token in `connection_init`, a context per operation)
 Strawberry answers a malformed request (a batch, a body that is not JSON, another content
 type, a mutation over GET, ...) with plain text. Clients expect every error from /graphql as
 `{"errors": [{"message", "extensions": {"code"}}]}`, so those refusals are restated here as
-BAD_INPUT with a message saying what to send instead; the HTTP status stays as it was.
+BAD_INPUT with a message saying what to send instead.
+
+GraphQL over HTTP (the graphql-http audit): a client that accepts
+`application/graphql-response+json` gets that media type, and a request error (parse,
+validation, variable coercion: nothing executed) as 400; under `application/json` a request
+error stays 200, as legacy clients expect. Either way a request error has no `data` key. A
+mutation over GET is 405 (Allow: POST); a page request (`Accept: text/html`) when GraphiQL is
+off is 406.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from api import graphql_ws
@@ -52,8 +62,15 @@ _CLEARER: dict[str, tuple[str | None, str]] = {
         "graphql-transport-ws subprotocol",
     ),
     "No GraphQL query found in the request": ("query", "no GraphQL query in the request"),
-    "Not Found": (None, "the in-browser IDE is served only in development; POST queries here"),
+    "Not Found": (
+        "Accept",
+        "the in-browser IDE (GraphiQL) is served only in development (TIMELINE_DEVELOPMENT=1); "
+        "send queries as POST application/json, or GET with ?query=",
+    ),
 }
+
+#: The media type of GraphQL over HTTP; application/json is its legacy alternative.
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 #: Methods other than GET and POST, answered here rather than with the framework's 405.
 OTHER_METHODS = ["PUT", "PATCH", "DELETE", "HEAD", "TRACE"]
@@ -78,6 +95,53 @@ def clearer(reason: str) -> tuple[str | None, str]:
         if reason.startswith(start):
             return found
     return None, reason
+
+
+def _quality(accept: str) -> dict[str, float]:
+    """Media range -> q of an Accept header (parameters other than q ignored)."""
+    ranges: dict[str, float] = {}
+    for part in accept.split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if kind:
+            ranges[kind.lower()] = max(q, ranges.get(kind.lower(), 0.0))
+    return ranges
+
+
+def wants_graphql_response(request: Request) -> bool:
+    """Whether the client prefers application/graphql-response+json to application/json
+    (no Accept, or one preferring JSON, keeps the legacy type)."""
+    ranges = _quality(request.headers.get("accept", ""))
+    ours = ranges.get(GRAPHQL_RESPONSE, 0.0)
+    return ours > 0 and ours >= ranges.get("application/json", 0.0)
+
+
+def accepts_json(request: Request) -> bool:
+    """Whether any JSON answer is acceptable (an absent Accept accepts anything)."""
+    accept = request.headers.get("accept")
+    if accept is None:
+        return True
+    ranges = _quality(accept)
+    return any(
+        ranges.get(kind, 0.0) > 0
+        for kind in (GRAPHQL_RESPONSE, "application/json", "application/*", "*/*")
+    )
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Nothing was executed: the document did not parse or validate, or the variables did not
+    coerce (errors without a path, no data)."""
+    if isinstance(result, PreExecutionError):
+        return True
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(not e.path for e in errors)
 
 
 async def method_not_allowed() -> JSONResponse:
@@ -131,9 +195,46 @@ class GraphQLHttp(GraphQLRouter[Any, None]):
         unset: UnsetType = UNSET
         return unset
 
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """A request error has no `data` (nothing was executed); noted for the status."""
+        response = await super().process_result(request, result)
+        if isinstance(request, Request) and is_request_error(result):
+            response.pop("data", None)
+            request.state.graphql_request_error = True
+        return response
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if (
+            isinstance(request, Request)
+            and self.graphql_ide is None
+            and self.should_render_graphql_ide(self.request_adapter_class(request))
+            and not accepts_json(request)
+        ):
+            field, message = clearer("Not Found")
+            return self._negotiated(request, request_error(406, message, field))
         try:
-            return await super().run(request, context=context, root_value=root_value)
+            response = await super().run(request, context=context, root_value=root_value)
         except HTTPException as error:
-            field, message = clearer(str(error.reason))
-            return request_error(error.status_code, message, field)
+            reason = str(error.reason)
+            field, message = clearer(reason)
+            if reason.startswith("mutations are not allowed when using GET"):
+                refused = request_error(405, message, field)
+                refused.headers["Allow"] = "POST"
+                return self._negotiated(request, refused)
+            return self._negotiated(request, request_error(error.status_code, message, field))
+        if isinstance(request, Request) and isinstance(response, Response):
+            return self._negotiated(request, response)
+        return response
+
+    @staticmethod
+    def _negotiated(request: Any, response: Response) -> Response:
+        """`response` under the media type the client asked for (see the module docstring)."""
+        if not isinstance(request, Request) or not wants_graphql_response(request):
+            return response
+        if response.headers.get("content-type", "").startswith("application/json"):
+            response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+            if response.status_code == 200 and getattr(
+                request.state, "graphql_request_error", False
+            ):
+                response.status_code = 400
+        return response

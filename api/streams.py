@@ -17,10 +17,11 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.concurrency import run_in_threadpool
 
+from api.context import allowed, authenticate
+from api.errors import ApiError, Unauthenticated
 from domain.errors import InvalidInput
-from timeline import cursors, tokens
+from timeline import cursors
 from timeline.bootstrap import Services
 from timeline.streams.fanout import Fanout, SubscriberTooSlow
 from timeline.streams.reader import EventFilter, EventReader
@@ -50,38 +51,20 @@ def spare_the_startup_heap() -> None:
 
 
 async def _refused(request: Request) -> JSONResponse | None:
-    """Reads are open unless `read_requires_token`; then a bearer token with `read`."""
+    """Reads are open unless `read_requires_token`; then a bearer token with `read`, checked
+    by the same rule as GraphQL's (api.context.authenticate)."""
     services = getattr(request.app.state, "services", None)
     if services is None or not services.settings.read_requires_token:
         return None
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    info = (
-        await run_in_threadpool(tokens.authenticate, services.timeline.engine, token.strip())
-        if scheme.lower() == "bearer" and token.strip()
-        else None
-    )
-    if info is None:
-        return JSONResponse(
-            status_code=401,
-            content={
-                "error": {
-                    "code": "UNAUTHENTICATED",
-                    "field": "Authorization",
-                    "message": "a valid 'Authorization: Bearer <token>' with the read scope is "
-                    "required",
-                }
-            },
+    try:
+        allowed(
+            await authenticate(services.timeline.engine, request.headers.get("authorization")),
+            "read",
         )
-    if not info.allows("read"):
+    except ApiError as error:
         return JSONResponse(
-            status_code=403,
-            content={
-                "error": {
-                    "code": "FORBIDDEN",
-                    "field": "Authorization",
-                    "message": "this token lacks the 'read' scope",
-                }
-            },
+            status_code=401 if isinstance(error, Unauthenticated) else 403,
+            content={"error": {"code": error.code, "field": error.field, "message": error.message}},
         )
     return None
 

@@ -51,11 +51,6 @@ class NotFound(TimelineError):
         self.ident = ident
 
 
-class PolicyNotFound(NotFound):
-    def __init__(self, ident: str) -> None:
-        super().__init__("policy", ident)
-
-
 class VersionConflict(TimelineError):
     """A write raced another one, or carried a stale expectedVersion; never merged silently."""
 

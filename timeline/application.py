@@ -22,7 +22,7 @@ from domain.errors import AlreadyExists, InvalidInput, NotFound, TimelineError, 
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
-from timeline import integrity, store
+from timeline import integrity, migrations, store
 from timeline.settings import Settings
 from timeline.store import AggregateCache, CachedAggregate, CommandResult
 from timeline.validation import validate
@@ -68,8 +68,7 @@ class Timeline(Application[UUID]):
             }
         )
         if not read_only:
-            store.create_tables(self.engine)
-            integrity.create_tables(self.engine)
+            migrations.upgrade(self.engine)
         store.use_wal(self.engine)
         self._recent = AggregateCache()
 

@@ -93,11 +93,6 @@ def bootstrap(
     the database must already hold the event log (LogMissing otherwise; see Timeline)."""
     settings = settings or Settings()
     timeline = Timeline(settings, read_only=read_only)
-    if not read_only:
-        # Imported here: the CLI's read-only commands never load the webhook stack.
-        from timeline.streams.webhooks import registry
-
-        registry.create_tables(timeline.engine)  # once at set-up; webhook reads create nothing
     new_events = NewEvents(timeline, StreamSettings().watch_interval)
     services = Services(
         settings=settings,

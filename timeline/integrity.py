@@ -105,10 +105,6 @@ def _canonical(row: StoredRow) -> str:
     )
 
 
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine)
-
-
 def _seal_first(digest: str) -> Any:
     """The statement that links the first new event to the head it reads, in one round trip
     instead of two: `digest(text)` is the same sha256(previous + canonical JSON) as in Python

@@ -78,10 +78,6 @@ class CommandResult:
         return cls(**data)
 
 
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine)
-
-
 def use_wal(engine: Engine) -> None:
     """Put a SQLite file in WAL mode now, while one thread owns it: the event store's library
     switches on its first transaction, where a concurrent reader makes the switch fail with

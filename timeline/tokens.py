@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from domain.errors import InvalidInput
+from timeline import migrations
 
 #: Scopes a token may carry: `read` (queries, when reads are closed) and `write` (mutations).
 SCOPES = ("read", "write")
@@ -62,7 +63,8 @@ class TokenInfo:
 
 
 def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine)
+    """The tables exist after this: they are migrated with the others (timeline.migrations)."""
+    migrations.upgrade(engine)
 
 
 def _hash(secret: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from support.ports import free_port
 
-from timeline.bootstrap import bootstrap
+from timeline.application import Timeline
 from timeline.egress import EgressPolicy, EgressSettings
 from timeline.settings import Settings
 
@@ -112,13 +112,10 @@ def running_server(database_url: str, log_path: Path, **env: str) -> Iterator[Se
 
 
 class Writer:
-    """Records statements by one actor: each write is one event at the next position. Set up
-    as a process is (`bootstrap`), so the service's tables, the webhook registry's among
-    them, exist."""
+    """Records statements by one actor: each write is one event at the next position."""
 
     def __init__(self, database_url: str) -> None:
-        self.services = bootstrap(Settings(database_url=database_url))
-        self.timeline = self.services.timeline
+        self.timeline = Timeline(Settings(database_url=database_url))
         self.count = 0
         self.timeline.register_actor(
             {
@@ -179,7 +176,7 @@ class Writer:
         return self.timeline.head_position()
 
     def close(self) -> None:
-        self.services.close()
+        self.timeline.close()
 
 
 class Receiver:

@@ -81,6 +81,45 @@ def test_reads_can_be_closed_by_a_setting(sqlite_url: str) -> None:
         assert api.execute(query, token=api.read_token) == {"policy": None}
 
 
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "UNAUTHENTICATED"),
+        ("Basic abc", "UNAUTHENTICATED"),
+        ("Bearer", "UNAUTHENTICATED"),
+        ("Bearer pt_unknown.secret", "UNAUTHENTICATED"),
+    ],
+)
+def test_graphql_and_the_rest_streams_check_a_bearer_token_by_one_rule(
+    sqlite_url: str, header: str | None, code: str
+) -> None:
+    """The same Authorization value gets the same code and message from GraphQL and from
+    `/events` (api.context.authenticate, where each used to parse the header itself)."""
+    with serve(Settings(database_url=sqlite_url, read_requires_token=True)) as api:
+        headers = {"Authorization": header} if header is not None else {}
+        graphql = httpx.post(
+            api.url + "/graphql", json={"query": "{ logHead { position } }"}, headers=headers
+        ).json()["errors"][0]
+        rest = httpx.get(api.url + "/events", headers=headers)
+        assert rest.status_code == 401
+        assert graphql["extensions"]["code"] == rest.json()["error"]["code"] == code
+        assert graphql["message"] == rest.json()["error"]["message"]
+        assert rest.json()["error"]["field"] == "Authorization"
+
+
+def test_a_read_token_opens_graphql_and_the_rest_streams_alike(
+    sqlite_url: str,
+) -> None:
+    with serve(Settings(database_url=sqlite_url, read_requires_token=True)) as api:
+        token, _ = tokens.create_token(api.services.timeline.engine, ["read"])
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(api.url + "/events", headers=headers).status_code == 200
+        graphql = httpx.post(
+            api.url + "/graphql", json={"query": "{ logHead { position } }"}, headers=headers
+        ).json()
+        assert "errors" not in graphql
+
+
 def test_an_instant_without_an_offset_is_bad_input_naming_the_argument(api: ApiServer) -> None:
     literal = api.errors(
         '{ policy(id: "meta/hate-speech", validAt: "2022-03-11T00:00:00") { id } }'

@@ -123,8 +123,14 @@ def test_openapi_documents_the_rest_endpoints(api: ApiServer) -> None:
 
 
 def test_graphiql_is_off_outside_development(api: ApiServer) -> None:
+    """A page request is 406 (not the IDE's HTML), saying which setting serves the IDE."""
     response = httpx.get(api.url + "/graphql", headers={"Accept": "text/html"})
-    assert "graphiql" not in response.text.lower()
+    assert response.status_code == 406
+    assert response.headers["content-type"].startswith("application/json")
+    assert "<html" not in response.text.lower()
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "BAD_INPUT", "field": "Accept"}
+    assert "TIMELINE_DEVELOPMENT=1" in error["message"]
 
 
 def test_graphiql_is_served_in_development(sqlite_url: str) -> None:

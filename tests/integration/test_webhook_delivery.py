@@ -16,7 +16,6 @@ from standardwebhooks.webhooks import Webhook
 
 from domain.errors import InvalidInput
 from timeline.application import Timeline
-from timeline.bootstrap import bootstrap
 from timeline.settings import Settings
 from timeline.streams import webhooks
 from timeline.streams.reader import EventFilter
@@ -204,11 +203,11 @@ def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
 def test_a_bad_endpoint_is_refused_naming_the_field_and_nothing_is_stored(
     sqlite_url: str, url: str, options: list[str], field: str
 ) -> None:
-    services = bootstrap(Settings(database_url=sqlite_url))
+    timeline = Timeline(Settings(database_url=sqlite_url))
     try:
         with pytest.raises(InvalidInput) as refused:
-            webhooks.add_endpoint(services.timeline, url, EventFilter.parse(options))
+            webhooks.add_endpoint(timeline, url, EventFilter.parse(options))
         assert refused.value.field == field
-        assert webhooks.list_endpoints(services.timeline.engine) == []
+        assert webhooks.list_endpoints(timeline.engine) == []
     finally:
-        services.close()
+        timeline.close()

@@ -19,6 +19,7 @@ from timeline.streams.webhooks.registry import (
     get_endpoint,
     list_deliveries,
     list_endpoints,
+    metadata,
     remove_endpoint,
 )
 from timeline.streams.webhooks.signing import new_secret, signed_request
@@ -37,6 +38,7 @@ __all__ = [
     "get_endpoint",
     "list_deliveries",
     "list_endpoints",
+    "metadata",
     "new_secret",
     "remove_endpoint",
     "signed_request",

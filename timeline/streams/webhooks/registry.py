@@ -1,8 +1,8 @@
 """The webhook registry: its two tables, its settings, and the endpoints and delivery log as
 the API and the CLI see them (register, list, remove, page through attempts).
 
-The tables are created once, where the service is set up (`timeline.bootstrap`, and the
-worker's start); reading never creates them.
+The tables are permanent (they cannot be rebuilt from the log): Alembic migrates them with
+the others when a writable Timeline starts (timeline/migrations); reading never creates them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from domain.errors import NotFound
-from timeline import cursors
+from timeline import cursors, migrations
 from timeline.application import Timeline
 from timeline.egress import EgressPolicy, EgressSettings
 from timeline.streams.reader import EventFilter
@@ -124,8 +124,9 @@ class Delivery:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the endpoint and delivery tables if missing (at set-up, not per read)."""
-    metadata.create_all(engine)
+    """The tables exist after this: they are migrated with the others (timeline.migrations),
+    a no-op once done in this process."""
+    migrations.upgrade(engine)
 
 
 def _instant(seconds: float) -> datetime:
