@@ -2,7 +2,7 @@
 
 Import is all-or-nothing: every line is checked first (JSON, a known command, its input
 model, idempotency keys unique in the file), then the commands run inside ONE database
-transaction (`recorder.transaction`, which the application's own saves join), so a command
+transaction (`eventstore.transaction`, which the application's own saves join), so a command
 refused by the fold on line 40 leaves nothing of lines 1-39 stored either.
 """
 
@@ -20,7 +20,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.errors import InvalidInput, TimelineError
-from timeline import cursors, store
+from timeline import cursors, eventstore, store
 from timeline.application import Timeline
 from timeline.cli.console import err, log, services
 from timeline.commands import COMMANDS
@@ -209,7 +209,7 @@ def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> list[int]:
     positions: list[int] = []
     with _progress() as progress:
         task = progress.add_task("importing", total=len(lines))
-        with timeline.recorder.transaction(commit=True):  # type: ignore[attr-defined]
+        with eventstore.transaction(timeline.recorder, commit=True):
             for line in lines:
                 try:
                     positions.append(timeline.execute(line.command, line.input).position)
