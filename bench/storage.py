@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, text
 
 from projections import tables as t
+from timeline import eventstore
 from timeline.application import Timeline
 
 
