@@ -95,7 +95,9 @@ def _filter(
 def _fanout(request: Request) -> Fanout:
     fanout = getattr(request.app.state, "fanout", None)
     if not isinstance(fanout, Fanout):
-        raise RuntimeError("the event fan-out is not running (see api.streams.lifespan)")
+        raise RuntimeError(
+            "the event fan-out is not running (see timeline.bootstrap.Services.streaming)"
+        )
     return fanout
 
 
