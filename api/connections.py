@@ -7,18 +7,24 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from api.types import Policy, RegulatoryAction, TimelineEntry
+from api.types import Actor, Policy, RegulatoryAction, Statement, TimelineEntry
 from projections import models as m
 from projections.decode import encode_cursor
 
 T = TypeVar("T")
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of a connection sits (Relay), for every list.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None = strawberry.field(description="Opaque; pass as `after`.")
-    start_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items come before it: true when the page was asked `after` a "
+        "cursor (paging is forward only)."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Opaque; pass as `after` for the next page."
+    )
+    start_cursor: str | None = strawberry.field(description="The cursor of the first item.")
 
 
 @strawberry.type
@@ -44,9 +50,14 @@ BY_EFFECTIVE_TIME: Callable[[Any], list[Any]] = (  # noqa: E731
 
 
 def connection(
-    cls: type[C], page: m.Page[Any], node: Callable[[Any], Any], key: Callable[[Any], list[Any]]
+    cls: type[C],
+    page: m.Page[Any],
+    node: Callable[[Any], Any],
+    key: Callable[[Any], list[Any]],
+    after: str | None,
 ) -> C:
-    """A Relay-style connection for a page: an edge with its cursor for every node."""
+    """A Relay-style connection for a page (asked `after` a cursor, or from the start): an
+    edge with its cursor for every node."""
     nodes = [node(item) for item in page.items]
     edges = [
         Edge(cursor=encode_cursor(key(item)), node=value)
@@ -58,6 +69,7 @@ def connection(
         total_count=page.total_count,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
+            has_previous_page=after is not None,
             end_cursor=page.end_cursor,
             start_cursor=page.start_cursor,
         ),
@@ -76,4 +88,14 @@ class RegulatoryActionConnection(Connection[RegulatoryAction]):
 
 @strawberry.type
 class TimelineConnection(Connection[TimelineEntry]):
+    pass
+
+
+@strawberry.type
+class ActorConnection(Connection[Actor]):
+    pass
+
+
+@strawberry.type
+class StatementConnection(Connection[Statement]):
     pass

@@ -26,7 +26,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from api import unavailable
-from domain.errors import InvalidInput, TimelineError
+from domain.errors import InvalidInput, TimelineError, VersionConflict
 
 log = logging.getLogger("api.errors")
 
@@ -76,7 +76,7 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
     if isinstance(original, TimelineError):
-        field = original.field if isinstance(original, InvalidInput) else None
+        field = original.field if isinstance(original, InvalidInput | VersionConflict) else None
         return _with(error, original.message, original.code, field)
     if isinstance(original, ApiError):
         return _with(error, original.message, original.code, original.field)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.connections import PageInfo
 from api.errors import BadInput
 from api.values import Clause, Source
 from domain.errors import InvalidInput
@@ -309,18 +310,12 @@ class EventEdge:
 
 
 @strawberry.type
-class EventPageInfo:
-    has_next_page: bool
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` for the next page (a log position)."
-    )
-
-
-@strawberry.type
 class EventConnection:
     edges: list[EventEdge]
     nodes: list[Event]
-    page_info: EventPageInfo
+    page_info: PageInfo = strawberry.field(
+        description="Cursors are log positions; `endCursor` is where the page's scan stopped."
+    )
 
 
 @dataclass(frozen=True)
@@ -357,12 +352,15 @@ def read_events(
     return EventPage(found, position, True)
 
 
-def connection(page: EventPage) -> EventConnection:
+def connection(page: EventPage, after: int) -> EventConnection:
+    """The page read after log position `after` as a Relay connection."""
     return EventConnection(
         edges=[EventEdge(cursor=str(e.position), node=e) for e in page.events],
         nodes=page.events,
-        page_info=EventPageInfo(
+        page_info=PageInfo(
             has_next_page=page.has_next_page,
+            has_previous_page=after > 0,
             end_cursor=str(page.end_position) if page.events or page.has_next_page else None,
+            start_cursor=str(page.events[0].position) if page.events else None,
         ),
     )

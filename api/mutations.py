@@ -14,7 +14,7 @@ from api import inputs as i
 from api.context import Context, described, run
 from api.errors import BadInput
 from api.types import Actor, Policy, RegulatoryAction, Statement
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, VersionConflict
 from domain.values import Reference
 from projections import queries
 from timeline import commands as c
@@ -102,6 +102,10 @@ async def execute(info: Info[Context, None], command: type[c.Command], data: Any
         result: CommandResult = await run(context.services.timeline.handle, validated)
     except InvalidInput as error:  # named as sent: input.sources[0].url
         raise BadInput(i.wire_path(error.field), i.wire_reason(error.reason)) from None
+    except VersionConflict as error:
+        if error.field is not None:
+            error.field = i.wire_path(error.field)  # input.expectedVersion, as sent
+        raise
     await wait_for_projections(context.services, result.position)
     return result
 

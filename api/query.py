@@ -12,8 +12,10 @@ from api import events as ev
 from api.connections import (
     BY_EFFECTIVE_TIME,
     BY_SLUG,
+    ActorConnection,
     PolicyConnection,
     RegulatoryActionConnection,
+    StatementConnection,
     TimelineConnection,
     connection,
 )
@@ -21,6 +23,7 @@ from api.context import Context, described, run
 from api.errors import BadInput
 from api.log_head import LogHead, log_head
 from api.types import (
+    Actor,
     Policy,
     PolicyDiff,
     PolicyStatus,
@@ -145,7 +148,7 @@ class Query:
             after=after,
         )
         return connection(
-            PolicyConnection, page, lambda p: Policy.of(p, valid_at, known_at), BY_SLUG
+            PolicyConnection, page, lambda p: Policy.of(p, valid_at, known_at), BY_SLUG, after
         )
 
     @described("All valid-time versions of a policy as known at knownAt.")
@@ -214,7 +217,71 @@ class Query:
             page,
             lambda a: RegulatoryAction.of(a, valid_at, known_at),
             BY_SLUG,
+            after,
         )
+
+    @described(
+        "All valid-time versions of a regulatory action (announced, in effect, lifted) "
+        "as known at knownAt, in valid-time order."
+    )
+    async def regulatory_action_history(
+        self, info: Info[Context, None], id: strawberry.ID, known_at: KnownAt = None
+    ) -> list[RegulatoryAction]:
+        await info.context.authorize_read()
+        found = await run(queries.regulatory_action_history, info.context.engine, str(id), known_at)
+        return [RegulatoryAction.of(a, a.valid_from, known_at) for a in found]
+
+    @described("An actor with its name as at validAt, as known at knownAt.")
+    async def actor(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        valid_at: ValidAt = None,
+        known_at: KnownAt = None,
+    ) -> Actor | None:
+        await info.context.authorize_read()
+        found = await info.context.actors.load((str(id), valid_at, known_at))
+        return Actor.of(found) if found is not None else None
+
+    @described("Actors existing at validAt, with their names then, ordered by id.")
+    async def actors(
+        self,
+        info: Info[Context, None],
+        valid_at: ValidAt = None,
+        known_at: KnownAt = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ActorConnection:
+        await info.context.authorize_read()
+        page = await run(
+            queries.list_actors,
+            info.context.engine,
+            valid_at,
+            known_at,
+            first=info.context.page_size(first),
+            after=after,
+        )
+        return connection(ActorConnection, page, Actor.of, BY_SLUG, after)
+
+    @described("Statements as known at knownAt, ordered by id; `actor` keeps one actor's.")
+    async def statements(
+        self,
+        info: Info[Context, None],
+        known_at: KnownAt = None,
+        actor: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> StatementConnection:
+        await info.context.authorize_read()
+        page = await run(
+            queries.list_statements,
+            info.context.engine,
+            known_at,
+            actor=str(actor) if actor is not None else None,
+            first=info.context.page_size(first),
+            after=after,
+        )
+        return connection(StatementConnection, page, Statement.of, BY_SLUG, after)
 
     @described("A statement as known at knownAt.")
     async def statement(
@@ -257,7 +324,7 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(TimelineConnection, page, TimelineEntry.of, BY_EFFECTIVE_TIME)
+        return connection(TimelineConnection, page, TimelineEntry.of, BY_EFFECTIVE_TIME, after)
 
     @described("The global log in order, after a cursor (a position).")
     async def events(
@@ -268,14 +335,15 @@ class Query:
         filter: ev.EventFilter | None = None,
     ) -> ev.EventConnection:
         await info.context.authorize_read()
+        start = ev.parse_cursor(after)
         page = await run(
             ev.read_events,
             info.context.services.timeline,
-            ev.parse_cursor(after),
+            start,
             info.context.page_size(first),
             ev.stream_filter(filter),
         )
-        return ev.connection(page)
+        return ev.connection(page, start)
 
     log_head: LogHead = strawberry.field(
         resolver=log_head,

@@ -134,7 +134,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database reachable, projections caught up.")
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable, projections caught up.",
+    responses={503: {"description": "The database is unreachable or projections lag behind."}},
+)
 async def readyz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
     bound = services.settings.readiness_max_lag

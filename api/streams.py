@@ -3,6 +3,7 @@
 Both carry the CloudEvents 1.0 JSON envelope; an event's SSE `id` and its `position` are the
 global log position, the cursor to resume from. Filters are query parameters (`aggregate`,
 `type`, `actor`, `jurisdiction`, each repeatable), the same criteria as GraphQL's EventFilter.
+The parameters are declared and read in api/rest_parameters.py.
 """
 
 from __future__ import annotations
@@ -12,24 +13,47 @@ import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api import rest_parameters
 from api.context import allowed, authenticate
 from api.errors import ApiError, Unauthenticated
 from domain.errors import InvalidInput
-from timeline import cursors
 from timeline.bootstrap import Services
 from timeline.streams.fanout import Fanout, SubscriberTooSlow
-from timeline.streams.reader import EventFilter, EventReader
+from timeline.streams.reader import EventReader
 
 router = APIRouter(tags=["events"])
 
-MAX_LIMIT = 10_000
-FilterValues = Annotated[list[str] | None, Query()]
+#: The refusals of the streams, in the project's error shape (never FastAPI's 422).
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "field": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+    for status, description in (
+        (400, "BAD_INPUT: a parameter is refused; `field` names it."),
+        (401, "UNAUTHENTICATED: `read_requires_token` is on and no valid token was given."),
+        (403, "FORBIDDEN: the token lacks the `read` scope."),
+        (503, "UNAVAILABLE: the database is unreachable; retry after `Retry-After`."),
+    )
+}
 
 
 @asynccontextmanager
@@ -69,27 +93,12 @@ async def _refused(request: Request) -> JSONResponse | None:
     return None
 
 
-def parse_cursor(field: str, text: str | None) -> int:
-    """A cursor is a global log position (absent or '': the start), by the one parser of
-    timeline/cursors.py: ASCII digits within the 64-bit range, refused before any stream."""
-    return cursors.start_position(text, field)
-
-
 def bad_input(error: InvalidInput) -> JSONResponse:
     """400 naming the field and the reason; nothing else reaches the client."""
     return JSONResponse(
         status_code=400,
         content={"error": {"code": "BAD_INPUT", "field": error.field, "message": error.message}},
     )
-
-
-def _filter(
-    aggregate: list[str] | None,
-    type_: list[str] | None,
-    actor: list[str] | None,
-    jurisdiction: list[str] | None,
-) -> EventFilter:
-    return EventFilter.build(aggregate or (), type_ or (), actor or (), jurisdiction or ())
 
 
 def _fanout(request: Request) -> Fanout:
@@ -108,35 +117,21 @@ def _fanout(request: Request) -> Fanout:
         200: {
             "content": {"text/event-stream": {}},
             "description": "Server-Sent Events: the backlog after the cursor, then live events.",
-        }
+        },
+        **REFUSALS,
     },
+    openapi_extra=rest_parameters.openapi(
+        rest_parameters.AFTER, rest_parameters.LAST_EVENT_ID, *rest_parameters.FILTERS
+    ),
 )
-async def stream_events(
-    request: Request,
-    after: Annotated[str | None, Query(description="Position to start after (exclusive).")] = None,
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            alias="Last-Event-ID",
-            description=("Set by reconnecting EventSource clients; takes precedence over `after`."),
-        ),
-    ] = None,
-    aggregate: FilterValues = None,
-    type: FilterValues = None,
-    actor: FilterValues = None,
-    jurisdiction: FilterValues = None,
-) -> Response:
+async def stream_events(request: Request) -> Response:
     """Events after the cursor, then live, in log order; `: ping` comments keep it alive. A
     subscriber that falls too far behind gets an `error` event naming its cursor, then EOF."""
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
-        cursor = (
-            parse_cursor("Last-Event-ID", last_event_id)
-            if last_event_id
-            else parse_cursor("after", after)
-        )
-        wanted = _filter(aggregate, type, actor, jurisdiction)
+        cursor = rest_parameters.stream_cursor(request)
+        wanted = rest_parameters.event_filter(request)
     except InvalidInput as error:
         return bad_input(error)
     fanout = _fanout(request)
@@ -171,27 +166,21 @@ async def stream_events(
         200: {
             "content": {"application/x-ndjson": {}},
             "description": "One CloudEvents JSON envelope per line, in log order.",
-        }
+        },
+        **REFUSALS,
     },
+    openapi_extra=rest_parameters.openapi(
+        rest_parameters.AFTER, rest_parameters.LIMIT, *rest_parameters.FILTERS
+    ),
 )
-async def export_events(
-    request: Request,
-    after: Annotated[str | None, Query(description="Position to start after (exclusive).")] = None,
-    limit: Annotated[
-        str | None, Query(description=f"Most events (1..{MAX_LIMIT}, default 1000).")
-    ] = None,
-    aggregate: FilterValues = None,
-    type: FilterValues = None,
-    actor: FilterValues = None,
-    jurisdiction: FilterValues = None,
-) -> Response:
+async def export_events(request: Request) -> Response:
     """NDJSON export of the events after `after`; continue from the last line's `position`."""
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
-        cursor = parse_cursor("after", after)
-        count = _limit(limit)
-        wanted = _filter(aggregate, type, actor, jurisdiction)
+        cursor = rest_parameters.cursor(request)
+        count = rest_parameters.limit(request)
+        wanted = rest_parameters.event_filter(request)
     except InvalidInput as error:
         return bad_input(error)
     reader = EventReader(_fanout(request).timeline, tags=wanted.needs_tags)
@@ -216,15 +205,3 @@ async def export_events(
             page = await asyncio.to_thread(reader.read, cursor, page_size)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
-
-
-def _limit(text: str | None) -> int:
-    if text is None or text.strip() == "":
-        return 1000
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput("limit", f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
-    return value

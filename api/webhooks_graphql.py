@@ -127,6 +127,15 @@ class WebhookMutation:
             raise BadInput(wire_path(error.field), error.reason) from None
         return AddWebhookResult(endpoint=WebhookEndpoint.of(endpoint), secret=endpoint.secret)
 
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
+        description="Remove a webhook endpoint: nothing more is delivered to it (its "
+        "delivery log is kept). NOT_FOUND for an unknown id. Needs the write scope."
+    )
+    async def remove_webhook(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
+        await info.context.require("write")
+        await run(webhooks.remove_endpoint, info.context.engine, str(id))
+        return id
+
 
 @strawberry.type
 class WebhookQuery:

@@ -52,9 +52,14 @@ class NotFound(TimelineError):
 
 
 class VersionConflict(TimelineError):
-    """A write raced another one, or carried a stale expectedVersion; never merged silently."""
+    """A write raced another one, or carried a stale expectedVersion; never merged silently.
+    `field` names the command field at fault when there is one (`expected_version`, `id`)."""
 
     code = "CONFLICT"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AlreadyExists(VersionConflict):

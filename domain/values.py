@@ -41,7 +41,7 @@ ACTOR_FIELDS = ("owner", "authority", "parent", "actor")
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"
 MAX_SLUG_LENGTH = 200
 _SLUG = re.compile(SLUG_PATTERN)
-_REFERENCE = re.compile(r"^(?P<kind>[a-z-]+):(?P<slug>[^@\s]+)(@(?P<version>[0-9]+))?$")
+_REFERENCE = re.compile(r"^(?P<kind>[a-z-]+):(?P<slug>[^@\s]+)(@(?P<version>[0-9]{1,18}))?$")
 
 
 def aggregate_uuid(kind: str, slug: str) -> uuid.UUID:

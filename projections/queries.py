@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -198,6 +198,31 @@ def _page(
     )
 
 
+class _Slugged(Protocol):
+    @property
+    def slug(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Slugged)
+
+
+def _by_slug(
+    engine: Engine,
+    query: Select[Any],
+    table: Table,
+    first: int,
+    after: str | None,
+    fetch: Callable[[Select[Any]], list[S]],
+) -> Page[S]:
+    """One keyset page of `query` ordered by slug, after the opaque cursor `after`, with the
+    count of every match."""
+    total = _count(engine, query)
+    if after is not None:
+        query = query.where(table.c.slug > decode.decode_cursor(after, [str])[0])
+    items = fetch(query.order_by(table.c.slug).limit(first + 1))
+    return _page(items, first, lambda item: [item.slug], total)
+
+
 def _count(engine: Engine, query: Select[Any]) -> int:
     """How many rows the filtered query matches, over all pages."""
     with engine.connect() as connection:
@@ -298,11 +323,9 @@ def list_regulatory_actions(
             query = query.where(av.c[column] == value)
     if target is not None:
         query = query.where(av.c.targets.contains(f",{target},", autoescape=True))
-    total = _count(engine, query)
-    if after is not None:
-        query = query.where(av.c.slug > decode.decode_cursor(after, [str])[0])
-    query = query.order_by(av.c.slug).limit(first + 1)
-    return _page(_all(engine, query, decode.action_version), first, lambda a: [a.slug], total)
+    return _by_slug(
+        engine, query, av, first, after, lambda q: _all(engine, q, decode.action_version)
+    )
 
 
 def _responses(
@@ -421,7 +444,7 @@ def timeline_page(
     after: str | None = None,
 ) -> Page[TimelineEntry]:
     """Facts across all aggregates with effectiveAt in [from_, to), as believed at `known_at`,
-    in (effectiveAt, position) order, keyset-paginated."""
+    in (effectiveAt, position) order, keyset-paginated; `total_count` counts every match."""
     first = decode.check_first(first)
     k = decode.instant("knownAt", known_at)
     feed, tags = t.timeline_entries, t.timeline_tags
@@ -443,6 +466,7 @@ def timeline_page(
                     tags.c.seq == feed.c.seq,
                 )
             )
+    total = _count(engine, query)
     if after is not None:
         effective, position = decode.decode_cursor(after, [datetime, int])
         query = query.where(
@@ -453,5 +477,50 @@ def timeline_page(
         )
     query = query.order_by(feed.c.effective_at, feed.c.position).limit(first + 1)
     return _page(
-        _all(engine, query, decode.timeline_entry), first, lambda e: [e.effective_at, e.position]
+        _all(engine, query, decode.timeline_entry),
+        first,
+        lambda e: [e.effective_at, e.position],
+        total,
+    )
+
+
+# -- lists of actors and statements ---------------------------------------------------------
+
+
+def list_actors(
+    engine: Engine,
+    valid_at: datetime | None = None,
+    known_at: datetime | None = None,
+    *,
+    first: int = 50,
+    after: str | None = None,
+) -> Page[ActorVersion]:
+    """Actors existing at `valid_at` with their names then, ordered by slug, keyset-paginated."""
+    first = decode.check_first(first)
+    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    av = t.actor_versions
+    query = select(av).where(valid(av, v), known(av, k))
+    return _by_slug(
+        engine, query, av, first, after, lambda q: _all(engine, q, decode.actor_version)
+    )
+
+
+def list_statements(
+    engine: Engine,
+    known_at: datetime | None = None,
+    *,
+    actor: str | None = None,
+    first: int = 50,
+    after: str | None = None,
+) -> Page[StatementVersion]:
+    """Statements as believed at `known_at`, ordered by slug, keyset-paginated; `actor`
+    keeps those made by that actor."""
+    first = decode.check_first(first)
+    k = decode.instant("knownAt", known_at)
+    sv = t.statement_versions
+    query = select(sv).where(known(sv, k), sv.c.valid_to.is_(None))  # one span per statement
+    if actor is not None:
+        query = query.where(sv.c.actor == actor)
+    return _by_slug(
+        engine, query, sv, first, after, lambda q: _all(engine, q, decode.statement_version)
     )

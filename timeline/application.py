@@ -281,10 +281,11 @@ class Timeline(Application[UUID]):
             if cmd.expected_version not in (None, 0):
                 raise VersionConflict(
                     f"expectedVersion {cmd.expected_version} is stale: "
-                    f"{kind} {slug!r} does not exist yet"
+                    f"{kind} {slug!r} does not exist yet",
+                    "expected_version",
                 )
             if self._existing({aggregate_uuid(kind, slug)}):
-                raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead")
+                raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead", "id")
             self._check_no_cycle(kind, slug, responses)
             self._check_references(refs or {}, responses)
             return make(AGGREGATES[kind])
@@ -299,7 +300,8 @@ class Timeline(Application[UUID]):
             if cmd.expected_version is not None and cmd.expected_version != aggregate.version:
                 raise VersionConflict(
                     f"expectedVersion {cmd.expected_version} is stale: {kind} {slug!r} is at "
-                    f"version {aggregate.version}"
+                    f"version {aggregate.version}",
+                    "expected_version",
                 )
             change(aggregate)
             return aggregate

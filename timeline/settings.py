@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: Database URL schemes the service runs on (SQLAlchemy names, with or without a driver).
+SCHEMES = ("sqlite", "postgresql", "postgres")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\*")
 
 
 class Settings(BaseSettings):
@@ -49,14 +57,56 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_024, description="Largest request body; larger gets 413."
     )
-    cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS (JSON list); none by default."
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS: comma-separated "
+        "(`http://localhost:3000,https://app.example`) or a JSON list; none by default.",
     )
     readiness_max_lag: int = Field(
         default=1_000,
         ge=0,
         description="/readyz fails when the projections are more events behind than this.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if not sep:
+            raise ValueError(
+                f"{value!r} is not a URL: for a SQLite file write sqlite:///{value} "
+                "(relative) or sqlite:////absolute/path.db; for PostgreSQL "
+                "postgresql://user@host:5432/db"
+            )
+        if scheme.split("+")[0].lower() not in SCHEMES:
+            raise ValueError(
+                f"the database {scheme!r} is not supported: use sqlite:///path/to/file.db or "
+                "postgresql://user@host:5432/db"
+            )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError("is neither a JSON list nor comma-separated origins") from None
+            else:
+                value = text.split(",")
+        if not isinstance(value, list):
+            raise ValueError("must be a list of origins")
+        origins = [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] without a path, "
+                    "e.g. http://localhost:3000"
+                )
+        return origins
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -73,3 +123,25 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.sqlalchemy_url.startswith("postgresql")
+
+
+def _env_prefix(model: str) -> str:
+    """The environment prefix of the settings model named `model` (TIMELINE_ when unknown)."""
+    pending: list[type[BaseSettings]] = [BaseSettings]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == model and cls is not BaseSettings:
+            return str(cls.model_config.get("env_prefix") or "")
+        pending.extend(cls.__subclasses__())
+    return "TIMELINE_"
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line naming each environment variable at fault and what it should be."""
+    prefix = _env_prefix(error.title)
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper()
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{prefix}{name}: {message}")
+    return "; ".join(problems)

@@ -248,8 +248,25 @@ def test_policy_version_is_the_stream_version_for_expected_version(story: ApiSer
         {"input": {"id": POLICY, "effectiveAt": "2022-04-01T00:00:00+00:00", "expectedVersion": 2}},
         token=story.write_token,
     )
-    assert errors[0]["extensions"]["code"] == "CONFLICT"
+    assert errors[0]["extensions"] == {"code": "CONFLICT", "field": "input.expectedVersion"}
     assert version  # the policy was readable before the refused write
+
+
+def test_announcing_a_taken_id_is_a_conflict_naming_the_id(story: ApiServer) -> None:
+    errors = story.errors(
+        "mutation($input: AnnouncePolicyInput!) { announcePolicy(input: $input) { id } }",
+        {
+            "input": {
+                "id": POLICY,
+                "title": "Again",
+                "owner": "meta",
+                "clauses": [{"id": "c", "text": "x"}],
+                "effectiveAt": "2022-04-01T00:00:00+00:00",
+            }
+        },
+        token=story.write_token,
+    )
+    assert errors[0]["extensions"] == {"code": "CONFLICT", "field": "input.id"}
 
 
 def test_events_page_through_the_log_in_order_with_typed_members(story: ApiServer) -> None:

@@ -153,6 +153,26 @@ def test_unknown_event_types_are_refused_in_filters(api: ApiServer) -> None:
 
 
 @pytest.mark.parametrize(
+    ("criterion", "value", "parameter"),
+    [
+        # A version of 5,000 digits passes the reference's pattern but not int(): was a 500.
+        ("aggregates", "policy:meta@" + "1" * 5000, "aggregate"),
+        # Case folding beyond ASCII: 'ß' upper-cases to SS (South Sudan), a dotless i and e to IE.
+        ("jurisdictions", "\u00df", "jurisdiction"),
+        ("jurisdictions", "\u0131e", "jurisdiction"),
+    ],
+)
+def test_filter_values_that_only_python_would_take_are_refused(
+    api: ApiServer, criterion: str, value: str, parameter: str
+) -> None:
+    query = "query($f: EventFilter) { events(filter: $f) { nodes { id } } }"
+    refused(graphql(api, query, {"f": {criterion: [value]}}), criterion)
+    response = httpx.get(api.url + "/events", params={parameter: value}, timeout=30)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"]["field"] == f"filter.{parameter}[0]"
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "http://[::1",

@@ -4,7 +4,7 @@ the chain's head, which `timeline verify` accepts as a cited head."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -135,9 +135,19 @@ def api_fixture(database_url: str) -> Iterator[ApiServer]:
         yield api
 
 
-#: Mutations that write no event (they configure the service); each must leave the log as is.
-EVENTLESS: list[tuple[str, str, dict[str, Any]]] = [
-    ("addWebhook", "AddWebhookInput", {"url": "https://hooks.example.com/timeline"}),
+#: Mutations that write no event (they configure the service); each must leave the log as
+#: is: (name, document, its variables given the answers of those before it).
+EVENTLESS: list[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]]] = [
+    (
+        "addWebhook",
+        "mutation($i: AddWebhookInput!) { addWebhook(input: $i) { endpoint { id } } }",
+        lambda _: {"i": {"url": "https://hooks.example.com/timeline"}},
+    ),
+    (
+        "removeWebhook",
+        "mutation($id: ID!) { removeWebhook(id: $id) }",
+        lambda answers: {"id": answers["addWebhook"]["endpoint"]["id"]},
+    ),
 ]
 
 
@@ -174,15 +184,12 @@ def test_every_mutation_kind_only_appends_to_the_log(api: ApiServer) -> None:
         assert after[: len(before)] == before, f"{name} changed a stored event"
         assert len(after) == len(before) + 1
         assert after[-1][0] == body["data"][name]["position"]
-    for name, input_type, data in EVENTLESS:
+    answers: dict[str, Any] = {}
+    for name, document, variables in EVENTLESS:
         before = event_rows(api)
-        body = post(
-            api,
-            f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ __typename }} }}",
-            {"i": data},
-            api.write_token,
-        )
+        body = post(api, document, variables(answers), api.write_token)
         assert "errors" not in body, (name, body)
+        answers.update(body["data"])
         assert event_rows(api) == before, f"{name} changed the log"
 
 

@@ -164,11 +164,19 @@ def test_ndjson_export_pages_through_the_log_by_after_and_limit(
     assert [e["id"] for e in by_actor] == ["actor:roskomnadzor@1"]
 
 
-BAD_PARAMETERS = [
-    ("/events", {"after": "yesterday"}, "after"),
-    ("/events", {"limit": "0"}, "limit"),
-    ("/events", {"jurisdiction": "Russia"}, "filter.jurisdiction[0]"),
-    ("/events/stream", {"after": "-1"}, "after"),
+BAD_PARAMETERS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
+    ("/events", {"after": "yesterday"}, {}, "after"),
+    ("/events", {"limit": "0"}, {}, "limit"),
+    ("/events", {"limit": "+5"}, {}, "limit"),  # int() takes these; ASCII digits only
+    ("/events", {"limit": " 5"}, {}, "limit"),
+    ("/events", {"limit": "\u0665"}, {}, "limit"),
+    ("/events", {"after": ["1", "2"]}, {}, "after"),  # a single value given twice
+    ("/events", {"jurisdiction": "Russia"}, {}, "filter.jurisdiction[0]"),
+    ("/events", {"jurisdiction": "\u00df"}, {}, "filter.jurisdiction[0]"),  # upper(): SS
+    ("/events", {"aggregate": "policy:meta@" + "1" * 5000}, {}, "filter.aggregate[0]"),
+    ("/events/stream", {"after": "-1"}, {}, "after"),
+    ("/events/stream", {"after": "x"}, {"Last-Event-ID": "3"}, "after"),  # both are read
+    ("/events/stream", {"type": "NoSuchEvent"}, {"Last-Event-ID": "3"}, "filter.type[0]"),
 ]
 
 
@@ -176,9 +184,9 @@ def test_bad_stream_parameters_are_refused_naming_the_field(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     with running_server(sqlite_url, tmp_path / "server.log") as server:
-        for path, params, field in BAD_PARAMETERS:
-            response = httpx.get(server.url + path, params=params, timeout=30)
-            assert response.status_code == 400, (path, params)
+        for path, params, headers, field in BAD_PARAMETERS:
+            response = httpx.get(server.url + path, params=params, headers=headers, timeout=30)
+            assert response.status_code == 400, (path, params, response.text[:300])
             error = response.json()["error"]
             assert error["code"] == "BAD_INPUT"
             assert error["field"] == field

@@ -25,8 +25,9 @@ app = typer.Typer(
 )
 
 #: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable or holding no
-#: log (a read names the URL), 70 a bug; verify adds 5 (tampered) and 6 (empty log).
-EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG = 1, 3, 4, 70
+#: log (a read names the URL), 70 a bug, 78 a setting (TIMELINE_*) is invalid; verify adds
+#: 5 (tampered) and 6 (empty log).
+EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG, EXIT_CONFIG = 1, 3, 4, 70, 78
 
 
 @app.command()
@@ -63,11 +64,15 @@ def main() -> None:
 def describe(error: BaseException) -> tuple[str, int]:
     """A one-line message and the exit code for a failure."""
     from eventsourcing.persistence import PersistenceError
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
     from domain.errors import TimelineError, VersionConflict
     from timeline.application import LogMissing
+    from timeline.settings import describe_invalid
 
+    if isinstance(error, ValidationError) and error.title.endswith("Settings"):
+        return _one_line(f"invalid setting: {describe_invalid(error)}"), EXIT_CONFIG
     if isinstance(error, LogMissing):  # a wrong URL: the database, not the input, is at fault
         return _one_line(error.message), EXIT_DATABASE
     if isinstance(error, VersionConflict):

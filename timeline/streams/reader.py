@@ -139,7 +139,7 @@ class EventFilter:
             types=frozenset(check_type(f"filter.type[{i}]", t) for i, t in enumerate(types)),
             actors=frozenset(check_slug(f"filter.actor[{i}]", a) for i, a in enumerate(actors)),
             jurisdictions=frozenset(
-                check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper())
+                check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper() if j.isascii() else j)
                 for i, j in enumerate(jurisdictions)
             ),
             kinds=frozenset(kinds),
