@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from api.types import Actor, Policy, RegulatoryAction, Statement, TimelineEntry
+from api.types import ActorType, PolicyType, RegulatoryActionType, StatementType, TimelineEntryType
 from projections import models as m
 from projections.decode import encode_cursor
 
@@ -27,18 +27,20 @@ class PageInfo:
     start_cursor: str | None = strawberry.field(description="The cursor of the first item.")
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page with its cursor (Relay).")
 class Edge(Generic[T]):
     cursor: str = strawberry.field(description="Opaque; pass as `after` to page on from here.")
-    node: T
+    node: T = strawberry.field(description="The item.")
 
 
 @strawberry.type
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    nodes: list[T]
-    page_info: PageInfo
-    total_count: int | None
+    edges: list[Edge[T]] = strawberry.field(description="The page's items with their cursors.")
+    nodes: list[T] = strawberry.field(description="The page's items, without cursors.")
+    page_info: PageInfo = strawberry.field(description="Where the page sits; how to go on.")
+    total_count: int | None = strawberry.field(
+        description="How many items match in all pages; null where not counted."
+    )
 
 
 C = TypeVar("C", bound=Connection[Any])
@@ -76,26 +78,26 @@ def connection(
     )
 
 
-@strawberry.type
-class PolicyConnection(Connection[Policy]):
+@strawberry.type(description="A page of policies (Relay connection).")
+class PolicyConnection(Connection[PolicyType]):
     pass
 
 
-@strawberry.type
-class RegulatoryActionConnection(Connection[RegulatoryAction]):
+@strawberry.type(description="A page of regulatory actions (Relay connection).")
+class RegulatoryActionConnection(Connection[RegulatoryActionType]):
     pass
 
 
-@strawberry.type
-class TimelineConnection(Connection[TimelineEntry]):
+@strawberry.type(description="A page of timeline entries (Relay connection).")
+class TimelineConnection(Connection[TimelineEntryType]):
     pass
 
 
-@strawberry.type
-class ActorConnection(Connection[Actor]):
+@strawberry.type(description="A page of actors (Relay connection).")
+class ActorConnection(Connection[ActorType]):
     pass
 
 
-@strawberry.type
-class StatementConnection(Connection[Statement]):
+@strawberry.type(description="A page of statements (Relay connection).")
+class StatementConnection(Connection[StatementType]):
     pass

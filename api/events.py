@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 
 from api.connections import PageInfo
 from api.errors import BadInput
-from api.values import Clause, Source
+from api.values import ClauseType, SourceType
 from domain.errors import InvalidInput
 from domain.values import Reference
 from timeline import cursors
@@ -42,127 +42,138 @@ def parse_cursor(after: str | None, field: str = "after") -> int:
 # -- typed members ---------------------------------------------------------------------------
 
 
-@strawberry.type
-class PolicyAnnounced:
-    title: str
-    owner: str
-    summary: str
-    clauses: list[Clause]
-    sources: list[Source]
+#: The description of every member's `sources`.
+_SOURCES = "Where the fact is documented."
 
 
-@strawberry.type
-class PolicyRevised:
-    title: str | None
-    summary: str
-    add_clauses: list[Clause]
+@strawberry.type(name="PolicyAnnounced", description="A policy was announced.")
+class PolicyAnnouncedType:
+    title: str = strawberry.field(description="The policy's title.")
+    owner: str = strawberry.field(description="The owner's slug.")
+    summary: str = strawberry.field(description="One line saying what it is.")
+    clauses: list[ClauseType] = strawberry.field(description="Its clauses, in order.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
+
+
+@strawberry.type(name="PolicyRevised", description="A policy was revised.")
+class PolicyRevisedType:
+    title: str | None = strawberry.field(description="The new title; null: unchanged.")
+    summary: str = strawberry.field(description="One line saying what changed.")
+    add_clauses: list[ClauseType] = strawberry.field(description="Clauses added.")
     amend_clauses: JSON = strawberry.field(description="Changed clause fields, by clause id.")
-    remove_clauses: list[str]
-    sources: list[Source]
+    remove_clauses: list[str] = strawberry.field(description="Ids of the clauses removed.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class PolicyWithdrawn:
-    summary: str
-    sources: list[Source]
+@strawberry.type(name="PolicyWithdrawn", description="A policy was withdrawn by its owner.")
+class PolicyWithdrawnType:
+    summary: str = strawberry.field(description="One line saying why or how.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class RegulatoryActionAnnounced:
-    authority: str
-    jurisdiction: str
-    targets: list[str]
-    kind: str
-    summary: str
-    text: str
-    in_response_to: list[str]
-    sources: list[Source]
+@strawberry.type(
+    name="RegulatoryActionAnnounced", description="An authority announced a regulatory action."
+)
+class RegulatoryActionAnnouncedType:
+    authority: str = strawberry.field(description="The authority's slug.")
+    jurisdiction: str = strawberry.field(description="ISO 3166 code where it applies.")
+    targets: list[str] = strawberry.field(description="Slugs of the actors it targets.")
+    kind: str = strawberry.field(description="restriction, block, fine, designation, ...")
+    summary: str = strawberry.field(description="One line saying what it does.")
+    text: str = strawberry.field(description="The action's full text.")
+    in_response_to: list[str] = strawberry.field(
+        description="References it cites, e.g. policy:meta/hate-speech@2."
+    )
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class RegulatoryActionAmended:
-    kind: str | None
-    summary: str | None
-    text: str | None
-    targets: list[str] | None
-    in_response_to: list[str] | None
-    sources: list[Source]
+@strawberry.type(
+    name="RegulatoryActionAmended", description="A regulatory action was amended; null: unchanged."
+)
+class RegulatoryActionAmendedType:
+    kind: str | None = strawberry.field(description="The new kind.")
+    summary: str | None = strawberry.field(description="The new summary.")
+    text: str | None = strawberry.field(description="The new text.")
+    targets: list[str] | None = strawberry.field(description="The new targets.")
+    in_response_to: list[str] | None = strawberry.field(description="The new references cited.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class RegulatoryActionLifted:
-    summary: str
-    sources: list[Source]
+@strawberry.type(name="RegulatoryActionLifted", description="A regulatory action was lifted.")
+class RegulatoryActionLiftedType:
+    summary: str = strawberry.field(description="One line saying how it ended.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class StatementRecorded:
-    actor: str
-    kind: str
-    summary: str
-    text: str
-    in_response_to: list[str]
-    sources: list[Source]
+@strawberry.type(name="StatementRecorded", description="A public statement was recorded.")
+class StatementRecordedType:
+    actor: str = strawberry.field(description="Slug of the actor who made it.")
+    kind: str = strawberry.field(description="post, blog-post, press-release, interview, ...")
+    summary: str = strawberry.field(description="One line saying what it says.")
+    text: str = strawberry.field(description="The statement's text.")
+    in_response_to: list[str] = strawberry.field(description="References it responds to.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class ActorRegistered:
-    name: str
-    kind: str
-    parent: str | None
-    sources: list[Source]
+@strawberry.type(name="ActorRegistered", description="An actor was registered.")
+class ActorRegisteredType:
+    name: str = strawberry.field(description="Its name from effectiveAt.")
+    kind: str = strawberry.field(description="organisation, platform, authority, court or person.")
+    parent: str | None = strawberry.field(description="Slug of the actor it belongs to, if any.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class ActorRenamed:
-    name: str
-    sources: list[Source]
+@strawberry.type(name="ActorRenamed", description="An actor took a new name.")
+class ActorRenamedType:
+    name: str = strawberry.field(description="Its name from effectiveAt.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class EventCorrected:
+@strawberry.type(name="EventCorrected", description="Fields of an earlier event were corrected.")
+class EventCorrectedType:
     target: str = strawberry.field(description="Reference of the corrected event.")
-    changes: JSON
-    reason: str
-    sources: list[Source]
+    changes: JSON = strawberry.field(description="The corrected fields, camelCase.")
+    reason: str = strawberry.field(description="Why it was corrected.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
-@strawberry.type
-class EventRetracted:
+@strawberry.type(name="EventRetracted", description="An earlier event was retracted.")
+class EventRetractedType:
     target: str = strawberry.field(description="Reference of the retracted event.")
-    reason: str
-    sources: list[Source]
+    reason: str = strawberry.field(description="Why it was retracted.")
+    sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
 EventData = Annotated[
-    PolicyAnnounced
-    | PolicyRevised
-    | PolicyWithdrawn
-    | RegulatoryActionAnnounced
-    | RegulatoryActionAmended
-    | RegulatoryActionLifted
-    | StatementRecorded
-    | ActorRegistered
-    | ActorRenamed
-    | EventCorrected
-    | EventRetracted,
+    PolicyAnnouncedType
+    | PolicyRevisedType
+    | PolicyWithdrawnType
+    | RegulatoryActionAnnouncedType
+    | RegulatoryActionAmendedType
+    | RegulatoryActionLiftedType
+    | StatementRecordedType
+    | ActorRegisteredType
+    | ActorRenamedType
+    | EventCorrectedType
+    | EventRetractedType,
     strawberry.union("EventData", description="The event with typed fields, by its type."),
 ]
 
+#: The union members by event type (their GraphQL names).
 _MEMBERS: dict[str, type] = {
-    cls.__name__: cls
+    cls.__strawberry_definition__.name: cls  # type: ignore[union-attr]
     for cls in (
-        PolicyAnnounced,
-        PolicyRevised,
-        PolicyWithdrawn,
-        RegulatoryActionAnnounced,
-        RegulatoryActionAmended,
-        RegulatoryActionLifted,
-        StatementRecorded,
-        ActorRegistered,
-        ActorRenamed,
-        EventCorrected,
-        EventRetracted,
+        PolicyAnnouncedType,
+        PolicyRevisedType,
+        PolicyWithdrawnType,
+        RegulatoryActionAnnouncedType,
+        RegulatoryActionAmendedType,
+        RegulatoryActionLiftedType,
+        StatementRecordedType,
+        ActorRegisteredType,
+        ActorRenamedType,
+        EventCorrectedType,
+        EventRetractedType,
     )
 }
 
@@ -172,11 +183,11 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
     member = _MEMBERS[type_]
     fields = {f.python_name for f in member.__strawberry_definition__.fields}  # type: ignore[attr-defined]
     values: dict[str, Any] = {name: data.get(name) for name in fields}
-    values["sources"] = Source.many(data.get("sources") or ())
+    values["sources"] = SourceType.many(data.get("sources") or ())
     if "clauses" in fields:
-        values["clauses"] = Clause.many(data.get("clauses") or ())
+        values["clauses"] = ClauseType.many(data.get("clauses") or ())
     if "add_clauses" in fields:
-        values["add_clauses"] = Clause.many(data.get("add_clauses") or ())
+        values["add_clauses"] = ClauseType.many(data.get("add_clauses") or ())
         values["amend_clauses"] = camel_json(data.get("amend_clauses") or [])
         values["remove_clauses"] = list(data.get("remove_clauses") or ())
     if "changes" in fields:
@@ -192,32 +203,34 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
 # -- the event -------------------------------------------------------------------------------
 
 
-@strawberry.type(description="One fact of the global, ordered log.")
-class Event:
+@strawberry.type(name="Event", description="One fact of the global, ordered log.")
+class EventType:
     id: strawberry.ID = strawberry.field(
         description="Reference of the event, `kind:slug@version` (policy:meta/hate-speech@2)."
     )
     position: int = strawberry.field(description="Global log position: the cursor.")
-    type: str = strawberry.field(description="PolicyAnnounced, EventCorrected, ...")
+    type: str = strawberry.field(description="The event type: PolicyAnnounced, EventCorrected, ...")
     aggregate_kind: str = strawberry.field(
-        description="policy | regulatory-action | statement | actor"
+        description="The aggregate's kind: policy, regulatory-action, statement or actor."
     )
     aggregate_id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
-    aggregate_version: int
+    aggregate_version: int = strawberry.field(description="The aggregate's version it made.")
     effective_at: datetime | None = strawberry.field(
         description="When it takes effect in the world (none for corrections/retractions)."
     )
-    announced_at: datetime | None
+    announced_at: datetime | None = strawberry.field(
+        description="When it was made public (none for corrections/retractions)."
+    )
     recorded_at: datetime = strawberry.field(description="When the service stored it.")
     payload: JSON = strawberry.field(description="The event's fields, camelCase.")
-    data: EventData
+    data: EventData = strawberry.field(description="The same fields, typed by the event type.")
 
 
-def event_from(logged: LoggedFact, slug: str) -> Event:
+def event_from(logged: LoggedFact, slug: str) -> EventType:
     """The GraphQL event for one logged fact of the aggregate `slug`."""
     fact = logged.fact
     payload = {k: v for k, v in fact.data.items() if k != "slug"}
-    return Event(
+    return EventType(
         id=strawberry.ID(str(Reference(logged.kind, slug, fact.version))),
         position=logged.position,
         type=fact.type,
@@ -233,14 +246,19 @@ def event_from(logged: LoggedFact, slug: str) -> Event:
 
 
 @strawberry.input(
+    name="EventFilter",
     description=(
         "Which events to return: every given field must match (AND); within a field any "
         "value may (OR). The same criteria as the subscription, SSE, NDJSON and webhooks."
-    )
+    ),
 )
-class EventFilter:
-    types: list[str] | None = None
-    aggregate_kinds: list[str] | None = None
+class EventFilterType:
+    types: list[str] | None = strawberry.field(
+        default=None, description="Event types, e.g. PolicyRevised."
+    )
+    aggregate_kinds: list[str] | None = strawberry.field(
+        default=None, description="policy, regulatory-action, statement, actor."
+    )
     aggregate_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x)."
     )
@@ -267,6 +285,18 @@ class EventFilter:
     )
 
 
+#: The `after` argument of `events` (query and subscription): a log position.
+LogCursor = Annotated[
+    str | None,
+    strawberry.argument(description="A log position: the events after it; default the start."),
+]
+#: Their `filter` argument.
+Filter = Annotated[
+    EventFilterType | None,
+    strawberry.argument(description="Which events; default all."),
+]
+
+
 def _with(values: list[Any] | None, one: Any | None) -> list[Any]:
     """A list criterion with its singular shorthand added."""
     return [*(values or ()), *(() if one is None else (one,))]
@@ -282,7 +312,7 @@ _WIRE_NAMES = {
 }
 
 
-def stream_filter(given: EventFilter | None, field: str = "filter") -> event_stream.EventFilter:
+def stream_filter(given: EventFilterType | None, field: str = "filter") -> event_stream.EventFilter:
     """The one filter implementation (timeline/streams/reader.py) for the GraphQL input; a bad
     value is BAD_INPUT naming it as sent, e.g. `filter.actors[0]`."""
     if given is None:
@@ -303,16 +333,16 @@ def stream_filter(given: EventFilter | None, field: str = "filter") -> event_str
         raise BadInput(name, error.reason) from None
 
 
-@strawberry.type
+@strawberry.type(description="One event of a page with its cursor (Relay).")
 class EventEdge:
-    cursor: str
-    node: Event
+    cursor: str = strawberry.field(description="The event's position; pass as `after`.")
+    node: EventType = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the event log (Relay connection).")
 class EventConnection:
-    edges: list[EventEdge]
-    nodes: list[Event]
+    edges: list[EventEdge] = strawberry.field(description="The page's events with their cursors.")
+    nodes: list[EventType] = strawberry.field(description="The page's events, without cursors.")
     page_info: PageInfo = strawberry.field(
         description="Cursors are log positions; `endCursor` is where the page's scan stopped."
     )
@@ -320,7 +350,7 @@ class EventConnection:
 
 @dataclass(frozen=True)
 class EventPage:
-    events: list[Event]
+    events: list[EventType]
     end_position: int
     has_next_page: bool
 
@@ -335,7 +365,7 @@ def read_events(
     read and matched exactly as the subscription and the streams do (timeline.streams.reader)."""
     wanted = wanted or event_stream.EventFilter()
     reader = event_stream.EventReader(timeline, tags=wanted.needs_tags)
-    found: list[Event] = []
+    found: list[EventType] = []
     position, scanned = after, 0
     batch = first + 1 if wanted.selects_all else max(first, 100)
     while scanned < SCAN_LIMIT:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -13,7 +13,7 @@ from strawberry.types import Info
 from api import inputs as i
 from api.context import Context, described, run
 from api.errors import BadInput
-from api.types import Actor, Policy, RegulatoryAction, Statement
+from api.types import ActorType, PolicyType, RegulatoryActionType, StatementType
 from domain.errors import InvalidInput, VersionConflict
 from domain.values import Reference
 from projections import queries
@@ -24,14 +24,18 @@ from timeline.validation import validate
 
 log = logging.getLogger("api.mutations")
 
+InputT = TypeVar("InputT")
+#: Every mutation's one argument: the command's fields.
+Input = Annotated[InputT, strawberry.argument(description="The command's fields (camelCase).")]
+
 
 @strawberry.interface(description="What every write returns.")
 class WriteResult:
     id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
     version: int = strawberry.field(description="The aggregate's version after the write.")
     position: int = strawberry.field(description="The event's global log position.")
-    recorded_at: datetime
-    event_type: str
+    recorded_at: datetime = strawberry.field(description="When the service stored the event.")
+    event_type: str = strawberry.field(description="The event's type, e.g. PolicyRevised.")
     event_id: strawberry.ID = strawberry.field(description="The event's reference.")
 
     @classmethod
@@ -46,39 +50,39 @@ class WriteResult:
         }
 
 
-@strawberry.type
+@strawberry.type(description="What a policy write returns.")
 class PolicyResult(WriteResult):
     @described("The policy as in force now, as known now.")
-    async def policy(self, info: Info[Context, None]) -> Policy | None:
+    async def policy(self, info: Info[Context, None]) -> PolicyType | None:
         found = await run(queries.policy_at, info.context.engine, str(self.id))
-        return Policy.of(found) if found else None
+        return PolicyType.of(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="What a regulatory action write returns.")
 class RegulatoryActionResult(WriteResult):
     @described("The action as seen now.")
-    async def regulatory_action(self, info: Info[Context, None]) -> RegulatoryAction | None:
+    async def regulatory_action(self, info: Info[Context, None]) -> RegulatoryActionType | None:
         found = await run(queries.regulatory_action_at, info.context.engine, str(self.id))
-        return RegulatoryAction.of(found, None, None) if found else None
+        return RegulatoryActionType.of(found, None, None) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="What recordStatement returns.")
 class StatementResult(WriteResult):
-    @strawberry.field
-    async def statement(self, info: Info[Context, None]) -> Statement | None:
+    @described("The statement as known now.")
+    async def statement(self, info: Info[Context, None]) -> StatementType | None:
         found = await run(queries.statement_at, info.context.engine, str(self.id))
-        return Statement.of(found) if found else None
+        return StatementType.of(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="What an actor write returns.")
 class ActorResult(WriteResult):
     @described("The actor as named now.")
-    async def actor(self, info: Info[Context, None]) -> Actor | None:
+    async def actor(self, info: Info[Context, None]) -> ActorType | None:
         found = await run(queries.actors_at, info.context.engine, [str(self.id)])
-        return Actor.of(found[str(self.id)]) if str(self.id) in found else None
+        return ActorType.of(found[str(self.id)]) if str(self.id) in found else None
 
 
-@strawberry.type
+@strawberry.type(description="What correctEvent and retractEvent return.")
 class CorrectionResult(WriteResult):
     target: strawberry.ID = strawberry.field(description="The corrected or retracted event.")
 
@@ -110,80 +114,88 @@ async def execute(info: Info[Context, None], command: type[c.Command], data: Any
     return result
 
 
-@strawberry.type
+@strawberry.type(description="Writes: each needs the write scope and records one event.")
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Announce a new policy with its clauses.")  # type: ignore[untyped-decorator]
     async def announce_policy(
-        self, info: Info[Context, None], input: i.AnnouncePolicyInput
+        self, info: Info[Context, None], input: Input[i.AnnouncePolicyInput]
     ) -> PolicyResult:
         return PolicyResult(**WriteResult.fields_of(await execute(info, c.AnnouncePolicy, input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Revise a policy: add, amend or remove clauses, retitle it.")  # type: ignore[untyped-decorator]
     async def revise_policy(
-        self, info: Info[Context, None], input: i.RevisePolicyInput
+        self, info: Info[Context, None], input: Input[i.RevisePolicyInput]
     ) -> PolicyResult:
         return PolicyResult(**WriteResult.fields_of(await execute(info, c.RevisePolicy, input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Withdraw a policy; its last clauses stay readable.")  # type: ignore[untyped-decorator]
     async def withdraw_policy(
-        self, info: Info[Context, None], input: i.WithdrawPolicyInput
+        self, info: Info[Context, None], input: Input[i.WithdrawPolicyInput]
     ) -> PolicyResult:
         return PolicyResult(**WriteResult.fields_of(await execute(info, c.WithdrawPolicy, input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Record a regulatory action announced by an authority.")  # type: ignore[untyped-decorator]
     async def announce_regulatory_action(
-        self, info: Info[Context, None], input: i.AnnounceRegulatoryActionInput
+        self, info: Info[Context, None], input: Input[i.AnnounceRegulatoryActionInput]
     ) -> RegulatoryActionResult:
         return RegulatoryActionResult(
             **WriteResult.fields_of(await execute(info, c.AnnounceRegulatoryAction, input))
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Amend a regulatory action's kind, text, targets or citations."
+    )  # type: ignore[untyped-decorator]
     async def amend_regulatory_action(
-        self, info: Info[Context, None], input: i.AmendRegulatoryActionInput
+        self, info: Info[Context, None], input: Input[i.AmendRegulatoryActionInput]
     ) -> RegulatoryActionResult:
         return RegulatoryActionResult(
             **WriteResult.fields_of(await execute(info, c.AmendRegulatoryAction, input))
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Record that a regulatory action was lifted.")  # type: ignore[untyped-decorator]
     async def lift_regulatory_action(
-        self, info: Info[Context, None], input: i.LiftRegulatoryActionInput
+        self, info: Info[Context, None], input: Input[i.LiftRegulatoryActionInput]
     ) -> RegulatoryActionResult:
         return RegulatoryActionResult(
             **WriteResult.fields_of(await execute(info, c.LiftRegulatoryAction, input))
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Record a public statement by an actor.")  # type: ignore[untyped-decorator]
     async def record_statement(
-        self, info: Info[Context, None], input: i.RecordStatementInput
+        self, info: Info[Context, None], input: Input[i.RecordStatementInput]
     ) -> StatementResult:
         return StatementResult(
             **WriteResult.fields_of(await execute(info, c.RecordStatement, input))
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Register an organisation, platform, authority, court or person."
+    )  # type: ignore[untyped-decorator]
     async def register_actor(
-        self, info: Info[Context, None], input: i.RegisterActorInput
+        self, info: Info[Context, None], input: Input[i.RegisterActorInput]
     ) -> ActorResult:
         return ActorResult(**WriteResult.fields_of(await execute(info, c.RegisterActor, input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Record an actor's new name from effectiveAt.")  # type: ignore[untyped-decorator]
     async def rename_actor(
-        self, info: Info[Context, None], input: i.RenameActorInput
+        self, info: Info[Context, None], input: Input[i.RenameActorInput]
     ) -> ActorResult:
         return ActorResult(**WriteResult.fields_of(await execute(info, c.RenameActor, input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Correct fields of a recorded event; the earlier belief stays answerable."
+    )  # type: ignore[untyped-decorator]
     async def correct_event(
-        self, info: Info[Context, None], input: i.CorrectEventInput
+        self, info: Info[Context, None], input: Input[i.CorrectEventInput]
     ) -> CorrectionResult:
         result = await execute(info, c.CorrectEvent, input)
         return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Retract a recorded event; the earlier belief stays answerable."
+    )  # type: ignore[untyped-decorator]
     async def retract_event(
-        self, info: Info[Context, None], input: i.RetractEventInput
+        self, info: Info[Context, None], input: Input[i.RetractEventInput]
     ) -> CorrectionResult:
         result = await execute(info, c.RetractEvent, input)
         return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))

@@ -9,6 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
+from api.arguments import (
+    ActionId,
+    ActorId,
+    After,
+    First,
+    KnownAt,
+    PolicyId,
+    StatementId,
+    ValidAt,
+)
 from api.connections import (
     BY_EFFECTIVE_TIME,
     BY_SLUG,
@@ -23,59 +33,62 @@ from api.context import Context, described, run
 from api.errors import BadInput
 from api.log_head import LogHead, log_head
 from api.types import (
-    Actor,
-    Policy,
-    PolicyDiff,
+    ActorType,
+    PolicyDiffType,
     PolicyStatus,
-    PolicyVersion,
-    RegulatoryAction,
+    PolicyType,
+    PolicyVersionType,
+    RegulatoryActionType,
     RegulatoryStatus,
-    Statement,
-    TimelineEntry,
+    StatementType,
+    TimelineEntryType,
 )
 from domain.values import check_time_zone
 from projections import queries
 from timeline.streams.reader import check_type
 
-ValidAt = Annotated[
-    datetime | None,
-    strawberry.argument(description="The moment in the world asked about; default now."),
-]
-KnownAt = Annotated[
-    datetime | None,
-    strawberry.argument(description="Answer as the service would have answered then; default now."),
-]
 
-
-@strawberry.input
+@strawberry.input(description="Which policies to list: every given field must match.")
 class PolicyFilter:
-    owner: str | None = None
+    owner: str | None = strawberry.field(default=None, description="The owner's slug.")
     jurisdiction: str | None = strawberry.field(
         default=None, description="Policies with a clause applying there (ISO 3166 code)."
     )
-    status: PolicyStatus | None = None
+    status: PolicyStatus | None = strawberry.field(default=None, description="ACTIVE or WITHDRAWN.")
     search: str | None = strawberry.field(default=None, description="Words in title or text.")
 
 
-@strawberry.input
+@strawberry.input(description="Which regulatory actions to list: every given field must match.")
 class RegulatoryFilter:
-    authority: str | None = None
-    jurisdiction: str | None = None
-    target: str | None = None
-    status: RegulatoryStatus | None = None
+    authority: str | None = strawberry.field(default=None, description="The authority's slug.")
+    jurisdiction: str | None = strawberry.field(
+        default=None, description="ISO 3166 code where the action applies."
+    )
+    target: str | None = strawberry.field(
+        default=None, description="Slug of an actor the action targets."
+    )
+    status: RegulatoryStatus | None = strawberry.field(
+        default=None, description="The status at validAt."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Which timeline entries to list: every given field must match.")
 class TimelineFilter:
-    actor: str | None = None
-    jurisdiction: str | None = None
+    actor: str | None = strawberry.field(
+        default=None, description="Slug of an actor involved (owner, authority, target, author)."
+    )
+    jurisdiction: str | None = strawberry.field(
+        default=None, description="ISO 3166 code: an action's jurisdiction or a clause scope."
+    )
     policy: str | None = strawberry.field(
         default=None, description="A policy's slug: its own facts and the facts citing it."
     )
     kinds: list[str] | None = strawberry.field(
-        default=None, description="policy, regulatory-action, statement, actor"
+        default=None, description="Aggregate kinds: policy, regulatory-action, statement, actor."
     )
-    types: list[str] | None = strawberry.field(default=None, description="Event types.")
+    types: list[str] | None = strawberry.field(
+        default=None, description="Event types, e.g. PolicyRevised."
+    )
 
 
 def _zone(time_zone: str | None) -> str:
@@ -91,19 +104,19 @@ def _order(field: str, start: datetime | None, end: datetime | None) -> None:
         raise BadInput(field, "must not be before the start of the range")
 
 
-@strawberry.type
+@strawberry.type(description="Point-in-time reads and the event log.")
 class Query:
     @described("The policy in force at validAt, as known at knownAt.")
     async def policy(
         self,
         info: Info[Context, None],
-        id: strawberry.ID,
+        id: PolicyId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
-    ) -> Policy | None:
+    ) -> PolicyType | None:
         await info.context.authorize_read()
         found = await run(queries.policy_at, info.context.engine, str(id), valid_at, known_at)
-        return Policy.of(found, valid_at, known_at) if found else None
+        return PolicyType.of(found, valid_at, known_at) if found else None
 
     @described(
         "Every version in force at any moment of a calendar day in "
@@ -112,16 +125,21 @@ class Query:
     async def policy_on(
         self,
         info: Info[Context, None],
-        id: strawberry.ID,
-        date: date,
-        time_zone: str | None = "UTC",
+        id: PolicyId,
+        date: Annotated[
+            date, strawberry.argument(description="The calendar day, e.g. 2022-03-13.")
+        ],
+        time_zone: Annotated[
+            str | None,
+            strawberry.argument(description="IANA time zone of the day, e.g. Europe/Moscow."),
+        ] = "UTC",
         known_at: KnownAt = None,
-    ) -> list[PolicyVersion]:
+    ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
         found = await run(
             queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), known_at
         )
-        return [PolicyVersion.at_start(p, known_at) for p in found]
+        return [PolicyVersionType.at_start(p, known_at) for p in found]
 
     @described("Policies in force at validAt, ordered by id.")
     async def policies(
@@ -129,9 +147,11 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
-        filter: PolicyFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            PolicyFilter | None, strawberry.argument(description="Narrow the list; default all.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> PolicyConnection:
         await info.context.authorize_read()
         f = filter or PolicyFilter()
@@ -148,45 +168,49 @@ class Query:
             after=after,
         )
         return connection(
-            PolicyConnection, page, lambda p: Policy.of(p, valid_at, known_at), BY_SLUG, after
+            PolicyConnection, page, lambda p: PolicyType.of(p, valid_at, known_at), BY_SLUG, after
         )
 
     @described("All valid-time versions of a policy as known at knownAt.")
     async def policy_history(
-        self, info: Info[Context, None], id: strawberry.ID, known_at: KnownAt = None
-    ) -> list[PolicyVersion]:
+        self, info: Info[Context, None], id: PolicyId, known_at: KnownAt = None
+    ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
         found = await run(queries.policy_history, info.context.engine, str(id), known_at)
-        return [PolicyVersion.at_start(p, known_at) for p in found]
+        return [PolicyVersionType.at_start(p, known_at) for p in found]
 
     @described("Clause-level difference between two valid-time instants.")
     async def policy_diff(
         self,
         info: Info[Context, None],
-        id: strawberry.ID,
-        from_valid_at: datetime,
-        to_valid_at: datetime,
+        id: PolicyId,
+        from_valid_at: Annotated[
+            datetime, strawberry.argument(description="The earlier instant (before).")
+        ],
+        to_valid_at: Annotated[
+            datetime, strawberry.argument(description="The later instant (after).")
+        ],
         known_at: KnownAt = None,
-    ) -> PolicyDiff:
+    ) -> PolicyDiffType:
         await info.context.authorize_read()
         found = await run(
             queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, known_at
         )
-        return PolicyDiff.of(found, known_at)
+        return PolicyDiffType.of(found, known_at)
 
     @described("A regulatory action as seen at validAt (its status then).")
     async def regulatory_action(
         self,
         info: Info[Context, None],
-        id: strawberry.ID,
+        id: ActionId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
-    ) -> RegulatoryAction | None:
+    ) -> RegulatoryActionType | None:
         await info.context.authorize_read()
         found = await run(
             queries.regulatory_action_at, info.context.engine, str(id), valid_at, known_at
         )
-        return RegulatoryAction.of(found, valid_at, known_at) if found else None
+        return RegulatoryActionType.of(found, valid_at, known_at) if found else None
 
     @described("Regulatory actions existing at validAt, ordered by id.")
     async def regulatory_actions(
@@ -194,9 +218,12 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
-        filter: RegulatoryFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            RegulatoryFilter | None,
+            strawberry.argument(description="Narrow the list; default all."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> RegulatoryActionConnection:
         await info.context.authorize_read()
         f = filter or RegulatoryFilter()
@@ -215,7 +242,7 @@ class Query:
         return connection(
             RegulatoryActionConnection,
             page,
-            lambda a: RegulatoryAction.of(a, valid_at, known_at),
+            lambda a: RegulatoryActionType.of(a, valid_at, known_at),
             BY_SLUG,
             after,
         )
@@ -225,23 +252,23 @@ class Query:
         "as known at knownAt, in valid-time order."
     )
     async def regulatory_action_history(
-        self, info: Info[Context, None], id: strawberry.ID, known_at: KnownAt = None
-    ) -> list[RegulatoryAction]:
+        self, info: Info[Context, None], id: ActionId, known_at: KnownAt = None
+    ) -> list[RegulatoryActionType]:
         await info.context.authorize_read()
         found = await run(queries.regulatory_action_history, info.context.engine, str(id), known_at)
-        return [RegulatoryAction.of(a, a.valid_from, known_at) for a in found]
+        return [RegulatoryActionType.of(a, a.valid_from, known_at) for a in found]
 
     @described("An actor with its name as at validAt, as known at knownAt.")
     async def actor(
         self,
         info: Info[Context, None],
-        id: strawberry.ID,
+        id: ActorId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
-    ) -> Actor | None:
+    ) -> ActorType | None:
         await info.context.authorize_read()
         found = await info.context.actors.load((str(id), valid_at, known_at))
-        return Actor.of(found) if found is not None else None
+        return ActorType.of(found) if found is not None else None
 
     @described("Actors existing at validAt, with their names then, ordered by id.")
     async def actors(
@@ -249,8 +276,8 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
     ) -> ActorConnection:
         await info.context.authorize_read()
         page = await run(
@@ -261,16 +288,19 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(ActorConnection, page, Actor.of, BY_SLUG, after)
+        return connection(ActorConnection, page, ActorType.of, BY_SLUG, after)
 
     @described("Statements as known at knownAt, ordered by id; `actor` keeps one actor's.")
     async def statements(
         self,
         info: Info[Context, None],
         known_at: KnownAt = None,
-        actor: strawberry.ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        actor: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this actor's statements (its slug)."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> StatementConnection:
         await info.context.authorize_read()
         page = await run(
@@ -281,15 +311,15 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(StatementConnection, page, Statement.of, BY_SLUG, after)
+        return connection(StatementConnection, page, StatementType.of, BY_SLUG, after)
 
     @described("A statement as known at knownAt.")
     async def statement(
-        self, info: Info[Context, None], id: strawberry.ID, known_at: KnownAt = None
-    ) -> Statement | None:
+        self, info: Info[Context, None], id: StatementId, known_at: KnownAt = None
+    ) -> StatementType | None:
         await info.context.authorize_read()
         found = await run(queries.statement_at, info.context.engine, str(id), known_at)
-        return Statement.of(found) if found else None
+        return StatementType.of(found) if found else None
 
     @described(
         "Facts across all aggregates with effectiveAt in [from, to), "
@@ -298,12 +328,19 @@ class Query:
     async def timeline(
         self,
         info: Info[Context, None],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Earliest effectiveAt (inclusive)."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Latest effectiveAt (exclusive).")
+        ] = None,
         known_at: KnownAt = None,
-        filter: TimelineFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            TimelineFilter | None, strawberry.argument(description="Narrow the list; default all.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> TimelineConnection:
         await info.context.authorize_read()
         _order("to", from_, to)
@@ -324,15 +361,15 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(TimelineConnection, page, TimelineEntry.of, BY_EFFECTIVE_TIME, after)
+        return connection(TimelineConnection, page, TimelineEntryType.of, BY_EFFECTIVE_TIME, after)
 
     @described("The global log in order, after a cursor (a position).")
     async def events(
         self,
         info: Info[Context, None],
-        after: str | None = None,
-        first: int | None = None,
-        filter: ev.EventFilter | None = None,
+        after: ev.LogCursor = None,
+        first: First = None,
+        filter: ev.Filter = None,
     ) -> ev.EventConnection:
         await info.context.authorize_read()
         start = ev.parse_cursor(after)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -134,10 +135,36 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+_READY: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "database"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "catching up", "unavailable"]},
+        "database": {"type": "string", "enum": ["ok", "unreachable"]},
+        "head": {"type": "integer", "description": "The log's last position."},
+        "projectionLag": {"type": "integer", "description": "Events not yet projected."},
+        "maxLag": {"type": "integer", "description": "TIMELINE_READINESS_MAX_LAG."},
+        "error": {"type": "object", "description": "With `unavailable`: code and message."},
+    },
+}
+
+
 @router.get(
     "/readyz",
     summary="Readiness: database reachable, projections caught up.",
-    responses={503: {"description": "The database is unreachable or projections lag behind."}},
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "`ready`: the database answers and the projections are within "
+            "TIMELINE_READINESS_MAX_LAG events of the log's head.",
+            "content": {"application/json": {"schema": _READY}},
+        },
+        503: {
+            "description": "`catching up` (projections more than maxLag behind; database "
+            "`ok`) or `unavailable` (database `unreachable`, with Retry-After: 1).",
+            "content": {"application/json": {"schema": _READY}},
+        },
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
@@ -169,7 +196,17 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics: requests, latencies, projection lag.")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: requests, latencies, projection lag.",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
     registry: Metrics = request.app.state.metrics

@@ -138,37 +138,65 @@ LIMIT = Parameter(
     LIMIT_SCHEMA,
     f"Most events, 1..{MAX_LIMIT} in ASCII digits; absent or empty: {DEFAULT_LIMIT}.",
 )
-FILTERS = (
-    Parameter(
+KIND_SCHEMA: dict[str, Any] = {"type": "string", "enum": list(AGGREGATE_KINDS)}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One filter criterion: its EventFilter.build argument and the parameters that give it,
+    named as the GraphQL `EventFilter` fields are (the list and its singular shorthand)."""
+
+    argument: str
+    parameters: tuple[Parameter, ...]
+
+
+def _criterion(
+    argument: str, plural: str, singular: str | None, schema: dict[str, Any], what: str
+) -> Criterion:
+    names = (plural, singular) if singular else (plural,)
+    return Criterion(
+        argument,
+        tuple(
+            Parameter(
+                name,
+                "query",
+                schema,
+                f"Only events {what}. Repeatable (any may match)"
+                + ("." if name == plural else f"; the same as `{plural}`."),
+                repeatable=True,
+            )
+            for name in names
+        ),
+    )
+
+
+CRITERIA = (
+    _criterion(
+        "aggregates",
+        "aggregateIds",
         "aggregate",
-        "query",
         AGGREGATE_SCHEMA,
-        "Only events of these aggregates: `kind:slug` (a version suffix `@n` is ignored) or a "
-        "bare slug. Repeatable (any may match).",
-        repeatable=True,
+        "of these aggregates: `kind:slug` (a version suffix `@n` is ignored) or a bare slug",
     ),
-    Parameter(
+    _criterion("kinds", "aggregateKinds", None, KIND_SCHEMA, "of aggregates of these kinds"),
+    _criterion(
+        "types",
+        "types",
         "type",
-        "query",
         TYPE_SCHEMA,
-        "Only events of these types, with or without the CloudEvents prefix. Repeatable.",
-        repeatable=True,
+        "of these types, with or without the CloudEvents prefix",
     ),
-    Parameter(
-        "actor",
-        "query",
-        ACTOR_SCHEMA,
-        "Only events concerning these actors (slugs). Repeatable.",
-        repeatable=True,
-    ),
-    Parameter(
+    _criterion("actors", "actors", "actor", ACTOR_SCHEMA, "concerning these actors (slugs)"),
+    _criterion(
+        "jurisdictions",
+        "jurisdictions",
         "jurisdiction",
-        "query",
         JURISDICTION_SCHEMA,
-        "Only events concerning these ISO 3166-1 alpha-2 codes (or EU), either case. Repeatable.",
-        repeatable=True,
+        "concerning these ISO 3166-1 alpha-2 codes (or EU), either case",
     ),
 )
+#: The filter parameters of /events and /events/stream, the GraphQL EventFilter's names.
+FILTERS = tuple(parameter for criterion in CRITERIA for parameter in criterion.parameters)
 
 
 def openapi(*parameters: Parameter) -> dict[str, Any]:
@@ -204,6 +232,30 @@ def limit(request: Request) -> int:
 
 
 def event_filter(request: Request) -> EventFilter:
-    """The filter of the repeatable parameters, checked by EventFilter.build."""
-    aggregate, type_, actor, jurisdiction = (parameter.values(request) for parameter in FILTERS)
-    return EventFilter.build(aggregate, type_, actor, jurisdiction)
+    """The filter of the repeatable parameters, checked by EventFilter.build; a bad value is
+    refused naming the parameter as sent (`actors`, or `actor` for the shorthand)."""
+    given: dict[str, list[str]] = {}
+    for criterion in CRITERIA:
+        for parameter in criterion.parameters:
+            for value in parameter.values(request):
+                try:
+                    EventFilter.build(**{criterion.argument: [value]})
+                except InvalidInput as error:
+                    raise InvalidInput(parameter.name, error.reason) from None
+                given.setdefault(criterion.argument, []).append(value)
+    return EventFilter.build(**given)
+
+
+def check_known(request: Request, *parameters: Parameter) -> None:
+    """Refuse a query parameter the endpoint does not take (a typo would otherwise widen the
+    answer to the whole log), naming it; `token` and `access_token`, which some clients add
+    for proxies, are let through (and redacted from the log)."""
+    known = {p.name for p in parameters if p.location == "query"} | {"token", "access_token"}
+    for name in request.query_params:
+        if name not in known:
+            shown = name if len(name) <= 200 and name.isprintable() else name[:197] + "..."
+            raise InvalidInput(
+                shown,
+                "is not a parameter of this endpoint; it takes "
+                + ", ".join(sorted(known - {"token", "access_token"})),
+            )

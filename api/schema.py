@@ -80,6 +80,13 @@ class TimelineSchema(strawberry.Schema):
         describe_all(errors, document)
 
 
+def _merged(name: str, types: tuple[type, ...], description: str) -> type:
+    """`merge_types` with a description for the schema's clients (it keeps none)."""
+    merged = merge_types(name, types)
+    merged.__strawberry_definition__.description = description  # type: ignore[attr-defined]
+    return merged
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with its document limits, token limit and introspection from `settings`."""
     settings = settings or Settings()
@@ -102,8 +109,12 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return TimelineSchema(
-        query=merge_types("Query", (Query, WebhookQuery)),
-        mutation=merge_types("Mutation", (Mutation, WebhookMutation)),
+        query=_merged(
+            "Query", (Query, WebhookQuery), "Point-in-time reads, the event log, webhooks."
+        ),
+        mutation=_merged(
+            "Mutation", (Mutation, WebhookMutation), "Writes; each needs the write scope."
+        ),
         subscription=subscriptions.Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),

@@ -14,9 +14,10 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import rest_parameters
@@ -25,7 +26,7 @@ from api.errors import ApiError, Unauthenticated
 from domain.errors import InvalidInput
 from timeline.bootstrap import Services
 from timeline.streams.fanout import Fanout, SubscriberTooSlow
-from timeline.streams.reader import EventReader
+from timeline.streams.reader import EventFilter, EventReader
 
 router = APIRouter(tags=["events"])
 
@@ -101,6 +102,16 @@ def bad_input(error: InvalidInput) -> JSONResponse:
     )
 
 
+def beyond_head(field: str, cursor: int, head: int) -> InvalidInput:
+    """A cursor past the log's head: refused rather than waited on (it names no event this
+    log has recorded: another database's cursor, or a typo)."""
+    return InvalidInput(field, f"position {cursor} is beyond the log's head ({head})")
+
+
+STREAM_PARAMETERS = (rest_parameters.AFTER, rest_parameters.LAST_EVENT_ID, *rest_parameters.FILTERS)
+EXPORT_PARAMETERS = (rest_parameters.AFTER, rest_parameters.LIMIT, *rest_parameters.FILTERS)
+
+
 def _fanout(request: Request) -> Fanout:
     fanout = getattr(request.app.state, "fanout", None)
     if not isinstance(fanout, Fanout):
@@ -120,9 +131,7 @@ def _fanout(request: Request) -> Fanout:
         },
         **REFUSALS,
     },
-    openapi_extra=rest_parameters.openapi(
-        rest_parameters.AFTER, rest_parameters.LAST_EVENT_ID, *rest_parameters.FILTERS
-    ),
+    openapi_extra=rest_parameters.openapi(*STREAM_PARAMETERS),
 )
 async def stream_events(request: Request) -> Response:
     """Events after the cursor, then live, in log order; `: ping` comments keep it alive. A
@@ -130,6 +139,7 @@ async def stream_events(request: Request) -> Response:
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
+        rest_parameters.check_known(request, *STREAM_PARAMETERS)
         cursor = rest_parameters.stream_cursor(request)
         wanted = rest_parameters.event_filter(request)
     except InvalidInput as error:
@@ -137,7 +147,10 @@ async def stream_events(request: Request) -> Response:
     fanout = _fanout(request)
     # Reach the database before the 200 and the first byte: an outage is then a 503
     # (api/rest.Observe), not a stream that ends at once.
-    await asyncio.to_thread(fanout.timeline.head_position)
+    head = await asyncio.to_thread(fanout.timeline.head_position)
+    if cursor > head:
+        named = "Last-Event-ID" if rest_parameters.LAST_EVENT_ID.value(request) else "after"
+        return bad_input(beyond_head(named, cursor, head))
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
         events = fanout.events(cursor, wanted)
@@ -169,39 +182,60 @@ async def stream_events(request: Request) -> Response:
         },
         **REFUSALS,
     },
-    openapi_extra=rest_parameters.openapi(
-        rest_parameters.AFTER, rest_parameters.LIMIT, *rest_parameters.FILTERS
-    ),
+    openapi_extra=rest_parameters.openapi(*EXPORT_PARAMETERS),
 )
 async def export_events(request: Request) -> Response:
     """NDJSON export of the events after `after`; continue from the last line's `position`."""
     if (refusal := await _refused(request)) is not None:
         return refusal
     try:
+        rest_parameters.check_known(request, *EXPORT_PARAMETERS)
         cursor = rest_parameters.cursor(request)
         count = rest_parameters.limit(request)
         wanted = rest_parameters.event_filter(request)
     except InvalidInput as error:
         return bad_input(error)
-    reader = EventReader(_fanout(request).timeline, tags=wanted.needs_tags)
+    timeline = _fanout(request).timeline
+    head = await asyncio.to_thread(timeline.head_position)
+    if cursor > head:
+        return bad_input(beyond_head("after", cursor, head))
+    reader = EventReader(timeline, tags=wanted.needs_tags)
+    # The whole page (at most `limit` events) is read before the 200: an outage is then a 503
+    # (api/rest.Observe), and the headers can say where the next page starts.
+    found, last, stopped = await asyncio.to_thread(_export_page, reader, wanted, cursor, count)
+    headers = {LAST_POSITION: str(last)}
+    if stopped:
+        query = urlencode(_next_query(request, last))
+        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    body = "".join(line + "\n" for line in found)
+    return Response(body, media_type="application/x-ndjson", headers=headers)
+
+
+#: The header of /events naming the last position it looked at: resume `after` it.
+LAST_POSITION = "Timeline-Last-Position"
+
+
+def _next_query(request: Request, last: int) -> list[tuple[str, str]]:
+    """The request's own query with `after` moved on to `last`."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+    return [("after", str(last)), *kept]
+
+
+def _export_page(
+    reader: EventReader, wanted: EventFilter, cursor: int, count: int
+) -> tuple[list[str], int, bool]:
+    """Up to `count` matching events after `cursor` (CloudEvents JSON), the last position
+    looked at, and whether the page stopped at `count` (more may follow)."""
     page_size = min(count, 1000) if wanted.selects_all else 1000
-    # The first page is read before the 200: an outage is then a 503 (api/rest.Observe).
-    first_page = await asyncio.to_thread(reader.read, cursor, page_size)
-
-    async def lines() -> AsyncIterator[bytes]:
-        nonlocal cursor
-        sent = 0
-        page = first_page
-        while sent < count:
-            for item in page:
-                cursor = item.position
-                if wanted.matches(item):
-                    yield (item.cloudevent_json + "\n").encode()
-                    sent += 1
-                    if sent >= count:
-                        return
-            if len(page) < page_size:
-                return
-            page = await asyncio.to_thread(reader.read, cursor, page_size)
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    found: list[str] = []
+    position = cursor
+    while True:
+        page = reader.read(position, page_size)
+        for item in page:
+            position = item.position
+            if wanted.matches(item):
+                found.append(item.cloudevent_json)
+                if len(found) == count:
+                    return found, position, True
+        if len(page) < page_size:
+            return found, position, False

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError
-from api.events import Event, EventFilter, event_from, parse_cursor, stream_filter
+from api.events import EventType, Filter, LogCursor, event_from, parse_cursor, stream_filter
 from timeline.streams.fanout import Fanout, SubscriberTooSlow
 from timeline.streams.reader import StreamEvent
 
@@ -36,16 +36,16 @@ def _fanout(info: Info[Context, None]) -> Fanout:
     return fanout
 
 
-def graphql_event(item: StreamEvent) -> Event:
+def graphql_event(item: StreamEvent) -> EventType:
     """The `Event` for a stream event, built once and shared by every subscriber it reaches
     (the fan-out hands them the same StreamEvent; nothing downstream changes the object)."""
     event = item.renderings.get("graphql")
-    if not isinstance(event, Event):
+    if not isinstance(event, EventType):
         event = item.renderings["graphql"] = event_from(item.logged, item.slug)
     return event
 
 
-@strawberry.type
+@strawberry.type(description="Live events over graphql-transport-ws.")
 class Subscription:
     @strawberry.subscription(
         description=(  # type: ignore[untyped-decorator]
@@ -56,8 +56,8 @@ class Subscription:
         )
     )
     async def events(
-        self, info: Info[Context, None], after: str | None = None, filter: EventFilter | None = None
-    ) -> AsyncGenerator[Event, None]:
+        self, info: Info[Context, None], after: LogCursor = None, filter: Filter = None
+    ) -> AsyncGenerator[EventType, None]:
         await info.context.authorize_read()
         cursor = parse_cursor(after)
         wanted = stream_filter(filter)

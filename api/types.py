@@ -9,8 +9,9 @@ from typing import Self, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from api.arguments import First
 from api.context import Context, described, run
-from api.values import Clause, Source
+from api.values import ClauseType, SourceType
 from domain.values import Reference
 from projections import models as m
 from projections import queries
@@ -20,40 +21,53 @@ T = TypeVar("T")
 
 @strawberry.enum(description="ACTIVE while in force; WITHDRAWN keeps its last clauses.")
 class PolicyStatus(Enum):
-    ACTIVE = "ACTIVE"
-    WITHDRAWN = "WITHDRAWN"
+    ACTIVE = strawberry.enum_value("ACTIVE", description="In force.")
+    WITHDRAWN = strawberry.enum_value(
+        "WITHDRAWN", description="Withdrawn by its owner; its last clauses stay readable."
+    )
 
 
 @strawberry.enum(description="ANNOUNCED (not yet in effect), IN_EFFECT, LIFTED.")
 class RegulatoryStatus(Enum):
-    ANNOUNCED = "ANNOUNCED"
-    IN_EFFECT = "IN_EFFECT"
-    LIFTED = "LIFTED"
+    ANNOUNCED = strawberry.enum_value(
+        "ANNOUNCED", description="Made public, not yet in effect (before inEffectFrom)."
+    )
+    IN_EFFECT = strawberry.enum_value("IN_EFFECT", description="In effect.")
+    LIFTED = strawberry.enum_value("LIFTED", description="Lifted by the authority (liftedAt).")
 
 
-@strawberry.enum
+@strawberry.enum(description="How a clause differs between the two instants of a policyDiff.")
 class ClauseChangeKind(Enum):
-    ADDED = "ADDED"
-    REMOVED = "REMOVED"
-    CHANGED = "CHANGED"
-    UNCHANGED = "UNCHANGED"
+    ADDED = strawberry.enum_value("ADDED", description="Only in the later version.")
+    REMOVED = strawberry.enum_value("REMOVED", description="Only in the earlier version.")
+    CHANGED = strawberry.enum_value(
+        "CHANGED", description="In both, with a different heading, text, scope or expiry."
+    )
+    UNCHANGED = strawberry.enum_value("UNCHANGED", description="In both, the same.")
 
 
 @strawberry.type(
+    name="Actor",
     description="An organisation, platform, authority, court or person, with "
-    "its name as at the moment asked about."
+    "its name as at the moment asked about.",
 )
-class Actor:
-    id: strawberry.ID
-    name: str
-    kind: str
-    parent: str | None
-    former_names: list[str]
-    valid_from: datetime
-    valid_to: datetime | None
+class ActorType:
+    id: strawberry.ID = strawberry.field(description="The actor's slug, e.g. meta.")
+    name: str = strawberry.field(description="Its name at the moment asked about.")
+    kind: str = strawberry.field(description="organisation, platform, authority, court or person.")
+    parent: str | None = strawberry.field(
+        description="Slug of the actor it belongs to (instagram: meta), if any."
+    )
+    former_names: list[str] = strawberry.field(
+        description="Names it had before this one, oldest first."
+    )
+    valid_from: datetime = strawberry.field(description="Since when it has this name.")
+    valid_to: datetime | None = strawberry.field(
+        description="Until when it has this name; null: still."
+    )
 
     @classmethod
-    def of(cls, actor: m.ActorVersion) -> Actor:
+    def of(cls, actor: m.ActorVersion) -> ActorType:
         return cls(
             id=strawberry.ID(actor.slug),
             name=actor.name,
@@ -67,31 +81,46 @@ class Actor:
 
 async def _actor(
     info: Info[Context, None], slug: str, valid_at: datetime | None, known_at: datetime | None
-) -> Actor | None:
+) -> ActorType | None:
     found = await info.context.actors.load((slug, valid_at, known_at))
-    return Actor.of(found) if found is not None else None
+    return ActorType.of(found) if found is not None else None
 
 
-@strawberry.type(description="One fact in the cross-aggregate feed, as believed at knownAt.")
-class TimelineEntry:
+@strawberry.type(
+    name="TimelineEntry",
+    description="One fact in the cross-aggregate feed, as believed at knownAt.",
+)
+class TimelineEntryType:
     id: strawberry.ID = strawberry.field(description="The event's reference, kind:slug@version.")
-    position: int
-    kind: str
-    aggregate_id: strawberry.ID
-    version: int
-    type: str
-    effective_at: datetime
-    announced_at: datetime
-    recorded_at: datetime
-    summary: str
-    actors: list[str]
-    jurisdictions: list[str]
-    policies: list[str]
-    known_from: datetime
-    known_to: datetime | None
+    position: int = strawberry.field(description="The event's global log position.")
+    kind: str = strawberry.field(
+        description="The aggregate's kind: policy, regulatory-action, statement or actor."
+    )
+    aggregate_id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
+    version: int = strawberry.field(description="The aggregate's version this event made.")
+    type: str = strawberry.field(description="The event type, e.g. PolicyRevised.")
+    effective_at: datetime = strawberry.field(description="When it takes effect in the world.")
+    announced_at: datetime = strawberry.field(description="When it was made public.")
+    recorded_at: datetime = strawberry.field(description="When the service stored it.")
+    summary: str = strawberry.field(description="One line saying what happened.")
+    actors: list[str] = strawberry.field(
+        description="Slugs of the actors involved: owner, authority, targets, author."
+    )
+    jurisdictions: list[str] = strawberry.field(
+        description="ISO 3166 codes it concerns: an action's jurisdiction or clause scopes."
+    )
+    policies: list[str] = strawberry.field(
+        description="Slugs of the policies it concerns: its own, or those it responds to."
+    )
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
+    known_to: datetime | None = strawberry.field(
+        description="Record time: until when it answered this; null: it still does."
+    )
 
     @classmethod
-    def of(cls, e: m.TimelineEntry) -> TimelineEntry:
+    def of(cls, e: m.TimelineEntry) -> TimelineEntryType:
         return cls(
             id=strawberry.ID(f"{e.kind}:{e.slug}@{e.version}"),
             position=e.position,
@@ -111,48 +140,69 @@ class TimelineEntry:
         )
 
 
-@strawberry.type(description="A regulatory action as seen at validAt, as known at knownAt.")
-class RegulatoryAction:
-    id: strawberry.ID
-    authority: str
-    jurisdiction: str
-    targets: list[str]
-    kind: str
-    summary: str
-    text: str
-    in_response_to: list[str]
-    sources: list[Source]
-    announced_at: datetime
-    in_effect_from: datetime
-    lifted_at: datetime | None
-    status: RegulatoryStatus
-    revision: int
-    changed_by: int
-    change_type: str
-    valid_from: datetime
-    valid_to: datetime | None
-    known_from: datetime
-    known_to: datetime | None
+@strawberry.type(
+    name="RegulatoryAction",
+    description="A regulatory action as seen at validAt, as known at knownAt.",
+)
+class RegulatoryActionType:
+    id: strawberry.ID = strawberry.field(
+        description="The action's slug, e.g. roskomnadzor/instagram-restriction."
+    )
+    authority: str = strawberry.field(
+        description="The authority's slug; see authorityActor for its name."
+    )
+    jurisdiction: str = strawberry.field(description="ISO 3166 code where it applies.")
+    targets: list[str] = strawberry.field(description="Slugs of the actors it targets.")
+    kind: str = strawberry.field(
+        description="restriction, block, fine, designation, investigation, court-ruling, other."
+    )
+    summary: str = strawberry.field(description="One line saying what the action does.")
+    text: str = strawberry.field(description="The action's full text.")
+    in_response_to: list[str] = strawberry.field(
+        description="References it cites, e.g. policy:meta/hate-speech@2."
+    )
+    sources: list[SourceType] = strawberry.field(description="Where the action is documented.")
+    announced_at: datetime = strawberry.field(description="When it was made public.")
+    in_effect_from: datetime = strawberry.field(description="When it takes effect.")
+    lifted_at: datetime | None = strawberry.field(
+        description="When it was lifted; null: not lifted (as of validAt)."
+    )
+    status: RegulatoryStatus = strawberry.field(description="Its status at validAt.")
+    revision: int = strawberry.field(description="How many facts are folded into this version.")
+    changed_by: int = strawberry.field(description="Version of the event that made it.")
+    change_type: str = strawberry.field(
+        description="Type of that event, e.g. RegulatoryActionLifted."
+    )
+    valid_from: datetime = strawberry.field(description="Start of this version in the world.")
+    valid_to: datetime | None = strawberry.field(
+        description="End of this version in the world; null: open."
+    )
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
+    known_to: datetime | None = strawberry.field(
+        description="Record time: until when it answered this; null: it still does."
+    )
     valid_at: strawberry.Private[datetime | None]
     known_at: strawberry.Private[datetime | None]
 
     @described("The authority, named as at validAt.")
-    async def authority_actor(self, info: Info[Context, None]) -> Actor | None:
+    async def authority_actor(self, info: Info[Context, None]) -> ActorType | None:
         return await _actor(info, self.authority, self.valid_at, self.known_at)
 
     @described("The policies this action cites (inResponseTo), as in force at validAt.")
-    async def responds_to(self, info: Info[Context, None]) -> list[Policy]:
+    async def responds_to(self, info: Info[Context, None]) -> list[PolicyType]:
         cited = (Reference.parse("inResponseTo", ref) for ref in self.in_response_to)
         slugs = [ref.slug for ref in cited if ref.kind == "policy"]
         found = await info.context.policies.load_many(
             [(slug, self.valid_at, self.known_at) for slug in dict.fromkeys(slugs)]
         )
-        return [Policy.of(p, self.valid_at, self.known_at) for p in found if p is not None]
+        return [PolicyType.of(p, self.valid_at, self.known_at) for p in found if p is not None]
 
     @classmethod
     def of(
         cls, a: m.RegulatoryActionVersion, valid_at: datetime | None, known_at: datetime | None
-    ) -> RegulatoryAction:
+    ) -> RegulatoryActionType:
         return cls(
             id=strawberry.ID(a.slug),
             authority=a.authority,
@@ -162,7 +212,7 @@ class RegulatoryAction:
             summary=a.summary,
             text=a.text,
             in_response_to=list(a.in_response_to),
-            sources=Source.many(a.sources),
+            sources=SourceType.many(a.sources),
             announced_at=a.announced_at,
             in_effect_from=a.in_effect_from,
             lifted_at=a.lifted_at,
@@ -180,47 +230,56 @@ class RegulatoryAction:
 
 
 @strawberry.type(
+    name="Policy",
     description="A policy as in force over [validFrom, validTo), as known over "
-    "[knownFrom, knownTo)."
+    "[knownFrom, knownTo).",
 )
-class Policy:
-    id: strawberry.ID
-    title: str
+class PolicyType:
+    id: strawberry.ID = strawberry.field(description="The policy's slug, e.g. meta/hate-speech.")
+    title: str = strawberry.field(description="The policy's title.")
     owner: str = strawberry.field(description="The owner's slug; see ownerActor for its name.")
-    summary: str
-    status: PolicyStatus
+    summary: str = strawberry.field(
+        description="One-line summary, as last given (announcement or revision)."
+    )
+    status: PolicyStatus = strawberry.field(description="ACTIVE or WITHDRAWN.")
     version: int = strawberry.field(
         description="The policy's stream version (pass as expectedVersion when revising)."
     )
     revision: int = strawberry.field(description="How many facts are folded into this version.")
     changed_by: int = strawberry.field(description="Version of the event that made it.")
-    change_type: str
-    valid_from: datetime
-    valid_to: datetime | None
-    known_from: datetime
-    known_to: datetime | None
-    clauses: list[Clause]
-    text: str
-    sources: list[Source]
+    change_type: str = strawberry.field(description="Type of that event, e.g. PolicyRevised.")
+    valid_from: datetime = strawberry.field(description="When this version came into force.")
+    valid_to: datetime | None = strawberry.field(
+        description="When the next version replaced it; null: still in force."
+    )
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
+    known_to: datetime | None = strawberry.field(
+        description="Record time: until when it answered this; null: it still does."
+    )
+    clauses: list[ClauseType] = strawberry.field(description="The clauses in force, in order.")
+    text: str = strawberry.field(description="The clauses' headings and texts as one text.")
+    sources: list[SourceType] = strawberry.field(description="Where the policy is published.")
     valid_at: strawberry.Private[datetime | None]
     known_at: strawberry.Private[datetime | None]
 
     @described("The owner, named as at validAt.")
-    async def owner_actor(self, info: Info[Context, None]) -> Actor | None:
+    async def owner_actor(self, info: Info[Context, None]) -> ActorType | None:
         return await _actor(info, self.owner, self.valid_at, self.known_at)
 
     @described("Regulatory actions citing this policy (inResponseTo), as seen at validAt.")
-    async def responses(self, info: Info[Context, None]) -> list[RegulatoryAction]:
+    async def responses(self, info: Info[Context, None]) -> list[RegulatoryActionType]:
         found = await info.context.responses.load((str(self.id), self.valid_at, self.known_at))
-        return [RegulatoryAction.of(a, self.valid_at, self.known_at) for a in found]
+        return [RegulatoryActionType.of(a, self.valid_at, self.known_at) for a in found]
 
     @described(
         "The policy's own facts (announced, revised, withdrawn) as "
         "believed at knownAt, in effective-time order."
     )
     async def changes(
-        self, info: Info[Context, None], first: int | None = None
-    ) -> list[TimelineEntry]:
+        self, info: Info[Context, None], first: First = None
+    ) -> list[TimelineEntryType]:
         size = info.context.page_size(first)
         page = await run(
             queries.timeline_page,
@@ -230,7 +289,7 @@ class Policy:
             kinds=("policy",),
             first=size,
         )
-        return [TimelineEntry.of(e) for e in page.items if e.slug == str(self.id)]
+        return [TimelineEntryType.of(e) for e in page.items if e.slug == str(self.id)]
 
     @classmethod
     def of(
@@ -250,71 +309,93 @@ class Policy:
             valid_to=p.valid_to,
             known_from=p.known_from,
             known_to=p.known_to,
-            clauses=Clause.many(p.clauses),
+            clauses=ClauseType.many(p.clauses),
             text=p.text,
-            sources=Source.many(p.sources),
+            sources=SourceType.many(p.sources),
             valid_at=valid_at,
             known_at=known_at,
         )
 
 
-@strawberry.type(description="One version of a policy over its valid-time interval.")
-class PolicyVersion(Policy):
+@strawberry.type(
+    name="PolicyVersion", description="One version of a policy over its valid-time interval."
+)
+class PolicyVersionType(PolicyType):
     """Same fields as Policy; its nested lists are seen at its own validFrom."""
 
     @classmethod
-    def at_start(cls, p: m.PolicyVersion, known_at: datetime | None) -> PolicyVersion:
+    def at_start(cls, p: m.PolicyVersion, known_at: datetime | None) -> PolicyVersionType:
         return cls.of(p, p.valid_from, known_at)
 
 
-@strawberry.type
-class ClauseChange:
-    id: strawberry.ID
-    change: ClauseChangeKind
-    before: Clause | None
-    after: Clause | None
+@strawberry.type(name="ClauseChange", description="One clause compared between the two instants.")
+class ClauseChangeType:
+    id: strawberry.ID = strawberry.field(description="The clause's id.")
+    change: ClauseChangeKind = strawberry.field(description="How it differs.")
+    before: ClauseType | None = strawberry.field(
+        description="The clause at fromValidAt; null: not there."
+    )
+    after: ClauseType | None = strawberry.field(
+        description="The clause at toValidAt; null: not there."
+    )
 
 
-@strawberry.type(description="Clause-level difference between two valid-time instants.")
-class PolicyDiff:
-    id: strawberry.ID
-    before: PolicyVersion | None
-    after: PolicyVersion | None
-    clauses: list[ClauseChange]
+@strawberry.type(
+    name="PolicyDiff", description="Clause-level difference between two valid-time instants."
+)
+class PolicyDiffType:
+    id: strawberry.ID = strawberry.field(description="The policy's slug.")
+    before: PolicyVersionType | None = strawberry.field(
+        description="The version in force at fromValidAt; null: none."
+    )
+    after: PolicyVersionType | None = strawberry.field(
+        description="The version in force at toValidAt; null: none."
+    )
+    clauses: list[ClauseChangeType] = strawberry.field(
+        description="Every clause of either version, with how it changed."
+    )
 
     @classmethod
-    def of(cls, d: m.PolicyDiff, known_at: datetime | None) -> PolicyDiff:
+    def of(cls, d: m.PolicyDiff, known_at: datetime | None) -> PolicyDiffType:
         return cls(
             id=strawberry.ID(d.slug),
-            before=PolicyVersion.at_start(d.before, known_at) if d.before else None,
-            after=PolicyVersion.at_start(d.after, known_at) if d.after else None,
+            before=PolicyVersionType.at_start(d.before, known_at) if d.before else None,
+            after=PolicyVersionType.at_start(d.after, known_at) if d.after else None,
             clauses=[
-                ClauseChange(
+                ClauseChangeType(
                     id=strawberry.ID(c.id),
                     change=ClauseChangeKind(c.change),
-                    before=Clause.of(c.before) if c.before else None,
-                    after=Clause.of(c.after) if c.after else None,
+                    before=ClauseType.of(c.before) if c.before else None,
+                    after=ClauseType.of(c.after) if c.after else None,
                 )
                 for c in d.clauses
             ],
         )
 
 
-@strawberry.type(description="A public reaction by a person or organisation.")
-class Statement:
-    id: strawberry.ID
-    actor: str
-    kind: str
-    summary: str
-    text: str
-    in_response_to: list[str]
-    sources: list[Source]
-    made_at: datetime
-    known_from: datetime
-    known_to: datetime | None
+@strawberry.type(name="Statement", description="A public reaction by a person or organisation.")
+class StatementType:
+    id: strawberry.ID = strawberry.field(description="The statement's slug.")
+    actor: str = strawberry.field(description="Slug of the actor who made it.")
+    kind: str = strawberry.field(
+        description="post, blog-post, press-release, interview, internal-memo or other."
+    )
+    summary: str = strawberry.field(description="One line saying what it says.")
+    text: str = strawberry.field(description="The statement's text.")
+    in_response_to: list[str] = strawberry.field(
+        description="References it responds to, e.g. regulatory-action:roskomnadzor/x@1."
+    )
+    sources: list[SourceType] = strawberry.field(description="Where it was published or reported.")
+    made_at: datetime = strawberry.field(description="When it was made.")
+    known_from: datetime = strawberry.field(
+        description="Record time: since when the service has answered this."
+    )
+    known_to: datetime | None = strawberry.field(
+        description="Record time: until when it answered this; null: it still does."
+    )
 
     @classmethod
-    def of(cls, s: m.StatementVersion) -> Statement:
+    def of(cls, s: m.StatementVersion) -> StatementType:
         return cls(
             id=strawberry.ID(s.slug),
             actor=s.actor,
@@ -322,7 +403,7 @@ class Statement:
             summary=s.summary,
             text=s.text,
             in_response_to=list(s.in_response_to),
-            sources=Source.many(s.sources),
+            sources=SourceType.many(s.sources),
             made_at=s.made_at,
             known_from=s.known_from,
             known_to=s.known_to,

@@ -8,20 +8,21 @@ from typing import Any
 
 import strawberry
 
-from domain.values import Clause as ClauseValue
-from domain.values import Source as SourceValue
+from domain.values import Clause, Source
 
 
-@strawberry.type(description="Where a fact comes from: the citation a legal team needs.")
-class Source:
-    url: str
-    title: str
-    publisher: str
-    published_at: datetime | None
-    quote: str | None
+@strawberry.type(
+    name="Source", description="Where a fact comes from: the citation a legal team needs."
+)
+class SourceType:
+    url: str = strawberry.field(description="Address of the document cited.")
+    title: str = strawberry.field(description="The document's title (may be empty).")
+    publisher: str = strawberry.field(description="Who published it (may be empty).")
+    published_at: datetime | None = strawberry.field(description="When it was published, if known.")
+    quote: str | None = strawberry.field(description="The passage relied on, verbatim.")
 
     @classmethod
-    def of(cls, source: SourceValue) -> Source:
+    def of(cls, source: Source) -> SourceType:
         return cls(
             url=source.url,
             title=source.title,
@@ -31,25 +32,28 @@ class Source:
         )
 
     @classmethod
-    def many(cls, sources: Iterable[SourceValue | Mapping[str, Any]]) -> list[Source]:
-        return [
-            cls.of(s if isinstance(s, SourceValue) else SourceValue.from_dict(s)) for s in sources
-        ]
+    def many(cls, sources: Iterable[Source | Mapping[str, Any]]) -> list[SourceType]:
+        return [cls.of(s if isinstance(s, Source) else Source.from_dict(s)) for s in sources]
 
 
 @strawberry.type(
+    name="Clause",
     description="One clause of a policy; `scope` lists the ISO 3166 codes where "
-    "it applies (empty: everywhere); a temporary clause ends at `expiresAt`."
+    "it applies (empty: everywhere); a temporary clause ends at `expiresAt`.",
 )
-class Clause:
-    id: strawberry.ID
-    heading: str
-    text: str
-    scope: list[str]
-    expires_at: datetime | None
+class ClauseType:
+    id: strawberry.ID = strawberry.field(description="The clause's id, stable across revisions.")
+    heading: str = strawberry.field(description="The clause's heading (may be empty).")
+    text: str = strawberry.field(description="The clause's wording.")
+    scope: list[str] = strawberry.field(
+        description="ISO 3166 codes where it applies; empty: everywhere."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When a temporary clause stops applying; null: it does not expire."
+    )
 
     @classmethod
-    def of(cls, clause: ClauseValue) -> Clause:
+    def of(cls, clause: Clause) -> ClauseType:
         return cls(
             id=strawberry.ID(clause.id),
             heading=clause.heading,
@@ -59,7 +63,5 @@ class Clause:
         )
 
     @classmethod
-    def many(cls, clauses: Iterable[ClauseValue | Mapping[str, Any]]) -> list[Clause]:
-        return [
-            cls.of(c if isinstance(c, ClauseValue) else ClauseValue.from_dict(c)) for c in clauses
-        ]
+    def many(cls, clauses: Iterable[Clause | Mapping[str, Any]]) -> list[ClauseType]:
+        return [cls.of(c if isinstance(c, Clause) else Clause.from_dict(c)) for c in clauses]

@@ -8,14 +8,16 @@ Query and Mutation by api/schema.py.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api.arguments import First
 from api.context import Context, run
 from api.errors import BadInput
-from api.events import EventFilter, stream_filter
+from api.events import EventFilterType, stream_filter
 from api.inputs import wire_path
 from domain.errors import InvalidInput
 from timeline import cursors
@@ -34,11 +36,15 @@ class AddWebhookInput:
             "Deliver the events after this position ('0': the whole log); default: from now on."
         ),
     )
-    types: list[str] | None = None
+    types: list[str] | None = strawberry.field(
+        default=None, description="Event types, e.g. PolicyRevised."
+    )
     aggregate_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Slugs (meta/hate-speech) or references (policy:meta/x)."
     )
-    aggregate_kinds: list[str] | None = None
+    aggregate_kinds: list[str] | None = strawberry.field(
+        default=None, description="policy, regulatory-action, statement, actor."
+    )
     actors: list[str] | None = strawberry.field(
         default=None, description="Actor slugs involved: owner, authority, targets, author."
     )
@@ -49,11 +55,11 @@ class AddWebhookInput:
 
 @strawberry.type(description="A webhook endpoint; its cursor is the last delivered position.")
 class WebhookEndpoint:
-    id: strawberry.ID
-    url: str
-    cursor: str
-    filter: JSON
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The endpoint's id (for removeWebhook).")
+    url: str = strawberry.field(description="Where the events are POSTed.")
+    cursor: str = strawberry.field(description="Position of the last event delivered.")
+    filter: JSON = strawberry.field(description="Which events it receives, as registered.")
+    created_at: datetime = strawberry.field(description="When it was registered.")
 
     @classmethod
     def of(cls, endpoint: webhooks.Endpoint) -> WebhookEndpoint:
@@ -66,9 +72,9 @@ class WebhookEndpoint:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The endpoint registered, with its signing secret.")
 class AddWebhookResult:
-    endpoint: WebhookEndpoint
+    endpoint: WebhookEndpoint = strawberry.field(description="The endpoint registered.")
     secret: str = strawberry.field(
         description=("Standard Webhooks signing secret (whsec_...); shown only here.")
     )
@@ -76,16 +82,20 @@ class AddWebhookResult:
 
 @strawberry.type(description="One delivery attempt.")
 class WebhookDelivery:
-    id: strawberry.ID
-    endpoint_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The attempt's id (pass as `before`).")
+    endpoint_id: strawberry.ID = strawberry.field(description="The endpoint it went to.")
     event_id: strawberry.ID = strawberry.field(description="The event (and webhook-id).")
-    position: int
-    attempt: int
-    attempted_at: datetime
-    status_code: int | None
-    error: str | None
-    succeeded: bool
-    duration_ms: int
+    position: int = strawberry.field(description="The event's global log position.")
+    attempt: int = strawberry.field(
+        description="1 for the first try, 2 for the first retry, and so on."
+    )
+    attempted_at: datetime = strawberry.field(description="When it was sent.")
+    status_code: int | None = strawberry.field(
+        description="The receiver's HTTP status; null: no answer."
+    )
+    error: str | None = strawberry.field(description="Why it failed, if it did.")
+    succeeded: bool = strawberry.field(description="Whether the receiver took it (2xx).")
+    duration_ms: int = strawberry.field(description="How long the attempt took, ms.")
 
 
 def _cursor(field: str, text: str | None) -> int | None:
@@ -96,17 +106,21 @@ def _cursor(field: str, text: str | None) -> int | None:
         raise BadInput(error.field, error.reason) from None
 
 
-@strawberry.type
+@strawberry.type(description="Managing webhook endpoints.")
 class WebhookMutation:
     @strawberry.mutation(  # type: ignore[untyped-decorator]
         description="Register a webhook endpoint (needs the write scope)."
     )
     async def add_webhook(
-        self, info: Info[Context, None], input: AddWebhookInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[
+            AddWebhookInput, strawberry.argument(description="The endpoint and its filter.")
+        ],
     ) -> AddWebhookResult:
         await info.context.require("write")
         wanted = stream_filter(
-            EventFilter(
+            EventFilterType(
                 types=input.types,
                 aggregate_kinds=input.aggregate_kinds,
                 aggregate_ids=input.aggregate_ids,
@@ -131,13 +145,17 @@ class WebhookMutation:
         description="Remove a webhook endpoint: nothing more is delivered to it (its "
         "delivery log is kept). NOT_FOUND for an unknown id. Needs the write scope."
     )
-    async def remove_webhook(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
+    async def remove_webhook(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")],
+    ) -> strawberry.ID:
         await info.context.require("write")
         await run(webhooks.remove_endpoint, info.context.engine, str(id))
         return id
 
 
-@strawberry.type
+@strawberry.type(description="Webhook endpoints and their delivery log.")
 class WebhookQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Webhook endpoints, oldest first (needs the write scope)."
@@ -156,9 +174,15 @@ class WebhookQuery:
     async def webhook_deliveries(
         self,
         info: Info[Context, None],
-        endpoint_id: strawberry.ID | None = None,
-        first: int | None = None,
-        before: strawberry.ID | None = None,
+        endpoint_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this endpoint's deliveries; default all."),
+        ] = None,
+        first: First = None,
+        before: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Older than this delivery id; default the newest."),
+        ] = None,
     ) -> list[WebhookDelivery]:
         await info.context.require("write")
         limit = info.context.page_size(first)

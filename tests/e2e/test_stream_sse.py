@@ -164,6 +164,32 @@ def test_ndjson_export_pages_through_the_log_by_after_and_limit(
     assert [e["id"] for e in by_actor] == ["actor:roskomnadzor@1"]
 
 
+def test_ndjson_export_says_where_the_next_page_starts_when_it_stops_at_its_limit(
+    database_url: str, writer: Writer, tmp_path: Path
+) -> None:
+    writer.statements(6)  # 1, 2: actors; 3..8: statements by meta
+    pages: list[list[int]] = []
+    with (
+        running_server(database_url, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        url: str | None = "/events?limit=4&actors=meta&types=StatementRecorded"
+        while url is not None:
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            pages.append([e["position"] for e in ndjson(response)])
+            last = int(response.headers["Timeline-Last-Position"])
+            assert last >= max(pages[-1], default=0)
+            link = response.links.get("next", {}).get("url")
+            if link is not None:
+                assert f"after={last}" in link and "actors=meta" in link
+            url = link
+        plain = client.get("/events", params={"actors": "meta", "types": "StatementRecorded"})
+    # the first page stopped at its limit and linked on; the second ran to the head
+    assert pages == [[3, 4, 5, 6], [7, 8]]
+    assert "next" not in plain.links and plain.headers["Timeline-Last-Position"] == "8"
+
+
 BAD_PARAMETERS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("/events", {"after": "yesterday"}, {}, "after"),
     ("/events", {"limit": "0"}, {}, "limit"),
@@ -171,12 +197,25 @@ BAD_PARAMETERS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("/events", {"limit": " 5"}, {}, "limit"),
     ("/events", {"limit": "\u0665"}, {}, "limit"),
     ("/events", {"after": ["1", "2"]}, {}, "after"),  # a single value given twice
-    ("/events", {"jurisdiction": "Russia"}, {}, "filter.jurisdiction[0]"),
-    ("/events", {"jurisdiction": "\u00df"}, {}, "filter.jurisdiction[0]"),  # upper(): SS
-    ("/events", {"aggregate": "policy:meta@" + "1" * 5000}, {}, "filter.aggregate[0]"),
+    # a filter value is named by the parameter as sent (the GraphQL EventFilter's names)
+    ("/events", {"jurisdiction": "Russia"}, {}, "jurisdiction"),
+    ("/events", {"jurisdictions": ["RU", "Russia"]}, {}, "jurisdictions"),
+    ("/events", {"jurisdiction": "\u00df"}, {}, "jurisdiction"),  # upper(): SS
+    ("/events", {"aggregate": "policy:meta@" + "1" * 5000}, {}, "aggregate"),
+    ("/events", {"aggregateKinds": "treaty"}, {}, "aggregateKinds"),
+    ("/events", {"actors": "Not A Slug"}, {}, "actors"),
+    # an unknown parameter (a typo) would have widened the answer to the whole log
+    ("/events", {"jurisdictionz": "RU"}, {}, "jurisdictionz"),
+    ("/events/stream", {"actorz": "meta"}, {}, "actorz"),
+    ("/events/stream", {"limit": "5"}, {}, "limit"),  # /events only
+    # a cursor past the head names no event of this log: refused, never waited on
+    ("/events", {"after": "99"}, {}, "after"),
+    ("/events/stream", {"after": "99"}, {}, "after"),
+    ("/events/stream", {}, {"Last-Event-ID": "99"}, "Last-Event-ID"),
     ("/events/stream", {"after": "-1"}, {}, "after"),
     ("/events/stream", {"after": "x"}, {"Last-Event-ID": "3"}, "after"),  # both are read
-    ("/events/stream", {"type": "NoSuchEvent"}, {"Last-Event-ID": "3"}, "filter.type[0]"),
+    ("/events/stream", {"type": "NoSuchEvent"}, {"Last-Event-ID": "3"}, "type"),
+    ("/events/stream", {"types": "NoSuchEvent"}, {}, "types"),
 ]
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from graphql import GraphQLObjectType, build_schema
+from support import node
 
 from api.schema import SCHEMA_FILE, schema_sdl
 
@@ -83,3 +85,41 @@ def test_exported_schema_holds_the_names_of_the_contract() -> None:
     assert fields("Clause") >= {"id", "heading", "text", "scope", "expiresAt"}
     assert fields("Event") >= EVENT_FIELDS
     assert {"DateTime", "Date", "EventData", "EventFilter"} <= set(schema.type_map)
+
+
+#: graphql-schema-linter rules the exported schema must pass; docs/decisions.md says why these
+#: and not the sorting rules or `descriptions-are-capitalized`.
+LINT_RULES = (
+    "types-have-descriptions",
+    "fields-have-descriptions",
+    "arguments-have-descriptions",
+    "enum-values-have-descriptions",
+    "input-object-values-have-descriptions",
+    "types-are-capitalized",
+    "fields-are-camel-cased",
+    "input-object-values-are-camel-cased",
+    "enum-values-all-caps",
+    "defined-types-are-used",
+    "deprecations-have-a-reason",
+    "relay-connection-types-spec",
+    "relay-connection-arguments-spec",
+    "relay-page-info-spec",
+)
+
+LINT = """
+const { run } = require('graphql-schema-linter/lib/runner');
+const args = ['node', 'graphql-schema-linter', '--format', 'json', '--rules',
+  process.argv[process.argv.length - 2], process.argv[process.argv.length - 1]];
+run(process.stdout, process.stdin, process.stderr, args).then((code) => process.exit(code));
+"""
+
+
+def test_exported_schema_passes_graphql_schema_linter() -> None:
+    """Every type, field, argument, enum value and input field is described for the clients
+    (GraphiQL, codegen), and names follow GraphQL's conventions: npm graphql-schema-linter."""
+    modules = node.packages("graphql-schema-linter@3.0.1", "graphql@16.9.0")
+    run = node.run_script(LINT, ",".join(LINT_RULES), str(SCHEMA_FILE), modules=modules)
+    assert run.stdout, run.stderr
+    errors = json.loads(run.stdout)["errors"]
+    assert [f"{e['location']['line']}: {e['message']}" for e in errors] == []
+    assert run.returncode == 0, run.stderr
