@@ -12,6 +12,7 @@ COPY domain ./domain
 COPY timeline ./timeline
 COPY projections ./projections
 COPY api ./api
+COPY entrypoints ./entrypoints
 RUN pip install . \
     && useradd --create-home --uid 10001 timeline
 

@@ -1,8 +1,8 @@
 """The FastAPI app: GraphQL at /graphql, REST beside it, safe defaults from the settings.
 
-`create_app(services)` is what `timeline serve` runs with uvicorn; without services it
-bootstraps them from the environment. The app's lifespan starts and stops the in-process
-projector, so that reads follow writes.
+`create_app(services)` builds it over services built elsewhere: the entrypoint
+(entrypoints/asgi.py, what uvicorn and `timeline serve` run) builds them from the settings.
+The app's lifespan starts and stops the in-process projector, so that reads follow writes.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import log_redaction, rest, streams
+from api import browser, log_redaction, rest, streams
 from api.context import context_for
 from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
 from api.schema import build_schema
 from timeline import tokens
-from timeline.bootstrap import Services, bootstrap
+from timeline.bootstrap import Services
 
 log = logging.getLogger("api.app")
 
 
-def create_app(services: Services | None = None) -> FastAPI:
-    """Build the app over `services` (bootstrapped from the environment when None)."""
-    owned = services is None
+def create_app(services: Services, *, owned: bool = False) -> FastAPI:
+    """Build the app over `services`; with `owned`, its shutdown closes them."""
     log_redaction.install()  # before uvicorn logs a request: `?token=` never reaches a log
-    services = services or bootstrap()
     settings = services.settings
     tokens.create_tables(services.timeline.engine)
     # Touch the event store once before the projector and the fan-out threads do: its first
@@ -53,7 +51,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         "responses. GraphQL at /graphql; this page documents the REST endpoints.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # api.browser serves /docs with Swagger UI from the installation
         redoc_url=None,
     )
     app.state.services = services
@@ -63,15 +61,19 @@ def create_app(services: Services | None = None) -> FastAPI:
         context_getter=context_for,
         graphql_ide="graphiql" if settings.development else None,
         max_message_bytes=settings.max_body_bytes,
+        allowed_origins=settings.cors_origins,
+        origin_regex=browser.origin_regex(settings),
     )
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)
     app.include_router(streams.router)
+    browser.install(app, settings)
     app.add_middleware(rest.Observe)
-    if settings.cors_origins:
+    if settings.cors_origins or browser.origin_regex(settings):
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_origin_regex=browser.origin_regex(settings),
             allow_credentials=False,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],

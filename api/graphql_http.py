@@ -19,6 +19,7 @@ off is 406.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cross_web import HTTPException
@@ -30,7 +31,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from api import graphql_ws
+from api import browser, graphql_ws
 from api.context import Context
 
 #: Strawberry's reason (its start) -> (field, a clearer message).
@@ -158,15 +159,26 @@ async def options() -> Response:
 
 class GraphQLHttp(GraphQLRouter[Any, None]):
     """GraphQLRouter whose HTTP-level refusals are JSON GraphQL errors with a code, serving
-    websockets with graphql-transport-ws only (the legacy `graphql-ws` is refused, 4406)."""
+    websockets with graphql-transport-ws only (the legacy `graphql-ws` is refused, 4406).
+
+    A browser's websocket from another origin is accepted when `allowed_origins` lists it or
+    `origin_regex` matches it (the CORS middleware's rules; browsers apply no CORS to
+    websockets), else refused with 403 before the handshake completes."""
 
     websocket_adapter_class = graphql_ws.WebSocketMessages
     graphql_transport_ws_handler_class = graphql_ws.TransportWsHandler
 
-    def __init__(self, *args: Any, max_message_bytes: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_message_bytes: int,
+        origin_regex: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         super().__init__(*args, **kwargs)
         self.max_message_bytes = max_message_bytes
+        self.origin_regex = re.compile(origin_regex) if origin_regex else None
         self.add_api_route(
             kwargs.get("path", ""),
             method_not_allowed,
@@ -176,6 +188,17 @@ class GraphQLHttp(GraphQLRouter[Any, None]):
         self.add_api_route(
             kwargs.get("path", ""), options, methods=["OPTIONS"], include_in_schema=False
         )
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """A listed origin, or one `origin_regex` matches whole (as Starlette's CORS does)."""
+        if super().is_websocket_origin_allowed(request, origin):
+            return True
+        return self.origin_regex is not None and self.origin_regex.fullmatch(origin) is not None
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its assets from this server (Strawberry's page loads them from CDNs)."""
+        return browser.graphiql_html()
 
     def parse_json(self, data: str | bytes) -> Any:
         """JSON of the request, refused with 400 when it is not JSON (invalid UTF-8 or nesting

@@ -7,22 +7,21 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Engine, create_engine, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
-from domain.errors import AlreadyExists, InvalidInput, NotFound, TimelineError, VersionConflict
+from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
 from timeline import eventstore, integrity, migrations, store
+from timeline.database import EVENTS_TABLE, require_log
 from timeline.settings import Settings
 from timeline.store import AggregateCache, CachedAggregate, CommandResult
 from timeline.validation import validate
@@ -37,13 +36,6 @@ class LoggedFact:
     position: int
     kind: str
     fact: Fact
-
-
-class LogMissing(TimelineError):
-    """A read-only command was pointed at a database that holds no event log (a missing
-    SQLite file, a PostgreSQL database without the tables): refused, never created."""
-
-    code = "NOT_FOUND"
 
 
 class Timeline(Application[UUID]):
@@ -474,9 +466,9 @@ class Timeline(Application[UUID]):
         return result
 
 
-#: The event store's table (the library names it after the application): a database without
-#: it holds no log.
-EVENTS_TABLE = Timeline.name.lower() + "_events"
+# The library names the event store's table after the application: timeline.database's
+# EVENTS_TABLE (which the read-only paths check without importing the library) must match.
+assert Timeline.name.lower() + "_events" == EVENTS_TABLE
 
 
 #: The handler of each command type: mutations and imports are followed to their method here.
@@ -493,38 +485,6 @@ HANDLERS: dict[type[c.Command], Callable[[Timeline, Any], CommandResult]] = {
     c.CorrectEvent: Timeline.correct_event,
     c.RetractEvent: Timeline.retract_event,
 }
-
-
-def require_log(settings: Settings, table: str = EVENTS_TABLE, what: str = "event log") -> None:
-    """Raise LogMissing unless the database exists and holds the event log (or `table`, named
-    `what` in the message); creates nothing.
-
-    A SQLite file is checked on disk before any connection (connecting would create it);
-    the tables are then looked up without DDL, on SQLite and PostgreSQL alike.
-    """
-    url = make_url(settings.sqlalchemy_url)
-    shown = make_url(settings.database_url).render_as_string(hide_password=True)
-    if url.get_backend_name() == "sqlite":
-        path = url.database or ""
-        if url.query.get("uri") in ("true", "1") and path.startswith("file:"):
-            path = path[len("file:") :].partition("?")[0]
-        if not path or path == ":memory:" or url.query.get("mode") == "memory":
-            raise LogMissing(f"{shown} is an in-memory database: it holds no event log")
-        if not Path(path).is_file():
-            raise LogMissing(
-                f"no database at {shown}: the SQLite file {path} does not exist (check "
-                "TIMELINE_DATABASE_URL); nothing was created"
-            )
-    engine = create_engine(url)
-    try:
-        found = inspect(engine).has_table(table)
-    finally:
-        engine.dispose()
-    if not found:
-        raise LogMissing(
-            f"{shown} holds no {what} (no table {table}; check "
-            "TIMELINE_DATABASE_URL); nothing was created"
-        )
 
 
 #: Kinds whose facts may respond to others (`inResponseTo`).

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -30,7 +30,9 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:  # the ORM only types `seal`; reading the head needs SQLAlchemy Core alone
+    from sqlalchemy.orm import Session
 
 #: The hash before the first event.
 GENESIS = "0" * 64

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -29,7 +31,9 @@ class Settings(BaseSettings):
     )
     # -- API (api/): safe by default -------------------------------------------------------
     development: bool = Field(
-        default=False, description="Development mode: GraphiQL at /graphql; never in production."
+        default=False,
+        description="Development mode: GraphiQL at /graphql, and CORS and websockets from any "
+        "http://localhost:* or http://127.0.0.1:* origin; never in production.",
     )
     read_requires_token: bool = Field(
         default=False, description="Close reads: queries then need a token with scope read."
@@ -59,7 +63,7 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Origins allowed by CORS: comma-separated "
+        description="Origins allowed by CORS and to open the GraphQL websocket: comma-separated "
         "(`http://localhost:3000,https://app.example`) or a JSON list; none by default.",
     )
     readiness_max_lag: int = Field(
@@ -123,6 +127,44 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.sqlalchemy_url.startswith("postgresql")
+
+
+#: TIMELINE_* variables read outside the settings models: the CLI's traceback switch, and the
+#: development and test tooling (dev.py, the test suite), which a shell may well export.
+TOOLING_VARIABLES = frozenset(
+    {
+        "TIMELINE_DEBUG",
+        "TIMELINE_VENV",
+        "TIMELINE_TEST_POSTGRES",
+        "TIMELINE_TEST_POSTGRES_BINDIR",
+        "TIMELINE_REQUIRE_POSTGRES",
+        "TIMELINE_NPM_CACHE",
+        "TIMELINE_CHROMIUM",
+    }
+)
+
+
+def known_variables(*models: type[BaseSettings]) -> frozenset[str]:
+    """Every environment variable the settings models read (prefix + field name)."""
+    names = set(TOOLING_VARIABLES)
+    for model in models:
+        prefix = str(model.model_config.get("env_prefix") or "").upper()
+        names.update(prefix + name.upper() for name in model.model_fields)
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str], *models: type[BaseSettings]) -> list[str]:
+    """A line for each TIMELINE_* variable no model reads (a typo such as
+    TIMELINE_DATABSE_URL would otherwise be ignored in silence), with the nearest name."""
+    known = known_variables(*models)
+    lines = []
+    for name in sorted(n for n in environ if n.upper().startswith("TIMELINE_")):
+        if name.upper() in known:
+            continue
+        near = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        lines.append(f"{name} is not a setting of this service and is ignored{hint}")
+    return lines
 
 
 def _env_prefix(model: str) -> str:

@@ -1,5 +1,5 @@
 """Shared by the stream, subscription and webhook e2e tests: a real API server in a subprocess
-(uvicorn on a free port, the app built by `api.app.create_app` from the environment) and a
+(uvicorn on a free port, the app built by `entrypoints.asgi.create_app` from the environment) and a
 writer that records facts in the same database from the test process."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ FAST_RETRIES = {
 
 
 class Server:
-    """`uvicorn api.app:create_app --factory` in a subprocess, on one database."""
+    """`uvicorn entrypoints.asgi:create_app --factory` in a subprocess, on one database."""
 
     def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
         self.database_url = database_url
@@ -64,7 +64,7 @@ class Server:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "api.app:create_app",
+                "entrypoints.asgi:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -154,6 +154,7 @@ def test_the_readme_first_command_serves_the_demo_from_a_fresh_virtual_environme
     output = first.output()
     assert (tmp_path / "venv" / "bin" / "timeline").exists()
     assert re.search(r"demo data set: [1-9]\d* events added", output), output
+    assert f"GraphiQL at http://127.0.0.1:{port}/graphql" in output  # dev.py run: development
     first.stop()
 
     # Run again: installed already (nothing reinstalled) and the demo adds nothing.

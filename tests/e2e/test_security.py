@@ -375,6 +375,8 @@ def test_mutations_over_get_and_batched_or_malformed_requests_store_nothing(
         )
         stored = api.services.timeline.head_position()
         works = post(api, mutation, token=api.write_token)
-    assert (over_get.status_code, batched.status_code, malformed.status_code) == (400, 400, 400)
+    # GraphQL over HTTP: a mutation over GET is 405 (Allow: POST); the others are 400
+    assert (over_get.status_code, batched.status_code, malformed.status_code) == (405, 400, 400)
+    assert over_get.headers["allow"] == "POST"
     assert stored == 0
     assert works == {"data": {"registerActor": {"id": "meta"}}}  # the same mutation, POSTed

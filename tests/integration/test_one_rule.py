@@ -2,8 +2,9 @@
 
 Payload keys: the GraphQL `Event.payload` (queries and the subscription) and the CloudEvents
 envelope (NDJSON export, `/events`, SSE, webhooks) give the same camelCase payload, keyed as
-the command fields are named on the wire. Actor fields: one list (`domain.values`) for the
-stream tags and for the checks of corrections."""
+the command fields are named on the wire, and the same aggregateKind and aggregateId.
+Actor fields: one list (`domain.values`) for the stream tags and for the checks of
+corrections."""
 
 from __future__ import annotations
 
@@ -31,8 +32,14 @@ def test_graphql_and_cloudevents_payloads_are_the_same_for_every_demo_event(
     events = EventReader(timeline).read(0, limit=1000)
     assert len(events) > 10
     for event in events:
-        graphql = event_from(event.logged, event.slug).payload
-        assert graphql == event.cloudevent["data"]["payload"], event.reference
+        graphql = event_from(event.logged, event.slug)
+        data = event.cloudevent["data"]
+        assert graphql.payload == data["payload"], event.reference
+        assert (graphql.aggregate_kind, graphql.aggregate_id) == (
+            data["aggregateKind"],
+            data["aggregateId"],
+        ), event.reference
+        assert event.cloudevent["subject"] == f"{graphql.aggregate_kind}:{graphql.aggregate_id}"
 
 
 def test_payload_keys_are_named_as_the_command_fields_are_on_the_wire() -> None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic.alias_generators import to_camel
 
 from domain.values import format_instant
-from timeline.application import LoggedFact
+
+if TYPE_CHECKING:  # the type alone: encoding needs no event store (the CLI's JSON answers)
+    from timeline.application import LoggedFact
 
 SPEC_VERSION = "1.0"
 #: The `source` of every event: one log per deployment, so one source.
@@ -45,7 +47,7 @@ def to_cloudevent(logged: LoggedFact, slug: str) -> dict[str, Any]:
         "data": {
             "type": fact.type,
             "aggregateKind": logged.kind,
-            "aggregateId": subject,
+            "aggregateId": slug,  # as GraphQL's Event.aggregateId; `subject` is kind:slug
             "aggregateSlug": slug,
             "aggregateUuid": str(fact.aggregate_id),
             "aggregateVersion": fact.version,

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import typer
 
-from timeline.bootstrap import Services
-from timeline.cli.console import err
-
-
-class ServicesWithoutProjector(Services):
-    """Services for an API process that only reads the read models: a separate worker
-    (`timeline project`) keeps them up to date, as in docker-compose.yml."""
-
-    def start_projector(self) -> None:
-        """Nothing to start: the worker projects."""
-
-    def stop_projector(self) -> None:
-        """Nothing to stop."""
+from entrypoints.cli.console import err
 
 
 def register(app: typer.Typer) -> None:
@@ -48,29 +34,31 @@ def serve(
     import uvicorn
     from sqlalchemy.engine import make_url
 
-    from api.app import create_app  # imported here: api depends on timeline, not the reverse
+    from entrypoints.asgi import create_app
     from timeline.bootstrap import bootstrap
     from timeline.demo import load_demo
 
     services = bootstrap()
-    if not projector:
-        services = ServicesWithoutProjector(
-            **{field.name: getattr(services, field.name) for field in fields(services)}
-        )
     try:
         if demo:
             added = load_demo(services.timeline)
-            err.print(
+            err().print(
                 f"demo data set: {added} events added" + (" (already loaded)" if added == 0 else "")
             )
         database = make_url(services.settings.sqlalchemy_url).render_as_string(hide_password=True)
-        err.print(
+        err().print(
             f"serving on [bold]http://{host}:{port}/graphql[/] (database: {database}"
             + ("" if projector else "; projections by a separate worker")
             + ")"
         )
+        if services.settings.development:
+            err().print(
+                f"development mode (TIMELINE_DEVELOPMENT): GraphiQL at "
+                f"[bold]http://{host}:{port}/graphql[/], links at http://{host}:{port}/; "
+                "pages on http://localhost:* and http://127.0.0.1:* may call the API"
+            )
         uvicorn.run(
-            create_app(services=services),
+            create_app(services, projector=projector),
             host=host,
             port=port,
             log_level="info",

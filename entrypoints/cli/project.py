@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from projections.runner import ProjectionRunner
+from entrypoints.cli.console import err
 
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from projections.runner import ProjectionRunner
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +54,7 @@ def project(
     runner = services.projections
     runner.batch_size = batch_size
     if verbose:
-        runner.on_batch = lambda position: err.print(f"projected up to position {position}")
+        runner.on_batch = lambda position: err().print(f"projected up to position {position}")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         runner.stop(timeout=0)
@@ -64,7 +64,9 @@ def project(
     try:
         if rebuild:
             if not runner.lock.acquire():
-                err.print("[red]another projection worker is active; stop it before rebuilding[/]")
+                err().print(
+                    "[red]another projection worker is active; stop it before rebuilding[/]"
+                )
                 raise typer.Exit(1)
             _rebuild(runner)
             if once:
@@ -73,7 +75,7 @@ def project(
             runner.run(once=True)
         else:
             runner.serve()  # survives a database restart
-        err.print(
+        err().print(
             f"read models at position {runner.position()} "
             f"(log head {services.timeline.head_position()})"
         )
@@ -84,13 +86,21 @@ def project(
 
 def _rebuild(runner: ProjectionRunner) -> None:
     """Replay the log into fresh tables with a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("rebuilding read models"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err) as progress:
+    with Progress(*columns, console=err()) as progress:
         task = progress.add_task("rebuild", total=runner.events.head_position() or 1)
 
         def advance(done: int, total: int) -> None:
@@ -98,4 +108,4 @@ def _rebuild(runner: ProjectionRunner) -> None:
 
         position = runner.rebuild(advance)
         progress.update(task, completed=position, total=max(position, 1))
-    err.print(f"rebuilt: read models at position {position}")
+    err().print(f"rebuilt: read models at position {position}")

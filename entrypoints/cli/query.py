@@ -3,32 +3,31 @@
 Each command brings the projections up to the head of the log first (so it answers with
 everything recorded so far), then asks projections/queries.py, the same read queries the
 API uses. Human output is rich tables and a coloured clause diff; `--json` is for scripts.
+SQLAlchemy, the queries and rich are imported inside the commands: `timeline --help` and a
+current read model answer without loading the write side (console.read_models).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import Engine
 
-from domain.errors import TimelineError
 from domain.values import check_slug
-from projections import queries
-from projections.models import PolicyDiff, PolicyVersion, RegulatoryActionVersion
-from timeline.bootstrap import Services
-from timeline.cli import render
-from timeline.cli.console import (
+from entrypoints.cli.console import (
     INSTANT_HELP,
     check_time_zone,
     out,
     parse_day,
     parse_instant,
     print_json,
-    services,
+    read_models,
+    require,
 )
-from timeline.streams.cloudevents import camel_json
+
+if TYPE_CHECKING:
+    from projections.models import PolicyDiff, PolicyVersion, RegulatoryActionVersion
 
 VALID_AT = typer.Option(
     None, "--valid-at", help=f"The moment in the world. {INSTANT_HELP} Default: now."
@@ -62,13 +61,15 @@ def at(
     as_json: bool = JSON,
 ) -> None:
     """What a policy said at one moment (--valid-at), as known at another (--known-at)."""
+    from entrypoints.cli import render
+    from projections import queries
+
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
-    with services(read_only=True) as built:
-        engine = _caught_up(built)
+    with read_models() as engine:
         version = queries.policy_at(engine, policy, valid, known)
         if version is None:
-            _require_policy(built, policy)
+            require(engine, "policy", policy)
         responses = queries.responses_to(engine, [policy], valid, known).get(policy, [])
     if as_json:
         print_json(
@@ -77,13 +78,13 @@ def at(
             else None
         )
     elif version is None:
-        out.print(
+        out().print(
             f"policy {policy!r} had no version in force at {render.moment(valid)} "
             f"(as known at {render.moment(known)})"
         )
     else:
-        render.policy_version(out, version)
-        render.responses(out, responses)
+        render.policy_version(out(), version)
+        render.responses(out(), responses)
 
 
 def on(
@@ -97,22 +98,25 @@ def on(
 
     A day is not an instant: a change at 15:00 that day shows as a second version.
     """
+    from entrypoints.cli import render
+    from projections import queries
+
     check_slug("POLICY", policy)
     date_ = parse_day("DATE", day)
     zone = check_time_zone("--tz", tz)
     known = parse_instant("--known-at", known_at)
-    with services(read_only=True) as built:
-        versions = queries.policy_on(_caught_up(built), policy, date_, zone, known)
+    with read_models() as engine:
+        versions = queries.policy_on(engine, policy, date_, zone, known)
         if not versions:
-            _require_policy(built, policy)
+            require(engine, "policy", policy)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
     if not versions:
-        out.print(f"policy {policy!r} had no version in force on {date_} ({zone})")
+        out().print(f"policy {policy!r} had no version in force on {date_} ({zone})")
     for index, version in enumerate(versions, start=1):
-        out.rule(f"{policy} on {date_} ({zone}): version {index} of {len(versions)}")
-        render.policy_version(out, version, zone)
+        out().rule(f"{policy} on {date_} ({zone}): version {index} of {len(versions)}")
+        render.policy_version(out(), version, zone)
 
 
 def history(
@@ -121,16 +125,19 @@ def history(
     as_json: bool = JSON,
 ) -> None:
     """Every version of a policy over valid time, as known at --known-at."""
+    from entrypoints.cli import render
+    from projections import queries
+
     check_slug("POLICY", policy)
     known = parse_instant("--known-at", known_at)
-    with services(read_only=True) as built:
-        versions = queries.policy_history(_caught_up(built), policy, known)
+    with read_models() as engine:
+        versions = queries.policy_history(engine, policy, known)
         if not versions:
-            _require_policy(built, policy)
+            require(engine, "policy", policy)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
-    out.print(render.history_table(policy, versions, known))
+    out().print(render.history_table(policy, versions, known))
 
 
 def diff(
@@ -142,18 +149,21 @@ def diff(
     as_json: bool = JSON,
 ) -> None:
     """Clause by clause, how a policy changed between two moments (red: before, green: after)."""
+    from entrypoints.cli import render
+    from projections import queries
+
     check_slug("POLICY", policy)
     start, end = parse_instant("FROM", from_), parse_instant("TO", to)
     known = parse_instant("--known-at", known_at)
     assert start is not None and end is not None
-    with services(read_only=True) as built:
-        result = queries.policy_diff(_caught_up(built), policy, start, end, known)
+    with read_models() as engine:
+        result = queries.policy_diff(engine, policy, start, end, known)
         if result.before is None and result.after is None:
-            _require_policy(built, policy)
+            require(engine, "policy", policy)
     if as_json:
         print_json(_diff_json(result))
     else:
-        render.policy_diff(out, result, start, end, show_all)
+        render.policy_diff(out(), result, start, end, show_all)
 
 
 def status(
@@ -165,54 +175,33 @@ def status(
     as_json: bool = JSON,
 ) -> None:
     """A regulatory action's status at a moment: ANNOUNCED, IN_EFFECT or LIFTED."""
+    from entrypoints.cli import render
+    from projections import queries
+
     check_slug("ACTION", action)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
-    with services(read_only=True) as built:
-        version = queries.regulatory_action_at(_caught_up(built), action, valid, known)
+    with read_models() as engine:
+        version = queries.regulatory_action_at(engine, action, valid, known)
         if version is None:
-            built.timeline.get_aggregate("regulatory-action", action)
+            require(engine, "regulatory-action", action)
     if as_json:
         print_json(_action_json(version) if version else None)
     elif version is None:
-        out.print(
+        out().print(
             f"regulatory action {action!r} did not exist yet at {render.moment(valid)} "
             f"(as known at {render.moment(known)})"
         )
     else:
-        render.regulatory_action(out, version, valid)
+        render.regulatory_action(out(), version, valid)
 
 
 # -- shared ----------------------------------------------------------------------------------
 
 
-def _caught_up(built: Services) -> Engine:
-    """Bring the read models up to the head of the log; the engine to query them with.
-
-    If no projector is running (the lock is free), this process applies what is missing;
-    otherwise it waits (read_your_writes_timeout) for the running one to reach the head.
-    """
-    runner, head = built.projections, built.timeline.head_position()
-    if runner.lock.acquire():
-        try:
-            runner.catch_up()
-        finally:
-            runner.lock.release()
-    elif not built.wait_for(head):
-        raise TimelineError(
-            f"the projections are behind the log (position {runner.position()} "
-            f"of {head}) and the running projector did not catch up in "
-            f"{built.settings.read_your_writes_timeout}s; try again"
-        )
-    return built.timeline.engine
-
-
-def _require_policy(built: Services, slug: str) -> None:
-    """Raise NotFound (one clear line) when no policy has this id at all."""
-    built.timeline.get_aggregate("policy", slug)
-
-
 def _version_json(version: PolicyVersion) -> Any:
     """The version as the API names it: `id` is the policy's id, `text` the clauses joined."""
+    from timeline.streams.cloudevents import camel_json
+
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]
     data["text"] = version.text
@@ -220,6 +209,8 @@ def _version_json(version: PolicyVersion) -> Any:
 
 
 def _diff_json(result: PolicyDiff) -> Any:
+    from timeline.streams.cloudevents import camel_json
+
     return {
         "id": result.slug,
         "before": _version_json(result.before) if result.before else None,
@@ -229,6 +220,8 @@ def _diff_json(result: PolicyDiff) -> Any:
 
 
 def _action_json(version: RegulatoryActionVersion) -> Any:
+    from timeline.streams.cloudevents import camel_json
+
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]
     return data

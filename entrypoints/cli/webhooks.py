@@ -7,10 +7,8 @@ from typing import Annotated
 import typer
 
 from domain.errors import NotFound, TimelineError
+from entrypoints.cli.console import has_table, log, services
 from timeline import cursors
-from timeline.cli.console import has_table, log, services
-from timeline.streams import webhooks
-from timeline.streams.reader import EventFilter
 
 webhook_app = typer.Typer(
     help="Webhook endpoints: events POSTed as signed CloudEvents "
@@ -51,6 +49,9 @@ def add(
     ] = None,
 ) -> None:
     """Register an endpoint and print its id and signing secret (shown only here)."""
+    from timeline.streams import webhooks
+    from timeline.streams.reader import EventFilter
+
     with services() as built:
         try:
             endpoint = webhooks.add_endpoint(
@@ -71,6 +72,8 @@ def add(
 @webhook_app.command("list")
 def list_() -> None:
     """Endpoints with their cursor (last delivered position) and filter; never secrets."""
+    from timeline.streams import webhooks
+
     with log() as timeline:
         if not has_table(timeline.engine, webhooks.endpoints.name):
             return  # none registered yet; a read creates no table
@@ -83,6 +86,8 @@ def list_() -> None:
 @webhook_app.command("remove")
 def remove(endpoint_id: str) -> None:
     """Stop delivering to an endpoint and forget it."""
+    from timeline.streams import webhooks
+
     with log() as timeline:
         try:
             if not has_table(timeline.engine, webhooks.endpoints.name):
@@ -99,6 +104,8 @@ def deliveries(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The latest delivery attempts, newest first."""
+    from timeline.streams import webhooks
+
     with log() as timeline:
         if not has_table(timeline.engine, webhooks.deliveries.name):
             return  # nothing delivered yet; a read creates no table

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine, create_engine
 
 from domain.errors import InvalidInput
-from timeline import tokens
-from timeline.application import require_log
-from timeline.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 token_app = typer.Typer(
     help="API bearer tokens (stored hashed; shown once at creation).", no_args_is_help=True
@@ -25,6 +24,12 @@ DatabaseUrl = Annotated[
 def _engine(database_url: str | None, *, existing: bool = False) -> Engine:
     """The engine for the URL; with `existing`, the database must already hold the tokens
     table (LogMissing otherwise), so that listing or revoking on a wrong URL creates nothing."""
+    from sqlalchemy import create_engine
+
+    from timeline import tokens
+    from timeline.database import require_log
+    from timeline.settings import Settings
+
     settings = Settings(database_url=database_url) if database_url else Settings()
     if existing:
         require_log(settings, tokens.api_tokens.name, "API tokens")
@@ -41,6 +46,8 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
+    from timeline import tokens
+
     engine = _engine(database_url)
     try:
         token, info = tokens.create_token(engine, scope, name)
@@ -60,6 +67,8 @@ def create(
 @token_app.command("list")
 def list_(database_url: DatabaseUrl = None) -> None:
     """List tokens (ids, names, scopes), never their secrets."""
+    from timeline import tokens
+
     engine = _engine(database_url, existing=True)
     try:
         for info in tokens.list_tokens(engine):
@@ -72,6 +81,8 @@ def list_(database_url: DatabaseUrl = None) -> None:
 @token_app.command("revoke")
 def revoke(token_id: str, database_url: DatabaseUrl = None) -> None:
     """Revoke a token by its id; it stops working at once."""
+    from timeline import tokens
+
     engine = _engine(database_url, existing=True)
     try:
         if not tokens.revoke_token(engine, token_id):

@@ -4,14 +4,15 @@ position where an event was altered, removed or written outside the service."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import make_url
 
 from domain.errors import InvalidInput
-from timeline import eventstore, integrity
-from timeline.cli.console import log
+from entrypoints.cli.console import log
+
+if TYPE_CHECKING:
+    from timeline import integrity
 
 #: Exit code when the chain does not hold (distinct from refused input, 1, and database, 4).
 EXIT_TAMPERED = 5
@@ -22,6 +23,8 @@ EXIT_EMPTY = 6
 
 def parse_head(text: str | None) -> integrity.LogHead | None:
     """`--expect-head POSITION:HASH`, as cited from `logHead` in an export."""
+    from timeline import integrity
+
     if text is None:
         return None
     position, _, digest = text.strip().partition(":")
@@ -62,6 +65,10 @@ def verify(
     """Check the log's hash chain: exit 0 when every event is as written, 5 naming the first
     bad position when an event was altered or removed directly in the database, 6 when the
     log is empty (unless --allow-empty), 4 when the database or its log does not exist."""
+    from sqlalchemy.engine import make_url
+
+    from timeline import eventstore, integrity
+
     expect = parse_head(expect_head)
     with log() as timeline:
         table = eventstore.events_table(timeline.recorder)

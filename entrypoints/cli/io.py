@@ -14,18 +14,18 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.errors import InvalidInput, TimelineError
-from timeline import cursors, eventstore, store
-from timeline.application import Timeline
-from timeline.cli.console import err, log, services
-from timeline.commands import COMMANDS
-from timeline.streams.cloudevents import to_cloudevent
-from timeline.validation import validate
+from entrypoints.cli.console import err, log, services
+from timeline import cursors
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from timeline.application import Timeline
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,10 @@ def import_commands(
     else:
         lines = _checked_lines(file)
     if check:
-        err.print(f"{file}: {len(lines)} commands look valid (--check: nothing stored)")
+        err().print(f"{file}: {len(lines)} commands look valid (--check: nothing stored)")
         return
     if not lines:
-        err.print(f"{file}: no commands, nothing to import")
+        err().print(f"{file}: no commands, nothing to import")
         return
     with services() as built:
         timeline = built.timeline
@@ -81,7 +81,7 @@ def import_commands(
         positions = _execute_all(timeline, file, lines)
     new = [position for position in positions if position > head_before]
     counts = Counter(line.command for line in lines)
-    err.print(
+    err().print(
         f"[green]imported[/] {len(lines)} commands from {file}: {len(new)} new events"
         + (f" (positions {new[0]}-{new[-1]})" if new else "")
         + (
@@ -90,7 +90,7 @@ def import_commands(
             else ""
         )
     )
-    err.print("  " + ", ".join(f"{name} x{n}" for name, n in sorted(counts.items())))
+    err().print("  " + ", ".join(f"{name} x{n}" for name, n in sorted(counts.items())))
 
 
 def export_events(
@@ -118,11 +118,11 @@ def export_events(
             if output:
                 stream.close()
     if count:
-        err.print(
+        err().print(
             f"exported {count} events (positions {after + 1}-{last}); resume with --after {last}"
         )
     else:
-        err.print(f"no events after position {after}")
+        err().print(f"no events after position {after}")
 
 
 # -- import --------------------------------------------------------------------------------
@@ -165,6 +165,8 @@ def _read(file: str) -> Iterator[tuple[int, str]]:
 
 
 def _parse_line(file: str, number: int, text: str) -> Line:
+    from timeline.commands import COMMANDS
+
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -193,6 +195,9 @@ def _parse_line(file: str, number: int, text: str) -> Line:
 
 
 def _check_input(file: str, line: Line) -> None:
+    from timeline.commands import COMMANDS
+    from timeline.validation import validate
+
     try:
         validate(COMMANDS[line.command], line.input)
     except InvalidInput as error:
@@ -206,6 +211,8 @@ def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> list[int]:
 
     Returns the log position of each command's (last) event.
     """
+    from timeline import eventstore
+
     positions: list[int] = []
     with _progress() as progress:
         task = progress.add_task("importing", total=len(lines))
@@ -231,6 +238,9 @@ def _line_error(file: str, number: int, reason: str) -> InvalidInput:
 
 def _write_events(timeline: Timeline, stream: TextIO, after: int, total: int) -> tuple[int, int]:
     """Write up to `total` events after `after`; returns (count, last position)."""
+    from timeline import store
+    from timeline.streams.cloudevents import to_cloudevent
+
     count, last = 0, after
     with _progress() as progress:
         task = progress.add_task("exporting", total=total)
@@ -251,11 +261,19 @@ def _write_events(timeline: Timeline, stream: TextIO, after: int, total: int) ->
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=err(),
         transient=False,
     )

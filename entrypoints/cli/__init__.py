@@ -3,6 +3,9 @@
 Errors are turned into one line on stderr and a non-zero exit in one place (`main`): a user
 of the CLI sees what was wrong and with which option or line, never a traceback
 (set TIMELINE_DEBUG=1 to see one).
+
+Importing this package loads typer and the command modules only: each command imports what
+it needs when it runs, so `timeline version` or a point-in-time answer starts fast.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sys
 
 import typer
 
-from timeline.cli import io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import io, project, query, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -63,12 +66,10 @@ def main() -> None:
 
 def describe(error: BaseException) -> tuple[str, int]:
     """A one-line message and the exit code for a failure."""
-    from eventsourcing.persistence import PersistenceError
     from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
 
     from domain.errors import TimelineError, VersionConflict
-    from timeline.application import LogMissing
+    from timeline.database import LogMissing
     from timeline.settings import describe_invalid
 
     if isinstance(error, ValidationError) and error.title.endswith("Settings"):
@@ -81,7 +82,7 @@ def describe(error: BaseException) -> tuple[str, int]:
         return _one_line(error.message), EXIT_REFUSED
     if isinstance(error, OSError) and error.filename is not None:
         return _one_line(f"{error.filename}: {error.strerror or error}"), EXIT_REFUSED
-    if isinstance(error, SQLAlchemyError | PersistenceError):
+    if isinstance(error, _database_errors()):
         cause = getattr(error, "orig", None) or error.__cause__ or error
         return _one_line(
             f"database unavailable or refused the operation (TIMELINE_DATABASE_URL): {cause}"
@@ -89,6 +90,17 @@ def describe(error: BaseException) -> tuple[str, int]:
     return _one_line(
         f"unexpected {type(error).__name__}: {error} (run with TIMELINE_DEBUG=1 for the traceback)"
     ), EXIT_BUG
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """The database libraries' error classes, of those this command loaded: an error can
+    only come from a library that was imported, so describing one imports nothing more."""
+    found: list[type[BaseException]] = []
+    if (sqlalchemy := sys.modules.get("sqlalchemy.exc")) is not None:
+        found.append(sqlalchemy.SQLAlchemyError)
+    if (persistence := sys.modules.get("eventsourcing.persistence")) is not None:
+        found.append(persistence.PersistenceError)
+    return tuple(found)
 
 
 def _one_line(text: str) -> str:
