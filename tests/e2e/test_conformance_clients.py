@@ -15,6 +15,7 @@ from cloudevents.core.formats.json import JSONFormat
 from httpx_sse import connect_sse
 from stream_support import Server, Writer, running_server
 from support import node
+
 from timeline.streams.cloudevents import TYPE_PREFIX
 
 pytestmark = pytest.mark.e2e
