@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import browser, log_redaction, rest, streams
+from api import browser, evidence_rest, log_redaction, rest, streams
 from api.context import context_for
 from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
@@ -67,6 +67,7 @@ def create_app(services: Services, *, owned: bool = False) -> FastAPI:
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)
     app.include_router(streams.router)
+    app.include_router(evidence_rest.router)
     browser.install(app, settings)
     app.add_middleware(rest.Observe)
     if settings.cors_origins or browser.origin_regex(settings):

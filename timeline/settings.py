@@ -6,6 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -25,6 +26,17 @@ class Settings(BaseSettings):
         default="sqlite:///timeline.db",
         description="SQLAlchemy URL of the event store and read models; a SQLite file in the "
         "working directory by default, `postgresql+psycopg://user@host/db` in production.",
+    )
+    signing_key: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 key that signs tree heads (created there on first "
+        "use when missing). Default: beside a SQLite file (`timeline.db.signing-key.pem`); "
+        "for PostgreSQL `timeline-signing-key.pem` in `key_dir`. Never printed.",
+    )
+    key_dir: Path = Field(
+        default=Path("."),
+        description="Directory of the signing key when `signing_key` is unset and the "
+        "database is not a SQLite file (PostgreSQL deployments: a volume every replica mounts).",
     )
     read_your_writes_timeout: float = Field(
         default=5.0, ge=0, description="Seconds a write waits for the projections to catch up."

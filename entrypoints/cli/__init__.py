@@ -29,8 +29,9 @@ app = typer.Typer(
 
 #: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable or holding no
 #: log (a read names the URL), 70 a bug, 78 a setting (TIMELINE_*) is invalid; verify adds
-#: 5 (tampered) and 6 (empty log).
+#: 5 (tampered) and 6 (empty log); serve adds 7 (the address is in use or not ours to bind).
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG, EXIT_CONFIG = 1, 3, 4, 70, 78
+EXIT_ADDRESS = 7
 
 
 @app.command()

@@ -47,6 +47,19 @@ def err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def warn_unknown_variables() -> None:
+    """At the start of a long-running command: name each TIMELINE_* variable that no setting
+    reads (a typo would otherwise be ignored in silence), with the nearest known name."""
+    import os
+
+    from timeline.settings import Settings, unknown_variables
+    from timeline.streams.settings import StreamSettings
+    from timeline.streams.webhooks import WebhookSettings
+
+    for line in unknown_variables(os.environ, Settings, StreamSettings, WebhookSettings):
+        err().print(f"warning: {line}")
+
+
 @contextmanager
 def services(*, read_only: bool = False) -> Iterator[Services]:
     """The services built from the environment (TIMELINE_DATABASE_URL), closed afterwards.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from entrypoints.cli.console import err
+from entrypoints.cli.console import err, warn_unknown_variables
 
 if TYPE_CHECKING:
     from projections.runner import ProjectionRunner
@@ -50,6 +50,7 @@ def project(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    warn_unknown_variables()
     services = bootstrap()
     runner = services.projections
     runner.batch_size = batch_size

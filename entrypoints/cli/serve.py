@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import typer
 
-from entrypoints.cli.console import err
+from entrypoints.cli.console import err, warn_unknown_variables
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +41,8 @@ def serve(
     from timeline.bootstrap import bootstrap
     from timeline.demo import load_demo
 
+    warn_unknown_variables()
+    listening = bind(host, port)  # before anything is said to be served there
     services = bootstrap()
     try:
         if demo:
@@ -57,7 +62,7 @@ def serve(
                 f"[bold]http://{host}:{port}/graphql[/], links at http://{host}:{port}/; "
                 "pages on http://localhost:* and http://127.0.0.1:* may call the API"
             )
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(services, projector=projector),
             host=host,
             port=port,
@@ -66,5 +71,35 @@ def serve(
             # before it is buffered; the app refuses it too (4413) under any other server.
             ws_max_size=services.settings.max_body_bytes,
         )
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
+        listening.close()
         services.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket on (host, port), or exit 7 saying why it cannot be had (uvicorn
+    would print "serving on" first and then exit 3, which means a write conflict here)."""
+    from entrypoints.cli import EXIT_ADDRESS
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as error:
+        err().print(f"error: cannot serve on {host}:{port}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ADDRESS) from None
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as error:
+        listening.close()
+        reason = (
+            "the port is already in use (another `timeline serve`?); choose one with --port"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror or str(error)
+        )
+        err().print(f"error: cannot serve on {host}:{port}: {reason}")
+        raise typer.Exit(EXIT_ADDRESS) from None
+    return listening
