@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,15 +25,6 @@ from timeline.bootstrap import Services
 log = logging.getLogger("api.app")
 
 
-def _projector(services: Services) -> Any | None:
-    """The in-process projection runner of the services, if they have one."""
-    for name in ("runner", "projection_runner", "projector", "projections"):
-        candidate = getattr(services, name, None)
-        if candidate is not None and hasattr(candidate, "start") and hasattr(candidate, "stop"):
-            return candidate
-    return None
-
-
 def create_app(services: Services, *, owned: bool = False) -> FastAPI:
     """Build the app over `services`; with `owned`, its shutdown closes them."""
     log_redaction.install()  # before uvicorn logs a request: `?token=` never reaches a log
@@ -46,21 +36,12 @@ def create_app(services: Services, *, owned: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        start = getattr(services, "start_projector", None)
-        stop = getattr(services, "stop_projector", None)
-        runner = _projector(services)
-        if start is not None:
-            start()
-        elif runner is not None:
-            runner.start()
+        services.start_projector()  # a no-op when a `timeline project` worker projects
         try:
-            async with streams.running(app, services.timeline):  # fan-out, webhooks
+            async with streams.running(app, services):  # fan-out, webhooks
                 yield
         finally:
-            if stop is not None:
-                stop()
-            elif runner is not None:
-                runner.stop()
+            services.stop_projector()
             if owned:
                 services.close()
 

@@ -14,7 +14,7 @@ from api.rest_parameters import CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
 from domain.values import INSTANT_PATTERN, format_instant, parse_instant
-from timeline import cursors, proofs, signing
+from timeline import cursors, eventstore, proofs, signing
 from timeline.bootstrap import Services
 from timeline.integrity import TreeHead
 
@@ -146,7 +146,7 @@ async def inclusion(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
         position, tree_size = _numbers(request, POSITION, TREE_SIZE)
         timeline = services.timeline
-        events = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        events = eventstore.events_table(timeline.recorder)
         found = proofs.prove_inclusion(
             timeline.engine, events, _required(POSITION, position), tree_size
         )

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from api.arguments import KnownAt
 from api.context import Context, described, run
-from timeline import proofs, signing
+from timeline import eventstore, proofs, signing
 from timeline.integrity import TreeHead
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -178,7 +178,7 @@ async def inclusion_proof(
     """An event's inclusion proof against a signed head."""
     await info.context.authorize_read()
     timeline = info.context.services.timeline
-    events = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    events = eventstore.events_table(timeline.recorder)
     proof = await run(proofs.prove_inclusion, timeline.engine, events, position, tree_size)
     return InclusionProofType.of(proof)
 

@@ -45,7 +45,7 @@ from api.types import (
 )
 from domain.values import check_time_zone
 from projections import queries
-from timeline.event_stream import check_type
+from timeline.streams.reader import check_type
 
 
 @strawberry.input(description="Which policies to list: every given field must match.")

@@ -17,8 +17,8 @@ from fastapi import Request
 from domain.errors import InvalidInput
 from domain.values import AGGREGATE_KINDS, ISO_3166, MAX_SLUG_LENGTH, SLUG_PATTERN
 from timeline import cursors
-from timeline.cloudevents import TYPE_PREFIX
-from timeline.event_stream import EVENT_TYPES, EventFilter
+from timeline.streams.cloudevents import TYPE_PREFIX
+from timeline.streams.reader import EVENT_TYPES, EventFilter
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1000

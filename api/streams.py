@@ -22,11 +22,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import rest_parameters
 from api.context import refuse_closed_read
-from api.fanout import Fanout, SubscriberTooSlow
 from domain.errors import InvalidInput
-from timeline.application import Timeline
-from timeline.event_stream import EventFilter, EventReader
-from timeline.webhooks import WebhookWorker
+from timeline.bootstrap import Services
+from timeline.streams.fanout import Fanout, SubscriberTooSlow
+from timeline.streams.reader import EventFilter, EventReader
 
 router = APIRouter(tags=["events"])
 
@@ -58,20 +57,13 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 
 
 @asynccontextmanager
-async def running(app: FastAPI, timeline: Timeline) -> AsyncIterator[None]:
-    """Run this process's fan-out and webhook worker for the app's lifetime (its lifespan)."""
-    fanout = Fanout(timeline)
-    worker = WebhookWorker(timeline)
-    await fanout.start()
-    await worker.start()
-    fanout.on_advance(worker.poke)
-    app.state.fanout, app.state.webhooks = fanout, worker
-    spare_the_startup_heap()
-    try:
+async def running(app: FastAPI, services: Services) -> AsyncIterator[None]:
+    """Run this process's ways out (fan-out, webhook worker: timeline.bootstrap builds and
+    starts them) for the app's lifetime, and hand them to the routes."""
+    async with services.streaming() as streams:
+        app.state.fanout, app.state.webhooks = streams.fanout, streams.webhooks
+        spare_the_startup_heap()
         yield
-    finally:
-        await worker.stop()
-        await fanout.stop()
 
 
 def spare_the_startup_heap() -> None:
@@ -103,7 +95,9 @@ EXPORT_PARAMETERS = (rest_parameters.AFTER, rest_parameters.LIMIT, *rest_paramet
 def _fanout(request: Request) -> Fanout:
     fanout = getattr(request.app.state, "fanout", None)
     if not isinstance(fanout, Fanout):
-        raise RuntimeError("the event fan-out is not running (see api.streams.lifespan)")
+        raise RuntimeError(
+            "the event fan-out is not running (see timeline.bootstrap.Services.streaming)"
+        )
     return fanout
 
 

@@ -20,7 +20,7 @@ from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
-from timeline import integrity, migrations, store
+from timeline import eventstore, integrity, migrations, store
 from timeline.database import EVENTS_TABLE, require_log
 from timeline.settings import Settings
 from timeline.store import AggregateCache, CachedAggregate, CommandResult
@@ -67,9 +67,7 @@ class Timeline(Application[UUID]):
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine of the event store, shared by the read models."""
-        engine = self.recorder.datastore.engine  # type: ignore[attr-defined]
-        assert isinstance(engine, Engine)
-        return engine
+        return eventstore.engine(self.recorder)
 
     # -- commands --------------------------------------------------------------------------
 
@@ -211,8 +209,8 @@ class Timeline(Application[UUID]):
         """
         aggregate_id = aggregate_uuid(kind, slug)
         cached = self._recent.take(aggregate_id)
-        events = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        events = eventstore.events_table(self.recorder)
+        with eventstore.transaction(self.recorder, commit=False) as session:
             if cached is not None:
                 newer = store.stream_events(session, events, aggregate_id, cached.version - 1)
                 if newer and cached.ends_with(newer[0]):
@@ -317,7 +315,7 @@ class Timeline(Application[UUID]):
         if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
             return prior
         try:
-            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+            with eventstore.transaction(self.recorder, commit=True) as session:
                 aggregate = build()
                 pending = aggregate.collect_events()
                 if not pending:
@@ -432,14 +430,14 @@ class Timeline(Application[UUID]):
     def _existing(self, aggregate_ids: set[UUID]) -> set[UUID]:
         """Streams that exist, read inside the current transaction when one is open (an import
         runs many commands in one transaction and must see its own earlier lines)."""
-        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        with eventstore.transaction(self.recorder, commit=False) as session:
             return store.existing_streams(session, aggregate_ids)
 
     def _stream_version(self, aggregate_id: UUID) -> int:
         """The latest version of a stream, read from the store's index (0 if none), inside
         the current transaction when one is open."""
-        events = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        events = eventstore.events_table(self.recorder)
+        with eventstore.transaction(self.recorder, commit=False) as session:
             return store.stream_version(session, events, aggregate_id)
 
     def _check_corrected_references(self, changes: dict[str, Any]) -> None:

@@ -52,9 +52,9 @@ def warn_unknown_variables() -> None:
     reads (a typo would otherwise be ignored in silence), with the nearest known name."""
     import os
 
-    from api.fanout import StreamSettings
     from timeline.settings import Settings, unknown_variables
-    from timeline.webhooks import WebhookSettings
+    from timeline.streams.settings import StreamSettings
+    from timeline.streams.webhooks import WebhookSettings
 
     for line in unknown_variables(os.environ, Settings, StreamSettings, WebhookSettings):
         err().print(f"warning: {line}")

@@ -2,7 +2,7 @@
 
 Import is all-or-nothing: every line is checked first (JSON, a known command, its input
 model, idempotency keys unique in the file), then the commands run inside ONE database
-transaction (`recorder.transaction`, which the application's own saves join), so a command
+transaction (`eventstore.transaction`, which the application's own saves join), so a command
 refused by the fold on line 40 leaves nothing of lines 1-39 stored either.
 """
 
@@ -211,10 +211,12 @@ def _execute_all(timeline: Timeline, file: str, lines: list[Line]) -> list[int]:
 
     Returns the log position of each command's (last) event.
     """
+    from timeline import eventstore
+
     positions: list[int] = []
     with _progress() as progress:
         task = progress.add_task("importing", total=len(lines))
-        with timeline.recorder.transaction(commit=True):  # type: ignore[attr-defined]
+        with eventstore.transaction(timeline.recorder, commit=True):
             for line in lines:
                 try:
                     positions.append(timeline.execute(line.command, line.input).position)
@@ -237,7 +239,7 @@ def _line_error(file: str, number: int, reason: str) -> InvalidInput:
 def _write_events(timeline: Timeline, stream: TextIO, after: int, total: int) -> tuple[int, int]:
     """Write up to `total` events after `after`; returns (count, last position)."""
     from timeline import store
-    from timeline.cloudevents import to_cloudevent
+    from timeline.streams.cloudevents import to_cloudevent
 
     count, last = 0, after
     with _progress() as progress:

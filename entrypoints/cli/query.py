@@ -200,7 +200,7 @@ def status(
 
 def _version_json(version: PolicyVersion) -> Any:
     """The version as the API names it: `id` is the policy's id, `text` the clauses joined."""
-    from timeline.cloudevents import camel_json
+    from timeline.streams.cloudevents import camel_json
 
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]
@@ -209,7 +209,7 @@ def _version_json(version: PolicyVersion) -> Any:
 
 
 def _diff_json(result: PolicyDiff) -> Any:
-    from timeline.cloudevents import camel_json
+    from timeline.streams.cloudevents import camel_json
 
     return {
         "id": result.slug,
@@ -220,7 +220,7 @@ def _diff_json(result: PolicyDiff) -> Any:
 
 
 def _action_json(version: RegulatoryActionVersion) -> Any:
-    from timeline.cloudevents import camel_json
+    from timeline.streams.cloudevents import camel_json
 
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]

@@ -67,11 +67,11 @@ def verify(
     log is empty (unless --allow-empty), 4 when the database or its log does not exist."""
     from sqlalchemy.engine import make_url
 
-    from timeline import integrity
+    from timeline import eventstore, integrity
 
     expect = parse_head(expect_head)
     with log() as timeline:
-        table = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        table = eventstore.events_table(timeline.recorder)
         verdict = integrity.verify(timeline.engine, table, batch_size, expect)
         shown = make_url(timeline.settings.database_url).render_as_string(hide_password=True)
     empty = verdict.ok and verdict.checked == 0 and not allow_empty

@@ -49,8 +49,8 @@ def add(
     ] = None,
 ) -> None:
     """Register an endpoint and print its id and signing secret (shown only here)."""
-    from timeline import webhooks
-    from timeline.event_stream import EventFilter
+    from timeline.streams import webhooks
+    from timeline.streams.reader import EventFilter
 
     with services() as built:
         try:
@@ -72,7 +72,7 @@ def add(
 @webhook_app.command("list")
 def list_() -> None:
     """Endpoints with their cursor (last delivered position) and filter; never secrets."""
-    from timeline import webhooks
+    from timeline.streams import webhooks
 
     with log() as timeline:
         if not has_table(timeline.engine, webhooks.endpoints.name):
@@ -86,7 +86,7 @@ def list_() -> None:
 @webhook_app.command("remove")
 def remove(endpoint_id: str) -> None:
     """Stop delivering to an endpoint and forget it."""
-    from timeline import webhooks
+    from timeline.streams import webhooks
 
     with log() as timeline:
         try:
@@ -104,7 +104,7 @@ def deliveries(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The latest delivery attempts, newest first."""
-    from timeline import webhooks
+    from timeline.streams import webhooks
 
     with log() as timeline:
         if not has_table(timeline.engine, webhooks.deliveries.name):

@@ -16,7 +16,7 @@ from httpx_sse import connect_sse
 from stream_support import Server, Writer, running_server
 from support import node
 
-from timeline.cloudevents import TYPE_PREFIX
+from timeline.streams.cloudevents import TYPE_PREFIX
 
 pytestmark = pytest.mark.e2e
 

@@ -7,11 +7,9 @@ hand-over from backlog to live has no gap and no duplicate. A subscriber whose b
 dropped at once (writers and the other subscribers never wait for it) and told why; it resumes
 from its last cursor.
 
-Wake-ups: PostgreSQL LISTEN on the event store's NOTIFY channel (every API process on one
-database sees every write), an in-process hook after each commit of this process, on SQLite a
-look every few milliseconds at `PRAGMA data_version` (no table read: it changes when any other
-connection, in any process, commits; the cross-process signal), and a modest poll of the log
-as the backstop.
+Wake-ups come from the process's one wake-up source (`timeline.streams.wakeups.NewEvents`:
+LISTEN/NOTIFY on PostgreSQL, `PRAGMA data_version` on SQLite, a hook after this process's
+commits), shared with the projection runner; a modest poll of the log is the backstop.
 """
 
 from __future__ import annotations
@@ -19,52 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import event as sa_event
-
 from timeline.application import Timeline
-from timeline.event_stream import EventFilter, EventReader, StreamEvent
+from timeline.streams.reader import EventFilter, EventReader, StreamEvent
+from timeline.streams.settings import StreamSettings
+from timeline.streams.wakeups import NewEvents
 
-log = logging.getLogger("api.fanout")
+log = logging.getLogger("timeline.streams.fanout")
 
 T = TypeVar("T")
-
-
-class StreamSettings(BaseSettings):
-    """Tuning of the event streams (`TIMELINE_STREAM_*`)."""
-
-    model_config = SettingsConfigDict(env_prefix="TIMELINE_STREAM_", extra="ignore")
-
-    buffer: int = Field(
-        default=1_000,
-        ge=1,
-        description="Live events buffered per subscriber before it is disconnected as too slow.",
-    )
-    page: int = Field(default=500, ge=1, description="Events read from the store at once.")
-    poll_interval: float = Field(
-        default=0.25,
-        gt=0,
-        description="Seconds between polls of the log on SQLite (backstop of the commit watch).",
-    )
-    watch_interval: float = Field(
-        default=0.01,
-        gt=0,
-        description="Seconds between looks at SQLite's data_version (no table read): the "
-        "wake-up for commits by other processes.",
-    )
-    postgres_poll_interval: float = Field(
-        default=5.0, gt=0, description="Seconds between polls on PostgreSQL, behind LISTEN/NOTIFY."
-    )
-    keepalive: float = Field(
-        default=15.0, gt=0, description="Seconds between SSE keep-alive comments on an idle stream."
-    )
 
 
 class SubscriberTooSlow(Exception):
@@ -108,9 +73,17 @@ class Subscriber:
 class Fanout:
     """Reads each new event once and offers it to every live subscriber of this process."""
 
-    def __init__(self, timeline: Timeline, settings: StreamSettings | None = None) -> None:
+    def __init__(
+        self,
+        timeline: Timeline,
+        settings: StreamSettings | None = None,
+        new_events: NewEvents | None = None,
+    ) -> None:
+        """`new_events` is the process's wake-up source (bootstrap passes the one it shares
+        with the projection runner); without it the fan-out has one of its own."""
         self.timeline = timeline
         self.settings = settings or StreamSettings()
+        self.new_events = new_events or NewEvents(timeline, self.settings.watch_interval)
         self.head = 0
         self._reader = EventReader(timeline)
         self._subscribers: set[Subscriber] = set()
@@ -118,11 +91,8 @@ class Fanout:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[int], None]] = []
-        self._commit_hook: Callable[..., None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._postgres = timeline.engine.dialect.name == "postgresql"
-        path = None if self._postgres else sqlite_path(timeline.engine.url.database)
-        self._commits = CommitWatch(path) if path else None
-        self._seen: int | None = None
         # Its own thread, so the fan-out's reads never queue behind other work in the
         # default executor (subscribers catching up, request handlers).
         self._executor: ThreadPoolExecutor | None = None
@@ -130,26 +100,18 @@ class Fanout:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start reading from the current head; hook commit and NOTIFY wake-ups."""
+        """Start reading from the current head, woken by the shared wake-up source."""
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fanout")
-        self._seen = self._commits.version() if self._commits else None
         self.head = await self._in_thread(self.timeline.head_position)
-        maker = self._session_maker()
-        if maker is not None:
-            self._commit_hook = lambda *_: self.poke_threadsafe()
-            sa_event.listen(maker, "after_commit", self._commit_hook)
         self._tasks.append(asyncio.create_task(self._run(), name="fanout"))
-        if self._postgres:
-            self._tasks.append(asyncio.create_task(self._listen(), name="fanout-listen"))
-        elif self._commits is not None:
-            self._tasks.append(asyncio.create_task(self._watch(), name="fanout-watch"))
+        self._unsubscribe = await asyncio.to_thread(self.new_events.subscribe, self.poke_threadsafe)
 
     async def stop(self) -> None:
-        maker = self._session_maker()
-        if self._commit_hook is not None and maker is not None:
-            sa_event.remove(maker, "after_commit", self._commit_hook)
-            self._commit_hook = None
+        """Stop reading; live subscribers see their stream end (they resume by cursor)."""
+        if self._unsubscribe is not None:
+            await asyncio.to_thread(self._unsubscribe)
+            self._unsubscribe = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -159,8 +121,6 @@ class Fanout:
         for subscriber in self._subscribers:
             subscriber.ready.set()
         self._subscribers.clear()
-        if self._commits is not None:
-            self._commits.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -168,10 +128,6 @@ class Fanout:
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` on the fan-out's own reading thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
-    def _session_maker(self) -> Any:
-        datastore = getattr(self.timeline.recorder, "datastore", None)
-        return getattr(datastore, "session_maker", None)
 
     def poke(self) -> None:
         """Ask the fan-out to look for new events now (call on the event loop)."""
@@ -247,8 +203,6 @@ class Fanout:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
-            # Taken before reading: a commit after this point changes the version again.
-            self._seen = self._commits.version() if self._commits else None
             try:
                 await self._catch_up()
             except Exception:
@@ -279,62 +233,3 @@ class Fanout:
                 listener(self.head)
             except Exception:
                 log.exception("fan-out listener failed")
-
-    async def _listen(self) -> None:
-        """LISTEN on the store's NOTIFY channel; reconnect when the connection drops."""
-        import psycopg
-
-        url = self.timeline.engine.url.set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
-        channel: str = getattr(self.timeline.recorder, "channel_name", "timeline_events")
-        while True:
-            try:
-                connection: Any = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-                async with connection:
-                    await connection.execute(f"LISTEN {channel}")
-                    self.poke()  # whatever was written while we were not listening
-                    async for _ in connection.notifies():
-                        self.poke()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("LISTEN %s failed; reconnecting", channel)
-                await asyncio.sleep(1.0)
-
-    async def _watch(self) -> None:
-        """Wake the fan-out when another connection committed to the SQLite database since
-        the last read (a commit is visible once data_version moves, so the read sees it)."""
-        assert self._commits is not None
-        while True:
-            await asyncio.sleep(self.settings.watch_interval)
-            version = self._commits.version()
-            if version is None or version != self._seen:
-                self._wake.set()
-
-
-def sqlite_path(database: str | None) -> str | None:
-    """The file of the SQLite database `database`, None for an in-memory database."""
-    if not database or database == ":memory:" or "mode=memory" in database:
-        return None
-    return database.removeprefix("file:").partition("?")[0] or None
-
-
-class CommitWatch:
-    """`PRAGMA data_version` on a connection of its own that never writes: the number moves
-    whenever any other connection, in this process or another, commits to the database. A
-    look reads the write-ahead log's index, not a table: microseconds, so it runs on the loop."""
-
-    def __init__(self, path: str) -> None:
-        self._connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
-
-    def version(self) -> int | None:
-        """The current data version, or None when it could not be read (look again)."""
-        try:
-            # fetchall: the statement runs to its end, so no read transaction stays open.
-            rows = self._connection.execute("PRAGMA data_version").fetchall()
-        except sqlite3.Error:
-            return None
-        return int(rows[0][0])
-
-    def close(self) -> None:
-        self._connection.close()

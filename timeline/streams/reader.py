@@ -19,9 +19,9 @@ from domain.errors import InvalidInput
 from domain.facts import META_TYPES, Fact
 from domain.values import ACTOR_FIELDS, AGGREGATE_KINDS, Reference, check_jurisdiction, check_slug
 from timeline.application import LoggedFact, Timeline
-from timeline.cloudevents import TYPE_PREFIX, to_cloudevent
 from timeline.commands import COMMAND_FOR_EVENT
 from timeline.store import stream_names
+from timeline.streams.cloudevents import TYPE_PREFIX, to_cloudevent
 
 #: Every event type the log can hold: what a filter's `types` may name.
 EVENT_TYPES = frozenset(COMMAND_FOR_EVENT) | META_TYPES
