@@ -13,7 +13,15 @@ import httpx
 import pytest
 from cloudevents.core.formats.json import JSONFormat
 from httpx_sse import connect_sse
-from stream_support import Server, Writer, running_server
+from stream_support import (
+    FAST_RETRIES,
+    LOCAL_POLICY,
+    LOCAL_RECEIVERS,
+    Receiver,
+    Server,
+    Writer,
+    running_server,
+)
 from support import node
 
 from timeline.streams.cloudevents import TYPE_PREFIX
@@ -26,6 +34,7 @@ PACKAGES = (
     "ws@8.18.0",
     "cloudevents@10.0.0",
     "eventsource@4.0.0",
+    "standardwebhooks@1.0.0",
 )
 
 
@@ -155,3 +164,52 @@ def test_the_npm_eventsource_client_reads_the_stream_with_event_ids(
     run = node.run_script(READ_SSE, api.url + "/events/stream?after=2", "3", modules=modules)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == [3, 4, 5]
+
+
+RECEIVE = """
+const { HTTP } = require('cloudevents');
+const { Webhook } = require('standardwebhooks');
+const [secret] = process.argv.slice(-1);
+const deliveries = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const ids = deliveries.map(({ headers, body }) => {
+  new Webhook(secret).verify(body, headers);  // throws on a bad signature
+  const event = HTTP.toEvent({ headers, body });  // the CloudEvents HTTP binding
+  if (Array.isArray(event)) throw new Error('a batch, not one event');
+  event.validate();
+  return event.id;
+});
+console.log(JSON.stringify(ids));
+"""
+
+
+def test_webhook_deliveries_are_cloudevents_and_standard_webhooks_for_the_npm_sdks(
+    sqlite_url: str, modules: Path, tmp_path: Path
+) -> None:
+    from timeline.streams import webhooks
+
+    writer = Writer(sqlite_url)
+    try:
+        with Receiver() as receiver:
+            endpoint = webhooks.add_endpoint(
+                writer.timeline, receiver.url, after=0, policy=LOCAL_POLICY
+            )
+            written = writer.statements(2)
+            env = {**LOCAL_RECEIVERS, **FAST_RETRIES}
+            with running_server(sqlite_url, tmp_path / "server.log", **env):
+                accepted = receiver.wait_for(4)
+            records = list(receiver.accepted)
+    finally:
+        writer.close()
+    assert len(accepted) == 4 and written == [3, 4]
+    deliveries = [
+        {"headers": {k.lower(): v for k, v in headers.items()}, "body": body.decode()}
+        for _, headers, body in records
+    ]
+    for delivery in deliveries:
+        assert delivery["headers"]["content-type"].startswith("application/cloudevents+json")
+    sent = tmp_path / "deliveries.json"
+    sent.write_text(json.dumps(deliveries))
+    with sent.open() as stdin:
+        run = node.run_script(RECEIVE, endpoint.secret, modules=modules, stdin=stdin)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == accepted

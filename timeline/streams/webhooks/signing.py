@@ -40,5 +40,6 @@ def signed_request(
         "webhook-id": event.reference,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
-        "content-type": "application/json",
+        # The CloudEvents HTTP binding, structured mode: the whole envelope is the body.
+        "content-type": "application/cloudevents+json; charset=utf-8",
     }, body
