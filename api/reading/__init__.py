@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from domain.errors import InvalidInput
-from domain.values import check_time_zone, parse_instant
+from domain.values import AGGREGATE_KINDS, check_time_zone, parse_instant
 from domain.word_diff import word_diff
 from projections import queries
 from projections.models import ClauseChange, PolicyVersion
@@ -47,7 +47,6 @@ ZONES = (
     "America/New_York",
     "Asia/Tokyo",
 )
-KINDS = ("policy", "regulatory-action", "statement", "actor")
 POLICY_STATUSES = ("ACTIVE", "WITHDRAWN")
 PAGE_SIZE = 50
 #: The pages run no script and load only this server's stylesheet; forms post only here.
@@ -518,8 +517,8 @@ async def timeline(request: Request) -> Response:
         known_at, explicit = instant_param(request, "knownAt", zone)
         params = request.query_params
         filters = {k: optional(request, k) for k in ("actor", "jurisdiction", "policy", "kind")}
-        if filters["kind"] is not None and filters["kind"] not in KINDS:
-            raise InvalidInput("kind", f"one of {', '.join(KINDS)}")
+        if filters["kind"] is not None and filters["kind"] not in AGGREGATE_KINDS:
+            raise InvalidInput("kind", f"one of {', '.join(AGGREGATE_KINDS)}")
         if not explicit:
             keep = {k: v for k, v in params.items() if k not in ("knownAt", "knownAtLocal") and v}
             raise Redirect(f"{request.url.path}?{urlencode({**keep, 'knownAt': iso(known_at)})}")
@@ -547,7 +546,7 @@ async def timeline(request: Request) -> Response:
             zone=zone,
             from_=from_,
             to=to,
-            kinds=KINDS,
+            kinds=AGGREGATE_KINDS,
             next_url=f"/timeline?{urlencode(more)}" if feed.has_next_page else None,
         )
 
