@@ -1,8 +1,8 @@
 """The FastAPI app: GraphQL at /graphql, REST beside it, safe defaults from the settings.
 
-`create_app(services)` is what `timeline serve` runs with uvicorn; without services it
-bootstraps them from the environment. The app's lifespan starts and stops the in-process
-projector, so that reads follow writes.
+`create_app(services)` builds it over services built elsewhere: the entrypoint
+(entrypoints/asgi.py, what uvicorn and `timeline serve` run) builds them from the settings.
+The app's lifespan starts and stops the in-process projector, so that reads follow writes.
 """
 
 from __future__ import annotations
@@ -10,36 +10,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import browser, log_redaction, rest, streams
+from api import browser, evidence_rest, log_redaction, reading, rest, streams
 from api.context import context_for
 from api.graphql_http import GraphQLHttp
 from api.limits import BodySizeLimit
 from api.schema import build_schema
 from timeline import tokens
-from timeline.bootstrap import Services, bootstrap
+from timeline.bootstrap import Services
 
 log = logging.getLogger("api.app")
 
 
-def _projector(services: Services) -> Any | None:
-    """The in-process projection runner of the services, if they have one."""
-    for name in ("runner", "projection_runner", "projector", "projections"):
-        candidate = getattr(services, name, None)
-        if candidate is not None and hasattr(candidate, "start") and hasattr(candidate, "stop"):
-            return candidate
-    return None
-
-
-def create_app(services: Services | None = None) -> FastAPI:
-    """Build the app over `services` (bootstrapped from the environment when None)."""
-    owned = services is None
+def create_app(services: Services, *, owned: bool = False) -> FastAPI:
+    """Build the app over `services`; with `owned`, its shutdown closes them."""
     log_redaction.install()  # before uvicorn logs a request: `?token=` never reaches a log
-    services = services or bootstrap()
     settings = services.settings
     tokens.create_tables(services.timeline.engine)
     # Touch the event store once before the projector and the fan-out threads do: its first
@@ -48,21 +36,12 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        start = getattr(services, "start_projector", None)
-        stop = getattr(services, "stop_projector", None)
-        runner = _projector(services)
-        if start is not None:
-            start()
-        elif runner is not None:
-            runner.start()
+        services.start_projector()  # a no-op when a `timeline project` worker projects
         try:
-            async with streams.running(app, services.timeline):  # fan-out, webhooks
+            async with streams.running(app, services):  # fan-out, webhooks
                 yield
         finally:
-            if stop is not None:
-                stop()
-            elif runner is not None:
-                runner.stop()
+            services.stop_projector()
             if owned:
                 services.close()
 
@@ -88,6 +67,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
     app.include_router(rest.router)
     app.include_router(streams.router)
+    app.include_router(evidence_rest.router)
+    reading.install(app)  # the reading room at / (before browser's routes: it owns /)
     browser.install(app, settings)
     app.add_middleware(rest.Observe)
     if settings.cors_origins or browser.origin_regex(settings):

@@ -1,5 +1,6 @@
 """What a browser gets: the origins allowed to call the service (CORS and websockets), and the
-pages (`/`, `/docs`, GraphiQL) with every script and style served from the installation.
+pages (`/docs`, GraphiQL; `/` is the reading room, api/reading/) with every script and style
+served from the installation.
 
 No page loads anything from a CDN, so they work on a network without internet. The assets come
 from PyPI packages installed with the service (pyproject.toml pins them, since the paths inside
@@ -9,7 +10,6 @@ explorer plugin from `graphene-django-graphiql-static` (static files only; docs/
 
 from __future__ import annotations
 
-import html
 from importlib.resources import files
 from pathlib import Path
 
@@ -68,34 +68,8 @@ async def docs(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> HTMLResponse:
-    """A short page of where things are (a reading room replaces it later: keep it apart)."""
-    settings: Settings = request.app.state.services.settings
-    links = [("/docs", "REST API (Swagger UI)"), ("/healthz", "Health"), ("/readyz", "Readiness")]
-    if settings.development:
-        links.insert(0, ("/graphql", "GraphiQL: explore and run GraphQL"))
-    items = "\n".join(
-        f'    <li><a href="{href}">{html.escape(label)}</a></li>' for href, label in links
-    )
-    graphql = (
-        ""
-        if settings.development
-        else "  <p>GraphQL is at <code>/graphql</code> (POST application/json; websockets with "
-        "graphql-transport-ws). GraphiQL is served with <code>TIMELINE_DEVELOPMENT=1</code>."
-        "</p>\n"
-    )
-    return HTMLResponse(
-        '<!doctype html>\n<html lang="en">\n<head>\n  <meta charset="utf-8">\n'
-        '  <title>Policy Timeline</title>\n  <link rel="icon" href="data:,">\n</head>\n<body>\n'
-        "  <h1>Policy Timeline</h1>\n"
-        "  <p>Event-sourced, bitemporal timeline of corporate policy and regulatory responses."
-        "</p>\n" + graphql + f"  <ul>\n{items}\n  </ul>\n</body>\n</html>\n"
-    )
-
-
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add `/`, `/docs` and the assets they load (GraphiQL's only when it is served)."""
+    """Add `/docs` and the assets they load (GraphiQL's only when it is served)."""
     app.include_router(router)
     app.mount(SWAGGER_UI_ASSETS, StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
     if settings.development:

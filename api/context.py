@@ -11,10 +11,11 @@ from typing import Any, TypeVar, cast
 import strawberry
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from api.errors import BadInput, Forbidden, Unauthenticated
+from api.errors import ApiError, BadInput, Forbidden, Unauthenticated
 from projections import queries
 from projections.models import ActorVersion, PolicyVersion, RegulatoryActionVersion
 from timeline import tokens
@@ -84,6 +85,25 @@ def allowed(token: TokenInfo, scope: str) -> TokenInfo:
     if not token.allows(scope):
         raise Forbidden(f"this token lacks the {scope!r} scope", "Authorization")
     return token
+
+
+async def refuse_closed_read(request: HTTPConnection) -> JSONResponse | None:
+    """For the REST reads: None while reads are open; with `read_requires_token`, the 401 or
+    403 (`{"error": {code, field, message}}`) for a request without a read token."""
+    services = getattr(request.app.state, "services", None)
+    if services is None or not services.settings.read_requires_token:
+        return None
+    try:
+        allowed(
+            await authenticate(services.timeline.engine, request.headers.get("authorization")),
+            "read",
+        )
+    except ApiError as error:
+        return JSONResponse(
+            status_code=401 if isinstance(error, Unauthenticated) else 403,
+            content={"error": {"code": error.code, "field": error.field, "message": error.message}},
+        )
+    return None
 
 
 class Context(BaseContext):

@@ -2,7 +2,7 @@
 
 Shared by the `events` query and the GraphQL subscription (api/subscriptions.py): build with
 `event_from(logged, slug)`, turn the `EventFilter` input into the one filter of
-timeline/event_stream.py with `stream_filter`, page with `read_events`.
+timeline/streams/reader.py with `stream_filter`, page with `read_events`.
 The cursor of the log is the global position, as a decimal string, everywhere.
 """
 
@@ -21,9 +21,10 @@ from api.errors import BadInput
 from api.values import ClauseType, SourceType
 from domain.errors import InvalidInput
 from domain.values import Reference
-from timeline import cursors, event_stream
+from timeline import cursors
 from timeline.application import LoggedFact, Timeline
-from timeline.cloudevents import camel_json
+from timeline.streams import reader as event_stream
+from timeline.streams.cloudevents import camel_json
 
 #: Largest number of log entries one `events` page scans while filtering.
 SCAN_LIMIT = 10_000
@@ -301,7 +302,7 @@ def _with(values: list[Any] | None, one: Any | None) -> list[Any]:
     return [*(values or ()), *(() if one is None else (one,))]
 
 
-#: The GraphQL names of event_stream.EventFilter.build's criteria, for error fields.
+#: The GraphQL names of reader.EventFilter.build's criteria, for error fields.
 _WIRE_NAMES = {
     "filter.aggregate[": "aggregateIds[",
     "filter.kind[": "aggregateKinds[",
@@ -312,7 +313,7 @@ _WIRE_NAMES = {
 
 
 def stream_filter(given: EventFilterType | None, field: str = "filter") -> event_stream.EventFilter:
-    """The one filter implementation (timeline/event_stream.py) for the GraphQL input; a bad
+    """The one filter implementation (timeline/streams/reader.py) for the GraphQL input; a bad
     value is BAD_INPUT naming it as sent, e.g. `filter.actors[0]`."""
     if given is None:
         return event_stream.EventFilter()
@@ -361,7 +362,7 @@ def read_events(
     wanted: event_stream.EventFilter | None = None,
 ) -> EventPage:
     """Up to `first` matching events after position `after`, scanning at most SCAN_LIMIT,
-    read and matched exactly as the subscription and the streams do (event_stream)."""
+    read and matched exactly as the subscription and the streams do (timeline.streams.reader)."""
     wanted = wanted or event_stream.EventFilter()
     reader = event_stream.EventReader(timeline, tags=wanted.needs_tags)
     found: list[EventType] = []

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
+from api import log_head as evidence
 from api.arguments import (
     ActionId,
     ActorId,
@@ -31,7 +32,6 @@ from api.connections import (
 )
 from api.context import Context, described, run
 from api.errors import BadInput
-from api.log_head import LogHead, log_head
 from api.types import (
     ActorType,
     PolicyDiffType,
@@ -45,7 +45,7 @@ from api.types import (
 )
 from domain.values import check_time_zone
 from projections import queries
-from timeline.event_stream import check_type
+from timeline.streams.reader import check_type
 
 
 @strawberry.input(description="Which policies to list: every given field must match.")
@@ -382,7 +382,19 @@ class Query:
         )
         return ev.connection(page, start)
 
-    log_head: LogHead = strawberry.field(
-        resolver=log_head,
-        description=("The head of the log's hash chain (position, hash): cite it with an export."),
+    log_head: evidence.SignedTreeHeadType = strawberry.field(
+        resolver=evidence.log_head,
+        description="The log's signed Merkle tree head, now or as known at an instant or "
+        "position: cite it with an answer (docs/evidence.md).",
+    )
+    signing_key: evidence.SigningKeyType = strawberry.field(
+        resolver=evidence.signing_key, description="The public key that signs tree heads."
+    )
+    inclusion_proof: evidence.InclusionProofType = strawberry.field(
+        resolver=evidence.inclusion_proof,
+        description="RFC 9162 proof that the event at a position is in a tree head.",
+    )
+    consistency_proof: evidence.ConsistencyProofType = strawberry.field(
+        resolver=evidence.consistency_proof,
+        description="RFC 9162 proof that the tree of `to` leaves appends to that of `from`.",
     )

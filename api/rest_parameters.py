@@ -17,8 +17,8 @@ from fastapi import Request
 from domain.errors import InvalidInput
 from domain.values import AGGREGATE_KINDS, ISO_3166, MAX_SLUG_LENGTH, SLUG_PATTERN
 from timeline import cursors
-from timeline.cloudevents import TYPE_PREFIX
-from timeline.event_stream import EVENT_TYPES, EventFilter
+from timeline.streams.cloudevents import TYPE_PREFIX
+from timeline.streams.reader import EVENT_TYPES, EventFilter
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1000
@@ -253,7 +253,7 @@ def check_known(request: Request, *parameters: Parameter) -> None:
     known = {p.name for p in parameters if p.location == "query"} | {"token", "access_token"}
     for name in request.query_params:
         if name not in known:
-            shown = name if len(name) <= 200 and name.isprintable() else name[:197] + "..."
+            shown = name if len(name) <= 200 else name[:197] + "..."
             raise InvalidInput(
                 shown,
                 "is not a parameter of this endpoint; it takes "

@@ -21,13 +21,11 @@ from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import rest_parameters
-from api.context import allowed, authenticate
-from api.errors import ApiError, Unauthenticated
-from api.fanout import Fanout, SubscriberTooSlow
+from api.context import refuse_closed_read
 from domain.errors import InvalidInput
-from timeline.application import Timeline
-from timeline.event_stream import EventFilter, EventReader
-from timeline.webhooks import WebhookWorker
+from timeline.bootstrap import Services
+from timeline.streams.fanout import Fanout, SubscriberTooSlow
+from timeline.streams.reader import EventFilter, EventReader
 
 router = APIRouter(tags=["events"])
 
@@ -59,20 +57,13 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 
 
 @asynccontextmanager
-async def running(app: FastAPI, timeline: Timeline) -> AsyncIterator[None]:
-    """Run this process's fan-out and webhook worker for the app's lifetime (its lifespan)."""
-    fanout = Fanout(timeline)
-    worker = WebhookWorker(timeline)
-    await fanout.start()
-    await worker.start()
-    fanout.on_advance(worker.poke)
-    app.state.fanout, app.state.webhooks = fanout, worker
-    spare_the_startup_heap()
-    try:
+async def running(app: FastAPI, services: Services) -> AsyncIterator[None]:
+    """Run this process's ways out (fan-out, webhook worker: timeline.bootstrap builds and
+    starts them) for the app's lifetime, and hand them to the routes."""
+    async with services.streaming() as streams:
+        app.state.fanout, app.state.webhooks = streams.fanout, streams.webhooks
+        spare_the_startup_heap()
         yield
-    finally:
-        await worker.stop()
-        await fanout.stop()
 
 
 def spare_the_startup_heap() -> None:
@@ -81,25 +72,6 @@ def spare_the_startup_heap() -> None:
     stall every subscriber for hundreds of milliseconds. Later garbage is collected as usual."""
     gc.collect()
     gc.freeze()
-
-
-async def _refused(request: Request) -> JSONResponse | None:
-    """Reads are open unless `read_requires_token`; then a bearer token with `read`, checked
-    by the same rule as GraphQL's (api.context.authenticate)."""
-    services = getattr(request.app.state, "services", None)
-    if services is None or not services.settings.read_requires_token:
-        return None
-    try:
-        allowed(
-            await authenticate(services.timeline.engine, request.headers.get("authorization")),
-            "read",
-        )
-    except ApiError as error:
-        return JSONResponse(
-            status_code=401 if isinstance(error, Unauthenticated) else 403,
-            content={"error": {"code": error.code, "field": error.field, "message": error.message}},
-        )
-    return None
 
 
 def bad_input(error: InvalidInput) -> JSONResponse:
@@ -123,7 +95,9 @@ EXPORT_PARAMETERS = (rest_parameters.AFTER, rest_parameters.LIMIT, *rest_paramet
 def _fanout(request: Request) -> Fanout:
     fanout = getattr(request.app.state, "fanout", None)
     if not isinstance(fanout, Fanout):
-        raise RuntimeError("the event fan-out is not running (see api.streams.lifespan)")
+        raise RuntimeError(
+            "the event fan-out is not running (see timeline.bootstrap.Services.streaming)"
+        )
     return fanout
 
 
@@ -142,7 +116,7 @@ def _fanout(request: Request) -> Fanout:
 async def stream_events(request: Request) -> Response:
     """Events after the cursor, then live, in log order; `: ping` comments keep it alive. A
     subscriber that falls too far behind gets an `error` event naming its cursor, then EOF."""
-    if (refusal := await _refused(request)) is not None:
+    if (refusal := await refuse_closed_read(request)) is not None:
         return refusal
     try:
         rest_parameters.check_known(request, *STREAM_PARAMETERS)
@@ -192,7 +166,7 @@ async def stream_events(request: Request) -> Response:
 )
 async def export_events(request: Request) -> Response:
     """NDJSON export of the events after `after`; continue from the last line's `position`."""
-    if (refusal := await _refused(request)) is not None:
+    if (refusal := await refuse_closed_read(request)) is not None:
         return refusal
     try:
         rest_parameters.check_known(request, *EXPORT_PARAMETERS)

@@ -15,8 +15,8 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import ApiError
 from api.events import EventType, Filter, LogCursor, event_from, parse_cursor, stream_filter
-from api.fanout import Fanout, SubscriberTooSlow
-from timeline.event_stream import StreamEvent
+from timeline.streams.fanout import Fanout, SubscriberTooSlow
+from timeline.streams.reader import StreamEvent
 
 
 class SlowSubscriber(ApiError):

@@ -20,7 +20,8 @@ from api.errors import BadInput
 from api.events import EventFilterType, stream_filter
 from api.inputs import wire_path
 from domain.errors import InvalidInput
-from timeline import cursors, webhooks
+from timeline import cursors
+from timeline.streams import webhooks
 
 
 @strawberry.input(description="Where to POST events and which; every given field must match.")

@@ -37,11 +37,17 @@ class AppendJob:
     repeats: int
     seed: int
     raw: bool
+    unsealed: bool = False  # figure 11's baseline: the application without the Merkle tree
 
 
 def _app_writer(job: AppendJob, barrier: Any, results: Any) -> None:
     """One writer process: warm up, then `repeats` timed runs of `commands` commands."""
-    timeline = Timeline(Settings(database_url=job.url))
+    if job.unsealed:
+        from bench.tree import UnsealedTimeline  # the baseline of figure 11
+
+        timeline: Timeline = UnsealedTimeline(Settings(database_url=job.url))
+    else:
+        timeline = Timeline(Settings(database_url=job.url))
     try:
         prefix = f"w{job.writer}of{job.writers}-"  # distinct slugs in every run
         stream = History(job.seed + job.writer, prefix=prefix).commands()
@@ -102,7 +108,13 @@ def _retrying(call: Callable[[], Any], attempts: int = 50) -> int:
 
 
 def append_rate(
-    url: str, writers: int, commands: int, repeats: int, seed: int, raw: bool
+    url: str,
+    writers: int,
+    commands: int,
+    repeats: int,
+    seed: int,
+    raw: bool,
+    unsealed: bool = False,
 ) -> dict[str, float]:
     """Commands (or raw inserts) per second over all writers; the median of `repeats` runs."""
     context = mp.get_context("spawn")
@@ -112,7 +124,11 @@ def append_rate(
     processes = [
         context.Process(
             target=target,
-            args=(AppendJob(url, w, writers, commands, repeats, seed, raw), barrier, results),
+            args=(
+                AppendJob(url, w, writers, commands, repeats, seed, raw, unsealed),
+                barrier,
+                results,
+            ),
         )
         for w in range(writers)
     ]

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from bench.generator import Command
 from bench.measure import console
+from timeline import eventstore
 from timeline.application import Timeline
 
 
@@ -30,7 +31,7 @@ def progress_bar() -> Progress:
 
 def stored_events(timeline: Timeline) -> int:
     """How many events the log holds (not the head position: PostgreSQL's sequence can skip)."""
-    table = timeline.recorder.events_table_name  # type: ignore[attr-defined]
+    table = eventstore.events_table_name(timeline.recorder)
     with timeline.engine.connect() as connection:
         return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 

@@ -45,7 +45,8 @@ def _free_port() -> int:
 
 
 class ApiServer:
-    """`uvicorn api.app:create_app --factory` on `database_url`, as `timeline serve` runs it."""
+    """`uvicorn entrypoints.asgi:create_app --factory` on `database_url`, as `timeline serve`
+    runs it."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
@@ -65,7 +66,7 @@ class ApiServer:
                     sys.executable,
                     "-m",
                     "uvicorn",
-                    "api.app:create_app",
+                    "entrypoints.asgi:create_app",
                     "--factory",
                     "--host",
                     "127.0.0.1",

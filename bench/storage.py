@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, text
 
 from projections import tables as t
+from timeline import eventstore
 from timeline.application import Timeline
 
 
@@ -58,7 +59,7 @@ def read_model_names() -> list[str]:
 
 def event_log_names(timeline: Timeline) -> list[str]:
     """The event log: the recorder's stored events (what a rebuild reads)."""
-    return [timeline.recorder.events_table_name]  # type: ignore[attr-defined]
+    return [eventstore.events_table_name(timeline.recorder)]
 
 
 def storage(timeline: Timeline) -> dict[str, int]:

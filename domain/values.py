@@ -76,6 +76,8 @@ _INSTANT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+#: The same form as a regular expression, for documents that declare it (OpenAPI).
+INSTANT_PATTERN = _INSTANT.pattern
 
 
 def require_aware(field: str, value: datetime) -> datetime:

@@ -1,6 +1,5 @@
-"""Read models: bitemporal tables, the projector that fills them, the runner, read queries."""
+"""Read models: bitemporal tables, the projector that fills them, the runner, read queries.
 
-from projections.runner import ProjectionRunner, TrackingConflict, tracked_position
-from projections.tables import SCHEMA_VERSION
-
-__all__ = ["SCHEMA_VERSION", "ProjectionRunner", "TrackingConflict", "tracked_position"]
+Import the modules themselves (`projections.runner`, `projections.queries`): this package
+imports nothing, so the read queries load without the projector and the domain's aggregates.
+"""

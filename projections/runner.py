@@ -2,7 +2,9 @@
 batch (rows and tracking position together), and wakes on new events without busy polling.
 
 In-process (a daemon thread started by bootstrap) or as a worker (`timeline project`); only
-the holder of the projection's lock applies events, the others stand by.
+the holder of the projection's lock applies events, the others stand by. It is woken by the
+process's one wake-up source (`NewEvents`, injected: timeline/streams/wakeups.py implements it
+with LISTEN/NOTIFY or SQLite's data_version), which the fan-out shares.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ from projections.projector import MEMO_FACTS, MEMO_SIZE, LoggedEvent, Projector
 log = logging.getLogger(__name__)
 
 NAME = "timeline"
-#: The NOTIFY channel of the eventsourcing-sqlalchemy recorder (its events table name).
-CHANNEL = "timeline_events"
 
 Progress = Callable[[int, int], None]
+
+
+class NewEvents(Protocol):
+    """Tells its subscribers when the log may have grown (a hint: they read from their own
+    cursor). Defined here, implemented by timeline.streams.wakeups.NewEvents: projections/
+    may not import timeline/, so the process's one wake-up source is handed in."""
+
+    def subscribe(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()` (from any thread) on new events; returns the unsubscribe call."""
+        ...
 
 
 class EventLog(Protocol):
@@ -64,6 +74,8 @@ class ProjectionRunner:
         memo_facts: int = MEMO_FACTS,
         poll_interval: float = 1.0,
         standby_interval: float = 2.0,
+        new_events: NewEvents | None = None,
+        safety_interval: float = 30.0,
     ) -> None:
         self.engine = engine
         self.events = events
@@ -74,6 +86,11 @@ class ProjectionRunner:
         self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
+        #: The wake-up source; without one, the running loop polls every `poll_interval`.
+        self.new_events = new_events
+        #: With a wake-up source, seconds between catch-ups that nothing asked for (they
+        #: cover a lost notification).
+        self.safety_interval = safety_interval
         self.projector = Projector(memo_size, t.LIVE, memo_facts)
         self.lock = ProjectionLock(engine, name)
         self.on_batch: Callable[[int], None] | None = None
@@ -216,16 +233,28 @@ class ProjectionRunner:
                 self._stop.wait(self.standby_interval)
             if self._stop.is_set():
                 return
-            if self.engine.dialect.name == "postgresql":
-                self._listen()
-            else:
-                self._follow()
-                while not self._stop.is_set():
-                    self._wake.wait(self.poll_interval)
-                    self._wake.clear()
-                    self._follow()
+            self._follow_woken()
         finally:
             self.lock.release()
+
+    def _follow_woken(self) -> None:
+        """Catch up, then again whenever the wake-up source (or `wake()`) says so, until
+        `stop()`; a catch-up every `safety_interval` (without a source: `poll_interval`)
+        covers a lost wake-up."""
+        source = self.new_events
+        unsubscribe = source.subscribe(self.wake) if source is not None else None
+        interval = self.poll_interval if source is None else self.safety_interval
+        try:
+            self._wake.clear()  # the subscription's first wake: the catch-up below is it
+            self._follow()  # what was written before the subscription took hold
+            while not self._stop.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
+                if not self._stop.is_set():
+                    self._follow()
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
 
     def _run_once(self) -> None:
         head = self.events.head_position()
@@ -240,28 +269,6 @@ class ProjectionRunner:
             )
             if self.wait_for(head, self.standby_interval):
                 return
-
-    def _listen(self, safety_interval: float = 30.0) -> None:
-        """Sleep on LISTEN until the event store NOTIFYs (or `wake()`), then catch up; a
-        catch-up every `safety_interval` seconds covers a lost notification."""
-        with self.engine.connect() as connection:
-            raw = connection.execution_options(isolation_level="AUTOCOMMIT").connection
-            driver = raw.driver_connection
-            assert driver is not None
-            driver.execute(f"LISTEN {CHANNEL}")
-            try:
-                self._follow()  # what was written before LISTEN took hold
-                last = time.monotonic()
-                while not self._stop.is_set():
-                    notified = any(
-                        True for _ in driver.notifies(timeout=self.poll_interval, stop_after=1)
-                    )
-                    if notified or self._wake.is_set() or time.monotonic() - last > safety_interval:
-                        self._wake.clear()
-                        self._follow()
-                        last = time.monotonic()
-            finally:
-                driver.execute("UNLISTEN *")  # the connection goes back to the pool
 
     def start(self) -> None:
         """Run in a daemon thread (the embedded default)."""

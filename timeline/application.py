@@ -7,22 +7,21 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Engine, create_engine, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
-from domain.errors import AlreadyExists, InvalidInput, NotFound, TimelineError, VersionConflict
+from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
-from timeline import integrity, migrations, store
+from timeline import eventstore, integrity, migrations, store
+from timeline.database import EVENTS_TABLE, require_log
 from timeline.settings import Settings
 from timeline.store import AggregateCache, CachedAggregate, CommandResult
 from timeline.validation import validate
@@ -37,13 +36,6 @@ class LoggedFact:
     position: int
     kind: str
     fact: Fact
-
-
-class LogMissing(TimelineError):
-    """A read-only command was pointed at a database that holds no event log (a missing
-    SQLite file, a PostgreSQL database without the tables): refused, never created."""
-
-    code = "NOT_FOUND"
 
 
 class Timeline(Application[UUID]):
@@ -75,9 +67,7 @@ class Timeline(Application[UUID]):
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine of the event store, shared by the read models."""
-        engine = self.recorder.datastore.engine  # type: ignore[attr-defined]
-        assert isinstance(engine, Engine)
-        return engine
+        return eventstore.engine(self.recorder)
 
     # -- commands --------------------------------------------------------------------------
 
@@ -219,8 +209,8 @@ class Timeline(Application[UUID]):
         """
         aggregate_id = aggregate_uuid(kind, slug)
         cached = self._recent.take(aggregate_id)
-        events = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        events = eventstore.events_table(self.recorder)
+        with eventstore.transaction(self.recorder, commit=False) as session:
             if cached is not None:
                 newer = store.stream_events(session, events, aggregate_id, cached.version - 1)
                 if newer and cached.ends_with(newer[0]):
@@ -325,7 +315,7 @@ class Timeline(Application[UUID]):
         if key is not None and (prior := self._prior_result(key, fingerprint)) is not None:
             return prior
         try:
-            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+            with eventstore.transaction(self.recorder, commit=True) as session:
                 aggregate = build()
                 pending = aggregate.collect_events()
                 if not pending:
@@ -333,7 +323,7 @@ class Timeline(Application[UUID]):
                 notifications = store.insert_events(
                     session, self.recorder, [self.mapper.to_stored_event(e) for e in pending]
                 )  # as `save`, without its Protocol checks or the ORM unit of work
-                integrity.seal(session, notifications)
+                self._seal(session, notifications, f"{kind}:{slug}", pending)
                 last = pending[-1]
                 result = CommandResult(
                     kind=kind,
@@ -363,6 +353,13 @@ class Timeline(Application[UUID]):
             ),
         )
         return result
+
+    def _seal(
+        self, session: Any, notifications: Sequence[Any], stream: str, pending: Sequence[Any]
+    ) -> None:
+        """Add the command's events to the log's Merkle tree in its transaction (a method so
+        that the benchmark can measure a baseline without it)."""
+        integrity.seal(session, notifications, stream, [event.timestamp for event in pending])
 
     def _prior_result(self, key: str, fingerprint: str) -> CommandResult | None:
         found = store.find_idempotent(self.engine, key)
@@ -433,14 +430,14 @@ class Timeline(Application[UUID]):
     def _existing(self, aggregate_ids: set[UUID]) -> set[UUID]:
         """Streams that exist, read inside the current transaction when one is open (an import
         runs many commands in one transaction and must see its own earlier lines)."""
-        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        with eventstore.transaction(self.recorder, commit=False) as session:
             return store.existing_streams(session, aggregate_ids)
 
     def _stream_version(self, aggregate_id: UUID) -> int:
         """The latest version of a stream, read from the store's index (0 if none), inside
         the current transaction when one is open."""
-        events = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        with self.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+        events = eventstore.events_table(self.recorder)
+        with eventstore.transaction(self.recorder, commit=False) as session:
             return store.stream_version(session, events, aggregate_id)
 
     def _check_corrected_references(self, changes: dict[str, Any]) -> None:
@@ -476,9 +473,9 @@ class Timeline(Application[UUID]):
         return result
 
 
-#: The event store's table (the library names it after the application): a database without
-#: it holds no log.
-EVENTS_TABLE = Timeline.name.lower() + "_events"
+# The library names the event store's table after the application: timeline.database's
+# EVENTS_TABLE (which the read-only paths check without importing the library) must match.
+assert Timeline.name.lower() + "_events" == EVENTS_TABLE
 
 
 #: The handler of each command type: mutations and imports are followed to their method here.
@@ -495,38 +492,6 @@ HANDLERS: dict[type[c.Command], Callable[[Timeline, Any], CommandResult]] = {
     c.CorrectEvent: Timeline.correct_event,
     c.RetractEvent: Timeline.retract_event,
 }
-
-
-def require_log(settings: Settings, table: str = EVENTS_TABLE, what: str = "event log") -> None:
-    """Raise LogMissing unless the database exists and holds the event log (or `table`, named
-    `what` in the message); creates nothing.
-
-    A SQLite file is checked on disk before any connection (connecting would create it);
-    the tables are then looked up without DDL, on SQLite and PostgreSQL alike.
-    """
-    url = make_url(settings.sqlalchemy_url)
-    shown = make_url(settings.database_url).render_as_string(hide_password=True)
-    if url.get_backend_name() == "sqlite":
-        path = url.database or ""
-        if url.query.get("uri") in ("true", "1") and path.startswith("file:"):
-            path = path[len("file:") :].partition("?")[0]
-        if not path or path == ":memory:" or url.query.get("mode") == "memory":
-            raise LogMissing(f"{shown} is an in-memory database: it holds no event log")
-        if not Path(path).is_file():
-            raise LogMissing(
-                f"no database at {shown}: the SQLite file {path} does not exist (check "
-                "TIMELINE_DATABASE_URL); nothing was created"
-            )
-    engine = create_engine(url)
-    try:
-        found = inspect(engine).has_table(table)
-    finally:
-        engine.dispose()
-    if not found:
-        raise LogMissing(
-            f"{shown} holds no {what} (no table {table}; check "
-            "TIMELINE_DATABASE_URL); nothing was created"
-        )
 
 
 #: Kinds whose facts may respond to others (`inResponseTo`).

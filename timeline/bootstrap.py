@@ -1,12 +1,30 @@
-"""The one place that wires the service from settings: event store, read models, runner."""
+"""The one place that wires the service from settings: event store, read models, runner, and
+the ways events go out (the wake-up source, the fan-out, the webhook worker)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from projections.runner import ProjectionRunner
 from timeline.application import Timeline
 from timeline.settings import Settings
+from timeline.streams.settings import StreamSettings
+from timeline.streams.wakeups import NewEvents
+
+if TYPE_CHECKING:  # imported when streaming starts: a CLI read never loads this stack
+    from timeline.streams.fanout import Fanout
+    from timeline.streams.webhooks import WebhookWorker
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The running ways out of one process: the fan-out to live subscribers, the webhooks."""
+
+    fanout: Fanout
+    webhooks: WebhookWorker
 
 
 @dataclass
@@ -15,11 +33,13 @@ class Services:
 
     `projections` is the runner of the read models over the event store's engine; it applies
     events only while started (`start_projector`) or when asked (`projections.catch_up()`).
+    `new_events` is the process's one wake-up source, shared by the runner and the fan-out.
     """
 
     settings: Settings
     timeline: Timeline
     projections: ProjectionRunner
+    new_events: NewEvents
 
     def start_projector(self) -> None:
         """Keep the read models up to date in this process (stands by if a worker is active)."""
@@ -27,6 +47,26 @@ class Services:
 
     def stop_projector(self) -> None:
         self.projections.stop()
+
+    @asynccontextmanager
+    async def streaming(self, settings: StreamSettings | None = None) -> AsyncIterator[Streams]:
+        """Run this process's fan-out and webhook worker on the running event loop while the
+        block runs; the fan-out shares the wake-up source and pokes the worker."""
+        from timeline.streams.fanout import Fanout
+        from timeline.streams.webhooks import WebhookWorker
+
+        fanout = Fanout(self.timeline, settings, self.new_events)
+        worker = WebhookWorker(self.timeline)
+        await fanout.start()
+        try:
+            await worker.start()
+            try:
+                fanout.on_advance(worker.poke)
+                yield Streams(fanout, worker)
+            finally:
+                await worker.stop()
+        finally:
+            await fanout.stop()
 
     def wait_for(self, position: int, timeout: float | None = None) -> bool:
         """Read-your-writes: block until the read models include log `position` (a command
@@ -36,9 +76,10 @@ class Services:
         return self.projections.wait_for(position, timeout)
 
     def close(self) -> None:
-        """Stop the projections and close the store, returning its pooled connections (the
-        library's close leaves the engine's pool open)."""
+        """Stop the projections and the wake-ups and close the store, returning its pooled
+        connections (the library's close leaves the engine's pool open)."""
         self.projections.stop()
+        self.new_events.close()
         engine = self.timeline.engine
         self.timeline.close()
         engine.dispose()
@@ -52,10 +93,12 @@ def bootstrap(
     the database must already hold the event log (LogMissing otherwise; see Timeline)."""
     settings = settings or Settings()
     timeline = Timeline(settings, read_only=read_only)
+    new_events = NewEvents(timeline, StreamSettings().watch_interval)
     services = Services(
         settings=settings,
         timeline=timeline,
-        projections=ProjectionRunner(timeline.engine, timeline),
+        projections=ProjectionRunner(timeline.engine, timeline, new_events=new_events),
+        new_events=new_events,
     )
     if run_projections:
         services.start_projector()

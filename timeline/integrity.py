@@ -1,71 +1,104 @@
-"""A hash chain over the event log, so that an event altered or removed in the database is
-detected (`timeline verify`) and an export can cite the log's head (position, hash).
+"""The log as an RFC 9162 Merkle tree, so that anyone can check that an event is in a cited
+head (inclusion proof) and that a later head only appended to it (consistency proof), and
+`timeline verify` detects an event altered, removed or written outside the service.
 
-Each event's hash is sha256(previous hash + canonical JSON of the event as stored): its
-position, aggregate id, version, topic and state bytes (hex). The chain rows are written by
-`seal` in the same transaction as the events, so the chain never lags the log: on PostgreSQL
-the event store locks its table for inserts, so positions commit in order and the previous
-hash read after the insert is the true predecessor; on SQLite the write lock serialises.
+A leaf commits to an event's metadata and to a salted digest of its stored payload (so that
+a payload can be redacted without changing the leaf); its canonical JSON is `Leaf.canonical`.
+`seal` adds the leaves of a command's events in that command's transaction, with the perfect
+subtrees they complete (timeline/merkle.py), after reading the tree's last leaf (and, unless
+this process wrote it, its O(log n) frontier nodes): O(log n) per event. Positions commit in
+order (PostgreSQL: the event store locks its table for inserts; SQLite: the write lock), so
+the last leaf read after the insert is the true one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator, Sequence
+import os
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    DateTime,
     Engine,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    TextClause,
+    and_,
     insert,
+    or_,
     select,
     text,
 )
-from sqlalchemy.orm import Session
 
-#: The hash before the first event.
-GENESIS = "0" * 64
+if TYPE_CHECKING:  # the ORM only types `seal`; reading the head needs SQLAlchemy Core alone
+    from sqlalchemy.orm import Session
+
+from timeline import merkle
+from timeline.leaf import Leaf, leaf_of, payload_digest, recorded_at_of
 
 metadata = MetaData()
 
-#: One row per event, written in the event's own transaction.
-log_hashes = Table(
-    "timeline_log_hashes",
+_POSITION = BigInteger().with_variant(Integer(), "sqlite")
+
+#: One row per event: its place in the tree, its salt, and the root of the tree it ends.
+log_leaves = Table(
+    "timeline_log_leaves",
     metadata,
-    Column(
-        "position",
-        BigInteger().with_variant(Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=False,
-    ),
-    Column("hash", String(64), nullable=False),
-    Column("previous_hash", String(64), nullable=False),
+    Column("position", _POSITION, primary_key=True, autoincrement=False),
+    Column("leaf_index", BigInteger, nullable=False, unique=True),
+    Column("stream", String(240), nullable=False),
+    Column("salt", LargeBinary(16), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Index("ix_timeline_log_leaves_recorded_at", "recorded_at", "position"),
 )
+
+#: Every perfect subtree of the tree: (level, index) covers leaves [index << level, ...).
+log_nodes = Table(
+    "timeline_log_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+SALT_BYTES = 16
+MAX_LEVEL = 48  # 2**48 leaves: far beyond any log this service will hold
 
 
 @dataclass(frozen=True)
-class StoredRow:
-    """An event row as the store holds it; what the hash covers."""
+class TreeHead:
+    """The tree after log position `position`: its size, root and last event's recordedAt
+    (size 0: the empty tree, SHA-256 of nothing, no recordedAt)."""
 
+    tree_size: int
+    root: bytes
     position: int
-    aggregate_id: UUID
-    version: int
-    topic: str
-    state: bytes
+    recorded_at: datetime | None
+
+    @property
+    def hash(self) -> str:
+        """The root hash in hex: what `--expect-head POSITION:HASH` cites."""
+        return self.root.hex()
+
+
+EMPTY_HEAD = TreeHead(0, merkle.EMPTY_ROOT, 0, None)
 
 
 @dataclass(frozen=True)
 class LogHead:
-    """The latest sealed position and its hash (position 0 and GENESIS for an empty log)."""
+    """A head as cited (POSITION:HASH): a log position and the hex root of the tree after it."""
 
     position: int
     hash: str
@@ -73,10 +106,10 @@ class LogHead:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of a walk of the chain: `bad_position` is the first problem, if any."""
+    """The outcome of a walk of the tree: `bad_position` is the first problem, if any."""
 
     checked: int
-    head: LogHead
+    head: TreeHead
     bad_position: int | None = None
     reason: str = ""
 
@@ -85,221 +118,314 @@ class Verdict:
         return self.bad_position is None
 
 
-def event_hash(previous: str, row: StoredRow) -> str:
-    """sha256 over the previous hash and the canonical JSON of the stored event."""
-    return hashlib.sha256((previous + _canonical(row)).encode()).hexdigest()
+_INSERT_LEAVES = insert(log_leaves)
+_INSERT_NODES = insert(log_nodes)
 
 
-def _canonical(row: StoredRow) -> str:
-    """The canonical JSON of a stored event (ASCII: its UTF-8 is itself)."""
-    return json.dumps(
-        {
-            "position": row.position,
-            "aggregateId": str(row.aggregate_id),
-            "version": row.version,
-            "topic": row.topic,
-            "state": bytes(row.state).hex(),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-
-
-def _seal_first(digest: str) -> Any:
-    """The statement that links the first new event to the head it reads, in one round trip
-    instead of two: `digest(text)` is the same sha256(previous + canonical JSON) as in Python
-    (PostgreSQL's own, or on SQLite a Python function registered on the connection).
-
-    It starts with INSERT, not WITH: Python's sqlite3 opens its implicit transaction only
-    before a statement that starts with INSERT/UPDATE/DELETE/REPLACE, so a leading WITH
-    would run (and commit) on its own outside the command's transaction."""
-    return text(
-        f"""
-        INSERT INTO {log_hashes.name} (position, hash, previous_hash)
-        WITH head AS (
-            SELECT position, hash FROM {log_hashes.name} ORDER BY position DESC LIMIT 1
-        ), previous AS (
-            SELECT COALESCE((SELECT position FROM head), 0) AS position,
-                   COALESCE((SELECT hash FROM head), :genesis) AS hash
-        )
-        SELECT :position, {digest.format("previous.hash || :body")}, previous.hash
-        FROM previous WHERE previous.position < :position
-        RETURNING hash
-        """
-    )
-
-
-#: Built once per dialect: SQLAlchemy then reuses their compiled form.
-_SEAL_FIRST = {
-    "postgresql": _seal_first("encode(sha256(convert_to({}, 'UTF8')), 'hex')"),
-    "sqlite": _seal_first("timeline_sha256({})"),
-}
-
-
-def _sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _with_hash_function(connection: Connection) -> Connection:
-    """Register `timeline_sha256` on this SQLite connection once (remembered in the pool's
-    per-DBAPI-connection info, which lives as long as the DBAPI connection)."""
-    fairy = connection.connection
-    if "timeline_sha256" not in fairy.info:
-        driver = fairy.driver_connection
-        assert driver is not None
-        driver.create_function("timeline_sha256", 1, _sha256_hex, deterministic=True)
-        fairy.info["timeline_sha256"] = True
-    return connection
-
-
-def seal(session: Session, notifications: Sequence[Any]) -> LogHead:
-    """Chain the events just inserted in this transaction (Notification-like objects with
-    id, originator_id, originator_version, topic, state). Returns the new head."""
+def seal(
+    session: Session, notifications: Sequence[Any], stream: str, recorded_at: Sequence[datetime]
+) -> TreeHead:
+    """Add the events just inserted in this transaction (Notification-like: id, originator_id,
+    originator_version, topic, state; with their stream `kind:slug` and recordedAt, in the
+    same order) to the tree. Returns the new head."""
     connection = session.connection()  # Core on the session's connection: no ORM overhead
-    stored = [
-        StoredRow(
+    items = [(note, stream, at) for note, at in zip(notifications, recorded_at, strict=True)]
+    return append_leaves(connection, sorted(items, key=lambda item: int(item[0].id)))
+
+
+def append_leaves(connection: Connection, items: Sequence[tuple[Any, str, datetime]]) -> TreeHead:
+    """Append (event row, stream, recordedAt) in position order: one read, two inserts."""
+    size, position, frontier = _read_frontier(connection)
+    leaves: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    head = EMPTY_HEAD
+    for note, stream, at in items:
+        if int(note.id) <= position:
+            raise RuntimeError(f"position {note.id} is not after the tree's last {position}")
+        salt = os.urandom(SALT_BYTES)
+        leaf = Leaf(
             int(note.id),
+            stream,
             note.originator_id,
             int(note.originator_version),
             str(note.topic),
-            bytes(note.state),
+            at,
+            payload_digest(salt, note.state),
         )
-        for note in sorted(notifications, key=lambda n: int(n.id))
-    ]
-    seal_first = _SEAL_FIRST.get(connection.dialect.name)
-    if stored and seal_first is not None:
-        if connection.dialect.name == "sqlite":
-            _with_hash_function(connection)
-        first = stored.pop(0)
-        digest = connection.execute(
-            seal_first,
-            {"genesis": GENESIS, "position": first.position, "body": _canonical(first)},
-        ).scalar()
-        if digest is None:
-            position = _head(connection).position
-            raise RuntimeError(f"position {first.position} is not after the chain head {position}")
-        previous, position = str(digest), first.position
-    else:
-        last = _head(connection)
-        previous, position = last.hash, last.position
-    rows = []
-    for row in stored:
-        if row.position <= position:
-            raise RuntimeError(f"position {row.position} is not after the chain head {position}")
-        digest = event_hash(previous, row)
-        rows.append({"position": row.position, "hash": digest, "previous_hash": previous})
-        previous, position = digest, row.position
-    if rows:
-        connection.execute(_LINK, rows)
-    return LogHead(position, previous)
+        head = _append(frontier, size, leaf.hash(), nodes, position=leaf.position, at=at)
+        leaves.append(
+            {
+                "position": leaf.position,
+                "leaf_index": size,
+                "stream": stream,
+                "salt": salt,
+                "recorded_at": at,
+                "root": head.root,
+            }
+        )
+        size, position = size + 1, leaf.position
+    if leaves:
+        connection.execute(_INSERT_LEAVES, leaves)
+        connection.execute(_INSERT_NODES, nodes)
+        _frontiers[connection.engine] = (size, head.root, dict(frontier))
+    return head
 
 
-def head(engine: Engine) -> LogHead:
-    """The chain's head as committed now."""
-    with engine.connect() as connection:
-        return _head(connection)
-
-
-#: Built once: SQLAlchemy then reuses its compiled form without recomputing a cache key.
-_HEAD = (
-    select(log_hashes.c.position, log_hashes.c.hash).order_by(log_hashes.c.position.desc()).limit(1)
-)
-_LINK = insert(log_hashes)
-
-
-def _head(connection: Connection) -> LogHead:
-    row = connection.execute(_HEAD).first()
-    return LogHead(0, GENESIS) if row is None else LogHead(int(row.position), str(row.hash))
-
-
-def _pages(
-    connection: Connection, table: Table, key: str, after: int, stop: int | None, batch: int
-) -> Iterator[Any]:
-    """Rows of `table` ordered by `key`, read in pages (keyset pagination)."""
-    column = table.c[key]
+def backfill(connection: Connection, events: Table, streams: Table, batch: int = 1000) -> int:
+    """Add the events that have no leaf yet (a log from before the tree, migration 0002), in
+    position order; returns how many. Their recordedAt is the one in their payload."""
+    added, after = 0, 0
     while True:
-        query = select(table).where(column > after).order_by(column).limit(batch)
-        if stop is not None:
-            query = query.where(column <= stop)
-        page = connection.execute(query).all()
-        yield from page
-        if len(page) < batch:
-            return
-        after = getattr(page[-1], key)
+        rows = connection.execute(
+            select(events).where(events.c.id > after).order_by(events.c.id).limit(batch)
+        ).all()
+        if not rows:
+            return added
+        items = [_Row(r) for r in rows]
+        ids = {item.originator_id for item in items}
+        names = {
+            s.aggregate_id: f"{s.kind}:{s.slug}"
+            for s in connection.execute(select(streams).where(streams.c.aggregate_id.in_(ids)))
+        }
+        append_leaves(
+            connection, [(i, names[i.originator_id], recorded_at_of(i.state)) for i in items]
+        )
+        added, after = added + len(rows), int(rows[-1].id)
+
+
+class _Row:
+    """An event row read through a reflected table (UUIDs may come back as 16 bytes)."""
+
+    def __init__(self, row: Any) -> None:
+        self.id = int(row.id)
+        raw = row.originator_id
+        self.originator_id = raw if isinstance(raw, UUID) else UUID(bytes=bytes(raw))
+        self.originator_version = int(row.originator_version)
+        self.topic = str(row.topic)
+        self.state = bytes(row.state)
+
+
+_LAST_LEAF = (
+    select(log_leaves.c.leaf_index, log_leaves.c.position, log_leaves.c.root)
+    .order_by(log_leaves.c.leaf_index.desc())
+    .limit(1)
+)
+#: Per database: the frontier this process last wrote, as (tree size, root, frontier).
+_frontiers: weakref.WeakKeyDictionary[Engine, tuple[int, bytes, dict[int, bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _read_frontier(connection: Connection) -> tuple[int, int, dict[int, bytes]]:
+    """The tree's size, last position and frontier (level -> node). The last leaf is one
+    index lookup; the frontier is this process's own from its last seal when that leaf still
+    ends the tree with the same root (a rolled-back seal or another writer fails the check),
+    else its O(log n) nodes in one query."""
+    row = connection.execute(_LAST_LEAF).first()
+    if row is None:
+        return 0, 0, {}
+    size, position, root = int(row.leaf_index) + 1, int(row.position), bytes(row.root)
+    cached = _frontiers.get(connection.engine)
+    if cached is not None and cached[0] == size and cached[1] == root:
+        return size, position, dict(cached[2])
+    keys = merkle.root_nodes(size)
+    found = fetch_nodes(connection, keys)
+    missing = [node for node in keys if node not in found]
+    if missing:
+        raise RuntimeError(f"the tree lacks its node {missing[0]}: it was altered")
+    return size, position, {level: found[(level, idx)] for level, idx in keys}
+
+
+def fetch_nodes(connection: Connection, keys: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """The stored nodes named, in one query by primary key."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    if connection.dialect.name == "postgresql":  # one plan: index lookups from two arrays
+        found = connection.execute(
+            _PG_NODES, {"levels": [k[0] for k in keys], "idxs": [k[1] for k in keys]}
+        )
+        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in found}
+    slots = 1 << (len(keys) - 1).bit_length()  # a few statement shapes, each compiled once
+    params: dict[str, int] = {}
+    for slot in range(slots):
+        level, idx = keys[slot] if slot < len(keys) else (-1, -1)
+        params[f"l{slot}"], params[f"i{slot}"] = level, idx
+    rows = connection.execute(_node_query(slots), params)
+    return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+
+
+_NODE_QUERIES: dict[int, TextClause] = {}
+_PG_NODES = text(
+    f"""
+    SELECT n.level, n.idx, n.hash
+    FROM unnest(CAST(:levels AS integer[]), CAST(:idxs AS bigint[])) AS k (level, idx)
+    JOIN {log_nodes.name} AS n ON n.level = k.level AND n.idx = k.idx
+    """
+)
+
+
+def _node_query(slots: int) -> TextClause:
+    """`slots` primary-key probes OR'ed (a row-value IN is a full scan on SQLite, and a
+    statement of a new shape per proof would be compiled per proof)."""
+    query = _NODE_QUERIES.get(slots)
+    if query is None:
+        where = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(slots))
+        query = text(f"SELECT level, idx, hash FROM {log_nodes.name} WHERE {where}")
+        _NODE_QUERIES[slots] = query
+    return query
+
+
+def _append(
+    frontier: dict[int, bytes],
+    index: int,
+    leaf: bytes,
+    nodes: list[dict[str, Any]],
+    *,
+    position: int,
+    at: datetime | None,
+) -> TreeHead:
+    """Add leaf `index` to `frontier` (level -> perfect subtree on the right edge), collect
+    the nodes it completes into `nodes`, and return the head it makes."""
+    completed = merkle.completed_nodes(index, leaf, frontier.__getitem__)
+    for (level, idx), digest in completed:
+        nodes.append({"level": level, "idx": idx, "hash": digest})
+        frontier.pop(level, None)
+    top_level = completed[-1][0][0]
+    frontier[top_level] = completed[-1][1]
+    root = merkle.fold([frontier[level] for level in sorted(frontier, reverse=True)])
+    return TreeHead(index + 1, root, position, at)
+
+
+# -- the head and the walk -------------------------------------------------------------------
+
+_LATEST = (
+    select(log_leaves.c.leaf_index, log_leaves.c.position, log_leaves.c.root)
+    .add_columns(log_leaves.c.recorded_at)
+    .order_by(log_leaves.c.leaf_index.desc())
+    .limit(1)
+)
+
+
+def head_of(row: Any) -> TreeHead:
+    """The head a leaf row ends (None: the empty tree)."""
+    if row is None:
+        return EMPTY_HEAD
+    at = row.recorded_at
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # SQLite: naive
+    return TreeHead(int(row.leaf_index) + 1, bytes(row.root), int(row.position), at)
+
+
+def head(engine: Engine) -> TreeHead:
+    """The tree's head as committed now."""
+    with engine.connect() as connection:
+        return head_of(connection.execute(_LATEST).first())
 
 
 def verify(
     engine: Engine, events: Table, batch: int = 1000, expect: LogHead | None = None
 ) -> Verdict:
-    """Walk the log and the chain together, recompute every hash and report the first
-    position where they disagree: an altered event, a removed one, an event not sealed by
-    the service, a broken link. With `expect`, a head cited earlier must still be on the chain.
-    """
+    """Walk the log and the tree together, recompute every leaf, node and root, and report
+    the first position where they disagree: an altered event, a removed one, an event not
+    added by the service, an altered tree. With `expect`, a head cited earlier must be the
+    tree's head at its position, and the message tells a mistyped citation from a rewrite."""
     with engine.connect() as connection:
-        sealed = _head(connection)  # walk up to here; later commits seal themselves
-        verdict = _walk(connection, events, sealed, batch)
+        sealed = head_of(connection.execute(_LATEST).first())  # later commits seal themselves
+        verdict = _Walk(connection, events, sealed).run(batch)
         if verdict.ok:
             verdict = _unsealed_tail(connection, events, sealed, verdict)
-    if verdict.ok and expect is not None:
-        verdict = _check_cited(engine, expect, verdict)
+        if verdict.ok and expect is not None:
+            verdict = _check_cited(connection, expect, verdict)
     return verdict
 
 
-def _walk(connection: Connection, events: Table, sealed: LogHead, batch: int) -> Verdict:
-    chain = _pages(connection, log_hashes, "position", 0, sealed.position, batch)
-    stored = _pages(connection, events, "id", 0, sealed.position, batch)
-    previous, checked = GENESIS, 0
-    event = next(stored, None)
-    for link in chain:
-        position = int(link.position)
-        if event is not None and int(event.id) < position:
-            return _bad(
-                checked,
-                sealed,
-                int(event.id),
-                "the event is not in the hash chain (written to the database outside the service)",
+OUTSIDE = "the event has no leaf in the tree (written to the database outside the service)"
+REMOVED = "the event was removed from the database"
+ALTERED = "the event was altered in the database (its content no longer matches its leaf)"
+
+
+class _Walk:
+    """One pass over leaves, events and nodes in pages of positions, rebuilding the tree."""
+
+    def __init__(self, connection: Connection, events: Table, sealed: TreeHead) -> None:
+        self.connection, self.events, self.sealed = connection, events, sealed
+        self.frontier: dict[int, bytes] = {}
+        self.index = 0
+
+    def run(self, batch: int) -> Verdict:
+        after = 0
+        while after < self.sealed.position:
+            leaves = self.connection.execute(
+                select(log_leaves)
+                .where(log_leaves.c.position > after, log_leaves.c.position <= self.sealed.position)
+                .order_by(log_leaves.c.position)
+                .limit(batch)
+            ).all()
+            last = leaves[-1].position if leaves else self.sealed.position
+            problem = self._page(after, int(last), {int(r.position): r for r in leaves})
+            if problem is not None:
+                return Verdict(self.index, self.sealed, *problem)
+            after = int(last)
+        return Verdict(self.index, self.sealed)
+
+    def _page(self, after: int, last: int, leaves: dict[int, Any]) -> tuple[int, str] | None:
+        column = self.events.c.id
+        rows = self.connection.execute(
+            select(self.events).where(column > after, column <= last).order_by(column)
+        ).all()
+        events = {int(r.id): r for r in rows}
+        stored = self._nodes(self.index, self.index + len(leaves))
+        for position in sorted(events.keys() | leaves.keys()):
+            if position not in leaves:
+                return position, OUTSIDE
+            if position not in events:
+                return position, REMOVED
+            problem = self._check(events[position], leaves[position], stored)
+            if problem is not None:
+                return position, problem
+        return None
+
+    def _check(self, event: Any, row: Any, stored: dict[merkle.Node, bytes]) -> str | None:
+        if int(row.leaf_index) != self.index:
+            return (
+                f"the event's leaf is number {row.leaf_index}, not {self.index}: an earlier "
+                "event was removed with its leaf, or the tree was rewritten"
             )
-        if link.previous_hash != previous:
-            return _bad(
-                checked,
-                sealed,
-                position,
-                "the chain link does not follow the one "
-                "before it (an earlier event or its hash was removed or rewritten)",
-            )
-        if event is None or int(event.id) != position:
-            return _bad(checked, sealed, position, "the event was removed from the database")
-        row = StoredRow(
-            position,
-            event.originator_id,
-            int(event.originator_version),
-            str(event.topic),
-            bytes(event.state),
-        )
-        if event_hash(previous, row) != link.hash:
-            return _bad(
-                checked,
-                sealed,
-                position,
-                "the event was altered in the database (its content no longer matches its hash)",
-            )
-        previous, checked = str(link.hash), checked + 1
-        event = next(stored, None)
-    if event is not None:
-        return _bad(
-            checked,
-            sealed,
-            int(event.id),
-            "the event is not in the hash chain (written to the database outside the service)",
-        )
-    return Verdict(checked, sealed)
+        leaf = leaf_of(event, row).hash()
+        completed: list[dict[str, Any]] = []
+        head = _append(self.frontier, self.index, leaf, completed, position=0, at=None)
+        if stored.get((0, self.index)) != leaf:
+            return ALTERED
+        for node in completed[1:]:
+            if stored.get((node["level"], node["idx"])) != node["hash"]:
+                return (
+                    f"the tree's node at level {node['level']} index {node['idx']} was altered "
+                    "or removed (proofs through it would fail)"
+                )
+        if head.root != bytes(row.root):
+            return "the root recorded with this event was altered in the database"
+        self.index += 1
+        return None
+
+    def _nodes(self, first: int, end: int) -> dict[merkle.Node, bytes]:
+        """The stored nodes that leaves [first, end) complete (a superset), in one query."""
+        if end <= first:
+            return {}
+        ranges = []
+        for level in range(MAX_LEVEL):
+            low, high = first >> level, (end >> level) - 1
+            if high < low:
+                break
+            ranges.append(and_(log_nodes.c.level == level, log_nodes.c.idx.between(low, high)))
+        rows = self.connection.execute(select(log_nodes).where(or_(*ranges)))
+        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
 
 def _unsealed_tail(
-    connection: Connection, events: Table, sealed: LogHead, verdict: Verdict
+    connection: Connection, events: Table, sealed: TreeHead, verdict: Verdict
 ) -> Verdict:
-    """Events after the walked head must be sealed too; the events are read before the
-    chain rows so that a write committing meanwhile is seen with its seal."""
+    """Events after the walked head must have leaves too; the events are read before the
+    leaves so that a write committing meanwhile is seen with its leaf."""
     positions = (
         connection.execute(
             select(events.c.id).where(events.c.id > sealed.position).order_by(events.c.id)
@@ -309,40 +435,48 @@ def _unsealed_tail(
     )
     if not positions:
         return verdict
-    chained = set(
+    sealed_later = set(
         connection.execute(
-            select(log_hashes.c.position).where(log_hashes.c.position > sealed.position)
+            select(log_leaves.c.position).where(log_leaves.c.position > sealed.position)
         )
         .scalars()
         .all()
     )
     for position in positions:
-        if position not in chained:
-            return _bad(
-                verdict.checked,
-                sealed,
-                int(position),
-                "the event is not in the hash chain (written to the database outside the service)",
+        if position not in sealed_later:
+            return Verdict(verdict.checked, sealed, int(position), OUTSIDE)
+    return verdict
+
+
+def _check_cited(connection: Connection, expect: LogHead, verdict: Verdict) -> Verdict:
+    """A cited head against the verified tree: the log is self-consistent by now, so a cited
+    hash that differs is a typo when it is close to the true one, else a rewritten log."""
+    row = connection.execute(
+        select(log_leaves.c.root).where(log_leaves.c.position == expect.position)
+    ).first()
+    sealed = verdict.head
+    if row is None:
+        if expect.position > sealed.position:
+            reason = (
+                f"the cited position is beyond the log, which ends at {sealed.position}: a "
+                "mistyped citation, or the events after it were removed with their leaves"
             )
-    return verdict
-
-
-def _check_cited(engine: Engine, expect: LogHead, verdict: Verdict) -> Verdict:
-    with engine.connect() as connection:
-        found = connection.execute(
-            select(log_hashes.c.hash).where(log_hashes.c.position == expect.position)
-        ).scalar()
-    if found != expect.hash:
-        return _bad(
-            verdict.checked,
-            verdict.head,
-            expect.position,
-            "the cited head is not on the chain (the log was rewritten after it was cited)"
-            if found
-            else "the cited head's position is not in the chain",
+        else:
+            reason = "no event has the cited position: a mistyped citation (check the position)"
+        return Verdict(verdict.checked, sealed, expect.position, reason)
+    true = bytes(row.root).hex()
+    if true == expect.hash:
+        return verdict
+    differing = sum(a != b for a, b in zip(true, expect.hash, strict=True))
+    if differing <= 4 or sorted(true) == sorted(expect.hash):
+        reason = (
+            f"mistyped citation: the head at this position is {true}; the cited hash differs "
+            f"in {differing} of 64 digits (the log itself verifies)"
         )
-    return verdict
-
-
-def _bad(checked: int, sealed: LogHead, position: int, reason: str) -> Verdict:
-    return Verdict(checked, sealed, position, reason)
+    else:
+        reason = (
+            f"the log was rewritten after it was cited: the tree at this position has root "
+            f"{true}, not the cited one (the log verifies, so it was rewritten whole; a head "
+            "signed by the service's key proves which is the original)"
+        )
+    return Verdict(verdict.checked, sealed, expect.position, reason)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -23,6 +26,17 @@ class Settings(BaseSettings):
         default="sqlite:///timeline.db",
         description="SQLAlchemy URL of the event store and read models; a SQLite file in the "
         "working directory by default, `postgresql+psycopg://user@host/db` in production.",
+    )
+    signing_key: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 key that signs tree heads (created there on first "
+        "use when missing). Default: beside a SQLite file (`timeline.db.signing-key.pem`); "
+        "for PostgreSQL `timeline-signing-key.pem` in `key_dir`. Never printed.",
+    )
+    key_dir: Path = Field(
+        default=Path("."),
+        description="Directory of the signing key when `signing_key` is unset and the "
+        "database is not a SQLite file (PostgreSQL deployments: a volume every replica mounts).",
     )
     read_your_writes_timeout: float = Field(
         default=5.0, ge=0, description="Seconds a write waits for the projections to catch up."
@@ -125,6 +139,44 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.sqlalchemy_url.startswith("postgresql")
+
+
+#: TIMELINE_* variables read outside the settings models: the CLI's traceback switch, and the
+#: development and test tooling (dev.py, the test suite), which a shell may well export.
+TOOLING_VARIABLES = frozenset(
+    {
+        "TIMELINE_DEBUG",
+        "TIMELINE_VENV",
+        "TIMELINE_TEST_POSTGRES",
+        "TIMELINE_TEST_POSTGRES_BINDIR",
+        "TIMELINE_REQUIRE_POSTGRES",
+        "TIMELINE_NPM_CACHE",
+        "TIMELINE_CHROMIUM",
+    }
+)
+
+
+def known_variables(*models: type[BaseSettings]) -> frozenset[str]:
+    """Every environment variable the settings models read (prefix + field name)."""
+    names = set(TOOLING_VARIABLES)
+    for model in models:
+        prefix = str(model.model_config.get("env_prefix") or "").upper()
+        names.update(prefix + name.upper() for name in model.model_fields)
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str], *models: type[BaseSettings]) -> list[str]:
+    """A line for each TIMELINE_* variable no model reads (a typo such as
+    TIMELINE_DATABSE_URL would otherwise be ignored in silence), with the nearest name."""
+    known = known_variables(*models)
+    lines = []
+    for name in sorted(n for n in environ if n.upper().startswith("TIMELINE_")):
+        if name.upper() in known:
+            continue
+        near = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        lines.append(f"{name} is not a setting of this service and is ignored{hint}")
+    return lines
 
 
 def _env_prefix(model: str) -> str:

@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from timeline import eventstore
+
 metadata = MetaData()
 
 #: One row per aggregate: its kind and slug, written with its first event.
@@ -154,9 +156,9 @@ def insert_events(
     """Insert a command's stored events as the event store does (on PostgreSQL: table lock
     first, NOTIFY after), with Core inserts on the session's connection instead of an ORM
     flush; the rows and their positions are the same, the ORM unit of work is skipped."""
-    table = recorder.events_record_cls.__table__
+    table = eventstore.events_table(recorder)
     connection = session.connection()
-    recorder._lock_table(session)  # PostgreSQL: positions commit in insert order
+    eventstore.lock_table(recorder, session)  # PostgreSQL: positions commit in insert order
     statement = _insert_statement(table)
     notifications = []
     for event in stored_events:
@@ -181,7 +183,7 @@ def insert_events(
                 state=event.state,
             )
         )
-    recorder._notify_channel(session)
+    eventstore.notify(recorder, session)
     return notifications
 
 

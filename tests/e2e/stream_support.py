@@ -1,12 +1,10 @@
 """Shared by the stream, subscription and webhook e2e tests: a real API server in a subprocess
-(uvicorn on a free port, the app built by `api.app.create_app` from the environment) and a
+(uvicorn on a free port, the app built by `entrypoints.asgi.create_app` from the environment) and a
 writer that records facts in the same database from the test process."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -16,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
-from support.ports import free_port
+from support.ports import free_port  # noqa: F401 -- re-exported to the stream tests
+from support.servers import ServerProcess
 
 from timeline.application import Timeline
 from timeline.egress import EgressPolicy, EgressSettings
@@ -38,68 +36,33 @@ FAST_RETRIES = {
 }
 
 
-class Server:
-    """`uvicorn api.app:create_app --factory` in a subprocess, on one database."""
+class Server(ServerProcess):
+    """`uvicorn entrypoints.asgi:create_app --factory` in a subprocess, on one database."""
 
     def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
-        self.database_url = database_url
-        self.log_path = log_path
-        self.env = env
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
-
-    def start(self) -> Server:
-        env = {**os.environ, "TIMELINE_DATABASE_URL": self.database_url, **self.env}
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
+        super().__init__(
+            lambda port: [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "api.app:create_app",
+                "entrypoints.asgi:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(self.port),
+                str(port),
                 "--log-level",
                 "warning",
             ],
+            env={**os.environ, "TIMELINE_DATABASE_URL": database_url, **env},
+            log_path=log_path,
             cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+        self.database_url = database_url
 
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM: lifespan shutdown runs), as an operator's restart."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+    def start(self, timeout: float = 60, poll: float = 0.1) -> Server:
+        super().start(timeout, poll)
+        return self
 
 
 @contextmanager

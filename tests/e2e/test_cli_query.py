@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,14 @@ from timeline.demo import ALLOWANCE_CLAUSE, DEMO_COMMANDS, INSTAGRAM_RESTRICTION
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
 
 
-def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real `timeline` console script against `database_url`."""
+def run_cli(
+    database_url: str, cwd: Path, *args: str, program: Sequence[str] = (TIMELINE,)
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `timeline` console script (or `program`) against `database_url`."""
     env = {**os.environ, "TIMELINE_DATABASE_URL": database_url, "COLUMNS": "140"}
     env.pop("TIMELINE_DEBUG", None)
     return subprocess.run(
-        [TIMELINE, *args],
+        [*program, *args],
         cwd=cwd,
         env=env,
         text=True,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from support.ports import free_port
+from support.servers import ServerProcess
 
 from timeline.demo import INSTAGRAM_RESTRICTION, POLICY
 
@@ -44,35 +44,20 @@ def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedPro
     )
 
 
-class Server:
-    """`timeline serve ARGS` on a free port; stopped by its own pid."""
+class Server(ServerProcess):
+    """`timeline serve ARGS` on a free port, started and healthy."""
 
     def __init__(self, database_url: str, cwd: Path, *args: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = (cwd / f"serve-{self.port}.log").open("w+")
-        self.process = subprocess.Popen(
-            [TIMELINE, "serve", "--port", str(self.port), *args],
-            cwd=cwd,
+        port = free_port()
+        super().__init__(
+            lambda port: [TIMELINE, "serve", "--port", str(port), *args],
             env=environment(database_url),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            text=True,
+            log_path=cwd / f"serve-{port}.log",
+            cwd=cwd,
+            port=port,
         )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        pytest.fail(f"timeline serve did not come up:\n{self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+        self.base = self.url
+        self.start(poll=0.2)
 
     def graphql(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
@@ -86,16 +71,6 @@ class Server:
         )
         body: dict[str, Any] = response.json()
         return body
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture
@@ -174,3 +149,28 @@ def test_a_token_from_the_cli_writes_through_the_api_and_the_cli_reads_it_back(
     positions = re.search(r"read models at position (\d+) \(log head (\d+)\)", projected.stderr)
     assert positions and positions.group(1) == positions.group(2)
     assert int(positions.group(2)) == written["data"]["withdrawPolicy"]["position"]
+
+
+@pytest.mark.e2e
+def test_a_second_serve_on_a_port_in_use_says_so_and_exits_7(
+    sqlite_url: str, tmp_path: Path, servers: list[Server]
+) -> None:
+    servers.append(Server(sqlite_url, tmp_path))
+    second = run_cli(sqlite_url, tmp_path, "serve", "--port", str(servers[0].port))
+    assert second.returncode == 7, second.stderr
+    assert "already in use" in second.stderr and "--port" in second.stderr
+    assert "serving on" not in second.stderr  # nothing claimed to be served
+    assert httpx.get(f"{servers[0].base}/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.e2e
+def test_serve_names_an_unknown_timeline_variable_at_start(
+    sqlite_url: str, tmp_path: Path, servers: list[Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMELINE_READ_REQUIRES_TOKENS", "true")  # a typo: ...REQUIRES_TOKEN
+    server = Server(sqlite_url, tmp_path)
+    servers.append(server)
+    assert (
+        "warning: TIMELINE_READ_REQUIRES_TOKENS is not a setting of this service and is "
+        "ignored; did you mean TIMELINE_READ_REQUIRES_TOKEN?"
+    ) in " ".join(server.output().split())

@@ -40,7 +40,7 @@ def preflight(server: Server, origin: str) -> httpx.Response:
 
 def test_serve_prints_where_graphiql_is(server: Server) -> None:
     assert f"GraphiQL at http://127.0.0.1:{server.port}/graphql" in server.output()
-    home = httpx.get(server.base + "/")
+    home = httpx.get(server.base + "/", follow_redirects=True)  # to the permalink of now
     assert home.status_code == 200
     assert '<a href="/graphql">' in home.text
 

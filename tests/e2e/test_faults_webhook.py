@@ -19,7 +19,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from stream_support import LOCAL_POLICY, LOCAL_RECEIVERS, Server, Writer, free_port
 
-from timeline import webhooks
+from timeline.streams import webhooks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -169,7 +169,7 @@ def test_filter_values_that_only_python_would_take_are_refused(
     refused(graphql(api, query, {"f": {criterion: [value]}}), criterion)
     response = httpx.get(api.url + "/events", params={parameter: value}, timeout=30)
     assert response.status_code == 400, response.text[:300]
-    assert response.json()["error"]["field"] == f"filter.{parameter}[0]"
+    assert response.json()["error"]["field"] == parameter  # named as sent
 
 
 @pytest.mark.parametrize(

@@ -40,10 +40,10 @@ from stream_support import (
 from test_api_security import post_raw
 from test_api_server import ApiServer, serve
 
-from timeline import webhooks
 from timeline.egress import EgressPolicy
-from timeline.event_stream import EventFilter
 from timeline.settings import Settings
+from timeline.streams import webhooks
+from timeline.streams.reader import EventFilter
 
 pytestmark = pytest.mark.e2e
 

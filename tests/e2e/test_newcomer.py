@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from support.ports import free_port
+from support.servers import ServerProcess
 
 from timeline.demo import ALLOWANCE_CLAUSE, DEMO_COMMANDS, POLICY
 
@@ -48,50 +46,8 @@ def allowance_texts() -> tuple[str, str]:
     return added, narrowed
 
 
-class Service:
-    """The README's command running as a process of its own (its own session, stopped by id)."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.handle = log.open("w")
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=self.handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        self.handle.flush()
-        return self.log.read_text()
-
-    def wait_healthy(self, base: str, limit: float) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the service exited:\n{self.output()}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        pytest.fail(f"the service did not come up within {limit}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.handle.close()
-
-
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Service]]]:
+def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[ServerProcess]]]:
     """An environment with a new virtual-environment path and a new SQLite file."""
     env = {
         key: value
@@ -100,7 +56,7 @@ def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Service]]]:
     }
     env["TIMELINE_VENV"] = str(tmp_path / "venv")
     env["TIMELINE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'timeline.db'}"
-    services: list[Service] = []
+    services: list[ServerProcess] = []
     yield env, services
     for service in services:
         service.stop()
@@ -130,7 +86,7 @@ def allowance(version: dict[str, Any]) -> str | None:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_the_readme_first_command_serves_the_demo_from_a_fresh_virtual_environment(
-    fresh: tuple[dict[str, str], list[Service]], tmp_path: Path
+    fresh: tuple[dict[str, str], list[ServerProcess]], tmp_path: Path
 ) -> None:
     env, services = fresh
     run, test = readme_commands()[:2]
@@ -138,9 +94,19 @@ def test_the_readme_first_command_serves_the_demo_from_a_fresh_virtual_environme
     port = free_port()
     base = f"http://127.0.0.1:{port}"
 
-    first = Service([*run, "--port", str(port)], env, tmp_path / "first.log")
-    services.append(first)
-    first.wait_healthy(base, INSTALL_LIMIT)
+    def service(log: str) -> ServerProcess:
+        """The README's command as a process of its own, stopped by its process group."""
+        started = ServerProcess(
+            lambda port: [*run, "--port", str(port)],
+            env=env,
+            log_path=tmp_path / log,
+            cwd=ROOT,
+            port=port,
+        )
+        services.append(started)
+        return started
+
+    first = service("first.log").start(INSTALL_LIMIT, poll=1)
     added, narrowed = allowance_texts()
 
     # "What did the Hate Speech guidance say on 11 March 2022?" The allowance, all day.
@@ -158,9 +124,7 @@ def test_the_readme_first_command_serves_the_demo_from_a_fresh_virtual_environme
     first.stop()
 
     # Run again: installed already (nothing reinstalled) and the demo adds nothing.
-    second = Service([*run, "--port", str(port)], env, tmp_path / "second.log")
-    services.append(second)
-    second.wait_healthy(base, 120)
+    second = service("second.log").start(120, poll=1)
     assert "installing" not in second.output()
     assert "demo data set: 0 events added" in second.output()
     assert [allowance(v) for v in policy_on(base, "2022-03-11")] == [added]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.ports import free_port
+from support.servers import ServerProcess, running
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
@@ -46,31 +45,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     directory = tmp_path_factory.mktemp("readme")
     env = {**os.environ, "TIMELINE_DATABASE_URL": f"sqlite:///{directory / 'timeline.db'}"}
     env.pop("TIMELINE_DEBUG", None)
-    port = free_port()
-    log = (directory / "serve.log").open("w")
-    process = subprocess.Popen(
-        [TIMELINE, "serve", "--demo", "--port", str(port)],
-        cwd=directory,
+    server = ServerProcess(
+        lambda port: [TIMELINE, "serve", "--demo", "--port", str(port)],
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        log_path=directory / "serve.log",
+        cwd=directory,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (directory / "serve.log").read_text()
-            assert time.monotonic() < deadline, "timeline serve did not come up"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base, env
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        log.close()
+    with running(server):
+        yield server.url, env
 
 
 def test_the_readme_shows_graphql_queries_and_cli_calls() -> None:

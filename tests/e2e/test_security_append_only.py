@@ -4,6 +4,7 @@ the chain's head, which `timeline verify` accepts as a cited head."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -195,7 +196,8 @@ def test_every_mutation_kind_only_appends_to_the_log(api: ApiServer) -> None:
 
 def test_log_head_follows_the_chain_and_verifies_as_a_cited_head(api: ApiServer) -> None:
     query = "{ logHead { position hash } }"
-    assert post(api, query)["data"]["logHead"] == {"position": 0, "hash": "0" * 64}
+    empty = hashlib.sha256(b"").hexdigest()  # RFC 9162: the empty tree's root
+    assert post(api, query)["data"]["logHead"] == {"position": 0, "hash": empty}
     heads = []
     for name, input_type, data in STEPS[:4]:
         position = post(api, mutation(name, input_type), {"i": data}, api.write_token)["data"][

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, create_engine, select
 from typer.testing import CliRunner
 
 from domain.errors import InvalidInput
+from entrypoints.cli import app
 from timeline import tokens
-from timeline.cli import app
 from timeline.settings import Settings
 
 

@@ -15,8 +15,8 @@ from factories import actor, clause, policy, revision
 
 from bench.generator import History
 from domain import InvalidInput, VersionConflict
+from entrypoints.cli.io import Line, _execute_all
 from timeline.application import Timeline
-from timeline.cli.io import Line, _execute_all
 from timeline.settings import Settings
 
 

@@ -1,10 +1,11 @@
-"""The one-statement seal (SQL hashing on both databases) writes the links the Python rule
-computes, byte for byte; the SQLite hash function survives a pool reconnect; the Core event
-insert stores what the event store's own reader returns."""
+"""The seal adds a command's events to the Merkle tree in its transaction, with the root the
+RFC's definition gives; it survives a pool reconnect; the Core event insert stores what the
+event store's own reader returns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from domain import Fact
-from timeline import integrity
+from timeline import integrity, merkle
 from timeline.application import Timeline
 
 
@@ -27,32 +28,26 @@ class Note:
     state: bytes
 
 
-def links(timeline: Timeline) -> list[tuple[int, str, str]]:
-    table = integrity.log_hashes
+T = datetime(2022, 3, 11, 12, 0, tzinfo=UTC)
+
+
+def leaves(timeline: Timeline) -> list[tuple[int, int]]:
+    table = integrity.log_leaves
     with timeline.engine.connect() as connection:
         rows = connection.execute(select(table).order_by(table.c.position))
-        return [(int(r.position), str(r.hash), str(r.previous_hash)) for r in rows]
+        return [(int(r.position), int(r.leaf_index)) for r in rows]
 
 
-def python_chain(
-    notes: list[Note], previous: str = integrity.GENESIS
-) -> list[tuple[int, str, str]]:
-    chain = []
-    for note in notes:
-        row = integrity.StoredRow(
-            note.id, note.originator_id, note.originator_version, note.topic, note.state
-        )
-        digest = integrity.event_hash(previous, row)
-        chain.append((note.id, digest, previous))
-        previous = digest
-    return chain
+def seal(session: Any, batch: list[Note]) -> integrity.TreeHead:
+    return integrity.seal(session, batch, "policy:meta/x", [T] * len(batch))
 
 
-@pytest.mark.parametrize("batches", [[1], [3], [1, 2], [2, 1, 1]])
-def test_seal_in_sql_writes_the_python_hashes(timeline: Timeline, batches: list[int]) -> None:
-    """First link hashed in SQL, the rest in Python: every link equals the Python rule,
-    for escaped text and for an empty state."""
-    notes: list[Note] = []
+@pytest.mark.parametrize("batches", [[1], [3], [1, 2], [2, 1, 1], [5, 4]])
+def test_seal_gives_the_root_of_the_rfc_tree_over_the_leaves(
+    timeline: Timeline, batches: list[int]
+) -> None:
+    """However the events are split into commands, every head is the RFC 9162 root over
+    the leaves so far, for escaped text and an empty state too."""
     position = 0
     for size in batches:
         batch = []
@@ -61,35 +56,43 @@ def test_seal_in_sql_writes_the_python_hashes(timeline: Timeline, batches: list[
             state = b"" if position == 2 else f'{{"t":"caf\\u00e9 {position}"}}'.encode()
             batch.append(Note(position, uuid4(), position, "domain.policy:Policy.X", state))
         with timeline.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-            head = integrity.seal(session, batch)
-        notes.extend(batch)
-        assert head == integrity.LogHead(position, python_chain(notes)[-1][1])
-    assert links(timeline) == python_chain(notes)
+            head = seal(session, batch)
+        assert (head.tree_size, head.position) == (position, position)
+        hashes = [bytes(h) for h in stored_leaf_hashes(timeline)]
+        assert head.root == merkle.root_reference(hashes)
+        assert integrity.head(timeline.engine) == head
+    assert leaves(timeline) == [(p, p - 1) for p in range(1, position + 1)]
+
+
+def stored_leaf_hashes(timeline: Timeline) -> list[bytes]:
+    table = integrity.log_nodes
+    with timeline.engine.connect() as connection:
+        query = select(table.c.hash).where(table.c.level == 0).order_by(table.c.idx)
+        return list(connection.execute(query).scalars())
 
 
 def test_seal_refuses_a_position_not_after_the_head(timeline: Timeline) -> None:
     note = Note(5, uuid4(), 1, "t", b"{}")
     with timeline.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-        integrity.seal(session, [note])
+        seal(session, [note])
     with (
-        pytest.raises(RuntimeError, match="not after the chain head"),
+        pytest.raises(RuntimeError, match="not after the tree's last"),
         timeline.recorder.transaction(commit=True) as session,  # type: ignore[attr-defined]
     ):
-        integrity.seal(session, [Note(5, uuid4(), 1, "t", b"{}")])
-    assert [link[0] for link in links(timeline)] == [5]
+        seal(session, [Note(5, uuid4(), 1, "t", b"{}")])
+    assert leaves(timeline) == [(5, 0)]
 
 
-def test_a_rolled_back_seal_leaves_no_link(timeline: Timeline) -> None:
-    """The seal is part of the caller's transaction even when it is its first write (on
-    SQLite a statement starting with WITH would run outside it and commit by itself)."""
+def test_a_rolled_back_seal_leaves_no_leaf(timeline: Timeline) -> None:
+    """The seal is part of the caller's transaction."""
     with timeline.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-        integrity.seal(session, [Note(1, uuid4(), 1, "t", b"{}")])
+        seal(session, [Note(1, uuid4(), 1, "t", b"{}")])
     with timeline.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
-        integrity.seal(session, [Note(2, uuid4(), 1, "t", b"{}"), Note(3, uuid4(), 1, "t", b"")])
-    assert [link[0] for link in links(timeline)] == [1]
+        seal(session, [Note(2, uuid4(), 1, "t", b"{}"), Note(3, uuid4(), 1, "t", b"")])
+    assert leaves(timeline) == [(1, 0)]
     with timeline.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-        integrity.seal(session, [Note(2, uuid4(), 1, "t", b"{}")])
-    assert [link[0] for link in links(timeline)] == [1, 2]
+        seal(session, [Note(2, uuid4(), 1, "t", b"{}")])
+    assert leaves(timeline) == [(1, 0), (2, 1)]
 
 
 def actor(slug: str) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def actor(slug: str) -> dict[str, Any]:
 
 
 def test_commands_seal_after_the_pool_reconnects(timeline: Timeline) -> None:
-    """New DBAPI connections get the hash function again (SQLite), and the chain verifies."""
+    """Sealing needs nothing per connection: after a reconnect the tree still verifies."""
     timeline.execute("registerActor", actor("a"))
     timeline.engine.dispose()
     timeline.execute("registerActor", actor("b"))
@@ -129,3 +132,18 @@ def test_core_insert_stores_what_the_event_store_reads(timeline: Timeline) -> No
         "ActorRenamed",
     ]
     assert replayed.facts == timeline.facts_of("actor", "a")
+
+
+def test_two_writers_taking_turns_keep_one_tree(timeline: Timeline) -> None:
+    """Each process remembers the frontier it wrote; when another writer has grown the tree
+    since, the check on the last leaf fails and the frontier is read from the nodes."""
+    other = Timeline(timeline.settings)
+    try:
+        for n in range(6):
+            (timeline if n % 2 else other).execute("registerActor", actor(f"turn-{n}"))
+        events = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        verdict = integrity.verify(timeline.engine, events)
+        assert verdict.ok, verdict.reason
+        assert verdict.checked == 6
+    finally:
+        other.close()

@@ -9,10 +9,11 @@ import asyncio
 from factories import action, correction, policy, revision, statement, world
 
 from api.events import event_from
-from api.fanout import Fanout, StreamSettings
 from api.subscriptions import graphql_event
 from timeline.application import Timeline
-from timeline.event_stream import EventReader, StreamEvent
+from timeline.streams.fanout import Fanout
+from timeline.streams.reader import EventReader, StreamEvent
+from timeline.streams.settings import StreamSettings
 
 
 def record_every_kind(timeline: Timeline) -> None:

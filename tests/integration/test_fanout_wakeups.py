@@ -12,10 +12,12 @@ import asyncio
 import pytest
 from factories import statement, world
 
-from api.fanout import CommitWatch, Fanout, StreamSettings, sqlite_path
 from timeline.application import Timeline
-from timeline.event_stream import EventFilter
 from timeline.settings import Settings
+from timeline.streams.fanout import Fanout
+from timeline.streams.reader import EventFilter
+from timeline.streams.settings import StreamSettings
+from timeline.streams.wakeups import CommitWatch, sqlite_path
 
 QUIET = StreamSettings(poll_interval=600, postgres_poll_interval=600)
 HANG_GUARD = 60

@@ -1,6 +1,7 @@
-"""The hash chain over the log: sealed in the events' own transaction, recomputable by anyone
-from the stored rows, and `timeline verify` names the first event altered, removed or written
-outside the service, on SQLite and PostgreSQL."""
+"""The log's Merkle tree: sealed in the events' own transaction, recomputable by anyone from
+the stored rows, and `timeline verify` names the first event altered, removed or written
+outside the service, and tells a mistyped citation from a rewritten log, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import threading
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from domain.errors import TimelineError
-from timeline import integrity
+from timeline import integrity, store
 from timeline.application import Timeline
 from timeline.demo import load_demo
 from timeline.settings import Settings
@@ -62,45 +62,65 @@ def stored_rows(timeline: Timeline) -> list[Any]:
         )
 
 
-def chain_rows(timeline: Timeline) -> list[Any]:
+def leaf_rows(timeline: Timeline) -> list[Any]:
     with timeline.engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(integrity.log_hashes).order_by(integrity.log_hashes.c.position)
-            )
-        )
+        table = integrity.log_leaves
+        return list(connection.execute(select(table).order_by(table.c.position)))
 
 
-def test_every_event_is_sealed_in_order_and_the_head_is_the_last_event(timeline: Timeline) -> None:
-    load_demo(timeline)
-    events, links = stored_rows(timeline), chain_rows(timeline)
-    assert [e.id for e in events] == [link.position for link in links]
-    assert links[0].previous_hash == integrity.GENESIS
-    assert all(b.previous_hash == a.hash for a, b in pairwise(links))
-    head = integrity.head(timeline.engine)
-    assert head == integrity.LogHead(timeline.head_position(), links[-1].hash)
-
-
-def test_the_head_hash_can_be_recomputed_from_the_stored_rows_by_the_documented_rule(
+def test_every_event_has_a_leaf_in_order_and_the_head_is_the_last_event(
     timeline: Timeline,
 ) -> None:
-    """The rule in docs/reliability.md, written out independently of timeline/integrity.py."""
     load_demo(timeline)
-    previous = "0" * 64
+    events, leaves = stored_rows(timeline), leaf_rows(timeline)
+    assert [e.id for e in events] == [leaf.position for leaf in leaves]
+    assert [leaf.leaf_index for leaf in leaves] == list(range(len(events)))
+    head = integrity.head(timeline.engine)
+    assert (head.tree_size, head.position) == (len(events), timeline.head_position())
+    assert head.root == bytes(leaves[-1].root)
+
+
+def _mth(hashes: list[bytes]) -> bytes:
+    """RFC 9162's MTH, written out here independently of timeline/merkle.py."""
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return hashlib.sha256(b"\x01" + _mth(hashes[:k]) + _mth(hashes[k:])).digest()
+
+
+def test_the_root_can_be_recomputed_from_the_stored_rows_by_the_documented_rule(
+    timeline: Timeline,
+) -> None:
+    """The leaf of docs/evidence.md, written out independently of timeline/integrity.py."""
+    load_demo(timeline)
+    streams = {r.aggregate_id: f"{r.kind}:{r.slug}" for r in stream_rows(timeline)}
+    salts = {r.position: bytes(r.salt) for r in leaf_rows(timeline)}
+    hashes = []
     for row in stored_rows(timeline):
-        body = json.dumps(
+        state = bytes(row.state)
+        stamp = json.loads(state)["timestamp"]["_data_"]
+        leaf = json.dumps(
             {
                 "position": row.id,
+                "stream": streams[row.originator_id],
                 "aggregateId": str(row.originator_id),
                 "version": row.originator_version,
                 "topic": row.topic,
-                "state": bytes(row.state).hex(),
+                "recordedAt": stamp,
+                "payloadDigest": hashlib.sha256(salts[row.id] + state).hexdigest(),
             },
             sort_keys=True,
             separators=(",", ":"),
         )
-        previous = hashlib.sha256((previous + body).encode()).hexdigest()
-    assert integrity.head(timeline.engine).hash == previous
+        hashes.append(hashlib.sha256(b"\x00" + leaf.encode()).digest())
+    assert integrity.head(timeline.engine).root == _mth(hashes)
+
+
+def stream_rows(timeline: Timeline) -> list[Any]:
+    with timeline.engine.connect() as connection:
+        return list(connection.execute(select(store.streams)))
 
 
 def test_an_untouched_log_verifies(timeline: Timeline) -> None:
@@ -110,14 +130,14 @@ def test_an_untouched_log_verifies(timeline: Timeline) -> None:
     assert verdict.checked == len(stored_rows(timeline))
 
 
-def test_a_refused_command_leaves_no_link_and_the_chain_still_verifies(timeline: Timeline) -> None:
+def test_a_refused_command_leaves_no_leaf_and_the_tree_still_verifies(timeline: Timeline) -> None:
     timeline.register_actor(actor("meta"))
-    before = chain_rows(timeline)
+    before = leaf_rows(timeline)
     with pytest.raises(TimelineError):
         timeline.register_actor(actor("meta"))  # already exists: refused, rolled back
     timeline.register_actor(actor("instagram"))
-    assert chain_rows(timeline)[: len(before)] == before
-    assert len(chain_rows(timeline)) == len(before) + 1
+    assert leaf_rows(timeline)[: len(before)] == before
+    assert len(leaf_rows(timeline)) == len(before) + 1
     assert integrity.verify(timeline.engine, events_table(timeline)).ok
 
 
@@ -155,6 +175,32 @@ def test_a_change_to_any_stored_column_is_detected(timeline: Timeline, column: s
     assert "altered" in verdict.reason
 
 
+@pytest.mark.parametrize("column", ["stream", "salt", "root"])
+def test_a_change_to_the_tree_itself_is_detected(timeline: Timeline, column: str) -> None:
+    load_demo(timeline)
+    victim = leaf_rows(timeline)[6]
+    changed = {"stream": "policy:forged", "salt": b"\x00" * 16, "root": b"\x00" * 32}[column]
+    table = integrity.log_leaves
+    with timeline.engine.begin() as connection:
+        connection.execute(
+            update(table).where(table.c.position == victim.position).values({column: changed})
+        )
+    verdict = integrity.verify(timeline.engine, events_table(timeline))
+    assert (verdict.ok, verdict.bad_position) == (False, victim.position)
+
+
+def test_an_altered_node_is_detected(timeline: Timeline) -> None:
+    load_demo(timeline)
+    nodes = integrity.log_nodes
+    with timeline.engine.begin() as connection:
+        connection.execute(
+            update(nodes).where(nodes.c.level == 1, nodes.c.idx == 2).values(hash=b"\x01" * 32)
+        )
+    verdict = integrity.verify(timeline.engine, events_table(timeline))
+    assert not verdict.ok
+    assert "node at level 1 index 2" in verdict.reason
+
+
 def test_an_event_removed_from_the_database_is_named_by_verify(
     timeline: Timeline, database_url: str
 ) -> None:
@@ -168,21 +214,18 @@ def test_an_event_removed_from_the_database_is_named_by_verify(
     assert f"position {victim.id}: the event was removed" in result.stderr
 
 
-def test_an_event_removed_with_its_link_breaks_the_next_link(
-    timeline: Timeline, database_url: str
-) -> None:
+def test_an_event_removed_with_its_leaf_is_caught_at_the_next_event(timeline: Timeline) -> None:
     load_demo(timeline)
     rows = stored_rows(timeline)
     victim, following = rows[3], rows[4]
     with timeline.engine.begin() as connection:
         table = events_table(timeline)
         connection.execute(delete(table).where(table.c.id == victim.id))
-        connection.execute(
-            delete(integrity.log_hashes).where(integrity.log_hashes.c.position == victim.id)
-        )
+        leaves = integrity.log_leaves
+        connection.execute(delete(leaves).where(leaves.c.position == victim.id))
     verdict = integrity.verify(timeline.engine, events_table(timeline))
     assert verdict.bad_position == following.id
-    assert "does not follow" in verdict.reason
+    assert "an earlier event was removed with its leaf" in verdict.reason
 
 
 def test_an_event_inserted_outside_the_service_is_named_by_verify(
@@ -203,26 +246,53 @@ def test_an_event_inserted_outside_the_service_is_named_by_verify(
         )
     result = run_verify(database_url)
     assert result.returncode == 5
-    assert f"position {forged}: the event is not in the hash chain" in result.stderr
+    assert f"position {forged}: the event has no leaf in the tree" in result.stderr
 
 
-def test_a_rewritten_tail_is_caught_against_a_cited_head(
-    timeline: Timeline, database_url: str
-) -> None:
-    """Removing the last event together with its link leaves a shorter but consistent chain;
-    a head cited earlier (as `logHead` in an export) is what exposes it."""
-    load_demo(timeline)
-    cited = integrity.head(timeline.engine)
+def remove_last_event_with_its_tree(timeline: Timeline, head: integrity.TreeHead) -> None:
+    """What a careful forger does: the event, its leaf and the nodes it completed."""
+    leaves, nodes = integrity.log_leaves, integrity.log_nodes
+    index = head.tree_size - 1
     with timeline.engine.begin() as connection:
         table = events_table(timeline)
-        connection.execute(delete(table).where(table.c.id == cited.position))
-        connection.execute(
-            delete(integrity.log_hashes).where(integrity.log_hashes.c.position == cited.position)
-        )
+        connection.execute(delete(table).where(table.c.id == head.position))
+        connection.execute(delete(leaves).where(leaves.c.position == head.position))
+        for level in range(integrity.MAX_LEVEL):
+            if (index + 1) % (1 << level) == 0:
+                connection.execute(
+                    delete(nodes).where(nodes.c.level == level, nodes.c.idx == index >> level)
+                )
+
+
+def test_a_removed_tail_is_caught_against_a_cited_head(
+    timeline: Timeline, database_url: str
+) -> None:
+    """Removing the last event with its leaf and nodes leaves a smaller but consistent
+    tree; a head cited earlier (as `logHead` with an answer) is what exposes it."""
+    load_demo(timeline)
+    cited = integrity.head(timeline.engine)
+    remove_last_event_with_its_tree(timeline, cited)
     assert run_verify(database_url).returncode == 0
     result = run_verify(database_url, "--expect-head", f"{cited.position}:{cited.hash}")
     assert result.returncode == 5
-    assert f"position {cited.position}: the cited head" in result.stderr
+    assert f"position {cited.position}: the cited position is beyond the log" in result.stderr
+
+
+def test_a_mistyped_citation_is_told_from_a_rewritten_log(
+    timeline: Timeline, database_url: str
+) -> None:
+    load_demo(timeline)
+    head = integrity.head(timeline.engine)
+    typo = head.hash[:10] + ("0" if head.hash[10] != "0" else "1") + head.hash[11:]
+    result = run_verify(database_url, "--expect-head", f"{head.position}:{typo}")
+    assert result.returncode == 5
+    assert "mistyped citation" in result.stderr and head.hash in result.stderr
+    other = hashlib.sha256(b"another log").hexdigest()
+    result = run_verify(database_url, "--expect-head", f"{head.position}:{other}")
+    assert result.returncode == 5
+    assert "the log was rewritten after it was cited" in result.stderr
+    gap = run_verify(database_url, "--expect-head", f"{head.position + 50}:{head.hash}")
+    assert "beyond the log" in gap.stderr and "mistyped citation" in gap.stderr
 
 
 def test_verify_reports_the_head_and_checks_a_cited_head(
@@ -245,12 +315,26 @@ def test_an_import_in_one_transaction_is_sealed_event_by_event(timeline: Timelin
     with timeline.recorder.transaction(commit=True):  # type: ignore[attr-defined]
         for slug in ("meta", "instagram", "roskomnadzor"):
             timeline.register_actor(actor(slug))
-    assert len(chain_rows(timeline)) == 3
+    assert len(leaf_rows(timeline)) == 3
+    assert integrity.verify(timeline.engine, events_table(timeline)).ok
+
+
+def test_a_log_from_before_the_tree_gets_its_leaves(timeline: Timeline) -> None:
+    """Migration 0002 adds the leaves of an existing log (here: the tree emptied)."""
+    load_demo(timeline)
+    before = integrity.head(timeline.engine)
+    with timeline.engine.begin() as connection:
+        connection.execute(delete(integrity.log_leaves))
+        connection.execute(delete(integrity.log_nodes))
+        added = integrity.backfill(connection, events_table(timeline), store.streams, batch=5)
+    assert added == before.tree_size
+    after = integrity.head(timeline.engine)
+    assert (after.tree_size, after.position) == (before.tree_size, before.position)
     assert integrity.verify(timeline.engine, events_table(timeline)).ok
 
 
 @pytest.mark.postgres
-def test_concurrent_writers_on_postgresql_keep_one_unbroken_chain(postgres_url: str) -> None:
+def test_concurrent_writers_on_postgresql_keep_one_consistent_tree(postgres_url: str) -> None:
     """Four processes' worth of writers (separate applications, separate pools) at once."""
     apps = [Timeline(Settings(database_url=postgres_url)) for _ in range(4)]
     failures: list[BaseException] = []

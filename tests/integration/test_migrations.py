@@ -12,9 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, inspect, select, text
 
-from timeline import integrity, migrations, store, tokens, webhooks
+from timeline import integrity, migrations, store, tokens
 from timeline.application import Timeline
 from timeline.settings import Settings
+from timeline.streams import webhooks
 
 MODELS = (store.metadata, integrity.metadata, tokens.metadata, webhooks.metadata)
 
@@ -103,9 +104,7 @@ migrations.upgrade(create_engine(sys.argv[1]))
 def test_processes_starting_at_once_all_end_at_the_newest_revision(database_url: str) -> None:
     url = Settings(database_url=database_url).sqlalchemy_url
     runs = [
-        subprocess.Popen(
-            [sys.executable, "-c", UPGRADE, url], stderr=subprocess.PIPE, text=True
-        )
+        subprocess.Popen([sys.executable, "-c", UPGRADE, url], stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     for run in runs:
@@ -119,4 +118,3 @@ def test_processes_starting_at_once_all_end_at_the_newest_revision(database_url:
         assert rows == 1
     finally:
         engine.dispose()
-

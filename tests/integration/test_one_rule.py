@@ -19,10 +19,10 @@ from api.events import event_from
 from domain.facts import Fact
 from domain.values import ACTOR_FIELDS
 from timeline.application import Timeline
-from timeline.cloudevents import camel_json
 from timeline.commands import COMMANDS
 from timeline.demo import load_demo
-from timeline.event_stream import EventReader, Tags
+from timeline.streams.cloudevents import camel_json
+from timeline.streams.reader import EventReader, Tags
 
 
 def test_graphql_and_cloudevents_payloads_are_the_same_for_every_demo_event(

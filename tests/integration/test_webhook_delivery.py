@@ -15,11 +15,11 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from domain.errors import InvalidInput
-from timeline import webhooks
 from timeline.application import Timeline
-from timeline.event_stream import EventFilter
 from timeline.settings import Settings
-from timeline.webhooks import WebhookSettings, WebhookWorker
+from timeline.streams import webhooks
+from timeline.streams.reader import EventFilter
+from timeline.streams.webhooks import WebhookSettings, WebhookWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from stream_support import LOCAL_POLICY, Receiver, Writer

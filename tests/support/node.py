@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import IO
 
 import pytest
 from conftest import REQUIRE_POSTGRES
@@ -62,16 +63,31 @@ def packages(*specs: str) -> Path:
 
 
 def run_script(
-    script: str, *args: str, modules: Path, timeout: float = 300
+    script: str, *args: str, modules: Path, timeout: float = 300, stdin: IO[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a Node.js script (its text) with `modules` on its NODE_PATH."""
     node, _ = require_node()
     env = {**os.environ, "NODE_PATH": str(modules)}
     return subprocess.run(
         [node, "-e", script, "--", *args],
+        stdin=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env,
         check=False,
+    )
+
+
+def start_script(script: str, *args: str, modules: Path) -> subprocess.Popen[str]:
+    """Start a Node.js script (its text) in the background, `modules` on its NODE_PATH;
+    the caller reads its output with `communicate`."""
+    node, _ = require_node()
+    env = {**os.environ, "NODE_PATH": str(modules)}
+    return subprocess.Popen(
+        [node, "-e", script, "--", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )

@@ -21,7 +21,7 @@ from timeline.cursors import (
     parse_position,
     start_position,
 )
-from timeline.event_stream import EventFilter
+from timeline.streams.reader import EventFilter
 from timeline.validation import validate
 
 HOSTILE_CURSORS = [

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from timeline.settings import Settings, describe_invalid
+from timeline.egress import EgressSettings
+from timeline.settings import Settings, describe_invalid, unknown_variables
 
 
 @pytest.mark.parametrize(
@@ -65,3 +66,18 @@ def test_the_cli_reports_a_bad_setting_in_one_line_with_its_own_exit_code() -> N
     assert run.returncode == 78, run.stderr
     assert run.stderr.startswith("error: invalid setting: TIMELINE_CORS_ORIGINS: ")
     assert "Traceback" not in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_an_unknown_timeline_variable_is_reported_with_the_nearest_name() -> None:
+    environ = {
+        "TIMELINE_DATABSE_URL": "sqlite:///x.db",
+        "TIMELINE_WEBHOOK_DEADLINE": "5",
+        "TIMELINE_DEBUG": "1",
+        "TIMELINE_WIBBLE": "1",
+        "HOME": "/root",
+    }
+    assert unknown_variables(environ, Settings, EgressSettings) == [
+        "TIMELINE_DATABSE_URL is not a setting of this service and is ignored; did you mean "
+        "TIMELINE_DATABASE_URL?",
+        "TIMELINE_WIBBLE is not a setting of this service and is ignored",
+    ]

@@ -1,0 +1,174 @@
+"""Reads of the log's Merkle tree for evidence: the head after any position or instant, the
+leaf of an event, and RFC 9162 inclusion and consistency proofs, each from O(log n) stored
+nodes in one query (timeline/merkle.py names them, timeline/integrity.py stores them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, Table, select
+
+from domain.errors import InvalidInput, NotFound
+from timeline import merkle
+from timeline.integrity import TreeHead, fetch_nodes, head, head_of, log_leaves
+from timeline.leaf import Leaf, leaf_of
+
+_HEAD_COLUMNS = (
+    log_leaves.c.leaf_index,
+    log_leaves.c.position,
+    log_leaves.c.root,
+    log_leaves.c.recorded_at,
+)
+
+
+def head_at_position(engine: Engine, position: int) -> TreeHead:
+    """The head right after log position `position` (the empty tree before the first)."""
+    query = (
+        select(*_HEAD_COLUMNS)
+        .where(log_leaves.c.position <= position)
+        .order_by(log_leaves.c.position.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return head_of(connection.execute(query).first())
+
+
+def head_known_at(engine: Engine, known_at: datetime) -> TreeHead:
+    """The head after the last event recorded at or before `known_at` (an index lookup)."""
+    query = (
+        select(*_HEAD_COLUMNS)
+        .where(log_leaves.c.recorded_at <= known_at.astimezone(UTC))
+        .order_by(log_leaves.c.recorded_at.desc(), log_leaves.c.position.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return head_of(connection.execute(query).first())
+
+
+def head_of_size(engine: Engine, tree_size: int) -> TreeHead | None:
+    """The head of the tree of `tree_size` leaves; None when the tree is not that large."""
+    if tree_size == 0:
+        return head_of(None)
+    query = select(*_HEAD_COLUMNS).where(log_leaves.c.leaf_index == tree_size - 1)
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    return None if row is None else head_of(row)
+
+
+@dataclass(frozen=True)
+class StoredLeaf:
+    """An event's leaf as stored: its index in the tree, its salt and what it commits to."""
+
+    leaf_index: int
+    salt: bytes
+    leaf: Leaf
+
+
+def stored_leaf(engine: Engine, events: Table, position: int) -> StoredLeaf | None:
+    """The leaf of the event at `position`, recomputed from its rows (None: no such event)."""
+    query = (
+        select(log_leaves, events.c.id, events.c.originator_id, events.c.originator_version)
+        .add_columns(events.c.topic, events.c.state)
+        .join(events, events.c.id == log_leaves.c.position)
+        .where(log_leaves.c.position == position)
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    return StoredLeaf(int(row.leaf_index), bytes(row.salt), leaf_of(row, row))
+
+
+def nodes(engine: Engine, wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """The stored nodes named, in one query."""
+    with engine.connect() as connection:
+        return fetch_nodes(connection, list(wanted))
+
+
+def inclusion_proof(engine: Engine, leaf_index: int, tree_size: int) -> list[bytes]:
+    """RFC 9162 inclusion proof of leaf `leaf_index` in the tree of `tree_size` leaves."""
+    ranges = merkle.inclusion_nodes(leaf_index, tree_size)
+    return merkle.assemble(ranges, nodes(engine, merkle.needed(ranges)))
+
+
+def consistency_proof(engine: Engine, first: int, second: int) -> list[bytes]:
+    """RFC 9162 consistency proof from the tree of `first` leaves to that of `second`."""
+    ranges = merkle.consistency_nodes(first, second)
+    return merkle.assemble(ranges, nodes(engine, merkle.needed(ranges)))
+
+
+# -- what the API and the CLI ask for --------------------------------------------------------
+
+
+def head_for(
+    engine: Engine, known_at: datetime | None = None, known_at_position: int | None = None
+) -> TreeHead:
+    """The head as known at an instant or right after a position (both: BAD_INPUT; neither:
+    now). An instant resolves to the last position recorded at or before it."""
+    if known_at is not None and known_at_position is not None:
+        raise InvalidInput("knownAtPosition", "give knownAt or knownAtPosition, not both")
+    if known_at_position is not None:
+        if known_at_position < 0:
+            raise InvalidInput("knownAtPosition", "must not be negative")
+        return head_at_position(engine, known_at_position)
+    if known_at is not None:
+        return head_known_at(engine, known_at)
+    return head(engine)
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """An event's leaf, its place, and the path that takes it to the head of `tree_size`."""
+
+    stored: StoredLeaf
+    head: TreeHead
+    path: list[bytes]
+
+
+def prove_inclusion(
+    engine: Engine, events: Table, position: int, tree_size: int | None = None
+) -> InclusionProof:
+    """The inclusion proof of the event at `position` in the tree of `tree_size` leaves
+    (default: the current tree)."""
+    found = stored_leaf(engine, events, position)
+    if found is None:
+        raise NotFound("event at position", str(position))
+    tree = _tree(engine, tree_size, "treeSize")
+    if found.leaf_index >= tree.tree_size:
+        raise InvalidInput(
+            "treeSize",
+            f"the event at position {position} is leaf {found.leaf_index}: not in a tree of "
+            f"{tree.tree_size} leaves (ask for a larger treeSize)",
+        )
+    return InclusionProof(found, tree, inclusion_proof(engine, found.leaf_index, tree.tree_size))
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """The path showing that the tree of `second.tree_size` leaves appends to `first`'s."""
+
+    first: TreeHead
+    second: TreeHead
+    path: list[bytes]
+
+
+def prove_consistency(engine: Engine, first: int, second: int | None = None) -> ConsistencyProof:
+    """The consistency proof between two tree sizes (`second` default: the current tree)."""
+    old = _tree(engine, first, "from")
+    new = _tree(engine, second, "to")
+    if not 0 < old.tree_size <= new.tree_size:
+        raise InvalidInput("from", f"must be between 1 and to ({new.tree_size})")
+    return ConsistencyProof(old, new, consistency_proof(engine, old.tree_size, new.tree_size))
+
+
+def _tree(engine: Engine, tree_size: int | None, field: str) -> TreeHead:
+    if tree_size is None:
+        return head(engine)
+    if tree_size < 0:
+        raise InvalidInput(field, "a tree size must not be negative")
+    found = head_of_size(engine, tree_size)
+    if found is None:
+        raise InvalidInput(field, f"the tree has fewer than {tree_size} leaves")
+    return found
