@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -22,10 +22,7 @@ from typing import Any
 from domain import RULES, Fact, Span, believe, spans
 from domain.errors import InvalidInput
 from domain.rules import order
-from domain.values import Clause, Reference, Source, format_instant
-
-#: Columns of each kind's version table besides the bitemporal frame, from a state.
-KINDS = ("policy", "regulatory-action", "statement", "actor")
+from domain.values import AGGREGATE_KINDS, Clause, Reference, Source, format_instant
 
 
 def state_digest(text: str) -> bytes:
@@ -383,30 +380,75 @@ def _listed(values: Sequence[str]) -> str:
     return "," + ",".join(values) + "," if values else ","
 
 
-def _columns(kind: str, state: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The filter columns of a version row and the policies it cites."""
-    if kind == "policy":
-        return {"status": state.status}, ()
-    if kind == "regulatory-action":
-        return (
-            {
-                "authority": state.authority,
-                "jurisdiction": state.jurisdiction,
-                "targets": _listed(state.targets),
-                "status": state.status,
-            },
-            cited_policies(state.in_response_to),
-        )
-    if kind == "statement":
-        return {"actor": state.actor}, cited_policies(state.in_response_to)
-    return {"name": state.name}, ()
+Columns = tuple[dict[str, Any], tuple[str, ...]]
+#: What one fact concerns: its actors, jurisdictions and policies.
+Concerns = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class KindRows:
+    """What each kind's rows hold beyond the bitemporal frame, in one table (`BY_KIND`): the
+    filter columns of a version row with the policies it cites, and what a fact concerns in
+    the feed (its tags)."""
+
+    columns: Callable[[Any], Columns]
+    concerns: Callable[[str, Any, Any, Fact], Concerns]
+
+
+def _action_columns(state: Any) -> Columns:
+    return (
+        {
+            "authority": state.authority,
+            "jurisdiction": state.jurisdiction,
+            "targets": _listed(state.targets),
+            "status": state.status,
+        },
+        cited_policies(state.in_response_to),
+    )
+
+
+BY_KIND: dict[str, KindRows] = {
+    "policy": KindRows(
+        columns=lambda state: ({"status": state.status}, ()),
+        concerns=lambda slug, before, after, fact: (
+            (after.owner,),
+            tuple(sorted(_touched_scopes(before, after, fact))),
+            (slug,),
+        ),
+    ),
+    "regulatory-action": KindRows(
+        columns=_action_columns,
+        concerns=lambda slug, before, after, fact: (
+            tuple(dict.fromkeys((after.authority, *after.targets))),
+            (after.jurisdiction,),
+            cited_policies(after.in_response_to),
+        ),
+    ),
+    "statement": KindRows(
+        columns=lambda state: ({"actor": state.actor}, cited_policies(state.in_response_to)),
+        concerns=lambda slug, before, after, fact: (
+            (after.actor,),
+            (),
+            cited_policies(after.in_response_to),
+        ),
+    ),
+    "actor": KindRows(
+        columns=lambda state: ({"name": state.name}, ()),
+        concerns=lambda slug, before, after, fact: (
+            tuple(a for a in (slug, after.parent) if a),
+            (),
+            (),
+        ),
+    ),
+}
+assert tuple(BY_KIND) == AGGREGATE_KINDS, "one entry per aggregate kind, in their order"
 
 
 def version_row(
     kind: str, span: Span[Any], text: str | None = None, digest: bytes = b""
 ) -> VersionRow:
     """The row of one span; `text` (and its `digest`) when the caller has them already."""
-    columns, cites = _columns(kind, span.state)
+    columns, cites = BY_KIND[kind].columns(span.state)
     if text is None:
         text, digest = stored_text(kind, span.state), b""
     texts = stored_values(kind, span.state)
@@ -447,19 +489,7 @@ def _feed_state(
     """Summary and the actors, jurisdictions and policies a fact concerns, plus its tags."""
     data = fact.data
     summary = data.get("summary") or data.get("title") or data.get("name") or ""
-    actors: tuple[str, ...] = ()
-    jurisdictions: tuple[str, ...] = ()
-    policies: tuple[str, ...] = ()
-    if kind == "policy":
-        actors, policies = (after.owner,), (slug,)
-        jurisdictions = tuple(sorted(_touched_scopes(before, after, fact)))
-    elif kind == "regulatory-action":
-        actors = tuple(dict.fromkeys((after.authority, *after.targets)))
-        jurisdictions, policies = (after.jurisdiction,), cited_policies(after.in_response_to)
-    elif kind == "statement":
-        actors, policies = (after.actor,), cited_policies(after.in_response_to)
-    else:
-        actors = tuple(a for a in (slug, after.parent) if a)
+    actors, jurisdictions, policies = BY_KIND[kind].concerns(slug, before, after, fact)
     state = {
         "summary": summary,
         "actors": list(actors),
