@@ -18,7 +18,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, run as a script too
+from support.servers import ServerProcess, running
 
 POLICY = "meta/hate-speech"
 ACTION = "roskomnadzor/instagram-restriction"
@@ -304,12 +306,6 @@ def _timeline() -> str:
     return shutil.which("timeline", path=str(Path(sys.executable).parent)) or "timeline"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def own_server(database_url: str | None = None) -> Iterator[tuple[str, str]]:
     """`timeline serve --demo` on a free port (a fresh SQLite file unless a URL is given),
@@ -327,36 +323,22 @@ def own_server(database_url: str | None = None) -> Iterator[tuple[str, str]]:
             check=True,
             timeout=120,
         ).stdout.strip()
-        port = _free_port()
-        with open(Path(tmp) / "server.log", "w") as log:
-            server = subprocess.Popen(
-                [_timeline(), "serve", "--demo", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, server)
-            yield url, token
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        server = ServerProcess(
+            lambda port: [_timeline(), "serve", "--demo", "--port", str(port)],
+            env=env,
+            log_path=Path(tmp) / "server.log",
+        )
+        with running(server, timeout=120):
+            _wait_ready(server.url)
+            yield server.url, token
 
 
-def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
+def _wait_ready(url: str) -> None:
+    """Up is not ready: wait until the projections caught up with the demo (/readyz)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}")
-        try:
-            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+            return
         time.sleep(0.2)
     raise RuntimeError("the server did not become ready")
 
