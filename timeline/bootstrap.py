@@ -55,8 +55,8 @@ class Services:
         from timeline.streams.fanout import Fanout
         from timeline.streams.webhooks import WebhookWorker
 
-        fanout = Fanout(self.timeline, settings, self.new_events)
-        worker = WebhookWorker(self.timeline)
+        fanout = Fanout(self.timeline, settings or self.settings.stream, self.new_events)
+        worker = WebhookWorker(self.timeline, self.settings.webhook)
         await fanout.start()
         try:
             await worker.start()
@@ -93,7 +93,7 @@ def bootstrap(
     the database must already hold the event log (LogMissing otherwise; see Timeline)."""
     settings = settings or Settings()
     timeline = Timeline(settings, read_only=read_only)
-    new_events = NewEvents(timeline, StreamSettings().watch_interval)
+    new_events = NewEvents(timeline, settings.stream.watch_interval)
     services = Services(
         settings=settings,
         timeline=timeline,

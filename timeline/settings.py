@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from timeline.streams.settings import StreamSettings, WebhookSettings
+
 #: Database URL schemes the service runs on (SQLAlchemy names, with or without a driver).
 SCHEMES = ("sqlite", "postgresql", "postgres")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\*")
@@ -82,6 +84,16 @@ class Settings(BaseSettings):
         default=1_000,
         ge=0,
         description="/readyz fails when the projections are more events behind than this.",
+    )
+
+    # -- groups with prefixes of their own, read from the environment with the rest ------
+    stream: StreamSettings = Field(
+        default_factory=StreamSettings,
+        description="The event streams and their wake-ups: TIMELINE_STREAM_*.",
+    )
+    webhook: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="Webhook delivery and where webhooks may go: TIMELINE_WEBHOOK_*.",
     )
 
     @field_validator("database_url")
@@ -157,11 +169,19 @@ TOOLING_VARIABLES = frozenset(
 
 
 def known_variables(*models: type[BaseSettings]) -> frozenset[str]:
-    """Every environment variable the settings models read (prefix + field name)."""
+    """Every environment variable the settings models read (prefix + field name), their
+    groups' too (`Settings.stream`: TIMELINE_STREAM_*)."""
     names = set(TOOLING_VARIABLES)
-    for model in models:
+    pending = list(models)
+    while pending:
+        model = pending.pop()
         prefix = str(model.model_config.get("env_prefix") or "").upper()
-        names.update(prefix + name.upper() for name in model.model_fields)
+        for name, field in model.model_fields.items():
+            group = field.annotation
+            if isinstance(group, type) and issubclass(group, BaseSettings):
+                pending.append(group)
+            else:
+                names.add(prefix + name.upper())
     return frozenset(names)
 
 

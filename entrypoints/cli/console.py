@@ -53,10 +53,8 @@ def warn_unknown_variables() -> None:
     import os
 
     from timeline.settings import Settings, unknown_variables
-    from timeline.streams.settings import StreamSettings
-    from timeline.streams.webhooks import WebhookSettings
 
-    for line in unknown_variables(os.environ, Settings, StreamSettings, WebhookSettings):
+    for line in unknown_variables(os.environ, Settings):
         err().print(f"warning: {line}")
 
 

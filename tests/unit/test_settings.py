@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from timeline.egress import EgressSettings
 from timeline.settings import Settings, describe_invalid, unknown_variables
 
 
@@ -76,8 +75,21 @@ def test_an_unknown_timeline_variable_is_reported_with_the_nearest_name() -> Non
         "TIMELINE_WIBBLE": "1",
         "HOME": "/root",
     }
-    assert unknown_variables(environ, Settings, EgressSettings) == [
+    assert unknown_variables(environ, Settings) == [
         "TIMELINE_DATABSE_URL is not a setting of this service and is ignored; did you mean "
         "TIMELINE_DATABASE_URL?",
         "TIMELINE_WIBBLE is not a setting of this service and is ignored",
     ]
+
+
+def test_every_setting_is_in_the_one_model_with_its_group_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TIMELINE_STREAM_KEEPALIVE", "3")
+    monkeypatch.setenv("TIMELINE_WEBHOOK_DEADLINE", "4")
+    settings = Settings()
+    assert (settings.stream.keepalive, settings.webhook.deadline) == (3.0, 4.0)
+    monkeypatch.setenv("TIMELINE_STREAM_KEEPALIVE", "soon")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert describe_invalid(caught.value).startswith("TIMELINE_STREAM_KEEPALIVE: ")

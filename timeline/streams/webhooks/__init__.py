@@ -7,11 +7,11 @@ transaction that logs it, so a restart resumes after the last acknowledged event
 below are the package's interface; callers import them from here.
 """
 
+from timeline.streams.settings import WebhookSettings
 from timeline.streams.webhooks.delivery import LeaseLost, WebhookWorker, backoff
 from timeline.streams.webhooks.registry import (
     Delivery,
     Endpoint,
-    WebhookSettings,
     add_endpoint,
     create_tables,
     deliveries,

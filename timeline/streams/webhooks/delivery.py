@@ -24,9 +24,9 @@ from timeline.application import Timeline
 from timeline.egress import EgressPolicy
 from timeline.egress_http import post, vetted_client
 from timeline.streams.reader import EventReader, StreamEvent
+from timeline.streams.settings import WebhookSettings
 from timeline.streams.webhooks.registry import (
     Endpoint,
-    WebhookSettings,
     create_tables,
     deliveries,
     endpoint_from_row,

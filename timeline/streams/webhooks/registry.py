@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,7 +32,7 @@ from sqlalchemy import (
 from domain.errors import NotFound
 from timeline import cursors, migrations
 from timeline.application import Timeline
-from timeline.egress import EgressPolicy, EgressSettings
+from timeline.egress import EgressPolicy
 from timeline.streams.reader import EventFilter
 from timeline.streams.webhooks.signing import new_secret
 
@@ -69,30 +68,6 @@ deliveries = Table(
     Column("succeeded", Boolean, nullable=False),
     Column("duration_ms", Integer, nullable=False),
 )
-
-
-class WebhookSettings(EgressSettings):
-    """Delivery tuning (`TIMELINE_WEBHOOK_*`), with the egress policy's and caps' settings."""
-
-    backoff_base: float = Field(
-        default=1.0, gt=0, description="Seconds before the 1st retry; doubles each attempt."
-    )
-    backoff_max: float = Field(default=600.0, gt=0, description="Longest wait between tries.")
-    timeout: float = Field(
-        default=10.0, gt=0, description="Seconds each step (connect, write, read) may wait."
-    )
-    lease: float = Field(
-        default=60.0,
-        gt=0,
-        description="Seconds an endpoint stays leased to one worker without renewal.",
-    )
-    poll_interval: float = Field(
-        default=1.0,
-        gt=0,
-        description="Seconds between looks for "
-        "new events and endpoints when nothing wakes the worker.",
-    )
-    batch: int = Field(default=100, ge=1, description="Events read at once per endpoint.")
 
 
 @dataclass(frozen=True)
