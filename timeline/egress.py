@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -119,6 +118,8 @@ def check_url(url: str) -> str:
             "must be an http(s) URL of at most 2000 characters, without spaces or control"
             " characters",
         )
+    import httpx  # here, not at import: the settings (and so the CLI) import this module
+
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
