@@ -7,6 +7,7 @@ nothing: no SQLite file, no tables on PostgreSQL; `verify` of an empty log fails
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -74,13 +75,13 @@ def test_a_read_of_a_postgres_database_without_tables_fails_and_creates_none(
     tmp_path: Path,
 ) -> None:
     require_postgres()
+    name = f"timeline_empty_{uuid.uuid4().hex[:12]}"  # its own database: runs may overlap
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS h5_empty")
-        admin.execute("CREATE DATABASE h5_empty")
+        admin.execute(f"CREATE DATABASE {name}")
     params = conninfo_to_dict(POSTGRES_DSN)
-    empty = make_conninfo(**{**params, "dbname": "h5_empty"})
+    empty = make_conninfo(**{**params, "dbname": name})
     url = f"postgresql://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:" + (
-        f"{params.get('port', 5432)}/h5_empty"
+        f"{params.get('port', 5432)}/{name}"
     )
     try:
         for command in (("verify",), ("at", "meta/hate-speech"), ("export",), ("token", "list")):
@@ -94,4 +95,4 @@ def test_a_read_of_a_postgres_database_without_tables_fails_and_creates_none(
         assert tables == []
     finally:
         with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
-            admin.execute("DROP DATABASE IF EXISTS h5_empty WITH (FORCE)")
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
