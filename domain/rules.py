@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,39 +91,96 @@ def fold(
     in the same order, so that it refuses exactly what `spans` refuses.
 
     With `since` (a fold of this history before a change), the facts that still come first
-    in the same order keep their states; `touched` names the versions the change rewrote (a
-    correction's or retraction's target), which never count as the same. The walk resumes
-    at the start of the group (facts of one fold time) before the first moved fact, so every
-    group from there is viewed up to its new end as `spans` would.
+    in the same order keep their states, and so do those that still come last once the walk
+    reaches the state it had before them (`refold`); `touched` names the versions the change
+    rewrote (a correction's or retraction's target), which never count as the same.
     """
     ordered = order(rules, believed)
+    if since is None:
+        return refold(rules, None, ordered, 0, 0).fold
+    limit = min(len(ordered), len(since.ordered))
     keep = 0
+    while keep < limit and _same(ordered[keep], since.ordered[keep], touched):
+        keep += 1
+    tail = 0
+    while tail < limit - keep and _same(ordered[-1 - tail], since.ordered[-1 - tail], touched):
+        tail += 1
+    return refold(rules, since, ordered, keep, len(ordered) - tail).fold
+
+
+@dataclass(frozen=True)
+class Refolded(Generic[S]):
+    """A refold's result: the new fold, and the stretch of it whose states were computed:
+    facts [begin, stop) (a group boundary each); before and after it, the states are those
+    of the fold it started from (after it, shifted by the facts the change added or took)."""
+
+    fold: Fold[S]
+    begin: int
+    stop: int
+
+
+def refold(
+    rules: FoldRules[S],
+    since: Fold[S] | None,
+    ordered: Sequence[Fact],
+    changed: int,
+    settled: int,
+    same: Callable[[S, S], bool] = operator.eq,
+    viewed: bool = True,
+) -> Refolded[S]:
+    """The one incremental fold (the command checks' and the projector's): the fold of
+    `ordered` (in fold order, non-empty), given `since`, the fold before a change.
+
+    `ordered[:changed]` are the facts `since` starts with, and `ordered[settled:]` those it
+    ends with (the same facts, in the same order). The walk resumes at the start of the group
+    (facts of one fold time) of the fact before `changed`, so that group is viewed up to its
+    new end (its facts keep their states), and applies the facts from `changed` on group by
+    group as `spans` does (`viewed`: viewing each as `spans` would, which the command checks
+    need to refuse what `spans` refuses and a projector of accepted facts need not); at the
+    first group boundary in the settled tail where the state is `same` as the one `since` had
+    there, the rest would apply the same facts to the same state, so it stops and keeps the
+    states `since` has. Without `since`, it folds everything."""
+    n = len(ordered)
+    begin, offset = 0, 0
     if since is not None:
-        limit = min(len(ordered), len(since.ordered))
-        while keep < limit and _same(ordered[keep], since.ordered[keep], touched):
-            keep += 1
-        if keep:
-            group = rules.fold_time(ordered[keep - 1])
-            while keep and rules.fold_time(ordered[keep - 1]) == group:
-                keep -= 1
-    states = list(since.states[:keep]) if since is not None else []
+        offset = len(since.ordered) - n
+        begin = changed
+        if begin:
+            group = rules.fold_time(ordered[begin - 1])
+            while begin and rules.fold_time(ordered[begin - 1]) == group:
+                begin -= 1
+    states = list(since.states[:begin]) if since is not None else []
     state: S | None = states[-1] if states else None
-    index = keep
-    while index < len(ordered):
+    index, stop = begin, n
+    while index < n:
         start = rules.fold_time(ordered[index])
-        while index < len(ordered) and rules.fold_time(ordered[index]) == start:
-            state = apply_checked(rules, state, ordered[index])
+        while index < n and rules.fold_time(ordered[index]) == start:
+            if index < changed and since is not None:
+                state = since.states[index]  # the same fact after the same state
+            else:
+                state = apply_checked(rules, state, ordered[index])
             states.append(state)
             index += 1
         assert state is not None
-        end = rules.fold_time(ordered[index]) if index < len(ordered) else None
-        cuts = sorted(
-            b for b in set(rules.breakpoints(state)) if b > start and (end is None or b < end)
-        )
-        for valid_from in (start, *cuts):
-            rules.view(state, valid_from)
+        end = rules.fold_time(ordered[index]) if index < n else None
+        if viewed:
+            cuts = sorted(
+                b for b in set(rules.breakpoints(state)) if b > start and (end is None or b < end)
+            )
+            for valid_from in (start, *cuts):
+                rules.view(state, valid_from)
+        if (
+            since is not None
+            and index < n
+            and index >= settled
+            and index + offset >= 1
+            and same(state, since.states[index + offset - 1])
+        ):
+            states.extend(since.states[index + offset :])
+            stop = index
+            break
     assert states
-    return Fold(tuple(ordered), tuple(states))
+    return Refolded(Fold(tuple(ordered), tuple(states)), begin, stop)
 
 
 def _same(fact: Fact, before: Fact, touched: Collection[int]) -> bool:

@@ -1,24 +1,27 @@
-"""The incremental fold: one aggregate's believed history kept in fold order, with the state
-after each fold-time group, so that a new fact re-derives only what it can change.
+"""The incremental fold: one aggregate's believed history kept as a `domain.rules.Fold` (its
+facts in fold order, the state after each), with the rows those states give, so that a new
+fact re-derives only what it changes.
 
-A forward fact (at or after the last fold time) re-derives the last group's spans and adds its
-own; a retroactive fact, a correction or a retraction refolds from the earliest fold time it
-touches, starting from the state checkpointed before it. The rows are exactly those of
-`rows.version_rows` and `rows.feed_rows` over the whole history (a property test holds them
-together); `Change` says which of them to close and which to open.
+Every fact goes through `domain.rules.refold`, the same incremental fold as the command
+checks: an in-order fact folds once; a retroactive fact, a correction or a retraction refolds
+from its fold time only as far as the state differs from the one stored (`rows.same_rows`),
+and the spans, feed entries and part rows are re-derived over that stretch alone. The rows
+are exactly those of `rows.version_rows` and `rows.feed_rows` over the whole history (a
+property test holds them together); `Change` says which of them to close and which to open.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from domain import RULES, Fact, Span
 from domain.facts import CORRECTED, RETRACTED
-from domain.rules import FoldRules, apply_checked
+from domain.rules import Fold, FoldRules, refold
 from projections.rows import (
     FeedRow,
     VersionRow,
@@ -26,6 +29,7 @@ from projections.rows import (
     part_order,
     part_rows,
     same_parts,
+    same_rows,
     state_digest,
     stored_text,
     version_row,
@@ -33,19 +37,6 @@ from projections.rows import (
 )
 
 Key = tuple[Any, ...]
-
-
-@dataclass(slots=True)
-class _Group:
-    """The believed facts that share one fold time, in version order, and what they left:
-    the state after them, their feed entries and where their spans start."""
-
-    time: datetime
-    facts: list[tuple[Fact, int]]  # (believed form, log position)
-    state: Any = None
-    entries: list[FeedRow] = field(default_factory=list)
-    spans_before: int = 0  # len(spans) before this group's spans were added
-    carried: Span[Any] | None = None  # spans[-1] then (this group may extend it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +56,17 @@ class AggregateFold:
         self.kind = kind
         self.slug = slug
         self.rules: FoldRules[Any] = RULES[kind]
+        self.same = partial(same_rows, kind)
         self.last_version = 0
-        self.believed: dict[int, tuple[Fact, int]] = {}
-        self.groups: list[_Group] = []
-        self.times: list[datetime] = []  # groups' fold times, for bisect
+        self.believed: dict[int, Fact] = {}
+        self.positions: dict[int, int] = {}  # version -> log position
+        #: The believed facts in fold order with the state after each (`domain.rules.Fold`),
+        #: their sort keys (fold time, version) and their feed entries, index by index.
+        self.folded: Fold[Any] = Fold((), ())
+        self.order_keys: list[tuple[datetime, int]] = []
+        self.entries: list[FeedRow] = []
         self.spans: list[Span[Any]] = []
+        self.span_starts: list[datetime] = []  # spans' valid_from, for bisect
         self.span_keys: list[Key] = []  # ("", valid_from, valid_to, digest), as VersionRow.key
         #: A policy's part rows, ordered by where they end (open ones last), and those ends.
         self.parts: list[VersionRow] = []
@@ -81,13 +78,16 @@ class AggregateFold:
         fold = cls(kind, slug)
         for fact, position in facts:
             fold.last_version = fact.version
-            fold._restructure(*fold._believe(fact, position))
-        fold._rederive(0)
-        fold.span_keys = [
-            _span_key(s, state_digest(stored_text(kind, s.state))) for s in fold.spans
-        ]
+            fold._believe(fact, position)
+        ordered = sorted(fold.believed.values(), key=fold._order_key)
+        fold.order_keys = [fold._order_key(f) for f in ordered]
+        if ordered:
+            fold._refold(ordered, 0, 0)
         fold._diff_parts(0)
         return fold
+
+    def _order_key(self, fact: Fact) -> tuple[datetime, int]:
+        return (self.rules.fold_time(fact), fact.version)
 
     # -- the facts -------------------------------------------------------------------------
 
@@ -95,100 +95,153 @@ class AggregateFold:
         """Take the next fact of the stream; the rows it closes and opens."""
         self.last_version = fact.version
         removed, inserted = self._believe(fact, position)
-        touched = [self.rules.fold_time(removed)] if removed else []
-        if inserted:
-            touched.append(self.rules.fold_time(inserted[0]))
-        if not touched:
+        if removed is None and inserted is None:
             return Change()  # a correction or retraction of nothing believed
-        k = bisect_left(self.times, min(touched))
-        old_entries = [entry.key for group in self.groups[k:] for entry in group.entries]
-        self._restructure(removed, inserted)
-        start, old_spans, old_keys = self._rederive(k)
-        closed, opened = self._diff_spans(start, old_spans, old_keys)
-        closed_parts, opened_parts = self._diff_parts(start, old_spans)
-        closed.extend(closed_parts)
-        opened.extend(opened_parts)
-        new_entries = [entry for group in self.groups[k:] for entry in group.entries]
-        kept = {entry.key for entry in new_entries}
-        gone = set(old_entries)
-        return Change(
-            closed,
-            opened,
-            [key for key in old_entries if key not in kept],
-            [entry for entry in new_entries if entry.key not in gone],
-        )
+        ordered, keys = list(self.folded.ordered), self.order_keys
+        n = len(ordered)
+        changed, settled = n, n
+        if removed is not None:
+            i = bisect_left(keys, self._order_key(removed))
+            del ordered[i], keys[i]
+            changed, settled = i, i
+        if inserted is not None:
+            j = bisect_left(keys, self._order_key(inserted))
+            ordered.insert(j, inserted)
+            keys.insert(j, self._order_key(inserted))
+            changed = min(changed, j)
+            settled = j + 1 if removed is None else max(settled + 1, j + 1)
+        if not ordered:  # everything retracted: no row stays open
+            change = Change(
+                list(self.span_keys) + [row.key for row in self.parts],
+                (),
+                [entry.key for entry in self.entries],
+                (),
+            )
+            self.__init__(self.kind, self.slug)  # type: ignore[misc]
+            return change
+        return self._refold(ordered, changed, settled)
 
-    def _believe(self, fact: Fact, position: int) -> tuple[Fact | None, tuple[Fact, int] | None]:
+    def _believe(self, fact: Fact, position: int) -> tuple[Fact | None, Fact | None]:
         """Step 2 of the fold for one more fact: the believed fact it removes and the one it
         adds (a correction does both), updating `believed` as `domain.believe` would."""
         if fact.type == CORRECTED:
             old = self.believed.get(fact.data["target"])
             if old is None:
                 return None, None
-            corrected = (old[0].corrected(fact.data["changes"]), old[1])
-            self.believed[old[0].version] = corrected
-            return old[0], corrected
+            corrected = self.believed[old.version] = old.corrected(fact.data["changes"])
+            return old, corrected
         if fact.type == RETRACTED:
-            old = self.believed.pop(fact.data["target"], None)
-            return (None, None) if old is None else (old[0], None)
-        self.believed[fact.version] = (fact, position)
-        return None, (fact, position)
-
-    def _restructure(self, removed: Fact | None, inserted: tuple[Fact, int] | None) -> None:
-        """Move facts between fold-time groups (steps 3 and 4: order by time, then version)."""
-        if removed is not None:
-            index = bisect_left(self.times, self.rules.fold_time(removed))
-            group = self.groups[index]
-            group.facts = [item for item in group.facts if item[0].version != removed.version]
-            if not group.facts:
-                del self.groups[index], self.times[index]
-        if inserted is not None:
-            at = self.rules.fold_time(inserted[0])
-            index = bisect_left(self.times, at)
-            if index < len(self.times) and self.times[index] == at:
-                facts = self.groups[index].facts
-                versions = [f.version for f, _ in facts]
-                facts.insert(bisect_left(versions, inserted[0].version), inserted)
-            else:
-                self.groups.insert(index, _Group(at, [inserted]))
-                self.times.insert(index, at)
+            return self.believed.pop(fact.data["target"], None), None
+        self.believed[fact.version] = fact
+        self.positions[fact.version] = position
+        return None, fact
 
     # -- the fold --------------------------------------------------------------------------
 
-    def _rederive(self, k: int) -> tuple[int, list[Span[Any]], list[Key]]:
-        """Refold groups k.. from the state before them, and the spans from group k-1 on
-        (its end may have moved). Returns the first span index that may differ, and the
-        spans and keys that were there from that index before."""
-        j = max(k - 1, 0)
-        first = self.groups[j].spans_before if k > 0 else 0
-        start = max(first - 1, 0)  # the span before may be extended by a merge
-        old_spans, old_keys = self.spans[start:], self.span_keys[start:]
-        del self.spans[first:], self.span_keys[start:]
-        if k > 0 and first > 0:
-            carried = self.groups[j].carried
-            assert carried is not None
-            self.spans[-1] = carried
-        state: Any = None  # group j is either the first or one whose state is kept
-        for index in range(j, len(self.groups)):
-            group = self.groups[index]
-            if index < k:
-                state = group.state  # its facts and the state before them are unchanged
-            else:
-                entries = []
-                for fact, position in group.facts:
-                    before, state = state, apply_checked(self.rules, state, fact)
-                    entries.append(feed_row(self.kind, self.slug, before, state, fact, position))
-                group.state, group.entries = state, entries
-            group.spans_before = len(self.spans)
-            group.carried = self.spans[-1] if self.spans else None
-            following = self.groups[index + 1] if index + 1 < len(self.groups) else None
-            end = self.rules.fold_time(following.facts[0][0]) if following else None
-            self._extend(state, self.rules.fold_time(group.facts[0][0]), end)
-        return start, old_spans, old_keys
+    def _refold(self, ordered: list[Fact], changed: int, settled: int) -> Change:
+        """Refold (`domain.rules.refold`) and re-derive the feed entries and spans of the
+        stretch whose states it computed; splice the rest; diff the rows of that stretch."""
+        before = self.folded
+        offset = len(before.ordered) - len(ordered)
+        result = refold(self.rules, before, ordered, changed, settled, self.same, viewed=False)
+        new, begin, stop = result.fold, result.begin, result.stop
+        self.folded = new
+        n = len(ordered)
 
-    def _extend(self, state: Any, start: datetime, end: datetime | None) -> None:
+        # The feed: one entry per fact; those of [changed, stop) are new.
+        changed = min(changed, stop)
+        old_entries = self.entries[changed : stop + offset]
+        new_entries = [
+            feed_row(
+                self.kind,
+                self.slug,
+                new.states[i - 1] if i else None,
+                new.states[i],
+                ordered[i],
+                self.positions[ordered[i].version],
+            )
+            for i in range(changed, stop)
+        ]
+        self.entries[changed : stop + offset] = new_entries
+
+        # The spans: those starting before the first refolded group stay (the last one ends
+        # there), the groups [begin, stop) are walked, the spans from the tail's start stay.
+        t0 = self.rules.fold_time(ordered[begin])
+        if begin < len(before.ordered):  # the first fact (begin = 0) may have moved
+            t0 = min(t0, self.rules.fold_time(before.ordered[begin]))
+        t1 = self.rules.fold_time(ordered[stop]) if stop < n else None
+        p = bisect_left(self.span_starts, t0)
+        a = max(p - 1, 0)
+        walked: list[Span[Any]] = []
+        if p:
+            last = self.spans[p - 1]
+            walked.append(last if last.valid_to == t0 else Span(last.valid_from, t0, last.state))
+        index = begin
+        while index < stop:
+            start = self.rules.fold_time(ordered[index])
+            while index < stop and self.rules.fold_time(ordered[index]) == start:
+                index += 1
+            end = self.rules.fold_time(ordered[index]) if index < n else None
+            self._extend(walked, new.states[index - 1], start, end)
+        z = len(self.spans)
+        if t1 is not None:
+            z = bisect_left(self.span_starts, t1)
+            if z == len(self.spans) or self.span_starts[z] > t1:
+                z -= 1  # the span that holds t1 started before it
+            first = self.spans[z]
+            if first.valid_from != t1:
+                first = Span(t1, first.valid_to, first.state)
+            if walked and walked[-1].state == first.state and walked[-1].valid_to == t1:
+                walked[-1] = Span(walked[-1].valid_from, first.valid_to, first.state)
+            else:
+                walked.append(first)
+            z += 1
+        old_spans, old_keys = self.spans[a:], self.span_keys[a:z]
+        same_tail = len(self.spans) - z
+        keys, texts = self._keys(walked, old_spans[: z - a], old_keys)
+        self.spans[a:z] = walked
+        self.span_keys[a:z] = keys
+        self.span_starts[a:z] = [span.valid_from for span in walked]
+        kept, gone = set(keys), set(old_keys)
+        closed = [key for key in old_keys if key not in kept]
+        opened = [
+            version_row(self.kind, span, texts.get(id(span.state)), key[3])
+            for span, key in zip(walked, keys, strict=True)
+            if key not in gone
+        ]
+        closed_parts, opened_parts = self._diff_parts(a, old_spans, same_tail)
+        closed.extend(closed_parts)
+        opened.extend(opened_parts)
+        kept_e = {entry.key for entry in new_entries}
+        gone_e = {entry.key for entry in old_entries}
+        return Change(
+            closed,
+            opened,
+            [entry.key for entry in old_entries if entry.key not in kept_e],
+            [entry for entry in new_entries if entry.key not in gone_e],
+        )
+
+    def _keys(
+        self, spans: list[Span[Any]], old_spans: Sequence[Span[Any]], old_keys: Sequence[Key]
+    ) -> tuple[list[Key], dict[int, str]]:
+        """The keys of `spans`, reusing the digests of the states they share with the old;
+        and the stored texts it had to compute, by id of the state."""
+        digests = {id(span.state): key[3] for span, key in zip(old_spans, old_keys, strict=True)}
+        texts: dict[int, str] = {}
+        keys = []
+        for span in spans:
+            digest = digests.get(id(span.state))
+            if digest is None:
+                text = texts[id(span.state)] = stored_text(self.kind, span.state)
+                digest = digests[id(span.state)] = state_digest(text)
+            keys.append(_span_key(span, digest))
+        return keys, texts
+
+    def _extend(
+        self, spans: list[Span[Any]], state: Any, start: datetime, end: datetime | None
+    ) -> None:
         """Append the spans of one group, as `domain.rules.spans` walks it."""
-        rules, spans = self.rules, self.spans
+        rules = self.rules
         cuts = sorted(
             b for b in set(rules.breakpoints(state)) if b > start and (end is None or b < end)
         )
@@ -201,35 +254,15 @@ class AggregateFold:
 
     # -- the rows --------------------------------------------------------------------------
 
-    def _diff_spans(
-        self, start: int, old_spans: list[Span[Any]], old_keys: list[Key]
-    ) -> tuple[list[Key], list[VersionRow]]:
-        """Keys of the spans from `start` on, and which rows they close and open."""
-        digests = {id(span.state): key[3] for span, key in zip(old_spans, old_keys, strict=True)}
-        texts: dict[int, str] = {}
-        for span in self.spans[start:]:
-            digest = digests.get(id(span.state))
-            if digest is None:
-                text = texts[id(span.state)] = stored_text(self.kind, span.state)
-                digest = digests[id(span.state)] = state_digest(text)
-            self.span_keys.append(_span_key(span, digest))
-        new_keys = self.span_keys[start:]
-        kept, gone = set(new_keys), set(old_keys)
-        opened = [
-            version_row(self.kind, span, texts.get(id(span.state)), key[3])
-            for span, key in zip(self.spans[start:], new_keys, strict=True)
-            if key not in gone
-        ]
-        return [key for key in old_keys if key not in kept], opened
-
     def _diff_parts(
-        self, start: int, old_spans: Sequence[Span[Any]] = ()
+        self, start: int, old_spans: Sequence[Span[Any]] = (), same_tail: int = 0
     ) -> tuple[list[Key], list[VersionRow]]:
         """A policy's part rows from span `start` on (the spans before it are unchanged, so
         are the rows that end before it): walk from there carrying the runs open just before,
         and which rows that closes and opens. `old_spans` (the spans from `start` before the
         change) let the walk stop early: where the spans left are those that were there and
-        the runs open are those that were, every later row is the one already stored."""
+        the runs open are those that were, every later row is the one already stored; the
+        last `same_tail` spans are known to be those (the refold kept them)."""
         if self.kind != "policy":
             return [], []
         if start == 0 or start >= len(self.spans):
@@ -245,6 +278,7 @@ class AggregateFold:
         spans = self.spans[begin:]
         stop = len(spans)
         if begin == start:
+            stop -= same_tail
             while stop > 0 and len(old_spans) > len(spans) - stop:
                 if not same_parts(spans[stop - 1], old_spans[stop - 1 - len(spans)]):
                     break
@@ -275,7 +309,7 @@ class AggregateFold:
         """The change from rows open elsewhere (as loaded from the tables) to this fold's."""
         open_v, open_e = list(open_versions), list(open_entries)
         wanted_v, gone_v = {*self.span_keys, *(row.key for row in self.parts)}, set(open_v)
-        entries = [entry for group in self.groups for entry in group.entries]
+        entries = self.entries
         wanted_e, gone_e = {entry.key for entry in entries}, set(open_e)
         return Change(
             [key for key in open_v if key not in wanted_v],
@@ -298,7 +332,7 @@ class AggregateFold:
         """Every row this fold holds open (what `rows.believed_rows` gives for its facts)."""
         versions = [version_row(self.kind, span) for span in self.spans]
         versions.extend(sorted(self.parts, key=part_order))
-        return versions, [entry for group in self.groups for entry in group.entries]
+        return versions, list(self.entries)
 
 
 def _span_key(span: Span[Any], digest: bytes) -> Key:

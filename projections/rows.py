@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from domain import RULES, Fact, Span, believe, spans
+from domain import RULES, Fact, PolicyState, Span, believe, spans
 from domain.errors import InvalidInput
 from domain.rules import order
 from domain.values import AGGREGATE_KINDS, Clause, Reference, Source, format_instant
@@ -212,6 +212,26 @@ def stored_text(kind: str, state: Any) -> str:
         + _string(state.summary)
         + "}"
     )
+
+
+def same_rows(kind: str, a: Any, b: Any) -> bool:
+    """Whether two states of an aggregate give the same rows and fold on alike: equal, but for
+    a policy's revision counter, which no row stores (it is counted at read time) and which
+    only counts the facts before (so an earlier fact added or taken shifts it, nothing else).
+    The projector's refold stops where the state it reaches is the same as the stored one."""
+    if a is b:
+        return True
+    if kind != "policy":
+        return bool(a == b)
+    return all(getattr(a, name) == getattr(b, name) for name in _POLICY_ROW_FIELDS)
+
+
+#: What a policy's rows depend on: every field but the revision counter (`changed_by` first,
+#: since it differs whenever two states come from different facts).
+_POLICY_ROW_FIELDS = (
+    "changed_by",
+    *(f.name for f in fields(PolicyState) if f.name not in ("revision", "changed_by")),
+)
 
 
 def stored_values(kind: str, state: Any) -> tuple[tuple[str, str], ...]:

@@ -95,7 +95,7 @@ def test_reconciling_a_loaded_fold_with_stale_open_rows_yields_the_full_refold_r
 def test_a_state_text_composed_from_its_parts_is_the_canonical_json(aggregate: Any) -> None:
     facts = _facts(aggregate)
     fold = AggregateFold.load(aggregate.KIND, "p", ((f, f.version) for f in facts))
-    states = [span.state for span in fold.spans] + [group.state for group in fold.groups]
+    states = [span.state for span in fold.spans] + list(fold.folded.states)
     for state in states:
         assert state_text(state) == dumps(state)
 
