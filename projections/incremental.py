@@ -209,7 +209,9 @@ class AggregateFold:
             for span, key in zip(walked, keys, strict=True)
             if key not in gone
         ]
-        closed_parts, opened_parts = self._diff_parts(a, old_spans, same_tail)
+        # The parts of span a (its state and start kept) are those stored: walk from a + 1.
+        skip = 1 if p and a + 1 < len(self.spans) else 0
+        closed_parts, opened_parts = self._diff_parts(a + skip, old_spans[skip:], same_tail)
         closed.extend(closed_parts)
         opened.extend(opened_parts)
         kept_e = {entry.key for entry in new_entries}

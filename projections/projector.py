@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Insert, Table, Update, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import Fact
@@ -226,7 +226,7 @@ class Projector:
         tables = self.tables
         by_name = {table.name: table for table in tables.tables}
         if batch.facts:
-            connection.execute(insert(tables.facts), batch.facts)
+            _write_many(connection, insert(tables.facts), batch.facts)
         if batch.texts:
             _insert_new_texts(connection, tables.texts, batch.texts)
             if len(self.stored) > STORED_REFS:
@@ -237,16 +237,19 @@ class Projector:
             by_table.setdefault(name, []).append(row)
         rtrees = connection.dialect.name == "sqlite"
         for name, rows in by_table.items():
-            connection.execute(insert(by_name[name]), rows)
+            _write_many(connection, insert(by_name[name]), rows)
             if rtrees and name in t.STABBED:
-                connection.execute(
-                    insert(t.rtree_table(by_name[name])), [t.rtree_row(row) for row in rows]
+                _write_many(
+                    connection,
+                    insert(t.rtree_table(by_name[name])),
+                    [t.rtree_row(row) for row in rows],
                 )
         for name, closes in batch.closes.items():
             table = by_name[name]
             if rtrees and name in t.STABBED:
                 tree = t.rtree_table(table)
-                connection.execute(
+                _write_many(
+                    connection,
                     update(tree).where(tree.c.id == bindparam("b_id")).values(k1=bindparam("b_k1")),
                     [
                         {
@@ -256,7 +259,8 @@ class Projector:
                         for c in closes
                     ],
                 )
-            connection.execute(
+            _write_many(
+                connection,
                 update(table)
                 .where(
                     and_(
@@ -268,9 +272,49 @@ class Projector:
                 closes,
             )
         if batch.links:
-            connection.execute(insert(tables.responses), batch.links)
+            _write_many(connection, insert(tables.responses), batch.links)
         if batch.tags:
-            connection.execute(insert(tables.timeline_tags), batch.tags)
+            _write_many(connection, insert(tables.timeline_tags), batch.tags)
+
+
+def _write_many(
+    connection: Connection, statement: Insert | Update, rows: list[dict[str, Any]]
+) -> None:
+    """Execute one insert or update for many rows in one DBAPI `executemany` (inside the
+    batch's transaction), each value bound by its column type's processor for this dialect,
+    as `Connection.execute` binds it, but without its per-row bookkeeping, which cost more
+    than the writes (docs/benchmarks.md). Compiled once per dialect, statement and keys."""
+    keys = tuple(rows[0])
+    if any(len(row) != len(keys) for row in rows):
+        connection.execute(statement, rows)  # rows of different keys: the general path
+        return
+    dialect = connection.dialect
+    cache_key = (dialect.name, str(statement), keys)
+    found = _COMPILED.get(cache_key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+        steps: list[_Step] = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ]
+        found = _COMPILED[cache_key] = (compiled.string, steps, bool(compiled.positional))
+    sql, steps, positional = found
+    if positional:
+        params: list[Any] = [
+            tuple(row[name] if bind is None else bind(row[name]) for name, bind in steps)
+            for row in rows
+        ]
+    else:
+        params = [
+            {name: row[name] if bind is None else bind(row[name]) for name, bind in steps}
+            for row in rows
+        ]
+    connection.exec_driver_sql(sql, params)
+
+
+_Step = tuple[str, Callable[[Any], Any] | None]
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Step], bool]] = {}
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).
