@@ -106,16 +106,32 @@ def head_for(
     engine: Engine, known_at: datetime | None = None, known_at_position: int | None = None
 ) -> TreeHead:
     """The head as known at an instant or right after a position (both: BAD_INPUT; neither:
-    now). An instant resolves to the last position recorded at or before it."""
+    now). An instant resolves to the last position recorded at or before it; a position
+    beyond the log's head is BAD_INPUT (it has no answer yet, and would have one later)."""
     if known_at is not None and known_at_position is not None:
         raise InvalidInput("knownAtPosition", "give knownAt or knownAtPosition, not both")
     if known_at_position is not None:
         if known_at_position < 0:
             raise InvalidInput("knownAtPosition", "must not be negative")
-        return head_at_position(engine, known_at_position)
+        found = head_at_position(engine, known_at_position)
+        if known_at_position > found.position and known_at_position > head(engine).position:
+            raise InvalidInput(
+                "knownAtPosition",
+                f"{known_at_position} is beyond the log's head (position {found.position})",
+            )
+        return found
     if known_at is not None:
         return head_known_at(engine, known_at)
     return head(engine)
+
+
+def position_for(
+    engine: Engine, known_at: datetime | None = None, known_at_position: int | None = None
+) -> int:
+    """The log position a point-in-time read answers at (its basis): the head's position as
+    `head_for` resolves it (0: before the first event), so that an instant and the position
+    it resolves to give one answer."""
+    return head_for(engine, known_at, known_at_position).position
 
 
 @dataclass(frozen=True)
