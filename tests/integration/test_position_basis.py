@@ -4,7 +4,7 @@ position it resolves to (timeline.proofs.position_for)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,7 +97,7 @@ def test_the_basis_is_refused_when_it_is_ambiguous_negative_or_beyond_the_head(
     engine = demo.timeline.engine
     head = proofs.position_for(engine)
     assert proofs.position_for(engine, known_at_position=head) == head
-    refused = {
+    refused: dict[str, Callable[[], object]] = {
         "both": lambda: proofs.position_for(engine, VALID[0], 1),
         "negative": lambda: proofs.position_for(engine, known_at_position=-1),
         "beyond": lambda: proofs.position_for(engine, known_at_position=head + 1),
