@@ -309,3 +309,21 @@ def test_closed_reads_need_the_login_cookie(sqlite_url: str) -> None:
             api.url + "/login", data={"token": api.write_token, "next": "//evil.example/"}
         )
         assert elsewhere.headers["location"] == "/"  # never an open redirect
+
+
+def test_a_known_at_instant_redirects_to_the_position_it_resolves_to(api: ApiServer) -> None:
+    head = httpx.get(api.url + "/log/head", params={"knownAtPosition": 12}).json()
+    response = httpx.get(
+        f"{api.url}{SLUG_PATH}",
+        params={"validAt": "2022-03-14T12:00:00Z", "knownAt": head["recordedAt"]},
+    )
+    assert response.status_code == 303
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["position"] == ["12"] and "knownAt" not in query
+    page = httpx.get(api.url + response.headers["location"])
+    assert "as known right after log position <strong>12</strong>" in page.text
+    assert "knownAtPosition=12" in page.text  # the signed head it was answered at
+    beyond = httpx.get(f"{api.url}{SLUG_PATH}?validAt=2022-03-14T12:00:00Z&position=999999")
+    assert beyond.status_code == 400 and '<code class="field-name">position</code>' in beyond.text
+    spelled = httpx.get(f"{api.url}{SLUG_PATH}?validAt=2022-03-14T12:00:00Z&position=%D9%A3")
+    assert spelled.status_code == 400 and '<code class="field-name">position</code>' in spelled.text
