@@ -336,11 +336,14 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     )
     Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
     # Covers the count of an aggregate's believed facts up to a valid time (a policy's
-    # revision counter, which no stored row holds: it changes with every retroactive fact).
+    # revision counter, which no stored row holds: it changes with every retroactive fact),
+    # as known at a position (what reads ask) and when that count last changed.
     Index(
         f"ix_{entries.name}_folded",
         entries.c.aggregate_id,
         entries.c.effective_at,
+        entries.c.opened_by,
+        entries.c.closed_by,
         entries.c.known_from,
         entries.c.known_to,
     )
