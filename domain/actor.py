@@ -92,6 +92,11 @@ class Actor(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "ActorRegistered"
+
     @classmethod
     def register(cls, slug: str, **payload: Any) -> Actor:
         return cls.start(cls.ActorRegistered, slug, **payload)

@@ -11,6 +11,9 @@ from uuid import UUID
 CORRECTED = "EventCorrected"
 RETRACTED = "EventRetracted"
 META_TYPES = frozenset({CORRECTED, RETRACTED})
+#: The stored class of an announcement made anew (after every fact was retracted): it reads
+#: as the announcement it carries (`announcement`, `payload`), see `fact_form`.
+ANNOUNCED_ANEW = "AnnouncedAnew"
 
 #: Event attributes that are not payload: the library's own, and the two instants.
 _BASE_ATTRIBUTES = frozenset(
@@ -41,14 +44,18 @@ class Fact:
     def from_event(cls, event: Any) -> Fact:
         """Read a domain event of this package into a fact."""
         attributes = vars(event)
+        type_name, data = fact_form(
+            type(event).__name__,
+            {k: v for k, v in attributes.items() if k not in _BASE_ATTRIBUTES},
+        )
         return cls(
             aggregate_id=event.originator_id,
             version=event.originator_version,
-            type=type(event).__name__,
+            type=type_name,
             recorded_at=event.timestamp,
             effective_at=attributes.get("effective_at"),
             announced_at=attributes.get("announced_at"),
-            data={k: v for k, v in attributes.items() if k not in _BASE_ATTRIBUTES},
+            data=data,
         )
 
     @property
@@ -65,6 +72,14 @@ class Fact:
                 instants[name] = datetime.fromisoformat(value) if isinstance(value, str) else value
         data = {k: v for k, v in changes.items() if k not in instants}
         return replace(self, data={**self.data, **data}, **instants)
+
+
+def fact_form(type_name: str, data: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The fact type and payload an event of class `type_name` reads as: an announcement made
+    anew reads as the announcement it carries, so folds, filters and clients see one type."""
+    if type_name == ANNOUNCED_ANEW:
+        return str(data["announcement"]), dict(data["payload"])
+    return type_name, data
 
 
 def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fact]:

@@ -192,6 +192,11 @@ class Policy(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "PolicyAnnounced"
+
     @classmethod
     def announce(cls, slug: str, **payload: Any) -> Policy:
         return cls.start(cls.PolicyAnnounced, slug, **payload)

@@ -177,6 +177,11 @@ class RegulatoryAction(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "RegulatoryActionAnnounced"
+
     @classmethod
     def announce(cls, slug: str, **payload: Any) -> RegulatoryAction:
         return cls.start(cls.RegulatoryActionAnnounced, slug, **payload)

@@ -85,6 +85,11 @@ class Statement(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "StatementRecorded"
+
     @classmethod
     def record_statement(cls, slug: str, **payload: Any) -> Statement:
         return cls.start(cls.StatementRecorded, slug, **payload)

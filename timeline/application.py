@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
 from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
+from domain.facts import fact_form
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
@@ -270,16 +271,23 @@ class Timeline(Application[UUID]):
         responses: Sequence[str] = (),
     ) -> CommandResult:
         def build() -> TimelineAggregate:
-            if cmd.expected_version not in (None, 0):
+            retracted = None
+            if self._existing({aggregate_uuid(kind, slug)}):
+                retracted = self.get_aggregate(kind, slug)  # ours alone until saved
+                if retracted.believed():
+                    raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead", "id")
+            expected = 0 if retracted is None else retracted.version
+            if cmd.expected_version not in (None, expected):
                 raise VersionConflict(
-                    f"expectedVersion {cmd.expected_version} is stale: "
-                    f"{kind} {slug!r} does not exist yet",
+                    f"expectedVersion {cmd.expected_version} is stale: {kind} {slug!r} "
+                    + ("does not exist yet" if retracted is None else f"is at version {expected}"),
                     "expected_version",
                 )
-            if self._existing({aggregate_uuid(kind, slug)}):
-                raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead", "id")
             self._check_no_cycle(kind, slug, responses)
             self._check_references(refs or {}, responses)
+            if retracted is not None:  # every fact retracted: the stream continues anew
+                retracted.announce_anew(**cmd.payload())
+                return retracted
             return make(AGGREGATES[kind])
 
         return self._run(cmd, kind, slug, build)
@@ -332,7 +340,7 @@ class Timeline(Application[UUID]):
                     version=last.originator_version,
                     position=notifications[-1].id,
                     recorded_at=last.timestamp,
-                    event_type=type(last).__name__,
+                    event_type=fact_form(type(last).__name__, vars(last))[0],
                 )
                 if pending[0].originator_version == 1:
                     store.register_stream(session, aggregate.id, kind, slug)
