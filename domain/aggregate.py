@@ -100,7 +100,8 @@ class TimelineAggregate(Aggregate):
         else:
             folded = check_foldable(self.RULES, [*self.facts, candidate], candidate, folded)
         self.refuse_no_op(folded, candidate)
-        self.trigger_event(event_class, **kwargs)
+        # stored at the instant checked: a correction's mark (its recordedAt) is in the fold
+        self.trigger_event(event_class, timestamp=candidate.recorded_at, **kwargs)
         self._fold = (self.version, folded.recorded(candidate, self.facts[-1]))
 
     def announce_anew(self, **kwargs: Any) -> None:

@@ -188,6 +188,7 @@ def as_policy_state(version: PolicyVersion | None) -> PolicyState | None:
         revision=version.revision,
         changed_by=version.changed_by,
         change_type=version.change_type,
+        corrected_by=version.corrected_by,
     )
 
 
@@ -315,10 +316,11 @@ def name_of(actor: Any) -> tuple[str, tuple[str, ...]] | None:
     return None if actor is None else (actor.name, tuple(actor.former_names))
 
 
-def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...]] | None:
+def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...], tuple[Any, ...]] | None:
     if statement is None:
         return None
-    return (statement.text, statement.made_at, tuple(statement.in_response_to))
+    made = (statement.text, statement.made_at, tuple(statement.in_response_to))
+    return (*made, tuple(statement.corrected_by))
 
 
 def _policy_facts(services: Services, slug: str) -> list[Any]:
