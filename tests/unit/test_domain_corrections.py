@@ -18,6 +18,7 @@ from domain import (
 from domain.fold import state_at
 
 RULE = RULES["policy"]
+NOW = at("2030-01-01T00:00:00+00:00")
 
 
 def _policy() -> Policy:
@@ -244,3 +245,34 @@ def test_an_announcement_anew_continues_the_stream_under_the_right_facts() -> No
             effective_at=at("2022-03-12T00:00:00+00:00"),
             announced_at=at("2022-03-12T00:00:00+00:00"),
         )
+
+
+# -- corrections leave a mark ------------------------------------------------------------------
+
+
+def test_a_version_built_from_a_corrected_fact_names_the_correction_from_its_record_on() -> None:
+    aggregate = _policy()
+    aggregate.correct(1, {"title": "Conduct"}, "typo", [])
+    facts = as_recorded(aggregate.facts, {3: "2022-03-01T00:00:00+00:00"})
+    february = at("2022-02-15T00:00:00+00:00")  # the revision's version, built on @1
+    before = state_at(RULE, facts, february, at("2022-02-28T00:00:00+00:00"))
+    after = state_at(RULE, facts, february, at("2022-03-01T00:00:00+00:00"))
+    assert before.corrected_by == ()
+    assert [(c.version, c.recorded_at, c.reason) for c in after.corrected_by] == [
+        (3, at("2022-03-01T00:00:00+00:00"), "typo")
+    ]
+    assert after.changed_by == 2 and after.title == "Conduct"
+
+
+def test_every_correction_of_a_fact_is_named_in_recording_order() -> None:
+    aggregate = _statement()
+    aggregate.correct(1, {"text": "We disagree strongly."}, "transcript", [])
+    aggregate.correct(1, {"text": "We strongly disagree."}, "the video", [])
+    facts = as_recorded(
+        aggregate.facts, {2: "2022-03-12T00:00:00+00:00", 3: "2022-03-13T00:00:00+00:00"}
+    )
+    found = state_at(STATEMENT, facts, at("2022-03-20T00:00:00+00:00"), NOW)
+    assert [(c.version, c.reason) for c in found.corrected_by] == [
+        (2, "transcript"),
+        (3, "the video"),
+    ]
