@@ -385,7 +385,8 @@ class Timeline(Application[UUID]):
     def _check_references(
         self, refs: dict[str, str], responses: Sequence[str], prefix: str = ""
     ) -> None:
-        """Actors named and facts responded to must exist (as known now): one query for all."""
+        """Actors named and facts responded to must exist (as known now): one query for all,
+        and one more for those wholly retracted (streams whose every fact is retracted)."""
         cited = [
             (
                 f"{prefix}inResponseTo[{index}]",
@@ -396,14 +397,29 @@ class Timeline(Application[UUID]):
         wanted = {aggregate_uuid("actor", slug) for slug in refs.values()}
         wanted |= {ref.aggregate_id for _, ref in cited}
         existing = self._existing(wanted)
+        streams = {aggregate_uuid("actor", slug): ("actor", slug) for slug in refs.values()}
+        streams |= {ref.aggregate_id: (ref.kind, ref.slug) for _, ref in cited}
+        gone = self._wholly_retracted({i: s for i, s in streams.items() if i in existing})
         for field, slug in refs.items():
             if aggregate_uuid("actor", slug) not in existing:
                 raise InvalidInput(prefix + field, f"no actor {slug!r}; register it first")
+            if aggregate_uuid("actor", slug) in gone:
+                raise InvalidInput(prefix + field, _RETRACTED.format(kind="actor", slug=slug))
         for field, ref in cited:
             if ref.aggregate_id not in existing:
                 raise InvalidInput(field, f"no {ref.kind} {ref.slug!r}")
+            if ref.aggregate_id in gone:
+                raise InvalidInput(field, _RETRACTED.format(kind=ref.kind, slug=ref.slug))
             if ref.version is not None and ref.version > self._stream_version(ref.aggregate_id):
                 raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+
+    def _wholly_retracted(self, streams: dict[UUID, tuple[str, str]]) -> set[UUID]:
+        """The streams (id -> kind, slug) whose every fact is retracted: they do not exist as
+        known. Only those holding a retraction are loaded (the cache keeps them warm)."""
+        events = eventstore.events_table(self.recorder)
+        with eventstore.transaction(self.recorder, commit=False) as session:
+            candidates = store.streams_with_retractions(session, events, set(streams))
+        return {i for i in candidates if not believe(self.facts_of(*streams[i]))}
 
     def _check_no_cycle(
         self, kind: str, slug: str, responses: Sequence[str], prefix: str = ""
@@ -504,6 +520,10 @@ HANDLERS: dict[type[c.Command], Callable[[Timeline, Any], CommandResult]] = {
 
 #: Kinds whose facts may respond to others (`inResponseTo`).
 _RESPONDING_KINDS = ("regulatory-action", "statement")
+
+
+#: Why a reference to a wholly retracted stream is refused.
+_RETRACTED = "{kind} {slug!r} does not exist as known: every fact of it was retracted"
 
 
 def _stream_of(ref: Reference) -> tuple[str, str]:

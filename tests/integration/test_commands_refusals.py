@@ -379,3 +379,27 @@ def test_a_wholly_retracted_slug_is_announced_anew_and_its_stream_continues(
         world.announce_policy(policy())
     revised = world.revise_policy(revision(addClauses=[clause("c9", "Be fair.")]))
     assert revised.version == 6
+
+
+def test_a_fact_citing_or_naming_a_wholly_retracted_stream_is_refused_naming_the_field(
+    world: Timeline,
+) -> None:
+    _retract_the_policy(world)
+    world.retract_event(retraction("statement:spokesperson/reply@1"))
+    world.register_actor(actor("ghost", "Not A Person", "person"))
+    world.retract_event(retraction("actor:ghost@1", "never existed"))
+    before = _stored(world)
+    with pytest.raises(InvalidInput) as cited:
+        world.record_statement(
+            statement("spokesperson/other", inResponseTo=["policy:acme/conduct"])
+        )
+    assert cited.value.field == "inResponseTo[0]"
+    assert "policy 'acme/conduct' does not exist as known" in cited.value.reason
+    with pytest.raises(InvalidInput) as owned:
+        world.announce_policy(policy("ghost/rules", owner="ghost"))
+    assert owned.value.field == "owner" and "every fact of it was retracted" in owned.value.reason
+    assert _stored(world) == before
+    answered = world.record_statement(
+        statement("spokesperson/other", inResponseTo=["regulatory-action:regulator/fine"])
+    )
+    assert answered.version == 1
