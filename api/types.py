@@ -65,6 +65,10 @@ class ActorType:
     valid_to: datetime | None = strawberry.field(
         description="Until when it has this name; null: still."
     )
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts its name comes from, in fold order; "
+        "empty: none was corrected."
+    )
 
     @classmethod
     def of(cls, actor: m.ActorVersion) -> ActorType:
@@ -76,6 +80,7 @@ class ActorType:
             former_names=list(actor.former_names),
             valid_from=actor.valid_from,
             valid_to=actor.valid_to,
+            corrected_by=CorrectionType.many("actor", actor.slug, actor.corrected_by),
         )
 
 

@@ -265,6 +265,7 @@ def actor_version(row: Any) -> ActorVersion:
         former_names=tuple(s["former_names"]),
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 

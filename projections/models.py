@@ -111,6 +111,7 @@ class ActorVersion:
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -131,11 +131,19 @@ def test_an_action_and_a_statement_built_from_corrected_facts_name_the_correctio
     )
     action = _correct(api, f"regulatory-action:{ACTION}@1", {"kind": "block"}, "misreported")
     said = _correct(api, f"statement:{STATEMENT}@1", {"text": "We disagree."}, "transcript")
+    named = _correct(api, "actor:meta@1", {"name": "Meta Platforms, Inc."}, "legal name")
     found = api.execute(
         f'query {{ regulatoryAction(id: "{ACTION}", validAt: "2022-03-20T00:00:00Z") '
         f"{{ kind {MARK} }} "
-        f'statement(id: "{STATEMENT}") {{ text {MARK} }} }}'
+        f'statement(id: "{STATEMENT}") {{ text {MARK} }} '
+        f'actor(id: "meta") {{ name {MARK} }} }}'
     )
+    assert found["actor"] == {
+        "name": "Meta Platforms, Inc.",
+        "correctedBy": [
+            {"event": "actor:meta@2", "recordedAt": named["recordedAt"], "reason": "legal name"}
+        ],
+    }
     assert found["regulatoryAction"] == {
         "kind": "block",
         "correctedBy": [

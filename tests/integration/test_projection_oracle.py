@@ -312,8 +312,10 @@ def check_others(
         assert {p.slug for p in listed.items} == in_force
 
 
-def name_of(actor: Any) -> tuple[str, tuple[str, ...]] | None:
-    return None if actor is None else (actor.name, tuple(actor.former_names))
+def name_of(actor: Any) -> tuple[str, tuple[str, ...], tuple[Any, ...]] | None:
+    if actor is None:
+        return None
+    return (actor.name, tuple(actor.former_names), tuple(actor.corrected_by))
 
 
 def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...], tuple[Any, ...]] | None:
