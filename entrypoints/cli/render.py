@@ -224,6 +224,14 @@ def regulatory_action(
         ("summary", version.summary),
         ("text", version.text),
         ("sources", "\n".join(s.url for s in version.sources) or "-"),
+        *(
+            (
+                "corrected by",
+                f"regulatory-action:{version.slug}@{c.version}, recorded "
+                f"{moment(c.recorded_at)}: {c.reason}",
+            )
+            for c in version.corrected_by
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)
