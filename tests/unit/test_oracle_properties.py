@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain import (
@@ -178,6 +178,10 @@ def _probes(found: list[Any], draw_days: list[datetime]) -> list[datetime]:
 def _spans_equal_oracle(aggregate: TimelineAggregate, probes: list[datetime]) -> None:
     rules = RULES[aggregate.KIND]
     facts = _recorded_daily(aggregate)
+    if not believe(facts):
+        event("every fact retracted")
+    if any(f.type == aggregate.ANNOUNCEMENT and f.version > 1 for f in facts):
+        event("announced anew after every fact was retracted")
     found = spans(rules, believe(facts))  # never raises: every accepted history folds
     for instant in _probes(found, probes):
         assert _span_at(found, instant) == state_at(rules, facts, instant, FAR), instant
