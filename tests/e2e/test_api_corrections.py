@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from test_api_server import ApiServer, serve
 from test_cli_query import answer, run_cli
@@ -179,3 +180,14 @@ def test_the_cli_shows_the_correction_of_a_version(
     listed = run_cli(database_url, tmp_path, "history", POLICY)
     assert listed.returncode == 0, listed.stderr
     assert "corrected @3" in listed.stdout
+
+
+def test_the_reading_room_page_of_a_corrected_version_says_so(api: ApiServer) -> None:
+    _correct(api, f"policy:{POLICY}@1", {"title": "Hate Speech"}, "a <typo>")
+    page = httpx.get(
+        api.url + f"/policies/{POLICY}",
+        params={"validAt": "2022-02-01T00:00:00Z"},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert f"by policy:{POLICY}@3" in page.text and "a &lt;typo&gt;" in page.text
