@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.arguments import First
 from api.context import Context, described, run
-from api.values import ClauseType, SourceType
+from api.values import ClauseType, CorrectionType, SourceType
 from domain.values import Reference
 from projections import models as m
 from projections import queries
@@ -65,6 +65,10 @@ class ActorType:
     valid_to: datetime | None = strawberry.field(
         description="Until when it has this name; null: still."
     )
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts its name comes from, in fold order; "
+        "empty: none was corrected."
+    )
 
     @classmethod
     def of(cls, actor: m.ActorVersion) -> ActorType:
@@ -76,6 +80,7 @@ class ActorType:
             former_names=list(actor.former_names),
             valid_from=actor.valid_from,
             valid_to=actor.valid_to,
+            corrected_by=CorrectionType.many("actor", actor.slug, actor.corrected_by),
         )
 
 
@@ -173,6 +178,10 @@ class RegulatoryActionType:
     change_type: str = strawberry.field(
         description="Type of that event, e.g. RegulatoryActionLifted."
     )
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts this version is built from, in fold order; "
+        "empty: none was corrected."
+    )
     valid_from: datetime = strawberry.field(description="Start of this version in the world.")
     valid_to: datetime | None = strawberry.field(
         description="End of this version in the world; null: open."
@@ -220,6 +229,7 @@ class RegulatoryActionType:
             revision=a.revision,
             changed_by=a.changed_by,
             change_type=a.change_type,
+            corrected_by=CorrectionType.many("regulatory-action", a.slug, a.corrected_by),
             valid_from=a.valid_from,
             valid_to=a.valid_to,
             known_from=a.known_from,
@@ -248,6 +258,10 @@ class PolicyType:
     revision: int = strawberry.field(description="How many facts are folded into this version.")
     changed_by: int = strawberry.field(description="Version of the event that made it.")
     change_type: str = strawberry.field(description="Type of that event, e.g. PolicyRevised.")
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts this version is built from, in fold order; "
+        "empty: none was corrected."
+    )
     valid_from: datetime = strawberry.field(description="When this version came into force.")
     valid_to: datetime | None = strawberry.field(
         description="When the next version replaced it; null: still in force."
@@ -305,6 +319,7 @@ class PolicyType:
             revision=p.revision,
             changed_by=p.changed_by,
             change_type=p.change_type,
+            corrected_by=CorrectionType.many("policy", p.slug, p.corrected_by),
             valid_from=p.valid_from,
             valid_to=p.valid_to,
             known_from=p.known_from,
@@ -387,6 +402,9 @@ class StatementType:
     )
     sources: list[SourceType] = strawberry.field(description="Where it was published or reported.")
     made_at: datetime = strawberry.field(description="When it was made.")
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of its fact, in fold order; empty: none was corrected."
+    )
     known_from: datetime = strawberry.field(
         description="Record time: since when the service has answered this."
     )
@@ -405,6 +423,7 @@ class StatementType:
             in_response_to=list(s.in_response_to),
             sources=SourceType.many(s.sources),
             made_at=s.made_at,
+            corrected_by=CorrectionType.many("statement", s.slug, s.corrected_by),
             known_from=s.known_from,
             known_to=s.known_to,
         )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import InvalidInput
+from domain.facts import Correction
 from domain.values import Clause, Source, require_aware
 from projections.models import (
     ActorVersion,
@@ -27,6 +28,14 @@ def instant(field: str, value: datetime | None) -> datetime:
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _corrections(s: Mapping[str, Any]) -> tuple[Correction, ...]:
+    """The corrections a stored state names (none in rows of schemas before 4)."""
+    return tuple(
+        Correction(c["version"], datetime.fromisoformat(c["recorded_at"]), c["reason"])
+        for c in s.get("corrected_by") or ()
+    )
 
 
 def _frame(row: Any) -> dict[str, Any]:
@@ -141,6 +150,7 @@ def _whole_state(row: Any, s: Mapping[str, Any]) -> PolicyVersion:
         valid_from=row.valid_from,
         valid_to=row.valid_to,
         aggregate_version=int(row.aggregate_version or s["changed_by"]),
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
@@ -197,6 +207,7 @@ def policy_version(
         valid_from=frame.valid_from,
         valid_to=frame.valid_to,
         aggregate_version=int(frame.aggregate_version or s["changed_by"]),
+        corrected_by=_corrections(s),
         known_from=known_from,
         known_to=None,
     )
@@ -223,6 +234,7 @@ def action_version(row: Any) -> RegulatoryActionVersion:
         change_type=s["change_type"],
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
@@ -238,6 +250,7 @@ def statement_version(row: Any) -> StatementVersion:
         in_response_to=tuple(s["in_response_to"]),
         sources=tuple(Source.from_dict(x) for x in s["sources"]),
         made_at=datetime.fromisoformat(s["made_at"]),
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
@@ -252,6 +265,7 @@ def actor_version(row: Any) -> ActorVersion:
         former_names=tuple(s["former_names"]),
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from domain.facts import Correction
 from domain.values import Clause, Source
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ class PolicyVersion:
     known_from: datetime
     known_to: datetime | None
     aggregate_version: int  # stream version at the query's knownAt (expectedVersion)
+    corrected_by: tuple[Correction, ...] = ()  # corrections of the facts folded into it
 
     @property
     def text(self) -> str:
@@ -80,6 +82,7 @@ class RegulatoryActionVersion:
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class StatementVersion:
     made_at: datetime
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class ActorVersion:
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,15 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
 #    revision counter is counted from the feed at read time (docs/projections.md).
-# 4: the two-dimensional lookup index spans valid time and record time by log position
-#    (opened_by, closed_by), the basis the API reads at (`knownAtPosition`).
+# 4: versions carry corrected_by.
+# 5: the two-dimensional lookup index spans valid time and record time by log position
+#    (opened_by, closed_by), the basis the API reads at (`knownAtPosition`); the feed's
+#    folded index covers those positions.
 
 metadata = MetaData()
 

@@ -74,9 +74,12 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
                 "correct",
                 "correct",
                 "retract",
+                "retract",
+                "retract",
                 "act",
                 "act",
                 "lift",
+                "say",
                 "say",
                 "rename",
             ]
@@ -119,7 +122,8 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
         latest = history.versions.get((kind, slug), 0)
         if latest == 0:
             return "skip", {}
-        event = f"{kind}:{slug}@{draw(st.integers(1, latest))}"
+        target = draw(st.integers(1, latest) | st.just(1))  # the first: a whole stream
+        event = f"{kind}:{slug}@{target}"
         if op == "retract":
             return "retract_event", {"event": event, "reason": "wrong"}
         changes = draw(st.sampled_from([{"effectiveAt": iso(when)}, {"summary": "fixed"}]))
@@ -163,6 +167,11 @@ def write(services: Services, history: History, name: str, data: dict[str, Any])
         return
     history.versions[(result.kind, result.id)] = result.version
     history.recorded.append(result.recorded_at)
+    if result.version > 1 and name in _STARTS:
+        event("a stream announced anew after its every fact was retracted")
+
+
+_STARTS = {"announce_policy", "announce_regulatory_action", "record_statement"}
 
 
 def as_policy_state(version: PolicyVersion | None) -> PolicyState | None:
@@ -179,6 +188,7 @@ def as_policy_state(version: PolicyVersion | None) -> PolicyState | None:
         revision=version.revision,
         changed_by=version.changed_by,
         change_type=version.change_type,
+        corrected_by=version.corrected_by,
     )
 
 
@@ -302,14 +312,17 @@ def check_others(
         assert {p.slug for p in listed.items} == in_force
 
 
-def name_of(actor: Any) -> tuple[str, tuple[str, ...]] | None:
-    return None if actor is None else (actor.name, tuple(actor.former_names))
+def name_of(actor: Any) -> tuple[str, tuple[str, ...], tuple[Any, ...]] | None:
+    if actor is None:
+        return None
+    return (actor.name, tuple(actor.former_names), tuple(actor.corrected_by))
 
 
-def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...]] | None:
+def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...], tuple[Any, ...]] | None:
     if statement is None:
         return None
-    return (statement.text, statement.made_at, tuple(statement.in_response_to))
+    made = (statement.text, statement.made_at, tuple(statement.in_response_to))
+    return (*made, tuple(statement.corrected_by))
 
 
 def _policy_facts(services: Services, slug: str) -> list[Any]:
@@ -395,3 +408,6 @@ def test_projection_answers_equal_the_oracle_for_random_histories(
         check_action(services, history.slug(action), policies, known_ats[:2])
     for known_at in known_ats:
         check_feed(services, history, known_at)
+    for kind, slug in history.versions:
+        if not believe(services.timeline.facts_of(kind, slug)):
+            event(f"a {kind} whose every fact is retracted")
