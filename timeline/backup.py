@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: The `type` of an export's last line: the signed head the export ends at.
 HEAD_TYPE = TYPE_PREFIX + "LogHead"
+#: The `type` of a line holding an idempotency key (after the events, before the head).
+KEY_TYPE = TYPE_PREFIX + "IdempotencyKey"
 #: The CloudEvents extension attributes a restore needs, beside the envelope.
 EXTENSIONS = ("leafindex", "leafhash", "salt", "treeroot", "storedtopic", "storedstate")
 BATCH = 1000
@@ -132,7 +134,41 @@ def _exported(timeline: Timeline, row: Any) -> ExportedEvent:
     )
 
 
-def head_line(timeline: Timeline, head: TreeHead, after: int, count: int) -> dict[str, Any]:
+def key_lines(timeline: Timeline, after: int, stop: int) -> Iterator[dict[str, Any]]:
+    """A line per idempotency key whose command's event is in (after, stop]: so that a
+    restored database, too, answers a repeated command with its first result."""
+    table = store.idempotency_keys
+    last = ""
+    while True:
+        query = select(table).where(table.c.key > last).order_by(table.c.key).limit(BATCH)
+        with timeline.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            return
+        for row in rows:
+            result = store.CommandResult.from_json(row.result)
+            if after < result.position <= stop:
+                yield {
+                    "specversion": SPEC_VERSION,
+                    "id": f"idempotency-key:{row.key}",
+                    "source": SOURCE,
+                    "type": KEY_TYPE,
+                    "subject": f"{result.kind}:{result.id}",
+                    "datacontenttype": "application/json",
+                    "position": result.position,
+                    "data": {
+                        "key": row.key,
+                        "fingerprint": row.fingerprint,
+                        "result": json.loads(row.result),
+                        "recordedAt": _instant(_aware(row.recorded_at)),
+                    },
+                }
+        last = str(rows[-1].key)
+
+
+def head_line(
+    timeline: Timeline, head: TreeHead, after: int, count: int, keys: int = 0
+) -> dict[str, Any]:
     """The export's last line: the head it ends at, signed, with the public key to check it."""
     signer = signing.signer(timeline.settings)
     signed = signer.sign(head)
@@ -148,6 +184,7 @@ def head_line(timeline: Timeline, head: TreeHead, after: int, count: int) -> dic
         "origin": signer.origin,
         "after": after,
         "events": count,
+        "idempotencyKeys": keys,
     }
     line: dict[str, Any] = {
         "specversion": SPEC_VERSION,
@@ -186,7 +223,13 @@ def write_export(
         head = page[-1].head()
         if progress is not None:
             progress(len(page))
-    stream.write(json.dumps(head_line(timeline, head, after, count), ensure_ascii=False))
+    keys = 0
+    for line in key_lines(timeline, after, head.position):
+        stream.write(json.dumps(line, ensure_ascii=False))
+        stream.write("\n")
+        keys += 1
+    line = head_line(timeline, head, after, count, keys)
+    stream.write(json.dumps(line, ensure_ascii=False))
     stream.write("\n")
     stream.flush()
     return count, head
@@ -209,6 +252,7 @@ class Restored:
     events: int
     head: TreeHead
     key_id: str
+    idempotency_keys: int = 0
 
 
 @dataclass
@@ -219,6 +263,7 @@ class _Pending:
     leaves: list[tuple[Any, str, datetime]] = field(default_factory=list)
     salts: list[bytes] = field(default_factory=list)
     streams: list[tuple[UUID, str, str]] = field(default_factory=list)
+    keys: list[dict[str, Any]] = field(default_factory=list)
 
 
 class LineError(InvalidInput):
@@ -247,7 +292,7 @@ def restore(
         for number, text in lines:
             if text.strip():
                 check.line(number, text, pending)
-                if len(pending.events) >= BATCH:
+                if len(pending.events) + len(pending.keys) >= BATCH:
                     stored = _store(timeline, session, pending) or stored
                     pending = _Pending()
             if progress is not None:
@@ -281,9 +326,11 @@ def require_empty(timeline: Timeline, connection: Any = None) -> None:
 def _store(timeline: Timeline, session: Any, pending: _Pending) -> TreeHead | None:
     """Insert one batch of checked events with their leaves and stream names; returns the
     tree's head after it (None: an empty batch)."""
+    connection = session.connection()
+    if pending.keys:
+        connection.execute(insert(store.idempotency_keys), pending.keys)
     if not pending.events:
         return None
-    connection = session.connection()
     connection.execute(insert(eventstore.events_table(timeline.recorder)), pending.events)
     head = integrity.append_leaves(connection, pending.leaves, pending.salts)
     for aggregate_id, kind, slug in pending.streams:
@@ -303,6 +350,9 @@ class _Checker:
         self.last_line = 0
         self.head_seen: tuple[int, str] | None = None
         self.key_id = ""
+        #: (aggregate id, version) of each restored position: what a key's result must name.
+        self.events: dict[int, tuple[UUID, int]] = {}
+        self.keys: set[str] = set()
 
     def fail(self, number: int, reason: str) -> LineError:
         return LineError(self.name, number, reason)
@@ -325,7 +375,43 @@ class _Checker:
             self.head_seen = (number, text)
             self._head(number, document)
             return
+        if document.get("type") == KEY_TYPE:
+            self._key(number, document, pending)
+            return
+        if self.keys:
+            raise self.fail(number, "an event after the idempotency keys (lines reordered)")
         self._event(number, document, pending)
+
+    def _key(self, number: int, line: dict[str, Any], pending: _Pending) -> None:
+        """An idempotency key: its result must name a restored event, exactly."""
+        data = line.get("data")
+        if not isinstance(data, dict):
+            raise self.fail(number, "data: not an exported idempotency key")
+        try:
+            key, fingerprint = str(data["key"]), str(data["fingerprint"])
+            text = json.dumps(data["result"])
+            result = store.CommandResult.from_json(text)
+            recorded_at = datetime.fromisoformat(str(data["recordedAt"]))
+        except (KeyError, TypeError, ValueError):
+            raise self.fail(number, "data: not an exported idempotency key") from None
+        if key in self.keys:
+            raise self.fail(number, f"data.key: {key!r} is given twice")
+        event = self.events.get(result.position)
+        if event != (result.aggregate_id, result.version):
+            raise self.fail(
+                number,
+                f"data.result: names position {result.position}, which is not that event of "
+                "this export (altered)",
+            )
+        self.keys.add(key)
+        pending.keys.append(
+            {
+                "key": key,
+                "fingerprint": fingerprint,
+                "result": text,
+                "recorded_at": recorded_at,
+            }
+        )
 
     def _event(self, number: int, line: dict[str, Any], pending: _Pending) -> None:
         if "command" in line:
@@ -416,6 +502,7 @@ class _Checker:
             )
         self.head = head
         self.versions[aggregate_id] = version
+        self.events[position] = (aggregate_id, version)
         pending.events.append(
             {
                 "id": position,
@@ -465,6 +552,12 @@ class _Checker:
             )
         if data.get("rootHash") != head.root.hex() or data.get("position") != head.position:
             raise self.fail(number, "data.rootHash: is not the root of the exported events")
+        if data.get("idempotencyKeys", 0) != len(self.keys):
+            raise self.fail(
+                number,
+                f"data.idempotencyKeys: the head names {data.get('idempotencyKeys')!r} keys, "
+                f"the export holds {len(self.keys)} (lines were removed or added)",
+            )
         if data.get("recordedAt") != _instant(head.recorded_at):
             raise self.fail(number, "data.recordedAt: is not that of the last exported event")
         try:
@@ -489,11 +582,16 @@ class _Checker:
                 f"missing: the export ends after line {self.last_line} without its head line "
                 "(it was cut short)",
             )
-        return Restored(self.head.tree_size, self.head, self.key_id)
+        return Restored(self.head.tree_size, self.head, self.key_id, len(self.keys))
 
 
 def _integer(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _aware(value: datetime) -> datetime:
+    """An instant read back from SQLite (naive, stored in UTC) made aware."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _instant(value: datetime | None) -> str | None:

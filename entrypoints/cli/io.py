@@ -176,7 +176,8 @@ def restore_log(
 
             restored = backup.restore(timeline, file, read(), advance)
         err().print(
-            f"[green]restored[/] {restored.events} events from {file}: head tree size "
+            f"[green]restored[/] {restored.events} events and {restored.idempotency_keys} "
+            f"idempotency keys from {file}: head tree size "
             f"{restored.head.tree_size}, root {restored.head.hash}, position "
             f"{restored.head.position} (verified against the export's signed head)"
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_io import error_line, run_cli, stored_events
+from tests.e2e.test_cli_io import error_line, exported_events, run_cli, stored_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -57,14 +57,14 @@ def test_export_restore_sqlite_to_postgresql_and_back_keeps_the_log_and_every_an
         assert result.returncode == 0, result.stderr
     head = json.loads((tmp_path / "a.ndjson").read_text().splitlines()[-1])["data"]
     assert f"root {head['rootHash']}" in exported.stderr
-    assert f"restored {head['treeSize']} events" in restored.stderr
+    assert f"restored {head['treeSize']} events and 20 idempotency keys" in restored.stderr
     assert f"root {head['rootHash']}" in restored.stderr
     assert "read models built up to position" in restored.stderr
     a, b = (tmp_path / "a.ndjson").read_text(), (tmp_path / "b.ndjson").read_text()
-    assert [json.loads(x)["leafhash"] for x in a.splitlines()[:-1]] == [
-        json.loads(x)["leafhash"] for x in b.splitlines()[:-1]
+    assert [x["leafhash"] for x in exported_events(a)] == [
+        x["leafhash"] for x in exported_events(b)
     ]
-    assert a.splitlines()[:-1] == b.splitlines()[:-1]  # events byte for byte
+    assert a.splitlines()[:-1] == b.splitlines()[:-1]  # events and keys byte for byte
     assert json.loads(b.splitlines()[-1])["data"]["rootHash"] == head["rootHash"]
     cited = f"{head['position']}:{head['rootHash']}"
     for url in (postgres_url, back_url):
@@ -110,7 +110,7 @@ def test_a_damaged_export_or_a_database_with_events_is_refused_whole(
     twice = run_cli(url, tmp_path, "restore", "good.ndjson")
     assert twice.returncode == 1
     assert "empty database" in error_line(twice)
-    assert stored_events(url) == len(lines) - 1
+    assert stored_events(url) == len(exported_events("".join(lines)))
 
 
 def test_importing_an_export_says_to_restore_it(sqlite_url: str, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from projections.runner import ProjectionRunner
 from tests import factories as f
 from timeline import backup, eventstore, integrity, store
 from timeline.application import Timeline
-from timeline.demo import load_demo
+from timeline.demo import DEMO_COMMANDS, load_demo
 from timeline.settings import Settings
 
 pytestmark = pytest.mark.postgres
@@ -174,7 +174,7 @@ def test_sqlite_to_postgresql_and_back_gives_the_same_log_and_every_answer(
         again = export_text(middle)
         backup.restore(back, "b.ndjson", lines_of(again))
 
-        assert restored.events == len(exported.splitlines()) - 1
+        assert restored.events == sum('"leafhash"' in line for line in exported.splitlines())
         assert restored.head == integrity.head(source.engine)
         assert again == exported  # byte for byte: positions, recordedAt, bytes, salts, head
         assert export_text(back) == exported
@@ -186,6 +186,10 @@ def test_sqlite_to_postgresql_and_back_gives_the_same_log_and_every_answer(
         assert answers(project(middle), points) == expected
         assert answers(project(back), points) == expected
         assert integrity.verify(middle.engine, eventstore.events_table(middle.recorder)).ok
+        assert restored.idempotency_keys == len(DEMO_COMMANDS)
+        head = integrity.head(back.engine)
+        load_demo(back)  # the demo's idempotency keys came back: nothing is stored again
+        assert integrity.head(back.engine) == head
     finally:
         for timeline in (source, middle, back):
             timeline.close()
@@ -272,9 +276,13 @@ def damaged(demo: list[str]) -> dict[str, tuple[list[str], int, str]]:
     payload = json.loads(demo[4])["data"]["payload"]
     first = json.loads(demo[0])
     state = first["storedstate"]
+    key_line = next(n for n, line in enumerate(demo, 1) if "IdempotencyKey" in line)
+    key = json.loads(demo[key_line - 1])
+    moved = {**key["data"]["result"], "position": key["data"]["result"]["position"] + 1}
     return {
         "truncated": (demo[:-3], len(demo) - 2, "head line"),
         "cut mid-line": ([*demo[:-2], demo[-2][: len(demo[-2]) // 2]], len(demo) - 1, "JSON"),
+        "cut in the events": (demo[:9], 10, "head line"),
         "no head": (demo[:-1], len(demo), "head line"),
         "reordered": ([demo[1], demo[0], *demo[2:]], 1, "leafindex"),
         "line removed": ([demo[0], *demo[2:]], 2, "leafindex"),
@@ -308,6 +316,21 @@ def damaged(demo: list[str]) -> dict[str, tuple[list[str], int, str]]:
         ),
         "a line after the head": ([*demo, demo[0]], len(demo) + 1, "after the head"),
         "a command": (['{"command": "announcePolicy", "input": {}}\n'], 1, "import"),
+        "key moved to another event": (
+            edited(demo, key_line, {"data": {**key["data"], "result": moved}}),
+            key_line,
+            "data.result",
+        ),
+        "key removed": (
+            [*demo[: key_line - 1], *demo[key_line:]],
+            len(demo) - 1,
+            "idempotencyKeys",
+        ),
+        "event after the keys": (
+            [*demo[:-1], demo[0], demo[-1]],
+            len(demo),
+            "after the idempotency",
+        ),
     }
 
 
@@ -316,6 +339,7 @@ def damaged(demo: list[str]) -> dict[str, tuple[list[str], int, str]]:
     [
         "truncated",
         "cut mid-line",
+        "cut in the events",
         "no head",
         "reordered",
         "line removed",
@@ -329,6 +353,9 @@ def damaged(demo: list[str]) -> dict[str, tuple[list[str], int, str]]:
         "head signature edited",
         "a line after the head",
         "a command",
+        "key moved to another event",
+        "key removed",
+        "event after the keys",
     ],
 )
 def test_a_damaged_export_is_refused_whole_naming_its_line(
