@@ -678,9 +678,9 @@ def timeline_page(
         parts.append(
             standing_at(feed.c.announced_at, 0).where(feed.c.announced_at != feed.c.effective_at)
         )
+    total = sum(_count(engine, part) for part in parts)  # each half by its own index
     entries = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     listed = select(entries)
-    total = _count(engine, listed)
     if after is not None:
         instant, position, slot = decode.decode_cursor(after, [datetime, int, int])
         at, place, order = entries.c.at, entries.c.position, entries.c.slot
