@@ -161,7 +161,7 @@ def restore_log(
     with services() as built:
         timeline = built.timeline
         backup.require_empty(timeline)
-        with _progress() as progress:
+        with _progress(in_bytes=True) as progress:
             task = progress.add_task("restoring", total=size)
             done = 0  # bytes read so far: the bar of a long restore
 
@@ -344,19 +344,23 @@ def _write_events(
         )
 
 
-def _progress() -> Progress:
+def _progress(*, in_bytes: bool = False) -> Progress:
+    """A progress bar on stderr: items done of the total, or bytes read (a restore)."""
     from rich.progress import (
         BarColumn,
+        DownloadColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
+    counted = (DownloadColumn(), TimeRemainingColumn()) if in_bytes else (MofNCompleteColumn(),)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counted,
         TimeElapsedColumn(),
         console=err(),
         transient=False,
