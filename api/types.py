@@ -36,6 +36,26 @@ class RegulatoryStatus(Enum):
     LIFTED = strawberry.enum_value("LIFTED", description="Lifted by the authority (liftedAt).")
 
 
+@strawberry.enum(
+    description="What a timeline entry marks: a fact's announcement, or its effect (domain.feed)."
+)
+class TimelineEntryKind(Enum):
+    ANNOUNCEMENT = strawberry.enum_value(
+        "ANNOUNCEMENT",
+        description="The fact made public, at its announcedAt, which is not its effectiveAt "
+        "(the same fact also has an entry at effectiveAt).",
+    )
+    ENTRY_INTO_FORCE = strawberry.enum_value(
+        "ENTRY_INTO_FORCE",
+        description="A policy, revision, regulatory action or amendment taking effect.",
+    )
+    LIFTING = strawberry.enum_value("LIFTING", description="A regulatory action lifted.")
+    WITHDRAWAL = strawberry.enum_value("WITHDRAWAL", description="A policy withdrawn.")
+    OCCURRENCE = strawberry.enum_value(
+        "OCCURRENCE", description="Something that happened: a statement made, an actor named."
+    )
+
+
 @strawberry.enum(description="How a clause differs between the two instants of a policyDiff.")
 class ClauseChangeKind(Enum):
     ADDED = strawberry.enum_value("ADDED", description="Only in the later version.")
@@ -104,6 +124,14 @@ class TimelineEntryType:
     aggregate_id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
     version: int = strawberry.field(description="The aggregate's version this event made.")
     type: str = strawberry.field(description="The event type, e.g. PolicyRevised.")
+    entry_kind: TimelineEntryKind = strawberry.field(
+        description="What this entry marks: the fact's ANNOUNCEMENT (at announcedAt), or its "
+        "effect (ENTRY_INTO_FORCE, LIFTING, WITHDRAWAL, OCCURRENCE, at effectiveAt)."
+    )
+    at: datetime = strawberry.field(
+        description="Where the entry stands on the timeline: announcedAt for an "
+        "ANNOUNCEMENT, else effectiveAt."
+    )
     effective_at: datetime = strawberry.field(description="When it takes effect in the world.")
     announced_at: datetime = strawberry.field(description="When it was made public.")
     recorded_at: datetime = strawberry.field(description="When the service stored it.")
@@ -133,6 +161,8 @@ class TimelineEntryType:
             aggregate_id=strawberry.ID(e.slug),
             version=e.version,
             type=e.type,
+            entry_kind=TimelineEntryKind(e.entry_kind),
+            at=e.at or e.effective_at,
             effective_at=e.effective_at,
             announced_at=e.announced_at,
             recorded_at=e.recorded_at,
@@ -302,6 +332,7 @@ class PolicyType:
             policy=str(self.id),
             kinds=("policy",),
             first=size,
+            announcements=False,
         )
         return [TimelineEntryType.of(e) for e in page.items if e.slug == str(self.id)]
 

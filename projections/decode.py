@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.errors import InvalidInput
 from domain.facts import Correction
+from domain.feed import ANNOUNCEMENT, effect_kind
 from domain.values import Clause, Source, require_aware
 from projections.models import (
     ActorVersion,
@@ -271,7 +272,11 @@ def actor_version(row: Any) -> ActorVersion:
 
 
 def timeline_entry(row: Any) -> TimelineEntry:
+    """An entry of the feed; a row of the feed's union (queries.timeline_page) also says
+    whether it is the fact's announcement (`slot` 0) and where it stands (`at`)."""
     s = json.loads(row.state)
+    mapping = row._mapping
+    announcement = "slot" in mapping and mapping["slot"] == 0
     return TimelineEntry(
         position=row.position,
         kind=row.kind,
@@ -286,6 +291,8 @@ def timeline_entry(row: Any) -> TimelineEntry:
         jurisdictions=tuple(s["jurisdictions"]),
         policies=tuple(s["policies"]),
         **_frame(row),
+        entry_kind=ANNOUNCEMENT if announcement else effect_kind(row.type),
+        at=mapping.get("at", row.effective_at),
     )
 
 

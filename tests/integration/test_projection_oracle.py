@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from domain import RULES, PolicyState, RegulatoryActionState, believe
 from domain.errors import TimelineError
+from domain.feed import entries as feed_entries
 from domain.fold import state_at, states_on
 from projections import queries as q
 from projections.models import PolicyVersion, RegulatoryActionVersion
@@ -333,15 +334,19 @@ def _policy_facts(services: Services, slug: str) -> list[Any]:
 
 
 def check_feed(services: Services, history: History, known_at: datetime) -> None:
-    """The feed holds exactly the believed facts, in (effectiveAt, position) order."""
+    """The feed holds exactly the believed facts, each at its effectiveAt and, when made
+    public at another instant, at its announcedAt (domain.feed), in (instant, position)
+    order."""
     expected = set()
     for (kind, slug), _ in history.versions.items():
         for fact in believe(services.timeline.facts_of(kind, slug), known_at):
-            expected.add((slug, fact.version, fact.type, fact.effective_at))
+            assert fact.effective_at is not None
+            for entry_kind, at in feed_entries(fact.type, fact.effective_at, fact.announced_at):
+                expected.add((slug, fact.version, fact.type, entry_kind, at))
     page = q.timeline_page(services.timeline.engine, known_at=known_at, first=1000)
     mine = [e for e in page.items if e.slug.startswith(history.prefix + "/")]
-    assert {(e.slug, e.version, e.type, e.effective_at) for e in mine} == expected
-    keys = [(e.effective_at, e.position) for e in page.items]
+    assert {(e.slug, e.version, e.type, e.entry_kind, e.at) for e in mine} == expected
+    keys = [e.feed_key() for e in page.items]
     assert keys == sorted(keys)
 
 
