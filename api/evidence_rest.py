@@ -3,7 +3,6 @@ tree heads and RFC 9162 proofs under /log, as plain JSON a verifier can fetch wi
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +12,7 @@ from api.context import refuse_closed_read, run
 from api.rest_parameters import CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
-from domain.values import INSTANT_PATTERN, format_instant, parse_instant
+from domain.values import INSTANT_PATTERN, parse_instant
 from timeline import cursors, eventstore, proofs, signing
 from timeline.bootstrap import Services
 from timeline.integrity import TreeHead
@@ -75,17 +74,7 @@ def _error(status: int, code: str, field: str | None, message: str) -> JSONRespo
 
 def signed_head(services: Services, head: TreeHead) -> dict[str, Any]:
     """A head as JSON: the GraphQL SignedTreeHead's fields, signed."""
-    signed = signing.signer(services.settings).sign(head)
-    return {
-        "treeSize": head.tree_size,
-        "rootHash": head.hash,
-        "position": head.position,
-        "recordedAt": format_instant(head.recorded_at) if head.recorded_at else None,
-        "checkpoint": signed.checkpoint,
-        "signature": signed.signature,
-        "keyId": signed.key_id,
-        "note": signed.note,
-    }
+    return signing.head_json(signing.signer(services.settings).sign(head))
 
 
 async def _answer(request: Request, build: Any) -> JSONResponse:
@@ -108,14 +97,7 @@ async def _answer(request: Request, build: Any) -> JSONResponse:
 )
 async def timeline_key(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
-        signer = signing.signer(services.settings)
-        return {
-            "keyId": signer.key_id,
-            "algorithm": signing.ALGORITHM,
-            "publicKey": base64.b64encode(signer.public_key).decode(),
-            "publicKeyPem": signer.public_pem(),
-            "origin": signer.origin,
-        }
+        return signing.key_json(signing.signer(services.settings))
 
     return await _answer(request, build)
 
