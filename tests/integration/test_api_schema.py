@@ -20,6 +20,7 @@ QUERIES = {
     "regulatoryActions": {"validAt", "knownAt", "filter", "first", "after"},
     "timeline": {"from", "to", "knownAt", "filter", "first", "after"},
     "events": {"after", "first", "filter"},
+    "evidence": {"kind", "id", "validAt", "knownAt", "knownAtPosition"},
 }
 MUTATIONS = {
     "announcePolicy",
