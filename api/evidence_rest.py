@@ -5,6 +5,7 @@ report at /evidence/report), as plain JSON a verifier can fetch with curl."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +15,7 @@ from api.context import refuse_closed_read, run
 from api.rest_parameters import ACTOR_SCHEMA, CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
-from domain.values import INSTANT_PATTERN, parse_instant
+from domain.values import INSTANT_PATTERN, check_slug, parse_instant
 from timeline import cursors, eventstore, evidence, evidence_check, evidence_report, proofs, signing
 from timeline.bootstrap import Services
 from timeline.integrity import TreeHead
@@ -188,10 +189,16 @@ def _bundle(request: Request, services: Services) -> dict[str, Any]:
     """The evidence bundle the query parameters ask for (timeline/evidence.py)."""
     (position,) = _numbers(request, KNOWN_AT_POSITION)
     kind = _required_text(KIND, request)
-    slug = _required_text(ID, request)
+    if kind not in evidence_check.KINDS:  # checked before the instants: the document's first
+        raise InvalidInput(KIND.name, f"must be one of {', '.join(evidence_check.KINDS)}")
+    slug = check_slug(ID.name, _required_text(ID, request))
+    texts = [p.value(request) for p in (VALID_AT, KNOWN_AT)]
+    for parameter, text in zip((VALID_AT, KNOWN_AT), texts, strict=True):
+        if text is not None and not re.fullmatch(INSTANT_PATTERN, text):  # the document's
+            parse_instant(parameter.name, text)  # refusal first, then a 30 February's
     valid, known = (
-        None if (text := p.value(request)) is None else parse_instant(p.name, text)
-        for p in (VALID_AT, KNOWN_AT)
+        None if text is None else parse_instant(p.name, text)
+        for p, text in zip((VALID_AT, KNOWN_AT), texts, strict=True)
     )
     return evidence.build(services.timeline, kind, slug, valid, known, position)
 
