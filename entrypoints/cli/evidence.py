@@ -93,13 +93,16 @@ def _key(text: str | None) -> bytes | None:
 
 def _old_head(value: Any) -> dict[str, Any]:
     """The head a --consistent-with file holds: a signed head (REST /log/head, GraphQL
-    logHead, alone or as {"data": {"logHead": ...}}) or an earlier bundle's head."""
+    logHead, alone or as {"logHead": ...} or {"data": {"logHead": ...}}) or an earlier
+    bundle's head."""
     from timeline.evidence_check import FORMAT
 
     if isinstance(value, dict) and value.get("format") == FORMAT:
         value = value.get("head")
     if isinstance(value, dict) and isinstance(value.get("data"), dict):
-        value = value["data"].get("logHead")
+        value = value["data"]
+    if isinstance(value, dict) and isinstance(value.get("logHead"), dict):
+        value = value["logHead"]
     if not isinstance(value, dict) or "treeSize" not in value:
         raise InvalidInput("--consistent-with", "holds no signed head (treeSize, rootHash, ...)")
     return value
@@ -175,13 +178,14 @@ def verify_evidence(
         first = old.get("treeSize")
         if not isinstance(first, int) or first < 0:
             raise InvalidInput("--consistent-with", "treeSize must be a non-negative integer")
+        asked = max(first, 1)  # from the empty tree every log grew: any proof will do
         found = (
-            {"path": [], "toHead": new, "key": None}
-            if first == 0
-            else _consistency_from_server(server, first, size)
+            _consistency_from_server(server, asked, size)
             if server is not None
-            else _consistency_from_log(first, size)
+            else _consistency_from_log(asked, size)
         )
+        if first == 0:
+            found["path"] = []
         if new is None:
             new = found["toHead"]
         if trusted is None:
@@ -190,10 +194,15 @@ def verify_evidence(
         if trusted is None or not isinstance(new, dict):
             raise InvalidInput("--key", "needed to check the heads' signatures")
         check.verify_consistency(verdict, old, new, found["path"], trusted)
-    _report(verdict, as_json)
+        verdict.notes.append(
+            f"the log of {new.get('treeSize')} leaves extends the old head of {first} leaves"
+            if verdict.ok
+            else "the log was not proved to extend the old head"
+        )
+    _report(verdict, as_json, bundle is not None)
 
 
-def _report(verdict: Any, as_json: bool) -> None:
+def _report(verdict: Any, as_json: bool, bundled: bool) -> None:
     if as_json:
         typer.echo(
             json.dumps(
@@ -211,6 +220,6 @@ def _report(verdict: Any, as_json: bool) -> None:
         for failure in verdict.failures:
             typer.echo(f"error: {failure}", err=True)
         if verdict.ok:
-            typer.echo(f"ok: verified ({verdict.events} events)")
+            typer.echo(f"ok: verified ({verdict.events} events)" if bundled else "ok: verified")
     if not verdict.ok:
         raise typer.Exit(EXIT_UNVERIFIED)

@@ -208,4 +208,26 @@ def test_verify_evidence_proves_against_the_server_that_the_log_only_grew(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "ok: verified" in done.stdout
+    assert "ok: verified" in done.stdout and "extends the old head" in done.stderr
+    fields = "treeSize rootHash position recordedAt checkpoint signature keyId"
+    empty = api.execute(f"{{ logHead(knownAtPosition: 0) {{ {fields} }} }}")
+    empty_file = str(tmp_path / "empty.json")
+    Path(empty_file).write_text(json.dumps(empty))
+    done = subprocess.run(
+        [
+            TIMELINE_CLI,
+            "verify-evidence",
+            str(path),
+            "--server",
+            api.url,
+            "--consistent-with",
+            empty_file,
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ok: verified (2 events)" in done.stdout

@@ -302,3 +302,17 @@ def test_a_later_bundle_is_proved_consistent_with_an_earlier_one(
     )
     assert refused.returncode == 5
     assert "old head.checkpoint" in refused.stderr and "consistency proof" in refused.stderr
+
+
+def test_a_statement_bundle_verifies_and_answers_the_statement(demo: Timeline) -> None:
+    [slug] = [
+        e.fact.data["slug"]
+        for e in demo.iter_log()
+        if e.kind == "statement" and e.fact.data.get("actor") == "nick-clegg"
+    ]
+    bundle = evidence.build(demo, "statement", slug, parse_instant("v", "2022-03-12T12:00Z"))
+    assert evidence_check.verify_bundle(json.loads(evidence.dumps(bundle))).ok
+    assert bundle["answer"]["actor"] == "nick-clegg"
+    assert bundle["answer"]["in_response_to"] == [f"policy:{POLICY}@2"]
+    before = evidence.build(demo, "statement", slug, parse_instant("v", "2022-03-01T00:00Z"))
+    assert before["answer"] is None and evidence_check.verify_bundle(before).ok
