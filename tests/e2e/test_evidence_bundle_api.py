@@ -231,3 +231,28 @@ def test_verify_evidence_proves_against_the_server_that_the_log_only_grew(
     )
     assert done.returncode == 0, done.stderr
     assert "ok: verified (2 events)" in done.stdout
+
+
+def test_closed_reads_close_evidence_on_every_transport(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=database_url, signing_key=tmp_path / "key.pem", read_requires_token=True
+    )
+    with serve(settings) as api:
+        load_demo(api.services.timeline)
+        api.services.projections.catch_up()
+        params = {"kind": "policy", "id": POLICY, "validAt": VALID_AT}
+        assert httpx.get(api.url + "/evidence", params=params).status_code == 401
+        assert httpx.get(api.url + "/evidence/report", params=params).status_code == 401
+        bearer = {"Authorization": f"Bearer {api.read_token}"}
+        opened = httpx.get(api.url + "/evidence", params=params, headers=bearer)
+        assert opened.status_code == 200 and opened.json()["question"]["id"] == POLICY
+        [error] = api.errors(EVIDENCE, {"kind": "POLICY", "id": POLICY})
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
+        assert api.execute(EVIDENCE, {"kind": "POLICY", "id": POLICY}, api.read_token)
+        room = f"/policies/{POLICY}/evidence"
+        query = {"validAt": VALID_AT, "knownAt": "2030-01-01T00:00:00Z"}
+        refused = httpx.get(api.url + room, params=query)
+        assert refused.status_code == 401 and '"answer"' not in refused.text
+        login = httpx.post(api.url + "/login", data={"token": api.read_token, "next": "/"})
+        with httpx.Client(cookies=login.cookies) as browser:
+            assert browser.get(api.url + room, params=query).json()["question"]["id"] == POLICY
