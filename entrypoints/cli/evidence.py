@@ -55,7 +55,10 @@ def evidence(
     from entrypoints.cli.console import err, log
     from timeline import evidence as bundles
     from timeline import evidence_report
+    from timeline.evidence_check import KINDS
 
+    if kind not in KINDS:
+        raise InvalidInput("KIND", f"must be one of {', '.join(KINDS)}, not {kind!r}")
     check_slug("ID", slug)
     if known_at is not None and position is not None:
         raise InvalidInput("--position", "give --known-at or --position, not both")

@@ -316,3 +316,43 @@ def test_a_statement_bundle_verifies_and_answers_the_statement(demo: Timeline) -
     assert bundle["answer"]["in_response_to"] == [f"policy:{POLICY}@2"]
     before = evidence.build(demo, "statement", slug, parse_instant("v", "2022-03-01T00:00Z"))
     assert before["answer"] is None and evidence_check.verify_bundle(before).ok
+
+
+def test_the_cli_writes_the_bundle_and_report_and_refuses_bad_input_naming_it(
+    demo: Timeline, settings: Settings, tmp_path: Path
+) -> None:
+    environment = os.environ | {
+        "TIMELINE_DATABASE_URL": settings.database_url,
+        "TIMELINE_SIGNING_KEY": str(settings.signing_key),
+    }
+    before = str(narrowing_position(demo) - 1)
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [TIMELINE_CLI, "evidence", *arguments],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+            check=False,
+        )
+
+    bundle, report = tmp_path / "bundle.json", tmp_path / "report.html"
+    asked = ["--valid-at", "2022-03-11T12:00:00+03:00", "-o", str(bundle)]
+    done = run("policy", POLICY, *asked, "--position", before, "--html", str(report))
+    assert done.returncode == 0, done.stderr
+    written = json.loads(bundle.read_text())
+    assert done.stdout.strip() == written["citation"]
+    assert written == seed_bundle(demo)
+    html = report.read_text()
+    assert "Text in force" in html and "spirit-of-the-policy allowance" in html
+    assert "SK, UA" in html and "<script" not in html and "http://" not in html.split("<body")[0]
+    assert verify_in_fresh_process(bundle).returncode == 0
+    for arguments, named in (
+        (["actor", "meta", *asked], "KIND"),
+        (["policy", "Bad Slug", *asked], "ID"),
+        (["policy", POLICY, *asked, "--position", "3", "--known-at", "now"], "--position"),
+        (["policy", POLICY, "--valid-at", "11 March", "-o", str(bundle)], "--valid-at"),
+    ):
+        refused = run(*arguments)
+        assert refused.returncode == 1 and f"error: {named}" in refused.stderr, refused.stderr
