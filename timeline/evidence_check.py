@@ -177,7 +177,9 @@ def _optional(container: Mapping[str, Any], name: str, kind: type, part: str) ->
     return None if container.get(name) is None else _get(container, name, kind, part)
 
 
-def _hex(text: str, part: str, size: int | None = None) -> bytes:
+def _hex(text: Any, part: str, size: int | None = None) -> bytes:
+    if not isinstance(text, str):
+        raise Malformed(part, "not a hex string")
     try:
         value = bytes.fromhex(text)
     except ValueError as error:
@@ -208,6 +210,13 @@ def verify_head(
     ]
     if len(lines) != 6 or lines[1:5] != expected or lines[5] != "":
         verdict.fail(f"{part}.checkpoint", "does not state the head's size, root and position")
+
+
+def _pem_key(pem: str) -> bytes | None:
+    try:
+        return read_key(pem) if pem.lstrip().startswith("-----BEGIN") else None
+    except InvalidInput:
+        return None
 
 
 def _instant_of(text: str) -> datetime:
@@ -272,6 +281,11 @@ def _verify(verdict: Verdict, bundle: Any, trusted: bytes | None) -> None:
         verdict.fail("key", "the bundle's key is not the key given (--key)")
     verify_head(verdict, head, trusted)
     origin = _get(key, "origin", str, "key")
+    if key.get("keyId") != key_id(bundled_key) or key.get("algorithm") != "Ed25519":
+        verdict.fail("key", "its keyId or algorithm is not the Ed25519 key it holds")
+    pem = key.get("publicKeyPem")
+    if not isinstance(pem, str) or _pem_key(pem) != bundled_key:
+        verdict.fail("key.publicKeyPem", "is not the key's publicKey")
     if not _get(head, "checkpoint", str, "head").startswith(origin + "\n"):
         verdict.fail("head.checkpoint", f"does not name the key's origin {origin!r}")
 
@@ -343,6 +357,8 @@ def _verify_events(
             verdict.fail(f"{part}.path", "the inclusion proof does not lead to the head's root")
         if leaf.get("stream") != stream or leaf.get("aggregateId") != str(aggregate):
             verdict.fail(f"{part}.leaf", f"is not an event of {stream}")
+        if entry.get("position") != leaf.get("position"):
+            verdict.fail(f"{part}.position", "is not the leaf's position")
         if leaf.get("version") != number + 1:
             verdict.fail(f"{part}.leaf", f"is version {leaf.get('version')}, not {number + 1}")
         if not isinstance(leaf.get("position"), int) or leaf["position"] > head_position:

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +356,38 @@ def test_the_cli_writes_the_bundle_and_report_and_refuses_bad_input_naming_it(
     ):
         refused = run(*arguments)
         assert refused.returncode == 1 and f"error: {named}" in refused.stderr, refused.stderr
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if prefix:
+        yield prefix
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, inner in items:
+            yield from _paths(inner, (*prefix, key))
+
+
+#: Fields the verifier does not hold to anything: the note repeats the signed checkpoint for
+#: other tools; the question's position is the service's statement of which head it asked.
+UNCHECKED = {("head", "note"), ("question", "knownAtPosition")}
+
+
+def test_any_field_replaced_by_a_value_of_any_type_fails_naming_a_part_never_raising(
+    demo: Timeline,
+) -> None:
+    bundle = json.loads(evidence.dumps(seed_bundle(demo)))
+    replacements = [None, 0, -1, "x", [], {}, ["zz"], True, "00" * 32]
+    for path in _paths(bundle):
+        if path[:2] in UNCHECKED:
+            continue
+        for replacement in replacements:
+            changed = copy.deepcopy(bundle)
+            holder = changed
+            for key in path[:-1]:
+                holder = holder[key]
+            if holder[path[-1]] == replacement:
+                continue
+            holder[path[-1]] = replacement
+            verdict = evidence_check.verify_bundle(changed)
+            assert not verdict.ok, (path, replacement)
+            assert all(": " in f for f in verdict.failures), verdict.failures
