@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
-from api import log_head as evidence
+from api import log_head as proofs
 from api.arguments import (
     ActionId,
     ActorId,
@@ -421,19 +421,24 @@ class Query:
         )
         return ev.connection(page, start)
 
-    log_head: evidence.SignedTreeHeadType = strawberry.field(
-        resolver=evidence.log_head,
+    log_head: proofs.SignedTreeHeadType = strawberry.field(
+        resolver=proofs.log_head,
         description="The log's signed Merkle tree head, now or as known at an instant or "
         "position: cite it with an answer (docs/evidence.md).",
     )
-    signing_key: evidence.SigningKeyType = strawberry.field(
-        resolver=evidence.signing_key, description="The public key that signs tree heads."
+    signing_key: proofs.SigningKeyType = strawberry.field(
+        resolver=proofs.signing_key, description="The public key that signs tree heads."
     )
-    inclusion_proof: evidence.InclusionProofType = strawberry.field(
-        resolver=evidence.inclusion_proof,
+    inclusion_proof: proofs.InclusionProofType = strawberry.field(
+        resolver=proofs.inclusion_proof,
         description="RFC 9162 proof that the event at a position is in a tree head.",
     )
-    consistency_proof: evidence.ConsistencyProofType = strawberry.field(
-        resolver=evidence.consistency_proof,
+    consistency_proof: proofs.ConsistencyProofType = strawberry.field(
+        resolver=proofs.consistency_proof,
         description="RFC 9162 proof that the tree of `to` leaves appends to that of `from`.",
+    )
+    evidence: proofs.EvidenceType = strawberry.field(
+        resolver=proofs.evidence,
+        description="An evidence bundle: the answer, every event folded into it with its "
+        "inclusion proof against one signed head, and the key (docs/evidence.md).",
     )

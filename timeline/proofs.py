@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 from sqlalchemy import Engine, Table, select
 
@@ -188,3 +189,40 @@ def _tree(engine: Engine, tree_size: int | None, field: str) -> TreeHead:
     if found is None:
         raise InvalidInput(field, f"the tree has fewer than {tree_size} leaves")
     return found
+
+
+@dataclass(frozen=True)
+class StreamLeaf:
+    """An event of one stream with its leaf as stored and the payload bytes it commits to."""
+
+    stored: StoredLeaf
+    state: bytes
+
+
+def stream_leaves(
+    engine: Engine, events: Table, aggregate_id: UUID, up_to: int
+) -> list[StreamLeaf]:
+    """Every event of one stream at or before log position `up_to`, in version order, with
+    its leaf (one query): what an evidence bundle carries."""
+    query = (
+        select(log_leaves, events.c.id, events.c.originator_id, events.c.originator_version)
+        .add_columns(events.c.topic, events.c.state)
+        .join(events, events.c.id == log_leaves.c.position)
+        .where(events.c.originator_id == aggregate_id, log_leaves.c.position <= up_to)
+        .order_by(events.c.originator_version)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        StreamLeaf(StoredLeaf(int(r.leaf_index), bytes(r.salt), leaf_of(r, r)), bytes(r.state))
+        for r in rows
+    ]
+
+
+def inclusion_proofs(
+    engine: Engine, leaf_indexes: Iterable[int], tree_size: int
+) -> list[list[bytes]]:
+    """The inclusion proofs of several leaves in one tree, from one query of their nodes."""
+    paths = [merkle.inclusion_nodes(index, tree_size) for index in leaf_indexes]
+    found = nodes(engine, merkle.needed([r for ranges in paths for r in ranges]))
+    return [merkle.assemble(ranges, found) for ranges in paths]

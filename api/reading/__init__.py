@@ -6,7 +6,8 @@ by the API's rule), so it gives the same page whenever it is opened; it shows a 
 line. Data come
 only from the public read functions of projections/queries.py; templates are Jinja2 under
 `templates/`, the one stylesheet under `static/`; no script, no third-party asset.
-Later work (their issues): full-text search, evidence download.
+The policy and action pages link to their answer's evidence bundle and printable report
+(timeline/evidence.py) at the same position. The full-text search is `/search`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import NotProjectedYet
 from domain.errors import InvalidInput
+from domain.errors import NotFound as DomainNotFound
 from domain.values import AGGREGATE_KINDS, check_time_zone, parse_instant
 from domain.word_diff import word_diff
 from projections import queries
@@ -512,6 +514,54 @@ def clause_view(change: ClauseChange) -> dict[str, Any]:
     }
 
 
+def _evidence(request: Request, kind: str, slug: str, report: bool) -> Response:
+    """The evidence bundle of a page's answer at its basis (timeline/evidence.py): a JSON
+    download, or its printable report; `timeline verify-evidence` checks the download."""
+    from timeline import evidence, evidence_report
+
+    b = basis(request)
+    try:
+        bundle = evidence.build(
+            request.app.state.services.timeline,
+            kind,
+            slug,
+            b.valid_at,
+            known_at_position=b.position,
+        )
+    except DomainNotFound as error:
+        raise NotFound(f"{kind} {slug!r}") from error
+    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+    if report:
+        return HTMLResponse(evidence_report.render(bundle), headers=headers)
+    name = f"evidence-{kind}-{slug.replace('/', '-')}-{bundle['head']['treeSize']}.json"
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Response(evidence.dumps(bundle), media_type="application/json", headers=headers)
+
+
+@router.get("/policies/{slug:path}/evidence", include_in_schema=False)
+async def policy_evidence(request: Request, slug: str) -> Response:
+    """The policy page's answer as an evidence bundle (JSON)."""
+    return await page(request, lambda: _evidence(request, "policy", slug, report=False))
+
+
+@router.get("/policies/{slug:path}/evidence/report", response_class=HTMLResponse)
+async def policy_evidence_report(request: Request, slug: str) -> Response:
+    """The policy page's evidence as the printable report."""
+    return await page(request, lambda: _evidence(request, "policy", slug, report=True))
+
+
+@router.get("/actions/{slug:path}/evidence", include_in_schema=False)
+async def action_evidence(request: Request, slug: str) -> Response:
+    """The action page's answer as an evidence bundle (JSON)."""
+    return await page(request, lambda: _evidence(request, "regulatory-action", slug, report=False))
+
+
+@router.get("/actions/{slug:path}/evidence/report", response_class=HTMLResponse)
+async def action_evidence_report(request: Request, slug: str) -> Response:
+    """The action page's evidence as the printable report."""
+    return await page(request, lambda: _evidence(request, "regulatory-action", slug, report=True))
+
+
 @router.get("/policies/{slug:path}", response_class=HTMLResponse)
 async def policy(request: Request, slug: str) -> Response:
     """The policy as in force at validAt as known at knownAt, with what shaped and answered it."""
@@ -537,6 +587,7 @@ async def policy(request: Request, slug: str) -> Response:
             "policy.html",
             basis=b,
             slug=slug,
+            evidence_path=f"/policies/{slug}/evidence",
             shown=shown,
             versions=versions,
             responses=responses,
@@ -566,6 +617,7 @@ async def action(request: Request, slug: str) -> Response:
             "action.html",
             basis=b,
             slug=slug,
+            evidence_path=f"/actions/{slug}/evidence",
             shown=shown,
             about=any_version,
             history=history,

@@ -26,6 +26,7 @@ QUERIES = {
     "actors": {"validAt", "knownAt", "knownAtPosition", "first", "after"},
     "regulatoryActionHistory": {"id", "knownAt", "knownAtPosition"},
     "logHead": {"knownAt", "knownAtPosition"},
+    "evidence": {"kind", "id", "validAt", "knownAt", "knownAtPosition"},
 }
 MUTATIONS = {
     "announcePolicy",
