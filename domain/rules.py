@@ -87,7 +87,7 @@ def fold(
     since: Fold[S] | None = None,
     touched: Collection[int] = (),
 ) -> Fold[S]:
-    """Walk the believed history (non-empty) exactly as `spans` does, making the same calls
+    """Walk the believed history exactly as `spans` does, making the same calls
     in the same order, so that it refuses exactly what `spans` refuses.
 
     With `since` (a fold of this history before a change), the facts that still come first
@@ -129,7 +129,7 @@ def refold(
     viewed: bool = True,
 ) -> Refolded[S]:
     """The one incremental fold (the command checks' and the projector's): the fold of
-    `ordered` (in fold order, non-empty), given `since`, the fold before a change.
+    `ordered` (in fold order), given `since`, the fold before a change.
 
     `ordered[:changed]` are the facts `since` starts with, and `ordered[settled:]` those it
     ends with (the same facts, in the same order). The walk resumes at the start of the group
@@ -179,7 +179,6 @@ def refold(
             states.extend(since.states[index + offset :])
             stop = index
             break
-    assert states
     return Refolded(Fold(tuple(ordered), tuple(states)), begin, stop)
 
 

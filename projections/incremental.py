@@ -128,7 +128,7 @@ class AggregateFold:
             old = self.believed.get(fact.data["target"])
             if old is None:
                 return None, None
-            corrected = self.believed[old.version] = old.corrected(fact.data["changes"])
+            corrected = self.believed[old.version] = old.corrected(fact)
             return old, corrected
         if fact.type == RETRACTED:
             return self.believed.pop(fact.data["target"], None), None

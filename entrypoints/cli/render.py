@@ -22,6 +22,11 @@ _STATUS_STYLE = {
 }
 
 
+def basis(known_at: datetime | None, position: int) -> str:
+    """The record-time basis of an answer: `2022-03-12 ... (log position 7)`."""
+    return f"{moment(known_at)} (log position {position})"
+
+
 def moment(value: datetime | None, missing: str = "now", zone: str = "UTC") -> str:
     """An instant as `2022-03-13 21:00:00+00:00` in `zone` (UTC by default)."""
     if value is None:
@@ -42,9 +47,10 @@ def short(value: datetime | None, missing: str = "-") -> str:
     )
 
 
-def history_table(slug: str, versions: list[PolicyVersion], known_at: datetime | None) -> Table:
-    """One row per valid-time version: when it was in force and which event made it."""
-    table = Table(title=f"{slug}: history as known at {moment(known_at)}")
+def history_table(slug: str, versions: list[PolicyVersion], known: str) -> Table:
+    """One row per valid-time version: when it was in force and which event made it; `known`
+    says as known when (`basis`)."""
+    table = Table(title=f"{slug}: history as known at {known}")
     for column in ("valid from", "valid to", "made by"):
         table.add_column(column, no_wrap=True)
     table.add_column("title")
@@ -53,7 +59,8 @@ def history_table(slug: str, versions: list[PolicyVersion], known_at: datetime |
         table.add_row(
             short(version.valid_from),
             short(version.valid_to),
-            f"{version.change_type} @{version.changed_by}",
+            f"{version.change_type} @{version.changed_by}"
+            + "".join(f"\ncorrected @{c.version}" for c in version.corrected_by),
             version.title,
             "\n".join(c.id for c in version.clauses),
         )
@@ -78,6 +85,14 @@ def policy_version(console: Console, version: PolicyVersion, zone: str = "UTC") 
         f"as recorded from {moment(version.known_from, zone=zone)}; "
         f"made by {version.change_type} (event {version.changed_by})"
     )
+    for correction in version.corrected_by:
+        console.print(
+            Text(
+                f"corrected by policy:{version.slug}@{correction.version}, recorded "
+                f"{moment(correction.recorded_at, zone=zone)}: {correction.reason}",
+                style="yellow",
+            )
+        )
     if version.summary:
         console.print(Text(version.summary, style="italic"))
     console.print(_clause_table(version.clauses, zone))
@@ -215,6 +230,14 @@ def regulatory_action(
         ("summary", version.summary),
         ("text", version.text),
         ("sources", "\n".join(s.url for s in version.sources) or "-"),
+        *(
+            (
+                "corrected by",
+                f"regulatory-action:{version.slug}@{c.version}, recorded "
+                f"{moment(c.recorded_at)}: {c.reason}",
+            )
+            for c in version.corrected_by
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)
