@@ -1,6 +1,7 @@
 """The one place where errors become what a client sees: a stable `extensions.code`.
 
-Domain errors carry their code (NOT_FOUND, BAD_INPUT, CONFLICT); the API adds UNAUTHENTICATED
+Domain errors carry their code (NOT_FOUND, NOT_YET_KNOWN, NOT_IN_FORCE, BAD_INPUT, CONFLICT) and
+what else a client needs (`TimelineError.extensions`); the API adds UNAUTHENTICATED
 and FORBIDDEN. Errors before execution (syntax, validation, limits, bad scalars) are BAD_INPUT.
 Anything unexpected is logged here and reaches the client as INTERNAL_SERVER_ERROR without a
 message from the code or a stack trace.
@@ -77,7 +78,7 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
         original = original.original_error
     if isinstance(original, TimelineError):
         field = original.field if isinstance(original, InvalidInput | VersionConflict) else None
-        return _with(error, original.message, original.code, field)
+        return _with(error, original.message, original.code, field, original.extensions)
     if isinstance(original, ApiError):
         return _with(error, original.message, original.code, original.field)
     if unavailable.is_unavailable(original):
@@ -88,10 +89,17 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
     return _with(error, "internal error; it has been logged", INTERNAL, None)
 
 
-def _with(error: GraphQLError, message: str, code: str, field: str | None) -> GraphQLError:
+def _with(
+    error: GraphQLError,
+    message: str,
+    code: str,
+    field: str | None,
+    more: dict[str, Any] | None = None,
+) -> GraphQLError:
     extensions: dict[str, Any] = {"code": code}
     if field:
         extensions["field"] = field
+    extensions.update(more or {})
     return GraphQLError(
         message,
         nodes=error.nodes,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import strawberry
 from strawberry.types import Info
@@ -43,8 +43,8 @@ from api.types import (
     StatementType,
     TimelineEntryType,
 )
-from domain.values import check_time_zone
-from projections import queries
+from domain.values import check_slug, check_time_zone, filter_jurisdiction
+from projections import absence, queries
 from timeline.streams.reader import check_type
 
 
@@ -99,6 +99,34 @@ def _zone(time_zone: str | None) -> str:
     return time_zone
 
 
+def _slugs(named: dict[str, str | None]) -> None:
+    """Every slug argument of a read (an id, a filter's actor or policy) through the one slug
+    rule, so a malformed one is BAD_INPUT naming its argument, never a lookup."""
+    for field, value in named.items():
+        if value is not None:
+            check_slug(field, value)
+
+
+def _jurisdiction(field: str, code: str | None) -> str | None:
+    """A filter's jurisdiction checked and spelt as the event filter does (upper case)."""
+    return None if code is None else filter_jurisdiction(field, code)
+
+
+async def _absent(
+    info: Info[Context, None], kind: str, slug: str, *at: datetime | None
+) -> NoReturn:
+    """Raise why `kind` `slug` has no answer at (validAt, knownAt): NOT_FOUND, NOT_YET_KNOWN
+    or NOT_IN_FORCE with the nearest versions (projections/absence.py)."""
+    raise await run(absence.why_absent, info.context.engine, kind, slug, *at)
+
+
+async def _known(
+    info: Info[Context, None], kind: str, slug: str, known_at: datetime | None
+) -> None:
+    """NOT_FOUND or NOT_YET_KNOWN unless `kind` `slug` is known at `known_at`."""
+    await run(absence.require_known, info.context.engine, kind, slug, known_at)
+
+
 def _order(field: str, start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end < start:
         raise BadInput(field, "must not be before the start of the range")
@@ -115,7 +143,10 @@ class Query:
         known_at: KnownAt = None,
     ) -> PolicyType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(queries.policy_at, info.context.engine, str(id), valid_at, known_at)
+        if found is None:
+            await _absent(info, "policy", str(id), valid_at, known_at)
         return PolicyType.of(found, valid_at, known_at) if found else None
 
     @described(
@@ -136,9 +167,12 @@ class Query:
         known_at: KnownAt = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(
             queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), known_at
         )
+        if not found:
+            await _known(info, "policy", str(id), known_at)
         return [PolicyVersionType.at_start(p, known_at) for p in found]
 
     @described("Policies in force at validAt, ordered by id.")
@@ -155,13 +189,14 @@ class Query:
     ) -> PolicyConnection:
         await info.context.authorize_read()
         f = filter or PolicyFilter()
+        _slugs({"filter.owner": f.owner})
         page = await run(
             queries.list_policies,
             info.context.engine,
             valid_at,
             known_at,
             owner=f.owner,
-            jurisdiction=f.jurisdiction,
+            jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             status=f.status.value if f.status else None,
             search=f.search,
             first=info.context.page_size(first),
@@ -176,7 +211,10 @@ class Query:
         self, info: Info[Context, None], id: PolicyId, known_at: KnownAt = None
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(queries.policy_history, info.context.engine, str(id), known_at)
+        if not found:
+            await _known(info, "policy", str(id), known_at)
         return [PolicyVersionType.at_start(p, known_at) for p in found]
 
     @described("Clause-level difference between two valid-time instants.")
@@ -193,9 +231,12 @@ class Query:
         known_at: KnownAt = None,
     ) -> PolicyDiffType:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(
             queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, known_at
         )
+        if found.before is None and found.after is None:
+            await _known(info, "policy", str(id), known_at)
         return PolicyDiffType.of(found, known_at)
 
     @described("A regulatory action as seen at validAt (its status then).")
@@ -207,9 +248,12 @@ class Query:
         known_at: KnownAt = None,
     ) -> RegulatoryActionType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(
             queries.regulatory_action_at, info.context.engine, str(id), valid_at, known_at
         )
+        if found is None:
+            await _absent(info, "regulatory-action", str(id), valid_at, known_at)
         return RegulatoryActionType.of(found, valid_at, known_at) if found else None
 
     @described("Regulatory actions existing at validAt, ordered by id.")
@@ -227,13 +271,14 @@ class Query:
     ) -> RegulatoryActionConnection:
         await info.context.authorize_read()
         f = filter or RegulatoryFilter()
+        _slugs({"filter.authority": f.authority, "filter.target": f.target})
         page = await run(
             queries.list_regulatory_actions,
             info.context.engine,
             valid_at,
             known_at,
             authority=f.authority,
-            jurisdiction=f.jurisdiction,
+            jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             target=f.target,
             status=f.status.value if f.status else None,
             first=info.context.page_size(first),
@@ -255,7 +300,10 @@ class Query:
         self, info: Info[Context, None], id: ActionId, known_at: KnownAt = None
     ) -> list[RegulatoryActionType]:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(queries.regulatory_action_history, info.context.engine, str(id), known_at)
+        if not found:
+            await _known(info, "regulatory-action", str(id), known_at)
         return [RegulatoryActionType.of(a, a.valid_from, known_at) for a in found]
 
     @described("An actor with its name as at validAt, as known at knownAt.")
@@ -267,7 +315,10 @@ class Query:
         known_at: KnownAt = None,
     ) -> ActorType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await info.context.actors.load((str(id), valid_at, known_at))
+        if found is None:
+            await _absent(info, "actor", str(id), valid_at, known_at)
         return ActorType.of(found) if found is not None else None
 
     @described("Actors existing at validAt, with their names then, ordered by id.")
@@ -303,6 +354,7 @@ class Query:
         after: After = None,
     ) -> StatementConnection:
         await info.context.authorize_read()
+        _slugs({"actor": actor})
         page = await run(
             queries.list_statements,
             info.context.engine,
@@ -318,7 +370,10 @@ class Query:
         self, info: Info[Context, None], id: StatementId, known_at: KnownAt = None
     ) -> StatementType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         found = await run(queries.statement_at, info.context.engine, str(id), known_at)
+        if found is None:
+            await _absent(info, "statement", str(id), None, known_at)
         return StatementType.of(found) if found else None
 
     @described(
@@ -345,6 +400,7 @@ class Query:
         await info.context.authorize_read()
         _order("to", from_, to)
         f = filter or TimelineFilter()
+        _slugs({"filter.actor": f.actor, "filter.policy": f.policy})
         page = await run(
             queries.timeline_page,
             info.context.engine,
@@ -352,7 +408,7 @@ class Query:
             to=to,
             known_at=known_at,
             actor=f.actor,
-            jurisdiction=f.jurisdiction,
+            jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             policy=f.policy,
             kinds=tuple(f.kinds or ()),
             types=tuple(

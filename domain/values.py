@@ -67,6 +67,12 @@ def check_jurisdiction(field: str, code: str) -> str:
     return code
 
 
+def filter_jurisdiction(field: str, code: str) -> str:
+    """A jurisdiction a filter asks for: an ISO 3166-1 alpha-2 code (or EU) in either case,
+    spelt as stored (upper case); anything else is refused."""
+    return check_jurisdiction(field, code.upper() if code.isascii() else code)
+
+
 INSTANT_REASON = "must be an ISO 8601 instant with an offset, e.g. 2022-03-11T00:00:00+03:00"
 
 #: The one accepted form of an instant: ISO 8601 extended date and time (seconds and a

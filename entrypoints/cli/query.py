@@ -23,7 +23,6 @@ from entrypoints.cli.console import (
     parse_instant,
     print_json,
     read_models,
-    require,
 )
 
 if TYPE_CHECKING:
@@ -62,26 +61,17 @@ def at(
 ) -> None:
     """What a policy said at one moment (--valid-at), as known at another (--known-at)."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
     with read_models() as engine:
         version = queries.policy_at(engine, policy, valid, known)
         if version is None:
-            require(engine, "policy", policy)
+            raise absence.why_absent(engine, "policy", policy, valid, known)
         responses = queries.responses_to(engine, [policy], valid, known).get(policy, [])
     if as_json:
-        print_json(
-            {**_version_json(version), "responses": [_action_json(a) for a in responses]}
-            if version
-            else None
-        )
-    elif version is None:
-        out().print(
-            f"policy {policy!r} had no version in force at {render.moment(valid)} "
-            f"(as known at {render.moment(known)})"
-        )
+        print_json({**_version_json(version), "responses": [_action_json(a) for a in responses]})
     else:
         render.policy_version(out(), version)
         render.responses(out(), responses)
@@ -99,7 +89,7 @@ def on(
     A day is not an instant: a change at 15:00 that day shows as a second version.
     """
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     date_ = parse_day("DATE", day)
@@ -108,7 +98,7 @@ def on(
     with read_models() as engine:
         versions = queries.policy_on(engine, policy, date_, zone, known)
         if not versions:
-            require(engine, "policy", policy)
+            absence.require_known(engine, "policy", policy, known)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -126,14 +116,14 @@ def history(
 ) -> None:
     """Every version of a policy over valid time, as known at --known-at."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     known = parse_instant("--known-at", known_at)
     with read_models() as engine:
         versions = queries.policy_history(engine, policy, known)
         if not versions:
-            require(engine, "policy", policy)
+            absence.require_known(engine, "policy", policy, known)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -150,7 +140,7 @@ def diff(
 ) -> None:
     """Clause by clause, how a policy changed between two moments (red: before, green: after)."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     start, end = parse_instant("FROM", from_), parse_instant("TO", to)
@@ -159,7 +149,7 @@ def diff(
     with read_models() as engine:
         result = queries.policy_diff(engine, policy, start, end, known)
         if result.before is None and result.after is None:
-            require(engine, "policy", policy)
+            absence.require_known(engine, "policy", policy, known)
     if as_json:
         print_json(_diff_json(result))
     else:
@@ -176,21 +166,16 @@ def status(
 ) -> None:
     """A regulatory action's status at a moment: ANNOUNCED, IN_EFFECT or LIFTED."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("ACTION", action)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
     with read_models() as engine:
         version = queries.regulatory_action_at(engine, action, valid, known)
         if version is None:
-            require(engine, "regulatory-action", action)
+            raise absence.why_absent(engine, "regulatory-action", action, valid, known)
     if as_json:
-        print_json(_action_json(version) if version else None)
-    elif version is None:
-        out().print(
-            f"regulatory action {action!r} did not exist yet at {render.moment(valid)} "
-            f"(as known at {render.moment(known)})"
-        )
+        print_json(_action_json(version))
     else:
         render.regulatory_action(out(), version, valid)
 

@@ -17,7 +17,13 @@ from uuid import UUID
 
 from domain.errors import InvalidInput
 from domain.facts import META_TYPES, Fact
-from domain.values import ACTOR_FIELDS, AGGREGATE_KINDS, Reference, check_jurisdiction, check_slug
+from domain.values import (
+    ACTOR_FIELDS,
+    AGGREGATE_KINDS,
+    Reference,
+    check_slug,
+    filter_jurisdiction,
+)
 from timeline.application import LoggedFact, Timeline
 from timeline.commands import COMMAND_FOR_EVENT
 from timeline.store import stream_names
@@ -139,7 +145,7 @@ class EventFilter:
             types=frozenset(check_type(f"filter.type[{i}]", t) for i, t in enumerate(types)),
             actors=frozenset(check_slug(f"filter.actor[{i}]", a) for i, a in enumerate(actors)),
             jurisdictions=frozenset(
-                check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper() if j.isascii() else j)
+                filter_jurisdiction(f"filter.jurisdiction[{i}]", j)
                 for i, j in enumerate(jurisdictions)
             ),
             kinds=frozenset(kinds),
