@@ -134,7 +134,10 @@ def _order(field: str, start: datetime | None, end: datetime | None) -> None:
 
 @strawberry.type(description="Point-in-time reads and the event log.")
 class Query:
-    @described("The policy in force at validAt, as known at knownAt.")
+    @described(
+        "The policy in force at validAt, as known at knownAt."
+        " No answer says why in extensions.code: NOT_FOUND, NOT_YET_KNOWN or NOT_IN_FORCE."
+    )
     async def policy(
         self,
         info: Info[Context, None],
@@ -239,7 +242,10 @@ class Query:
             await _known(info, "policy", str(id), known_at)
         return PolicyDiffType.of(found, known_at)
 
-    @described("A regulatory action as seen at validAt (its status then).")
+    @described(
+        "A regulatory action as seen at validAt (its status then)."
+        " No answer says why in extensions.code: NOT_FOUND, NOT_YET_KNOWN or NOT_IN_FORCE."
+    )
     async def regulatory_action(
         self,
         info: Info[Context, None],
@@ -306,7 +312,10 @@ class Query:
             await _known(info, "regulatory-action", str(id), known_at)
         return [RegulatoryActionType.of(a, a.valid_from, known_at) for a in found]
 
-    @described("An actor with its name as at validAt, as known at knownAt.")
+    @described(
+        "An actor with its name as at validAt, as known at knownAt."
+        " No answer says why in extensions.code: NOT_FOUND, NOT_YET_KNOWN or NOT_IN_FORCE."
+    )
     async def actor(
         self,
         info: Info[Context, None],
@@ -365,7 +374,10 @@ class Query:
         )
         return connection(StatementConnection, page, StatementType.of, BY_SLUG, after)
 
-    @described("A statement as known at knownAt.")
+    @described(
+        "A statement as known at knownAt. No answer says why in extensions.code: "
+        "NOT_FOUND or NOT_YET_KNOWN."
+    )
     async def statement(
         self, info: Info[Context, None], id: StatementId, known_at: KnownAt = None
     ) -> StatementType | None:
