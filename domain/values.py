@@ -63,7 +63,8 @@ def check_slug(field: str, slug: str) -> str:
 def check_jurisdiction(field: str, code: str) -> str:
     """Refuse anything that is not an ISO 3166-1 alpha-2 code (or EU)."""
     if code not in ISO_3166:
-        raise InvalidInput(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        shown = repr(code) if isinstance(code, str) and len(code) <= 20 else "this value"
+        raise InvalidInput(field, f"{shown} is not an ISO 3166-1 alpha-2 country code")
     return code
 
 

@@ -122,6 +122,10 @@ def test_policy_diff_of_an_unknown_policy_is_not_found_not_an_empty_diff(api: Ap
         ('{ regulatoryActions(filter: {target: "x y"}) { totalCount } }', "filter.target"),
         ('{ timeline(filter: {policy: "../x"}) { totalCount } }', "filter.policy"),
         ('{ timeline(filter: {jurisdiction: "XX"}) { totalCount } }', "filter.jurisdiction"),
+        (
+            '{ policies(filter: {jurisdiction: "%s"}) { totalCount } }' % ("R" * 5000),
+            "filter.jurisdiction",
+        ),
     ],
 )
 def test_a_malformed_slug_in_a_read_argument_is_bad_input_naming_it(
