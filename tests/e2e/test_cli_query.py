@@ -272,6 +272,14 @@ def test_the_cli_answers_from_postgresql_as_from_sqlite(database_url: str, tmp_p
     on_14 = answer(database_url, tmp_path, "at", POLICY, "--valid-at", "2022-03-14T00:00:00Z")
 
     assert clause(on_14, ALLOWANCE_CLAUSE)["text"] == narrowed  # type: ignore[index]
+    reasons = {
+        "never recorded": (("at", "meta/nothing"), 1),
+        "not yet recorded": (("at", POLICY, "--known-at", "2022-03-11T00:00:00Z"), 8),
+        "not in force": (("at", POLICY, "--valid-at", "2000-01-01T00:00:00Z"), 9),
+    }
+    for reason, (args, code) in reasons.items():
+        result = run_cli(database_url, tmp_path, *args)
+        assert result.returncode == code, (reason, result.stderr)
 
 
 @pytest.mark.e2e
