@@ -9,13 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
-from api import log_head as evidence
+from api import log_head as proofs
 from api.arguments import (
     ActionId,
     ActorId,
     After,
     First,
     KnownAt,
+    KnownAtPosition,
     PolicyId,
     StatementId,
     ValidAt,
@@ -113,7 +114,7 @@ def _jurisdiction(field: str, code: str | None) -> str | None:
 
 
 async def _absent(
-    info: Info[Context, None], kind: str, slug: str, *at: datetime | None
+    info: Info[Context, None], kind: str, slug: str, *at: datetime | int | None
 ) -> NoReturn:
     """Raise why `kind` `slug` has no answer at (validAt, knownAt): NOT_FOUND, NOT_YET_KNOWN
     or NOT_IN_FORCE with the nearest versions (projections/absence.py)."""
@@ -121,10 +122,10 @@ async def _absent(
 
 
 async def _known(
-    info: Info[Context, None], kind: str, slug: str, known_at: datetime | None
+    info: Info[Context, None], kind: str, slug: str, at: int, known_at: datetime | None
 ) -> None:
     """NOT_FOUND or NOT_YET_KNOWN unless `kind` `slug` is known at `known_at`."""
-    await run(absence.require_known, info.context.engine, kind, slug, known_at)
+    await run(absence.require_known, info.context.engine, kind, slug, at, known_at)
 
 
 def _order(field: str, start: datetime | None, end: datetime | None) -> None:
@@ -144,13 +145,15 @@ class Query:
         id: PolicyId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> PolicyType | None:
         await info.context.authorize_read()
         _slugs({"id": id})
-        found = await run(queries.policy_at, info.context.engine, str(id), valid_at, known_at)
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.policy_at, info.context.engine, str(id), valid_at, at)
         if found is None:
-            await _absent(info, "policy", str(id), valid_at, known_at)
-        return PolicyType.of(found, valid_at, known_at) if found else None
+            await _absent(info, "policy", str(id), valid_at, at, known_at)
+        return PolicyType.of(found, valid_at, at) if found else None
 
     @described(
         "Every version in force at any moment of a calendar day in "
@@ -168,15 +171,17 @@ class Query:
             strawberry.argument(description="IANA time zone of the day, e.g. Europe/Moscow."),
         ] = "UTC",
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
         _slugs({"id": id})
+        at = await info.context.basis(known_at, known_at_position)
         found = await run(
-            queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), known_at
+            queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), at
         )
         if not found:
-            await _known(info, "policy", str(id), known_at)
-        return [PolicyVersionType.at_start(p, known_at) for p in found]
+            await _known(info, "policy", str(id), at, known_at)
+        return [PolicyVersionType.at_start(p, at) for p in found]
 
     @described("Policies in force at validAt, ordered by id.")
     async def policies(
@@ -184,6 +189,7 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         filter: Annotated[
             PolicyFilter | None, strawberry.argument(description="Narrow the list; default all.")
         ] = None,
@@ -191,13 +197,14 @@ class Query:
         after: After = None,
     ) -> PolicyConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         f = filter or PolicyFilter()
         _slugs({"filter.owner": f.owner})
         page = await run(
             queries.list_policies,
             info.context.engine,
             valid_at,
-            known_at,
+            at,
             owner=f.owner,
             jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             status=f.status.value if f.status else None,
@@ -206,19 +213,24 @@ class Query:
             after=after,
         )
         return connection(
-            PolicyConnection, page, lambda p: PolicyType.of(p, valid_at, known_at), BY_SLUG, after
+            PolicyConnection, page, lambda p: PolicyType.of(p, valid_at, at), BY_SLUG, after
         )
 
     @described("All valid-time versions of a policy as known at knownAt.")
     async def policy_history(
-        self, info: Info[Context, None], id: PolicyId, known_at: KnownAt = None
+        self,
+        info: Info[Context, None],
+        id: PolicyId,
+        known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
         _slugs({"id": id})
-        found = await run(queries.policy_history, info.context.engine, str(id), known_at)
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.policy_history, info.context.engine, str(id), at)
         if not found:
-            await _known(info, "policy", str(id), known_at)
-        return [PolicyVersionType.at_start(p, known_at) for p in found]
+            await _known(info, "policy", str(id), at, known_at)
+        return [PolicyVersionType.at_start(p, at) for p in found]
 
     @described("Clause-level difference between two valid-time instants.")
     async def policy_diff(
@@ -232,15 +244,17 @@ class Query:
             datetime, strawberry.argument(description="The later instant (after).")
         ],
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> PolicyDiffType:
         await info.context.authorize_read()
         _slugs({"id": id})
+        at = await info.context.basis(known_at, known_at_position)
         found = await run(
-            queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, known_at
+            queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, at
         )
         if found.before is None and found.after is None:
-            await _known(info, "policy", str(id), known_at)
-        return PolicyDiffType.of(found, known_at)
+            await _known(info, "policy", str(id), at, known_at)
+        return PolicyDiffType.of(found, at)
 
     @described(
         "A regulatory action as seen at validAt (its status then)."
@@ -252,15 +266,15 @@ class Query:
         id: ActionId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> RegulatoryActionType | None:
         await info.context.authorize_read()
         _slugs({"id": id})
-        found = await run(
-            queries.regulatory_action_at, info.context.engine, str(id), valid_at, known_at
-        )
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.regulatory_action_at, info.context.engine, str(id), valid_at, at)
         if found is None:
-            await _absent(info, "regulatory-action", str(id), valid_at, known_at)
-        return RegulatoryActionType.of(found, valid_at, known_at) if found else None
+            await _absent(info, "regulatory-action", str(id), valid_at, at, known_at)
+        return RegulatoryActionType.of(found, valid_at, at) if found else None
 
     @described("Regulatory actions existing at validAt, ordered by id.")
     async def regulatory_actions(
@@ -268,6 +282,7 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         filter: Annotated[
             RegulatoryFilter | None,
             strawberry.argument(description="Narrow the list; default all."),
@@ -276,13 +291,14 @@ class Query:
         after: After = None,
     ) -> RegulatoryActionConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         f = filter or RegulatoryFilter()
         _slugs({"filter.authority": f.authority, "filter.target": f.target})
         page = await run(
             queries.list_regulatory_actions,
             info.context.engine,
             valid_at,
-            known_at,
+            at,
             authority=f.authority,
             jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             target=f.target,
@@ -293,7 +309,7 @@ class Query:
         return connection(
             RegulatoryActionConnection,
             page,
-            lambda a: RegulatoryActionType.of(a, valid_at, known_at),
+            lambda a: RegulatoryActionType.of(a, valid_at, at),
             BY_SLUG,
             after,
         )
@@ -303,14 +319,19 @@ class Query:
         "as known at knownAt, in valid-time order."
     )
     async def regulatory_action_history(
-        self, info: Info[Context, None], id: ActionId, known_at: KnownAt = None
+        self,
+        info: Info[Context, None],
+        id: ActionId,
+        known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> list[RegulatoryActionType]:
         await info.context.authorize_read()
         _slugs({"id": id})
-        found = await run(queries.regulatory_action_history, info.context.engine, str(id), known_at)
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.regulatory_action_history, info.context.engine, str(id), at)
         if not found:
-            await _known(info, "regulatory-action", str(id), known_at)
-        return [RegulatoryActionType.of(a, a.valid_from, known_at) for a in found]
+            await _known(info, "regulatory-action", str(id), at, known_at)
+        return [RegulatoryActionType.of(a, a.valid_from, at) for a in found]
 
     @described(
         "An actor with its name as at validAt, as known at knownAt."
@@ -322,12 +343,14 @@ class Query:
         id: ActorId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> ActorType | None:
         await info.context.authorize_read()
         _slugs({"id": id})
-        found = await info.context.actors.load((str(id), valid_at, known_at))
+        at = await info.context.basis(known_at, known_at_position)
+        found = await info.context.actors.load((str(id), valid_at, at))
         if found is None:
-            await _absent(info, "actor", str(id), valid_at, known_at)
+            await _absent(info, "actor", str(id), valid_at, at, known_at)
         return ActorType.of(found) if found is not None else None
 
     @described("Actors existing at validAt, with their names then, ordered by id.")
@@ -336,15 +359,17 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         first: First = None,
         after: After = None,
     ) -> ActorConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         page = await run(
             queries.list_actors,
             info.context.engine,
             valid_at,
-            known_at,
+            at,
             first=info.context.page_size(first),
             after=after,
         )
@@ -355,6 +380,7 @@ class Query:
         self,
         info: Info[Context, None],
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         actor: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this actor's statements (its slug)."),
@@ -364,10 +390,11 @@ class Query:
     ) -> StatementConnection:
         await info.context.authorize_read()
         _slugs({"actor": actor})
+        at = await info.context.basis(known_at, known_at_position)
         page = await run(
             queries.list_statements,
             info.context.engine,
-            known_at,
+            at,
             actor=str(actor) if actor is not None else None,
             first=info.context.page_size(first),
             after=after,
@@ -379,13 +406,18 @@ class Query:
         "NOT_FOUND or NOT_YET_KNOWN."
     )
     async def statement(
-        self, info: Info[Context, None], id: StatementId, known_at: KnownAt = None
+        self,
+        info: Info[Context, None],
+        id: StatementId,
+        known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> StatementType | None:
         await info.context.authorize_read()
         _slugs({"id": id})
-        found = await run(queries.statement_at, info.context.engine, str(id), known_at)
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.statement_at, info.context.engine, str(id), at)
         if found is None:
-            await _absent(info, "statement", str(id), None, known_at)
+            await _absent(info, "statement", str(id), None, at, known_at)
         return StatementType.of(found) if found else None
 
     @described(
@@ -408,6 +440,7 @@ class Query:
             strawberry.argument(description="Latest entry instant `at` (exclusive)."),
         ] = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         filter: Annotated[
             TimelineFilter | None, strawberry.argument(description="Narrow the list; default all.")
         ] = None,
@@ -415,6 +448,7 @@ class Query:
         after: After = None,
     ) -> TimelineConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         _order("to", from_, to)
         f = filter or TimelineFilter()
         _slugs({"filter.actor": f.actor, "filter.policy": f.policy})
@@ -423,7 +457,7 @@ class Query:
             info.context.engine,
             from_=from_,
             to=to,
-            known_at=known_at,
+            known_at=at,
             actor=f.actor,
             jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             policy=f.policy,
@@ -455,19 +489,24 @@ class Query:
         )
         return ev.connection(page, start)
 
-    log_head: evidence.SignedTreeHeadType = strawberry.field(
-        resolver=evidence.log_head,
+    log_head: proofs.SignedTreeHeadType = strawberry.field(
+        resolver=proofs.log_head,
         description="The log's signed Merkle tree head, now or as known at an instant or "
         "position: cite it with an answer (docs/evidence.md).",
     )
-    signing_key: evidence.SigningKeyType = strawberry.field(
-        resolver=evidence.signing_key, description="The public key that signs tree heads."
+    signing_key: proofs.SigningKeyType = strawberry.field(
+        resolver=proofs.signing_key, description="The public key that signs tree heads."
     )
-    inclusion_proof: evidence.InclusionProofType = strawberry.field(
-        resolver=evidence.inclusion_proof,
+    inclusion_proof: proofs.InclusionProofType = strawberry.field(
+        resolver=proofs.inclusion_proof,
         description="RFC 9162 proof that the event at a position is in a tree head.",
     )
-    consistency_proof: evidence.ConsistencyProofType = strawberry.field(
-        resolver=evidence.consistency_proof,
+    consistency_proof: proofs.ConsistencyProofType = strawberry.field(
+        resolver=proofs.consistency_proof,
         description="RFC 9162 proof that the tree of `to` leaves appends to that of `from`.",
+    )
+    evidence: proofs.EvidenceType = strawberry.field(
+        resolver=proofs.evidence,
+        description="An evidence bundle: the answer, every event folded into it with its "
+        "inclusion proof against one signed head, and the key (docs/evidence.md).",
     )

@@ -63,14 +63,35 @@ def _at(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
+#: A read's record-time basis as the client asked it: an instant, a log position, or None (now).
+Known = datetime | int | None
+
+
+def _basis(known_at: Known) -> str:
+    """How a message names the record-time basis."""
+    if known_at is None:
+        return "now"
+    if isinstance(known_at, int):
+        return f"knownAtPosition {known_at}"
+    return f"knownAt {_at(known_at)}"
+
+
+def _basis_extensions(known_at: Known) -> dict[str, Any]:
+    if known_at is None:
+        return {}
+    if isinstance(known_at, int):
+        return {"knownAtPosition": known_at}
+    return {"knownAt": _at(known_at)}
+
+
 class NotKnownAt(NotFound):
     """An aggregate whose every fact recorded by `known_at` was retracted: it does not exist
     as known then (DESIGN section 2), though its events stay in the log."""
 
-    def __init__(self, kind: str, ident: str, known_at: datetime) -> None:
+    def __init__(self, kind: str, ident: str, known_at: Known) -> None:
         super().__init__(kind, ident)
         self.message = (
-            f"{kind} {ident!r} is not known at knownAt {_at(known_at)}: "
+            f"{kind} {ident!r} is not known at {_basis(known_at)}: "
             "every fact recorded of it by then was retracted"
         )
         self.args = (self.message,)
@@ -82,16 +103,16 @@ class NotYetKnown(TimelineError):
 
     code = "NOT_YET_KNOWN"
 
-    def __init__(self, kind: str, ident: str, known_at: datetime, first_known_at: datetime):
+    def __init__(self, kind: str, ident: str, known_at: Known, first_known_at: datetime):
         super().__init__(
-            f"{kind} {ident!r} was not yet recorded at knownAt {_at(known_at)}; "
+            f"{kind} {ident!r} was not yet recorded at {_basis(known_at)}; "
             f"it is known from {_at(first_known_at)} on"
         )
         self.known_at, self.first_known_at = known_at, first_known_at
 
     @property
     def extensions(self) -> dict[str, Any]:
-        return {"knownAt": _at(self.known_at), "firstKnownAt": _at(self.first_known_at)}
+        return {**_basis_extensions(self.known_at), "firstKnownAt": _at(self.first_known_at)}
 
 
 #: A valid-time version named by its interval: (validFrom, validTo or None for open).
@@ -110,7 +131,7 @@ class NotInForce(TimelineError):
         kind: str,
         ident: str,
         valid_at: datetime,
-        known_at: datetime,
+        known_at: Known,
         before: Interval | None,
         after: Interval | None,
     ) -> None:
@@ -121,7 +142,7 @@ class NotInForce(TimelineError):
         ]
         super().__init__(
             f"{kind} {ident!r} had no version in force at validAt {_at(valid_at)} (as known at "
-            f"{_at(known_at)})" + ("; " + "; ".join(nearest) if nearest else "")
+            f"{_basis(known_at)})" + ("; " + "; ".join(nearest) if nearest else "")
         )
         self.valid_at, self.known_at, self.before, self.after = valid_at, known_at, before, after
 
@@ -134,7 +155,7 @@ class NotInForce(TimelineError):
 
         return {
             "validAt": _at(self.valid_at),
-            "knownAt": _at(self.known_at),
+            **_basis_extensions(self.known_at),
             "before": interval(self.before),
             "after": interval(self.after),
         }

@@ -26,7 +26,7 @@ from domain.errors import (
 from domain.values import aggregate_uuid
 from projections import decode
 from projections import tables as t
-from projections.queries import known
+from projections.queries import NOW, Basis, basis, known
 
 #: The version table of each kind (a policy's frames stand for its versions).
 _VERSIONS: dict[str, Table] = {
@@ -44,21 +44,26 @@ def why_absent(
     kind: str,
     slug: str,
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
+    asked: datetime | int | None = None,
 ) -> TimelineError:
-    """The reason why `kind` `slug` has no version at (`valid_at`, `known_at`) (None: now)."""
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    """The reason why `kind` `slug` has no version at (`valid_at`, `known_at`: a log position
+    or an instant; None: now); `asked` is the basis as the client gave it, for the message
+    (default: `known_at`)."""
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
+    shown = asked if asked is not None else None if k == NOW else k
     versions, facts = _VERSIONS[kind], t.facts
     with engine.connect() as connection:
         first = connection.execute(
-            select(type_coerce(func.min(facts.c.recorded_at), t.UTCDateTime())).where(
-                facts.c.aggregate_id == aggregate_uuid(kind, slug)
-            )
-        ).scalar()
-        if first is None:
+            select(
+                type_coerce(func.min(facts.c.recorded_at), t.UTCDateTime()),
+                func.min(facts.c.position),
+            ).where(facts.c.aggregate_id == aggregate_uuid(kind, slug))
+        ).first()
+        if first is None or first[0] is None:
             return NotFound(kind, slug)
-        if first > k:
-            return NotYetKnown(kind, slug, k, first)
+        if (first[1] if isinstance(k, int) else first[0]) > k:
+            return NotYetKnown(kind, slug, shown, first[0])
         believed = select(versions.c.valid_from, versions.c.valid_to).where(
             versions.c.slug == slug, known(versions, k)
         )
@@ -70,18 +75,20 @@ def why_absent(
         ).first()
         unsure = kind in _TIMELESS or (before is None and after is None)
         if unsure and connection.execute(believed.limit(1)).first() is None:
-            return NotKnownAt(kind, slug, k)
-    return NotInForce(kind, slug, v, k, _interval(before), _interval(after))
+            return NotKnownAt(kind, slug, shown)
+    return NotInForce(kind, slug, v, shown, _interval(before), _interval(after))
 
 
 def _interval(row: Any) -> Interval | None:
     return None if row is None else (row.valid_from, row.valid_to)
 
 
-def require_known(engine: Engine, kind: str, slug: str, known_at: datetime | None = None) -> None:
+def require_known(
+    engine: Engine, kind: str, slug: str, known_at: Basis = None, asked: datetime | None = None
+) -> None:
     """Raise NOT_FOUND or NOT_YET_KNOWN unless `kind` `slug` is known at `known_at`: for the
     reads whose empty answer is a valid one for a known aggregate (a day with no version in
     force, a diff between two moments before it)."""
-    reason = why_absent(engine, kind, slug, None, known_at)
+    reason = why_absent(engine, kind, slug, None, known_at, asked)
     if not isinstance(reason, NotInForce):
         raise reason

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from entrypoints.cli import io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import evidence, io, project, query, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -29,10 +29,10 @@ app = typer.Typer(
 
 #: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable or holding no
 #: log (a read names the URL), 70 a bug, 78 a setting (TIMELINE_*) is invalid; verify adds
-#: 5 (tampered) and 6 (empty log); serve adds 7 (the address is in use or not ours to bind);
-#: a read with no answer adds 8 (not yet recorded at --known-at) and 9 (known, but no
-#: version in force at --valid-at), beside 1 for never recorded (API NOT_YET_KNOWN,
-#: NOT_IN_FORCE, NOT_FOUND).
+#: 5 (tampered) and 6 (empty log), verify-evidence 5 (a part did not verify); serve adds 7
+#: (the address is in use or not ours to bind); a read with no answer adds 8 (not yet recorded
+#: at --known-at) and 9 (known, but no version in force at --valid-at), beside 1 for never
+#: recorded (API NOT_YET_KNOWN, NOT_IN_FORCE, NOT_FOUND).
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG, EXIT_CONFIG = 1, 3, 4, 70, 78
 EXIT_ADDRESS = 7
 EXIT_NOT_YET_KNOWN, EXIT_NOT_IN_FORCE = 8, 9
@@ -48,7 +48,7 @@ def version() -> None:
     typer.echo(package_version("policy-timeline"))
 
 
-for module in (serve, query, io, project, tokens, webhooks):
+for module in (serve, query, io, project, tokens, webhooks, evidence):
     module.register(app)
 verify.register(app)
 
