@@ -45,8 +45,13 @@ PAYLOADS = [
     "\\'; SELECT 1; --",
 ]
 
+class Raw(str):
+    """A filler written into the query as it is (an enum value)."""
+
+
 #: Values for the required arguments that are not under test.
-FILLERS = {
+FILLERS: dict[str, str | int] = {
+    "EvidenceKind": Raw("POLICY"),
     "ID": "meta/hate-speech",
     "DateTime": "2022-03-12T00:00:00+00:00",
     "Date": "2022-03-11",
@@ -219,7 +224,7 @@ def injection_query(schema: GraphQLSchema, field_name: str, path: str, var_type:
         elif isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined:
             named, _ = _unwrap(arg.type)
             filler = FILLERS[named.name]
-            text = str(filler) if isinstance(filler, int) else repr_gql(filler)
+            text = str(filler) if isinstance(filler, int | Raw) else repr_gql(filler)
             arguments.append(f"{arg_name}: {text}")
     return (
         f"query($v: {var_type}) {{ {field_name}({', '.join(arguments)}) {_selection(field.type)} }}"
