@@ -144,6 +144,20 @@ class EventRetractedType:
     sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
+@strawberry.type(
+    name="EventRedacted",
+    description="Texts of an earlier event were erased from the store; its leaf and every "
+    "proof still verify (docs/evidence.md).",
+)
+class EventRedactedType:
+    target: str = strawberry.field(description="Reference of the redacted event.")
+    reason: str = strawberry.field(description="Why it was redacted.")
+    fields: list[str] = strawberry.field(description="The erased fields.")
+    tombstone_digest: str = strawberry.field(
+        description="SHA-256 (hex) of the tombstone now stored in the event's place."
+    )
+
+
 EventData = Annotated[
     PolicyAnnouncedType
     | PolicyRevisedType
@@ -155,7 +169,8 @@ EventData = Annotated[
     | ActorRegisteredType
     | ActorRenamedType
     | EventCorrectedType
-    | EventRetractedType,
+    | EventRetractedType
+    | EventRedactedType,
     strawberry.union("EventData", description="The event with typed fields, by its type."),
 ]
 
@@ -174,6 +189,7 @@ _MEMBERS: dict[str, type] = {
         ActorRenamedType,
         EventCorrectedType,
         EventRetractedType,
+        EventRedactedType,
     )
 }
 
@@ -194,7 +210,7 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
         values["changes"] = camel_json(data.get("changes") or {})
     if "target" in fields:
         values["target"] = str(Reference(kind, slug, int(data["target"])))
-    for name in ("targets", "in_response_to"):
+    for name in ("targets", "in_response_to", "fields"):
         if name in fields and values[name] is not None:
             values[name] = list(values[name])
     return member(**values)

@@ -373,6 +373,29 @@ class PolicyDiffType:
         )
 
 
+@strawberry.type(name="Redaction", description="Texts of an event erased from the store, and why.")
+class RedactionType:
+    event: strawberry.ID = strawberry.field(
+        description="The redaction itself (kind:slug@version), as the erased texts name it."
+    )
+    target: strawberry.ID = strawberry.field(description="The redacted event's reference.")
+    reason: str = strawberry.field(description="Why it was redacted.")
+    fields: list[str] = strawberry.field(
+        description="The erased fields, e.g. text, summary, sources[0].quote."
+    )
+    recorded_at: datetime = strawberry.field(description="When the redaction was recorded.")
+
+    @classmethod
+    def of(cls, r: m.Redaction) -> RedactionType:
+        return cls(
+            event=strawberry.ID(r.event),
+            target=strawberry.ID(r.target),
+            reason=r.reason,
+            fields=list(r.fields),
+            recorded_at=r.recorded_at,
+        )
+
+
 @strawberry.type(name="Statement", description="A public reaction by a person or organisation.")
 class StatementType:
     id: strawberry.ID = strawberry.field(description="The statement's slug.")
@@ -393,6 +416,14 @@ class StatementType:
     known_to: datetime | None = strawberry.field(
         description="Record time: until when it answered this; null: it still does."
     )
+
+    @described(
+        "The redactions of its events (a court order, data protection): the fields they "
+        "erased read [redacted by <event>], at every knownAt."
+    )
+    async def redactions(self, info: Info[Context, None]) -> list[RedactionType]:
+        found = await run(queries.redactions_of, info.context.engine, "statement", str(self.id))
+        return [RedactionType.of(r) for r in found]
 
     @classmethod
     def of(cls, s: m.StatementVersion) -> StatementType:

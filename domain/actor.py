@@ -92,6 +92,9 @@ class Actor(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     @classmethod
     def register(cls, slug: str, **payload: Any) -> Actor:
         return cls.start(cls.ActorRegistered, slug, **payload)

@@ -10,7 +10,10 @@ from uuid import UUID
 
 CORRECTED = "EventCorrected"
 RETRACTED = "EventRetracted"
-META_TYPES = frozenset({CORRECTED, RETRACTED})
+REDACTED = "EventRedacted"
+META_TYPES = frozenset({CORRECTED, RETRACTED, REDACTED})
+#: The key of a redacted event's stored tombstone note (timeline/redaction.py); not payload.
+TOMBSTONE = "redaction"
 
 #: Event attributes that are not payload: the library's own, and the two instants.
 _BASE_ATTRIBUTES = frozenset(
@@ -21,6 +24,7 @@ _BASE_ATTRIBUTES = frozenset(
         "originator_topic",
         "effective_at",
         "announced_at",
+        TOMBSTONE,
     }
 )
 
@@ -53,7 +57,8 @@ class Fact:
 
     @property
     def is_meta(self) -> bool:
-        """Corrections and retractions speak about other facts; they are not facts of the world."""
+        """Corrections, retractions and redactions speak about other facts; they are not facts
+        of the world."""
         return self.type in META_TYPES
 
     def corrected(self, changes: Mapping[str, Any]) -> Fact:
@@ -83,6 +88,8 @@ def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fac
                 believed[target.version] = target.corrected(fact.data["changes"])
         elif fact.type == RETRACTED:
             believed.pop(fact.data["target"], None)
+        elif fact.type == REDACTED:
+            continue  # the target's payload was erased in place; what it means is unchanged
         else:
             believed[fact.version] = fact
     return list(believed.values())

@@ -192,6 +192,9 @@ class Policy(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     @classmethod
     def announce(cls, slug: str, **payload: Any) -> Policy:
         return cls.start(cls.PolicyAnnounced, slug, **payload)

@@ -177,6 +177,9 @@ class RegulatoryAction(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     @classmethod
     def announce(cls, slug: str, **payload: Any) -> RegulatoryAction:
         return cls.start(cls.RegulatoryActionAnnounced, slug, **payload)

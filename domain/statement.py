@@ -85,6 +85,9 @@ class Statement(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     @classmethod
     def record_statement(cls, slug: str, **payload: Any) -> Statement:
         return cls.start(cls.StatementRecorded, slug, **payload)
