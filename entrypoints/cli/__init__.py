@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from entrypoints.cli import io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import io, project, query, redact, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -45,6 +45,7 @@ def version() -> None:
 for module in (serve, query, io, project, tokens, webhooks):
     module.register(app)
 verify.register(app)
+redact.register(app)
 
 
 def main() -> None:
