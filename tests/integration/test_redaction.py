@@ -265,4 +265,6 @@ def test_a_redacted_correction_and_source_quotes_of_a_policy(services: Services)
     assert policy is not None
     assert policy.sources[0].quote == "[redacted by policy:meta/p@2]"
     assert policy.clauses[0].text == "Clause text"  # clause texts are not erased
+    (note,) = queries.redactions_of(timeline.engine, "policy", "meta/p")
+    assert (note.target, note.fields) == ("policy:meta/p@1", ("sources[0].quote",))
     assert integrity.verify(timeline.engine, events_table(services)).ok
