@@ -199,7 +199,8 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
     member = _MEMBERS[type_]
     fields = {f.python_name for f in member.__strawberry_definition__.fields}  # type: ignore[attr-defined]
     values: dict[str, Any] = {name: data.get(name) for name in fields}
-    values["sources"] = SourceType.many(data.get("sources") or ())
+    if "sources" in fields:
+        values["sources"] = SourceType.many(data.get("sources") or ())
     if "clauses" in fields:
         values["clauses"] = ClauseType.many(data.get("clauses") or ())
     if "add_clauses" in fields:

@@ -27,6 +27,10 @@ STATEMENT = (
     'query($k: DateTime) { statement(id: "' + SLUG + '", knownAt: $k) { text summary '
     "sources { quote url } redactions { event target reason fields } } }"
 )
+EVENTS = (
+    '{ events(filter: {types: ["EventRedacted"]}) { edges { node { data { '
+    "... on EventRedacted { target reason fields } } } } } }"
+)
 PROOF = (
     "query($p: Int!, $n: Int) { inclusionProof(position: $p, treeSize: $n) { leafIndex "
     "treeSize leafHash salt redactedBy path head { rootHash } } }"
@@ -107,6 +111,10 @@ def test_redact_event_erases_the_statement_and_old_proofs_still_verify(api: ApiS
     )
     verdict = log_rows(api)
     assert verdict.ok and verdict.redacted == ((result["position"] - 1, redaction),)
+    events = post(api, EVENTS)["data"]["events"]["edges"]
+    assert [e["node"]["data"] for e in events] == [
+        {"target": EVENT, "reason": "court order", "fields": note["fields"]}
+    ]
 
 
 @pytest.mark.parametrize(
