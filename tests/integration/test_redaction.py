@@ -217,6 +217,8 @@ def test_a_wiped_salt_without_a_redaction_is_tampering(services: Services) -> No
         ({"event": f"statement:{SLUG}", "reason": "x"}, "event", "must name an event version"),
         ({"event": EVENT, "reason": ""}, "reason", ""),
         ({"event": EVENT}, "reason", ""),
+        ({"event": EVENT, "reason": "x" * 1001}, "reason", ""),
+        ({"event": EVENT, "reason": "x", "fields": ["text"]}, "fields", ""),
         ({"event": "actor:ofcom@1", "reason": "x"}, "event", "holds no text to redact"),
     ],
 )
