@@ -1,5 +1,6 @@
 """The event store is append-only from the API: every mutation kind, accepted or refused,
-leaves every stored event row byte-for-byte as it was and at most appends; `logHead` follows
+leaves every stored event row byte-for-byte as it was and at most appends (but redactEvent,
+which by design turns exactly its target's payload into a tombstone, and appends); `logHead` follows
 the chain's head, which `timeline verify` accepts as a cited head."""
 
 from __future__ import annotations
