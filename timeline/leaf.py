@@ -63,8 +63,6 @@ def leaf_of(event: Any, leaf_row: Any) -> Leaf:
     """The leaf an event row and its leaf row commit to, recomputed from what is stored; a
     redacted event's digest is the one its tombstone keeps (its salt is wiped)."""
     state = bytes(event.state)
-    salt = bytes(leaf_row.salt)
-    note = read_tombstone(state) if salt == WIPED else None
     return Leaf(
         int(event.id),
         str(leaf_row.stream),
@@ -72,8 +70,15 @@ def leaf_of(event: Any, leaf_row: Any) -> Leaf:
         int(event.originator_version),
         str(event.topic),
         recorded_at_of(state),
-        note.payload_digest if note is not None else payload_digest(salt, state),
+        stored_digest(bytes(leaf_row.salt), state),
     )
+
+
+def stored_digest(salt: bytes, state: bytes) -> bytes:
+    """The payload digest of a stored event: SHA-256(salt || payload), or, once redacted (its
+    salt wiped), the digest its tombstone keeps."""
+    note = read_tombstone(state) if bytes(salt) == WIPED else None
+    return note.payload_digest if note is not None else payload_digest(salt, state)
 
 
 #: The salt of a redacted event's leaf: wiped (its digest lives on in the tombstone).

@@ -56,7 +56,11 @@ def tombstone(target: StoredTarget, fields: Sequence[str], reference: str, reaso
     if target.salt == WIPED:
         raise ValueError(f"the event at position {target.position} is redacted already")
     state = json.loads(target.state)
-    erased = redact(state, fields, placeholder(reference))
+    text = placeholder(reference)
+    if isinstance(state.get("announcement"), str) and isinstance(state.get("payload"), dict):
+        erased = {**state, "payload": redact(state["payload"], fields, text)}  # AnnouncedAnew
+    else:
+        erased = redact(state, fields, text)
     erased[TOMBSTONE] = {
         "event": reference,
         "reason": reason,
