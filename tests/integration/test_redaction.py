@@ -326,3 +326,21 @@ def timeline_slug(built: Services, aggregate_id: Any) -> str:
     from timeline.store import stream_names
 
     return stream_names(built.timeline.engine, {aggregate_id})[aggregate_id][1]
+
+
+def test_a_statement_announced_anew_is_redacted_inside_its_announcement(
+    services: Services,
+) -> None:
+    timeline = services.timeline
+    timeline.retract_event({"event": EVENT, "reason": "wrong person"})
+    timeline.record_statement(
+        {"id": SLUG, "actor": "jane-roe", "text": SECRET + " again", "effectiveAt": T0}
+    )
+    again = timeline.facts_of("statement", SLUG)[-1]
+    assert (again.version, again.type) == (3, "StatementRecorded")  # stored as AnnouncedAnew
+    redact(services, f"statement:{SLUG}@3")
+    redact(services)
+    assert SECRET not in every_stored_text(services)
+    answer = queries.statement_at(timeline.engine, SLUG)
+    assert answer is not None and answer.text == f"[redacted by statement:{SLUG}@4]"
+    assert integrity.verify(timeline.engine, events_table(services)).ok
