@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -344,3 +345,15 @@ def test_a_statement_announced_anew_is_redacted_inside_its_announcement(
     answer = queries.statement_at(timeline.engine, SLUG)
     assert answer is not None and answer.text == f"[redacted by statement:{SLUG}@4]"
     assert integrity.verify(timeline.engine, events_table(services)).ok
+
+
+def test_an_old_bundle_still_verifies_after_the_redaction(services: Services) -> None:
+    from timeline import evidence, evidence_check
+
+    valid_at = datetime(2022, 3, 12, tzinfo=UTC)
+    old = json.loads(evidence.dumps(evidence.build(services.timeline, "statement", SLUG, valid_at)))
+    assert old["answer"]["text"] == SECRET
+    redact(services)
+    assert evidence_check.verify_bundle(old).ok  # its head and proofs are unchanged
+    head = proofs.head_at_position(services.timeline.engine, old["head"]["position"])
+    assert head.root.hex() == old["head"]["rootHash"]
