@@ -357,3 +357,20 @@ def test_an_old_bundle_still_verifies_after_the_redaction(services: Services) ->
     assert evidence_check.verify_bundle(old).ok  # its head and proofs are unchanged
     head = proofs.head_at_position(services.timeline.engine, old["head"]["position"])
     assert head.root.hex() == old["head"]["rootHash"]
+
+
+def test_a_bundle_made_after_the_redaction_verifies_and_answers_redacted(
+    services: Services,
+) -> None:
+    from timeline import evidence, evidence_check
+
+    redact(services)
+    valid_at = datetime(2022, 3, 12, tzinfo=UTC)
+    bundle = json.loads(
+        evidence.dumps(evidence.build(services.timeline, "statement", SLUG, valid_at))
+    )
+    assert bundle["answer"]["text"] == f"[redacted by {REDACTION}]"
+    assert evidence_check.verify_bundle(bundle).ok
+    forged = json.loads(json.dumps(bundle))
+    forged["events"][0]["payload"] = forged["events"][0]["payload"].replace("jane-roe", "john")
+    assert not evidence_check.verify_bundle(forged).ok
