@@ -39,6 +39,8 @@ _VARIABLE = re.compile(
 )
 _LITERAL = re.compile(r"^Expected value of type '[^']+', .*$", re.S)
 _REASON = re.compile(r"but encountered error '(?P<reason>.*)'; found: ", re.S)
+#: graphql-core's words for an input object that lacks a required field: named as its path.
+_MISSING = re.compile(r"to include required field '(?P<name>\w+)'")
 #: graphql-core's words when Strawberry's MaxTokensLimiter stops the parser.
 _TOKENS = re.compile(r"^Syntax Error: Document contains more than (?P<limit>\d+) tokens\.")
 
@@ -127,14 +129,21 @@ def _bad_input(error: GraphQLError, document: DocumentNode | None) -> GraphQLErr
         )
     if match := _VARIABLE.match(message):
         field = _argument_of_variable(document, match["name"]) or match["name"]
-        field += (match["at"] or "").strip()
+        field = _with_missing(field + (match["at"] or "").strip(), message)
         return _with(error, f"{field}: {_reason(match['rest'])}", "BAD_INPUT", field)
     if error.nodes and document is not None:  # a literal (or variable) of an argument
         field = _argument_path(document, error.nodes[0])
         if field:
             reason = _reason(message) if _LITERAL.match(message) else message
+            field = _with_missing(field, message)
             return _with(error, f"{field}: {reason}", "BAD_INPUT", field)
     return _with(error, message, "BAD_INPUT", None)
+
+
+def _with_missing(field: str, message: str) -> str:
+    """`input` -> `input.reason` when what is wrong is that `reason` is missing."""
+    match = _MISSING.search(message)
+    return f"{field}.{match['name']}" if match else field
 
 
 def _reason(message: str) -> str:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import RULES, Fact, Span
-from domain.facts import CORRECTED, RETRACTED
+from domain.facts import CORRECTED, REDACTED, RETRACTED
 from domain.rules import FoldRules, apply_checked
 from projections.rows import (
     FeedRow,
@@ -131,6 +131,8 @@ class AggregateFold:
         if fact.type == RETRACTED:
             old = self.believed.pop(fact.data["target"], None)
             return (None, None) if old is None else (old[0], None)
+        if fact.type == REDACTED:
+            return None, None  # the projector rebuilds the aggregate from the erased facts
         self.believed[fact.version] = (fact, position)
         return None, (fact, position)
 

@@ -8,6 +8,7 @@ composite index (slug, valid_from, known_from) of each version table serves.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -40,7 +41,8 @@ from sqlalchemy import (
 
 from domain import values
 from domain.errors import InvalidInput
-from domain.values import aggregate_uuid
+from domain.facts import REDACTED
+from domain.values import Reference, aggregate_uuid
 from projections import decode
 from projections import tables as t
 from projections.models import (
@@ -49,6 +51,7 @@ from projections.models import (
     Page,
     PolicyDiff,
     PolicyVersion,
+    Redaction,
     RegulatoryActionVersion,
     StatementVersion,
     TimelineEntry,
@@ -664,6 +667,32 @@ def statement_at(engine: Engine, slug: str, known_at: Basis = None) -> Statement
     query = select(sv).where(sv.c.slug == slug, known(sv, k)).order_by(sv.c.valid_from)
     found = _all(engine, query, decode.statement_version)
     return found[0] if found else None
+
+
+def redactions_of(engine: Engine, kind: str, slug: str) -> list[Redaction]:
+    """The redactions recorded against an aggregate's events, in order. Whatever the query's
+    knownAt: an erased text is erased from every past answer too (docs/evidence.md)."""
+    facts = t.facts
+    query = (
+        select(facts.c.version, facts.c.data, facts.c.recorded_at)
+        .where(facts.c.aggregate_id == aggregate_uuid(kind, slug), facts.c.type == REDACTED)
+        .order_by(facts.c.version)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    found = []
+    for row in rows:
+        data = json.loads(row.data)
+        found.append(
+            Redaction(
+                event=str(Reference(kind, slug, row.version)),
+                target=str(Reference(kind, slug, int(data["target"]))),
+                reason=data["reason"],
+                fields=tuple(data["fields"]),
+                recorded_at=row.recorded_at,
+            )
+        )
+    return found
 
 
 def actors_at(

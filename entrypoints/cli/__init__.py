@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from entrypoints.cli import evidence, io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import evidence, io, project, query, redact, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -51,6 +51,7 @@ def version() -> None:
 for module in (serve, query, io, project, tokens, webhooks, evidence):
     module.register(app)
 verify.register(app)
+redact.register(app)
 
 
 def main() -> None:
