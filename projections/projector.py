@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import Fact
+from projections import search as fulltext
 from projections import tables as t
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
@@ -68,6 +69,7 @@ class _Batch:
     tags: list[dict[str, Any]] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
+    documents: list[dict[str, Any]] = field(default_factory=list)  # full-text search
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -181,6 +183,19 @@ class Projector:
                 {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
                 for cited in row.cites
             )
+            document = fulltext.document(kind, row)
+            if document is not None:
+                batch.documents.append(
+                    {
+                        "id": (position << t.RTREE_SEQ_BITS) + seq,
+                        "opened_by": position,
+                        "seq": seq,
+                        "kind": kind,
+                        "slug": slug,
+                        "field": document[0],
+                        "body": document[1],
+                    }
+                )
             seq += 1
         for key in change.closed_entries:
             batch.close(feed_table, memo.open_entries.pop(key), at, position)
@@ -271,6 +286,8 @@ class Projector:
             connection.execute(insert(tables.responses), batch.links)
         if batch.tags:
             connection.execute(insert(tables.timeline_tags), batch.tags)
+        if batch.documents:
+            fulltext.store(connection, tables.search, batch.documents)
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).

@@ -120,7 +120,7 @@ def to_schema_2(engine: Engine) -> None:
 def assert_schema_3(engine: Engine) -> None:
     pv, pp = t.policy_versions, t.policy_parts
     with engine.connect() as connection:
-        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == 3
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == t.SCHEMA_VERSION
         states = [json.loads(s) for s in connection.execute(select(pv.c.state)).scalars()]
         assert states and all("clauses" not in s for s in states)
         assert connection.execute(select(func.count()).select_from(pp)).scalar()
