@@ -107,14 +107,16 @@ def parse_query(field: str, query: str) -> Phrases:
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(field, f"at most {MAX_QUERY_CHARS} characters")
     phrases: list[tuple[str, ...]] = []
+    count = 0
     for quoted, bare in _PHRASE.findall(query):
         phrase = tuple(words(quoted or bare))
+        count += len(phrase)
+        if count > MAX_WORDS:
+            raise InvalidInput(field, f"at most {MAX_WORDS} words")
         if phrase and phrase not in phrases:
             phrases.append(phrase)
     if not phrases:
         raise InvalidInput(field, "needs at least one word (letters or digits)")
-    if sum(len(p) for p in phrases) > MAX_WORDS:
-        raise InvalidInput(field, f"at most {MAX_WORDS} words")
     return tuple(phrases)
 
 
