@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from entrypoints.cli import io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import io, project, query, search, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -42,7 +42,7 @@ def version() -> None:
     typer.echo(package_version("policy-timeline"))
 
 
-for module in (serve, query, io, project, tokens, webhooks):
+for module in (serve, query, search, io, project, tokens, webhooks):
     module.register(app)
 verify.register(app)
 
