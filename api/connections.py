@@ -46,9 +46,8 @@ class Connection(Generic[T]):
 C = TypeVar("C", bound=Connection[Any])
 #: The sort keys of the projections' keyset pages, which their cursors encode.
 BY_SLUG: Callable[[Any], list[Any]] = lambda item: [item.slug]  # noqa: E731
-BY_EFFECTIVE_TIME: Callable[[Any], list[Any]] = (  # noqa: E731
-    lambda item: [item.effective_at, item.position]
-)
+#: The timeline feed's key: (instant, position, announcement first), TimelineEntry.feed_key.
+BY_FEED_INSTANT: Callable[[Any], list[Any]] = m.TimelineEntry.feed_key
 
 
 def connection(

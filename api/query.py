@@ -22,7 +22,7 @@ from api.arguments import (
     ValidAt,
 )
 from api.connections import (
-    BY_EFFECTIVE_TIME,
+    BY_FEED_INSTANT,
     BY_SLUG,
     ActorConnection,
     PolicyConnection,
@@ -327,18 +327,23 @@ class Query:
         return StatementType.of(found) if found else None
 
     @described(
-        "Facts across all aggregates with effectiveAt in [from, to), "
-        "as believed at knownAt, in effective-time order."
+        "Facts across all aggregates as believed at knownAt, in the order the world saw "
+        "them: each fact at its effectiveAt and, when made public at another instant, its "
+        "announcement at announcedAt (entryKind ANNOUNCEMENT); entries whose `at` is in "
+        "[from, to), in (at, position) order."
     )
     async def timeline(
         self,
         info: Info[Context, None],
         from_: Annotated[
             datetime | None,
-            strawberry.argument(name="from", description="Earliest effectiveAt (inclusive)."),
+            strawberry.argument(
+                name="from", description="Earliest entry instant `at` (inclusive)."
+            ),
         ] = None,
         to: Annotated[
-            datetime | None, strawberry.argument(description="Latest effectiveAt (exclusive).")
+            datetime | None,
+            strawberry.argument(description="Latest entry instant `at` (exclusive)."),
         ] = None,
         known_at: KnownAt = None,
         filter: Annotated[
@@ -366,7 +371,7 @@ class Query:
             first=info.context.page_size(first),
             after=after,
         )
-        return connection(TimelineConnection, page, TimelineEntryType.of, BY_EFFECTIVE_TIME, after)
+        return connection(TimelineConnection, page, TimelineEntryType.of, BY_FEED_INSTANT, after)
 
     @described("The global log in order, after a cursor (a position).")
     async def events(

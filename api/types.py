@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.arguments import First
 from api.context import Context, described, run
-from api.values import ClauseType, SourceType
+from api.values import ClauseType, CorrectionType, SourceType
 from domain.values import Reference
 from projections import models as m
 from projections import queries
@@ -34,6 +34,26 @@ class RegulatoryStatus(Enum):
     )
     IN_EFFECT = strawberry.enum_value("IN_EFFECT", description="In effect.")
     LIFTED = strawberry.enum_value("LIFTED", description="Lifted by the authority (liftedAt).")
+
+
+@strawberry.enum(
+    description="What a timeline entry marks: a fact's announcement, or its effect (domain.feed)."
+)
+class TimelineEntryKind(Enum):
+    ANNOUNCEMENT = strawberry.enum_value(
+        "ANNOUNCEMENT",
+        description="The fact made public, at its announcedAt, which is not its effectiveAt "
+        "(the same fact also has an entry at effectiveAt).",
+    )
+    ENTRY_INTO_FORCE = strawberry.enum_value(
+        "ENTRY_INTO_FORCE",
+        description="A policy, revision, regulatory action or amendment taking effect.",
+    )
+    LIFTING = strawberry.enum_value("LIFTING", description="A regulatory action lifted.")
+    WITHDRAWAL = strawberry.enum_value("WITHDRAWAL", description="A policy withdrawn.")
+    OCCURRENCE = strawberry.enum_value(
+        "OCCURRENCE", description="Something that happened: a statement made, an actor named."
+    )
 
 
 @strawberry.enum(description="How a clause differs between the two instants of a policyDiff.")
@@ -65,6 +85,10 @@ class ActorType:
     valid_to: datetime | None = strawberry.field(
         description="Until when it has this name; null: still."
     )
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts its name comes from, in fold order; "
+        "empty: none was corrected."
+    )
 
     @classmethod
     def of(cls, actor: m.ActorVersion) -> ActorType:
@@ -76,6 +100,7 @@ class ActorType:
             former_names=list(actor.former_names),
             valid_from=actor.valid_from,
             valid_to=actor.valid_to,
+            corrected_by=CorrectionType.many("actor", actor.slug, actor.corrected_by),
         )
 
 
@@ -99,6 +124,14 @@ class TimelineEntryType:
     aggregate_id: strawberry.ID = strawberry.field(description="The aggregate's slug.")
     version: int = strawberry.field(description="The aggregate's version this event made.")
     type: str = strawberry.field(description="The event type, e.g. PolicyRevised.")
+    entry_kind: TimelineEntryKind = strawberry.field(
+        description="What this entry marks: the fact's ANNOUNCEMENT (at announcedAt), or its "
+        "effect (ENTRY_INTO_FORCE, LIFTING, WITHDRAWAL, OCCURRENCE, at effectiveAt)."
+    )
+    at: datetime = strawberry.field(
+        description="Where the entry stands on the timeline: announcedAt for an "
+        "ANNOUNCEMENT, else effectiveAt."
+    )
     effective_at: datetime = strawberry.field(description="When it takes effect in the world.")
     announced_at: datetime = strawberry.field(description="When it was made public.")
     recorded_at: datetime = strawberry.field(description="When the service stored it.")
@@ -128,6 +161,8 @@ class TimelineEntryType:
             aggregate_id=strawberry.ID(e.slug),
             version=e.version,
             type=e.type,
+            entry_kind=TimelineEntryKind(e.entry_kind),
+            at=e.at or e.effective_at,
             effective_at=e.effective_at,
             announced_at=e.announced_at,
             recorded_at=e.recorded_at,
@@ -172,6 +207,10 @@ class RegulatoryActionType:
     changed_by: int = strawberry.field(description="Version of the event that made it.")
     change_type: str = strawberry.field(
         description="Type of that event, e.g. RegulatoryActionLifted."
+    )
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts this version is built from, in fold order; "
+        "empty: none was corrected."
     )
     valid_from: datetime = strawberry.field(description="Start of this version in the world.")
     valid_to: datetime | None = strawberry.field(
@@ -220,6 +259,7 @@ class RegulatoryActionType:
             revision=a.revision,
             changed_by=a.changed_by,
             change_type=a.change_type,
+            corrected_by=CorrectionType.many("regulatory-action", a.slug, a.corrected_by),
             valid_from=a.valid_from,
             valid_to=a.valid_to,
             known_from=a.known_from,
@@ -248,6 +288,10 @@ class PolicyType:
     revision: int = strawberry.field(description="How many facts are folded into this version.")
     changed_by: int = strawberry.field(description="Version of the event that made it.")
     change_type: str = strawberry.field(description="Type of that event, e.g. PolicyRevised.")
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of the facts this version is built from, in fold order; "
+        "empty: none was corrected."
+    )
     valid_from: datetime = strawberry.field(description="When this version came into force.")
     valid_to: datetime | None = strawberry.field(
         description="When the next version replaced it; null: still in force."
@@ -288,6 +332,7 @@ class PolicyType:
             policy=str(self.id),
             kinds=("policy",),
             first=size,
+            announcements=False,
         )
         return [TimelineEntryType.of(e) for e in page.items if e.slug == str(self.id)]
 
@@ -305,6 +350,7 @@ class PolicyType:
             revision=p.revision,
             changed_by=p.changed_by,
             change_type=p.change_type,
+            corrected_by=CorrectionType.many("policy", p.slug, p.corrected_by),
             valid_from=p.valid_from,
             valid_to=p.valid_to,
             known_from=p.known_from,
@@ -387,6 +433,9 @@ class StatementType:
     )
     sources: list[SourceType] = strawberry.field(description="Where it was published or reported.")
     made_at: datetime = strawberry.field(description="When it was made.")
+    corrected_by: list[CorrectionType] = strawberry.field(
+        description="The corrections of its fact, in fold order; empty: none was corrected."
+    )
     known_from: datetime = strawberry.field(
         description="Record time: since when the service has answered this."
     )
@@ -405,6 +454,7 @@ class StatementType:
             in_response_to=list(s.in_response_to),
             sources=SourceType.many(s.sources),
             made_at=s.made_at,
+            corrected_by=CorrectionType.many("statement", s.slug, s.corrected_by),
             known_from=s.known_from,
             known_to=s.known_to,
         )

@@ -1,4 +1,4 @@
-"""GraphQL types of the shared value objects: sources and clauses."""
+"""GraphQL types of the shared value objects: sources, clauses and corrections' marks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 import strawberry
 
-from domain.values import Clause, Source
+from domain.facts import Correction
+from domain.values import Clause, Reference, Source
 
 
 @strawberry.type(
@@ -65,3 +66,28 @@ class ClauseType:
     @classmethod
     def many(cls, clauses: Iterable[Clause | Mapping[str, Any]]) -> list[ClauseType]:
         return [cls.of(c if isinstance(c, Clause) else Clause.from_dict(c)) for c in clauses]
+
+
+@strawberry.type(
+    name="Correction",
+    description="A correction of a fact this version is built from: which event corrected "
+    "it, when and why. Its text reads as corrected; ask with an earlier knownAt for the text "
+    "as first recorded.",
+)
+class CorrectionType:
+    event: strawberry.ID = strawberry.field(
+        description="Reference of the correction event, e.g. policy:meta/hate-speech@5."
+    )
+    recorded_at: datetime = strawberry.field(description="When the correction was recorded.")
+    reason: str = strawberry.field(description="Why the fact was corrected.")
+
+    @classmethod
+    def many(cls, kind: str, slug: str, corrections: Iterable[Correction]) -> list[CorrectionType]:
+        return [
+            cls(
+                event=strawberry.ID(str(Reference(kind, slug, c.version))),
+                recorded_at=c.recorded_at,
+                reason=c.reason,
+            )
+            for c in corrections
+        ]

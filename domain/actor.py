@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.aggregate import TimelineAggregate
 from domain.errors import UnfoldableHistory
-from domain.facts import Fact
+from domain.facts import Correction, Fact
 
 ACTOR_KINDS = ("organisation", "platform", "authority", "court", "person")
 
@@ -24,6 +24,8 @@ class ActorState:
     parent: str | None
     former_names: tuple[str, ...]
     changed_by: int
+    #: The corrections of the facts folded into it, in fold order (see PolicyState).
+    corrected_by: tuple[Correction, ...] = ()
 
 
 class ActorRules:
@@ -47,6 +49,7 @@ class ActorRules:
                 parent=data.get("parent"),
                 former_names=(),
                 changed_by=fact.version,
+                corrected_by=fact.corrections,
             )
         if state is None:
             at = self.fold_time(fact).isoformat()
@@ -56,6 +59,7 @@ class ActorRules:
             name=data["name"],
             former_names=(*state.former_names, state.name),
             changed_by=fact.version,
+            corrected_by=state.corrected_by + fact.corrections,
         )
 
     def view(self, state: ActorState, valid_at: datetime) -> ActorState:
@@ -91,6 +95,11 @@ class Actor(TimelineAggregate):
 
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
+
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "ActorRegistered"
 
     @classmethod
     def register(cls, slug: str, **payload: Any) -> Actor:

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import InvalidInput, NothingChanged, UnfoldableHistory
-from domain.facts import Fact, believe
+from domain.errors import AlreadyExists, InvalidInput, NothingChanged, UnfoldableHistory
+from domain.facts import Fact, believe, fact_form
 from domain.rules import Fold, FoldRules, extend, fold
 from domain.values import aggregate_uuid
 
@@ -25,6 +25,8 @@ class TimelineAggregate(Aggregate):
 
     KIND: ClassVar[str]
     RULES: ClassVar[FoldRules[Any]]
+    #: The type of the event that starts a stream of this kind (its announcement).
+    ANNOUNCEMENT: ClassVar[str]
 
     if TYPE_CHECKING:  # set by the events; class annotations would make them dataclass fields
         slug: str
@@ -59,6 +61,16 @@ class TimelineAggregate(Aggregate):
         reason: str
         sources: list[dict[str, Any]]
 
+    class AnnouncedAnew(Event):
+        """The announcement again, after every fact of the stream was retracted: it reads as
+        the fact `announcement` with `payload` (the library allows a Created event only as a
+        stream's first), so the stream continues where the wrong record left it."""
+
+        announcement: str
+        payload: dict[str, Any]
+        effective_at: datetime
+        announced_at: datetime
+
     @classmethod
     def start(cls: type[A], event_class: type[Aggregate.Created], slug: str, **kwargs: Any) -> A:
         """Create the aggregate with its first event, after checking that the fact folds."""
@@ -77,6 +89,8 @@ class TimelineAggregate(Aggregate):
         """
         candidate = _candidate(self.id, self.version + 1, event_class.__name__, kwargs)
         folded = self.folded()
+        if folded is None and not candidate.is_meta and not self.believed():
+            self.refuse_retracted(candidate)
         if (
             folded is not None
             and not candidate.is_meta
@@ -86,16 +100,42 @@ class TimelineAggregate(Aggregate):
         else:
             folded = check_foldable(self.RULES, [*self.facts, candidate], candidate, folded)
         self.refuse_no_op(folded, candidate)
-        self.trigger_event(event_class, **kwargs)
+        # stored at the instant checked: a correction's mark (its recordedAt) is in the fold
+        self.trigger_event(event_class, timestamp=candidate.recorded_at, **kwargs)
         self._fold = (self.version, folded.recorded(candidate, self.facts[-1]))
+
+    def announce_anew(self, **kwargs: Any) -> None:
+        """Announce a stream again whose every fact is retracted (re-record it under the right
+        facts); a stream that still exists as known is refused as AlreadyExists."""
+        if self.believed():
+            raise AlreadyExists(
+                f"{self.KIND} {self.slug!r} already exists; revise it instead", "id"
+            )
+        instants = {name: kwargs.pop(name) for name in ("effective_at", "announced_at")}
+        self.record(
+            vars(type(self))["AnnouncedAnew"],
+            announcement=self.ANNOUNCEMENT,
+            payload={**kwargs, "slug": self.slug},
+            **instants,
+        )
 
     def refuse_no_op(self, folded: Fold[Any], candidate: Fact) -> None:
         """Refuse a change that would leave the state exactly as it was (NothingChanged);
         `folded` is the history with it. Nothing is refused here; a policy overrides it."""
 
+    def refuse_retracted(self, candidate: Fact) -> None:
+        """Every fact of this stream is retracted: it does not exist as known, so only an
+        announcement anew may follow (InvalidInput naming `id` for anything else)."""
+        if candidate.type != self.ANNOUNCEMENT:
+            raise InvalidInput(
+                "id",
+                f"{self.KIND} {self.slug!r} does not exist as known: every fact of it was "
+                "retracted; announce it anew to record it again",
+            )
+
     def folded(self) -> Fold[Any] | None:
         """The fold of the believed history now; None when it does not fold (the full check
-        then explains why), remembered until the next event."""
+        then explains why) or is empty, remembered until the next event."""
         version, folded = getattr(self, "_fold", (0, None))
         if version != self.version or folded is None:
             believed = believe(self.facts)
@@ -104,7 +144,7 @@ class TimelineAggregate(Aggregate):
             except Exception:  # any failure: leave the verdict to the full check
                 folded = None
             self._fold = (self.version, folded)
-        return folded
+        return folded if folded is not None and folded.ordered else None
 
     def fact(self, version: int, field: str = "event") -> Fact:
         """The stored fact at `version`; corrections and retractions cannot be targets."""
@@ -176,14 +216,15 @@ def check_foldable(
     candidate: Fact,
     since: Fold[Any] | None = None,
 ) -> Fold[Any]:
-    """Refuse a change after which the believed history is empty or does not fold; return
-    the fold of the history with the change (refolded from `since`, a fold without it).
+    """Refuse a change after which the believed history does not fold; return the fold of
+    the history with the change (refolded from `since`, a fold without it). An empty history
+    folds (to nothing): retracting a stream's only believed fact leaves it unknown from then.
 
     When an earlier fact is what no longer applies, the error says which one.
     """
     believed = believe(facts)
     if not believed:
-        raise UnfoldableHistory("event", "a retraction may not leave the history empty")
+        return Fold((), ())
     try:
         touched = {candidate.data["target"]} if candidate.is_meta else set()
         return fold(rules, believed, since, touched)
@@ -218,11 +259,13 @@ def _camel(name: str) -> str:
 
 def _candidate(aggregate_id: UUID, version: int, type_name: str, kwargs: dict[str, Any]) -> Fact:
     """The fact a command would record, for checking before anything is stored."""
-    data = {k: v for k, v in kwargs.items() if k not in {"effective_at", "announced_at"}}
+    fact_type, data = fact_form(
+        type_name, {k: v for k, v in kwargs.items() if k not in {"effective_at", "announced_at"}}
+    )
     return Fact(
         aggregate_id=aggregate_id,
         version=version,
-        type=type_name,
+        type=fact_type,
         recorded_at=datetime.now(UTC),
         effective_at=kwargs.get("effective_at"),
         announced_at=kwargs.get("announced_at"),

@@ -11,6 +11,9 @@ from uuid import UUID
 CORRECTED = "EventCorrected"
 RETRACTED = "EventRetracted"
 META_TYPES = frozenset({CORRECTED, RETRACTED})
+#: The stored class of an announcement made anew (after every fact was retracted): it reads
+#: as the announcement it carries (`announcement`, `payload`), see `fact_form`.
+ANNOUNCED_ANEW = "AnnouncedAnew"
 
 #: Event attributes that are not payload: the library's own, and the two instants.
 _BASE_ATTRIBUTES = frozenset(
@@ -26,6 +29,16 @@ _BASE_ATTRIBUTES = frozenset(
 
 
 @dataclass(frozen=True)
+class Correction:
+    """The mark a correction leaves on the fact it corrected, and on every version folded
+    from it: which event corrected it (its stream version), when it was recorded, and why."""
+
+    version: int
+    recorded_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class Fact:
     """One stored event: identity, its three instants and its payload (JSON-native values)."""
 
@@ -36,19 +49,25 @@ class Fact:
     effective_at: datetime | None
     announced_at: datetime | None
     data: Mapping[str, Any]
+    #: The corrections this believed form carries, in recording order (none as stored).
+    corrections: tuple[Correction, ...] = ()
 
     @classmethod
     def from_event(cls, event: Any) -> Fact:
         """Read a domain event of this package into a fact."""
         attributes = vars(event)
+        type_name, data = fact_form(
+            type(event).__name__,
+            {k: v for k, v in attributes.items() if k not in _BASE_ATTRIBUTES},
+        )
         return cls(
             aggregate_id=event.originator_id,
             version=event.originator_version,
-            type=type(event).__name__,
+            type=type_name,
             recorded_at=event.timestamp,
             effective_at=attributes.get("effective_at"),
             announced_at=attributes.get("announced_at"),
-            data={k: v for k, v in attributes.items() if k not in _BASE_ATTRIBUTES},
+            data=data,
         )
 
     @property
@@ -56,15 +75,33 @@ class Fact:
         """Corrections and retractions speak about other facts; they are not facts of the world."""
         return self.type in META_TYPES
 
-    def corrected(self, changes: Mapping[str, Any]) -> Fact:
-        """This fact with a correction's changed fields applied (instants given as ISO text)."""
+    def corrected(self, correction: Fact) -> Fact:
+        """This fact with a correction's changed fields applied (instants given as ISO text),
+        marked with the correction."""
+        changes: Mapping[str, Any] = correction.data["changes"]
+        mark = Correction(
+            correction.version, correction.recorded_at, correction.data.get("reason", "")
+        )
         instants: dict[str, Any] = {}
         for name in ("effective_at", "announced_at"):
             if name in changes:
                 value = changes[name]
                 instants[name] = datetime.fromisoformat(value) if isinstance(value, str) else value
         data = {k: v for k, v in changes.items() if k not in instants}
-        return replace(self, data={**self.data, **data}, **instants)
+        return replace(
+            self,
+            data={**self.data, **data},
+            corrections=(*self.corrections, mark),
+            **instants,
+        )
+
+
+def fact_form(type_name: str, data: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The fact type and payload an event of class `type_name` reads as: an announcement made
+    anew reads as the announcement it carries, so folds, filters and clients see one type."""
+    if type_name == ANNOUNCED_ANEW:
+        return str(data["announcement"]), dict(data["payload"])
+    return type_name, data
 
 
 def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fact]:
@@ -80,7 +117,7 @@ def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fac
         if fact.type == CORRECTED:
             target = believed.get(fact.data["target"])
             if target is not None:
-                believed[target.version] = target.corrected(fact.data["changes"])
+                believed[target.version] = target.corrected(fact)
         elif fact.type == RETRACTED:
             believed.pop(fact.data["target"], None)
         else:

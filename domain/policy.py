@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.aggregate import TimelineAggregate
 from domain.errors import InvalidInput, InvalidRevision, NothingChanged, UnfoldableHistory
-from domain.facts import RETRACTED, Fact
+from domain.facts import RETRACTED, Correction, Fact
 from domain.rules import Fold
 from domain.values import Clause, Source
 
@@ -31,6 +31,9 @@ class PolicyState:
     revision: int
     changed_by: int
     change_type: str
+    #: The corrections of the facts folded into it, in fold order: a version built from a
+    #: corrected fact says so (and a reader sees when and why).
+    corrected_by: tuple[Correction, ...] = ()
 
     @property
     def text(self) -> str:
@@ -94,6 +97,7 @@ class PolicyRules:
                 revision=1,
                 changed_by=fact.version,
                 change_type=fact.type,
+                corrected_by=fact.corrections,
             )
         if state is None:
             raise UnfoldableHistory(
@@ -119,6 +123,7 @@ class PolicyRules:
             revision=state.revision + 1,
             changed_by=fact.version,
             change_type=fact.type,
+            corrected_by=state.corrected_by + fact.corrections,
         )
 
     def view(self, state: PolicyState, valid_at: datetime) -> PolicyState:
@@ -191,6 +196,11 @@ class Policy(TimelineAggregate):
 
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
+
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "PolicyAnnounced"
 
     @classmethod
     def announce(cls, slug: str, **payload: Any) -> Policy:

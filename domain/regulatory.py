@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.aggregate import TimelineAggregate
 from domain.errors import UnfoldableHistory
-from domain.facts import Fact
+from domain.facts import Correction, Fact
 from domain.values import Source
 
 ANNOUNCED = "ANNOUNCED"
@@ -48,6 +48,9 @@ class RegulatoryActionState:
     revision: int
     changed_by: int
     change_type: str
+    #: The corrections of the facts folded into it, in fold order: a version built from a
+    #: corrected fact says so (and a reader sees when and why).
+    corrected_by: tuple[Correction, ...] = ()
 
 
 class RegulatoryRules:
@@ -86,6 +89,7 @@ class RegulatoryRules:
                 revision=1,
                 changed_by=fact.version,
                 change_type=fact.type,
+                corrected_by=fact.corrections,
             )
         if state is None:
             raise UnfoldableHistory(
@@ -120,6 +124,7 @@ class RegulatoryRules:
             revision=state.revision + 1,
             changed_by=fact.version,
             change_type=fact.type,
+            corrected_by=state.corrected_by + fact.corrections,
         )
 
     @staticmethod
@@ -176,6 +181,11 @@ class RegulatoryAction(TimelineAggregate):
 
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
+
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "RegulatoryActionAnnounced"
 
     @classmethod
     def announce(cls, slug: str, **payload: Any) -> RegulatoryAction:

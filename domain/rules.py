@@ -86,7 +86,7 @@ def fold(
     since: Fold[S] | None = None,
     touched: Collection[int] = (),
 ) -> Fold[S]:
-    """Walk the believed history (non-empty) exactly as `spans` does, making the same calls
+    """Walk the believed history exactly as `spans` does, making the same calls
     in the same order, so that it refuses exactly what `spans` refuses.
 
     With `since` (a fold of this history before a change), the facts that still come first
@@ -121,7 +121,6 @@ def fold(
         )
         for valid_from in (start, *cuts):
             rules.view(state, valid_from)
-    assert states
     return Fold(tuple(ordered), tuple(states))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.aggregate import TimelineAggregate
 from domain.errors import UnfoldableHistory
-from domain.facts import Fact
+from domain.facts import Correction, Fact
 from domain.values import Source
 
 STATEMENT_KINDS = ("post", "blog-post", "press-release", "interview", "internal-memo", "other")
@@ -28,6 +28,9 @@ class StatementState:
     sources: tuple[Source, ...]
     made_at: datetime
     changed_by: int
+    #: The corrections of the facts folded into it, in fold order: a version built from a
+    #: corrected fact says so (and a reader sees when and why).
+    corrected_by: tuple[Correction, ...] = ()
 
 
 class StatementRules:
@@ -53,6 +56,7 @@ class StatementRules:
             sources=tuple(Source.from_dict(s) for s in data.get("sources") or ()),
             made_at=self.fold_time(fact),
             changed_by=fact.version,
+            corrected_by=fact.corrections,
         )
 
     def view(self, state: StatementState, valid_at: datetime) -> StatementState:
@@ -84,6 +88,11 @@ class Statement(TimelineAggregate):
 
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
+
+    class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
+        pass
+
+    ANNOUNCEMENT = "StatementRecorded"
 
     @classmethod
     def record_statement(cls, slug: str, **payload: Any) -> Statement:

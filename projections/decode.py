@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import InvalidInput
+from domain.facts import Correction
+from domain.feed import ANNOUNCEMENT, effect_kind
 from domain.values import Clause, Source, require_aware
 from projections.models import (
     ActorVersion,
@@ -27,6 +29,14 @@ def instant(field: str, value: datetime | None) -> datetime:
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _corrections(s: Mapping[str, Any]) -> tuple[Correction, ...]:
+    """The corrections a stored state names (none in rows of schemas before 4)."""
+    return tuple(
+        Correction(c["version"], datetime.fromisoformat(c["recorded_at"]), c["reason"])
+        for c in s.get("corrected_by") or ()
+    )
 
 
 def _frame(row: Any) -> dict[str, Any]:
@@ -141,6 +151,7 @@ def _whole_state(row: Any, s: Mapping[str, Any]) -> PolicyVersion:
         valid_from=row.valid_from,
         valid_to=row.valid_to,
         aggregate_version=int(row.aggregate_version or s["changed_by"]),
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
@@ -197,6 +208,7 @@ def policy_version(
         valid_from=frame.valid_from,
         valid_to=frame.valid_to,
         aggregate_version=int(frame.aggregate_version or s["changed_by"]),
+        corrected_by=_corrections(s),
         known_from=known_from,
         known_to=None,
     )
@@ -223,6 +235,7 @@ def action_version(row: Any) -> RegulatoryActionVersion:
         change_type=s["change_type"],
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
@@ -238,6 +251,7 @@ def statement_version(row: Any) -> StatementVersion:
         in_response_to=tuple(s["in_response_to"]),
         sources=tuple(Source.from_dict(x) for x in s["sources"]),
         made_at=datetime.fromisoformat(s["made_at"]),
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
@@ -252,12 +266,17 @@ def actor_version(row: Any) -> ActorVersion:
         former_names=tuple(s["former_names"]),
         valid_from=row.valid_from,
         valid_to=row.valid_to,
+        corrected_by=_corrections(s),
         **_frame(row),
     )
 
 
 def timeline_entry(row: Any) -> TimelineEntry:
+    """An entry of the feed; a row of the feed's union (queries.timeline_page) also says
+    whether it is the fact's announcement (`slot` 0) and where it stands (`at`)."""
     s = json.loads(row.state)
+    mapping = row._mapping
+    announcement = "slot" in mapping and mapping["slot"] == 0
     return TimelineEntry(
         position=row.position,
         kind=row.kind,
@@ -272,6 +291,8 @@ def timeline_entry(row: Any) -> TimelineEntry:
         jurisdictions=tuple(s["jurisdictions"]),
         policies=tuple(s["policies"]),
         **_frame(row),
+        entry_kind=ANNOUNCEMENT if announcement else effect_kind(row.type),
+        at=mapping.get("at", row.effective_at),
     )
 
 

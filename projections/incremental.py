@@ -125,7 +125,7 @@ class AggregateFold:
             old = self.believed.get(fact.data["target"])
             if old is None:
                 return None, None
-            corrected = (old[0].corrected(fact.data["changes"]), old[1])
+            corrected = (old[0].corrected(fact), old[1])
             self.believed[old[0].version] = corrected
             return old[0], corrected
         if fact.type == RETRACTED:

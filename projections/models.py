@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from domain.facts import Correction
+from domain.feed import ANNOUNCEMENT
 from domain.values import Clause, Source
 
 T = TypeVar("T")
@@ -30,6 +32,7 @@ class PolicyVersion:
     known_from: datetime
     known_to: datetime | None
     aggregate_version: int  # stream version at the query's knownAt (expectedVersion)
+    corrected_by: tuple[Correction, ...] = ()  # corrections of the facts folded into it
 
     @property
     def text(self) -> str:
@@ -80,6 +83,7 @@ class RegulatoryActionVersion:
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class StatementVersion:
     made_at: datetime
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class ActorVersion:
     valid_to: datetime | None
     known_from: datetime
     known_to: datetime | None
+    corrected_by: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,17 @@ class TimelineEntry:
     policies: tuple[str, ...]  # policy slugs concerned (own slug or inResponseTo)
     known_from: datetime
     known_to: datetime | None
+    #: What the entry marks (domain.feed): ANNOUNCEMENT at announcedAt, else the effect.
+    entry_kind: str = "OCCURRENCE"
+    #: Where the entry stands on the timeline: announcedAt for an ANNOUNCEMENT, else
+    #: effectiveAt (None: read from the table without the feed's union, = effectiveAt).
+    at: datetime | None = None
+
+    def feed_key(self) -> list[Any]:
+        """The feed's sort key, which its cursors encode: (instant, position, announcement
+        first)."""
+        slot = 0 if self.entry_kind == ANNOUNCEMENT else 1
+        return [self.at or self.effective_at, self.position, slot]
 
 
 @dataclass(frozen=True)

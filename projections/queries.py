@@ -30,6 +30,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal,
     null,
     or_,
     select,
@@ -640,17 +641,16 @@ def timeline_page(
     types: Sequence[str] = (),
     first: int = 50,
     after: str | None = None,
+    announcements: bool = True,
 ) -> Page[TimelineEntry]:
-    """Facts across all aggregates with effectiveAt in [from_, to), as believed at `known_at`,
-    in (effectiveAt, position) order, keyset-paginated; `total_count` counts every match."""
+    """The feed as believed at `known_at`: every fact at its effectiveAt and, when it was
+    made public at another instant, its announcement at announcedAt (domain.feed); entries
+    standing in [from_, to), in (instant, position, announcement first) order,
+    keyset-paginated; `total_count` counts every match. `announcements=False`: facts only."""
     first = decode.check_first(first)
     k = decode.instant("knownAt", known_at)
     feed, tags = t.timeline_entries, t.timeline_tags
     query = select(feed).where(known(feed, k))
-    if from_ is not None:
-        query = query.where(feed.c.effective_at >= decode.instant("from", from_))
-    if to is not None:
-        query = query.where(feed.c.effective_at < decode.instant("to", to))
     if kinds:
         query = query.where(feed.c.kind.in_(list(kinds)))
     if types:
@@ -664,22 +664,36 @@ def timeline_page(
                     tags.c.seq == feed.c.seq,
                 )
             )
-    total = _count(engine, query)
+    low = decode.instant("from", from_) if from_ is not None else None
+    high = decode.instant("to", to) if to is not None else None
+
+    def standing_at(instant: Any, slot: int) -> Select[Any]:
+        part = query.add_columns(instant.label("at"), literal(slot).label("slot"))
+        if low is not None:
+            part = part.where(instant >= low)
+        if high is not None:
+            part = part.where(instant < high)
+        return part
+
+    parts = [standing_at(feed.c.effective_at, 1)]
+    if announcements:  # the announcement entries: made public at another instant
+        parts.append(
+            standing_at(feed.c.announced_at, 0).where(feed.c.announced_at != feed.c.effective_at)
+        )
+    total = sum(_count(engine, part) for part in parts)  # each half by its own index
+    entries = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    listed = select(entries)
     if after is not None:
-        effective, position = decode.decode_cursor(after, [datetime, int])
-        query = query.where(
+        instant, position, slot = decode.decode_cursor(after, [datetime, int, int])
+        at, place, order = entries.c.at, entries.c.position, entries.c.slot
+        listed = listed.where(
             or_(
-                feed.c.effective_at > effective,
-                and_(feed.c.effective_at == effective, feed.c.position > position),
+                at > instant,
+                and_(at == instant, or_(place > position, and_(place == position, order > slot))),
             )
         )
-    query = query.order_by(feed.c.effective_at, feed.c.position).limit(first + 1)
-    return _page(
-        _all(engine, query, decode.timeline_entry),
-        first,
-        lambda e: [e.effective_at, e.position],
-        total,
-    )
+    listed = listed.order_by(entries.c.at, entries.c.position, entries.c.slot).limit(first + 1)
+    return _page(_all(engine, listed, decode.timeline_entry), first, TimelineEntry.feed_key, total)
 
 
 # -- lists of actors and statements ---------------------------------------------------------

@@ -206,6 +206,8 @@ def stored_text(kind: str, state: Any) -> str:
         + _string(state.change_type)
         + ',"changed_by":'
         + int.__repr__(state.changed_by)
+        + ',"corrected_by":'
+        + state_text(state.corrected_by)
         + ',"status":'
         + _string(state.status)
         + ',"summary":'

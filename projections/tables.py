@@ -44,12 +44,13 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
 #    revision counter is counted from the feed at read time (docs/projections.md).
-# 4: the full-text search documents (`projection_search`: policy titles, summaries and
+# 4: versions carry corrected_by.
+# 5: the full-text search documents (`projection_search`: policy titles, summaries and
 #    clauses, action and statement texts) with their index (FTS5 on SQLite, GIN on PostgreSQL).
 
 metadata = MetaData()
@@ -396,6 +397,13 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
     )
     Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
+    # The feed's announcement entries stand at announcedAt (queries.timeline_page).
+    Index(
+        f"ix_{entries.name}_announced",
+        entries.c.announced_at,
+        entries.c.position,
+        entries.c.known_from,
+    )
     # Covers the count of an aggregate's believed facts up to a valid time (a policy's
     # revision counter, which no stored row holds: it changes with every retroactive fact).
     Index(
@@ -497,6 +505,7 @@ def create_tables(engine: Engine) -> None:
                     )
                     _create_btree_gist(connection)
                 metadata.create_all(connection)
+                _create_added_indexes(connection)
                 if connection.dialect.name == "sqlite":
                     _backfill_rtrees(connection)
             return
@@ -504,6 +513,14 @@ def create_tables(engine: Engine) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.2)  # another process created them between our check and create
+
+
+def _create_added_indexes(connection: Connection) -> None:
+    """Indexes added to existing tables without a schema change (create_all makes a table's
+    indexes only with the table): built once, on the first start that lacks them."""
+    for table in (LIVE.timeline_entries,):
+        for index in table.indexes:
+            index.create(connection, checkfirst=True)
 
 
 def fresh_shadow(engine: Engine) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
 from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
+from domain.facts import fact_form
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
@@ -270,16 +271,23 @@ class Timeline(Application[UUID]):
         responses: Sequence[str] = (),
     ) -> CommandResult:
         def build() -> TimelineAggregate:
-            if cmd.expected_version not in (None, 0):
+            retracted = None
+            if self._existing({aggregate_uuid(kind, slug)}):
+                retracted = self.get_aggregate(kind, slug)  # ours alone until saved
+                if retracted.believed():
+                    raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead", "id")
+            expected = 0 if retracted is None else retracted.version
+            if cmd.expected_version not in (None, expected):
                 raise VersionConflict(
-                    f"expectedVersion {cmd.expected_version} is stale: "
-                    f"{kind} {slug!r} does not exist yet",
+                    f"expectedVersion {cmd.expected_version} is stale: {kind} {slug!r} "
+                    + ("does not exist yet" if retracted is None else f"is at version {expected}"),
                     "expected_version",
                 )
-            if self._existing({aggregate_uuid(kind, slug)}):
-                raise AlreadyExists(f"{kind} {slug!r} already exists; revise it instead", "id")
             self._check_no_cycle(kind, slug, responses)
             self._check_references(refs or {}, responses)
+            if retracted is not None:  # every fact retracted: the stream continues anew
+                retracted.announce_anew(**cmd.payload())
+                return retracted
             return make(AGGREGATES[kind])
 
         return self._run(cmd, kind, slug, build)
@@ -332,7 +340,7 @@ class Timeline(Application[UUID]):
                     version=last.originator_version,
                     position=notifications[-1].id,
                     recorded_at=last.timestamp,
-                    event_type=type(last).__name__,
+                    event_type=fact_form(type(last).__name__, vars(last))[0],
                 )
                 if pending[0].originator_version == 1:
                     store.register_stream(session, aggregate.id, kind, slug)
@@ -377,7 +385,8 @@ class Timeline(Application[UUID]):
     def _check_references(
         self, refs: dict[str, str], responses: Sequence[str], prefix: str = ""
     ) -> None:
-        """Actors named and facts responded to must exist (as known now): one query for all."""
+        """Actors named and facts responded to must exist (as known now): one query for all,
+        and one more for those wholly retracted (streams whose every fact is retracted)."""
         cited = [
             (
                 f"{prefix}inResponseTo[{index}]",
@@ -388,14 +397,29 @@ class Timeline(Application[UUID]):
         wanted = {aggregate_uuid("actor", slug) for slug in refs.values()}
         wanted |= {ref.aggregate_id for _, ref in cited}
         existing = self._existing(wanted)
+        streams = {aggregate_uuid("actor", slug): ("actor", slug) for slug in refs.values()}
+        streams |= {ref.aggregate_id: (ref.kind, ref.slug) for _, ref in cited}
+        gone = self._wholly_retracted({i: s for i, s in streams.items() if i in existing})
         for field, slug in refs.items():
             if aggregate_uuid("actor", slug) not in existing:
                 raise InvalidInput(prefix + field, f"no actor {slug!r}; register it first")
+            if aggregate_uuid("actor", slug) in gone:
+                raise InvalidInput(prefix + field, _RETRACTED.format(kind="actor", slug=slug))
         for field, ref in cited:
             if ref.aggregate_id not in existing:
                 raise InvalidInput(field, f"no {ref.kind} {ref.slug!r}")
+            if ref.aggregate_id in gone:
+                raise InvalidInput(field, _RETRACTED.format(kind=ref.kind, slug=ref.slug))
             if ref.version is not None and ref.version > self._stream_version(ref.aggregate_id):
                 raise InvalidInput(field, f"{ref.kind} {ref.slug!r} has no event {ref.version}")
+
+    def _wholly_retracted(self, streams: dict[UUID, tuple[str, str]]) -> set[UUID]:
+        """The streams (id -> kind, slug) whose every fact is retracted: they do not exist as
+        known. Only those holding a retraction are loaded (the cache keeps them warm)."""
+        events = eventstore.events_table(self.recorder)
+        with eventstore.transaction(self.recorder, commit=False) as session:
+            candidates = store.streams_with_retractions(session, events, set(streams))
+        return {i for i in candidates if not believe(self.facts_of(*streams[i]))}
 
     def _check_no_cycle(
         self, kind: str, slug: str, responses: Sequence[str], prefix: str = ""
@@ -496,6 +520,10 @@ HANDLERS: dict[type[c.Command], Callable[[Timeline, Any], CommandResult]] = {
 
 #: Kinds whose facts may respond to others (`inResponseTo`).
 _RESPONDING_KINDS = ("regulatory-action", "statement")
+
+
+#: Why a reference to a wholly retracted stream is refused.
+_RETRACTED = "{kind} {slug!r} does not exist as known: every fact of it was retracted"
 
 
 def _stream_of(ref: Reference) -> tuple[str, str]:

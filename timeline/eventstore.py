@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -72,3 +72,22 @@ def on_commit(recorder: Any, callback: Callable[[], None]) -> Callable[[], None]
 
     sa_event.listen(maker, "after_commit", hook)
     return lambda: sa_event.remove(maker, "after_commit", hook)
+
+
+def continue_positions(recorder: Any, session: Session) -> None:
+    """After rows were inserted with explicit positions (a restore), make the next append
+    take the position after the largest: PostgreSQL's id sequence is moved there (SQLite
+    takes max(id) + 1 by itself). Not rolled back with the transaction: call it last."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    name = events_table_name(recorder)
+    if getattr(recorder, "schema_name", None):
+        name = f"{recorder.schema_name}.{name}"
+    connection.execute(
+        text(
+            f"SELECT setval(pg_get_serial_sequence(:table, 'id'), max(id)) FROM {name} "
+            "HAVING max(id) IS NOT NULL"
+        ),
+        {"table": name},
+    )

@@ -133,16 +133,21 @@ def seal(
     return append_leaves(connection, sorted(items, key=lambda item: int(item[0].id)))
 
 
-def append_leaves(connection: Connection, items: Sequence[tuple[Any, str, datetime]]) -> TreeHead:
-    """Append (event row, stream, recordedAt) in position order: one read, two inserts."""
+def append_leaves(
+    connection: Connection,
+    items: Sequence[tuple[Any, str, datetime]],
+    salts: Sequence[bytes] | None = None,
+) -> TreeHead:
+    """Append (event row, stream, recordedAt) in position order: one read, two inserts.
+    Each leaf gets a fresh random salt, or, for a restore, the one given in `salts`."""
     size, position, frontier = _read_frontier(connection)
     leaves: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
     head = EMPTY_HEAD
-    for note, stream, at in items:
+    for number, (note, stream, at) in enumerate(items):
         if int(note.id) <= position:
             raise RuntimeError(f"position {note.id} is not after the tree's last {position}")
-        salt = os.urandom(SALT_BYTES)
+        salt = os.urandom(SALT_BYTES) if salts is None else bytes(salts[number])
         leaf = Leaf(
             int(note.id),
             stream,
@@ -152,7 +157,7 @@ def append_leaves(connection: Connection, items: Sequence[tuple[Any, str, dateti
             at,
             payload_digest(salt, note.state),
         )
-        head = _append(frontier, size, leaf.hash(), nodes, position=leaf.position, at=at)
+        head = grow(frontier, size, leaf.hash(), nodes, position=leaf.position, at=at)
         leaves.append(
             {
                 "position": leaf.position,
@@ -276,7 +281,7 @@ def _node_query(slots: int) -> TextClause:
     return query
 
 
-def _append(
+def grow(
     frontier: dict[int, bytes],
     index: int,
     leaf: bytes,
@@ -286,7 +291,8 @@ def _append(
     at: datetime | None,
 ) -> TreeHead:
     """Add leaf `index` to `frontier` (level -> perfect subtree on the right edge), collect
-    the nodes it completes into `nodes`, and return the head it makes."""
+    the nodes it completes into `nodes`, and return the head it makes (also how a restore
+    rebuilds the tree of an export in memory, timeline/backup.py)."""
     completed = merkle.completed_nodes(index, leaf, frontier.__getitem__)
     for (level, idx), digest in completed:
         nodes.append({"level": level, "idx": idx, "hash": digest})
@@ -393,7 +399,7 @@ class _Walk:
             )
         leaf = leaf_of(event, row).hash()
         completed: list[dict[str, Any]] = []
-        head = _append(self.frontier, self.index, leaf, completed, position=0, at=None)
+        head = grow(self.frontier, self.index, leaf, completed, position=0, at=None)
         if stored.get((0, self.index)) != leaf:
             return ALTERED
         for node in completed[1:]:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from domain.facts import RETRACTED
 from timeline import eventstore
 
 metadata = MetaData()
@@ -196,6 +197,24 @@ def _insert_statement(events: Table) -> Insert:
     if statement is None:
         statement = _INSERTS[id(events)] = insert(events)
     return statement
+
+
+def streams_with_retractions(
+    session: Session, events: Table, aggregate_ids: set[UUID]
+) -> set[UUID]:
+    """Which of the streams hold a retraction, seen from `session`: only those can have no
+    believed fact left (one indexed select for all)."""
+    if not aggregate_ids:
+        return set()
+    query = (
+        select(events.c.originator_id)
+        .where(
+            events.c.originator_id.in_(aggregate_ids),
+            events.c.topic.like(f"%.{RETRACTED}"),
+        )
+        .distinct()
+    )
+    return set(session.connection().execute(query).scalars())
 
 
 def stream_version(session: Session, events: Table, aggregate_id: UUID) -> int:

@@ -491,7 +491,12 @@ async def policy(request: Request, slug: str) -> Response:
         responses = queries.responses_to(engine, [slug], b.valid_at, b.known_at)[slug]
         statements = queries.statements_responding_to(engine, [slug], b.valid_at, b.known_at)
         feed = queries.timeline_page(
-            engine, known_at=b.known_at, policy=slug, kinds=["policy"], first=200
+            engine,
+            known_at=b.known_at,
+            policy=slug,
+            kinds=["policy"],
+            first=200,
+            announcements=False,
         )
         corrections = [e for e in feed.items if e.slug == slug and e.known_from > e.recorded_at]
         return render(
@@ -550,9 +555,20 @@ def reference(text: str) -> dict[str, str]:
     }
 
 
+#: How the /timeline page names what an entry marks (domain.feed's kinds).
+ENTRY_LABELS = {
+    "ANNOUNCEMENT": "announced",
+    "ENTRY_INTO_FORCE": "in effect",
+    "LIFTING": "lifted",
+    "WITHDRAWAL": "withdrawn",
+    "OCCURRENCE": "happened",
+}
+
+
 @router.get("/timeline", response_class=HTMLResponse)
 async def timeline(request: Request) -> Response:
-    """Everything in effective order as known at knownAt, filtered like the API's feed."""
+    """Everything in the order the world saw it as known at knownAt (announcements at their
+    announcedAt, effects at their effectiveAt), filtered like the API's feed."""
 
     def build() -> Response:
         zone = zone_param(request)
@@ -589,6 +605,7 @@ async def timeline(request: Request) -> Response:
             from_=from_,
             to=to,
             kinds=AGGREGATE_KINDS,
+            entry_labels=ENTRY_LABELS,
             next_url=f"/timeline?{urlencode(more)}" if feed.has_next_page else None,
         )
 

@@ -25,7 +25,10 @@ from timeline import cursors
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from projections.runner import ProjectionRunner
     from timeline.application import Timeline
+    from timeline.integrity import TreeHead
+    from timeline.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def register(app: typer.Typer) -> None:
     """Add `import` and `export` to the root app."""
     app.command("import")(import_commands)
     app.command("export")(export_events)
+    app.command("restore")(restore_log)
 
 
 def import_commands(
@@ -102,27 +106,110 @@ def export_events(
         None, "--output", "-o", help="Write to this file instead of stdout."
     ),
 ) -> None:
-    """Export the event log as NDJSON in the CloudEvents 1.0 JSON envelope.
+    """Export the event log as NDJSON in the CloudEvents 1.0 JSON envelope: a backup.
 
-    One event per line, in log order. Each carries its log `position`: pass the last one to
-    `--after` to resume exactly where an earlier export stopped.
+    One event per line, in log order, each with its log `position` and its leaf in the log's
+    Merkle tree; the last line is the signed head the export ends at (type
+    `org.policy-timeline.LogHead`), also printed on stderr. Pass the last `position` to
+    `--after` to resume exactly where an earlier export stopped. An export of the whole log
+    (no `--after`) is what `timeline restore` takes.
     """
     after = cursors.parse_position(after_text, "--after")
     with log() as timeline:
-        head = timeline.head_position()
-        total = max(0, head - after) if limit is None else min(limit, max(0, head - after))
+        from timeline import integrity
+
+        stop = integrity.head(timeline.engine).position  # the sealed head now: one cut
         stream: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
         try:
-            count, last = _write_events(timeline, stream, after, total)
+            count, head = _write_events(timeline, stream, after, stop, limit)
         finally:
             if output:
                 stream.close()
-    if count:
+    summary = (
+        f"exported {count} events (positions {after + 1}-{head.position}); "
+        f"resume with --after {head.position}"
+        if count
+        else f"no events after position {after}"
+    )
+    err().print(summary)
+    err().print(
+        f"head: tree size {head.tree_size}, root {head.hash}, position {head.position}"
+        " (the file's last line, signed)"
+    )
+
+
+def restore_log(
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="An export of the whole log (`timeline export -o FILE`)."
+    ),
+    rebuild: bool = typer.Option(
+        True, "--project/--no-project", help="Build the read models after the restore."
+    ),
+) -> None:
+    """Restore an export into an EMPTY database: every event with its position, recordedAt,
+    stored bytes and leaf, the tree checked against the export's signed head before
+    anything is committed; then the read models are built from the restored log.
+
+    A truncated, reordered or altered export is refused whole, naming the line that failed.
+    """
+    from timeline import backup
+
+    path = Path(file)
+    if not path.is_file():
+        raise InvalidInput("FILE", f"{file!r} is not a readable file")
+    size = path.stat().st_size
+    with services() as built:
+        timeline = built.timeline
+        backup.require_empty(timeline)
+        with _progress(in_bytes=True) as progress:
+            task = progress.add_task("restoring", total=size)
+            done = 0  # bytes read so far: the bar of a long restore
+
+            def read() -> Iterator[tuple[int, str]]:
+                nonlocal done
+                for number, text in _read(file):
+                    done += len(text.encode())
+                    yield number, text
+
+            def advance(number: int) -> None:
+                progress.update(task, completed=done)
+
+            restored = backup.restore(timeline, file, read(), advance)
         err().print(
-            f"exported {count} events (positions {after + 1}-{last}); resume with --after {last}"
+            f"[green]restored[/] {restored.events} events and {restored.idempotency_keys} "
+            f"idempotency keys from {file}: head tree size "
+            f"{restored.head.tree_size}, root {restored.head.hash}, position "
+            f"{restored.head.position} (verified against the export's signed head)"
         )
-    else:
-        err().print(f"no events after position {after}")
+        _warn_key(built.settings, restored.key_id)
+        if rebuild:
+            _project(built.projections, restored.head.position)
+
+
+def _warn_key(settings: Settings, exported_key: str) -> None:
+    """Say whether this database will sign its heads with the export's key."""
+    from timeline import signing
+
+    path = signing.key_path(settings)
+    if path.exists() and signing.load_key(path).key_id == exported_key:
+        return
+    where = "is another key" if path.exists() else "does not exist yet"
+    err().print(
+        f"[yellow]note:[/] the export's heads were signed with key {exported_key[:16]}; the "
+        f"signing key of this database ({path}) {where}: copy the original key file there "
+        "before serving to keep signing heads with it (docs/operating.md)"
+    )
+
+
+def _project(runner: ProjectionRunner, head: int) -> None:
+    """Build the read models from the restored log, with a progress bar."""
+    with _progress() as progress:
+        task = progress.add_task("projecting", total=max(head, 1))
+        position = runner.catch_up(
+            lambda done, total: progress.update(task, completed=done, total=max(total, 1))
+        )
+        progress.update(task, completed=max(position, 1))
+    err().print(f"read models built up to position {position}")
 
 
 # -- import --------------------------------------------------------------------------------
@@ -175,6 +262,13 @@ def _parse_line(file: str, number: int, text: str) -> Line:
         ) from None
     if not isinstance(document, dict):
         raise _line_error(file, number, 'expected an object {"command": ..., "input": {...}}')
+    if "specversion" in document:
+        raise _line_error(
+            file,
+            number,
+            "an exported event (CloudEvents), not a command: an export is given back with "
+            "`timeline restore FILE` into an empty database",
+        )
     unknown = sorted(set(document) - {"command", "input"})
     if unknown:
         raise _line_error(
@@ -236,43 +330,37 @@ def _line_error(file: str, number: int, reason: str) -> InvalidInput:
 # -- export --------------------------------------------------------------------------------
 
 
-def _write_events(timeline: Timeline, stream: TextIO, after: int, total: int) -> tuple[int, int]:
-    """Write up to `total` events after `after`; returns (count, last position)."""
-    from timeline import store
-    from timeline.streams.cloudevents import to_cloudevent
+def _write_events(
+    timeline: Timeline, stream: TextIO, after: int, stop: int, limit: int | None
+) -> tuple[int, TreeHead]:
+    """Write the export with a progress bar; returns (count, head)."""
+    from timeline import backup
 
-    count, last = 0, after
+    total = max(0, stop - after) if limit is None else min(limit, max(0, stop - after))
     with _progress() as progress:
         task = progress.add_task("exporting", total=total)
-        while count < total:
-            page = timeline.log(last, min(1000, total - count))
-            if not page:
-                break
-            names = store.stream_names(timeline.engine, {e.fact.aggregate_id for e in page})
-            for logged in page:
-                slug = names.get(logged.fact.aggregate_id, ("", str(logged.fact.aggregate_id)))
-                stream.write(json.dumps(to_cloudevent(logged, slug[1]), ensure_ascii=False))
-                stream.write("\n")
-            count += len(page)
-            last = page[-1].position
-            progress.advance(task, len(page))
-    stream.flush()
-    return count, last
+        return backup.write_export(
+            timeline, stream, after, stop, limit, lambda n: progress.advance(task, n)
+        )
 
 
-def _progress() -> Progress:
+def _progress(*, in_bytes: bool = False) -> Progress:
+    """A progress bar on stderr: items done of the total, or bytes read (a restore)."""
     from rich.progress import (
         BarColumn,
+        DownloadColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
+    counted = (DownloadColumn(), TimeRemainingColumn()) if in_bytes else (MofNCompleteColumn(),)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counted,
         TimeElapsedColumn(),
         console=err(),
         transient=False,

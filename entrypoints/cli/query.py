@@ -205,7 +205,22 @@ def _version_json(version: PolicyVersion) -> Any:
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]
     data["text"] = version.text
+    data["correctedBy"] = _corrections_json("policy", version)
     return data
+
+
+def _corrections_json(kind: str, version: PolicyVersion | RegulatoryActionVersion) -> Any:
+    """Each correction of a fact the version is built from, named as the API names it."""
+    from domain.values import Reference
+
+    return [
+        {
+            "event": str(Reference(kind, version.slug, c.version)),
+            "recordedAt": c.recorded_at,
+            "reason": c.reason,
+        }
+        for c in version.corrected_by
+    ]
 
 
 def _diff_json(result: PolicyDiff) -> Any:
@@ -224,4 +239,5 @@ def _action_json(version: RegulatoryActionVersion) -> Any:
 
     data = {"id": version.slug, **camel_json(asdict(version))}
     del data["slug"]
+    data["correctedBy"] = _corrections_json("regulatory-action", version)
     return data

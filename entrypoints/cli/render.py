@@ -53,7 +53,8 @@ def history_table(slug: str, versions: list[PolicyVersion], known_at: datetime |
         table.add_row(
             short(version.valid_from),
             short(version.valid_to),
-            f"{version.change_type} @{version.changed_by}",
+            f"{version.change_type} @{version.changed_by}"
+            + "".join(f"\ncorrected @{c.version}" for c in version.corrected_by),
             version.title,
             "\n".join(c.id for c in version.clauses),
         )
@@ -78,6 +79,14 @@ def policy_version(console: Console, version: PolicyVersion, zone: str = "UTC") 
         f"as recorded from {moment(version.known_from, zone=zone)}; "
         f"made by {version.change_type} (event {version.changed_by})"
     )
+    for correction in version.corrected_by:
+        console.print(
+            Text(
+                f"corrected by policy:{version.slug}@{correction.version}, recorded "
+                f"{moment(correction.recorded_at, zone=zone)}: {correction.reason}",
+                style="yellow",
+            )
+        )
     if version.summary:
         console.print(Text(version.summary, style="italic"))
     console.print(_clause_table(version.clauses, zone))
@@ -215,6 +224,14 @@ def regulatory_action(
         ("summary", version.summary),
         ("text", version.text),
         ("sources", "\n".join(s.url for s in version.sources) or "-"),
+        *(
+            (
+                "corrected by",
+                f"regulatory-action:{version.slug}@{c.version}, recorded "
+                f"{moment(c.recorded_at)}: {c.reason}",
+            )
+            for c in version.corrected_by
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -373,12 +373,12 @@ def test_lists_and_the_timeline_answer_at_a_moment(story: ApiServer) -> None:
         'announced: regulatoryActions(validAt: "2022-03-12T12:00:00+03:00", '
         "filter: {status: ANNOUNCED}) { nodes { id status } } "
         'timeline(from: "2022-03-10T00:00:00Z", to: "2022-03-15T00:00:00Z") '
-        "{ nodes { id type effectiveAt } } }"
+        "{ nodes { id type entryKind at } } }"
     )
     assert [p["id"] for p in result["policies"]["nodes"]] == [POLICY]
     assert [a["id"] for a in result["announced"]["nodes"]] == [RESTRICTION]
-    effective = [e["effectiveAt"] for e in result["timeline"]["nodes"]]
-    assert effective == sorted(effective)
+    standing = [e["at"] for e in result["timeline"]["nodes"]]
+    assert standing == sorted(standing)
     assert {e["id"] for e in result["timeline"]["nodes"]} >= {
         f"policy:{POLICY}@2",
         f"policy:{POLICY}@3",

@@ -125,6 +125,12 @@ def stored_events(database_url: str) -> int:
         app.close()
 
 
+def exported_events(text: str) -> list[dict[str, Any]]:
+    """The event lines of an export (not its idempotency keys, nor its final head line)."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    return [line for line in lines if "leafhash" in line]
+
+
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
     """The one line a failing command printed on stderr (asserting there is exactly one)."""
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -146,7 +152,11 @@ def test_import_stores_every_command_and_export_gives_them_back_as_cloudevents(
 
     exported = run_cli(database_url, tmp_path, "export")
     assert exported.returncode == 0, exported.stderr
-    events = [json.loads(line) for line in exported.stdout.splitlines()]
+    events = exported_events(exported.stdout)
+    head = json.loads(exported.stdout.splitlines()[-1])
+    assert head["type"] == "org.policy-timeline.LogHead"
+    assert head["data"]["treeSize"] == 5
+    assert f"root {head['data']['rootHash']}" in exported.stderr
     assert [e["type"] for e in events] == [
         "org.policy-timeline.ActorRegistered",
         "org.policy-timeline.ActorRegistered",
@@ -173,14 +183,13 @@ def test_export_after_a_position_resumes_exactly_where_the_last_export_stopped(
     assert run_cli(sqlite_url, tmp_path, "import", str(story)).returncode == 0
 
     first = run_cli(sqlite_url, tmp_path, "export", "--limit", "2")
-    head = [json.loads(line) for line in first.stdout.splitlines()]
+    head = exported_events(first.stdout)
     rest = run_cli(sqlite_url, tmp_path, "export", "--after", str(head[-1]["position"]))
-    tail = [json.loads(line) for line in rest.stdout.splitlines()]
+    tail = exported_events(rest.stdout)
     everything = run_cli(sqlite_url, tmp_path, "export", "--output", str(tmp_path / "all.ndjson"))
 
     assert everything.returncode == 0
-    written = (tmp_path / "all.ndjson").read_text().splitlines()
-    all_ids = [json.loads(line)["id"] for line in written]
+    all_ids = [line["id"] for line in exported_events((tmp_path / "all.ndjson").read_text())]
     assert len(head) == 2
     assert [e["id"] for e in head + tail] == all_ids
     assert f"resume with --after {head[-1]['position']}" in first.stderr

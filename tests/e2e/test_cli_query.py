@@ -250,6 +250,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "status",
         "import",
         "export",
+        "restore",
         "project",
         "token",
     ):

@@ -194,6 +194,13 @@ def test_home_and_timeline_pages(api: ApiServer, tmp_path: Path) -> None:
         assert "No policy matches" in page.inner_text("main")
         timeline = open_page(page, permalink(api, "/timeline"), tmp_path, "timeline")
         assert timeline.index("PolicyAnnounced") < timeline.index("RegulatoryActionAnnounced")
+        rows = page.locator("main table tbody tr").filter(has_text=INSTAGRAM_RESTRICTION)
+        assert [rows.nth(i).get_attribute("data-entry-kind") for i in range(rows.count())] == [
+            "ANNOUNCEMENT",
+            "ENTRY_INTO_FORCE",
+        ]
+        assert "announced" in rows.nth(0).inner_text() and "2022-03-11" in rows.nth(0).inner_text()
+        assert "in effect" in rows.nth(1).inner_text()
         open_page(page, permalink(api, "/timeline?kind=regulatory-action"), tmp_path, "timeline-f")
         assert "PolicyRevised" not in page.inner_text("main table")
     assert_only_the_server(record, api)

@@ -219,11 +219,11 @@ REFUSALS: list[tuple[str, str, dict[str, Any], str, str]] = [
         "event 2",
     ),
     (
-        "retraction_that_empties_the_history",
+        "retraction_of_an_announcement_a_revision_needs",
         "retractEvent",
-        retraction("statement:spokesperson/reply@1"),
+        retraction("policy:acme/conduct@1"),
         "event",
-        "empty",
+        "would leave event 2 (PolicyRevised",
     ),
     (
         "unknown_command_field",
@@ -336,3 +336,70 @@ def test_an_accepted_correction_is_stored_as_one_event_and_cited_actors_exist(
     [logged] = world.log(after=before)
     assert logged.fact.data["changes"] == {"owner": "regulator"}
     assert logged.fact.data["target"] == 1
+
+
+def _retract_the_policy(world: Timeline) -> None:
+    """Retract the revision, then the announcement: no fact of the policy is believed."""
+    world.retract_event(retraction("policy:acme/conduct@2"))
+    world.retract_event(retraction("policy:acme/conduct@1", "announced under the wrong slug"))
+
+
+def test_a_wholly_retracted_policy_refuses_every_change_naming_id(world: Timeline) -> None:
+    _retract_the_policy(world)
+    before = _stored(world)
+    with pytest.raises(InvalidInput) as revised:
+        world.revise_policy(revision(effective_at="2022-04-01T00:00:00Z"))
+    assert revised.value.field == "id" and "every fact of it was retracted" in revised.value.reason
+    with pytest.raises(InvalidInput) as withdrawn:
+        world.withdraw_policy({"id": "acme/conduct", "effectiveAt": "2022-04-01T00:00:00Z"})
+    assert withdrawn.value.field == "id"
+    with pytest.raises(InvalidInput, match="already retracted"):
+        world.retract_event(retraction("policy:acme/conduct@1"))
+    with pytest.raises(InvalidInput, match="was retracted"):
+        world.correct_event(correction("policy:acme/conduct@1", title="Conduct"))
+    assert _stored(world) == before
+
+
+def test_a_wholly_retracted_slug_is_announced_anew_and_its_stream_continues(
+    world: Timeline,
+) -> None:
+    _retract_the_policy(world)
+    with pytest.raises(VersionConflict) as stale:
+        world.announce_policy(policy(title="Conduct", expectedVersion=0))
+    assert stale.value.field == "expected_version" and "version 4" in stale.value.message
+    result = world.announce_policy(policy(title="Conduct", expectedVersion=4))
+    assert (result.version, result.event_type) == (5, "PolicyAnnounced")
+    [anew] = [f.fact for f in world.log() if f.fact.aggregate_id == result.aggregate_id][-1:]
+    assert (anew.type, anew.data["title"], anew.data["slug"]) == (
+        "PolicyAnnounced",
+        "Conduct",
+        "acme/conduct",
+    )
+    with pytest.raises(VersionConflict, match="already exists"):
+        world.announce_policy(policy())
+    revised = world.revise_policy(revision(addClauses=[clause("c9", "Be fair.")]))
+    assert revised.version == 6
+
+
+def test_a_fact_citing_or_naming_a_wholly_retracted_stream_is_refused_naming_the_field(
+    world: Timeline,
+) -> None:
+    _retract_the_policy(world)
+    world.retract_event(retraction("statement:spokesperson/reply@1"))
+    world.register_actor(actor("ghost", "Not A Person", "person"))
+    world.retract_event(retraction("actor:ghost@1", "never existed"))
+    before = _stored(world)
+    with pytest.raises(InvalidInput) as cited:
+        world.record_statement(
+            statement("spokesperson/other", inResponseTo=["policy:acme/conduct"])
+        )
+    assert cited.value.field == "inResponseTo[0]"
+    assert "policy 'acme/conduct' does not exist as known" in cited.value.reason
+    with pytest.raises(InvalidInput) as owned:
+        world.announce_policy(policy("ghost/rules", owner="ghost"))
+    assert owned.value.field == "owner" and "every fact of it was retracted" in owned.value.reason
+    assert _stored(world) == before
+    answered = world.record_statement(
+        statement("spokesperson/other", inResponseTo=["regulatory-action:regulator/fine"])
+    )
+    assert answered.version == 1

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from domain import RULES, PolicyState, RegulatoryActionState, believe
 from domain.errors import TimelineError
+from domain.feed import entries as feed_entries
 from domain.fold import state_at, states_on
 from projections import queries as q
 from projections.models import PolicyVersion, RegulatoryActionVersion
@@ -74,9 +75,12 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
                 "correct",
                 "correct",
                 "retract",
+                "retract",
+                "retract",
                 "act",
                 "act",
                 "lift",
+                "say",
                 "say",
                 "rename",
             ]
@@ -119,7 +123,8 @@ def command(draw: st.DrawFn, history: History) -> tuple[str, dict[str, Any]]:
         latest = history.versions.get((kind, slug), 0)
         if latest == 0:
             return "skip", {}
-        event = f"{kind}:{slug}@{draw(st.integers(1, latest))}"
+        target = draw(st.integers(1, latest) | st.just(1))  # the first: a whole stream
+        event = f"{kind}:{slug}@{target}"
         if op == "retract":
             return "retract_event", {"event": event, "reason": "wrong"}
         changes = draw(st.sampled_from([{"effectiveAt": iso(when)}, {"summary": "fixed"}]))
@@ -163,6 +168,11 @@ def write(services: Services, history: History, name: str, data: dict[str, Any])
         return
     history.versions[(result.kind, result.id)] = result.version
     history.recorded.append(result.recorded_at)
+    if result.version > 1 and name in _STARTS:
+        event("a stream announced anew after its every fact was retracted")
+
+
+_STARTS = {"announce_policy", "announce_regulatory_action", "record_statement"}
 
 
 def as_policy_state(version: PolicyVersion | None) -> PolicyState | None:
@@ -179,6 +189,7 @@ def as_policy_state(version: PolicyVersion | None) -> PolicyState | None:
         revision=version.revision,
         changed_by=version.changed_by,
         change_type=version.change_type,
+        corrected_by=version.corrected_by,
     )
 
 
@@ -302,14 +313,17 @@ def check_others(
         assert {p.slug for p in listed.items} == in_force
 
 
-def name_of(actor: Any) -> tuple[str, tuple[str, ...]] | None:
-    return None if actor is None else (actor.name, tuple(actor.former_names))
+def name_of(actor: Any) -> tuple[str, tuple[str, ...], tuple[Any, ...]] | None:
+    if actor is None:
+        return None
+    return (actor.name, tuple(actor.former_names), tuple(actor.corrected_by))
 
 
-def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...]] | None:
+def words_of(statement: Any) -> tuple[str, datetime, tuple[str, ...], tuple[Any, ...]] | None:
     if statement is None:
         return None
-    return (statement.text, statement.made_at, tuple(statement.in_response_to))
+    made = (statement.text, statement.made_at, tuple(statement.in_response_to))
+    return (*made, tuple(statement.corrected_by))
 
 
 def _policy_facts(services: Services, slug: str) -> list[Any]:
@@ -320,15 +334,19 @@ def _policy_facts(services: Services, slug: str) -> list[Any]:
 
 
 def check_feed(services: Services, history: History, known_at: datetime) -> None:
-    """The feed holds exactly the believed facts, in (effectiveAt, position) order."""
+    """The feed holds exactly the believed facts, each at its effectiveAt and, when made
+    public at another instant, at its announcedAt (domain.feed), in (instant, position)
+    order."""
     expected = set()
     for (kind, slug), _ in history.versions.items():
         for fact in believe(services.timeline.facts_of(kind, slug), known_at):
-            expected.add((slug, fact.version, fact.type, fact.effective_at))
+            assert fact.effective_at is not None
+            for entry_kind, at in feed_entries(fact.type, fact.effective_at, fact.announced_at):
+                expected.add((slug, fact.version, fact.type, entry_kind, at))
     page = q.timeline_page(services.timeline.engine, known_at=known_at, first=1000)
     mine = [e for e in page.items if e.slug.startswith(history.prefix + "/")]
-    assert {(e.slug, e.version, e.type, e.effective_at) for e in mine} == expected
-    keys = [(e.effective_at, e.position) for e in page.items]
+    assert {(e.slug, e.version, e.type, e.entry_kind, e.at) for e in mine} == expected
+    keys = [e.feed_key() for e in page.items]
     assert keys == sorted(keys)
 
 
@@ -395,3 +413,6 @@ def test_projection_answers_equal_the_oracle_for_random_histories(
         check_action(services, history.slug(action), policies, known_ats[:2])
     for known_at in known_ats:
         check_feed(services, history, known_at)
+    for kind, slug in history.versions:
+        if not believe(services.timeline.facts_of(kind, slug)):
+            event(f"a {kind} whose every fact is retracted")

@@ -156,11 +156,14 @@ def test_the_timeline_pages_through_every_fact_once_in_effective_order(services:
         if not page.has_next_page:
             break
         after = page.end_cursor
-    assert len(seen) == services.timeline.head_position()
-    assert len({e.position for e in seen}) == len(seen)
-    assert [(e.effective_at, e.position) for e in seen] == sorted(
-        (e.effective_at, e.position) for e in seen
-    )
+    effects = [e for e in seen if e.entry_kind != "ANNOUNCEMENT"]
+    announcements = [e for e in seen if e.entry_kind == "ANNOUNCEMENT"]
+    assert len(effects) == services.timeline.head_position()
+    assert len({e.position for e in effects}) == len(effects)
+    assert len({e.position for e in announcements}) == len(announcements)
+    assert all(e.at == e.announced_at != e.effective_at for e in announcements)
+    assert all(e.at == e.effective_at for e in effects)
+    assert [e.feed_key() for e in seen] == sorted(e.feed_key() for e in seen)
 
 
 def test_the_timeline_filters_by_actor_jurisdiction_policy_kind_type_and_time(
@@ -169,27 +172,38 @@ def test_the_timeline_filters_by_actor_jurisdiction_policy_kind_type_and_time(
     engine = services.timeline.engine
 
     def slugs(**filters: Any) -> list[tuple[str, str]]:
-        return [(e.slug, e.type) for e in q.timeline_page(engine, first=100, **filters).items]
+        """(slug, type) of each entry; an announcement entry as (slug, "announced")."""
+        return [
+            (e.slug, "announced" if e.entry_kind == "ANNOUNCEMENT" else e.type)
+            for e in q.timeline_page(engine, first=100, **filters).items
+        ]
 
     assert slugs(actor="instagram") == [
         ("instagram", "ActorRegistered"),
+        (ACTION, "announced"),  # on 11 March, before it takes effect on 14 March
         (ACTION, "RegulatoryActionAnnounced"),
     ]
     assert slugs(jurisdiction="RU") == [
         (POLICY, "PolicyRevised"),
+        (ACTION, "announced"),
         (ACTION, "RegulatoryActionAnnounced"),
     ]
     assert slugs(policy=POLICY) == [
         (POLICY, "PolicyAnnounced"),
         (POLICY, "PolicyRevised"),
+        (ACTION, "announced"),
         ("clegg/statement", "StatementRecorded"),
         (ACTION, "RegulatoryActionAnnounced"),
     ]
     assert slugs(kinds=["statement"]) == [("clegg/statement", "StatementRecorded")]
     assert slugs(types=["PolicyRevised"]) == [(POLICY, "PolicyRevised")]
     assert slugs(from_=msk("2022-03-11T00:00:00"), to=msk("2022-03-14T00:00:00")) == [
-        ("clegg/statement", "StatementRecorded")
+        (ACTION, "announced"),
+        ("clegg/statement", "StatementRecorded"),
     ]
+    assert slugs(from_=msk("2022-03-14T00:00:00")) == [(ACTION, "RegulatoryActionAnnounced")]
+    facts_only = q.timeline_page(engine, first=100, announcements=False, actor="instagram")
+    assert [e.entry_kind for e in facts_only.items] == ["OCCURRENCE", "ENTRY_INTO_FORCE"]
 
 
 def test_policies_list_filters_and_pages_by_slug(services: Services) -> None:

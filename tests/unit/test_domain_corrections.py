@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from factories import as_recorded, at, clause, in_memory, policy, revision
+from factories import as_recorded, at, clause, in_memory, policy, revision, statement
 
-from domain import RULES, InvalidInput, NothingChanged, Policy, UnfoldableHistory, believe
+from domain import (
+    RULES,
+    AlreadyExists,
+    InvalidInput,
+    NothingChanged,
+    Policy,
+    Statement,
+    UnfoldableHistory,
+    believe,
+)
 from domain.fold import state_at
 
 RULE = RULES["policy"]
+NOW = at("2030-01-01T00:00:00+00:00")
 
 
 def _policy() -> Policy:
@@ -145,3 +155,124 @@ def test_a_correction_of_an_earlier_event_may_make_a_later_revision_redundant() 
     )[("policy", "acme/conduct")]
     aggregate.correct(1, {"title": "Conduct"}, "it was always called so", [])
     assert aggregate.version == 3
+
+
+# -- retracting a stream's only fact -----------------------------------------------------------
+
+STATEMENT = RULES["statement"]
+
+
+def _statement() -> Statement:
+    found = in_memory([("recordStatement", statement())])[("statement", "spokesperson/reply")]
+    assert isinstance(found, Statement)
+    return found
+
+
+def test_a_statement_whose_only_fact_is_retracted_has_no_answer_from_the_retraction_on() -> None:
+    aggregate = _statement()
+    aggregate.retract(1, "wrongly attributed", [])
+    facts = as_recorded(aggregate.facts, {2: "2022-03-20T00:00:00+00:00"})
+    valid = at("2022-03-15T00:00:00+00:00")
+    before = state_at(STATEMENT, facts, valid, at("2022-03-19T23:59:59+00:00"))
+    assert before is not None and before.text == "We disagree."
+    assert state_at(STATEMENT, facts, valid, at("2022-03-20T00:00:00+00:00")) is None
+    assert believe(facts) == []
+
+
+def test_a_policy_whose_last_believed_fact_is_retracted_has_no_answer_then() -> None:
+    aggregate = _policy()
+    aggregate.retract(2, "error", [])
+    aggregate.retract(1, "never announced under this slug", [])
+    facts = as_recorded(
+        aggregate.facts, {3: "2022-03-01T00:00:00+00:00", 4: "2022-03-02T00:00:00+00:00"}
+    )
+    valid = at("2022-02-15T00:00:00+00:00")
+    assert len(state_at(RULE, facts, valid, at("2022-03-01T12:00:00+00:00")).clauses) == 1
+    assert state_at(RULE, facts, valid, at("2022-03-02T00:00:00+00:00")) is None
+
+
+def test_a_retracted_stream_refuses_every_change_but_an_announcement_anew_naming_id() -> None:
+    aggregate = _policy()
+    aggregate.retract(2, "error", [])
+    aggregate.retract(1, "wrong slug", [])
+    with pytest.raises(InvalidInput) as refused:
+        aggregate.withdraw(
+            summary="",
+            sources=[],
+            effective_at=at("2022-03-01T00:00:00+00:00"),
+            announced_at=at("2022-03-01T00:00:00+00:00"),
+        )
+    assert refused.value.field == "id" and "announce it anew" in refused.value.reason
+    with pytest.raises(InvalidInput, match="already retracted"):
+        aggregate.retract(1, "again", [])
+    assert aggregate.version == 4
+
+
+def test_an_announcement_anew_continues_the_stream_under_the_right_facts() -> None:
+    aggregate = _statement()
+    aggregate.retract(1, "wrongly attributed", [])
+    aggregate.announce_anew(
+        actor="acme",
+        kind="post",
+        summary="",
+        text="We agree.",
+        in_response_to=[],
+        sources=[],
+        effective_at=at("2022-03-12T00:00:00+00:00"),
+        announced_at=at("2022-03-12T00:00:00+00:00"),
+    )
+    [anew] = believe(aggregate.facts)
+    assert (anew.version, anew.type, anew.data["slug"]) == (
+        3,
+        "StatementRecorded",
+        "spokesperson/reply",
+    )
+    facts = as_recorded(
+        aggregate.facts, {2: "2022-03-20T00:00:00+00:00", 3: "2022-03-21T00:00:00+00:00"}
+    )
+    valid = at("2022-03-15T00:00:00+00:00")
+    assert state_at(STATEMENT, facts, valid, at("2022-03-20T12:00:00+00:00")) is None
+    found = state_at(STATEMENT, facts, valid, at("2022-03-21T00:00:00+00:00"))
+    assert (found.actor, found.text, found.changed_by) == ("acme", "We agree.", 3)
+    with pytest.raises(AlreadyExists):
+        aggregate.announce_anew(
+            actor="acme",
+            kind="post",
+            summary="",
+            text="Again.",
+            in_response_to=[],
+            sources=[],
+            effective_at=at("2022-03-12T00:00:00+00:00"),
+            announced_at=at("2022-03-12T00:00:00+00:00"),
+        )
+
+
+# -- corrections leave a mark ------------------------------------------------------------------
+
+
+def test_a_version_built_from_a_corrected_fact_names_the_correction_from_its_record_on() -> None:
+    aggregate = _policy()
+    aggregate.correct(1, {"title": "Conduct"}, "typo", [])
+    facts = as_recorded(aggregate.facts, {3: "2022-03-01T00:00:00+00:00"})
+    february = at("2022-02-15T00:00:00+00:00")  # the revision's version, built on @1
+    before = state_at(RULE, facts, february, at("2022-02-28T00:00:00+00:00"))
+    after = state_at(RULE, facts, february, at("2022-03-01T00:00:00+00:00"))
+    assert before.corrected_by == ()
+    assert [(c.version, c.recorded_at, c.reason) for c in after.corrected_by] == [
+        (3, at("2022-03-01T00:00:00+00:00"), "typo")
+    ]
+    assert after.changed_by == 2 and after.title == "Conduct"
+
+
+def test_every_correction_of_a_fact_is_named_in_recording_order() -> None:
+    aggregate = _statement()
+    aggregate.correct(1, {"text": "We disagree strongly."}, "transcript", [])
+    aggregate.correct(1, {"text": "We strongly disagree."}, "the video", [])
+    facts = as_recorded(
+        aggregate.facts, {2: "2022-03-12T00:00:00+00:00", 3: "2022-03-13T00:00:00+00:00"}
+    )
+    found = state_at(STATEMENT, facts, at("2022-03-20T00:00:00+00:00"), NOW)
+    assert [(c.version, c.reason) for c in found.corrected_by] == [
+        (2, "transcript"),
+        (3, "the video"),
+    ]

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import RULES, Fact, InvalidRevision, Policy, RegulatoryAction, TimelineAggregate
-from domain.errors import InvalidInput, UnfoldableHistory
-from domain.facts import believe
+from domain.errors import AlreadyExists, InvalidInput, UnfoldableHistory
+from domain.facts import believe, fact_form
 from domain.fold import state_at
 from domain.rules import FoldRules, fold, spans
 from domain.values import format_instant
@@ -52,11 +52,24 @@ def _verdict(error: Exception | None) -> tuple[str, str, str | None] | None:
     return (type(error).__name__, error.field, error.reason)
 
 
-def _reference_check(rules: FoldRules[Any], facts: list[Fact], candidate: Fact) -> None:
-    """The check as first written: every believed fact through `spans`."""
+def _reference_check(
+    aggregate: TimelineAggregate, rules: FoldRules[Any], facts: list[Fact], candidate: Fact
+) -> None:
+    """The check as first written: every believed fact through `spans`. A stream whose every
+    fact is retracted takes only an announcement anew; an empty history folds (to nothing)."""
+    if (
+        not candidate.is_meta
+        and not believe(facts[:-1])
+        and candidate.type != aggregate.ANNOUNCEMENT
+    ):
+        raise InvalidInput(
+            "id",
+            f"{aggregate.KIND} {aggregate.slug!r} does not exist as known: every fact of it was "
+            "retracted; announce it anew to record it again",
+        )
     believed = believe(facts)
     if not believed:
-        raise UnfoldableHistory("event", "a retraction may not leave the history empty")
+        return
     try:
         spans(rules, believed)
     except UnfoldableHistory as error:
@@ -72,7 +85,9 @@ def _reference_check(rules: FoldRules[Any], facts: list[Fact], candidate: Fact) 
 
 def _full_check(aggregate: TimelineAggregate, type_name: str, kwargs: dict[str, Any]) -> Any:
     """What the reference check says about the event the command would record."""
-    data = {k: v for k, v in kwargs.items() if k not in {"effective_at", "announced_at"}}
+    type_name, data = fact_form(
+        type_name, {k: v for k, v in kwargs.items() if k not in {"effective_at", "announced_at"}}
+    )
     candidate = Fact(
         aggregate_id=aggregate.id,
         version=aggregate.version + 1,
@@ -83,7 +98,7 @@ def _full_check(aggregate: TimelineAggregate, type_name: str, kwargs: dict[str, 
         data=data,
     )
     try:
-        _reference_check(aggregate.RULES, [*aggregate.facts, candidate], candidate)
+        _reference_check(aggregate, aggregate.RULES, [*aggregate.facts, candidate], candidate)
     except InvalidInput as error:
         return _verdict(error)
     if type_name == "PolicyRevised" and _changes_nothing(aggregate, candidate):
@@ -117,7 +132,28 @@ def _run(aggregate: TimelineAggregate, method: str, type_name: str, kwargs: dict
     else:
         assert expected is None
         assert aggregate.version == version + 1
-    assert aggregate.folded() == fold(aggregate.RULES, believe(aggregate.facts))
+    assert aggregate.folded() == _fold_reference(aggregate)
+
+
+def _fold_reference(aggregate: TimelineAggregate) -> Any:
+    """The fold the aggregate should keep: of its believed history, none when that is empty."""
+    believed = believe(aggregate.facts)
+    return fold(aggregate.RULES, believed) if believed else None
+
+
+def _announce_anew(draw: st.DrawFn, aggregate: TimelineAggregate, payload: dict[str, Any]) -> None:
+    """Announce the stream again: accepted exactly when every fact of it is retracted."""
+    instants = _instants(draw)
+    retracted = not believe(aggregate.facts)
+    version = aggregate.version
+    try:
+        aggregate.announce_anew(**payload, **instants)
+    except AlreadyExists:
+        assert not retracted and aggregate.version == version
+    else:
+        assert retracted and aggregate.version == version + 1
+        assert aggregate.facts[-1].type == aggregate.ANNOUNCEMENT
+    assert aggregate.folded() == _fold_reference(aggregate)
 
 
 def _correct_or_retract(draw: st.DrawFn, aggregate: TimelineAggregate, step: str) -> None:
@@ -140,7 +176,7 @@ def _correct_or_retract(draw: st.DrawFn, aggregate: TimelineAggregate, step: str
         return
     else:
         assert expected is None
-    assert aggregate.folded() == fold(aggregate.RULES, believe(aggregate.facts))
+    assert aggregate.folded() == _fold_reference(aggregate)
 
 
 @st.composite
@@ -156,7 +192,9 @@ def policy_runs(draw: st.DrawFn) -> None:
         **_instants(draw),
     )
     for _ in range(draw(st.integers(1, 14))):
-        step = draw(st.sampled_from(["revise"] * 5 + ["withdraw", "correct", "retract"]))
+        step = draw(
+            st.sampled_from(["revise"] * 5 + ["withdraw", "correct", "retract", "retract", "anew"])
+        )
         if step == "revise":
             kwargs = {
                 "title": None,
@@ -173,8 +211,23 @@ def policy_runs(draw: st.DrawFn) -> None:
         elif step == "withdraw":
             kwargs = {"summary": "", "sources": [], **_instants(draw)}
             _run(policy, "withdraw", "PolicyWithdrawn", kwargs)
+        elif step == "anew":
+            payload = {"title": "P2", "owner": "o", "summary": "", "sources": []}
+            _announce_anew(draw, policy, payload | {"clauses": [_clause(draw, "a")]})
         else:
             _correct_or_retract(draw, policy, "correct" if step == "correct" else "retract")
+
+
+_ACTION: dict[str, Any] = {
+    "authority": "r",
+    "jurisdiction": "RU",
+    "targets": [],
+    "kind": "restriction",
+    "summary": "",
+    "text": "",
+    "in_response_to": [],
+    "sources": [],
+}
 
 
 @st.composite
@@ -193,7 +246,7 @@ def action_runs(draw: st.DrawFn) -> None:
         **_instants(draw),
     )
     for _ in range(draw(st.integers(1, 8))):
-        step = draw(st.sampled_from(["amend", "amend", "lift", "correct", "retract"]))
+        step = draw(st.sampled_from(["amend", "amend", "lift", "correct", "retract", "anew"]))
         if step == "amend":
             kwargs = {
                 "kind": "block",
@@ -208,6 +261,8 @@ def action_runs(draw: st.DrawFn) -> None:
         elif step == "lift":
             kwargs = {"summary": "", "sources": [], **_instants(draw)}
             _run(action, "lift", "RegulatoryActionLifted", kwargs)
+        elif step == "anew":
+            _announce_anew(draw, action, _ACTION | {"kind": "fine"})
         else:
             _correct_or_retract(draw, action, "correct" if step == "correct" else "retract")
 

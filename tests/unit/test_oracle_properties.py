@@ -12,10 +12,18 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from domain import RULES, InvalidInput, Policy, RegulatoryAction, TimelineAggregate, believe
+from domain import (
+    RULES,
+    AlreadyExists,
+    InvalidInput,
+    Policy,
+    RegulatoryAction,
+    TimelineAggregate,
+    believe,
+)
 from domain.fold import state_at
 from domain.rules import spans
 from domain.values import format_instant
@@ -56,7 +64,9 @@ def policy_histories(draw: st.DrawFn) -> Policy:
     )
     for _ in range(draw(st.integers(0, 12))):
         step = draw(
-            st.sampled_from(["revise", "revise", "revise", "withdraw", "correct", "retract"])
+            st.sampled_from(
+                ["revise", "revise", "revise", "withdraw", "correct", "retract", "retract", "anew"]
+            )
         )
         try:
             if step == "revise":
@@ -73,6 +83,14 @@ def policy_histories(draw: st.DrawFn) -> Policy:
                 )
             elif step == "withdraw":
                 policy.withdraw(summary="", **_instants(draw))
+            elif step == "anew":  # refused unless every fact is retracted
+                policy.announce_anew(
+                    title="P2",
+                    owner="o",
+                    summary="",
+                    clauses=[_clause(draw, "a")],
+                    **_instants(draw),
+                )
             elif step == "correct":
                 policy.correct(
                     draw(st.integers(1, policy.version)),
@@ -82,7 +100,7 @@ def policy_histories(draw: st.DrawFn) -> Policy:
                 )
             else:
                 policy.retract(draw(st.integers(1, policy.version)), "r", [])
-        except InvalidInput:
+        except (InvalidInput, AlreadyExists):
             pass
     return policy
 
@@ -101,7 +119,7 @@ def action_histories(draw: st.DrawFn) -> RegulatoryAction:
         **_instants(draw),
     )
     for _ in range(draw(st.integers(0, 5))):
-        step = draw(st.sampled_from(["amend", "lift", "correct", "retract"]))
+        step = draw(st.sampled_from(["amend", "lift", "correct", "retract", "anew"]))
         try:
             if step == "amend":
                 action.amend(
@@ -114,6 +132,17 @@ def action_histories(draw: st.DrawFn) -> RegulatoryAction:
                 )
             elif step == "lift":
                 action.lift(summary="", **_instants(draw))
+            elif step == "anew":
+                action.announce_anew(
+                    authority="r",
+                    jurisdiction="UA",
+                    targets=[],
+                    kind="fine",
+                    summary="",
+                    text="",
+                    in_response_to=[],
+                    **_instants(draw),
+                )
             elif step == "correct":
                 field = draw(st.sampled_from(["effective_at", "announced_at"]))
                 action.correct(
@@ -124,7 +153,7 @@ def action_histories(draw: st.DrawFn) -> RegulatoryAction:
                 )
             else:
                 action.retract(draw(st.integers(1, action.version)), "r", [])
-        except InvalidInput:
+        except (InvalidInput, AlreadyExists):
             pass
     return action
 
@@ -149,6 +178,10 @@ def _probes(found: list[Any], draw_days: list[datetime]) -> list[datetime]:
 def _spans_equal_oracle(aggregate: TimelineAggregate, probes: list[datetime]) -> None:
     rules = RULES[aggregate.KIND]
     facts = _recorded_daily(aggregate)
+    if not believe(facts):
+        event("every fact retracted")
+    if any(f.type == aggregate.ANNOUNCEMENT and f.version > 1 for f in facts):
+        event("announced anew after every fact was retracted")
     found = spans(rules, believe(facts))  # never raises: every accepted history folds
     for instant in _probes(found, probes):
         assert _span_at(found, instant) == state_at(rules, facts, instant, FAR), instant

@@ -17,10 +17,13 @@ from timeline.settings import Settings, describe_invalid, unknown_variables
     ("value", "origins"),
     [
         ("http://localhost:3000", ["http://localhost:3000"]),
-        ("http://localhost:3000, https://app.example.org", [
-            "http://localhost:3000",
-            "https://app.example.org",
-        ]),
+        (
+            "http://localhost:3000, https://app.example.org",
+            [
+                "http://localhost:3000",
+                "https://app.example.org",
+            ],
+        ),
         ('["http://localhost:3000"]', ["http://localhost:3000"]),
         ("https://app.example.org/", ["https://app.example.org"]),
         ("", []),
