@@ -15,6 +15,14 @@ KnownAt = Annotated[
     datetime | None,
     strawberry.argument(description="Answer as the service would have answered then; default now."),
 ]
+KnownAtPosition = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Answer exactly as the service would have right after this log position "
+        "(the basis a citation names); not with knownAt. Default: the position knownAt "
+        "resolves to."
+    ),
+]
 First = Annotated[
     int | None,
     strawberry.argument(

@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from api.errors import ApiError, BadInput, Forbidden, Unauthenticated
+from api.errors import ApiError, BadInput, Forbidden, NotProjectedYet, Unauthenticated
 from projections import queries
 from projections.models import ActorVersion, PolicyVersion, RegulatoryActionVersion
-from timeline import tokens
+from timeline import proofs, tokens
 from timeline.bootstrap import Services
 from timeline.tokens import TokenInfo
 
@@ -31,8 +31,8 @@ def described(description: str) -> Callable[[F], F]:
     return cast(Callable[[F], F], strawberry.field(description=description))
 
 
-#: A dataloader key: (slug, validAt, knownAt).
-Key = tuple[str, datetime | None, datetime | None]
+#: A dataloader key: (slug, validAt, the log position answered at).
+Key = tuple[str, datetime | None, int | None]
 
 
 async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -46,7 +46,7 @@ def _batched(
     """A batch function: one lookup per distinct (validAt, knownAt), usually exactly one."""
 
     async def load(keys: list[Key]) -> list[Any]:
-        groups: dict[tuple[datetime | None, datetime | None], list[str]] = defaultdict(list)
+        groups: dict[tuple[datetime | None, int | None], list[str]] = defaultdict(list)
         for slug, valid_at, known_at in keys:
             groups[(valid_at, known_at)].append(slug)
         found: dict[Key, Any] = {}
@@ -150,6 +150,21 @@ class Context(BaseContext):
         fresh.response = self.response
         fresh.connection_params = self.connection_params
         return fresh
+
+    async def basis(self, known_at: datetime | None, known_at_position: int | None) -> int:
+        """The log position a point-in-time read answers at: `knownAtPosition`, or the one
+        `knownAt` (default now) resolves to (`timeline.proofs.position_for`: both, negative or
+        beyond the head are BAD_INPUT), once the read models include it (UNAVAILABLE if they
+        do not within the read-your-writes timeout): the answer is the one given right after
+        that position, then and later."""
+        position = await run(proofs.position_for, self.engine, known_at, known_at_position)
+        wait_for = getattr(self.services, "wait_for", None)
+        if wait_for is not None and not await run(wait_for, position):
+            raise NotProjectedYet(
+                f"the read models have not reached log position {position} yet; retry shortly",
+                "knownAtPosition" if known_at_position is not None else None,
+            )
+        return position
 
     async def authorize_read(self) -> None:
         """Reads are open unless the setting `read_requires_token` closes them."""

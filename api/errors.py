@@ -61,6 +61,12 @@ class Forbidden(ApiError):
     code = "FORBIDDEN"
 
 
+class NotProjectedYet(ApiError):
+    """A read at a log position the read models have not applied yet: retry shortly."""
+
+    code = "UNAVAILABLE"
+
+
 class BadInput(ApiError):
     """An argument the API itself refuses (a page too large, a bad cursor); names it."""
 

@@ -1,20 +1,22 @@
 """REST for evidence, beside GraphQL's: the public key at /.well-known/timeline-key, signed
-tree heads and RFC 9162 proofs under /log, as plain JSON a verifier can fetch with curl."""
+tree heads and RFC 9162 proofs under /log, evidence bundles at /evidence (and their printable
+report at /evidence/report), as plain JSON a verifier can fetch with curl."""
 
 from __future__ import annotations
 
-import base64
+import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.context import refuse_closed_read, run
-from api.rest_parameters import CURSOR_SCHEMA, END, Parameter
+from api.rest_parameters import ACTOR_SCHEMA, CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
 from domain.errors import InvalidInput, NotFound
-from domain.values import INSTANT_PATTERN, format_instant, parse_instant
-from timeline import cursors, eventstore, proofs, signing
+from domain.values import INSTANT_PATTERN, check_slug, parse_instant
+from timeline import cursors, eventstore, evidence, evidence_check, evidence_report, proofs, signing
 from timeline.bootstrap import Services
 from timeline.integrity import TreeHead
 
@@ -37,6 +39,19 @@ KNOWN_AT_POSITION = Parameter(
 )
 POSITION = Parameter("position", "query", CURSOR_SCHEMA, "The event's log position.")
 TREE_SIZE = Parameter("treeSize", "query", CURSOR_SCHEMA, "The tree to prove against (now).")
+VALID_AT = Parameter(
+    "validAt",
+    "query",
+    KNOWN_AT.schema,
+    "The moment in the world asked about (ISO 8601 with an offset); default now.",
+)
+KIND = Parameter(
+    "kind",
+    "query",
+    {"type": "string", "enum": list(evidence_check.KINDS)},
+    "What is asked about: policy, regulatory-action or statement.",
+)
+ID = Parameter("id", "query", ACTOR_SCHEMA | {"examples": ["meta/hate-speech"]}, "Its id (slug).")
 FROM = Parameter("from", "query", CURSOR_SCHEMA, "The earlier tree size (>= 1).")
 TO = Parameter("to", "query", CURSOR_SCHEMA, "The later tree size (default: now).")
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -75,17 +90,7 @@ def _error(status: int, code: str, field: str | None, message: str) -> JSONRespo
 
 def signed_head(services: Services, head: TreeHead) -> dict[str, Any]:
     """A head as JSON: the GraphQL SignedTreeHead's fields, signed."""
-    signed = signing.signer(services.settings).sign(head)
-    return {
-        "treeSize": head.tree_size,
-        "rootHash": head.hash,
-        "position": head.position,
-        "recordedAt": format_instant(head.recorded_at) if head.recorded_at else None,
-        "checkpoint": signed.checkpoint,
-        "signature": signed.signature,
-        "keyId": signed.key_id,
-        "note": signed.note,
-    }
+    return signing.head_json(signing.signer(services.settings).sign(head))
 
 
 async def _answer(request: Request, build: Any) -> JSONResponse:
@@ -108,14 +113,7 @@ async def _answer(request: Request, build: Any) -> JSONResponse:
 )
 async def timeline_key(request: Request) -> JSONResponse:
     def build(services: Services) -> dict[str, Any]:
-        signer = signing.signer(services.settings)
-        return {
-            "keyId": signer.key_id,
-            "algorithm": signing.ALGORITHM,
-            "publicKey": base64.b64encode(signer.public_key).decode(),
-            "publicKeyPem": signer.public_pem(),
-            "origin": signer.origin,
-        }
+        return signing.key_json(signing.signer(services.settings))
 
     return await _answer(request, build)
 
@@ -185,3 +183,57 @@ async def consistency(request: Request) -> JSONResponse:
         }
 
     return await _answer(request, build)
+
+
+def _bundle(request: Request, services: Services) -> dict[str, Any]:
+    """The evidence bundle the query parameters ask for (timeline/evidence.py)."""
+    (position,) = _numbers(request, KNOWN_AT_POSITION)
+    kind = _required_text(KIND, request)
+    if kind not in evidence_check.KINDS:  # checked before the instants: the document's first
+        raise InvalidInput(KIND.name, f"must be one of {', '.join(evidence_check.KINDS)}")
+    slug = check_slug(ID.name, _required_text(ID, request))
+    texts = [p.value(request) for p in (VALID_AT, KNOWN_AT)]
+    for parameter, text in zip((VALID_AT, KNOWN_AT), texts, strict=True):
+        if text is not None and not re.fullmatch(INSTANT_PATTERN, text):  # the document's
+            parse_instant(parameter.name, text)  # refusal first, then a 30 February's
+    valid, known = (
+        None if text is None else parse_instant(p.name, text)
+        for p, text in zip((VALID_AT, KNOWN_AT), texts, strict=True)
+    )
+    return evidence.build(services.timeline, kind, slug, valid, known, position)
+
+
+def _required_text(parameter: Parameter, request: Request) -> str:
+    value = parameter.value(request)
+    if value is None:
+        raise InvalidInput(parameter.name, "is required")
+    return value
+
+
+_EVIDENCE = _declared(
+    (KIND, True), (ID, True), (VALID_AT, False), (KNOWN_AT, False), (KNOWN_AT_POSITION, False)
+)
+
+
+@router.get(
+    "/evidence",
+    summary="An evidence bundle: an answer, its events with inclusion proofs, one signed head.",
+    responses=RESPONSES,
+    openapi_extra=_EVIDENCE,
+)
+async def evidence_bundle(request: Request) -> JSONResponse:
+    return await _answer(request, lambda services: _bundle(request, services))
+
+
+@router.get(
+    "/evidence/report",
+    summary="The printable HTML report of an evidence bundle.",
+    responses=RESPONSES,
+    openapi_extra=_EVIDENCE,
+    response_class=HTMLResponse,
+)
+async def evidence_bundle_report(request: Request) -> Response:
+    answered = await _answer(request, lambda services: _bundle(request, services))
+    if answered.status_code != 200:
+        return answered
+    return HTMLResponse(evidence_report.render(json.loads(bytes(answered.body))))

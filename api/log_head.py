@@ -7,14 +7,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.arguments import KnownAt
+from api.arguments import KnownAt, ValidAt
 from api.context import Context, described, run
 from timeline import eventstore, proofs, signing
+from timeline import evidence as bundles
 from timeline.integrity import TreeHead
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,3 +199,73 @@ async def consistency_proof(
     await info.context.authorize_read()
     proof = await run(proofs.prove_consistency, info.context.engine, from_, to)
     return ConsistencyProofType.of(proof)
+
+
+@strawberry.enum(name="EvidenceKind", description="What an evidence bundle can answer about.")
+class EvidenceKind(Enum):
+    POLICY = strawberry.enum_value("policy", description="A policy.")
+    REGULATORY_ACTION = strawberry.enum_value("regulatory-action", description="An action.")
+    STATEMENT = strawberry.enum_value("statement", description="A statement.")
+
+
+@strawberry.type(
+    name="Evidence",
+    description="An answer with what a third party needs to check it offline "
+    "(`timeline verify-evidence`, docs/evidence.md).",
+)
+class EvidenceType:
+    document: strawberry.Private[dict[str, Any]]
+
+    @described("The whole bundle, as `timeline evidence -o` writes it: save it as JSON.")
+    def bundle(self) -> JSON:
+        return cast(JSON, self.document)
+
+    @described("The question: kind, id, validAt and the basis (knownAt or knownAtPosition).")
+    def question(self) -> JSON:
+        return cast(JSON, self.document["question"])
+
+    @described("The answer: the reference fold of the events (null: nothing in force).")
+    def answer(self) -> JSON | None:
+        return cast(JSON | None, self.document["answer"])
+
+    @described("The one-line citation of this answer and its signed head.")
+    def citation(self) -> str:
+        return str(self.document["citation"])
+
+    @described("The signed head every event's inclusion proof leads to.")
+    def head(self) -> SignedTreeHeadType:
+        head = self.document["head"]
+        recorded = head["recordedAt"]
+        tree = TreeHead(
+            head["treeSize"],
+            bytes.fromhex(head["rootHash"]),
+            head["position"],
+            None if recorded is None else datetime.fromisoformat(recorded),
+        )
+        return SignedTreeHeadType(head=tree)
+
+    @described("How many events the answer was folded from.")
+    def event_count(self) -> int:
+        return len(self.document["events"])
+
+
+async def evidence(
+    info: Info[Context, None],
+    kind: Annotated[EvidenceKind, strawberry.argument(description="What is asked about.")],
+    id: Annotated[strawberry.ID, strawberry.argument(description="Its id (slug).")],
+    valid_at: ValidAt = None,
+    known_at: KnownAt = None,
+    known_at_position: KnownAtPosition = None,
+) -> EvidenceType:
+    """An evidence bundle for an answer at (validAt, knownAt or knownAtPosition)."""
+    await info.context.authorize_read()
+    bundle = await run(
+        bundles.build,
+        info.context.services.timeline,
+        kind.value,
+        str(id),
+        valid_at,
+        known_at,
+        known_at_position,
+    )
+    return EvidenceType(document=bundle)

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api import events as ev
-from api import log_head as evidence
+from api import log_head as proofs
 from api import search as fulltext
 from api.arguments import (
     ActionId,
@@ -17,6 +17,7 @@ from api.arguments import (
     After,
     First,
     KnownAt,
+    KnownAtPosition,
     PolicyId,
     StatementId,
     ValidAt,
@@ -118,10 +119,12 @@ class Query:
         id: PolicyId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> PolicyType | None:
         await info.context.authorize_read()
-        found = await run(queries.policy_at, info.context.engine, str(id), valid_at, known_at)
-        return PolicyType.of(found, valid_at, known_at) if found else None
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.policy_at, info.context.engine, str(id), valid_at, at)
+        return PolicyType.of(found, valid_at, at) if found else None
 
     @described(
         "Every version in force at any moment of a calendar day in "
@@ -139,12 +142,14 @@ class Query:
             strawberry.argument(description="IANA time zone of the day, e.g. Europe/Moscow."),
         ] = "UTC",
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         found = await run(
-            queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), known_at
+            queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), at
         )
-        return [PolicyVersionType.at_start(p, known_at) for p in found]
+        return [PolicyVersionType.at_start(p, at) for p in found]
 
     @described("Policies in force at validAt, ordered by id.")
     async def policies(
@@ -152,6 +157,7 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         filter: Annotated[
             PolicyFilter | None, strawberry.argument(description="Narrow the list; default all.")
         ] = None,
@@ -159,12 +165,13 @@ class Query:
         after: After = None,
     ) -> PolicyConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         f = filter or PolicyFilter()
         page = await run(
             queries.list_policies,
             info.context.engine,
             valid_at,
-            known_at,
+            at,
             owner=f.owner,
             jurisdiction=f.jurisdiction,
             status=f.status.value if f.status else None,
@@ -173,16 +180,21 @@ class Query:
             after=after,
         )
         return connection(
-            PolicyConnection, page, lambda p: PolicyType.of(p, valid_at, known_at), BY_SLUG, after
+            PolicyConnection, page, lambda p: PolicyType.of(p, valid_at, at), BY_SLUG, after
         )
 
     @described("All valid-time versions of a policy as known at knownAt.")
     async def policy_history(
-        self, info: Info[Context, None], id: PolicyId, known_at: KnownAt = None
+        self,
+        info: Info[Context, None],
+        id: PolicyId,
+        known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
-        found = await run(queries.policy_history, info.context.engine, str(id), known_at)
-        return [PolicyVersionType.at_start(p, known_at) for p in found]
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.policy_history, info.context.engine, str(id), at)
+        return [PolicyVersionType.at_start(p, at) for p in found]
 
     @described("Clause-level difference between two valid-time instants.")
     async def policy_diff(
@@ -196,12 +208,14 @@ class Query:
             datetime, strawberry.argument(description="The later instant (after).")
         ],
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> PolicyDiffType:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         found = await run(
-            queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, known_at
+            queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, at
         )
-        return PolicyDiffType.of(found, known_at)
+        return PolicyDiffType.of(found, at)
 
     @described("A regulatory action as seen at validAt (its status then).")
     async def regulatory_action(
@@ -210,12 +224,12 @@ class Query:
         id: ActionId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> RegulatoryActionType | None:
         await info.context.authorize_read()
-        found = await run(
-            queries.regulatory_action_at, info.context.engine, str(id), valid_at, known_at
-        )
-        return RegulatoryActionType.of(found, valid_at, known_at) if found else None
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.regulatory_action_at, info.context.engine, str(id), valid_at, at)
+        return RegulatoryActionType.of(found, valid_at, at) if found else None
 
     @described("Regulatory actions existing at validAt, ordered by id.")
     async def regulatory_actions(
@@ -223,6 +237,7 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         filter: Annotated[
             RegulatoryFilter | None,
             strawberry.argument(description="Narrow the list; default all."),
@@ -231,12 +246,13 @@ class Query:
         after: After = None,
     ) -> RegulatoryActionConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         f = filter or RegulatoryFilter()
         page = await run(
             queries.list_regulatory_actions,
             info.context.engine,
             valid_at,
-            known_at,
+            at,
             authority=f.authority,
             jurisdiction=f.jurisdiction,
             target=f.target,
@@ -247,7 +263,7 @@ class Query:
         return connection(
             RegulatoryActionConnection,
             page,
-            lambda a: RegulatoryActionType.of(a, valid_at, known_at),
+            lambda a: RegulatoryActionType.of(a, valid_at, at),
             BY_SLUG,
             after,
         )
@@ -257,11 +273,16 @@ class Query:
         "as known at knownAt, in valid-time order."
     )
     async def regulatory_action_history(
-        self, info: Info[Context, None], id: ActionId, known_at: KnownAt = None
+        self,
+        info: Info[Context, None],
+        id: ActionId,
+        known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> list[RegulatoryActionType]:
         await info.context.authorize_read()
-        found = await run(queries.regulatory_action_history, info.context.engine, str(id), known_at)
-        return [RegulatoryActionType.of(a, a.valid_from, known_at) for a in found]
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.regulatory_action_history, info.context.engine, str(id), at)
+        return [RegulatoryActionType.of(a, a.valid_from, at) for a in found]
 
     @described("An actor with its name as at validAt, as known at knownAt.")
     async def actor(
@@ -270,9 +291,11 @@ class Query:
         id: ActorId,
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> ActorType | None:
         await info.context.authorize_read()
-        found = await info.context.actors.load((str(id), valid_at, known_at))
+        at = await info.context.basis(known_at, known_at_position)
+        found = await info.context.actors.load((str(id), valid_at, at))
         return ActorType.of(found) if found is not None else None
 
     @described("Actors existing at validAt, with their names then, ordered by id.")
@@ -281,15 +304,17 @@ class Query:
         info: Info[Context, None],
         valid_at: ValidAt = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         first: First = None,
         after: After = None,
     ) -> ActorConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         page = await run(
             queries.list_actors,
             info.context.engine,
             valid_at,
-            known_at,
+            at,
             first=info.context.page_size(first),
             after=after,
         )
@@ -300,6 +325,7 @@ class Query:
         self,
         info: Info[Context, None],
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         actor: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this actor's statements (its slug)."),
@@ -308,10 +334,11 @@ class Query:
         after: After = None,
     ) -> StatementConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         page = await run(
             queries.list_statements,
             info.context.engine,
-            known_at,
+            at,
             actor=str(actor) if actor is not None else None,
             first=info.context.page_size(first),
             after=after,
@@ -320,10 +347,15 @@ class Query:
 
     @described("A statement as known at knownAt.")
     async def statement(
-        self, info: Info[Context, None], id: StatementId, known_at: KnownAt = None
+        self,
+        info: Info[Context, None],
+        id: StatementId,
+        known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
     ) -> StatementType | None:
         await info.context.authorize_read()
-        found = await run(queries.statement_at, info.context.engine, str(id), known_at)
+        at = await info.context.basis(known_at, known_at_position)
+        found = await run(queries.statement_at, info.context.engine, str(id), at)
         return StatementType.of(found) if found else None
 
     @described(
@@ -346,6 +378,7 @@ class Query:
             strawberry.argument(description="Latest entry instant `at` (exclusive)."),
         ] = None,
         known_at: KnownAt = None,
+        known_at_position: KnownAtPosition = None,
         filter: Annotated[
             TimelineFilter | None, strawberry.argument(description="Narrow the list; default all.")
         ] = None,
@@ -353,6 +386,7 @@ class Query:
         after: After = None,
     ) -> TimelineConnection:
         await info.context.authorize_read()
+        at = await info.context.basis(known_at, known_at_position)
         _order("to", from_, to)
         f = filter or TimelineFilter()
         page = await run(
@@ -360,7 +394,7 @@ class Query:
             info.context.engine,
             from_=from_,
             to=to,
-            known_at=known_at,
+            known_at=at,
             actor=f.actor,
             jurisdiction=f.jurisdiction,
             policy=f.policy,
@@ -399,19 +433,24 @@ class Query:
         "known at knownAt, best rank first, with highlighted snippets.",
     )
 
-    log_head: evidence.SignedTreeHeadType = strawberry.field(
-        resolver=evidence.log_head,
+    log_head: proofs.SignedTreeHeadType = strawberry.field(
+        resolver=proofs.log_head,
         description="The log's signed Merkle tree head, now or as known at an instant or "
         "position: cite it with an answer (docs/evidence.md).",
     )
-    signing_key: evidence.SigningKeyType = strawberry.field(
-        resolver=evidence.signing_key, description="The public key that signs tree heads."
+    signing_key: proofs.SigningKeyType = strawberry.field(
+        resolver=proofs.signing_key, description="The public key that signs tree heads."
     )
-    inclusion_proof: evidence.InclusionProofType = strawberry.field(
-        resolver=evidence.inclusion_proof,
+    inclusion_proof: proofs.InclusionProofType = strawberry.field(
+        resolver=proofs.inclusion_proof,
         description="RFC 9162 proof that the event at a position is in a tree head.",
     )
-    consistency_proof: evidence.ConsistencyProofType = strawberry.field(
-        resolver=evidence.consistency_proof,
+    consistency_proof: proofs.ConsistencyProofType = strawberry.field(
+        resolver=proofs.consistency_proof,
         description="RFC 9162 proof that the tree of `to` leaves appends to that of `from`.",
+    )
+    evidence: proofs.EvidenceType = strawberry.field(
+        resolver=proofs.evidence,
+        description="An evidence bundle: the answer, every event folded into it with its "
+        "inclusion proof against one signed head, and the key (docs/evidence.md).",
     )

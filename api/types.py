@@ -105,7 +105,7 @@ class ActorType:
 
 
 async def _actor(
-    info: Info[Context, None], slug: str, valid_at: datetime | None, known_at: datetime | None
+    info: Info[Context, None], slug: str, valid_at: datetime | None, known_at: int | None
 ) -> ActorType | None:
     found = await info.context.actors.load((slug, valid_at, known_at))
     return ActorType.of(found) if found is not None else None
@@ -223,7 +223,7 @@ class RegulatoryActionType:
         description="Record time: until when it answered this; null: it still does."
     )
     valid_at: strawberry.Private[datetime | None]
-    known_at: strawberry.Private[datetime | None]
+    known_at: strawberry.Private[int | None]  # the log position answered at
 
     @described("The authority, named as at validAt.")
     async def authority_actor(self, info: Info[Context, None]) -> ActorType | None:
@@ -240,7 +240,7 @@ class RegulatoryActionType:
 
     @classmethod
     def of(
-        cls, a: m.RegulatoryActionVersion, valid_at: datetime | None, known_at: datetime | None
+        cls, a: m.RegulatoryActionVersion, valid_at: datetime | None, known_at: int | None
     ) -> RegulatoryActionType:
         return cls(
             id=strawberry.ID(a.slug),
@@ -306,7 +306,7 @@ class PolicyType:
     text: str = strawberry.field(description="The clauses' headings and texts as one text.")
     sources: list[SourceType] = strawberry.field(description="Where the policy is published.")
     valid_at: strawberry.Private[datetime | None]
-    known_at: strawberry.Private[datetime | None]
+    known_at: strawberry.Private[int | None]  # the log position answered at
 
     @described("The owner, named as at validAt.")
     async def owner_actor(self, info: Info[Context, None]) -> ActorType | None:
@@ -338,7 +338,7 @@ class PolicyType:
 
     @classmethod
     def of(
-        cls, p: m.PolicyVersion, valid_at: datetime | None = None, known_at: datetime | None = None
+        cls, p: m.PolicyVersion, valid_at: datetime | None = None, known_at: int | None = None
     ) -> Self:
         return cls(
             id=strawberry.ID(p.slug),
@@ -370,7 +370,7 @@ class PolicyVersionType(PolicyType):
     """Same fields as Policy; its nested lists are seen at its own validFrom."""
 
     @classmethod
-    def at_start(cls, p: m.PolicyVersion, known_at: datetime | None) -> PolicyVersionType:
+    def at_start(cls, p: m.PolicyVersion, known_at: int | None) -> PolicyVersionType:
         return cls.of(p, p.valid_from, known_at)
 
 
@@ -402,7 +402,7 @@ class PolicyDiffType:
     )
 
     @classmethod
-    def of(cls, d: m.PolicyDiff, known_at: datetime | None) -> PolicyDiffType:
+    def of(cls, d: m.PolicyDiff, known_at: int | None) -> PolicyDiffType:
         return cls(
             id=strawberry.ID(d.slug),
             before=PolicyVersionType.at_start(d.before, known_at) if d.before else None,

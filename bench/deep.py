@@ -122,7 +122,7 @@ def policy_rows(engine: Engine) -> int:
 
 def sample(engine: Engine, count: int, seed: int) -> list[lookups.Lookup]:
     """`count` questions on the deep policy: validAt anywhere in its life (and 30 days on),
-    knownAt now (half) or a random moment of its recording (half)."""
+    known now (half) or at a random position of its recording (half)."""
     facts = t.facts
     aggregate = aggregate_uuid("policy", SLUG)
     with engine.connect() as connection:
@@ -130,11 +130,12 @@ def sample(engine: Engine, count: int, seed: int) -> list[lookups.Lookup]:
             select(
                 func.min(facts.c.effective_at),
                 func.max(facts.c.effective_at),
-                func.min(facts.c.recorded_at),
-                func.max(facts.c.recorded_at),
+                func.min(facts.c.position),
+                func.max(facts.c.position),
             ).where(facts.c.aggregate_id == aggregate)
         ).one()
-    first, last, known_first, known_last = (_aware(v) for v in row)
+    first, last = _aware(row[0]), _aware(row[1])
+    known_first, known_last = int(row[2]), int(row[3])
     last += timedelta(days=30)
     rng = random.Random(seed)
     questions = []
@@ -142,7 +143,7 @@ def sample(engine: Engine, count: int, seed: int) -> list[lookups.Lookup]:
         valid_at = first + (last - first) * rng.random()
         known_at = None
         if rng.random() < 0.5:
-            known_at = known_first + (known_last - known_first) * rng.random()
+            known_at = rng.randint(known_first, known_last)
         questions.append(lookups.Lookup(SLUG, valid_at, known_at))
     return questions
 

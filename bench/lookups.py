@@ -20,18 +20,19 @@ from projections import tables as t
 
 @dataclass(frozen=True)
 class Lookup:
-    """One question: policy `slug` at valid time `valid_at` as known at `known_at`."""
+    """One question: policy `slug` at valid time `valid_at` as known right after log position
+    `known_at` (None: now), the basis the API reads at."""
 
     slug: str
     valid_at: datetime
-    known_at: datetime | None
+    known_at: int | None
 
 
 def sample_lookups(
     engine: Engine, count: int, seed: int, slugs: list[str] | None = None
 ) -> list[Lookup]:
     """`count` questions over the policies `slugs` (default all in the read model): a valid
-    time anywhere in the policy's life, known now (half) or at a moment in the middle of its
+    time anywhere in the policy's life, known now (half) or at a position in the middle of its
     recording (half). Asking only about finished policies compares like with like: a policy
     has the same history at every size of the log."""
     pv = t.policy_versions
@@ -40,8 +41,8 @@ def sample_lookups(
             pv.c.slug,
             func.min(pv.c.valid_from),
             func.max(pv.c.valid_from),
-            func.min(pv.c.known_from),
-            func.max(pv.c.known_from),
+            func.min(pv.c.opened_by),
+            func.max(pv.c.opened_by),
         )
         .group_by(pv.c.slug)
         .order_by(pv.c.slug)
@@ -60,8 +61,7 @@ def sample_lookups(
         valid_at = first + (last - first) * rng.random()
         known_at = None
         if rng.random() < 0.5:
-            known_first, known_last = _aware(known_first), _aware(known_last)
-            known_at = known_first + (known_last - known_first) * rng.random()
+            known_at = rng.randint(known_first, known_last)
         lookups.append(Lookup(slug, valid_at, known_at))
     return lookups
 

@@ -27,8 +27,8 @@ from bench.lookups import Lookup, summarise
 from bench.measure import console, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
-POLICY = """query Policy($id: ID!, $validAt: DateTime, $knownAt: DateTime) {
-  policy(id: $id, validAt: $validAt, knownAt: $knownAt) {
+POLICY = """query Policy($id: ID!, $validAt: DateTime, $knownAtPosition: Int) {
+  policy(id: $id, validAt: $validAt, knownAtPosition: $knownAtPosition) {
     id title status version validFrom validTo clauses { id heading text scope }
   }
 }"""
@@ -126,12 +126,12 @@ def _variables(q: Lookup) -> dict[str, Any]:
     return {
         "id": q.slug,
         "validAt": q.valid_at.isoformat(),
-        "knownAt": q.known_at.isoformat() if q.known_at else None,
+        "knownAtPosition": q.known_at,
     }
 
 
 def time_graphql(server: ApiServer, lookups: list[Lookup], repeats: int) -> dict[str, float]:
-    """p50/p99 of the HTTP round trip of `policy(id, validAt, knownAt)`; medians of runs.
+    """p50/p99 of the HTTP round trip of `policy(id, validAt, knownAtPosition)`; medians of runs.
     Every answer is checked: errors or a missing policy stop the benchmark."""
     runs = []
     with httpx.Client(base_url=server.url, timeout=30) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -70,6 +71,28 @@ class Fact:
             data=data,
         )
 
+    @classmethod
+    def from_stored(cls, aggregate_id: UUID, version: int, topic: str, state: bytes) -> Fact:
+        """Read an event's stored bytes (the event store's JSON, as a leaf's payload digest
+        commits to them) into the fact `from_event` gives for it: what an offline verifier
+        folds, with no database and no event store (ValueError if they are not an event)."""
+        payload = json.loads(state, object_hook=_decode)
+        if not isinstance(payload, dict) or not isinstance(payload.get("timestamp"), datetime):
+            raise ValueError("not a stored event: no timestamp")
+        _, _, name = topic.rpartition(".")
+        type_name, data = fact_form(
+            name, {k: v for k, v in payload.items() if k not in _BASE_ATTRIBUTES}
+        )
+        return cls(
+            aggregate_id=aggregate_id,
+            version=version,
+            type=type_name,
+            recorded_at=payload["timestamp"],
+            effective_at=payload.get("effective_at"),
+            announced_at=payload.get("announced_at"),
+            data=data,
+        )
+
     @property
     def is_meta(self) -> bool:
         """Corrections and retractions speak about other facts; they are not facts of the world."""
@@ -102,6 +125,18 @@ def fact_form(type_name: str, data: Mapping[str, Any]) -> tuple[str, Mapping[str
     if type_name == ANNOUNCED_ANEW:
         return str(data["announcement"]), dict(data["payload"])
     return type_name, data
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    """The event store's JSON transcodings of the types our events hold (instants, UUIDs)."""
+    if value.keys() == {"_type_", "_data_"}:
+        kind, data = value["_type_"], value["_data_"]
+        if kind == "datetime_iso":
+            return datetime.fromisoformat(data)
+        if kind == "uuid_hex":
+            return UUID(data)
+        raise ValueError(f"unknown stored type {kind!r}")
+    return value
 
 
 def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fact]:

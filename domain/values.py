@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
@@ -281,3 +281,19 @@ class Clause:
         """The definition of `amended`: merge the changes into the stored form and read it."""
         merged = {**self.to_dict(), **{k: v for k, v in changes.items() if k != "id"}}
         return Clause.from_dict(merged)
+
+
+def to_json(value: Any) -> Any:
+    """A state or value object as JSON-native data (instants as ISO text in UTC): the one
+    form the read models store and an evidence bundle carries as its answer."""
+    if isinstance(value, Clause | Source):
+        return value.to_dict()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [to_json(v) for v in value]
+    return value

@@ -266,7 +266,7 @@ class Projector:
                     [
                         {
                             "b_id": (c["b_opened_by"] << t.RTREE_SEQ_BITS) + c["b_seq"],
-                            "b_k1": t.rtree_end(c["known_to"]),
+                            "b_k1": t.rtree_position_end(c["closed_by"]),
                         }
                         for c in closes
                     ],

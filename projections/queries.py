@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 
 from domain import values
+from domain.errors import InvalidInput
 from domain.values import aggregate_uuid
 from projections import decode
 from projections import tables as t
@@ -59,11 +60,57 @@ T = TypeVar("T")
 # -- the bitemporal frame ------------------------------------------------------------------
 
 
-def known(table: Table, known_at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    """Rows believed at record time `known_at`."""
-    return and_(
-        table.c.known_from <= known_at, or_(table.c.known_to.is_(None), table.c.known_to > known_at)
-    )
+#: The record-time basis of a read: a log position (an int: what the API and the CLI pass,
+#: so that an answer is the one given right after that position) or an instant (the rows'
+#: timestamps; the reference fold's own axis); None means now.
+Basis = datetime | int | None
+
+
+#: The basis "now": past every position, so that every row not yet closed answers.
+NOW = 2**63 - 1
+
+
+def basis(known_at: Basis) -> datetime | int:
+    """A read's record-time basis: a position as given (never negative), an instant in UTC
+    (refused without an offset), or now (`NOW`, a position: the 2-D index serves it)."""
+    if known_at is None:
+        return NOW
+    if isinstance(known_at, int):
+        if known_at < 0:
+            raise InvalidInput("knownAtPosition", "must not be negative")
+        return known_at
+    return decode.instant("knownAt", known_at)
+
+
+def opened(table: Table, known_at: Any) -> ColumnElement[bool]:
+    """Rows opened by record time `known_at` (a position, an instant or a bound parameter)."""
+    column = table.c.opened_by if _by_position(known_at) else table.c.known_from
+    found: ColumnElement[bool] = column <= known_at
+    return found
+
+
+def closed(table: Table, known_at: Any) -> ColumnElement[bool]:
+    """Rows closed by record time `known_at` (NULL: still open)."""
+    column = table.c.closed_by if _by_position(known_at) else table.c.known_to
+    found: ColumnElement[bool] = column <= known_at
+    return found
+
+
+def known(table: Table, known_at: Any) -> ColumnElement[bool]:
+    """Rows believed at record time `known_at`: opened by then and not closed by then (by
+    the positions of the events that opened and closed them, or by their timestamps)."""
+    if _by_position(known_at):
+        still = or_(table.c.closed_by.is_(None), table.c.closed_by > known_at)
+    else:
+        still = or_(table.c.known_to.is_(None), table.c.known_to > known_at)
+    return and_(opened(table, known_at), still)
+
+
+def _by_position(known_at: Any) -> bool:
+    """Whether a basis (a value or a bound parameter) is a log position."""
+    if isinstance(known_at, ColumnElement):
+        return isinstance(known_at.type, BigInteger)
+    return isinstance(known_at, int)
 
 
 def valid(table: Table, valid_at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
@@ -73,21 +120,21 @@ def valid(table: Table, valid_at: datetime | ColumnElement[datetime]) -> ColumnE
     )
 
 
-#: Parameters of the two-dimensional lookup (`stabbing`): valid and known instants; on
-#: SQLite also the R*Tree's coordinates of the aggregate and of the two instants.
-_V, _K = bindparam("v", type_=t.UTCDateTime()), bindparam("k", type_=t.UTCDateTime())
+#: Parameters of the two-dimensional lookup (`stabbing`): the valid instant and the log
+#: position; on SQLite also the R*Tree's coordinates of the aggregate and of the two.
+_V, _K = bindparam("v", type_=t.UTCDateTime()), bindparam("k", type_=BigInteger())
 
 
 def stabbing(dialect: str, query: Select[Any], table: Table) -> Select[Any]:
-    """`query` over `table` (rows of one aggregate, valid at :v, known at :k) through the
-    two-dimensional index (`tables.py`): on PostgreSQL the range containment its GiST index
+    """`query` over `table` (rows of one aggregate, valid at :v, known at position :k) through
+    the two-dimensional index (`tables.py`): on PostgreSQL the range containment its GiST index
     serves; on SQLite a join from the R*Tree's candidate boxes (:rt_key, :rt_v, :rt_k, from
     `stabbing_parameters`) to the exact rows. The exact conditions stay in `query`; these
     only find the rows without a scan."""
     if dialect == "postgresql":
         return query.where(
             func.tstzrange(table.c.valid_from, table.c.valid_to).op("@>")(_V),
-            func.tstzrange(table.c.known_from, table.c.known_to).op("@>")(_K),
+            func.int8range(table.c.opened_by, table.c.closed_by).op("@>")(_K),
         )
     tree = t.rtree_table(table)
     key, at, known_at = (bindparam(name, type_=Integer()) for name in ("rt_key", "rt_v", "rt_k"))
@@ -105,14 +152,12 @@ def stabbing(dialect: str, query: Select[Any], table: Table) -> Select[Any]:
     )
 
 
-def stabbing_parameters(
-    dialect: str, kind: str, slug: str, v: datetime, k: datetime
-) -> dict[str, Any]:
-    """The parameters of a statement made by `stabbing`."""
+def stabbing_parameters(dialect: str, kind: str, slug: str, v: datetime, k: int) -> dict[str, Any]:
+    """The parameters of a statement made by `stabbing` (`k`: a log position)."""
     found: dict[str, Any] = {"slug": slug, "v": v, "k": k}
     if dialect != "postgresql":
         found["rt_key"] = t.rtree_key(aggregate_uuid(kind, slug))
-        found["rt_v"], found["rt_k"] = t.rtree_minute(v), t.rtree_minute(k)
+        found["rt_v"], found["rt_k"] = t.rtree_minute(v), t.rtree_position(k)
     return found
 
 
@@ -162,21 +207,28 @@ def _frame_columns(known_at: Any) -> list[Any]:
     pv, facts, feed = t.policy_versions, t.facts, t.timeline_entries
     stream_version = (
         select(func.max(facts.c.version))
-        .where(facts.c.aggregate_id == pv.c.aggregate_id, facts.c.recorded_at <= known_at)
+        .where(facts.c.aggregate_id == pv.c.aggregate_id, _fact_known(known_at))
         .scalar_subquery()
         .label("aggregate_version")
     )
     folded = and_(feed.c.aggregate_id == pv.c.aggregate_id, feed.c.effective_at <= pv.c.valid_from)
     count = select(func.count()).where(folded, known(feed, known_at))
     revision = count.scalar_subquery().label("revision")
-    changed = case((feed.c.known_to <= known_at, feed.c.known_to), else_=feed.c.known_from)
+    changed = case((closed(feed, known_at), feed.c.known_to), else_=feed.c.known_from)
     counted_at = (
         select(type_coerce(func.max(changed), t.UTCDateTime()))
-        .where(folded, feed.c.known_from <= known_at)
+        .where(folded, opened(feed, known_at))
         .scalar_subquery()
         .label("counted_at")
     )
     return [stream_version, revision, counted_at]
+
+
+def _fact_known(known_at: Any) -> ColumnElement[bool]:
+    """Facts recorded by record time `known_at` (by position or by timestamp)."""
+    column = t.facts.c.position if _by_position(known_at) else t.facts.c.recorded_at
+    found: ColumnElement[bool] = column <= known_at
+    return found
 
 
 def _parts_select(slugs: Sequence[str] | None, known_at: Any) -> Select[Any]:
@@ -202,7 +254,7 @@ def _policies(
     engine: Engine,
     query: Select[Any] | CompoundSelect[Any],
     parts: Callable[[Sequence[Any]], Select[Any] | None] | None,
-    known_at: datetime,
+    known_at: datetime | int,
     parameters: dict[str, Any] | None = None,
 ) -> list[PolicyVersion]:
     """Policy versions from their frames (`query`) and their parts (`parts` of the frames:
@@ -244,13 +296,19 @@ class _Counter:
     """One aggregate's believed facts by fold time: how many up to an instant (a policy's
     revision counter) and when that part of the feed last changed, by bisection."""
 
-    def __init__(self, rows: list[Any], known_at: datetime) -> None:
+    def __init__(self, rows: list[Any], known_at: datetime | int) -> None:
         rows = sorted(rows, key=lambda r: r.effective_at)
-        self.known = [r.effective_at for r in rows if r.known_to is None or r.known_to > known_at]
+        by_position = isinstance(known_at, int)
+
+        def is_closed(r: Any) -> bool:
+            end = r.closed_by if by_position else r.known_to
+            return end is not None and end <= known_at
+
+        self.known = [r.effective_at for r in rows if not is_closed(r)]
         self.times = [r.effective_at for r in rows]
         self.changed: list[datetime] = []
         for r in rows:
-            at = r.known_to if r.known_to is not None and r.known_to <= known_at else r.known_from
+            at = r.known_to if is_closed(r) else r.known_from
             self.changed.append(max(self.changed[-1], at) if self.changed else at)
 
     def at(self, valid_from: datetime) -> tuple[int, datetime | None]:
@@ -258,12 +316,15 @@ class _Counter:
         return bisect_right(self.known, valid_from), self.changed[index - 1] if index else None
 
 
-def _counters(connection: Any, aggregates: set[Any], known_at: datetime) -> dict[Any, _Counter]:
+def _counters(
+    connection: Any, aggregates: set[Any], known_at: datetime | int
+) -> dict[Any, _Counter]:
     """The feed's counters of these aggregates as known at `known_at`, in one query."""
     feed = t.timeline_entries
+    columns = (feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to)
     rows = connection.execute(
-        select(feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to).where(
-            feed.c.aggregate_id.in_(list(aggregates)), feed.c.known_from <= known_at
+        select(*columns, feed.c.closed_by).where(
+            feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
         )
     ).all()
     grouped: dict[Any, list[Any]] = {a: [] for a in aggregates}
@@ -276,7 +337,7 @@ def _counters(connection: Any, aggregates: set[Any], known_at: datetime) -> dict
 
 
 def policy_at(
-    engine: Engine, slug: str, valid_at: datetime | None = None, known_at: datetime | None = None
+    engine: Engine, slug: str, valid_at: datetime | None = None, known_at: Basis = None
 ) -> PolicyVersion | None:
     """The version in force at `valid_at` as known at `known_at`; None if none."""
     return policies_at(engine, [slug], valid_at, known_at).get(slug)
@@ -286,13 +347,14 @@ def policies_at(
     engine: Engine,
     slugs: Sequence[str],
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
 ) -> dict[str, PolicyVersion]:
     """Batch form of policy_at (one query), for dataloaders."""
     if not slugs:
         return {}
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
-    if len(slugs) == 1:  # a lookup: through the 2-D index (a batch: the B-tree, by slug)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
+    if len(slugs) == 1 and isinstance(k, int):  # a lookup by position: the 2-D index
+        # (a batch, or a read by instant: the B-tree, by slug)
         dialect = engine.dialect.name
         parameters = stabbing_parameters(dialect, "policy", slugs[0], v, k)
         found = _policies(engine, _lookup(dialect), None, k, parameters)
@@ -309,11 +371,11 @@ def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
 
 
 def policy_on(
-    engine: Engine, slug: str, day: date, time_zone: str = "UTC", known_at: datetime | None = None
+    engine: Engine, slug: str, day: date, time_zone: str = "UTC", known_at: Basis = None
 ) -> list[PolicyVersion]:
     """Every version in force at any moment of the calendar `day` in `time_zone`, in order."""
     start, end = day_bounds(day, time_zone)
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     pv, pp = t.policy_versions, t.policy_parts
     query = (
         _policy_select(k)
@@ -331,11 +393,9 @@ def policy_on(
     return _policies(engine, query, lambda _: parts, k)
 
 
-def policy_history(
-    engine: Engine, slug: str, known_at: datetime | None = None
-) -> list[PolicyVersion]:
+def policy_history(engine: Engine, slug: str, known_at: Basis = None) -> list[PolicyVersion]:
     """All valid-time versions as known at `known_at`, in valid-time order."""
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     pv = t.policy_versions
     query = _policy_select(k, counted=False).where(pv.c.slug == slug).order_by(pv.c.valid_from)
     return _policies(engine, query, lambda _: _parts_select([slug], k), k)
@@ -346,10 +406,10 @@ def policy_diff(
     slug: str,
     from_valid_at: datetime,
     to_valid_at: datetime,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
 ) -> PolicyDiff:
     """Clause-level diff between the versions in force at two valid-time instants."""
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     before = policy_at(engine, slug, decode.instant("fromValidAt", from_valid_at), k)
     after = policy_at(engine, slug, decode.instant("toValidAt", to_valid_at), k)
     old = {c.id: c for c in before.clauses} if before else {}
@@ -420,7 +480,7 @@ def _count(engine: Engine, query: Select[Any]) -> int:
 def list_policies(
     engine: Engine,
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
     *,
     owner: str | None = None,
     jurisdiction: str | None = None,
@@ -435,7 +495,7 @@ def list_policies(
     search (`projections/search.py`: a title, summary or clause holding its words) or a
     piece of the slug; `total_count` counts every match over all pages."""
     first = decode.check_first(first)
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     pv, pp = t.policy_versions, t.policy_parts
     conditions = [valid(pv, v)]
 
@@ -475,10 +535,10 @@ def list_policies(
 
 
 def regulatory_action_at(
-    engine: Engine, slug: str, valid_at: datetime | None = None, known_at: datetime | None = None
+    engine: Engine, slug: str, valid_at: datetime | None = None, known_at: Basis = None
 ) -> RegulatoryActionVersion | None:
     """The action as seen at `valid_at` (status ANNOUNCED / IN_EFFECT / LIFTED)."""
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.action_versions
     query = select(av).where(av.c.slug == slug, valid(av, v), known(av, k))
     found = _all(engine, query, decode.action_version)
@@ -486,11 +546,11 @@ def regulatory_action_at(
 
 
 def regulatory_action_history(
-    engine: Engine, slug: str, known_at: datetime | None = None
+    engine: Engine, slug: str, known_at: Basis = None
 ) -> list[RegulatoryActionVersion]:
     """All valid-time versions of an action (status changes included) as known at
     `known_at`, in valid-time order."""
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     av = t.action_versions
     query = select(av).where(av.c.slug == slug, known(av, k)).order_by(av.c.valid_from)
     return _all(engine, query, decode.action_version)
@@ -499,7 +559,7 @@ def regulatory_action_history(
 def list_regulatory_actions(
     engine: Engine,
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
     *,
     authority: str | None = None,
     jurisdiction: str | None = None,
@@ -510,7 +570,7 @@ def list_regulatory_actions(
 ) -> Page[RegulatoryActionVersion]:
     """Actions existing at `valid_at`, ordered by slug, keyset-paginated."""
     first = decode.check_first(first)
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.action_versions
     query = select(av).where(valid(av, v), known(av, k))
     for column, value in (
@@ -533,13 +593,13 @@ def _responses(
     kind: str,
     policy_slugs: Sequence[str],
     valid_at: datetime | None,
-    known_at: datetime | None,
+    known_at: Basis,
     decoder: Callable[[Any], T],
 ) -> dict[str, list[T]]:
     result: dict[str, list[T]] = {slug: [] for slug in policy_slugs}
     if not policy_slugs:
         return result
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     links = t.responses
     query = (
         select(table, links.c.policy_slug)
@@ -564,7 +624,7 @@ def responses_to(
     engine: Engine,
     policy_slugs: Sequence[str],
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
 ) -> dict[str, list[RegulatoryActionVersion]]:
     """For each policy, the regulatory actions citing it (inResponseTo), in one query."""
     return _responses(
@@ -582,7 +642,7 @@ def statements_responding_to(
     engine: Engine,
     policy_slugs: Sequence[str],
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
 ) -> dict[str, list[StatementVersion]]:
     """For each policy, the statements citing it (made by `valid_at`), in one query."""
     return _responses(
@@ -599,11 +659,9 @@ def statements_responding_to(
 # -- statements and actors -------------------------------------------------------------------
 
 
-def statement_at(
-    engine: Engine, slug: str, known_at: datetime | None = None
-) -> StatementVersion | None:
+def statement_at(engine: Engine, slug: str, known_at: Basis = None) -> StatementVersion | None:
     """The statement as believed at `known_at` (corrections applied); None if unknown."""
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     sv = t.statement_versions
     query = select(sv).where(sv.c.slug == slug, known(sv, k)).order_by(sv.c.valid_from)
     found = _all(engine, query, decode.statement_version)
@@ -614,12 +672,12 @@ def actors_at(
     engine: Engine,
     slugs: Sequence[str],
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
 ) -> dict[str, ActorVersion]:
     """Actors with their names at `valid_at` (Facebook, Inc. before 2021-10-28), one query."""
     if not slugs:
         return {}
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.actor_versions
     query = select(av).where(av.c.slug.in_(list(slugs)), valid(av, v), known(av, k))
     return {a.slug: a for a in _all(engine, query, decode.actor_version)}
@@ -633,7 +691,7 @@ def timeline_page(
     *,
     from_: datetime | None = None,
     to: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
     actor: str | None = None,
     jurisdiction: str | None = None,
     policy: str | None = None,
@@ -648,7 +706,7 @@ def timeline_page(
     standing in [from_, to), in (instant, position, announcement first) order,
     keyset-paginated; `total_count` counts every match. `announcements=False`: facts only."""
     first = decode.check_first(first)
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     feed, tags = t.timeline_entries, t.timeline_tags
     query = select(feed).where(known(feed, k))
     if kinds:
@@ -702,14 +760,14 @@ def timeline_page(
 def list_actors(
     engine: Engine,
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
     *,
     first: int = 50,
     after: str | None = None,
 ) -> Page[ActorVersion]:
     """Actors existing at `valid_at` with their names then, ordered by slug, keyset-paginated."""
     first = decode.check_first(first)
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.actor_versions
     query = select(av).where(valid(av, v), known(av, k))
     return _by_slug(
@@ -719,7 +777,7 @@ def list_actors(
 
 def list_statements(
     engine: Engine,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
     *,
     actor: str | None = None,
     first: int = 50,
@@ -728,7 +786,7 @@ def list_statements(
     """Statements as believed at `known_at`, ordered by slug, keyset-paginated; `actor`
     keeps those made by that actor."""
     first = decode.check_first(first)
-    k = decode.instant("knownAt", known_at)
+    k = basis(known_at)
     sv = t.statement_versions
     query = select(sv).where(known(sv, k), sv.c.valid_to.is_(None))  # one span per statement
     if actor is not None:

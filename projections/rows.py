@@ -22,7 +22,7 @@ from typing import Any
 from domain import RULES, Fact, Span, believe, spans
 from domain.errors import InvalidInput
 from domain.rules import order
-from domain.values import AGGREGATE_KINDS, Clause, Reference, Source, format_instant
+from domain.values import AGGREGATE_KINDS, Clause, Reference, Source, format_instant, to_json
 
 
 def state_digest(text: str) -> bytes:
@@ -95,21 +95,6 @@ class FeedRow:
             self.recorded_at,
             self.state,
         )
-
-
-def to_json(value: Any) -> Any:
-    """A state or value object as JSON-native data (instants as ISO text in UTC)."""
-    if isinstance(value, Clause | Source):
-        return value.to_dict()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, datetime):
-        return format_instant(value)
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [to_json(v) for v in value]
-    return value
 
 
 def dumps(value: Any) -> str:

@@ -46,7 +46,7 @@ from domain.errors import InvalidInput
 from projections import decode
 from projections import tables as t
 from projections.models import Page
-from projections.queries import known, valid
+from projections.queries import Basis, basis, known, valid
 from projections.rows import HEAD, VersionRow
 
 #: The kinds a search looks at, in their order on ties.
@@ -204,7 +204,7 @@ def _bases(kinds: Sequence[str]) -> list[tuple[str, Table]]:
 
 
 def _matches(
-    dialect: str, phrases: Phrases, kinds: Sequence[str], v: datetime, k: datetime
+    dialect: str, phrases: Phrases, kinds: Sequence[str], v: datetime, k: datetime | int
 ) -> list[Select[Any]]:
     """One select per row table: the documents matching `phrases` whose row answers (v, k),
     with their rank (higher is better)."""
@@ -233,7 +233,7 @@ def _matches(
 
 
 def matching_policies(
-    dialect: str, field: str, query: str, v: datetime, k: datetime
+    dialect: str, field: str, query: str, v: datetime, k: datetime | int
 ) -> ColumnElement[bool]:
     """A condition on `policy_versions`: its policy has a field holding `query` at (v, k)
     (`list_policies`' `search` filter)."""
@@ -247,19 +247,19 @@ def search(
     engine: Engine,
     query: str,
     valid_at: datetime | None = None,
-    known_at: datetime | None = None,
+    known_at: Basis = None,
     *,
     kinds: Sequence[str] = (),
     first: int = 20,
     after: str | None = None,
 ) -> Page[SearchHit]:
     """The aggregates with a field holding every phrase of `query` at `valid_at` as known at
-    `known_at`, best rank first (then kind, slug), keyset-paginated by opaque cursor;
-    `total_count` counts every hit."""
+    `known_at` (a log position, an instant, or now), best rank first (then kind, slug),
+    keyset-paginated by opaque cursor; `total_count` counts every hit."""
     first = decode.check_first(first)
     phrases = parse_query("query", query)
     chosen = check_kinds("kinds", kinds)
-    v, k = decode.instant("validAt", valid_at), decode.instant("knownAt", known_at)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
     dialect = engine.dialect.name
     with engine.connect() as connection:
         rows = [
@@ -356,7 +356,7 @@ def _fragments(marked: str) -> tuple[tuple[str, bool], ...]:
 
 
 def _titles(
-    connection: Connection, hits: list[tuple[str, str]], v: datetime, k: datetime
+    connection: Connection, hits: list[tuple[str, str]], v: datetime, k: datetime | int
 ) -> dict[tuple[str, str], str]:
     """Each hit's title at (v, k): a policy's title, an action's or statement's summary."""
     found: dict[tuple[str, str], str] = {}

@@ -44,13 +44,16 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
 #    revision counter is counted from the feed at read time (docs/projections.md).
 # 4: versions carry corrected_by.
-# 5: the full-text search documents (`projection_search`: policy titles, summaries and
+# 5: the two-dimensional lookup index spans valid time and record time by log position
+#    (opened_by, closed_by), the basis the API reads at (`knownAtPosition`); the feed's
+#    folded index covers those positions.
+# 6: the full-text search documents (`projection_search`: policy titles, summaries and
 #    clauses, action and statement texts) with their index (FTS5 on SQLite, GIN on PostgreSQL).
 
 metadata = MetaData()
@@ -98,13 +101,14 @@ def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
 
 # -- the two-dimensional index of point lookups ------------------------------------------------
 #
-# A lookup (validAt V, knownAt K) of one aggregate wants the rows whose box
-# [valid_from, valid_to) x [known_from, known_to) holds the point (V, K). A B-tree on
+# A lookup (validAt V, log position P) of one aggregate wants the rows whose box
+# [valid_from, valid_to) x [opened_by, closed_by) holds the point (V, P). A B-tree on
 # (slug, valid_from) scans every row of the aggregate that starts before V; these indexes
-# find the boxes that hold the point. PostgreSQL: GiST over (slug, tstzrange, tstzrange)
+# find the boxes that hold the point. PostgreSQL: GiST over (slug, tstzrange, int8range)
 # (btree_gist for the slug). SQLite: an R*Tree (`rtree_i32`) beside the table, written by the
-# projector, whose boxes are the rows' in whole minutes rounded outwards, with a 31-bit key
-# of the aggregate as a third dimension: a candidate filter joined to the exact rows.
+# projector, whose boxes are the rows' valid time in whole minutes rounded outwards and their
+# positions (clamped to 32 bits), with a 31-bit key of the aggregate as a third dimension: a
+# candidate filter joined to the exact rows. Reads by instant take the B-tree.
 
 #: Row ids in an R*Tree: opened_by * 2**20 + seq (an event opens fewer than 2**20 rows).
 RTREE_SEQ_BITS = 20
@@ -151,6 +155,17 @@ def rtree_end(at: datetime | None) -> int:
     return _INT32_MAX if at is None else min(_INT32_MAX, rtree_minute(at) + 1)
 
 
+def rtree_position(position: int) -> int:
+    """A log position as an R*Tree coordinate, clamped to the i32 range (beyond it, every
+    box and every query meet at the bound: a looser filter, never a missed row)."""
+    return min(_INT32_MAX - 1, position)
+
+
+def rtree_position_end(position: int | None) -> int:
+    """The end of a record-time interval (the closing position; open: the largest i32)."""
+    return _INT32_MAX if position is None else min(_INT32_MAX, position)
+
+
 def rtree_row(row: dict[str, Any]) -> dict[str, Any]:
     """The R*Tree entry of a stored row (as the projector inserts it)."""
     key = rtree_key(row["aggregate_id"])
@@ -160,8 +175,8 @@ def rtree_row(row: dict[str, Any]) -> dict[str, Any]:
         "a1": key,
         "v0": rtree_minute(row["valid_from"]),
         "v1": rtree_end(row["valid_to"]),
-        "k0": rtree_minute(row["known_from"]),
-        "k1": rtree_end(row["known_to"]),
+        "k0": rtree_position(row["opened_by"]),
+        "k1": rtree_position_end(row["closed_by"]),
     }
 
 
@@ -213,7 +228,7 @@ def _stabbed(table: Table) -> Table:
         name,
         table.c.slug,
         func.tstzrange(table.c.valid_from, table.c.valid_to),
-        func.tstzrange(table.c.known_from, table.c.known_to),
+        func.int8range(table.c.opened_by, table.c.closed_by),
         postgresql_using="gist",
     ).ddl_if(dialect="postgresql", callable_=_has_btree_gist)
     event.listen(table, "after_create", _create_rtree)
@@ -405,11 +420,14 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         entries.c.known_from,
     )
     # Covers the count of an aggregate's believed facts up to a valid time (a policy's
-    # revision counter, which no stored row holds: it changes with every retroactive fact).
+    # revision counter, which no stored row holds: it changes with every retroactive fact),
+    # as known at a position (what reads ask) and when that count last changed.
     Index(
         f"ix_{entries.name}_folded",
         entries.c.aggregate_id,
         entries.c.effective_at,
+        entries.c.opened_by,
+        entries.c.closed_by,
         entries.c.known_from,
         entries.c.known_to,
     )
@@ -560,8 +578,7 @@ def _backfill_rtrees(connection: Connection) -> None:
             "aggregate_id",
             "valid_from",
             "valid_to",
-            "known_from",
-            "known_to",
+            "closed_by",
         )
         rows = [
             rtree_row(dict(r._mapping))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 from sqlalchemy import Engine, Table, select
 
@@ -106,16 +107,32 @@ def head_for(
     engine: Engine, known_at: datetime | None = None, known_at_position: int | None = None
 ) -> TreeHead:
     """The head as known at an instant or right after a position (both: BAD_INPUT; neither:
-    now). An instant resolves to the last position recorded at or before it."""
+    now). An instant resolves to the last position recorded at or before it; a position
+    beyond the log's head is BAD_INPUT (it has no answer yet, and would have one later)."""
     if known_at is not None and known_at_position is not None:
         raise InvalidInput("knownAtPosition", "give knownAt or knownAtPosition, not both")
     if known_at_position is not None:
         if known_at_position < 0:
             raise InvalidInput("knownAtPosition", "must not be negative")
-        return head_at_position(engine, known_at_position)
+        found = head_at_position(engine, known_at_position)
+        if known_at_position > found.position and known_at_position > head(engine).position:
+            raise InvalidInput(
+                "knownAtPosition",
+                f"{known_at_position} is beyond the log's head (position {found.position})",
+            )
+        return found
     if known_at is not None:
         return head_known_at(engine, known_at)
     return head(engine)
+
+
+def position_for(
+    engine: Engine, known_at: datetime | None = None, known_at_position: int | None = None
+) -> int:
+    """The log position a point-in-time read answers at (its basis): the head's position as
+    `head_for` resolves it (0: before the first event), so that an instant and the position
+    it resolves to give one answer."""
+    return head_for(engine, known_at, known_at_position).position
 
 
 @dataclass(frozen=True)
@@ -172,3 +189,40 @@ def _tree(engine: Engine, tree_size: int | None, field: str) -> TreeHead:
     if found is None:
         raise InvalidInput(field, f"the tree has fewer than {tree_size} leaves")
     return found
+
+
+@dataclass(frozen=True)
+class StreamLeaf:
+    """An event of one stream with its leaf as stored and the payload bytes it commits to."""
+
+    stored: StoredLeaf
+    state: bytes
+
+
+def stream_leaves(
+    engine: Engine, events: Table, aggregate_id: UUID, up_to: int
+) -> list[StreamLeaf]:
+    """Every event of one stream at or before log position `up_to`, in version order, with
+    its leaf (one query): what an evidence bundle carries."""
+    query = (
+        select(log_leaves, events.c.id, events.c.originator_id, events.c.originator_version)
+        .add_columns(events.c.topic, events.c.state)
+        .join(events, events.c.id == log_leaves.c.position)
+        .where(events.c.originator_id == aggregate_id, log_leaves.c.position <= up_to)
+        .order_by(events.c.originator_version)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        StreamLeaf(StoredLeaf(int(r.leaf_index), bytes(r.salt), leaf_of(r, r)), bytes(r.state))
+        for r in rows
+    ]
+
+
+def inclusion_proofs(
+    engine: Engine, leaf_indexes: Iterable[int], tree_size: int
+) -> list[list[bytes]]:
+    """The inclusion proofs of several leaves in one tree, from one query of their nodes."""
+    paths = [merkle.inclusion_nodes(index, tree_size) for index in leaf_indexes]
+    found = nodes(engine, merkle.needed([r for ranges in paths for r in ranges]))
+    return [merkle.assemble(ranges, found) for ranges in paths]

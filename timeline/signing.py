@@ -13,13 +13,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
+from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import make_url
 
 from domain.values import format_instant
+from timeline.evidence_check import verify_signature as verify_signature  # its one home
 from timeline.integrity import TreeHead
 from timeline.settings import Settings
 
@@ -77,17 +78,6 @@ def checkpoint(origin: str, head: TreeHead) -> str:
     return f"{origin}\n{head.tree_size}\n{root}\nposition {head.position}\nrecorded-at {recorded}\n"
 
 
-def verify_signature(public_key: bytes, checkpoint_text: str, signature: str) -> bool:
-    """What a third party runs: does `signature` (base64) sign `checkpoint_text`?"""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(
-            base64.b64decode(signature, validate=True), checkpoint_text.encode()
-        )
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def key_path(settings: Settings) -> Path:
     """Where the key lives: the setting, else beside a SQLite file, else in `key_dir`."""
     if settings.signing_key is not None:
@@ -142,3 +132,29 @@ def _create(path: Path) -> None:
             os.link(temporary, path)
     finally:
         os.unlink(temporary)
+
+
+def head_json(signed: SignedHead) -> dict[str, Any]:
+    """A signed head as JSON (REST `/log/head`, an evidence bundle): GraphQL's fields."""
+    head = signed.head
+    return {
+        "treeSize": head.tree_size,
+        "rootHash": head.hash,
+        "position": head.position,
+        "recordedAt": format_instant(head.recorded_at) if head.recorded_at else None,
+        "checkpoint": signed.checkpoint,
+        "signature": signed.signature,
+        "keyId": signed.key_id,
+        "note": signed.note,
+    }
+
+
+def key_json(signer: Signer) -> dict[str, str]:
+    """The public key as published (`GET /.well-known/timeline-key`, an evidence bundle)."""
+    return {
+        "keyId": signer.key_id,
+        "algorithm": ALGORITHM,
+        "publicKey": base64.b64encode(signer.public_key).decode(),
+        "publicKeyPem": signer.public_pem(),
+        "origin": signer.origin,
+    }

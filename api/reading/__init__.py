@@ -1,11 +1,13 @@
 """The reading room (issue 18): server-rendered point-in-time pages for legal teams.
 
-Every page is a permalink: its URL carries validAt and knownAt as explicit instants (a page
-asked for "now" redirects to the resolved instant), and it shows a citation line. Data come
-only from the public read functions of projections/queries.py and projections/search.py
-(the full-text search in time, `/search`); templates are Jinja2 under
+Every page is a permalink: its URL carries validAt and the log position it was answered at
+(a page asked for "now" or for a knownAt instant redirects to the position that resolves to,
+by the API's rule), so it gives the same page whenever it is opened; it shows a citation
+line. Data come only from the public read functions of projections/queries.py and
+projections/search.py (the full-text search in time, `/search`); templates are Jinja2 under
 `templates/`, the one stylesheet under `static/`; no script, no third-party asset.
-Later work (their issues): position-based permalinks, evidence download.
+The policy and action pages link to their answer's evidence bundle and printable report
+(timeline/evidence.py) at the same position.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import NotProjectedYet
 from domain.errors import InvalidInput
+from domain.errors import NotFound as DomainNotFound
 from domain.values import AGGREGATE_KINDS, check_time_zone, parse_instant
 from domain.word_diff import word_diff
 from projections import queries
 from projections import search as fulltext
 from projections.models import ClauseChange, PolicyVersion
-from timeline import tokens
+from timeline import proofs, tokens
+from timeline.cursors import parse_position
+from timeline.integrity import TreeHead
 from timeline.settings import Settings
 
 #: The cookie holding a read token when reads are closed (HttpOnly: no script sees it).
@@ -114,22 +120,24 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class Basis:
-    """The instants a page answers at, both explicit."""
+    """What a page answers at, both explicit: validAt and the log position (with when that
+    position was recorded, for the reader; None before the first event)."""
 
     valid_at: datetime
-    known_at: datetime
+    position: int
+    known_at: datetime | None
     zone: str
 
     def query(self, **extra: str) -> str:
         """The query string of a permalink on this basis (plus `extra`)."""
-        items = {"validAt": iso(self.valid_at), "knownAt": iso(self.known_at)}
+        items = {"validAt": iso(self.valid_at), "position": str(self.position)}
         if self.zone != "UTC":
             items["timeZone"] = self.zone
         return urlencode({**items, **{k: v for k, v in extra.items() if v}})
 
     def at(self, valid_at: datetime) -> str:
         """The query string of the same basis at another validAt."""
-        return Basis(valid_at, self.known_at, self.zone).query()
+        return Basis(valid_at, self.position, self.known_at, self.zone).query()
 
     def local_date(self) -> str:
         """validAt's calendar date in the page's zone (the day view's default)."""
@@ -160,6 +168,47 @@ def instant_param(request: Request, name: str, zone: str) -> tuple[datetime, boo
     return parse_instant(name, text), True
 
 
+@dataclass(frozen=True)
+class Record:
+    """A record-time point of a page: the log position, when it was recorded, and whether
+    the URL named the position (otherwise the page redirects to its permalink)."""
+
+    position: int
+    known_at: datetime | None
+    explicit: bool
+
+
+def record_param(request: Request, zone: str, name: str = "knownAt") -> Record:
+    """The log position a page answers at: `knownAt` (or its `knownAtLocal` picker) as an
+    instant, which wins (a typed one in the form replaces the page's position), else
+    `position` (ASCII digits), else now. An instant and now resolve as in the API
+    (`timeline.proofs.head_for`: the last position recorded at or before it)."""
+    params = request.query_params
+    local, text = params.get(f"{name}Local", "").strip(), params.get(name, "").strip()
+    instant = None
+    if local:
+        instant = _local(f"{name}Local", local, zone)
+    elif text not in ("", "now"):
+        instant = parse_instant(name, text)
+    given = params.get("position", "").strip() if name == "knownAt" else ""
+    position = parse_position(given, "position") if instant is None and given else None
+    return resolve_record(request, instant, position)
+
+
+def resolve_record(request: Request, instant: datetime | None, position: int | None) -> Record:
+    """The Record of an instant (None: now) or a named position, once the read models hold
+    it (NotProjectedYet otherwise); a position beyond the log's head is refused."""
+    try:
+        head: TreeHead = proofs.head_for(engine_of(request), instant, position)
+    except InvalidInput as error:
+        raise InvalidInput("position", error.reason) from None
+    wait_for = getattr(request.app.state.services, "wait_for", None)
+    if wait_for is not None and not wait_for(head.position):
+        raise NotProjectedYet(f"the read models have not reached position {head.position} yet")
+    at = head.position if position is None else position
+    return Record(at, head.recorded_at, position is not None)
+
+
 def zone_param(request: Request) -> str:
     """The page's IANA time zone (`timeZone`, default UTC), checked."""
     zone = request.query_params.get("timeZone", "UTC").strip() or "UTC"
@@ -171,16 +220,20 @@ def basis(request: Request, **extra: str) -> Basis:
     """The page's basis; when an instant was not explicit, a Redirect to the permalink."""
     zone = zone_param(request)
     valid_at, valid_explicit = instant_param(request, "validAt", zone)
-    known_at, known_explicit = instant_param(request, "knownAt", zone)
-    found = Basis(valid_at, known_at, zone)
-    if not (valid_explicit and known_explicit):
+    record = record_param(request, zone)
+    found = Basis(valid_at, record.position, record.known_at, zone)
+    if not (valid_explicit and record.explicit):
         keep = {
             k: v
             for k, v in request.query_params.items()
-            if k not in ("validAt", "knownAt", "validAtLocal", "knownAtLocal", "timeZone")
+            if k not in (*_BASIS_PARAMETERS, "timeZone")
         }
         raise Redirect(f"{request.url.path}?{found.query(**keep, **extra)}")
     return found
+
+
+#: The query parameters of a page's basis (what a redirect to its permalink rewrites).
+_BASIS_PARAMETERS = ("validAt", "validAtLocal", "knownAt", "knownAtLocal", "position")
 
 
 def optional(request: Request, name: str) -> str | None:
@@ -256,6 +309,10 @@ async def page(request: Request, build: Callable[[], Any]) -> Response:
         return render(
             request, "error.html", 400, title="Bad request", field=error.field, message=error.reason
         )
+    except NotProjectedYet as error:
+        return render(
+            request, "error.html", 503, title="Not ready", field=None, message=error.message
+        )
     except NotFound as missing:
         return render(
             request,
@@ -288,7 +345,7 @@ async def home(request: Request) -> Response:
         policies = queries.list_policies(
             engine,
             b.valid_at,
-            b.known_at,
+            b.position,
             owner=filters["owner"],
             jurisdiction=filters["jurisdiction"],
             status=filters["status"],
@@ -296,8 +353,8 @@ async def home(request: Request) -> Response:
             first=PAGE_SIZE,
             after=optional(request, "after"),
         )
-        actions = queries.list_regulatory_actions(engine, b.valid_at, b.known_at, first=PAGE_SIZE)
-        actors = queries.list_actors(engine, b.valid_at, b.known_at, first=PAGE_SIZE)
+        actions = queries.list_regulatory_actions(engine, b.valid_at, b.position, first=PAGE_SIZE)
+        actors = queries.list_actors(engine, b.valid_at, b.position, first=PAGE_SIZE)
         return render(
             request,
             "home.html",
@@ -323,8 +380,8 @@ HIT_PAGES = {"policy": "/policies/", "regulatory-action": "/actions/"}
 
 @router.get("/search", response_class=HTMLResponse)
 async def search(request: Request) -> Response:
-    """Full-text search at the page's basis: what said these words at validAt, as known at
-    knownAt; each hit links to its page on the same basis."""
+    """Full-text search at the page's basis: what said these words at validAt, as known
+    right after the page's log position; each hit links to its page on the same basis."""
 
     def build() -> Response:
         b = basis(request)
@@ -334,7 +391,7 @@ async def search(request: Request) -> Response:
                 engine_of(request),
                 words,
                 b.valid_at,
-                b.known_at,
+                b.position,
                 first=PAGE_SIZE,
                 after=optional(request, "after"),
             )
@@ -357,9 +414,9 @@ async def search(request: Request) -> Response:
     return await page(request, build)
 
 
-def _known_policy(engine: Any, slug: str, known_at: datetime) -> list[PolicyVersion]:
+def _known_policy(engine: Any, slug: str, position: int) -> list[PolicyVersion]:
     """Every version of the policy as known then; NotFound when none (nor now)."""
-    versions = queries.policy_history(engine, slug, known_at)
+    versions = queries.policy_history(engine, slug, position)
     if not versions and not queries.policy_history(engine, slug):
         raise NotFound(f"policy {slug!r}")
     return versions
@@ -376,13 +433,13 @@ async def policy_day(request: Request, slug: str) -> Response:
             day = date.fromisoformat(text)
         except ValueError:
             raise InvalidInput("date", f"{text[:40]!r} is not a date such as 2022-03-13") from None
-        known_at, explicit = instant_param(request, "knownAt", zone)
-        if not explicit:
-            query = {"date": day.isoformat(), "timeZone": zone, "knownAt": iso(known_at)}
+        record = record_param(request, zone)
+        if not record.explicit:
+            query = {"date": day.isoformat(), "timeZone": zone, "position": record.position}
             raise Redirect(f"{request.url.path}?{urlencode(query)}")
         engine = engine_of(request)
-        _known_policy(engine, slug, known_at)
-        versions = queries.policy_on(engine, slug, day, zone, known_at)
+        _known_policy(engine, slug, record.position)
+        versions = queries.policy_on(engine, slug, day, zone, record.position)
         start, end = queries.day_bounds(day, zone)
         return render(
             request,
@@ -390,7 +447,7 @@ async def policy_day(request: Request, slug: str) -> Response:
             slug=slug,
             day=day,
             zone=zone,
-            known_at=known_at,
+            record=record,
             versions=versions,
             start=start,
             end=end,
@@ -408,37 +465,56 @@ async def policy_diff(request: Request, slug: str) -> Response:
         mode = request.query_params.get("mode", "validAt")
         if mode not in ("validAt", "knownAt"):
             raise InvalidInput("mode", "validAt or knownAt")
-        from_at, from_explicit = instant_param(request, "from", zone)
-        to_at, to_explicit = instant_param(request, "to", zone)
-        other_name = "knownAt" if mode == "validAt" else "validAt"
-        other, other_explicit = instant_param(request, other_name, zone)
-        if not (from_explicit and to_explicit and other_explicit):
-            query = {"mode": mode, "from": iso(from_at), "to": iso(to_at), other_name: iso(other)}
-            raise Redirect(f"{request.url.path}?{urlencode(query)}")
-        engine = engine_of(request)
-        _known_policy(engine, slug, other if mode == "validAt" else to_at)
         if mode == "validAt":
-            before = queries.policy_at(engine, slug, from_at, other)
-            after = queries.policy_at(engine, slug, to_at, other)
+            from_at, from_explicit = instant_param(request, "from", zone)
+            to_at, to_explicit = instant_param(request, "to", zone)
+            record = record_param(request, zone)
+            explicit = from_explicit and to_explicit and record.explicit
+            query: dict[str, Any] = {"from": iso(from_at), "to": iso(to_at)}
+            query["position"] = record.position
+        else:  # two record-time points (positions, or instants that resolve to them)
+            valid_at, valid_explicit = instant_param(request, "validAt", zone)
+            first, second = (record_point(request, name, zone) for name in ("from", "to"))
+            explicit = valid_explicit and first.explicit and second.explicit
+            query = {"from": first.position, "to": second.position, "validAt": iso(valid_at)}
+        if not explicit:
+            raise Redirect(f"{request.url.path}?{urlencode({'mode': mode, **query})}")
+        engine = engine_of(request)
+        if mode == "validAt":
+            _known_policy(engine, slug, record.position)
+            before = queries.policy_at(engine, slug, from_at, record.position)
+            after = queries.policy_at(engine, slug, to_at, record.position)
+            shown: dict[str, Any] = {"from_at": from_at, "to_at": to_at, "other": record}
         else:
-            before = queries.policy_at(engine, slug, other, from_at)
-            after = queries.policy_at(engine, slug, other, to_at)
+            _known_policy(engine, slug, second.position)
+            before = queries.policy_at(engine, slug, valid_at, first.position)
+            after = queries.policy_at(engine, slug, valid_at, second.position)
+            shown = {"from_at": first, "to_at": second, "other": valid_at}
         changes = compare(before, after)
         return render(
             request,
             "diff.html",
             slug=slug,
             mode=mode,
-            other_name=other_name,
-            from_at=from_at,
-            to_at=to_at,
-            other=other,
+            **shown,
             before=before,
             after=after,
             changes=[clause_view(c) for c in changes],
         )
 
     return await page(request, build)
+
+
+def record_point(request: Request, name: str, zone: str) -> Record:
+    """A diff's record-time end: a log position (ASCII digits, explicit) or an instant (or
+    `<name>Local` picker; resolved, so the page redirects to the positions)."""
+    local = request.query_params.get(f"{name}Local", "").strip()
+    text = request.query_params.get(name, "").strip()
+    if not local and text.isascii() and text.isdigit():
+        return resolve_record(request, None, parse_position(text, name))
+    if local:
+        return resolve_record(request, _local(f"{name}Local", local, zone), None)
+    return resolve_record(request, instant_param(request, name, zone)[0], None)
 
 
 def compare(before: PolicyVersion | None, after: PolicyVersion | None) -> list[ClauseChange]:
@@ -479,6 +555,54 @@ def clause_view(change: ClauseChange) -> dict[str, Any]:
     }
 
 
+def _evidence(request: Request, kind: str, slug: str, report: bool) -> Response:
+    """The evidence bundle of a page's answer at its basis (timeline/evidence.py): a JSON
+    download, or its printable report; `timeline verify-evidence` checks the download."""
+    from timeline import evidence, evidence_report
+
+    b = basis(request)
+    try:
+        bundle = evidence.build(
+            request.app.state.services.timeline,
+            kind,
+            slug,
+            b.valid_at,
+            known_at_position=b.position,
+        )
+    except DomainNotFound as error:
+        raise NotFound(f"{kind} {slug!r}") from error
+    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+    if report:
+        return HTMLResponse(evidence_report.render(bundle), headers=headers)
+    name = f"evidence-{kind}-{slug.replace('/', '-')}-{bundle['head']['treeSize']}.json"
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Response(evidence.dumps(bundle), media_type="application/json", headers=headers)
+
+
+@router.get("/policies/{slug:path}/evidence", include_in_schema=False)
+async def policy_evidence(request: Request, slug: str) -> Response:
+    """The policy page's answer as an evidence bundle (JSON)."""
+    return await page(request, lambda: _evidence(request, "policy", slug, report=False))
+
+
+@router.get("/policies/{slug:path}/evidence/report", response_class=HTMLResponse)
+async def policy_evidence_report(request: Request, slug: str) -> Response:
+    """The policy page's evidence as the printable report."""
+    return await page(request, lambda: _evidence(request, "policy", slug, report=True))
+
+
+@router.get("/actions/{slug:path}/evidence", include_in_schema=False)
+async def action_evidence(request: Request, slug: str) -> Response:
+    """The action page's answer as an evidence bundle (JSON)."""
+    return await page(request, lambda: _evidence(request, "regulatory-action", slug, report=False))
+
+
+@router.get("/actions/{slug:path}/evidence/report", response_class=HTMLResponse)
+async def action_evidence_report(request: Request, slug: str) -> Response:
+    """The action page's evidence as the printable report."""
+    return await page(request, lambda: _evidence(request, "regulatory-action", slug, report=True))
+
+
 @router.get("/policies/{slug:path}", response_class=HTMLResponse)
 async def policy(request: Request, slug: str) -> Response:
     """The policy as in force at validAt as known at knownAt, with what shaped and answered it."""
@@ -486,13 +610,13 @@ async def policy(request: Request, slug: str) -> Response:
     def build() -> Response:
         b = basis(request)
         engine = engine_of(request)
-        versions = _known_policy(engine, slug, b.known_at)
-        shown = queries.policy_at(engine, slug, b.valid_at, b.known_at)
-        responses = queries.responses_to(engine, [slug], b.valid_at, b.known_at)[slug]
-        statements = queries.statements_responding_to(engine, [slug], b.valid_at, b.known_at)
+        versions = _known_policy(engine, slug, b.position)
+        shown = queries.policy_at(engine, slug, b.valid_at, b.position)
+        responses = queries.responses_to(engine, [slug], b.valid_at, b.position)[slug]
+        statements = queries.statements_responding_to(engine, [slug], b.valid_at, b.position)
         feed = queries.timeline_page(
             engine,
-            known_at=b.known_at,
+            known_at=b.position,
             policy=slug,
             kinds=["policy"],
             first=200,
@@ -504,6 +628,7 @@ async def policy(request: Request, slug: str) -> Response:
             "policy.html",
             basis=b,
             slug=slug,
+            evidence_path=f"/policies/{slug}/evidence",
             shown=shown,
             versions=versions,
             responses=responses,
@@ -523,16 +648,17 @@ async def action(request: Request, slug: str) -> Response:
     def build() -> Response:
         b = basis(request)
         engine = engine_of(request)
-        history = queries.regulatory_action_history(engine, slug, b.known_at)
+        history = queries.regulatory_action_history(engine, slug, b.position)
         if not history and not queries.regulatory_action_history(engine, slug):
             raise NotFound(f"regulatory action {slug!r}")
-        shown = queries.regulatory_action_at(engine, slug, b.valid_at, b.known_at)
+        shown = queries.regulatory_action_at(engine, slug, b.valid_at, b.position)
         any_version = shown or (history[0] if history else None)
         return render(
             request,
             "action.html",
             basis=b,
             slug=slug,
+            evidence_path=f"/actions/{slug}/evidence",
             shown=shown,
             about=any_version,
             history=history,
@@ -572,21 +698,22 @@ async def timeline(request: Request) -> Response:
 
     def build() -> Response:
         zone = zone_param(request)
-        known_at, explicit = instant_param(request, "knownAt", zone)
+        record = record_param(request, zone)
         params = request.query_params
         filters = {k: optional(request, k) for k in ("actor", "jurisdiction", "policy", "kind")}
         if filters["kind"] is not None and filters["kind"] not in AGGREGATE_KINDS:
             raise InvalidInput("kind", f"one of {', '.join(AGGREGATE_KINDS)}")
-        if not explicit:
-            keep = {k: v for k, v in params.items() if k not in ("knownAt", "knownAtLocal") and v}
-            raise Redirect(f"{request.url.path}?{urlencode({**keep, 'knownAt': iso(known_at)})}")
+        if not record.explicit:
+            keep = {k: v for k, v in params.items() if k not in _BASIS_PARAMETERS and v}
+            query = {**keep, "position": record.position}
+            raise Redirect(f"{request.url.path}?{urlencode(query)}")
         from_ = parse_instant("from", params["from"]) if optional(request, "from") else None
         to = parse_instant("to", params["to"]) if optional(request, "to") else None
         feed = queries.timeline_page(
             engine_of(request),
             from_=from_,
             to=to,
-            known_at=known_at,
+            known_at=record.position,
             actor=filters["actor"],
             jurisdiction=filters["jurisdiction"],
             policy=filters["policy"],
@@ -600,7 +727,7 @@ async def timeline(request: Request) -> Response:
             "timeline.html",
             feed=feed,
             filters=filters,
-            known_at=known_at,
+            record=record,
             zone=zone,
             from_=from_,
             to=to,

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from entrypoints.cli import io, project, query, search, serve, tokens, verify, webhooks
+from entrypoints.cli import evidence, io, project, query, search, serve, tokens, verify, webhooks
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -29,7 +29,8 @@ app = typer.Typer(
 
 #: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable or holding no
 #: log (a read names the URL), 70 a bug, 78 a setting (TIMELINE_*) is invalid; verify adds
-#: 5 (tampered) and 6 (empty log); serve adds 7 (the address is in use or not ours to bind).
+#: 5 (tampered) and 6 (empty log), verify-evidence 5 (a part did not verify); serve adds 7
+#: (the address is in use or not ours to bind).
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG, EXIT_CONFIG = 1, 3, 4, 70, 78
 EXIT_ADDRESS = 7
 
@@ -42,7 +43,7 @@ def version() -> None:
     typer.echo(package_version("policy-timeline"))
 
 
-for module in (serve, query, search, io, project, tokens, webhooks):
+for module in (serve, query, search, io, project, tokens, webhooks, evidence):
     module.register(app)
 verify.register(app)
 

@@ -180,6 +180,23 @@ def has_table(engine: Engine, name: str) -> bool:
     return inspect(engine).has_table(name)
 
 
+def basis(engine: Engine, known_at: datetime | None, position: str | None) -> int:
+    """The log position a point-in-time command answers at: `--position N` (ASCII digits,
+    the one cursor parser), or the one `--known-at` (default now) resolves to, by the API's
+    own rule (`timeline.proofs.position_for`); both, or a position beyond the head, refused
+    naming the option."""
+    from timeline import proofs
+    from timeline.cursors import optional_position
+
+    given = optional_position(position, "--position")
+    if known_at is not None and given is not None:
+        raise InvalidInput("--position", "give --known-at or --position, not both")
+    try:
+        return proofs.position_for(engine, known_at, given)
+    except InvalidInput as error:
+        raise InvalidInput("--position", error.reason) from None
+
+
 def parse_instant(option: str, text: str | None) -> datetime | None:
     """`--valid-at` and friends: an instant with an offset (the one parser of domain/values.py),
     or 'now'; None when not given. A date or a time without an offset gets a hint."""

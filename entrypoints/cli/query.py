@@ -17,6 +17,7 @@ import typer
 from domain.values import check_slug
 from entrypoints.cli.console import (
     INSTANT_HELP,
+    basis,
     check_time_zone,
     out,
     parse_day,
@@ -39,6 +40,13 @@ KNOWN_AT = typer.Option(
     f"moment of the record. {INSTANT_HELP} "
     "Default: now.",
 )
+POSITION = typer.Option(
+    None,
+    "--position",
+    metavar="N",
+    help="Answer exactly as the service would have right after log position N (what a "
+    "citation names); not with --known-at.",
+)
 JSON = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")
 
 
@@ -58,6 +66,7 @@ def at(
     policy: str = typer.Argument(..., metavar="POLICY", help="Policy id, e.g. meta/hate-speech."),
     valid_at: str | None = VALID_AT,
     known_at: str | None = KNOWN_AT,
+    position: str | None = POSITION,
     as_json: bool = JSON,
 ) -> None:
     """What a policy said at one moment (--valid-at), as known at another (--known-at)."""
@@ -67,10 +76,11 @@ def at(
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
     with read_models() as engine:
-        version = queries.policy_at(engine, policy, valid, known)
+        at_position = basis(engine, known, position)
+        version = queries.policy_at(engine, policy, valid, at_position)
         if version is None:
             require(engine, "policy", policy)
-        responses = queries.responses_to(engine, [policy], valid, known).get(policy, [])
+        responses = queries.responses_to(engine, [policy], valid, at_position).get(policy, [])
     if as_json:
         print_json(
             {**_version_json(version), "responses": [_action_json(a) for a in responses]}
@@ -80,7 +90,7 @@ def at(
     elif version is None:
         out().print(
             f"policy {policy!r} had no version in force at {render.moment(valid)} "
-            f"(as known at {render.moment(known)})"
+            f"(as known at {render.basis(known, at_position)})"
         )
     else:
         render.policy_version(out(), version)
@@ -92,6 +102,7 @@ def on(
     day: str = typer.Argument(..., metavar="DATE", help="Calendar day, YYYY-MM-DD."),
     tz: str = typer.Option("UTC", "--tz", help="Time zone of the day, e.g. Europe/Moscow."),
     known_at: str | None = KNOWN_AT,
+    position: str | None = POSITION,
     as_json: bool = JSON,
 ) -> None:
     """Every version of a policy in force at any moment of a calendar day, in order.
@@ -106,7 +117,8 @@ def on(
     zone = check_time_zone("--tz", tz)
     known = parse_instant("--known-at", known_at)
     with read_models() as engine:
-        versions = queries.policy_on(engine, policy, date_, zone, known)
+        at_position = basis(engine, known, position)
+        versions = queries.policy_on(engine, policy, date_, zone, at_position)
         if not versions:
             require(engine, "policy", policy)
     if as_json:
@@ -122,6 +134,7 @@ def on(
 def history(
     policy: str = typer.Argument(..., metavar="POLICY", help="Policy id, e.g. meta/hate-speech."),
     known_at: str | None = KNOWN_AT,
+    position: str | None = POSITION,
     as_json: bool = JSON,
 ) -> None:
     """Every version of a policy over valid time, as known at --known-at."""
@@ -131,13 +144,14 @@ def history(
     check_slug("POLICY", policy)
     known = parse_instant("--known-at", known_at)
     with read_models() as engine:
-        versions = queries.policy_history(engine, policy, known)
+        at_position = basis(engine, known, position)
+        versions = queries.policy_history(engine, policy, at_position)
         if not versions:
             require(engine, "policy", policy)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
-    out().print(render.history_table(policy, versions, known))
+    out().print(render.history_table(policy, versions, render.basis(known, at_position)))
 
 
 def diff(
@@ -145,6 +159,7 @@ def diff(
     from_: str = typer.Argument(..., metavar="FROM", help=f"First moment. {INSTANT_HELP}"),
     to: str = typer.Argument(..., metavar="TO", help=f"Second moment. {INSTANT_HELP}"),
     known_at: str | None = KNOWN_AT,
+    position: str | None = POSITION,
     show_all: bool = typer.Option(False, "--all", help="Also list unchanged clauses."),
     as_json: bool = JSON,
 ) -> None:
@@ -157,7 +172,8 @@ def diff(
     known = parse_instant("--known-at", known_at)
     assert start is not None and end is not None
     with read_models() as engine:
-        result = queries.policy_diff(engine, policy, start, end, known)
+        at_position = basis(engine, known, position)
+        result = queries.policy_diff(engine, policy, start, end, at_position)
         if result.before is None and result.after is None:
             require(engine, "policy", policy)
     if as_json:
@@ -172,6 +188,7 @@ def status(
     ),
     valid_at: str | None = VALID_AT,
     known_at: str | None = KNOWN_AT,
+    position: str | None = POSITION,
     as_json: bool = JSON,
 ) -> None:
     """A regulatory action's status at a moment: ANNOUNCED, IN_EFFECT or LIFTED."""
@@ -181,7 +198,8 @@ def status(
     check_slug("ACTION", action)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
     with read_models() as engine:
-        version = queries.regulatory_action_at(engine, action, valid, known)
+        at_position = basis(engine, known, position)
+        version = queries.regulatory_action_at(engine, action, valid, at_position)
         if version is None:
             require(engine, "regulatory-action", action)
     if as_json:
@@ -189,7 +207,7 @@ def status(
     elif version is None:
         out().print(
             f"regulatory action {action!r} did not exist yet at {render.moment(valid)} "
-            f"(as known at {render.moment(known)})"
+            f"(as known at {render.basis(known, at_position)})"
         )
     else:
         render.regulatory_action(out(), version, valid)

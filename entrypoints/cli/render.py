@@ -22,6 +22,11 @@ _STATUS_STYLE = {
 }
 
 
+def basis(known_at: datetime | None, position: int) -> str:
+    """The record-time basis of an answer: `2022-03-12 ... (log position 7)`."""
+    return f"{moment(known_at)} (log position {position})"
+
+
 def moment(value: datetime | None, missing: str = "now", zone: str = "UTC") -> str:
     """An instant as `2022-03-13 21:00:00+00:00` in `zone` (UTC by default)."""
     if value is None:
@@ -42,9 +47,10 @@ def short(value: datetime | None, missing: str = "-") -> str:
     )
 
 
-def history_table(slug: str, versions: list[PolicyVersion], known_at: datetime | None) -> Table:
-    """One row per valid-time version: when it was in force and which event made it."""
-    table = Table(title=f"{slug}: history as known at {moment(known_at)}")
+def history_table(slug: str, versions: list[PolicyVersion], known: str) -> Table:
+    """One row per valid-time version: when it was in force and which event made it; `known`
+    says as known when (`basis`)."""
+    table = Table(title=f"{slug}: history as known at {known}")
     for column in ("valid from", "valid to", "made by"):
         table.add_column(column, no_wrap=True)
     table.add_column("title")

@@ -26,7 +26,7 @@ def api_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
 
 
 def test_an_actor_is_named_as_at_the_moment_asked_about(api: ApiServer) -> None:
-    query = "query($at: DateTime) { actor(id: \"meta\", validAt: $at) { id name formerNames } }"
+    query = 'query($at: DateTime) { actor(id: "meta", validAt: $at) { id name formerNames } }'
     before = api.execute(query, {"at": "2021-01-01T00:00:00Z"})["actor"]
     after = api.execute(query, {"at": "2022-03-11T00:00:00Z"})["actor"]
     assert before["name"] == "Facebook, Inc."

@@ -32,7 +32,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CODES = {"BAD_INPUT", "NOT_FOUND", "CONFLICT", "UNAUTHENTICATED", "FORBIDDEN"}
 QUERY_EXAMPLES, MUTATION_EXAMPLES, REST_EXAMPLES = 12, 25, 40
 #: REST answers that depend on what the log holds: a valid position may name no event.
-EVIDENCE = {"/log/head", "/log/proofs/inclusion", "/log/proofs/consistency"}
+#: Paths whose well-formed values can name what the log does not hold (an id, a position).
+EVIDENCE = {
+    "/log/head",
+    "/log/proofs/inclusion",
+    "/log/proofs/consistency",
+    "/evidence",
+    "/evidence/report",
+}
 
 #: Instants that matter: with and without offsets, far past and future, out of range, junk.
 INSTANTS = [

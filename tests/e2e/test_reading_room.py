@@ -51,11 +51,11 @@ def api_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
 
 
 def permalink(api: ApiServer, path: str) -> str:
-    """The permalink a page asked for "now" redirects to (the resolved knownAt in it)."""
+    """The permalink a page asked for "now" redirects to (the resolved log position in it)."""
     response = httpx.get(api.url + path, follow_redirects=False)
     assert response.status_code == 303, response.text[:500]
     location = response.headers["location"]
-    assert "knownAt=" in location and "=now" not in location
+    assert "position=" in location and "=now" not in location and "knownAt" not in location
     return api.url + location
 
 
@@ -100,7 +100,7 @@ def test_hate_speech_policy_before_and_after_the_narrowing(api: ApiServer, tmp_p
             page.inner_text("footer")
         )
         head = page.get_attribute(".evidence a", "href")
-        assert head is not None and head.startswith("/log/head?knownAt=")
+        assert head is not None and head.startswith("/log/head?knownAtPosition=")
         signed = httpx.get(api.url + head)  # the signed tree head the page was answered at
         assert signed.status_code == 200, signed.text
         after = open_page(page, march_14, tmp_path, "policy-14-march")
@@ -124,9 +124,9 @@ def test_the_policy_page_on_a_phone_in_print_and_by_keyboard(
         page.click("form.basis button")
         page.wait_for_url("**validAt=2022-03-13T21:00:00Z**")
         assert (
-            parse_qs(urlsplit(page.url).query)["knownAt"]
-            == parse_qs(urlsplit(url).query)["knownAt"]
-        )  # the record's instant is kept
+            parse_qs(urlsplit(page.url).query)["position"]
+            == parse_qs(urlsplit(url).query)["position"]
+        )  # the record's position is kept
         assert page.inner_text(f"#clause-{ALLOWANCE_CLAUSE} .scope-list") == "UA"
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "Skip to content"
@@ -183,7 +183,7 @@ def test_the_instagram_restriction_announced_then_in_effect(api: ApiServer, tmp_
 def test_home_and_timeline_pages(api: ApiServer, tmp_path: Path) -> None:
     with offline_page(api.url) as (page, record):
         page.goto(api.url + "/")  # redirected to the permalink of now
-        assert "validAt=" in page.url and "knownAt=" in page.url
+        assert "validAt=" in page.url and "position=" in page.url
         home = open_page(page, permalink(api, "/?validAt=2022-03-12T00:00:00Z"), tmp_path, "home")
         assert "Hate Speech" in home and INSTAGRAM_RESTRICTION in home
         page.fill("#jurisdiction", "UA")
@@ -209,7 +209,7 @@ def test_home_and_timeline_pages(api: ApiServer, tmp_path: Path) -> None:
 def test_a_permalink_opened_after_a_correction_shows_the_old_answer(
     database_url: str, tmp_path: Path
 ) -> None:
-    """On SQLite and PostgreSQL: the resolved knownAt keeps its microseconds in both."""
+    """On SQLite and PostgreSQL: the permalink names the log position it was answered at."""
     for api in demo_server(database_url):
         link = permalink(api, f"{SLUG_PATH}?validAt=2022-03-09T00:00:00Z")
         with offline_page(api.url) as (page, record):
@@ -250,7 +250,8 @@ def test_the_pages_run_no_script_and_name_only_this_server(api: ApiServer) -> No
 def test_an_unknown_slug_is_a_404_page(api: ApiServer) -> None:
     for path in ("/policies/meta/nothing", "/actions/nobody/nothing"):
         response = httpx.get(
-            api.url + path + "?validAt=2022-03-11T00:00:00Z&knownAt=2030-01-01T00:00:00Z"
+            api.url + path + "?validAt=2022-03-11T00:00:00Z&knownAt=2030-01-01T00:00:00Z",
+            follow_redirects=True,
         )
         assert response.status_code == 404
         assert "text/html" in response.headers["content-type"] and "Not found" in response.text
@@ -306,7 +307,7 @@ def test_closed_reads_need_the_login_cookie(sqlite_url: str) -> None:
         assert ok.headers["location"] == f"{target.path}?{target.query}"
         cookie = ok.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
-        with httpx.Client(cookies=ok.cookies) as browser:
+        with httpx.Client(cookies=ok.cookies, follow_redirects=True) as browser:
             shown = browser.get(page)
             assert shown.status_code == 200 and "Hate Speech" in shown.text
             tokens.revoke_token(api.services.timeline.engine, api.read_token.split("_")[1])
@@ -331,12 +332,32 @@ def test_search_from_the_home_page_finds_the_allowance_at_its_date(
         assert "russian soldiers" in page.inner_text(".hit mark").lower()
         query = parse_qs(urlsplit(page.url).query)
         assert query["validAt"] == ["2022-03-12T09:00:00Z"]
-        assert query["knownAt"] == parse_qs(urlsplit(home).query)["knownAt"]
+        assert query["position"] == parse_qs(urlsplit(home).query)["position"]
+        assert "knownAt" not in query
         page.click(".hit a")  # to the policy page at the same basis
         page.wait_for_url(f"**{SLUG_PATH}?**")
-        assert parse_qs(urlsplit(page.url).query)["validAt"] == query["validAt"]
+        linked = parse_qs(urlsplit(page.url).query)
+        assert linked["validAt"] == query["validAt"] and linked["position"] == query["position"]
         assert page.is_visible(f"#clause-{ALLOWANCE_CLAUSE}")
         before = page.url.replace("/policies/meta/hate-speech?", "/search?q=Russian+soldiers&")
         before = before.replace("2022-03-12T09:00:00Z", "2022-03-01T00:00:00Z")
         assert "Nothing said that" in open_page(page, before, tmp_path, "search-1-march")
     assert_only_the_server(record, api)
+
+
+def test_a_known_at_instant_redirects_to_the_position_it_resolves_to(api: ApiServer) -> None:
+    head = httpx.get(api.url + "/log/head", params={"knownAtPosition": 12}).json()
+    response = httpx.get(
+        f"{api.url}{SLUG_PATH}",
+        params={"validAt": "2022-03-14T12:00:00Z", "knownAt": head["recordedAt"]},
+    )
+    assert response.status_code == 303
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["position"] == ["12"] and "knownAt" not in query
+    page = httpx.get(api.url + response.headers["location"])
+    assert "as known right after log position <strong>12</strong>" in page.text
+    assert "knownAtPosition=12" in page.text  # the signed head it was answered at
+    beyond = httpx.get(f"{api.url}{SLUG_PATH}?validAt=2022-03-14T12:00:00Z&position=999999")
+    assert beyond.status_code == 400 and '<code class="field-name">position</code>' in beyond.text
+    spelled = httpx.get(f"{api.url}{SLUG_PATH}?validAt=2022-03-14T12:00:00Z&position=%D9%A3")
+    assert spelled.status_code == 400 and '<code class="field-name">position</code>' in spelled.text

@@ -11,15 +11,22 @@ from support import node
 from api.schema import SCHEMA_FILE, schema_sdl
 
 QUERIES = {
-    "policy": {"id", "validAt", "knownAt"},
-    "policyOn": {"id", "date", "timeZone", "knownAt"},
-    "policies": {"validAt", "knownAt", "filter", "first", "after"},
-    "policyHistory": {"id", "knownAt"},
-    "policyDiff": {"id", "fromValidAt", "toValidAt", "knownAt"},
-    "regulatoryAction": {"id", "validAt", "knownAt"},
-    "regulatoryActions": {"validAt", "knownAt", "filter", "first", "after"},
-    "timeline": {"from", "to", "knownAt", "filter", "first", "after"},
+    "policy": {"id", "validAt", "knownAt", "knownAtPosition"},
+    "policyOn": {"id", "date", "timeZone", "knownAt", "knownAtPosition"},
+    "policies": {"validAt", "knownAt", "knownAtPosition", "filter", "first", "after"},
+    "policyHistory": {"id", "knownAt", "knownAtPosition"},
+    "policyDiff": {"id", "fromValidAt", "toValidAt", "knownAt", "knownAtPosition"},
+    "regulatoryAction": {"id", "validAt", "knownAt", "knownAtPosition"},
+    "regulatoryActions": {"validAt", "knownAt", "knownAtPosition", "filter", "first", "after"},
+    "timeline": {"from", "to", "knownAt", "knownAtPosition", "filter", "first", "after"},
     "events": {"after", "first", "filter"},
+    "statement": {"id", "knownAt", "knownAtPosition"},
+    "statements": {"knownAt", "knownAtPosition", "actor", "first", "after"},
+    "actor": {"id", "validAt", "knownAt", "knownAtPosition"},
+    "actors": {"validAt", "knownAt", "knownAtPosition", "first", "after"},
+    "regulatoryActionHistory": {"id", "knownAt", "knownAtPosition"},
+    "logHead": {"knownAt", "knownAtPosition"},
+    "evidence": {"kind", "id", "validAt", "knownAt", "knownAtPosition"},
 }
 MUTATIONS = {
     "announcePolicy",

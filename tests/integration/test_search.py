@@ -298,15 +298,15 @@ def test_unknown_kinds_and_cursors_are_refused(demo: Services) -> None:
     assert cursor.value.field == "after"
 
 
-def test_a_schema_4_database_is_migrated_by_a_rebuild(demo: Services) -> None:
-    """A database of schema 4 has no search documents: the runner finds the old version and
+def test_a_schema_5_database_is_migrated_by_a_rebuild(demo: Services) -> None:
+    """A database of schema 5 has no search documents: the runner finds the old version and
     rebuilds from the log, after which the search answers."""
     engine = demo.timeline.engine
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
             connection.execute(text(f"DROP TABLE {t.fts_name(t.search)}"))
         connection.execute(text(f"DROP TABLE {t.search.name}"))
-        connection.execute(update(t.tracking).values(schema_version=4))
+        connection.execute(update(t.tracking).values(schema_version=5))
     t.create_tables(engine)  # what the new code does first: an empty search table
     at = msk("2022-03-12T12:00:00")
     assert fulltext.search(engine, "Russian soldiers", at).items == ()
