@@ -430,7 +430,8 @@ class Query:
         resolver=fulltext.search,
         description="Full-text search in time: the policies, regulatory actions and "
         "statements whose title, summary, clause or text said these words at validAt, as "
-        "known at knownAt, best rank first, with highlighted snippets.",
+        "known at knownAt or right after knownAtPosition (as every read), best rank first, with "
+        "highlighted snippets.",
     )
 
     log_head: proofs.SignedTreeHeadType = strawberry.field(

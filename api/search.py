@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.arguments import After, First, KnownAt, ValidAt
+from api.arguments import After, First, KnownAt, KnownAtPosition, ValidAt
 from api.connections import Connection, connection
 from api.context import Context, run
 from projections import search as fulltext
@@ -84,6 +84,7 @@ async def search(
     ],
     valid_at: ValidAt = None,
     known_at: KnownAt = None,
+    known_at_position: KnownAtPosition = None,
     kinds: Annotated[
         list[str] | None,
         strawberry.argument(description="policy, regulatory-action, statement; default all."),
@@ -92,14 +93,16 @@ async def search(
     after: After = None,
 ) -> SearchConnection:
     """Policies, regulatory actions and statements whose title, summary, clause or text
-    said these words at validAt, as known at knownAt."""
+    said these words at validAt, as known right after the read's log position (knownAt or
+    knownAtPosition, resolved as every read's)."""
     await info.context.authorize_read()
+    at = await info.context.basis(known_at, known_at_position)
     page = await run(
         fulltext.search,
         info.context.engine,
         query,
         valid_at,
-        known_at,
+        at,
         kinds=tuple(kinds or ()),
         first=info.context.page_size(first),
         after=after,

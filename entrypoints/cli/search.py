@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from entrypoints.cli.console import out, parse_instant, print_json, read_models
-from entrypoints.cli.query import JSON, KNOWN_AT, VALID_AT
+from entrypoints.cli.console import basis, out, parse_instant, print_json, read_models
+from entrypoints.cli.query import JSON, KNOWN_AT, POSITION, VALID_AT
 
 #: The search's argument names as the command line spells them.
 _OPTIONS = {"query": "QUERY", "kinds": "--kind", "first": "--first", "after": "--after"}
@@ -21,6 +21,7 @@ def search(
     ),
     valid_at: str | None = VALID_AT,
     known_at: str | None = KNOWN_AT,
+    position: str | None = POSITION,
     kind: list[str] = typer.Option(
         [], "--kind", help="policy, regulatory-action or statement (repeatable); default all."
     ),
@@ -28,7 +29,7 @@ def search(
     as_json: bool = JSON,
 ) -> None:
     """Which policies, regulatory actions and statements said these words at a moment
-    (--valid-at), as known at another (--known-at)."""
+    (--valid-at), as known at another (--known-at, or right after log position --position)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -37,8 +38,9 @@ def search(
 
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
     with read_models() as engine:
+        at_position = basis(engine, known, position)
         try:
-            page = fulltext.search(engine, query, valid, known, kinds=kind, first=first)
+            page = fulltext.search(engine, query, valid, at_position, kinds=kind, first=first)
         except InvalidInput as refused:  # name the argument as typed here
             name = refused.field.split("[")[0]
             raise InvalidInput(_OPTIONS.get(name, refused.field), refused.reason) from None

@@ -96,3 +96,41 @@ def test_timeline_search_answers_in_the_terminal(demo: tuple[ApiServer, str]) ->
     refused = run("x" * 10_000)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.startswith("error: QUERY:")
+
+
+BY_POSITION = (
+    "query($q: String!, $at: DateTime, $known: DateTime, $p: Int) { "
+    "search(query: $q, validAt: $at, knownAt: $known, knownAtPosition: $p) { totalCount "
+    "nodes { id } } }"
+)
+
+
+def test_search_answers_by_log_position_like_every_read(demo: tuple[ApiServer, str]) -> None:
+    """knownAtPosition and the instant it resolves to give the same hits; before the
+    allowance was recorded, none; a future position or both bases are BAD_INPUT; the CLI's
+    --position answers alike."""
+    api, url = demo
+    head = api.execute("{ logHead { position recordedAt } }")["logHead"]
+    words = {"q": '"Russian soldiers"', "at": "2022-03-12T12:00:00+03:00"}
+    at_head = api.execute(BY_POSITION, {**words, "p": head["position"]})["search"]
+    assert at_head["nodes"] == [{"id": "meta/hate-speech"}]
+    by_instant = api.execute(BY_POSITION, {**words, "known": head["recordedAt"]})["search"]
+    assert by_instant == at_head
+    assert api.execute(BY_POSITION, {**words, "p": 1})["search"]["totalCount"] == 0
+    for wrong in ({"p": head["position"] + 1000}, {"p": 1, "known": head["recordedAt"]}):
+        [error] = api.errors(BY_POSITION, {**words, **wrong})
+        assert error["extensions"]["code"] == "BAD_INPUT"
+        assert error["extensions"]["field"] == "knownAtPosition"
+    env = {**os.environ, "TIMELINE_DATABASE_URL": url, "COLUMNS": "140"}
+    env.pop("TIMELINE_DEBUG", None)
+    command = [TIMELINE, "search", '"Russian soldiers"', "--valid-at", words["at"], "--json"]
+    for position, expected in ((str(head["position"]), ["meta/hate-speech"]), ("1", [])):
+        found = subprocess.run(
+            [*command, "--position", position],
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
+        assert found.returncode == 0, found.stderr
+        assert [h["id"] for h in json.loads(found.stdout)["hits"]] == expected
