@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from api import events as ev
 from api import log_head as proofs
+from api import search as fulltext
 from api.arguments import (
     ActionId,
     ActorId,
@@ -56,7 +57,11 @@ class PolicyFilter:
         default=None, description="Policies with a clause applying there (ISO 3166 code)."
     )
     status: PolicyStatus | None = strawberry.field(default=None, description="ACTIVE or WITHDRAWN.")
-    search: str | None = strawberry.field(default=None, description="Words in title or text.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words in its title, summary or a clause (full-text, as `search`), "
+        "or a piece of its id.",
+    )
 
 
 @strawberry.input(description="Which regulatory actions to list: every given field must match.")
@@ -488,6 +493,14 @@ class Query:
             ev.stream_filter(filter),
         )
         return ev.connection(page, start)
+
+    search: fulltext.SearchConnection = strawberry.field(
+        resolver=fulltext.search,
+        description="Full-text search in time: the policies, regulatory actions and "
+        "statements whose title, summary, clause or text said these words at validAt, as "
+        "known at knownAt or right after knownAtPosition (as every read), best rank first, with "
+        "highlighted snippets.",
+    )
 
     log_head: proofs.SignedTreeHeadType = strawberry.field(
         resolver=proofs.log_head,

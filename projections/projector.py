@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from domain import Fact
 from domain.facts import REDACTED
 from domain.redaction import placeholder, redact
+from projections import search as fulltext
 from projections import tables as t
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
@@ -70,6 +71,7 @@ class _Batch:
     tags: list[dict[str, Any]] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
+    documents: list[dict[str, Any]] = field(default_factory=list)  # full-text search
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -220,6 +222,19 @@ class Projector:
                 {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
                 for cited in row.cites
             )
+            document = fulltext.document(kind, row)
+            if document is not None:
+                batch.documents.append(
+                    {
+                        "id": (position << t.RTREE_SEQ_BITS) + seq,
+                        "opened_by": position,
+                        "seq": seq,
+                        "kind": kind,
+                        "slug": slug,
+                        "field": document[0],
+                        "body": document[1],
+                    }
+                )
             seq += 1
         for key in change.closed_entries:
             batch.close(feed_table, memo.open_entries.pop(key), at, position)
@@ -310,6 +325,8 @@ class Projector:
             connection.execute(insert(tables.responses), batch.links)
         if batch.tags:
             connection.execute(insert(tables.timeline_tags), batch.tags)
+        if batch.documents:
+            fulltext.store(connection, tables.search, batch.documents)
 
 
 @dataclass(frozen=True)
@@ -373,10 +390,12 @@ def _delete_aggregate(
             ),
             keys,
         )
+        ids = [(r.opened_by << t.RTREE_SEQ_BITS) + r.seq for r in rows]
         if connection.dialect.name == "sqlite" and table.name in t.STABBED:
             tree = t.rtree_table(table)
-            ids = [(r.opened_by << t.RTREE_SEQ_BITS) + r.seq for r in rows]
             connection.execute(delete(tree).where(tree.c.id.in_(ids)))
+        if table is not tables.timeline_entries:
+            fulltext.forget(connection, tables.search, ids)
         connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
     connection.execute(delete(tables.facts).where(tables.facts.c.aggregate_id == aggregate_id))
     return refs

@@ -494,8 +494,9 @@ def list_policies(
 ) -> Page[PolicyVersion]:
     """Policies in force at `valid_at`, ordered by slug, keyset-paginated by opaque cursor.
 
-    `jurisdiction` matches policies with a clause scoped to it; `search` looks in slug and
-    title, case-insensitively; `total_count` counts every match over all pages."""
+    `jurisdiction` matches policies with a clause scoped to it; `search` is the full-text
+    search (`projections/search.py`: a title, summary or clause holding its words) or a
+    piece of the slug; `total_count` counts every match over all pages."""
     first = decode.check_first(first)
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     pv, pp = t.policy_versions, t.policy_parts
@@ -512,11 +513,12 @@ def list_policies(
     if jurisdiction is not None:
         conditions.append(part(pp.c.jurisdictions.contains(f",{jurisdiction},", autoescape=True)))
     if search:
-        needle = search.lower()
+        from projections.search import matching_policies  # it builds on this module
+
         conditions.append(
             or_(
-                part(pp.c.part == "head", func.lower(pp.c.title).contains(needle, autoescape=True)),
-                pv.c.slug.contains(needle, autoescape=True),
+                matching_policies(engine.dialect.name, "filter.search", search, v, k),
+                pv.c.slug.contains(search.lower(), autoescape=True),
             )
         )
     total = _count(engine, _policy_select(k, counted=False).where(*conditions))

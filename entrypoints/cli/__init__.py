@@ -15,7 +15,18 @@ import sys
 
 import typer
 
-from entrypoints.cli import evidence, io, project, query, redact, serve, tokens, verify, webhooks
+from entrypoints.cli import (
+    evidence,
+    io,
+    project,
+    query,
+    redact,
+    search,
+    serve,
+    tokens,
+    verify,
+    webhooks,
+)
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -48,7 +59,7 @@ def version() -> None:
     typer.echo(package_version("policy-timeline"))
 
 
-for module in (serve, query, io, project, tokens, webhooks, evidence):
+for module in (serve, query, search, io, project, tokens, webhooks, evidence):
     module.register(app)
 verify.register(app)
 redact.register(app)

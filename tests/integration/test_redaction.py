@@ -20,7 +20,7 @@ from sqlalchemy import delete, inspect, select, update
 
 from domain.errors import InvalidInput
 from domain.redaction import redactable_fields
-from projections import queries
+from projections import queries, search
 from timeline import eventstore, integrity, merkle, proofs
 from timeline.bootstrap import Services, bootstrap
 from timeline.demo import load_demo
@@ -374,3 +374,18 @@ def test_a_bundle_made_after_the_redaction_verifies_and_answers_redacted(
     forged = json.loads(json.dumps(bundle))
     forged["events"][0]["payload"] = forged["events"][0]["payload"].replace("jane-roe", "john")
     assert not evidence_check.verify_bundle(forged).ok
+
+
+def test_redacted_words_are_no_longer_found_by_the_full_text_search(services: Services) -> None:
+    """The search documents (and SQLite's FTS5 index) of the rebuilt aggregate go with its
+    rows: an erased text is not findable, now or as known before the redaction."""
+    engine = services.timeline.engine
+    before = queries.statement_at(engine, SLUG)
+    assert before is not None
+    found = search.search(engine, '"Elm Street"', kinds=["statement"])
+    assert [hit.slug for hit in found.items] == [SLUG]
+    redact(services)
+    assert search.search(engine, '"Elm Street"', kinds=["statement"]).items == ()
+    past = search.search(engine, '"Elm Street"', known_at=before.known_from, kinds=["statement"])
+    assert past.items == ()
+    assert [h.slug for h in search.search(engine, "redacted", kinds=["statement"]).items] == [SLUG]
