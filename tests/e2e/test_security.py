@@ -303,6 +303,9 @@ def test_sql_injection_in_every_string_argument_changes_nothing_and_matches_noth
         "filter.jurisdiction",
         "filter.types",  # event types are checked against the known ones, like jurisdictions
         "filter.type",
+        "query",  # the search's words: none, or more than its limits, are refused
+        "filter.search",
+        "kinds",  # the search's kinds are checked against the known ones
     }, refused
     assert snapshot(demo_api.services.timeline.engine) == before
     verdict = integrity.verify(
