@@ -1,6 +1,7 @@
 """The one place where errors become what a client sees: a stable `extensions.code`.
 
-Domain errors carry their code (NOT_FOUND, BAD_INPUT, CONFLICT); the API adds UNAUTHENTICATED
+Domain errors carry their code (NOT_FOUND, NOT_YET_KNOWN, NOT_IN_FORCE, BAD_INPUT, CONFLICT) and
+what else a client needs (`TimelineError.extensions`); the API adds UNAUTHENTICATED
 and FORBIDDEN. Errors before execution (syntax, validation, limits, bad scalars) are BAD_INPUT.
 Anything unexpected is logged here and reaches the client as INTERNAL_SERVER_ERROR without a
 message from the code or a stack trace.
@@ -38,6 +39,8 @@ _VARIABLE = re.compile(
 )
 _LITERAL = re.compile(r"^Expected value of type '[^']+', .*$", re.S)
 _REASON = re.compile(r"but encountered error '(?P<reason>.*)'; found: ", re.S)
+#: graphql-core's words for an input object that lacks a required field: named as its path.
+_MISSING = re.compile(r"to include required field '(?P<name>\w+)'")
 #: graphql-core's words when Strawberry's MaxTokensLimiter stops the parser.
 _TOKENS = re.compile(r"^Syntax Error: Document contains more than (?P<limit>\d+) tokens\.")
 
@@ -83,7 +86,7 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
         original = original.original_error
     if isinstance(original, TimelineError):
         field = original.field if isinstance(original, InvalidInput | VersionConflict) else None
-        return _with(error, original.message, original.code, field)
+        return _with(error, original.message, original.code, field, original.extensions)
     if isinstance(original, ApiError):
         return _with(error, original.message, original.code, original.field)
     if unavailable.is_unavailable(original):
@@ -94,10 +97,17 @@ def describe(error: GraphQLError, document: DocumentNode | None) -> GraphQLError
     return _with(error, "internal error; it has been logged", INTERNAL, None)
 
 
-def _with(error: GraphQLError, message: str, code: str, field: str | None) -> GraphQLError:
+def _with(
+    error: GraphQLError,
+    message: str,
+    code: str,
+    field: str | None,
+    more: dict[str, Any] | None = None,
+) -> GraphQLError:
     extensions: dict[str, Any] = {"code": code}
     if field:
         extensions["field"] = field
+    extensions.update(more or {})
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -119,14 +129,21 @@ def _bad_input(error: GraphQLError, document: DocumentNode | None) -> GraphQLErr
         )
     if match := _VARIABLE.match(message):
         field = _argument_of_variable(document, match["name"]) or match["name"]
-        field += (match["at"] or "").strip()
+        field = _with_missing(field + (match["at"] or "").strip(), message)
         return _with(error, f"{field}: {_reason(match['rest'])}", "BAD_INPUT", field)
     if error.nodes and document is not None:  # a literal (or variable) of an argument
         field = _argument_path(document, error.nodes[0])
         if field:
             reason = _reason(message) if _LITERAL.match(message) else message
+            field = _with_missing(field, message)
             return _with(error, f"{field}: {reason}", "BAD_INPUT", field)
     return _with(error, message, "BAD_INPUT", None)
+
+
+def _with_missing(field: str, message: str) -> str:
+    """`input` -> `input.reason` when what is wrong is that `reason` is missing."""
+    match = _MISSING.search(message)
+    return f"{field}.{match['name']}" if match else field
 
 
 def _reason(message: str) -> str:

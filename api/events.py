@@ -144,6 +144,20 @@ class EventRetractedType:
     sources: list[SourceType] = strawberry.field(description=_SOURCES)
 
 
+@strawberry.type(
+    name="EventRedacted",
+    description="Texts of an earlier event were erased from the store; its leaf and every "
+    "proof still verify (docs/evidence.md).",
+)
+class EventRedactedType:
+    target: str = strawberry.field(description="Reference of the redacted event.")
+    reason: str = strawberry.field(description="Why it was redacted.")
+    fields: list[str] = strawberry.field(description="The erased fields.")
+    tombstone_digest: str = strawberry.field(
+        description="SHA-256 (hex) of the tombstone now stored in the event's place."
+    )
+
+
 EventData = Annotated[
     PolicyAnnouncedType
     | PolicyRevisedType
@@ -155,7 +169,8 @@ EventData = Annotated[
     | ActorRegisteredType
     | ActorRenamedType
     | EventCorrectedType
-    | EventRetractedType,
+    | EventRetractedType
+    | EventRedactedType,
     strawberry.union("EventData", description="The event with typed fields, by its type."),
 ]
 
@@ -174,6 +189,7 @@ _MEMBERS: dict[str, type] = {
         ActorRenamedType,
         EventCorrectedType,
         EventRetractedType,
+        EventRedactedType,
     )
 }
 
@@ -183,7 +199,8 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
     member = _MEMBERS[type_]
     fields = {f.python_name for f in member.__strawberry_definition__.fields}  # type: ignore[attr-defined]
     values: dict[str, Any] = {name: data.get(name) for name in fields}
-    values["sources"] = SourceType.many(data.get("sources") or ())
+    if "sources" in fields:
+        values["sources"] = SourceType.many(data.get("sources") or ())
     if "clauses" in fields:
         values["clauses"] = ClauseType.many(data.get("clauses") or ())
     if "add_clauses" in fields:
@@ -194,7 +211,7 @@ def typed(kind: str, slug: str, type_: str, data: Mapping[str, Any]) -> Any:
         values["changes"] = camel_json(data.get("changes") or {})
     if "target" in fields:
         values["target"] = str(Reference(kind, slug, int(data["target"])))
-    for name in ("targets", "in_response_to"):
+    for name in ("targets", "in_response_to", "fields"):
         if name in fields and values[name] is not None:
             values[name] = list(values[name])
     return member(**values)

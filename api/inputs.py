@@ -219,3 +219,12 @@ class RetractEventInput(CommandOptions):
     event: str = strawberry.field(description="kind:slug@version")
     reason: str = strawberry.field(description="Why it is retracted.")
     sources: list[SourceInput] | None = _f("Where the retraction is justified.")
+
+
+@strawberry.input(
+    description="Erase the texts of a recorded event from the store (a court order, data "
+    "protection); the redaction is recorded, and every head and proof still verifies."
+)
+class RedactEventInput(CommandOptions):
+    event: str = strawberry.field(description="kind:slug@version of the event to redact")
+    reason: str = strawberry.field(description="Why it is redacted (required).")

@@ -109,7 +109,13 @@ class InclusionProofType:
     tree_size: int = strawberry.field(description="Leaves in the tree it is proved against.")
     leaf: str = strawberry.field(description="The leaf's bytes: canonical JSON (UTF-8).")
     leaf_hash: str = strawberry.field(description="SHA-256(0x00 || leaf), hex.")
-    salt: str = strawberry.field(description="The payload digest's salt, hex.")
+    salt: str = strawberry.field(
+        description="The payload digest's salt, hex; empty once the event is redacted."
+    )
+    redacted_by: str | None = strawberry.field(
+        description="The redaction (kind:slug@version) that erased the payload, if any: its "
+        "salt is wiped, so the digest in the leaf can no longer be recomputed from a payload."
+    )
     path: list[str] = strawberry.field(description="The audit path, bottom up, hex.")
     head: SignedTreeHeadType = strawberry.field(description="The signed head proved against.")
 
@@ -123,6 +129,7 @@ class InclusionProofType:
             leaf=leaf.canonical().decode(),
             leaf_hash=leaf.hash().hex(),
             salt=proof.stored.salt.hex(),
+            redacted_by=proof.stored.redacted_by,
             path=[p.hex() for p in proof.path],
             head=SignedTreeHeadType(head=proof.head),
         )

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from api import inputs as i
 from api.context import Context, described, run
 from api.errors import BadInput
-from api.types import ActorType, PolicyType, RegulatoryActionType, StatementType
+from api.types import ActorType, PolicyType, RedactionType, RegulatoryActionType, StatementType
 from domain.errors import InvalidInput, VersionConflict
 from domain.values import Reference
 from projections import queries
@@ -85,6 +85,17 @@ class ActorResult(WriteResult):
 @strawberry.type(description="What correctEvent and retractEvent return.")
 class CorrectionResult(WriteResult):
     target: strawberry.ID = strawberry.field(description="The corrected or retracted event.")
+
+
+@strawberry.type(description="What redactEvent returns.")
+class RedactionResult(WriteResult):
+    target: strawberry.ID = strawberry.field(description="The redacted event.")
+
+    @described("The redaction as the read models hold it: what it erased and why.")
+    async def redaction(self, info: Info[Context, None]) -> RedactionType | None:
+        kind = str(self.event_id).partition(":")[0]
+        found = await run(queries.redactions_of, info.context.engine, kind, str(self.id))
+        return next((RedactionType.of(r) for r in found if r.event == self.event_id), None)
 
 
 async def wait_for_projections(services: Services, position: int) -> None:
@@ -199,3 +210,14 @@ class Mutation:
     ) -> CorrectionResult:
         result = await execute(info, c.RetractEvent, input)
         return CorrectionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))
+
+    @strawberry.mutation(
+        description="Erase the texts of a recorded event (a court order, data protection): "
+        "its stored payload becomes a tombstone holding its salted digest, so every signed "
+        "head and inclusion proof still verifies; the redaction is recorded as an event."
+    )  # type: ignore[untyped-decorator]
+    async def redact_event(
+        self, info: Info[Context, None], input: Input[i.RedactEventInput]
+    ) -> RedactionResult:
+        result = await execute(info, c.RedactEvent, input)
+        return RedactionResult(target=strawberry.ID(input.event), **WriteResult.fields_of(result))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import strawberry
 from strawberry.types import Info
 
 from api import events as ev
 from api import log_head as proofs
+from api import search as fulltext
 from api.arguments import (
     ActionId,
     ActorId,
@@ -44,8 +45,8 @@ from api.types import (
     StatementType,
     TimelineEntryType,
 )
-from domain.values import check_time_zone
-from projections import queries
+from domain.values import check_slug, check_time_zone, filter_jurisdiction
+from projections import absence, queries
 from timeline.streams.reader import check_type
 
 
@@ -56,7 +57,11 @@ class PolicyFilter:
         default=None, description="Policies with a clause applying there (ISO 3166 code)."
     )
     status: PolicyStatus | None = strawberry.field(default=None, description="ACTIVE or WITHDRAWN.")
-    search: str | None = strawberry.field(default=None, description="Words in title or text.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words in its title, summary or a clause (full-text, as `search`), "
+        "or a piece of its id.",
+    )
 
 
 @strawberry.input(description="Which regulatory actions to list: every given field must match.")
@@ -100,6 +105,34 @@ def _zone(time_zone: str | None) -> str:
     return time_zone
 
 
+def _slugs(named: dict[str, str | None]) -> None:
+    """Every slug argument of a read (an id, a filter's actor or policy) through the one slug
+    rule, so a malformed one is BAD_INPUT naming its argument, never a lookup."""
+    for field, value in named.items():
+        if value is not None:
+            check_slug(field, value)
+
+
+def _jurisdiction(field: str, code: str | None) -> str | None:
+    """A filter's jurisdiction checked and spelt as the event filter does (upper case)."""
+    return None if code is None else filter_jurisdiction(field, code)
+
+
+async def _absent(
+    info: Info[Context, None], kind: str, slug: str, *at: datetime | int | None
+) -> NoReturn:
+    """Raise why `kind` `slug` has no answer at (validAt, knownAt): NOT_FOUND, NOT_YET_KNOWN
+    or NOT_IN_FORCE with the nearest versions (projections/absence.py)."""
+    raise await run(absence.why_absent, info.context.engine, kind, slug, *at)
+
+
+async def _known(
+    info: Info[Context, None], kind: str, slug: str, at: int, known_at: datetime | None
+) -> None:
+    """NOT_FOUND or NOT_YET_KNOWN unless `kind` `slug` is known at `known_at`."""
+    await run(absence.require_known, info.context.engine, kind, slug, at, known_at)
+
+
 def _order(field: str, start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end < start:
         raise BadInput(field, "must not be before the start of the range")
@@ -107,7 +140,10 @@ def _order(field: str, start: datetime | None, end: datetime | None) -> None:
 
 @strawberry.type(description="Point-in-time reads and the event log.")
 class Query:
-    @described("The policy in force at validAt, as known at knownAt.")
+    @described(
+        "The policy in force at validAt, as known at knownAt."
+        " No answer says why in extensions.code: NOT_FOUND, NOT_YET_KNOWN or NOT_IN_FORCE."
+    )
     async def policy(
         self,
         info: Info[Context, None],
@@ -117,8 +153,11 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> PolicyType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(queries.policy_at, info.context.engine, str(id), valid_at, at)
+        if found is None:
+            await _absent(info, "policy", str(id), valid_at, at, known_at)
         return PolicyType.of(found, valid_at, at) if found else None
 
     @described(
@@ -140,10 +179,13 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(
             queries.policy_on, info.context.engine, str(id), date, _zone(time_zone), at
         )
+        if not found:
+            await _known(info, "policy", str(id), at, known_at)
         return [PolicyVersionType.at_start(p, at) for p in found]
 
     @described("Policies in force at validAt, ordered by id.")
@@ -162,13 +204,14 @@ class Query:
         await info.context.authorize_read()
         at = await info.context.basis(known_at, known_at_position)
         f = filter or PolicyFilter()
+        _slugs({"filter.owner": f.owner})
         page = await run(
             queries.list_policies,
             info.context.engine,
             valid_at,
             at,
             owner=f.owner,
-            jurisdiction=f.jurisdiction,
+            jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             status=f.status.value if f.status else None,
             search=f.search,
             first=info.context.page_size(first),
@@ -187,8 +230,11 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> list[PolicyVersionType]:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(queries.policy_history, info.context.engine, str(id), at)
+        if not found:
+            await _known(info, "policy", str(id), at, known_at)
         return [PolicyVersionType.at_start(p, at) for p in found]
 
     @described("Clause-level difference between two valid-time instants.")
@@ -206,13 +252,19 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> PolicyDiffType:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(
             queries.policy_diff, info.context.engine, str(id), from_valid_at, to_valid_at, at
         )
+        if found.before is None and found.after is None:
+            await _known(info, "policy", str(id), at, known_at)
         return PolicyDiffType.of(found, at)
 
-    @described("A regulatory action as seen at validAt (its status then).")
+    @described(
+        "A regulatory action as seen at validAt (its status then)."
+        " No answer says why in extensions.code: NOT_FOUND, NOT_YET_KNOWN or NOT_IN_FORCE."
+    )
     async def regulatory_action(
         self,
         info: Info[Context, None],
@@ -222,8 +274,11 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> RegulatoryActionType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(queries.regulatory_action_at, info.context.engine, str(id), valid_at, at)
+        if found is None:
+            await _absent(info, "regulatory-action", str(id), valid_at, at, known_at)
         return RegulatoryActionType.of(found, valid_at, at) if found else None
 
     @described("Regulatory actions existing at validAt, ordered by id.")
@@ -243,13 +298,14 @@ class Query:
         await info.context.authorize_read()
         at = await info.context.basis(known_at, known_at_position)
         f = filter or RegulatoryFilter()
+        _slugs({"filter.authority": f.authority, "filter.target": f.target})
         page = await run(
             queries.list_regulatory_actions,
             info.context.engine,
             valid_at,
             at,
             authority=f.authority,
-            jurisdiction=f.jurisdiction,
+            jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             target=f.target,
             status=f.status.value if f.status else None,
             first=info.context.page_size(first),
@@ -275,11 +331,17 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> list[RegulatoryActionType]:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(queries.regulatory_action_history, info.context.engine, str(id), at)
+        if not found:
+            await _known(info, "regulatory-action", str(id), at, known_at)
         return [RegulatoryActionType.of(a, a.valid_from, at) for a in found]
 
-    @described("An actor with its name as at validAt, as known at knownAt.")
+    @described(
+        "An actor with its name as at validAt, as known at knownAt."
+        " No answer says why in extensions.code: NOT_FOUND, NOT_YET_KNOWN or NOT_IN_FORCE."
+    )
     async def actor(
         self,
         info: Info[Context, None],
@@ -289,8 +351,11 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> ActorType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await info.context.actors.load((str(id), valid_at, at))
+        if found is None:
+            await _absent(info, "actor", str(id), valid_at, at, known_at)
         return ActorType.of(found) if found is not None else None
 
     @described("Actors existing at validAt, with their names then, ordered by id.")
@@ -329,6 +394,7 @@ class Query:
         after: After = None,
     ) -> StatementConnection:
         await info.context.authorize_read()
+        _slugs({"actor": actor})
         at = await info.context.basis(known_at, known_at_position)
         page = await run(
             queries.list_statements,
@@ -340,7 +406,10 @@ class Query:
         )
         return connection(StatementConnection, page, StatementType.of, BY_SLUG, after)
 
-    @described("A statement as known at knownAt.")
+    @described(
+        "A statement as known at knownAt. No answer says why in extensions.code: "
+        "NOT_FOUND or NOT_YET_KNOWN."
+    )
     async def statement(
         self,
         info: Info[Context, None],
@@ -349,8 +418,11 @@ class Query:
         known_at_position: KnownAtPosition = None,
     ) -> StatementType | None:
         await info.context.authorize_read()
+        _slugs({"id": id})
         at = await info.context.basis(known_at, known_at_position)
         found = await run(queries.statement_at, info.context.engine, str(id), at)
+        if found is None:
+            await _absent(info, "statement", str(id), None, at, known_at)
         return StatementType.of(found) if found else None
 
     @described(
@@ -384,6 +456,7 @@ class Query:
         at = await info.context.basis(known_at, known_at_position)
         _order("to", from_, to)
         f = filter or TimelineFilter()
+        _slugs({"filter.actor": f.actor, "filter.policy": f.policy})
         page = await run(
             queries.timeline_page,
             info.context.engine,
@@ -391,7 +464,7 @@ class Query:
             to=to,
             known_at=at,
             actor=f.actor,
-            jurisdiction=f.jurisdiction,
+            jurisdiction=_jurisdiction("filter.jurisdiction", f.jurisdiction),
             policy=f.policy,
             kinds=tuple(f.kinds or ()),
             types=tuple(
@@ -420,6 +493,14 @@ class Query:
             ev.stream_filter(filter),
         )
         return ev.connection(page, start)
+
+    search: fulltext.SearchConnection = strawberry.field(
+        resolver=fulltext.search,
+        description="Full-text search in time: the policies, regulatory actions and "
+        "statements whose title, summary, clause or text said these words at validAt, as "
+        "known at knownAt or right after knownAtPosition (as every read), best rank first, with "
+        "highlighted snippets.",
+    )
 
     log_head: proofs.SignedTreeHeadType = strawberry.field(
         resolver=proofs.log_head,

@@ -175,6 +175,41 @@ class TimelineEntryType:
         )
 
 
+@strawberry.type(name="Redaction", description="Texts of an event erased from the store, and why.")
+class RedactionType:
+    event: strawberry.ID = strawberry.field(
+        description="The redaction itself (kind:slug@version), as the erased texts name it."
+    )
+    target: strawberry.ID = strawberry.field(description="The redacted event's reference.")
+    reason: str = strawberry.field(description="Why it was redacted.")
+    fields: list[str] = strawberry.field(
+        description="The erased fields, e.g. text, summary, sources[0].quote."
+    )
+    recorded_at: datetime = strawberry.field(description="When the redaction was recorded.")
+
+    @classmethod
+    def of(cls, r: m.Redaction) -> RedactionType:
+        return cls(
+            event=strawberry.ID(r.event),
+            target=strawberry.ID(r.target),
+            reason=r.reason,
+            fields=list(r.fields),
+            recorded_at=r.recorded_at,
+        )
+
+
+_REDACTIONS = (
+    "The redactions of its events (a court order, data protection): the fields they erased "
+    "read [redacted by <event>], at every knownAt."
+)
+
+
+async def redactions_of(info: Info[Context, None], kind: str, slug: str) -> list[RedactionType]:
+    """The redaction notes of one aggregate, for the `redactions` field of its type."""
+    found = await run(queries.redactions_of, info.context.engine, kind, slug)
+    return [RedactionType.of(r) for r in found]
+
+
 @strawberry.type(
     name="RegulatoryAction",
     description="A regulatory action as seen at validAt, as known at knownAt.",
@@ -228,6 +263,10 @@ class RegulatoryActionType:
     @described("The authority, named as at validAt.")
     async def authority_actor(self, info: Info[Context, None]) -> ActorType | None:
         return await _actor(info, self.authority, self.valid_at, self.known_at)
+
+    @described(_REDACTIONS)
+    async def redactions(self, info: Info[Context, None]) -> list[RedactionType]:
+        return await redactions_of(info, "regulatory-action", str(self.id))
 
     @described("The policies this action cites (inResponseTo), as in force at validAt.")
     async def responds_to(self, info: Info[Context, None]) -> list[PolicyType]:
@@ -311,6 +350,10 @@ class PolicyType:
     @described("The owner, named as at validAt.")
     async def owner_actor(self, info: Info[Context, None]) -> ActorType | None:
         return await _actor(info, self.owner, self.valid_at, self.known_at)
+
+    @described(_REDACTIONS)
+    async def redactions(self, info: Info[Context, None]) -> list[RedactionType]:
+        return await redactions_of(info, "policy", str(self.id))
 
     @described("Regulatory actions citing this policy (inResponseTo), as seen at validAt.")
     async def responses(self, info: Info[Context, None]) -> list[RegulatoryActionType]:
@@ -442,6 +485,10 @@ class StatementType:
     known_to: datetime | None = strawberry.field(
         description="Record time: until when it answered this; null: it still does."
     )
+
+    @described(_REDACTIONS)
+    async def redactions(self, info: Info[Context, None]) -> list[RedactionType]:
+        return await redactions_of(info, "statement", str(self.id))
 
     @classmethod
     def of(cls, s: m.StatementVersion) -> StatementType:

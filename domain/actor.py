@@ -96,6 +96,9 @@ class Actor(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
         pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from uuid import UUID
@@ -10,7 +11,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import AlreadyExists, InvalidInput, NothingChanged, UnfoldableHistory
-from domain.facts import Fact, believe, fact_form
+from domain.facts import REDACTED, Fact, believe, fact_form
+from domain.redaction import placeholder, redact, redactable_fields
 from domain.rules import Fold, FoldRules, extend, fold
 from domain.values import aggregate_uuid
 
@@ -60,6 +62,26 @@ class TimelineAggregate(Aggregate):
         target: int
         reason: str
         sources: list[dict[str, Any]]
+
+    class EventRedacted(Event):
+        """Erased fields of an earlier event in the store (a court order, data protection):
+        its payload is now a tombstone whose digest is `tombstone_digest`; what it means to
+        the fold is unchanged, only its texts read as redacted."""
+
+        target: int
+        reason: str
+        fields: list[str]
+        tombstone_digest: str
+
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            text = placeholder(f"{aggregate.KIND}:{aggregate.slug}@{self.originator_version}")
+            aggregate.facts = [
+                replace(f, data=redact(f.data, self.fields, text))
+                if f.version == self.target
+                else f
+                for f in aggregate.facts
+            ]
 
     class AnnouncedAnew(Event):
         """The announcement again, after every fact of the stream was retracted: it reads as
@@ -208,6 +230,49 @@ class TimelineAggregate(Aggregate):
         if target not in {f.version for f in self.believed()}:
             raise InvalidInput("event", f"event {target} is already retracted")
         self.record(type(self).EventRetracted, target=target, reason=reason, sources=list(sources))
+
+    def redaction_of(self, target: int) -> list[str]:
+        """The fields a redaction of event `target` would erase; refused (BAD_INPUT on
+        `event`) for an event that does not exist, is a redaction, is redacted already, or
+        holds no text to erase."""
+        fact = next((f for f in self.facts if f.version == target), None)
+        if fact is None:
+            raise InvalidInput(
+                "event",
+                f"{self.KIND} {self.slug!r} has no event {target} (its latest is {self.version})",
+            )
+        if fact.type == REDACTED:
+            raise InvalidInput("event", f"event {target} is a redaction; it cannot be redacted")
+        earlier = self.redaction_by(target)
+        if earlier is not None:
+            raise InvalidInput(
+                "event",
+                f"event {target} is already redacted (by {self.KIND}:{self.slug}@{earlier})",
+            )
+        fields = redactable_fields(fact.data)
+        if not fields:
+            raise InvalidInput("event", f"event {target} ({fact.type}) holds no text to redact")
+        return fields
+
+    def redaction_by(self, target: int) -> int | None:
+        """The version of the redaction of event `target`, if it was redacted."""
+        return next(
+            (f.version for f in self.facts if f.type == REDACTED and f.data["target"] == target),
+            None,
+        )
+
+    def redact(self, target: int, reason: str, tombstone_digest: str) -> list[str]:
+        """Record the redaction of event `target` (the caller replaces its stored payload by
+        the tombstone of that digest in the same transaction); returns the erased fields."""
+        fields = self.redaction_of(target)
+        self.trigger_event(
+            type(self).EventRedacted,
+            target=target,
+            reason=reason,
+            fields=fields,
+            tombstone_digest=tombstone_digest,
+        )
+        return fields
 
 
 def check_foldable(

@@ -11,7 +11,10 @@ from uuid import UUID
 
 CORRECTED = "EventCorrected"
 RETRACTED = "EventRetracted"
-META_TYPES = frozenset({CORRECTED, RETRACTED})
+REDACTED = "EventRedacted"
+META_TYPES = frozenset({CORRECTED, RETRACTED, REDACTED})
+#: The key of a redacted event's stored tombstone note (timeline/redaction.py); not payload.
+TOMBSTONE = "redaction"
 #: The stored class of an announcement made anew (after every fact was retracted): it reads
 #: as the announcement it carries (`announcement`, `payload`), see `fact_form`.
 ANNOUNCED_ANEW = "AnnouncedAnew"
@@ -25,6 +28,7 @@ _BASE_ATTRIBUTES = frozenset(
         "originator_topic",
         "effective_at",
         "announced_at",
+        TOMBSTONE,
     }
 )
 
@@ -95,7 +99,8 @@ class Fact:
 
     @property
     def is_meta(self) -> bool:
-        """Corrections and retractions speak about other facts; they are not facts of the world."""
+        """Corrections, retractions and redactions speak about other facts; they are not facts
+        of the world."""
         return self.type in META_TYPES
 
     def corrected(self, correction: Fact) -> Fact:
@@ -155,6 +160,8 @@ def believe(facts: Iterable[Fact], known_at: datetime | None = None) -> list[Fac
                 believed[target.version] = target.corrected(fact)
         elif fact.type == RETRACTED:
             believed.pop(fact.data["target"], None)
+        elif fact.type == REDACTED:
+            continue  # the target's payload was erased in place; what it means is unchanged
         else:
             believed[fact.version] = fact
     return list(believed.values())

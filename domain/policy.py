@@ -197,6 +197,9 @@ class Policy(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
         pass
 

@@ -182,6 +182,9 @@ class RegulatoryAction(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
         pass
 

@@ -89,6 +89,9 @@ class Statement(TimelineAggregate):
     class EventRetracted(TimelineAggregate.EventRetracted):
         pass
 
+    class EventRedacted(TimelineAggregate.EventRedacted):
+        pass
+
     class AnnouncedAnew(TimelineAggregate.AnnouncedAnew):
         pass
 

@@ -63,8 +63,15 @@ def check_slug(field: str, slug: str) -> str:
 def check_jurisdiction(field: str, code: str) -> str:
     """Refuse anything that is not an ISO 3166-1 alpha-2 code (or EU)."""
     if code not in ISO_3166:
-        raise InvalidInput(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        shown = repr(code) if isinstance(code, str) and len(code) <= 20 else "this value"
+        raise InvalidInput(field, f"{shown} is not an ISO 3166-1 alpha-2 country code")
     return code
+
+
+def filter_jurisdiction(field: str, code: str) -> str:
+    """A jurisdiction a filter asks for: an ISO 3166-1 alpha-2 code (or EU) in either case,
+    spelt as stored (upper case); anything else is refused."""
+    return check_jurisdiction(field, code.upper() if code.isascii() else code)
 
 
 INSTANT_REASON = "must be an ISO 8601 instant with an offset, e.g. 2022-03-11T00:00:00+03:00"

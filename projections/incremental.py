@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from domain import RULES, Fact, Span
-from domain.facts import CORRECTED, RETRACTED
+from domain.facts import CORRECTED, REDACTED, RETRACTED
 from domain.rules import Fold, FoldRules, refold
 from projections.rows import (
     FeedRow,
@@ -132,6 +132,8 @@ class AggregateFold:
             return old, corrected
         if fact.type == RETRACTED:
             return self.believed.pop(fact.data["target"], None), None
+        if fact.type == REDACTED:
+            return None, None  # the projector rebuilds the aggregate from the erased facts
         self.believed[fact.version] = fact
         self.positions[fact.version] = position
         return None, fact

@@ -102,6 +102,17 @@ class StatementVersion:
 
 
 @dataclass(frozen=True)
+class Redaction:
+    """A redaction of one of an aggregate's events: which, why, and the fields it erased."""
+
+    event: str  # the redaction's reference, kind:slug@version (what the erased texts name)
+    target: str  # the redacted event's reference
+    reason: str
+    fields: tuple[str, ...]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class ActorVersion:
     slug: str
     name: str

@@ -11,15 +11,29 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import Connection, Insert, Table, Update, and_, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import Fact
+from domain.facts import REDACTED
+from domain.redaction import placeholder, redact
+from projections import search as fulltext
 from projections import tables as t
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
@@ -68,6 +82,7 @@ class _Batch:
     tags: list[dict[str, Any]] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
+    documents: list[dict[str, Any]] = field(default_factory=list)  # full-text search
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -105,12 +120,49 @@ class Projector:
         self.stored.clear()
 
     def apply(self, connection: Connection, events: Iterable[LoggedEvent]) -> None:
-        """Apply events in log order; all writes go through `connection`."""
+        """Apply events in log order; all writes go through `connection`. A redaction
+        rebuilds its aggregate's rows from the erased facts (`_rebuild_redacted`)."""
         batch = _Batch()
         for event in events:
-            self._apply_one(connection, batch, event)
+            if event.fact.type == REDACTED:
+                self._flush(connection, batch)
+                batch = _Batch()
+                self._rebuild_redacted(connection, event)
+            else:
+                self._apply_one(connection, batch, event)
         self._flush(connection, batch)
         self._trim()
+
+    def _rebuild_redacted(self, connection: Connection, event: LoggedEvent) -> None:
+        """Erase the redacted fields from every row of the aggregate, at every record time:
+        its rows, feed entries and stored facts are deleted and its facts, erased as the
+        store's tombstone is, applied again at their own positions (so the rows come back
+        the same but for the erased texts). The one place where the projector deletes."""
+        redaction, tables = event.fact, self.tables
+        aggregate_id = redaction.aggregate_id
+        stored = connection.execute(
+            select(tables.facts)
+            .where(tables.facts.c.aggregate_id == aggregate_id)
+            .order_by(tables.facts.c.version)
+        ).all()
+        if not stored or stored[-1].version >= redaction.version:
+            return  # nothing of it projected, or this redaction was applied already
+        slug = json.loads(stored[0].data)["slug"]
+        text = placeholder(f"{event.kind}:{slug}@{redaction.version}")
+        replayed = [
+            _Replayed(r.position, event.kind, _erased(_stored_fact(r), redaction, text))
+            for r in stored
+        ]
+        orphans = _delete_aggregate(connection, tables, event.kind, aggregate_id)
+        evicted = self.memo.pop(aggregate_id, None)
+        if evicted is not None:
+            self.held -= evicted.fold.last_version
+        batch = _Batch()
+        for item in [*replayed, _Replayed(event.position, event.kind, redaction)]:
+            self._apply_one(connection, batch, item)
+        self._flush(connection, batch)
+        _delete_unused_texts(connection, tables, orphans)
+        self.stored.difference_update(orphans)
 
     def _trim(self) -> None:
         """Evict the least recently used aggregates beyond the memo's bounds; only between
@@ -181,6 +233,19 @@ class Projector:
                 {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
                 for cited in row.cites
             )
+            document = fulltext.document(kind, row)
+            if document is not None:
+                batch.documents.append(
+                    {
+                        "id": (position << t.RTREE_SEQ_BITS) + seq,
+                        "opened_by": position,
+                        "seq": seq,
+                        "kind": kind,
+                        "slug": slug,
+                        "field": document[0],
+                        "body": document[1],
+                    }
+                )
             seq += 1
         for key in change.closed_entries:
             batch.close(feed_table, memo.open_entries.pop(key), at, position)
@@ -275,6 +340,92 @@ class Projector:
             _write_many(connection, insert(tables.responses), batch.links)
         if batch.tags:
             _write_many(connection, insert(tables.timeline_tags), batch.tags)
+        if batch.documents:
+            fulltext.store(connection, tables.search, batch.documents)
+
+
+@dataclass(frozen=True)
+class _Replayed:
+    """A fact applied again by a redaction's rebuild, at its own log position."""
+
+    position: int
+    kind: str
+    fact: Fact
+
+
+def _stored_fact(row: Any) -> Fact:
+    """A fact as the read models keep it (their `facts` table)."""
+    return Fact(
+        aggregate_id=row.aggregate_id,
+        version=row.version,
+        type=row.type,
+        recorded_at=row.recorded_at,
+        effective_at=row.effective_at,
+        announced_at=row.announced_at,
+        data=json.loads(row.data),
+    )
+
+
+def _erased(fact: Fact, redaction: Fact, text: str) -> Fact:
+    """`fact` with the redaction's fields erased, if it is the redaction's target."""
+    if fact.version != redaction.data["target"]:
+        return fact
+    return replace(fact, data=redact(fact.data, redaction.data["fields"], text))
+
+
+def _delete_aggregate(
+    connection: Connection, tables: t.ReadModels, kind: str, aggregate_id: UUID
+) -> set[str]:
+    """Delete every read-model row of one aggregate; returns the text refs its policy parts
+    named (which may now be unused)."""
+    refs: set[str] = set()
+    owned = [tables.versions(kind), tables.timeline_entries]
+    if kind == "policy":
+        owned.append(tables.policy_parts)
+        for (state,) in connection.execute(
+            select(tables.policy_parts.c.state).where(
+                tables.policy_parts.c.aggregate_id == aggregate_id
+            )
+        ):
+            ref = json.loads(state).get("ref")
+            if isinstance(ref, str):
+                refs.add(ref)
+    for table in owned:
+        rows = connection.execute(
+            select(table.c.opened_by, table.c.seq).where(table.c.aggregate_id == aggregate_id)
+        ).all()
+        if not rows:
+            continue
+        keys = [{"b_opened_by": r.opened_by, "b_seq": r.seq} for r in rows]
+        dependent = tables.timeline_tags if table is tables.timeline_entries else tables.responses
+        connection.execute(
+            delete(dependent).where(
+                dependent.c.opened_by == bindparam("b_opened_by"),
+                dependent.c.seq == bindparam("b_seq"),
+            ),
+            keys,
+        )
+        ids = [(r.opened_by << t.RTREE_SEQ_BITS) + r.seq for r in rows]
+        if connection.dialect.name == "sqlite" and table.name in t.STABBED:
+            tree = t.rtree_table(table)
+            connection.execute(delete(tree).where(tree.c.id.in_(ids)))
+        if table is not tables.timeline_entries:
+            fulltext.forget(connection, tables.search, ids)
+        connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
+    connection.execute(delete(tables.facts).where(tables.facts.c.aggregate_id == aggregate_id))
+    return refs
+
+
+def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set[str]) -> None:
+    """Delete the texts among `refs` that no policy part names any more (an erased source
+    quote must not stay readable by its content address)."""
+    parts = tables.policy_parts
+    for ref in refs:
+        named = connection.execute(
+            select(parts.c.opened_by).where(parts.c.state.contains(f'"ref":"{ref}"')).limit(1)
+        ).first()
+        if named is None:
+            connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
 
 
 def _write_many(
@@ -339,18 +490,7 @@ def _load(
     ).all()
     if not stored:
         return None
-    facts = [
-        Fact(
-            aggregate_id=r.aggregate_id,
-            version=r.version,
-            type=r.type,
-            recorded_at=r.recorded_at,
-            effective_at=r.effective_at,
-            announced_at=r.announced_at,
-            data=json.loads(r.data),
-        )
-        for r in stored
-    ]
+    facts = [_stored_fact(r) for r in stored]
     fold = AggregateFold.load(
         kind, facts[0].data["slug"], zip(facts, (r.position for r in stored), strict=True)
     )

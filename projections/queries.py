@@ -8,6 +8,7 @@ composite index (slug, valid_from, known_from) of each version table serves.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -40,7 +41,8 @@ from sqlalchemy import (
 
 from domain import values
 from domain.errors import InvalidInput
-from domain.values import aggregate_uuid
+from domain.facts import REDACTED
+from domain.values import Reference, aggregate_uuid
 from projections import decode
 from projections import tables as t
 from projections.models import (
@@ -49,6 +51,7 @@ from projections.models import (
     Page,
     PolicyDiff,
     PolicyVersion,
+    Redaction,
     RegulatoryActionVersion,
     StatementVersion,
     TimelineEntry,
@@ -491,8 +494,9 @@ def list_policies(
 ) -> Page[PolicyVersion]:
     """Policies in force at `valid_at`, ordered by slug, keyset-paginated by opaque cursor.
 
-    `jurisdiction` matches policies with a clause scoped to it; `search` looks in slug and
-    title, case-insensitively; `total_count` counts every match over all pages."""
+    `jurisdiction` matches policies with a clause scoped to it; `search` is the full-text
+    search (`projections/search.py`: a title, summary or clause holding its words) or a
+    piece of the slug; `total_count` counts every match over all pages."""
     first = decode.check_first(first)
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     pv, pp = t.policy_versions, t.policy_parts
@@ -509,11 +513,12 @@ def list_policies(
     if jurisdiction is not None:
         conditions.append(part(pp.c.jurisdictions.contains(f",{jurisdiction},", autoescape=True)))
     if search:
-        needle = search.lower()
+        from projections.search import matching_policies  # it builds on this module
+
         conditions.append(
             or_(
-                part(pp.c.part == "head", func.lower(pp.c.title).contains(needle, autoescape=True)),
-                pv.c.slug.contains(needle, autoescape=True),
+                matching_policies(engine.dialect.name, "filter.search", search, v, k),
+                pv.c.slug.contains(search.lower(), autoescape=True),
             )
         )
     total = _count(engine, _policy_select(k, counted=False).where(*conditions))
@@ -664,6 +669,32 @@ def statement_at(engine: Engine, slug: str, known_at: Basis = None) -> Statement
     query = select(sv).where(sv.c.slug == slug, known(sv, k)).order_by(sv.c.valid_from)
     found = _all(engine, query, decode.statement_version)
     return found[0] if found else None
+
+
+def redactions_of(engine: Engine, kind: str, slug: str) -> list[Redaction]:
+    """The redactions recorded against an aggregate's events, in order. Whatever the query's
+    knownAt: an erased text is erased from every past answer too (docs/evidence.md)."""
+    facts = t.facts
+    query = (
+        select(facts.c.version, facts.c.data, facts.c.recorded_at)
+        .where(facts.c.aggregate_id == aggregate_uuid(kind, slug), facts.c.type == REDACTED)
+        .order_by(facts.c.version)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    found = []
+    for row in rows:
+        data = json.loads(row.data)
+        found.append(
+            Redaction(
+                event=str(Reference(kind, slug, row.version)),
+                target=str(Reference(kind, slug, int(data["target"]))),
+                reason=data["reason"],
+                fields=tuple(data["fields"]),
+                recorded_at=row.recorded_at,
+            )
+        )
+    return found
 
 
 def actors_at(

@@ -20,9 +20,9 @@ from functools import lru_cache
 from typing import Any
 
 from domain import RULES, Fact, PolicyState, Span, believe, spans
-from domain.errors import InvalidInput
+from domain.concerns import cited_policies, concerns
 from domain.rules import order
-from domain.values import AGGREGATE_KINDS, Clause, Reference, Source, format_instant, to_json
+from domain.values import AGGREGATE_KINDS, Clause, Source, format_instant, to_json
 
 
 def state_digest(text: str) -> bytes:
@@ -369,37 +369,21 @@ def part_order(row: VersionRow) -> tuple[str, datetime]:
     return (row.part, row.valid_from)
 
 
-def cited_policies(references: Sequence[str]) -> tuple[str, ...]:
-    """Slugs of the policies among `inResponseTo` references, in order, once each."""
-    slugs: list[str] = []
-    for text in references:
-        try:
-            ref = Reference.parse("inResponseTo", text)
-        except InvalidInput:
-            continue
-        if ref.kind == "policy" and ref.slug not in slugs:
-            slugs.append(ref.slug)
-    return tuple(slugs)
-
-
 def _listed(values: Sequence[str]) -> str:
     """`,a,b,` so that a LIKE '%,a,%' finds a member without a join."""
     return "," + ",".join(values) + "," if values else ","
 
 
 Columns = tuple[dict[str, Any], tuple[str, ...]]
-#: What one fact concerns: its actors, jurisdictions and policies.
-Concerns = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class KindRows:
-    """What each kind's rows hold beyond the bitemporal frame, in one table (`BY_KIND`): the
-    filter columns of a version row with the policies it cites, and what a fact concerns in
-    the feed (its tags)."""
+    """What each kind's version rows hold beyond the bitemporal frame, in one table
+    (`BY_KIND`): the filter columns with the policies the state cites. What a fact concerns
+    (the feed's tags) is the domain's one rule, `domain.concerns`."""
 
     columns: Callable[[Any], Columns]
-    concerns: Callable[[str, Any, Any, Fact], Concerns]
 
 
 def _action_columns(state: Any) -> Columns:
@@ -415,38 +399,12 @@ def _action_columns(state: Any) -> Columns:
 
 
 BY_KIND: dict[str, KindRows] = {
-    "policy": KindRows(
-        columns=lambda state: ({"status": state.status}, ()),
-        concerns=lambda slug, before, after, fact: (
-            (after.owner,),
-            tuple(sorted(_touched_scopes(before, after, fact))),
-            (slug,),
-        ),
-    ),
-    "regulatory-action": KindRows(
-        columns=_action_columns,
-        concerns=lambda slug, before, after, fact: (
-            tuple(dict.fromkeys((after.authority, *after.targets))),
-            (after.jurisdiction,),
-            cited_policies(after.in_response_to),
-        ),
-    ),
+    "policy": KindRows(columns=lambda state: ({"status": state.status}, ())),
+    "regulatory-action": KindRows(columns=_action_columns),
     "statement": KindRows(
-        columns=lambda state: ({"actor": state.actor}, cited_policies(state.in_response_to)),
-        concerns=lambda slug, before, after, fact: (
-            (after.actor,),
-            (),
-            cited_policies(after.in_response_to),
-        ),
+        columns=lambda state: ({"actor": state.actor}, cited_policies(state.in_response_to))
     ),
-    "actor": KindRows(
-        columns=lambda state: ({"name": state.name}, ()),
-        concerns=lambda slug, before, after, fact: (
-            tuple(a for a in (slug, after.parent) if a),
-            (),
-            (),
-        ),
-    ),
+    "actor": KindRows(columns=lambda state: ({"name": state.name}, ())),
 }
 assert tuple(BY_KIND) == AGGREGATE_KINDS, "one entry per aggregate kind, in their order"
 
@@ -472,41 +430,23 @@ def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:
     return rows
 
 
-def _touched_scopes(before: Any, after: Any, fact: Fact) -> set[str]:
-    """Jurisdictions of the clauses a policy fact adds, amends or removes (all, for
-    announcements and withdrawals), looked up before and after it."""
-    data = fact.data
-    if fact.type == "PolicyRevised":
-        ids = {c["id"] for c in data.get("add_clauses") or ()}
-        ids |= {c["id"] for c in data.get("amend_clauses") or ()}
-        ids |= set(data.get("remove_clauses") or ())
-    else:
-        ids = None
-    scopes: set[str] = set()
-    for state in (before, after):
-        for clause in state.clauses if state is not None else ():
-            if ids is None or clause.id in ids:
-                scopes.update(clause.scope)
-    return scopes
-
-
 def _feed_state(
     kind: str, slug: str, before: Any, after: Any, fact: Fact
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Summary and the actors, jurisdictions and policies a fact concerns, plus its tags."""
     data = fact.data
     summary = data.get("summary") or data.get("title") or data.get("name") or ""
-    actors, jurisdictions, policies = BY_KIND[kind].concerns(slug, before, after, fact)
+    found = concerns(kind, slug, before, after, fact)
     state = {
         "summary": summary,
-        "actors": list(actors),
-        "jurisdictions": list(jurisdictions),
-        "policies": list(policies),
+        "actors": list(found.actors),
+        "jurisdictions": list(found.jurisdictions),
+        "policies": list(found.policies),
     }
     tags = (
-        *(f"actor:{a}" for a in actors),
-        *(f"jurisdiction:{j}" for j in jurisdictions),
-        *(f"policy:{p}" for p in policies),
+        *(f"actor:{a}" for a in found.actors),
+        *(f"jurisdiction:{j}" for j in found.jurisdictions),
+        *(f"policy:{p}" for p in found.policies),
     )
     return state, tuple(dict.fromkeys(tags))
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     select,
     text,
 )
@@ -43,7 +44,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -52,6 +53,8 @@ SCHEMA_VERSION = 5
 # 5: the two-dimensional lookup index spans valid time and record time by log position
 #    (opened_by, closed_by), the basis the API reads at (`knownAtPosition`); the feed's
 #    folded index covers those positions.
+# 6: the full-text search documents (`projection_search`: policy titles, summaries and
+#    clauses, action and statement texts) with their index (FTS5 on SQLite, GIN on PostgreSQL).
 
 metadata = MetaData()
 
@@ -235,6 +238,77 @@ def _stabbed(table: Table) -> Table:
     return table
 
 
+# -- the full-text index ------------------------------------------------------------------------
+#
+# One search document per indexed version or part row (`projections/search.py` says which),
+# keyed by the same id as the row's R*Tree entry, (opened_by << 20) + seq. PostgreSQL: a GIN
+# index on its `tsvector` (the `simple` configuration: words as written, lower-cased, no
+# stemming, no stop words). SQLite: an FTS5 table beside it with the table as external content
+# (the text is stored once), tokenised by unicode61 without removing diacritics, to match.
+
+#: The text search configuration of the GIN index and of every query that uses it.
+TS_CONFIG: Any = literal_column("'simple'::regconfig")
+
+
+def search_vector(table: Table) -> Any:
+    """The `tsvector` of a search document: the expression the GIN index holds."""
+    return func.to_tsvector(TS_CONFIG, table.c.body)
+
+
+def fts_name(table: Table) -> str:
+    return f"{table.name}_fts"
+
+
+#: The FTS5 table's external content, by search table: always the LIVE table's name, which
+#: the shadow table takes at the swap (a shadow FTS5 table is only written, never read, until
+#: then; inserts into an external-content table do not read the content).
+_FTS_CONTENT: dict[str, str] = {}
+
+
+def _create_fts(table: Table, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            text(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts_name(table)} USING fts5(body, "
+                f"content='{_FTS_CONTENT[table.name]}', content_rowid='id', "
+                "tokenize='unicode61 remove_diacritics 0')"
+            )
+        )
+
+
+def _drop_fts(table: Table, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.execute(text(f"DROP TABLE IF EXISTS {fts_name(table)}"))
+
+
+def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
+    """The search documents' table and its full-text index (see above)."""
+    table = Table(
+        name,
+        metadata,
+        # INTEGER on SQLite: the rowid itself, which the FTS5 table's rows are keyed by.
+        Column(
+            "id",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("opened_by", BigInteger, nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("slug", String(200), nullable=False),
+        Column("field", Text, nullable=False),  # title, summary, clause:<id>, text
+        Column("body", Text, nullable=False),
+    )
+    index = f"ix_{name}_fts"
+    Index(index, search_vector(table), postgresql_using="gin").ddl_if(dialect="postgresql")
+    POSTGRES_ONLY.add(index)
+    _FTS_CONTENT[name] = live_name
+    event.listen(table, "after_create", _create_fts)
+    event.listen(table, "after_drop", _drop_fts)
+    return table
+
+
 @dataclass(frozen=True)
 class ReadModels:
     """One complete set of read-model tables (everything but the tracking table)."""
@@ -250,6 +324,7 @@ class ReadModels:
     timeline_tags: Table
     facts: Table
     texts: Table
+    search: Table
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -388,6 +463,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("ref", String(32), primary_key=True),
         Column("body", Text, nullable=False),
     )
+    search = _searched(metadata, name("search"), "projection_search")
     return ReadModels(
         metadata,
         policy_versions,
@@ -400,6 +476,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         tags,
         facts,
         texts,
+        search,
     )
 
 
@@ -418,6 +495,7 @@ timeline_entries = LIVE.timeline_entries
 timeline_tags = LIVE.timeline_tags
 facts = LIVE.facts
 texts = LIVE.texts
+search = LIVE.search
 
 #: One row per projection: the last log position applied and the schema it was built with.
 tracking = Table(
@@ -532,6 +610,9 @@ def swap_in_shadow(connection: Connection) -> None:
             if str(old.name) not in POSTGRES_ONLY:
                 connection.execute(text(f"DROP INDEX {old.name}"))
                 new.create(connection)
+        if live.name in _FTS_CONTENT:
+            connection.execute(text(f"DROP TABLE IF EXISTS {fts_name(live)}"))
+            connection.execute(text(f"ALTER TABLE {fts_name(shadow)} RENAME TO {fts_name(live)}"))
         if live.name in STABBED:
             connection.execute(text(f"DROP TABLE IF EXISTS {rtree_name(live)}"))
             connection.execute(

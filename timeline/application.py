@@ -21,7 +21,7 @@ from domain.facts import fact_form
 from domain.rules import check_no_response_cycle
 from domain.values import ACTOR_FIELDS, Reference, aggregate_uuid, format_instant
 from timeline import commands as c
-from timeline import eventstore, integrity, migrations, store
+from timeline import eventstore, integrity, migrations, redaction, store
 from timeline.database import EVENTS_TABLE, require_log
 from timeline.settings import Settings
 from timeline.store import AggregateCache, CachedAggregate, CommandResult
@@ -172,6 +172,34 @@ class Timeline(Application[UUID]):
             lambda a: a.retract(ref.version or 0, cmd.reason, [s.payload() for s in cmd.sources]),
         )
 
+    def redact_event(self, command: c.RedactEvent | dict[str, Any]) -> CommandResult:
+        """Erase an event's texts from the store (docs/evidence.md): its payload becomes a
+        tombstone keeping the salted digest its leaf commits to, the salt is wiped and the
+        redaction is recorded in the same stream, all in one transaction."""
+        cmd = validate(c.RedactEvent, command)
+        ref = Reference.parse("event", cmd.event)
+        target = ref.version or 0
+        events = eventstore.events_table(self.recorder)
+        erased: list[tuple[int, bytes]] = []
+
+        def redact(aggregate: TimelineAggregate) -> None:
+            fields = aggregate.redaction_of(target)
+            reference = str(Reference(ref.kind, ref.slug, aggregate.version + 1))
+            with eventstore.transaction(self.recorder, commit=False) as session:
+                stored = redaction.stored_target(session, events, aggregate.id, target)
+            body = redaction.tombstone(stored, fields, reference, cmd.reason)
+            aggregate.redact(target, cmd.reason, redaction.tombstone_digest(body))
+            erased.append((stored.position, body))
+
+        def erase(session: Any) -> None:
+            for position, body in erased:
+                redaction.erase(session, events, position, body)
+
+        try:
+            return self._change(cmd, ref.kind, ref.slug, redact, after=erase)
+        except NotFound:
+            raise InvalidInput("event", f"no {ref.kind} {ref.slug!r}") from None
+
     def handle(self, command: c.Command) -> CommandResult:
         """Run a validated command by its type: the one dispatch of GraphQL and NDJSON import."""
         handler = HANDLERS.get(type(command))
@@ -293,7 +321,12 @@ class Timeline(Application[UUID]):
         return self._run(cmd, kind, slug, build)
 
     def _change(
-        self, cmd: c.Command, kind: str, slug: str, change: Callable[[Any], None]
+        self,
+        cmd: c.Command,
+        kind: str,
+        slug: str,
+        change: Callable[[Any], None],
+        after: Callable[[Any], None] | None = None,
     ) -> CommandResult:
         def build() -> TimelineAggregate:
             aggregate = self.get_aggregate(kind, slug)  # ours alone until saved (see _run)
@@ -306,13 +339,19 @@ class Timeline(Application[UUID]):
             change(aggregate)
             return aggregate
 
-        return self._run(cmd, kind, slug, build)
+        return self._run(cmd, kind, slug, build, after)
 
     def _run(
-        self, cmd: c.Command, kind: str, slug: str, build: Callable[[], TimelineAggregate]
+        self,
+        cmd: c.Command,
+        kind: str,
+        slug: str,
+        build: Callable[[], TimelineAggregate],
+        after: Callable[[Any], None] | None = None,
     ) -> CommandResult:
-        """Build the change, then store events, stream name and idempotency key in one
-        transaction; a lost race comes back as VersionConflict, never as a silent merge.
+        """Build the change, then store events, stream name and idempotency key (and what
+        `after` writes with the session) in one transaction; a lost race comes back as
+        VersionConflict, never as a silent merge.
 
         The build reads in the same transaction (no second one per command); that takes no
         lock: the event store locks its table only at the insert (PostgreSQL), and SQLite
@@ -332,6 +371,8 @@ class Timeline(Application[UUID]):
                     session, self.recorder, [self.mapper.to_stored_event(e) for e in pending]
                 )  # as `save`, without its Protocol checks or the ORM unit of work
                 self._seal(session, notifications, f"{kind}:{slug}", pending)
+                if after is not None:
+                    after(session)
                 last = pending[-1]
                 result = CommandResult(
                     kind=kind,
@@ -515,6 +556,7 @@ HANDLERS: dict[type[c.Command], Callable[[Timeline, Any], CommandResult]] = {
     c.RenameActor: Timeline.rename_actor,
     c.CorrectEvent: Timeline.correct_event,
     c.RetractEvent: Timeline.retract_event,
+    c.RedactEvent: Timeline.redact_event,
 }
 
 

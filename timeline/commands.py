@@ -379,6 +379,22 @@ class RetractEvent(Command):
         return self
 
 
+class RedactEvent(Command):
+    """Erase the texts of a recorded event from the store (a court order, data protection):
+    `event` is `kind:slug@version`; the redaction is itself recorded, with its reason."""
+
+    event: ReferenceText
+    reason: NonEmpty
+
+    @model_validator(mode="after")
+    def _names_an_event(self) -> RedactEvent:
+        if Reference.parse("event", self.event).version is None:
+            raise InvalidInput(
+                "event", "must name an event version, e.g. 'statement:someone/2022-03-10@1'"
+            )
+        return self
+
+
 #: The command that records each event type: used to validate corrections and imports.
 COMMAND_FOR_EVENT: dict[str, type[Timed]] = {
     "PolicyAnnounced": AnnouncePolicy,
@@ -405,4 +421,5 @@ COMMANDS: dict[str, type[Command]] = {
     "renameActor": RenameActor,
     "correctEvent": CorrectEvent,
     "retractEvent": RetractEvent,
+    "redactEvent": RedactEvent,
 }

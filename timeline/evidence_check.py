@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain.errors import InvalidInput
-from domain.facts import CORRECTED, RETRACTED, Fact
+from domain.facts import CORRECTED, REDACTED, RETRACTED, TOMBSTONE, Fact
 from domain.values import aggregate_uuid, format_instant, parse_instant, to_json
 from timeline import merkle
 
@@ -341,6 +341,7 @@ def _verify_events(
     stream = f"{kind}:{slug}"
     aggregate = aggregate_uuid(kind, slug)
     facts: list[Fact] = []
+    tombstones: list[tuple[str, str]] = []  # (part, SHA-256 of a redacted event's payload)
     complete = True
     entries = _get(bundle, "events", list, "")
     for number, entry in enumerate(entries):
@@ -372,6 +373,9 @@ def _verify_events(
             raise Malformed(f"{part}.payload", "not a string")
         salt = _hex(_get(entry, "salt", str, part), f"{part}.salt")
         digest = hashlib.sha256(salt + payload.encode()).hexdigest()
+        if not salt:  # redacted: the tombstone keeps the digest, its redaction its hash
+            digest = _tombstone_digest(payload) or ""
+            tombstones.append((part, hashlib.sha256(payload.encode()).hexdigest()))
         if digest != leaf.get("payloadDigest"):
             verdict.fail(f"{part}.payload", "does not match the leaf's payloadDigest")
             complete = False
@@ -388,7 +392,21 @@ def _verify_events(
         except (ValueError, KeyError, TypeError) as error:
             verdict.fail(f"{part}.payload", f"is not a stored event ({error})")
             complete = False
+    recorded = {str(f.data.get("tombstone_digest")) for f in facts if f.type == REDACTED}
+    for part, tombstone in tombstones:
+        if tombstone not in recorded:
+            verdict.fail(f"{part}.payload", "is a tombstone no bundled redaction recorded")
+            complete = False
     return facts if complete else None
+
+
+def _tombstone_digest(payload: str) -> str | None:
+    """The payload digest a redacted event's tombstone keeps (docs/evidence.md#redaction)."""
+    try:
+        note = json.loads(payload).get(TOMBSTONE)
+        return str(note["payloadDigest"]) if isinstance(note, dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def verify_consistency(

@@ -13,6 +13,8 @@ the last leaf read after the insert is the true one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import weakref
 from collections.abc import Sequence
@@ -45,7 +47,7 @@ if TYPE_CHECKING:  # the ORM only types `seal`; reading the head needs SQLAlchem
     from sqlalchemy.orm import Session
 
 from timeline import merkle
-from timeline.leaf import Leaf, leaf_of, payload_digest, recorded_at_of
+from timeline.leaf import WIPED, Leaf, leaf_of, read_tombstone, recorded_at_of, stored_digest
 
 metadata = MetaData()
 
@@ -112,6 +114,8 @@ class Verdict:
     head: TreeHead
     bad_position: int | None = None
     reason: str = ""
+    #: The redacted events met, as (position, the redaction's reference), in log order.
+    redacted: tuple[tuple[int, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -155,7 +159,7 @@ def append_leaves(
             int(note.originator_version),
             str(note.topic),
             at,
-            payload_digest(salt, note.state),
+            stored_digest(salt, note.state),  # a restored redacted event keeps its digest
         )
         head = grow(frontier, size, leaf.hash(), nodes, position=leaf.position, at=at)
         leaves.append(
@@ -345,6 +349,10 @@ def verify(
     return verdict
 
 
+TOMBSTONE_ALTERED = (
+    "the redacted event's tombstone was altered in the database (it is not the one its "
+    "redaction recorded)"
+)
 OUTSIDE = "the event has no leaf in the tree (written to the database outside the service)"
 REMOVED = "the event was removed from the database"
 ALTERED = "the event was altered in the database (its content no longer matches its leaf)"
@@ -357,6 +365,7 @@ class _Walk:
         self.connection, self.events, self.sealed = connection, events, sealed
         self.frontier: dict[int, bytes] = {}
         self.index = 0
+        self.tombstones: list[_Tombstoned] = []
 
     def run(self, batch: int) -> Verdict:
         after = 0
@@ -372,7 +381,26 @@ class _Walk:
             if problem is not None:
                 return Verdict(self.index, self.sealed, *problem)
             after = int(last)
-        return Verdict(self.index, self.sealed)
+        problem = self._redactions()
+        if problem is not None:
+            return Verdict(self.index, self.sealed, *problem)
+        redacted = tuple((t.position, t.reference) for t in self.tombstones)
+        return Verdict(self.index, self.sealed, redacted=redacted)
+
+    def _redactions(self) -> tuple[int, str] | None:
+        """Each tombstone must be the one its redaction event recorded (by SHA-256): that
+        event keeps its salt, so a tombstone rewritten after the redaction is detected."""
+        for found in self.tombstones:
+            row = self.connection.execute(
+                select(self.events.c.topic, self.events.c.state).where(
+                    self.events.c.originator_id == found.aggregate_id,
+                    self.events.c.originator_version == found.redaction_version,
+                )
+            ).first()
+            recorded = _redaction_record(row)
+            if recorded is None or recorded != (found.version, found.digest):
+                return found.position, TOMBSTONE_ALTERED
+        return None
 
     def _page(self, after: int, last: int, leaves: dict[int, Any]) -> tuple[int, str] | None:
         column = self.events.c.id
@@ -410,6 +438,11 @@ class _Walk:
                 )
         if head.root != bytes(row.root):
             return "the root recorded with this event was altered in the database"
+        if bytes(row.salt) == WIPED:
+            tombstoned = _Tombstoned.of(event)
+            if tombstoned is None:
+                return TOMBSTONE_ALTERED
+            self.tombstones.append(tombstoned)
         self.index += 1
         return None
 
@@ -425,6 +458,48 @@ class _Walk:
             ranges.append(and_(log_nodes.c.level == level, log_nodes.c.idx.between(low, high)))
         rows = self.connection.execute(select(log_nodes).where(or_(*ranges)))
         return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+
+
+@dataclass(frozen=True)
+class _Tombstoned:
+    """A redacted event met in the walk, to check against its redaction event."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    reference: str
+    redaction_version: int
+    digest: str
+
+    @classmethod
+    def of(cls, event: Any) -> _Tombstoned | None:
+        state = bytes(event.state)
+        note = read_tombstone(state)
+        if note is None or "@" not in note.event:
+            return None
+        version = note.event.rpartition("@")[2]
+        if not version.isdigit():
+            return None
+        raw = event.originator_id
+        return cls(
+            int(event.id),
+            raw if isinstance(raw, UUID) else UUID(bytes=bytes(raw)),
+            int(event.originator_version),
+            note.event,
+            int(version),
+            hashlib.sha256(state).hexdigest(),
+        )
+
+
+def _redaction_record(row: Any) -> tuple[int, str] | None:
+    """(target, tombstone digest) a stored redaction event records; None if it is not one."""
+    if row is None or not str(row.topic).endswith(".EventRedacted"):
+        return None
+    try:
+        data = json.loads(bytes(row.state))
+        return int(data["target"]), str(data["tombstone_digest"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _unsealed_tail(

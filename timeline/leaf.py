@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.facts import TOMBSTONE
 from domain.values import format_instant
 from timeline import merkle
 
@@ -59,7 +60,8 @@ def recorded_at_of(state: bytes) -> datetime:
 
 
 def leaf_of(event: Any, leaf_row: Any) -> Leaf:
-    """The leaf an event row and its leaf row commit to, recomputed from what is stored."""
+    """The leaf an event row and its leaf row commit to, recomputed from what is stored; a
+    redacted event's digest is the one its tombstone keeps (its salt is wiped)."""
     state = bytes(event.state)
     return Leaf(
         int(event.id),
@@ -68,5 +70,42 @@ def leaf_of(event: Any, leaf_row: Any) -> Leaf:
         int(event.originator_version),
         str(event.topic),
         recorded_at_of(state),
-        payload_digest(bytes(leaf_row.salt), state),
+        stored_digest(bytes(leaf_row.salt), state),
     )
+
+
+def stored_digest(salt: bytes, state: bytes) -> bytes:
+    """The payload digest of a stored event: SHA-256(salt || payload), or, once redacted (its
+    salt wiped), the digest its tombstone keeps."""
+    note = read_tombstone(state) if bytes(salt) == WIPED else None
+    return note.payload_digest if note is not None else payload_digest(salt, state)
+
+
+#: The salt of a redacted event's leaf: wiped (its digest lives on in the tombstone).
+WIPED = b""
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A redacted event's note, as its stored payload keeps it (timeline/redaction.py)."""
+
+    event: str
+    reason: str
+    fields: tuple[str, ...]
+    payload_digest: bytes
+
+
+def read_tombstone(state: bytes) -> Tombstone | None:
+    """The note of a tombstone; None when the payload is not one."""
+    try:
+        note: Any = json.loads(state).get(TOMBSTONE)
+        if not isinstance(note, dict):
+            return None
+        return Tombstone(
+            str(note["event"]),
+            str(note["reason"]),
+            tuple(str(f) for f in note["fields"]),
+            bytes.fromhex(note["payloadDigest"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

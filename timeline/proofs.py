@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Table, select
 from domain.errors import InvalidInput, NotFound
 from timeline import merkle
 from timeline.integrity import TreeHead, fetch_nodes, head, head_of, log_leaves
-from timeline.leaf import Leaf, leaf_of
+from timeline.leaf import WIPED, Leaf, leaf_of, read_tombstone
 
 _HEAD_COLUMNS = (
     log_leaves.c.leaf_index,
@@ -65,6 +65,8 @@ class StoredLeaf:
     leaf_index: int
     salt: bytes
     leaf: Leaf
+    #: The redaction that erased the payload (its salt is wiped), if any.
+    redacted_by: str | None = None
 
 
 def stored_leaf(engine: Engine, events: Table, position: int) -> StoredLeaf | None:
@@ -79,7 +81,10 @@ def stored_leaf(engine: Engine, events: Table, position: int) -> StoredLeaf | No
         row = connection.execute(query).first()
     if row is None:
         return None
-    return StoredLeaf(int(row.leaf_index), bytes(row.salt), leaf_of(row, row))
+    salt = bytes(row.salt)
+    note = read_tombstone(bytes(row.state)) if salt == WIPED else None
+    redacted_by = note.event if note is not None else None
+    return StoredLeaf(int(row.leaf_index), salt, leaf_of(row, row), redacted_by)
 
 
 def nodes(engine: Engine, wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:

@@ -3,11 +3,11 @@
 Every page is a permalink: its URL carries validAt and the log position it was answered at
 (a page asked for "now" or for a knownAt instant redirects to the position that resolves to,
 by the API's rule), so it gives the same page whenever it is opened; it shows a citation
-line. Data come
-only from the public read functions of projections/queries.py; templates are Jinja2 under
+line. Data come only from the public read functions of projections/queries.py and
+projections/search.py (the full-text search in time, `/search`); templates are Jinja2 under
 `templates/`, the one stylesheet under `static/`; no script, no third-party asset.
 The policy and action pages link to their answer's evidence bundle and printable report
-(timeline/evidence.py) at the same position. The full-text search is `/search`.
+(timeline/evidence.py) at the same position.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from domain.errors import NotFound as DomainNotFound
 from domain.values import AGGREGATE_KINDS, check_time_zone, parse_instant
 from domain.word_diff import word_diff
 from projections import queries
+from projections import search as fulltext
 from projections.models import ClauseChange, PolicyVersion
 from timeline import proofs, tokens
 from timeline.cursors import parse_position
@@ -367,6 +368,46 @@ async def home(request: Request) -> Response:
                 **{k: str(v) for k, v in filters.items() if v}, after=policies.end_cursor or ""
             )
             if policies.has_next_page
+            else None,
+        )
+
+    return await page(request, build)
+
+
+#: Where a hit's page is, by kind (statements have no page of their own).
+HIT_PAGES = {"policy": "/policies/", "regulatory-action": "/actions/"}
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search(request: Request) -> Response:
+    """Full-text search at the page's basis: what said these words at validAt, as known
+    right after the page's log position; each hit links to its page on the same basis."""
+
+    def build() -> Response:
+        b = basis(request)
+        words = optional(request, "q") or ""
+        results = (
+            fulltext.search(
+                engine_of(request),
+                words,
+                b.valid_at,
+                b.position,
+                first=PAGE_SIZE,
+                after=optional(request, "after"),
+            )
+            if words
+            else None
+        )
+        return render(
+            request,
+            "search.html",
+            basis=b,
+            q=words,
+            hidden={"q": words} if words else {},
+            results=results,
+            pages=HIT_PAGES,
+            next_query=b.query(q=words, after=results.end_cursor or "")
+            if results is not None and results.has_next_page
             else None,
         )
 

@@ -15,7 +15,18 @@ import sys
 
 import typer
 
-from entrypoints.cli import evidence, io, project, query, serve, tokens, verify, webhooks
+from entrypoints.cli import (
+    evidence,
+    io,
+    project,
+    query,
+    redact,
+    search,
+    serve,
+    tokens,
+    verify,
+    webhooks,
+)
 
 app = typer.Typer(
     help="Policy Timeline: an event-sourced, bitemporal timeline of corporate policy.\n\n"
@@ -30,9 +41,14 @@ app = typer.Typer(
 #: Exit codes: 1 refused input or not found, 3 conflict, 4 database unavailable or holding no
 #: log (a read names the URL), 70 a bug, 78 a setting (TIMELINE_*) is invalid; verify adds
 #: 5 (tampered) and 6 (empty log), verify-evidence 5 (a part did not verify); serve adds 7
-#: (the address is in use or not ours to bind).
+#: (the address is in use or not ours to bind); a read with no answer adds 8 (not yet recorded
+#: at --known-at) and 9 (known, but no version in force at --valid-at), beside 1 for never
+#: recorded (API NOT_YET_KNOWN, NOT_IN_FORCE, NOT_FOUND).
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_DATABASE, EXIT_BUG, EXIT_CONFIG = 1, 3, 4, 70, 78
 EXIT_ADDRESS = 7
+EXIT_NOT_YET_KNOWN, EXIT_NOT_IN_FORCE = 8, 9
+#: The exit code of each reason a read has no answer, by its API code.
+EXIT_NO_ANSWER = {"NOT_YET_KNOWN": EXIT_NOT_YET_KNOWN, "NOT_IN_FORCE": EXIT_NOT_IN_FORCE}
 
 
 @app.command()
@@ -43,9 +59,10 @@ def version() -> None:
     typer.echo(package_version("policy-timeline"))
 
 
-for module in (serve, query, io, project, tokens, webhooks, evidence):
+for module in (serve, query, search, io, project, tokens, webhooks, evidence):
     module.register(app)
 verify.register(app)
+redact.register(app)
 
 
 def main() -> None:
@@ -81,7 +98,7 @@ def describe(error: BaseException) -> tuple[str, int]:
     if isinstance(error, VersionConflict):
         return _one_line(error.message), EXIT_CONFLICT
     if isinstance(error, TimelineError):
-        return _one_line(error.message), EXIT_REFUSED
+        return _one_line(error.message), EXIT_NO_ANSWER.get(error.code, EXIT_REFUSED)
     if isinstance(error, OSError) and error.filename is not None:
         return _one_line(f"{error.filename}: {error.strerror or error}"), EXIT_REFUSED
     if isinstance(error, _database_errors()):

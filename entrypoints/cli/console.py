@@ -19,7 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from domain import values
-from domain.errors import InvalidInput, NotFound, TimelineError
+from domain.errors import InvalidInput, TimelineError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -86,16 +86,6 @@ def log() -> Iterator[Timeline]:
         yield timeline
     finally:
         timeline.close()
-
-
-def require(engine: Engine, kind: str, slug: str) -> None:
-    """NotFound (one clear line) when no aggregate of `kind` has this id at all: tells "no
-    such policy" from "no version at that moment". Looked up in the stream registry, which
-    the command path writes with an aggregate's first event."""
-    from timeline.store import stream_names
-
-    if not stream_names(engine, {values.aggregate_uuid(kind, slug)}):
-        raise NotFound(kind, slug)
 
 
 @contextmanager

@@ -24,7 +24,6 @@ from entrypoints.cli.console import (
     parse_instant,
     print_json,
     read_models,
-    require,
 )
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def at(
 ) -> None:
     """What a policy said at one moment (--valid-at), as known at another (--known-at)."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
@@ -79,19 +78,10 @@ def at(
         at_position = basis(engine, known, position)
         version = queries.policy_at(engine, policy, valid, at_position)
         if version is None:
-            require(engine, "policy", policy)
+            raise absence.why_absent(engine, "policy", policy, valid, at_position, known)
         responses = queries.responses_to(engine, [policy], valid, at_position).get(policy, [])
     if as_json:
-        print_json(
-            {**_version_json(version), "responses": [_action_json(a) for a in responses]}
-            if version
-            else None
-        )
-    elif version is None:
-        out().print(
-            f"policy {policy!r} had no version in force at {render.moment(valid)} "
-            f"(as known at {render.basis(known, at_position)})"
-        )
+        print_json({**_version_json(version), "responses": [_action_json(a) for a in responses]})
     else:
         render.policy_version(out(), version)
         render.responses(out(), responses)
@@ -110,7 +100,7 @@ def on(
     A day is not an instant: a change at 15:00 that day shows as a second version.
     """
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     date_ = parse_day("DATE", day)
@@ -120,7 +110,7 @@ def on(
         at_position = basis(engine, known, position)
         versions = queries.policy_on(engine, policy, date_, zone, at_position)
         if not versions:
-            require(engine, "policy", policy)
+            absence.require_known(engine, "policy", policy, at_position, known)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -139,7 +129,7 @@ def history(
 ) -> None:
     """Every version of a policy over valid time, as known at --known-at."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     known = parse_instant("--known-at", known_at)
@@ -147,7 +137,7 @@ def history(
         at_position = basis(engine, known, position)
         versions = queries.policy_history(engine, policy, at_position)
         if not versions:
-            require(engine, "policy", policy)
+            absence.require_known(engine, "policy", policy, at_position, known)
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -165,7 +155,7 @@ def diff(
 ) -> None:
     """Clause by clause, how a policy changed between two moments (red: before, green: after)."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("POLICY", policy)
     start, end = parse_instant("FROM", from_), parse_instant("TO", to)
@@ -175,7 +165,7 @@ def diff(
         at_position = basis(engine, known, position)
         result = queries.policy_diff(engine, policy, start, end, at_position)
         if result.before is None and result.after is None:
-            require(engine, "policy", policy)
+            absence.require_known(engine, "policy", policy, at_position, known)
     if as_json:
         print_json(_diff_json(result))
     else:
@@ -193,7 +183,7 @@ def status(
 ) -> None:
     """A regulatory action's status at a moment: ANNOUNCED, IN_EFFECT or LIFTED."""
     from entrypoints.cli import render
-    from projections import queries
+    from projections import absence, queries
 
     check_slug("ACTION", action)
     valid, known = parse_instant("--valid-at", valid_at), parse_instant("--known-at", known_at)
@@ -201,14 +191,9 @@ def status(
         at_position = basis(engine, known, position)
         version = queries.regulatory_action_at(engine, action, valid, at_position)
         if version is None:
-            require(engine, "regulatory-action", action)
+            raise absence.why_absent(engine, "regulatory-action", action, valid, at_position, known)
     if as_json:
-        print_json(_action_json(version) if version else None)
-    elif version is None:
-        out().print(
-            f"regulatory action {action!r} did not exist yet at {render.moment(valid)} "
-            f"(as known at {render.basis(known, at_position)})"
-        )
+        print_json(_action_json(version))
     else:
         render.regulatory_action(out(), version, valid)
 

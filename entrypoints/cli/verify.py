@@ -85,6 +85,10 @@ def verify(
                     "badPosition": verdict.bad_position,
                     "reason": verdict.reason or None,
                     "empty": verdict.checked == 0,
+                    "redactions": [
+                        {"position": position, "redaction": redaction}
+                        for position, redaction in verdict.redacted
+                    ],
                 }
             )
         )
@@ -104,6 +108,11 @@ def verify(
             f"ok: {verdict.checked} events verified; head position "
             f"{verdict.head.position} hash {verdict.head.hash}"
         )
+        for position, redaction in verdict.redacted:
+            typer.echo(
+                f"redacted: position {position} by {redaction} (its tombstone keeps the digest "
+                "its leaf commits to; not tampering)"
+            )
 
 
 def register(app: typer.Typer) -> None:

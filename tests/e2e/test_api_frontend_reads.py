@@ -31,7 +31,10 @@ def test_an_actor_is_named_as_at_the_moment_asked_about(api: ApiServer) -> None:
     after = api.execute(query, {"at": "2022-03-11T00:00:00Z"})["actor"]
     assert before["name"] == "Facebook, Inc."
     assert after["name"] != before["name"] and before["name"] in after["formerNames"]
-    assert api.execute('{ actor(id: "nobody") { id } }') == {"actor": None}
+    (unknown,) = api.errors('{ actor(id: "nobody") { id } }')
+    assert unknown["extensions"] == {"code": "NOT_FOUND"}
+    (early,) = api.errors('{ actor(id: "meta", validAt: "1990-01-01T00:00:00Z") { id } }')
+    assert early["extensions"]["code"] == "NOT_IN_FORCE" and early["path"] == ["actor"]
 
 
 def page_through(api: ApiServer, field: str, args: str = "") -> tuple[list[str], int]:
@@ -79,9 +82,8 @@ def test_a_regulatory_action_history_lists_its_statuses_in_valid_time_order(
     )["regulatoryActionHistory"]
     assert [v["status"] for v in history] == ["ANNOUNCED", "IN_EFFECT"]
     assert history[0]["validTo"] == history[1]["validFrom"]
-    assert api.execute('{ regulatoryActionHistory(id: "nobody/nothing") { status } }') == {
-        "regulatoryActionHistory": []
-    }
+    (unknown,) = api.errors('{ regulatoryActionHistory(id: "nobody/nothing") { status } }')
+    assert unknown["extensions"] == {"code": "NOT_FOUND"}
 
 
 ADD = 'mutation { addWebhook(input: {url: "https://example.org/hook"}) { endpoint { id } } }'

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from gql.transport.exceptions import TransportQueryError
 from test_api_server import ApiServer, serve
 
 from timeline.settings import Settings
@@ -56,11 +57,19 @@ def _statement(api: ApiServer, actor: str, text: str) -> Any:
 
 
 def _answer(api: ApiServer, known_at: str | None = None) -> dict[str, Any]:
-    result = api.execute(STATEMENT, {"known": known_at})
+    """The statement, the list and the feed; `reason` is the statement's no-answer code."""
+    reason = None
+    try:
+        result = api.execute(STATEMENT, {"known": known_at})
+    except TransportQueryError as error:  # the statement has no answer: the reason says why
+        assert error.data is not None and error.errors is not None
+        result = error.data
+        [reason] = [e["extensions"]["code"] for e in error.errors]
     return {
         "statement": result["statement"],
         "listed": [n["id"] for n in result["statements"]["nodes"]],
         "feed": [(n["aggregateId"], n["version"]) for n in result["timeline"]["nodes"]],
+        "reason": reason,
     }
 
 
@@ -88,7 +97,7 @@ def test_a_statements_only_fact_retracted_leaves_the_answers_but_not_the_past_or
     assert before["statement"]["actor"] == "nick-clegg"
     assert before["listed"] == [SLUG] and before["feed"] == [(SLUG, 1)]
     after = _answer(api)
-    assert after == {"statement": None, "listed": [], "feed": []}
+    assert after == {"statement": None, "listed": [], "feed": [], "reason": "NOT_FOUND"}
     assert _answer(api, retracted["recordedAt"]) == after
 
     events = api.execute(EVENTS)["events"]["nodes"]
@@ -164,5 +173,6 @@ def test_a_change_to_a_wholly_retracted_policy_is_refused_naming_id(api: ApiServ
     assert error["extensions"]["code"] == "BAD_INPUT"
     assert error["extensions"]["field"] == "input.id"
     assert "every fact of it was retracted" in error["message"]
-    found = api.execute('query { policy(id: "meta/wrong-slug") { id } }')
-    assert found["policy"] is None
+    [missing] = api.errors('query { policy(id: "meta/wrong-slug") { id } }')
+    assert missing["extensions"] == {"code": "NOT_FOUND"}
+    assert "every fact recorded of it by then was retracted" in missing["message"]

@@ -96,6 +96,7 @@ def test_the_reading_rooms_timeline_marks_the_announcement_and_the_entry_into_fo
         f"{api.url}/timeline",
         params={"knownAt": "2030-01-01T00:00:00Z", "jurisdiction": "RU"},
         timeout=30,
+        follow_redirects=True,  # to its permalink by position
     )
     assert page.status_code == 200, page.text
     rows = re.findall(

@@ -120,9 +120,46 @@ def test_at_prints_the_policy_and_its_clauses_as_a_table(demo: tuple[str, Path])
 
 
 @pytest.mark.e2e
-def test_at_before_anything_was_recorded_answers_nothing(demo: tuple[str, Path]) -> None:
+def test_at_before_anything_was_recorded_says_so_with_exit_8(demo: tuple[str, Path]) -> None:
     url, cwd = demo
-    assert answer(url, cwd, "at", POLICY, "--known-at", "2022-03-11T12:00:00+03:00") is None
+    for args in ((), ("--json",)):
+        result = run_cli(url, cwd, "at", POLICY, "--known-at", "2022-03-11T12:00:00+03:00", *args)
+        assert result.returncode == 8, result.stderr
+        assert "was not yet recorded at knownAt 2022-03-11T09:00:00+00:00" in the_error(result)
+        assert result.stdout == ""
+
+
+@pytest.mark.e2e
+def test_at_before_the_policy_was_in_force_names_the_next_version_with_exit_9(
+    demo: tuple[str, Path],
+) -> None:
+    url, cwd = demo
+    result = run_cli(url, cwd, "at", POLICY, "--valid-at", "2000-01-01T00:00:00Z")
+    assert result.returncode == 9, result.stderr
+    error = the_error(result)
+    assert "had no version in force at validAt 2000-01-01T00:00:00+00:00" in error
+    assert "the next is in force from 2022-01-01T00:00:00+00:00 to 2022-03-10" in error
+    status = run_cli(url, cwd, "status", INSTAGRAM_RESTRICTION, "--valid-at", "2000-01-01T00:00Z")
+    assert status.returncode == 9, status.stderr
+    assert "regulatory-action" in the_error(status)
+
+
+@pytest.mark.e2e
+def test_a_policy_never_recorded_is_not_found_with_exit_1_in_every_read(
+    demo: tuple[str, Path],
+) -> None:
+    url, cwd = demo
+    for args in (
+        ("at", "meta/nothing"),
+        ("on", "meta/nothing", "2022-03-11"),
+        ("history", "meta/nothing"),
+        ("diff", "meta/nothing", "2022-03-11T00:00Z", "2022-03-14T00:00Z"),
+    ):
+        result = run_cli(url, cwd, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert the_error(result) == "error: policy 'meta/nothing' not found"
+    early = run_cli(url, cwd, "history", POLICY, "--known-at", "2022-03-11T00:00Z")
+    assert early.returncode == 8 and "not yet recorded" in the_error(early)
 
 
 @pytest.mark.e2e
@@ -235,6 +272,14 @@ def test_the_cli_answers_from_postgresql_as_from_sqlite(database_url: str, tmp_p
     on_14 = answer(database_url, tmp_path, "at", POLICY, "--valid-at", "2022-03-14T00:00:00Z")
 
     assert clause(on_14, ALLOWANCE_CLAUSE)["text"] == narrowed  # type: ignore[index]
+    reasons = {
+        "never recorded": (("at", "meta/nothing"), 1),
+        "not yet recorded": (("at", POLICY, "--known-at", "2022-03-11T00:00:00Z"), 8),
+        "not in force": (("at", POLICY, "--valid-at", "2000-01-01T00:00:00Z"), 9),
+    }
+    for reason, (args, code) in reasons.items():
+        result = run_cli(database_url, tmp_path, *args)
+        assert result.returncode == code, (reason, result.stderr)
 
 
 @pytest.mark.e2e

@@ -28,8 +28,17 @@ from timeline.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-#: The codes of the contract (DESIGN.md §6); anything else (INTERNAL_SERVER_ERROR) fails.
-CODES = {"BAD_INPUT", "NOT_FOUND", "CONFLICT", "UNAUTHENTICATED", "FORBIDDEN"}
+#: The codes of the contract (DESIGN.md §6), with the reasons a read has no answer
+#: (docs/api.md); anything else (INTERNAL_SERVER_ERROR) fails.
+CODES = {
+    "BAD_INPUT",
+    "NOT_FOUND",
+    "NOT_YET_KNOWN",
+    "NOT_IN_FORCE",
+    "CONFLICT",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+}
 QUERY_EXAMPLES, MUTATION_EXAMPLES, REST_EXAMPLES = 12, 25, 40
 #: REST answers that depend on what the log holds: a valid position may name no event.
 #: Paths whose well-formed values can name what the log does not hold (an id, a position).

@@ -318,6 +318,33 @@ def test_closed_reads_need_the_login_cookie(sqlite_url: str) -> None:
         assert elsewhere.headers["location"] == "/"  # never an open redirect
 
 
+def test_search_from_the_home_page_finds_the_allowance_at_its_date(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    home = permalink(api, "/?validAt=2022-03-12T12:00:00%2B03:00")
+    with offline_page(api.url) as (page, record):
+        open_page(page, home, tmp_path, "home")
+        page.fill("#search-q", '"Russian soldiers"')
+        page.click("form[role=search] button")
+        page.wait_for_url("**/search?**")
+        text = open_page(page, page.url, tmp_path, "search-12-march")
+        assert "Results (1)" in text
+        assert "russian soldiers" in page.inner_text(".hit mark").lower()
+        query = parse_qs(urlsplit(page.url).query)
+        assert query["validAt"] == ["2022-03-12T09:00:00Z"]
+        assert query["position"] == parse_qs(urlsplit(home).query)["position"]
+        assert "knownAt" not in query
+        page.click(".hit a")  # to the policy page at the same basis
+        page.wait_for_url(f"**{SLUG_PATH}?**")
+        linked = parse_qs(urlsplit(page.url).query)
+        assert linked["validAt"] == query["validAt"] and linked["position"] == query["position"]
+        assert page.is_visible(f"#clause-{ALLOWANCE_CLAUSE}")
+        before = page.url.replace("/policies/meta/hate-speech?", "/search?q=Russian+soldiers&")
+        before = before.replace("2022-03-12T09:00:00Z", "2022-03-01T00:00:00Z")
+        assert "Nothing said that" in open_page(page, before, tmp_path, "search-1-march")
+    assert_only_the_server(record, api)
+
+
 def test_a_known_at_instant_redirects_to_the_position_it_resolves_to(api: ApiServer) -> None:
     head = httpx.get(api.url + "/log/head", params={"knownAtPosition": 12}).json()
     response = httpx.get(

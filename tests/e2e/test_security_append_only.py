@@ -1,5 +1,6 @@
 """The event store is append-only from the API: every mutation kind, accepted or refused,
-leaves every stored event row byte-for-byte as it was and at most appends; `logHead` follows
+leaves every stored event row byte-for-byte as it was and at most appends (but redactEvent,
+which by design turns exactly its target's payload into a tombstone, and appends); `logHead` follows
 the chain's head, which `timeline verify` accepts as a cited head."""
 
 from __future__ import annotations
@@ -119,6 +120,17 @@ STEPS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+#: The one mutation that changes a stored event, by design: a redaction turns its target's
+#: payload into a tombstone (docs/evidence.md) and appends the redaction.
+REDACTING = [
+    (
+        "redactEvent",
+        "RedactEventInput",
+        {"event": "statement:meta/statement@1", "reason": "court order"},
+    ),
+]
+
+
 def mutation(name: str, input_type: str) -> str:
     return f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ position }} }}"
 
@@ -167,9 +179,9 @@ def test_every_mutation_kind_only_appends_to_the_log(api: ApiServer) -> None:
     from api.schema import build_schema
 
     mutations = set(build_schema()._schema.mutation_type.fields)  # type: ignore[union-attr]
-    covered = {name for name, _, _ in STEPS + EVENTLESS}
+    covered = {name for name, _, _ in STEPS + EVENTLESS + REDACTING}
     assert covered == mutations, f"not exercised here: {sorted(mutations - covered)}"
-    assert all(writes_events(name) for name, _, _ in STEPS)
+    assert all(writes_events(name) for name, _, _ in STEPS + REDACTING)
     assert not any(writes_events(name) for name, _, _ in EVENTLESS)
     for name, input_type, data in STEPS:
         before = event_rows(api)
@@ -185,6 +197,21 @@ def test_every_mutation_kind_only_appends_to_the_log(api: ApiServer) -> None:
         assert after[: len(before)] == before, f"{name} changed a stored event"
         assert len(after) == len(before) + 1
         assert after[-1][0] == body["data"][name]["position"]
+    for name, input_type, data in REDACTING:
+        before = event_rows(api)
+        refused = post(
+            api, mutation(name, input_type), {"i": {**data, "expectedVersion": 99}}, api.write_token
+        )
+        assert codes(refused) == ["CONFLICT"], (name, refused)
+        assert event_rows(api) == before, name
+        body = post(api, mutation(name, input_type), {"i": data}, api.write_token)
+        assert "errors" not in body, (name, body)
+        after = event_rows(api)
+        changed = [i for i, (old, new) in enumerate(zip(before, after, strict=False)) if old != new]
+        assert len(changed) == 1 and len(after) == len(before) + 1, name
+        old, new = before[changed[0]], after[changed[0]]
+        assert old[:-1] == new[:-1], f"{name} changed more than the target's payload"
+        assert b"[redacted by statement:meta/statement@2]" in bytes(new[-1])
     answers: dict[str, Any] = {}
     for name, document, variables in EVENTLESS:
         before = event_rows(api)

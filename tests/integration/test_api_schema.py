@@ -27,6 +27,7 @@ QUERIES = {
     "regulatoryActionHistory": {"id", "knownAt", "knownAtPosition"},
     "logHead": {"knownAt", "knownAtPosition"},
     "evidence": {"kind", "id", "validAt", "knownAt", "knownAtPosition"},
+    "search": {"query", "validAt", "knownAt", "knownAtPosition", "kinds", "first", "after"},
 }
 MUTATIONS = {
     "announcePolicy",

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain import RULES, PolicyState, RegulatoryActionState, believe
+from domain.concerns import concerns_in_log
 from domain.errors import TimelineError
+from domain.facts import META_TYPES
 from domain.feed import entries as feed_entries
 from domain.fold import state_at, states_on
 from projections import queries as q
@@ -22,6 +24,7 @@ from projections.models import PolicyVersion, RegulatoryActionVersion
 from projections.runner import ProjectionRunner
 from timeline.bootstrap import Services, bootstrap
 from timeline.settings import Settings
+from timeline.streams.reader import EventReader, Tags
 
 BASE = datetime(2022, 3, 1, tzinfo=UTC)
 TICK = timedelta(microseconds=1)
@@ -350,6 +353,39 @@ def check_feed(services: Services, history: History, known_at: datetime) -> None
     assert keys == sorted(keys)
 
 
+def check_concerns(services: Services, history: History) -> None:
+    """One meaning of "concerns" (domain.concerns): the stream reader, reading the log in
+    order (incrementally, refolding after corrections and retroactive facts), tags each event
+    as the reference does, and the feed, as known when a fact was recorded, tags it alike."""
+    timeline = services.timeline
+    mine = [
+        e
+        for e in EventReader(timeline).read(0, limit=1_000_000)
+        if e.slug.startswith(history.prefix + "/")
+    ]
+    for index, event_ in enumerate(mine):
+        facts = [
+            f
+            for f in timeline.facts_of(event_.kind, event_.slug)
+            if f.version <= event_.fact.version
+        ]
+        expected = concerns_in_log(event_.kind, event_.slug, facts)
+        assert event_.tags == Tags.of(expected), event_.reference
+        if event_.fact.type in META_TYPES or index % 4:  # the feed for a quarter of them
+            continue
+        page = q.timeline_page(timeline.engine, known_at=event_.fact.recorded_at, first=1000)
+        entries = [
+            e for e in page.items if (e.slug, e.version) == (event_.slug, event_.fact.version)
+        ]
+        assert entries, event_.reference  # one, or two with its announcement: tagged alike
+        for entry in entries:
+            assert (entry.actors, entry.jurisdictions, entry.policies) == (
+                expected.actors,
+                expected.jurisdictions,
+                expected.policies,
+            ), event_.reference
+
+
 @pytest.mark.slow
 @settings(
     max_examples=30,
@@ -413,6 +449,7 @@ def test_projection_answers_equal_the_oracle_for_random_histories(
         check_action(services, history.slug(action), policies, known_ats[:2])
     for known_at in known_ats:
         check_feed(services, history, known_at)
+    check_concerns(services, history)
     for kind, slug in history.versions:
         if not believe(services.timeline.facts_of(kind, slug)):
             event(f"a {kind} whose every fact is retracted")

@@ -37,6 +37,7 @@ VALID: dict[str, dict[str, Any]] = {
     "recordStatement": statement(),
     "correctEvent": correction("policy:acme/conduct@1", title="Conduct"),
     "retractEvent": {"event": "policy:acme/conduct@2", "reason": "error"},
+    "redactEvent": {"event": "statement:acme/post@1", "reason": "court order"},
 }
 
 
@@ -105,6 +106,9 @@ def test_a_bad_policy_announcement_names_the_field(data: dict[str, Any], field: 
         ("registerActor", actor(kind="company"), "kind"),
         ("correctEvent", correction("policy:acme/conduct", title="x"), "event"),
         ("retractEvent", {"event": "policy:acme/conduct@1"}, "reason"),
+        ("redactEvent", {"event": "statement:acme/post@1"}, "reason"),
+        ("redactEvent", {"event": "statement:acme/post@1", "reason": " "}, "reason"),
+        ("redactEvent", {"event": "statement:acme/post", "reason": "x"}, "event"),
         ("revisePolicy", {"id": "acme/conduct", "effectiveAt": "2022-01-01T00:00:00Z"}, "input"),
     ],
 )

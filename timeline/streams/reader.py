@@ -3,7 +3,8 @@
 Shared by the API's fan-out (GraphQL subscription, SSE) and the webhook worker, so that every
 way out of the log selects events the same way. A filter criterion on the actor or the
 jurisdiction looks at the aggregate as it stood at that event (its facts up to that version),
-so whether an event matches never depends on what is recorded later.
+so whether an event matches never depends on what is recorded later. What an event concerns
+is the domain's one rule (`domain.concerns`), the timeline feed's too.
 """
 
 from __future__ import annotations
@@ -11,13 +12,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+from domain import RULES
+from domain.concerns import Concerns, concerns, concerns_in_log
 from domain.errors import InvalidInput
-from domain.facts import META_TYPES, Fact
-from domain.values import ACTOR_FIELDS, AGGREGATE_KINDS, Reference, check_jurisdiction, check_slug
+from domain.facts import META_TYPES, Fact, believe
+from domain.rules import order
+from domain.values import (
+    AGGREGATE_KINDS,
+    Reference,
+    check_slug,
+    filter_jurisdiction,
+)
 from timeline.application import LoggedFact, Timeline
 from timeline.commands import COMMAND_FOR_EVENT
 from timeline.store import stream_names
@@ -25,34 +35,39 @@ from timeline.streams.cloudevents import TYPE_PREFIX, to_cloudevent
 
 #: Every event type the log can hold: what a filter's `types` may name.
 EVENT_TYPES = frozenset(COMMAND_FOR_EVENT) | META_TYPES
-_CLAUSE_FIELDS = ("clauses", "add_clauses", "amend_clauses")
 
 
 @dataclass(frozen=True)
 class Tags:
-    """Actors and jurisdictions an aggregate involves, as of one of its versions."""
+    """The actors and jurisdictions an event concerns (`domain.concerns`, the feed's rule)."""
 
     actors: frozenset[str] = frozenset()
     jurisdictions: frozenset[str] = frozenset()
 
-    def with_fact(self, fact: Fact) -> Tags:
-        actors, jurisdictions = set(self.actors), set(self.jurisdictions)
-        for data in (fact.data, fact.data.get("changes") or {}):
-            _collect(data, actors, jurisdictions)
-        return Tags(frozenset(actors), frozenset(jurisdictions))
+    @classmethod
+    def of(cls, found: Concerns) -> Tags:
+        return cls(frozenset(found.actors), frozenset(found.jurisdictions))
 
 
-def _collect(data: Mapping[str, Any], actors: set[str], jurisdictions: set[str]) -> None:
-    for name in ACTOR_FIELDS:
-        if isinstance(data.get(name), str):
-            actors.add(data[name])
-    actors.update(t for t in data.get("targets") or () if isinstance(t, str))
-    if isinstance(data.get("jurisdiction"), str):
-        jurisdictions.add(data["jurisdiction"])
-    for name in _CLAUSE_FIELDS:
-        for clause in data.get(name) or ():
-            if isinstance(clause, Mapping):
-                jurisdictions.update(clause.get("scope") or ())
+@dataclass(frozen=True)
+class _Fold:
+    """Where a reader's fold of one aggregate stands: after `version`, in `state`, the last
+    fact in fold order keyed `last` (None: nothing believed)."""
+
+    version: int = 0
+    state: Any = None
+    last: tuple[datetime, int] | None = None
+
+
+def _fold_end(kind: str, facts: Sequence[Fact]) -> _Fold:
+    """The fold of every believed fact among `facts` (stored facts in version order)."""
+    rules = RULES[kind]
+    state: Any = None
+    ordered = order(rules, believe(facts))
+    for fact in ordered:
+        state = rules.apply(state, fact)
+    last = (rules.fold_time(ordered[-1]), ordered[-1].version) if ordered else None
+    return _Fold(facts[-1].version if facts else 0, state, last)
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,7 @@ class EventFilter:
             types=frozenset(check_type(f"filter.type[{i}]", t) for i, t in enumerate(types)),
             actors=frozenset(check_slug(f"filter.actor[{i}]", a) for i, a in enumerate(actors)),
             jurisdictions=frozenset(
-                check_jurisdiction(f"filter.jurisdiction[{i}]", j.upper() if j.isascii() else j)
+                filter_jurisdiction(f"filter.jurisdiction[{i}]", j)
                 for i, j in enumerate(jurisdictions)
             ),
             kinds=frozenset(kinds),
@@ -227,7 +242,7 @@ class EventReader:
         self.timeline = timeline
         self.tags = tags
         self._names: dict[UUID, tuple[str, str]] = {}
-        self._tags: dict[UUID, tuple[int, Tags]] = {}
+        self._folds: dict[UUID, _Fold] = {}
 
     def read(self, after: int, limit: int = 500, stop: int | None = None) -> list[StreamEvent]:
         """Events with position > `after` (and <= `stop`), in log order."""
@@ -244,17 +259,24 @@ class EventReader:
         return events
 
     def _tags_at(self, kind: str, slug: str, fact: Fact) -> Tags:
-        """Tags of the aggregate through `fact`'s version: extended when the reader saw the
-        version before, else folded from the aggregate's stored facts (once per aggregate
-        for a reader that reads in order)."""
-        version, tags = self._tags.get(fact.aggregate_id, (0, Tags()))
-        if version == fact.version - 1:
-            tags = tags.with_fact(fact)
+        """What the event concerns as the log stood when it was recorded (the domain's rule,
+        `concerns_in_log`), folding each aggregate as the reader goes: a fact that enters the
+        fold after every earlier one applies to the cached state; anything else (a
+        retroactive fact, a correction or retraction, a version the reader did not see just
+        before) refolds the aggregate's stored facts up to it."""
+        rules = RULES[kind]
+        at = self._folds.get(fact.aggregate_id, _Fold())
+        key = None if fact.type in META_TYPES else (rules.fold_time(fact), fact.version)
+        if (
+            key is not None
+            and at.version == fact.version - 1
+            and (at.last is None or key > at.last)
+        ):
+            after = rules.apply(at.state, fact)
+            found = concerns(kind, slug, at.state, after, fact)
+            self._folds[fact.aggregate_id] = _Fold(fact.version, after, key)
         else:
-            tags = Tags()
-            for earlier in self.timeline.facts_of(kind, slug):
-                if earlier.version > fact.version:
-                    break
-                tags = tags.with_fact(earlier)
-        self._tags[fact.aggregate_id] = (fact.version, tags)
-        return tags
+            facts = [f for f in self.timeline.facts_of(kind, slug) if f.version <= fact.version]
+            found = concerns_in_log(kind, slug, facts)
+            self._folds[fact.aggregate_id] = _fold_end(kind, facts)
+        return Tags.of(found)

@@ -1,0 +1,400 @@
+"""Full-text search in time: which policies, regulatory actions and statements said these
+words at validAt, as known at knownAt, ranked, with highlighted snippets.
+
+The projector stores one search document per indexed row (`document`, `store`) in the same
+transaction as the row; a query matches the documents with the database's own engine (FTS5
+on SQLite, `tsvector` and its GIN index on PostgreSQL; `tables.py`) and keeps those whose row
+answers (validAt, knownAt), so a search is as reproducible as any other point-in-time read.
+
+Query text is never handed to an engine's syntax: it is cut into phrases of words (letters
+and digits; a quoted part, or a hyphenated word, is a phrase), and each phrase is passed as
+data. A hit is an aggregate with a field (title, summary, a clause, an action's or a
+statement's text) holding every phrase.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+
+from domain.errors import InvalidInput
+from projections import decode
+from projections import tables as t
+from projections.models import Page
+from projections.queries import Basis, basis, known, valid
+from projections.rows import HEAD, VersionRow
+
+#: The kinds a search looks at, in their order on ties.
+KINDS = ("policy", "regulatory-action", "statement")
+#: Hostile-input bounds of a query: its length and how many words it may name.
+MAX_QUERY_CHARS = 500
+MAX_WORDS = 32
+#: Snippets per hit (from its best-ranked fields) and words per snippet.
+SNIPPETS_PER_HIT = 3
+SNIPPET_WORDS = 24
+
+#: Highlight markers the engines put around matched words; split out into fragments.
+_START, _STOP = "\x02", "\x03"
+_MARKERS = re.compile(f"([{_START}{_STOP}])")
+_WORD = re.compile(r"[^\W_]+")
+_PHRASE = re.compile(r'"([^"]*)"?|([^"\s]+)')
+
+Phrases = tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A matching field's text around the match: fragments, each highlighted or not."""
+
+    field: str
+    fragments: tuple[tuple[str, bool], ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(piece for piece, _ in self.fragments)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One aggregate that matched: its kind, slug and title at the basis, its rank (higher
+    is better; the best of its fields) and snippets of its best fields."""
+
+    kind: str
+    slug: str
+    title: str
+    rank: float
+    snippets: tuple[Snippet, ...]
+
+
+# -- query text --------------------------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    """The words of a text as both engines' tokenisers see plain prose: runs of letters and
+    digits, lower-cased."""
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def parse_query(field: str, query: str) -> Phrases:
+    """The phrases of a query (quoted parts and hyphenated words are phrases; everything
+    that is not a letter or digit separates words); refused, naming `field`, if too long,
+    too many words or no word at all."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(field, f"at most {MAX_QUERY_CHARS} characters")
+    phrases: list[tuple[str, ...]] = []
+    count = 0
+    for quoted, bare in _PHRASE.findall(query):
+        phrase = tuple(words(quoted or bare))
+        count += len(phrase)
+        if count > MAX_WORDS:
+            raise InvalidInput(field, f"at most {MAX_WORDS} words")
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+    if not phrases:
+        raise InvalidInput(field, "needs at least one word (letters or digits)")
+    return tuple(phrases)
+
+
+def check_kinds(field: str, kinds: Sequence[str]) -> tuple[str, ...]:
+    """The kinds asked for, each one of KINDS (none given: all)."""
+    for i, kind in enumerate(kinds):
+        if kind not in KINDS:
+            raise InvalidInput(f"{field}[{i}]", f"must be one of {', '.join(KINDS)}")
+    return tuple(k for k in KINDS if k in kinds) if kinds else KINDS
+
+
+def _fts5_query(phrases: Phrases) -> str:
+    """An FTS5 MATCH expression: each phrase a quoted string (its words hold no quote)."""
+    return " AND ".join('"' + " ".join(phrase) + '"' for phrase in phrases)
+
+
+def _tsquery(phrases: Phrases) -> Any:
+    """A PostgreSQL tsquery: the phrases, each bound as a parameter, all required."""
+    queries: list[Any] = [
+        func.phraseto_tsquery(t.TS_CONFIG, " ".join(phrase)) for phrase in phrases
+    ]
+    return reduce(lambda a, b: a.op("&&")(b), queries)
+
+
+# -- writing (the projector) ---------------------------------------------------------------------
+
+
+def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
+    """The (field, text) a version or part row is found by, or None: a policy's title
+    (head part), each clause (heading and text) and its summary (frame); an action's or a
+    statement's summary and text. Sources and actors are not searched."""
+    if kind == "policy":
+        if row.part == HEAD and row.run is not None:
+            found = ("title", row.run.value[1])
+        elif row.part.startswith("clause:") and row.run is not None:
+            clause = row.run.value
+            found = (row.part, f"{clause.heading}\n{clause.text}")
+        elif row.part:
+            return None
+        else:
+            found = ("summary", json.loads(row.state).get("summary") or "")
+    elif kind in KINDS:
+        state = json.loads(row.state)
+        found = ("text", "\n".join(x for x in (state.get("summary"), state.get("text")) if x))
+    else:
+        return None
+    body = _MARKERS.sub(" ", found[1])
+    return (found[0], body) if body.strip() else None
+
+
+def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
+    """Insert search documents (and, on SQLite, their FTS5 entries) in the caller's
+    transaction."""
+    connection.execute(insert(table), documents)
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
+            [{"id": d["id"], "body": d["body"]} for d in documents],
+        )
+
+
+def forget(connection: Connection, table: Table, ids: list[int]) -> None:
+    """Delete the search documents of rows being deleted (a redaction's rebuild of one
+    aggregate): an erased text must not stay findable, nor in the FTS5 index on SQLite."""
+    if not ids:
+        return
+    if connection.dialect.name == "sqlite":
+        gone = connection.execute(select(table.c.id, table.c.body).where(table.c.id.in_(ids)))
+        rows = [{"id": row.id, "body": row.body} for row in gone]
+        if rows:
+            connection.execute(
+                text(
+                    f"INSERT INTO {t.fts_name(table)} ({t.fts_name(table)}, rowid, body) "
+                    "VALUES ('delete', :id, :body)"
+                ),
+                rows,
+            )
+    connection.execute(delete(table).where(table.c.id.in_(ids)))
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _fts_table() -> Table:
+    found = _FTS.get("live")
+    if found is None:
+        found = _FTS["live"] = Table(
+            t.fts_name(t.search), MetaData(), Column("rowid", Integer), Column("body", Text)
+        )
+    return found
+
+
+_FTS: dict[str, Table] = {}
+
+
+def _bases(kinds: Sequence[str]) -> list[tuple[str, Table]]:
+    """The row tables whose rows the documents of `kinds` belong to."""
+    found = []
+    for kind in kinds:
+        found.append((kind, t.LIVE.versions(kind)))
+        if kind == "policy":
+            found.append((kind, t.policy_parts))
+    return found
+
+
+def _matches(
+    dialect: str, phrases: Phrases, kinds: Sequence[str], v: datetime, k: datetime | int
+) -> list[Select[Any]]:
+    """One select per row table: the documents matching `phrases` whose row answers (v, k),
+    with their rank (higher is better)."""
+    s = t.search
+    if dialect == "postgresql":
+        query = _tsquery(phrases)
+        vector = t.search_vector(s)
+        rank: ColumnElement[Any] = func.ts_rank(vector, query)
+        match: ColumnElement[bool] = vector.op("@@")(query)
+        source: Any = s
+    else:
+        fts = _fts_table()
+        name: Any = literal_column(fts.name)
+        rank = -func.bm25(name)
+        match = name.op("MATCH")(literal(_fts5_query(phrases)))
+        source = fts.join(s, s.c.id == fts.c.rowid)
+    selects = []
+    for kind, base in _bases(kinds):
+        on = and_(base.c.opened_by == s.c.opened_by, base.c.seq == s.c.seq)
+        selects.append(
+            select(s.c.id, s.c.kind, s.c.slug, s.c.field, rank.label("rank"))
+            .select_from(source.join(base, on))
+            .where(match, s.c.kind == kind, valid(base, v), known(base, k))
+        )
+    return selects
+
+
+def matching_policies(
+    dialect: str, field: str, query: str, v: datetime, k: datetime | int
+) -> ColumnElement[bool]:
+    """A condition on `policy_versions`: its policy has a field holding `query` at (v, k)
+    (`list_policies`' `search` filter)."""
+    phrases = parse_query(field, query)
+    slug = t.policy_versions.c.slug
+    found = _matches(dialect, phrases, ("policy",), v, k)
+    return or_(*(slug.in_(select(q.subquery().c.slug)) for q in found))
+
+
+def search(
+    engine: Engine,
+    query: str,
+    valid_at: datetime | None = None,
+    known_at: Basis = None,
+    *,
+    kinds: Sequence[str] = (),
+    first: int = 20,
+    after: str | None = None,
+) -> Page[SearchHit]:
+    """The aggregates with a field holding every phrase of `query` at `valid_at` as known at
+    `known_at` (a log position, an instant, or now), best rank first (then kind, slug),
+    keyset-paginated by opaque cursor; `total_count` counts every hit."""
+    first = decode.check_first(first)
+    phrases = parse_query("query", query)
+    chosen = check_kinds("kinds", kinds)
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
+    dialect = engine.dialect.name
+    with engine.connect() as connection:
+        rows = [
+            row for q in _matches(dialect, phrases, chosen, v, k) for row in connection.execute(q)
+        ]
+        grouped: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:
+            grouped.setdefault((row.kind, row.slug), []).append(row)
+        ranked = sorted(
+            ((max(r.rank for r in found), kind, slug) for (kind, slug), found in grouped.items()),
+            key=lambda hit: (-hit[0], KINDS.index(hit[1]), hit[2]),
+        )
+        total = len(ranked)
+        if after is not None:
+            rank, kind, slug = decode.decode_cursor(after, [float, str, str])
+            if kind not in KINDS:
+                raise InvalidInput("after", "is not a cursor of this list")
+            mark = (-rank, KINDS.index(kind), slug)
+            ranked = [h for h in ranked if (-h[0], KINDS.index(h[1]), h[2]) > mark]
+        shown = ranked[:first]
+        best = {(kind, slug): _best_fields(grouped[(kind, slug)]) for _, kind, slug in shown}
+        snippets = _snippets(
+            connection, dialect, phrases, [r.id for found in best.values() for r in found]
+        )
+        titles = _titles(connection, [(kind, slug) for _, kind, slug in shown], v, k)
+    hits = tuple(
+        SearchHit(
+            kind,
+            slug,
+            titles.get((kind, slug), slug),
+            float(rank),
+            tuple(Snippet(r.field, snippets[r.id]) for r in best[(kind, slug)] if r.id in snippets),
+        )
+        for rank, kind, slug in shown
+    )
+    return Page(
+        items=hits,
+        has_next_page=len(ranked) > first,
+        end_cursor=_cursor(hits[-1]) if hits else None,
+        start_cursor=_cursor(hits[0]) if hits else None,
+        total_count=total,
+    )
+
+
+def hit_cursor(hit: SearchHit) -> list[Any]:
+    """The sort key a hit's cursor encodes (for connections)."""
+    return [hit.rank, hit.kind, hit.slug]
+
+
+def _cursor(hit: SearchHit) -> str:
+    return decode.encode_cursor(hit_cursor(hit))
+
+
+def _best_fields(rows: list[Any]) -> list[Any]:
+    """A hit's best-ranked documents, one per field, at most SNIPPETS_PER_HIT."""
+    chosen: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: (-r.rank, r.field, r.id)):
+        if row.field not in chosen:
+            chosen[row.field] = row
+    return list(chosen.values())[:SNIPPETS_PER_HIT]
+
+
+def _snippets(
+    connection: Connection, dialect: str, phrases: Phrases, ids: list[int]
+) -> dict[int, tuple[tuple[str, bool], ...]]:
+    """The highlighted snippet of each document, made by the engine."""
+    if not ids:
+        return {}
+    if dialect == "postgresql":
+        s = t.search
+        options = f"StartSel={_START}, StopSel={_STOP}, MaxWords={SNIPPET_WORDS}, MinWords=8"
+        headline = func.ts_headline(t.TS_CONFIG, s.c.body, _tsquery(phrases), options)
+        query = select(s.c.id, headline.label("snippet")).where(s.c.id.in_(ids))
+    else:
+        fts = _fts_table()
+        name: Any = literal_column(fts.name)
+        snippet = func.snippet(name, 0, _START, _STOP, "…", SNIPPET_WORDS)
+        query = select(fts.c.rowid.label("id"), snippet.label("snippet")).where(
+            name.op("MATCH")(literal(_fts5_query(phrases))), fts.c.rowid.in_(ids)
+        )
+    return {row.id: _fragments(row.snippet or "") for row in connection.execute(query)}
+
+
+def _fragments(marked: str) -> tuple[tuple[str, bool], ...]:
+    """Split an engine's marked-up snippet into (text, highlighted) fragments."""
+    found: list[tuple[str, bool]] = []
+    on = False
+    for piece in _MARKERS.split(marked):
+        if piece in (_START, _STOP):
+            on = piece == _START
+        elif piece:
+            found.append((piece, on))
+    return tuple(found)
+
+
+def _titles(
+    connection: Connection, hits: list[tuple[str, str]], v: datetime, k: datetime | int
+) -> dict[tuple[str, str], str]:
+    """Each hit's title at (v, k): a policy's title, an action's or statement's summary."""
+    found: dict[tuple[str, str], str] = {}
+    for kind in KINDS:
+        slugs = [slug for hit_kind, slug in hits if hit_kind == kind]
+        if not slugs:
+            continue
+        if kind == "policy":
+            pp = t.policy_parts
+            query = select(pp.c.slug, pp.c.title.label("title")).where(
+                pp.c.part == HEAD, pp.c.slug.in_(slugs), valid(pp, v), known(pp, k)
+            )
+            found.update(((kind, r.slug), r.title) for r in connection.execute(query))
+            continue
+        base = t.LIVE.versions(kind)
+        query = select(base.c.slug, base.c.state).where(
+            base.c.slug.in_(slugs), valid(base, v), known(base, k)
+        )
+        for row in connection.execute(query):
+            found[(kind, row.slug)] = json.loads(row.state).get("summary") or row.slug
+    return found
