@@ -139,7 +139,9 @@ _string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a s
 
 def state_text(value: Any) -> str:
     """Exactly `dumps(value)`, composed from the texts of its parts, reusing those of the
-    clauses and sources that successive states share (canonical JSON composes)."""
+    clauses and sources that successive states share (canonical JSON composes), and those
+    of any other immutable part a state shares with the one before (a policy's list of
+    corrections, an action's targets), looked up by identity."""
     kind = type(value)
     if kind is str:
         return _string(value)
@@ -152,11 +154,34 @@ def state_text(value: Any) -> str:
     if isinstance(value, Clause | Source):
         return _value_text(value)
     if isinstance(value, tuple | list):
-        return "[" + ",".join([state_text(v) for v in value]) + "]"
+        return "[" + ",".join([_shared_text(v) for v in value]) + "]"
     if is_dataclass(value) and not isinstance(value, type):
-        parts = [key + state_text(getattr(value, name)) for name, key in _field_keys(type(value))]
+        parts = [key + _shared_text(getattr(value, name)) for name, key in _field_keys(type(value))]
         return "{" + ",".join(parts) + "}"
     return dumps(value)
+
+
+_SHARED_TEXTS: dict[int, tuple[object, str]] = {}
+
+
+def _shared_text(value: Any) -> str:
+    """`state_text` of a part of a state; a non-empty tuple or a frozen dataclass (immutable
+    as every state's parts are) is cached by identity, holding the object so its id stays its."""
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is tuple and value:
+        pass
+    elif not (is_dataclass(kind) and kind.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+        return state_text(value)
+    cached = _SHARED_TEXTS.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    if len(_SHARED_TEXTS) >= _VALUE_TEXTS_MAX:
+        _SHARED_TEXTS.clear()
+    text = state_text(value)
+    _SHARED_TEXTS[id(value)] = (value, text)
+    return text
 
 
 _VALUE_REFS: dict[int, tuple[object, str]] = {}
@@ -192,7 +217,7 @@ def stored_text(kind: str, state: Any) -> str:
         + ',"changed_by":'
         + int.__repr__(state.changed_by)
         + ',"corrected_by":'
-        + state_text(state.corrected_by)
+        + _shared_text(state.corrected_by)
         + ',"status":'
         + _string(state.status)
         + ',"summary":'
