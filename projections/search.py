@@ -49,6 +49,7 @@ from projections import tables as t
 from projections.models import Page
 from projections.queries import Basis, basis, known, valid
 from projections.rows import HEAD, VersionRow
+from projections.writes import write_many
 
 #: The kinds a search looks at, in their order on ties.
 KINDS = ("policy", "regulatory-action", "statement")
@@ -171,9 +172,10 @@ def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
     """Insert search documents (and, on SQLite, their FTS5 entries) in the caller's
     transaction."""
-    connection.execute(insert(table), documents)
+    write_many(connection, insert(table), documents)
     if connection.dialect.name == "sqlite":
-        connection.execute(
+        write_many(
+            connection,
             text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
             [{"id": d["id"], "body": d["body"]} for d in documents],
         )

@@ -1,0 +1,82 @@
+"""Many rows in one DBAPI `executemany`: the projector's writes (and the search documents').
+
+A statement is compiled once per dialect, statement and keys; each value is bound by its
+column type's processor for the dialect, as `Connection.execute` binds it, but without its
+per-row bookkeeping, which cost more than the writes (docs/benchmarks.md). An instant on
+SQLite is bound by one function that gives the text SQLAlchemy's two processors give
+(`UTCDateTime` to naive UTC, then SQLite's `DATETIME` format), remembering recent ones (the
+rows of one fact share its instants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Insert, TextClause, Update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.type_api import TypeEngine
+
+from projections import tables as t
+
+Bind = Callable[[Any], Any]
+_Step = tuple[str, Bind | None]
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Step], bool]] = {}
+
+
+def write_many(
+    connection: Connection, statement: Insert | Update | TextClause, rows: list[dict[str, Any]]
+) -> None:
+    """Execute `statement` once for each of `rows` (dicts of the same keys) in one
+    `executemany`, in the caller's transaction."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    if any(len(row) != len(keys) for row in rows):
+        connection.execute(statement, rows)  # rows of different keys: the general path
+        return
+    dialect = connection.dialect
+    cache_key = (dialect.name, str(statement), keys)
+    found = _COMPILED.get(cache_key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+        steps: list[_Step] = [(name, _binder(compiled.binds[name].type, dialect)) for name in names]
+        found = _COMPILED[cache_key] = (compiled.string, steps, bool(compiled.positional))
+    sql, steps, positional = found
+    params: list[Any]
+    if positional:
+        params = [
+            tuple([row[name] if bind is None else bind(row[name]) for name, bind in steps])
+            for row in rows
+        ]
+    else:
+        params = [
+            {name: row[name] if bind is None else bind(row[name]) for name, bind in steps}
+            for row in rows
+        ]
+    connection.exec_driver_sql(sql, params)
+
+
+def _binder(type_: TypeEngine[Any], dialect: Dialect) -> Bind | None:
+    if dialect.name == "sqlite" and isinstance(type_, t.UTCDateTime):
+        return sqlite_instant
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+_INSTANTS: dict[datetime, str] = {}
+
+
+def sqlite_instant(value: datetime | None) -> str | None:
+    """How an instant is stored on SQLite: naive UTC, `YYYY-MM-DD HH:MM:SS.ffffff` (what
+    `UTCDateTime` and SQLite's `DATETIME` bind give, in one step)."""
+    if value is None:
+        return None
+    found = _INSTANTS.get(value)
+    if found is None:
+        if len(_INSTANTS) >= 50_000:
+            _INSTANTS.clear()
+        found = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        _INSTANTS[value] = found
+    return found
