@@ -487,8 +487,29 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
         effective_at=effective.astimezone(UTC),
         announced_at=(fact.announced_at or effective).astimezone(UTC),
         recorded_at=fact.recorded_at.astimezone(UTC),
-        state=json.dumps(content, sort_keys=True, separators=(",", ":")),
+        state=feed_text(content),
         tags=tags,
+    )
+
+
+def feed_text(content: dict[str, Any]) -> str:
+    """Exactly `json.dumps(content, sort_keys=True, separators=(",", ":"))` of a feed entry's
+    content, written from its parts (the keys are known and sorted, the values strings)."""
+    summary = content["summary"]
+    lists = (content["actors"], content["jurisdictions"], content["policies"])
+    if type(summary) is not str or any(type(v) is not str for values in lists for v in values):
+        return json.dumps(content, sort_keys=True, separators=(",", ":"))
+    actors, jurisdictions, policies = (",".join([_string(v) for v in vs]) for vs in lists)
+    return (
+        '{"actors":['
+        + actors
+        + '],"jurisdictions":['
+        + jurisdictions
+        + '],"policies":['
+        + policies
+        + '],"summary":'
+        + _string(summary)
+        + "}"
     )
 
 
