@@ -45,6 +45,9 @@ def write_many(
         steps: list[_Step] = [(name, _binder(compiled.binds[name].type, dialect)) for name in names]
         found = _COMPILED[cache_key] = (compiled.string, steps, bool(compiled.positional))
     sql, steps, positional = found
+    if dialect.name == "postgresql" and isinstance(statement, Insert) and _plain(statement):
+        _copy(connection, statement, keys, dict(steps), rows)
+        return
     params: list[Any]
     if positional:
         params = [
@@ -57,6 +60,33 @@ def write_many(
             for row in rows
         ]
     connection.exec_driver_sql(sql, params)
+
+
+def _plain(statement: Insert) -> bool:
+    """An INSERT of values into one table, no more (no ON CONFLICT, no RETURNING)."""
+    return type(statement) is Insert and not statement._returning and statement.select is None
+
+
+def _copy(
+    connection: Connection,
+    statement: Insert,
+    keys: tuple[str, ...],
+    binds: dict[str, Bind | None],
+    rows: list[dict[str, Any]],
+) -> None:
+    """The rows of a plain INSERT on PostgreSQL through `COPY ... FROM STDIN` (psycopg's
+    `Copy.write_row`), in the caller's transaction: one stream instead of a statement per
+    row, each value bound as the INSERT would bind it."""
+    table = statement.table
+    quote = connection.dialect.identifier_preparer
+    columns = ", ".join(quote.quote(table.c[key].name) for key in keys)
+    sql = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+    steps = [(key, binds.get(key)) for key in keys]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([row[key] if bind is None else bind(row[key]) for key, bind in steps])
 
 
 def _binder(type_: TypeEngine[Any], dialect: Dialect) -> Bind | None:
