@@ -19,7 +19,6 @@ from uuid import UUID
 from sqlalchemy import (
     Connection,
     Table,
-    and_,
     bindparam,
     delete,
     insert,
@@ -35,7 +34,7 @@ from projections import search as fulltext
 from projections import tables as t
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
-from projections.writes import write_many
+from projections.writes import close_many, write_many
 
 
 class LoggedEvent(Protocol):
@@ -323,18 +322,7 @@ class Projector:
                         for c in closes
                     ],
                 )
-            write_many(
-                connection,
-                update(table)
-                .where(
-                    and_(
-                        table.c.opened_by == bindparam("b_opened_by"),
-                        table.c.seq == bindparam("b_seq"),
-                    )
-                )
-                .values(known_to=bindparam("known_to"), closed_by=bindparam("closed_by")),
-                closes,
-            )
+            close_many(connection, table, closes)
         if batch.links:
             write_many(connection, insert(tables.responses), batch.links)
         if batch.tags:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, TextClause, Update
+from sqlalchemy import Connection, Insert, Table, TextClause, Update, and_, bindparam, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
@@ -110,3 +110,38 @@ def sqlite_instant(value: datetime | None) -> str | None:
         found = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         _INSTANTS[value] = found
     return found
+
+
+def close_many(connection: Connection, table: Table, closes: list[dict[str, Any]]) -> None:
+    """Close rows of a version table: each of `closes` names a row (`b_opened_by`, `b_seq`)
+    and its `known_to` and `closed_by`. On PostgreSQL one UPDATE joined to the arrays of
+    those values (`unnest`), a single statement whatever their number; elsewhere one
+    `executemany`."""
+    if not closes:
+        return
+    if connection.dialect.name != "postgresql":
+        statement = (
+            update(table)
+            .where(
+                and_(
+                    table.c.opened_by == bindparam("b_opened_by"),
+                    table.c.seq == bindparam("b_seq"),
+                )
+            )
+            .values(known_to=bindparam("known_to"), closed_by=bindparam("closed_by"))
+        )
+        write_many(connection, statement, closes)
+        return
+    name = connection.dialect.identifier_preparer.format_table(table)
+    connection.exec_driver_sql(
+        f"UPDATE {name} AS t SET known_to = v.known_to, closed_by = v.closed_by "
+        "FROM unnest(%(o)s::bigint[], %(s)s::integer[], %(k)s::timestamptz[], %(c)s::bigint[]) "
+        "AS v(opened_by, seq, known_to, closed_by) "
+        "WHERE t.opened_by = v.opened_by AND t.seq = v.seq",
+        {
+            "o": [c["b_opened_by"] for c in closes],
+            "s": [c["b_seq"] for c in closes],
+            "k": [c["known_to"].astimezone(UTC) for c in closes],
+            "c": [c["closed_by"] for c in closes],
+        },
+    )
