@@ -61,6 +61,8 @@ class VersionRow:
     texts: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     part: str = ""
     run: PartRun | None = field(default=None, repr=False, compare=False)
+    #: The state `state` is the text of (a version row's; a part row has its `run`), if known.
+    value: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -442,7 +444,9 @@ def version_row(
     if text is None:
         text, digest = stored_text(kind, span.state), b""
     texts = stored_values(kind, span.state)
-    return VersionRow(span.valid_from, span.valid_to, text, columns, cites, digest, texts)
+    return VersionRow(
+        span.valid_from, span.valid_to, text, columns, cites, digest, texts, value=span.state
+    )
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:

@@ -158,11 +158,17 @@ def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
             found = (row.part, f"{clause.heading}\n{clause.text}")
         elif row.part:
             return None
+        elif row.value is not None:
+            found = ("summary", row.value.summary or "")
         else:
             found = ("summary", json.loads(row.state).get("summary") or "")
     elif kind in KINDS:
-        state = json.loads(row.state)
-        found = ("text", "\n".join(x for x in (state.get("summary"), state.get("text")) if x))
+        if row.value is not None:  # the state the text was written from: the same fields
+            fields = (getattr(row.value, "summary", None), getattr(row.value, "text", None))
+        else:
+            state = json.loads(row.state)
+            fields = (state.get("summary"), state.get("text"))
+        found = ("text", "\n".join(x for x in fields if x))
     else:
         return None
     body = _MARKERS.sub(" ", found[1])
