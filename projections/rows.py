@@ -123,6 +123,65 @@ def _value_text(value: Clause | Source) -> str:
 
 @lru_cache(maxsize=_VALUE_TEXTS_MAX)
 def _equal_value_text(value: Clause | Source) -> str:
+    """`dumps(value)`, written field by field (the keys of `to_dict`, sorted) when every
+    field has the type it is declared with."""
+    if type(value) is Clause:
+        id_, heading, text, scope, expires = (
+            value.id,
+            value.heading,
+            value.text,
+            value.scope,
+            value.expires_at,
+        )
+        if (
+            type(id_) is str
+            and type(heading) is str
+            and type(text) is str
+            and type(scope) is tuple
+            and all(type(s) is str for s in scope)
+            and (expires is None or type(expires) is datetime)
+        ):
+            return (
+                '{"expires_at":'
+                + ("null" if expires is None else _string(format_instant(expires)))
+                + ',"heading":'
+                + _string(heading)
+                + ',"id":'
+                + _string(id_)
+                + ',"scope":['
+                + ",".join([_string(s) for s in scope])
+                + '],"text":'
+                + _string(text)
+                + "}"
+            )
+    elif type(value) is Source:
+        url, title, publisher, published, quote = (
+            value.url,
+            value.title,
+            value.publisher,
+            value.published_at,
+            value.quote,
+        )
+        if (
+            type(url) is str
+            and type(title) is str
+            and type(publisher) is str
+            and (published is None or type(published) is datetime)
+            and (quote is None or type(quote) is str)
+        ):
+            return (
+                '{"published_at":'
+                + ("null" if published is None else _string(format_instant(published)))
+                + ',"publisher":'
+                + _string(publisher)
+                + ',"quote":'
+                + ("null" if quote is None else _string(quote))
+                + ',"title":'
+                + _string(title)
+                + ',"url":'
+                + _string(url)
+                + "}"
+            )
     return dumps(value)
 
 
