@@ -126,63 +126,35 @@ def _equal_value_text(value: Clause | Source) -> str:
     """`dumps(value)`, written field by field (the keys of `to_dict`, sorted) when every
     field has the type it is declared with."""
     if type(value) is Clause:
-        id_, heading, text, scope, expires = (
-            value.id,
-            value.heading,
-            value.text,
-            value.scope,
-            value.expires_at,
-        )
-        if (
-            type(id_) is str
-            and type(heading) is str
-            and type(text) is str
-            and type(scope) is tuple
-            and all(type(s) is str for s in scope)
-            and (expires is None or type(expires) is datetime)
-        ):
-            return (
-                '{"expires_at":'
-                + ("null" if expires is None else _string(format_instant(expires)))
-                + ',"heading":'
-                + _string(heading)
-                + ',"id":'
-                + _string(id_)
-                + ',"scope":['
-                + ",".join([_string(s) for s in scope])
-                + '],"text":'
-                + _string(text)
-                + "}"
-            )
+        scope = value.scope
+        if type(scope) is tuple and all(type(s) is str for s in scope):
+            texts = _texts(value.expires_at, value.heading, value.id, None, value.text)
+            if texts is not None:
+                expires, heading, id_, _, text = texts
+                listed = ",".join([_string(s) for s in scope])
+                return (
+                    f'{{"expires_at":{expires},"heading":{heading},"id":{id_},'
+                    f'"scope":[{listed}],"text":{text}}}'
+                )
     elif type(value) is Source:
-        url, title, publisher, published, quote = (
-            value.url,
-            value.title,
-            value.publisher,
-            value.published_at,
-            value.quote,
-        )
-        if (
-            type(url) is str
-            and type(title) is str
-            and type(publisher) is str
-            and (published is None or type(published) is datetime)
-            and (quote is None or type(quote) is str)
-        ):
+        texts = _texts(value.published_at, value.publisher, value.quote, value.title, value.url)
+        if texts is not None and value.url is not None:
+            published, publisher, quote, title, url = texts
             return (
-                '{"published_at":'
-                + ("null" if published is None else _string(format_instant(published)))
-                + ',"publisher":'
-                + _string(publisher)
-                + ',"quote":'
-                + ("null" if quote is None else _string(quote))
-                + ',"title":'
-                + _string(title)
-                + ',"url":'
-                + _string(url)
-                + "}"
+                f'{{"published_at":{published},"publisher":{publisher},"quote":{quote},'
+                f'"title":{title},"url":{url}}}'
             )
     return dumps(value)
+
+
+def _texts(at: Any, *values: Any) -> tuple[str, ...] | None:
+    """The JSON of an optional instant and of optional strings, or None for another type."""
+    if at is not None and type(at) is not datetime:
+        return None
+    if any(v is not None and type(v) is not str for v in values):
+        return None
+    first = "null" if at is None else _string(format_instant(at))
+    return (first, *("null" if v is None else _string(v) for v in values))
 
 
 def _field_keys(cls: type) -> list[tuple[str, str]]:
