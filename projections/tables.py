@@ -44,7 +44,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -55,6 +55,8 @@ SCHEMA_VERSION = 6
 #    folded index covers those positions.
 # 6: the full-text search documents (`projection_search`: policy titles, summaries and
 #    clauses, action and statement texts) with their index (FTS5 on SQLite, GIN on PostgreSQL).
+# 7: the facts' index by position (`ix_projection_facts_position`): the stream version as
+#    known at a position is one probe, not a scan of the versions recorded after it.
 
 metadata = MetaData()
 
@@ -455,6 +457,10 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("data", Text, nullable=False),
     )
     Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)
+    # The stream version as known at a position (a point lookup's expectedVersion): the last
+    # fact recorded by then, one probe of this covering index (a stream's versions grow
+    # with its positions).
+    Index(f"ix_{facts.name}_position", facts.c.aggregate_id, facts.c.position, facts.c.version)
     # Clause and source texts, once each, by content address (`rows.value_ref`): version
     # rows refer to them, so a version that shares 19 of 20 clauses stores 19 refs, not texts.
     texts = Table(
