@@ -227,6 +227,7 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
         .where(
             feed.c.aggregate_id == frame.c.aggregate_id,
             feed.c.effective_at <= frame.c.valid_from,
+            feed.c.effective_at <= _V,  # implied (valid_from <= :v): a bound the planner sees
             opened(feed, _K),
         )
         .subquery("counters")
