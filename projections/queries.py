@@ -148,7 +148,7 @@ def stabbing(dialect: str, query: Select[Any], table: Table) -> Select[Any]:
     )
     return query.select_from(tree.join(table, on)).where(
         tree.c.a0 <= key,
-        tree.c.a1 >= key,
+        tree.c.a1 > key,
         tree.c.v0 <= at,
         tree.c.v1 > at,
         tree.c.k0 <= known_at,

@@ -56,7 +56,8 @@ SCHEMA_VERSION = 7
 # 6: the full-text search documents (`projection_search`: policy titles, summaries and
 #    clauses, action and statement texts) with their index (FTS5 on SQLite, GIN on PostgreSQL).
 # 7: the facts' index by position (`ix_projection_facts_position`): the stream version as
-#    known at a position is one probe, not a scan of the versions recorded after it.
+#    known at a position is one probe, not a scan of the versions recorded after it; the
+#    R*Tree boxes' aggregate dimension is [key, key + 1) (30-bit key), not a point.
 
 metadata = MetaData()
 
@@ -109,7 +110,8 @@ def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
 # find the boxes that hold the point. PostgreSQL: GiST over (slug, tstzrange, int8range)
 # (btree_gist for the slug). SQLite: an R*Tree (`rtree_i32`) beside the table, written by the
 # projector, whose boxes are the rows' valid time in whole minutes rounded outwards and their
-# positions (clamped to 32 bits), with a 31-bit key of the aggregate as a third dimension: a
+# positions (clamped to 32 bits), with [key, key + 1) for a 30-bit key of the aggregate as a
+# third dimension (an interval: a point there gives every box a volume of zero): a
 # candidate filter joined to the exact rows. Reads by instant take the B-tree.
 
 #: Row ids in an R*Tree: opened_by * 2**20 + seq (an event opens fewer than 2**20 rows).
@@ -140,8 +142,9 @@ _RTREES: dict[str, Table] = {}
 
 
 def rtree_key(aggregate_id: Any) -> int:
-    """The aggregate's coordinate in the R*Tree: 31 bits of its UUID (exact in an i32)."""
-    return int.from_bytes(aggregate_id.bytes[:4], "big") >> 1
+    """The aggregate's coordinate in the R*Tree: 30 bits of its UUID (its box is [key,
+    key + 1), exact in an i32)."""
+    return int.from_bytes(aggregate_id.bytes[:4], "big") >> 2
 
 
 def rtree_minute(at: datetime) -> int:
@@ -173,8 +176,12 @@ def rtree_row(row: dict[str, Any]) -> dict[str, Any]:
     key = rtree_key(row["aggregate_id"])
     return {
         "id": (row["opened_by"] << RTREE_SEQ_BITS) + row["seq"],
+        # [key, key + 1), not [key, key]: with an extent of zero in one dimension every
+        # box has a volume of zero, and the R*Tree's choice of node by least enlargement
+        # has nothing to go by (a point lookup then visits most nodes: 174 us for one box
+        # of 20,000, against 7.5 us with the extent)
         "a0": key,
-        "a1": key,
+        "a1": key + 1,
         "v0": rtree_minute(row["valid_from"]),
         "v1": rtree_end(row["valid_to"]),
         "k0": rtree_position(row["opened_by"]),
