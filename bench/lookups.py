@@ -112,15 +112,16 @@ def _captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
 
 
 def raw_statements(engine: Engine, lookups: list[Lookup]) -> list[list[tuple[str, Any]]]:
-    """The exact SQL and parameters `policy_at` sends to the driver for each lookup (one
-    statement, or more when it fetches texts it has not cached)."""
+    """The exact SQL and parameters `policy_at` sends to the driver for each lookup: the
+    lookup's one statement, which it sends on the driver's cursor
+    (`queries.lookup_statement`), and any it sends through SQLAlchemy (captured: the texts
+    it has not cached)."""
     found = []
     for q in lookups:
         with _captured(engine) as statements:
             queries.policy_at(engine, q.slug, q.valid_at, q.known_at)
-        if not statements:
-            raise RuntimeError("policy_at ran no statement")
-        found.append(list(statements))
+        found.append([queries.lookup_statement(engine, q.slug, q.valid_at, q.known_at)])
+        found[-1].extend(statements)
     return found
 
 

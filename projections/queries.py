@@ -262,27 +262,64 @@ def _same(value: Any) -> Any:
 
 
 def _looked_up(engine: Engine, slug: str, v: datetime, k: int) -> PolicyVersion | None:
-    """`policy_at` by position: one statement through the 2-D index, decoded from the
-    driver's rows (`decode.Lookup`); the texts not cached yet in one more."""
+    """`policy_at` by position: one statement through the 2-D index on the driver's own
+    cursor (`_fetched`), decoded from its rows (`decode.Lookup`); the texts not cached yet
+    in one more, through SQLAlchemy."""
     compiled = _compiled(engine.dialect)
-    with engine.connect() as connection:
-        if compiled.dialect_name == "postgresql":  # one statement: no BEGIN, no ROLLBACK
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        rows = connection.exec_driver_sql(compiled.sql, compiled.parameters(slug, v, k)).all()
-        found = decode.Lookup.of(rows)
-        if found is None:
-            return None
-        if found.whole_state:  # a row of schema 2, until the rebuild that migrates it
-            parameters = stabbing_parameters(engine.dialect.name, "policy", slug, v, k)
-            return next(iter(_policies(engine, _lookup(engine.dialect.name), None, k, parameters)))
-        missing, sources = found.missing()
-        for i in range(0, len(missing), _REFS_PER_QUERY):
-            chunk = missing[i : i + _REFS_PER_QUERY]
-            texts = connection.execute(
-                select(t.texts.c.ref, t.texts.c.body).where(t.texts.c.ref.in_(chunk))
-            )
-            decode.learn_texts([(r.ref, r.body) for r in texts], sources)
+    found = decode.Lookup.of(_fetched(engine, compiled, compiled.parameters(slug, v, k)))
+    if found is None:
+        return None
+    if found.whole_state:  # a row of schema 2, until the rebuild that migrates it
+        parameters = stabbing_parameters(engine.dialect.name, "policy", slug, v, k)
+        return next(iter(_policies(engine, _lookup(engine.dialect.name), None, k, parameters)))
+    missing, sources = found.missing()
+    if missing:
+        with engine.connect() as connection:
+            for i in range(0, len(missing), _REFS_PER_QUERY):
+                chunk = missing[i : i + _REFS_PER_QUERY]
+                texts = connection.execute(
+                    select(t.texts.c.ref, t.texts.c.body).where(t.texts.c.ref.in_(chunk))
+                )
+                decode.learn_texts([(r.ref, r.body) for r in texts], sources)
     return found.version()
+
+
+def _fetched(engine: Engine, compiled: _Compiled, parameters: Any) -> list[Any]:
+    """The rows of the lookup from the DBAPI cursor of a pooled connection: SQLAlchemy's
+    `Connection` and `CursorResult` around it cost more than the statement at N = 10
+    (docs/projections.md), and this one statement needs neither (no transaction, no
+    types). Connection events do not see it: `lookup_statement` says what it sends. On
+    PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK round trips), switched back
+    before the connection returns to the pool."""
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        autocommit = compiled.dialect_name == "postgresql"
+        if autocommit:
+            driver.autocommit = True
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(compiled.sql, parameters)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            if autocommit:
+                driver.autocommit = False
+    finally:
+        raw.close()
+
+
+def lookup_statement(
+    engine: Engine, slug: str, valid_at: datetime, known_at: int | None
+) -> tuple[str, Any]:
+    """The SQL and parameters `policy_at(engine, slug, valid_at, known_at)` sends on the
+    driver's cursor for a lookup by position or now (the bench's floor: connection events
+    do not see it)."""
+    compiled = _compiled(engine.dialect)
+    k = NOW if known_at is None else known_at
+    return compiled.sql, compiled.parameters(slug, decode.instant("validAt", valid_at), k)
 
 
 _COMPILED: dict[tuple[str, str, str], _Compiled] = {}

@@ -107,3 +107,24 @@ def test_the_basis_is_refused_when_it_is_ambiguous_negative_or_beyond_the_head(
         with pytest.raises(InvalidInput) as error:
             call()
         assert error.value.field == "knownAtPosition", name
+
+
+def test_a_lookup_on_the_drivers_cursor_answers_as_sqlalchemy_and_leaves_the_pool_as_it_was(
+    demo: Services,
+) -> None:
+    """policy_at by position reads on the DBAPI cursor of a pooled connection (on PostgreSQL
+    in autocommit): the answers are the general path's, and the connection goes back to the
+    pool in a transaction as any other (a write after it can still be rolled back)."""
+    engine = demo.timeline.engine
+    head = proofs.position_for(engine)
+    for valid_at in VALID:
+        fast = q.policy_at(engine, POLICY, valid_at, head)
+        assert fast == q.policies_at(engine, [POLICY, "no/such-policy"], valid_at, head)[POLICY]
+    with engine.connect() as connection:
+        driver: Any = connection.connection.driver_connection
+        if engine.dialect.name == "postgresql":
+            assert driver.autocommit is False
+        before = connection.execute(select(q.t.texts.c.ref)).all()
+        connection.execute(q.t.texts.insert().values(ref="x" * 32, body="{}"))
+        connection.rollback()
+        assert connection.execute(select(q.t.texts.c.ref)).all() == before
