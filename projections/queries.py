@@ -290,25 +290,38 @@ def _fetched(engine: Engine, compiled: _Compiled, parameters: Any) -> list[Any]:
     (docs/projections.md), and this one statement needs neither (no transaction, no
     types). Connection events do not see it: `lookup_statement` says what it sends. On
     PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK round trips), switched back
-    before the connection returns to the pool."""
+    before the connection returns to the pool. A driver error (a connection dropped by a
+    database restart, say) discards that connection and asks once more through
+    SQLAlchemy, whose disconnect handling renews the pool and raises what the API maps to
+    UNAVAILABLE when the database is really gone."""
     raw = engine.raw_connection()
     try:
-        driver: Any = raw.driver_connection
-        autocommit = compiled.dialect_name == "postgresql"
-        if autocommit:
-            driver.autocommit = True
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(compiled.sql, parameters)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
-        finally:
-            if autocommit:
-                driver.autocommit = False
+        return _on_cursor(raw, compiled, parameters)
+    except engine.dialect.loaded_dbapi.Error as error:
+        raw.invalidate(error)
     finally:
         raw.close()
+    with engine.connect() as connection:
+        if compiled.dialect_name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return list(connection.exec_driver_sql(compiled.sql, parameters).all())
+
+
+def _on_cursor(raw: Any, compiled: _Compiled, parameters: Any) -> list[Any]:
+    driver: Any = raw.driver_connection
+    autocommit = compiled.dialect_name == "postgresql"
+    if autocommit:
+        driver.autocommit = True
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(compiled.sql, parameters)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+    finally:
+        if autocommit and not driver.closed:
+            driver.autocommit = False
 
 
 def lookup_statement(

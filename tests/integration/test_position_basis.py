@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from factories import correction, retraction
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
 
 from domain.errors import InvalidInput
 from projections import queries as q
@@ -128,3 +128,24 @@ def test_a_lookup_on_the_drivers_cursor_answers_as_sqlalchemy_and_leaves_the_poo
         connection.execute(q.t.texts.insert().values(ref="x" * 32, body="{}"))
         connection.rollback()
         assert connection.execute(select(q.t.texts.c.ref)).all() == before
+
+
+def test_a_lookup_on_a_connection_the_server_dropped_is_asked_again(
+    demo: Services, database_url: str
+) -> None:
+    """The lookup's driver cursor bypasses SQLAlchemy's disconnect handling, so a dropped
+    pooled connection (a PostgreSQL restart, say) is discarded and the lookup asked once
+    more through SQLAlchemy, which answers once the database is back."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("a server to drop the connection")
+    engine = create_engine(demo.timeline.engine.url, pool_size=1, max_overflow=0)
+    try:
+        head = proofs.position_for(demo.timeline.engine)
+        expected = q.policy_at(engine, POLICY, VALID[1], head)
+        with engine.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with demo.timeline.engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        assert q.policy_at(engine, POLICY, VALID[1], head) == expected
+    finally:
+        engine.dispose()
