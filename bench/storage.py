@@ -48,6 +48,33 @@ def table_bytes(engine: Engine, names: Iterable[str]) -> int:
         return total
 
 
+def breakdown(engine: Engine) -> list[tuple[str, str, int]]:
+    """Every object of the database with its bytes, (table, object, bytes), largest first:
+    on SQLite each b-tree (`dbstat`: tables, indexes, virtual tables' shadow tables), on
+    PostgreSQL each table's heap with its TOAST and each index."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            rows = connection.execute(
+                text(
+                    "SELECT t.relname, t.relname, pg_table_size(t.oid) FROM pg_class t"
+                    " WHERE t.relkind = 'r' AND t.relnamespace = current_schema()::regnamespace"
+                    " UNION ALL SELECT t.relname, i.relname, pg_relation_size(i.oid)"
+                    " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                    " JOIN pg_class t ON t.oid = x.indrelid"
+                    " WHERE t.relnamespace = current_schema()::regnamespace"
+                )
+            )
+        else:
+            rows = connection.execute(
+                text(
+                    "SELECT coalesce(m.tbl_name, d.name), d.name, sum(d.pgsize) FROM dbstat d"
+                    " LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY d.name"
+                )
+            )
+        found = [(str(a), str(b), int(c or 0)) for a, b, c in rows]
+    return sorted(found, key=lambda r: -r[2])
+
+
 def read_model_names() -> list[str]:
     """The live read-model tables (the projected copy of the facts included) and the
     R*Trees beside them on SQLite (`tables.STABBED`; PostgreSQL has none: their size is 0)."""

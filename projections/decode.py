@@ -39,6 +39,29 @@ def _corrections(s: Mapping[str, Any]) -> tuple[Correction, ...]:
     )
 
 
+class Corrections:
+    """The corrections of policies' believed facts, from their feed entries (rows of `slug`,
+    `valid_from`: the fact's effective time, `aggregate_version`: its version, `state`: its
+    corrections' JSON): a version's `corrected_by` is those of the facts folded into it, the
+    facts up to its valid_from, in fold order (no frame stores them since schema 7)."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._by_slug: dict[str, list[Any]] = {}
+        for row in rows:
+            self._by_slug.setdefault(row.slug, []).append(row)
+        for found in self._by_slug.values():
+            found.sort(key=lambda r: (r.valid_from, r.aggregate_version))
+
+    def at(self, slug: str, valid_from: datetime) -> tuple[Correction, ...]:
+        """The corrections folded into the version of `slug` from `valid_from`."""
+        found: list[Correction] = []
+        for row in self._by_slug.get(slug, ()):
+            if row.valid_from > valid_from:
+                break
+            found.extend(_corrections({"corrected_by": json.loads(row.state)}))
+        return tuple(found)
+
+
 def _frame(row: Any) -> dict[str, Any]:
     """The record-time interval as the query's knownAt saw it: every row answering knownAt T
     is still open at T, so `known_to` is None. Showing a later close would leak what was
@@ -169,7 +192,11 @@ def _source(ref: str) -> Source:
 
 
 def policy_version(
-    frame: Any, parts: Sequence[Part], revision: int, counted_at: datetime | None
+    frame: Any,
+    parts: Sequence[Part],
+    revision: int,
+    counted_at: datetime | None,
+    corrected_by: tuple[Correction, ...] | None = None,
 ) -> PolicyVersion:
     """A policy version from its frame row and its part rows, whose texts must have been
     learnt (`missing_refs`, `learn_values`). Its knownFrom is the latest moment any of them,
@@ -208,7 +235,10 @@ def policy_version(
         valid_from=frame.valid_from,
         valid_to=frame.valid_to,
         aggregate_version=int(frame.aggregate_version or s["changed_by"]),
-        corrected_by=_corrections(s),
+        # (a frame of schema 6 or before, read until its rebuild swaps in, names them itself)
+        corrected_by=corrected_by
+        if corrected_by is not None and "corrected_by" not in s
+        else _corrections(s),
         known_from=known_from,
         known_to=None,
     )

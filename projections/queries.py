@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Uuid,
     and_,
     bindparam,
     case,
@@ -157,9 +158,10 @@ def stabbing(dialect: str, query: Select[Any], table: Table) -> Select[Any]:
 
 def stabbing_parameters(dialect: str, kind: str, slug: str, v: datetime, k: int) -> dict[str, Any]:
     """The parameters of a statement made by `stabbing` (`k`: a log position)."""
-    found: dict[str, Any] = {"slug": slug, "v": v, "k": k}
+    aggregate_id = aggregate_uuid(kind, slug)
+    found: dict[str, Any] = {"slug": slug, "v": v, "k": k, "aggregate_id": aggregate_id}
     if dialect != "postgresql":
-        found["rt_key"] = t.rtree_key(aggregate_uuid(kind, slug))
+        found["rt_key"] = t.rtree_key(aggregate_id)
         found["rt_v"], found["rt_k"] = t.rtree_minute(v), t.rtree_position(k)
     return found
 
@@ -181,7 +183,36 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         cast(null(), BigInteger).label("revision"),
         cast(null(), t.UTCDateTime()).label("counted_at"),
     ).where(known(pp, _K), _exactly(dialect, pp, slug), valid(pp, _V))
-    return union_all(stabbing(dialect, frame, pv), stabbing(dialect, parts, pp))
+    return union_all(
+        stabbing(dialect, frame, pv), stabbing(dialect, parts, pp), _corrections_select()
+    )
+
+
+#: The part name of the feed's corrections rows in `policy_at`'s statement.
+_CORRECTIONS = "corrections"
+
+
+def _corrections_select() -> Select[Any]:
+    """The corrections of the policy's believed facts up to :v as known at :k (by the feed's
+    partial index), shaped as `_lookup`'s part rows: the frame's `corrected_by` is those of
+    the facts up to its valid_from, and no fact of the policy falls in (valid_from, :v]."""
+    feed = t.timeline_entries
+    return select(
+        literal(_CORRECTIONS).label("part"),
+        feed.c.slug,
+        feed.c.effective_at.label("valid_from"),
+        cast(null(), t.UTCDateTime()).label("valid_to"),
+        feed.c.known_from,
+        feed.c.corrections.label("state"),
+        feed.c.version.label("aggregate_version"),
+        cast(null(), BigInteger).label("revision"),
+        cast(null(), t.UTCDateTime()).label("counted_at"),
+    ).where(
+        feed.c.aggregate_id == bindparam("aggregate_id", type_=Uuid()),
+        feed.c.corrections.isnot(None),
+        feed.c.effective_at <= _V,
+        known(feed, _K),
+    )
 
 
 def _exactly(dialect: str, table: Table, slug: Any) -> ColumnElement[bool]:
@@ -268,8 +299,10 @@ def _policies(
     with engine.connect() as connection:
         frames: Sequence[Any] = connection.execute(query, parameters).all()
         found: Any = []
+        corrections: list[Any] | None = None
         if parts is None:
-            found = [row for row in frames if row.part is not None]
+            found = [row for row in frames if row.part not in (None, _CORRECTIONS)]
+            corrections = [row for row in frames if row.part == _CORRECTIONS]
             frames = [row for row in frames if row.part is None]
         elif frames and (part_query := parts(frames)) is not None:
             found = connection.execute(part_query, parameters)
@@ -278,6 +311,8 @@ def _policies(
         counters = None
         if frames and "revision" not in frames[0]._fields:
             counters = _counters(connection, {f.aggregate_id for f in frames}, known_at)
+        elif corrections is None and frames:
+            corrections = _corrections_of(connection, frames, known_at)
         missing = sorted(decode.missing_refs(frames, rows))
         for i in range(0, len(missing), _REFS_PER_QUERY):
             chunk = missing[i : i + _REFS_PER_QUERY]
@@ -286,13 +321,45 @@ def _policies(
             )
             decode.learn_values([(r.ref, r.body) for r in found], frames, rows)
     versions = []
+    marks = decode.Corrections(corrections or ())
     for frame, own in zip(frames, members, strict=True):
         if counters is None:
             revision, counted_at = frame.revision, frame.counted_at
+            corrected_by = marks.at(frame.slug, frame.valid_from)
         else:
-            revision, counted_at = counters[frame.aggregate_id].at(frame.valid_from)
-        versions.append(decode.policy_version(frame, own, revision, counted_at))
+            counter = counters[frame.aggregate_id]
+            revision, counted_at = counter.at(frame.valid_from)
+            corrected_by = counter.marks.at(frame.slug, frame.valid_from)
+        versions.append(decode.policy_version(frame, own, revision, counted_at, corrected_by))
     return versions
+
+
+def _corrections_of(connection: Any, frames: Sequence[Any], known_at: datetime | int) -> list[Any]:
+    """The feed's corrections rows of these frames' policies up to the latest valid_from."""
+    feed = t.timeline_entries
+    found: list[Any] = connection.execute(
+        select(
+            feed.c.slug,
+            feed.c.effective_at.label("valid_from"),
+            feed.c.corrections.label("state"),
+            feed.c.version.label("aggregate_version"),
+        ).where(
+            feed.c.aggregate_id.in_(list({f.aggregate_id for f in frames})),
+            feed.c.corrections.isnot(None),
+            feed.c.effective_at <= max(f.valid_from for f in frames),
+            known(feed, known_at),
+        )
+    ).all()
+    return found
+
+
+class _Mark(NamedTuple):
+    """A feed entry's corrections as `decode.Corrections` reads them."""
+
+    slug: str
+    valid_from: datetime
+    state: str
+    aggregate_version: int
 
 
 class _Counter:
@@ -308,6 +375,11 @@ class _Counter:
             return end is not None and end <= known_at
 
         self.known = [r.effective_at for r in rows if not is_closed(r)]
+        self.marks = decode.Corrections(
+            _Mark(r.slug, r.effective_at, r.corrections, r.version)
+            for r in rows
+            if r.corrections is not None and not is_closed(r)
+        )
         self.times = [r.effective_at for r in rows]
         self.changed: list[datetime] = []
         for r in rows:
@@ -325,8 +397,9 @@ def _counters(
     """The feed's counters of these aggregates as known at `known_at`, in one query."""
     feed = t.timeline_entries
     columns = (feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to)
+    extra = (feed.c.slug, feed.c.version, feed.c.corrections)
     rows = connection.execute(
-        select(*columns, feed.c.closed_by).where(
+        select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
         )
     ).all()

@@ -83,6 +83,7 @@ class FeedRow:
     recorded_at: datetime
     state: str
     tags: tuple[str, ...]
+    corrections: str | None = None  # the fact's own corrections (JSON), None if it has none
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -94,6 +95,7 @@ class FeedRow:
             self.announced_at,
             self.recorded_at,
             self.state,
+            self.corrections,
         )
 
 
@@ -183,7 +185,8 @@ def _equal_value_ref(value: Clause | Source) -> str:
 def stored_text(kind: str, state: Any) -> str:
     """The text a version row stores: the canonical JSON of the state, except for a policy,
     whose version row is a frame: only what changes with every fact (its parts are rows of
-    their own, `part_rows`, and its revision counter is counted at read time)."""
+    their own, `part_rows`, and its revision counter and corrections are gathered from the
+    feed at read time)."""
     if kind != "policy":
         return state_text(state)
     return (
@@ -191,8 +194,6 @@ def stored_text(kind: str, state: Any) -> str:
         + _string(state.change_type)
         + ',"changed_by":'
         + int.__repr__(state.changed_by)
-        + ',"corrected_by":'
-        + state_text(state.corrected_by)
         + ',"status":'
         + _string(state.status)
         + ',"summary":'
@@ -213,11 +214,17 @@ def same_rows(kind: str, a: Any, b: Any) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in _POLICY_ROW_FIELDS)
 
 
-#: What a policy's rows depend on: every field but the revision counter (`changed_by` first,
-#: since it differs whenever two states come from different facts).
+#: What a policy's rows depend on: every field but the revision counter and the corrections
+#: folded in (both gathered from the feed at read time; each feed entry holds its own fact's
+#: corrections), `changed_by` first, since it differs whenever two states come from different
+#: facts.
 _POLICY_ROW_FIELDS = (
     "changed_by",
-    *(f.name for f in fields(PolicyState) if f.name not in ("revision", "changed_by")),
+    *(
+        f.name
+        for f in fields(PolicyState)
+        if f.name not in ("revision", "changed_by", "corrected_by")
+    ),
 )
 
 
@@ -464,6 +471,7 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
         recorded_at=fact.recorded_at.astimezone(UTC),
         state=json.dumps(content, sort_keys=True, separators=(",", ":")),
         tags=tags,
+        corrections=state_text(fact.corrections) if fact.corrections else None,
     )
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     literal_column,
     select,
     text,
@@ -44,7 +45,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -55,6 +56,10 @@ SCHEMA_VERSION = 6
 #    folded index covers those positions.
 # 6: the full-text search documents (`projection_search`: policy titles, summaries and
 #    clauses, action and statement texts) with their index (FTS5 on SQLite, GIN on PostgreSQL).
+# 7: a policy frame no longer stores `corrected_by` (the corrections of every fact folded
+#    into it, which a correction changed in every later frame): each feed entry holds its own
+#    fact's corrections (`corrections`), and a version's are gathered from the feed at read
+#    time, like its revision counter.
 
 metadata = MetaData()
 
@@ -407,6 +412,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("known_to", UTCDateTime),
         Column("closed_by", BigInteger),
         Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
+        # The fact's corrections as JSON, in recording order; NULL when it has none.
+        Column("corrections", Text),
     )
     Index(
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
@@ -430,6 +437,15 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         entries.c.closed_by,
         entries.c.known_from,
         entries.c.known_to,
+    )
+    # The corrections of an aggregate's facts up to a valid time (a policy version's
+    # `corrected_by`, which no frame stores): only the few entries that have any.
+    Index(
+        f"ix_{entries.name}_corrected",
+        entries.c.aggregate_id,
+        entries.c.effective_at,
+        sqlite_where=entries.c.corrections.isnot(None),
+        postgresql_where=entries.c.corrections.isnot(None),
     )
     # Filter tags of feed rows: `actor:meta`, `jurisdiction:RU`, `policy:meta/hate-speech`.
     tags = Table(
@@ -535,7 +551,12 @@ def create_tables(engine: Engine) -> None:
 
 def _create_added_indexes(connection: Connection) -> None:
     """Indexes added to existing tables without a schema change (create_all makes a table's
-    indexes only with the table): built once, on the first start that lacks them."""
+    indexes only with the table): built once, on the first start that lacks them. Also the
+    feed's `corrections` (schema 7), so that an older database answers until its rebuild."""
+    feed = LIVE.timeline_entries
+    have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
+    if "corrections" not in have:
+        connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
     for table in (LIVE.timeline_entries,):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
