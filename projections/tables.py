@@ -59,7 +59,8 @@ SCHEMA_VERSION = 7
 # 7: a policy frame no longer stores `corrected_by` (the corrections of every fact folded
 #    into it, which a correction changed in every later frame): each feed entry holds its own
 #    fact's corrections (`corrections`), and a version's are gathered from the feed at read
-#    time, like its revision counter.
+#    time, like its revision counter. Smaller: the open-row indexes are partial (open rows
+#    only); tags and response links are WITHOUT ROWID tables on SQLite.
 
 metadata = MetaData()
 
@@ -100,8 +101,23 @@ def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
         Column("state", Text, nullable=False),
     )
     Index(f"ix_{name}_lookup", table.c.slug, table.c.valid_from, table.c.known_from)
-    Index(f"ix_{name}_open", table.c.aggregate_id, table.c.known_to)
+    _open_index(table)
     return table
+
+
+def _open_index(table: Table) -> Index:
+    """An aggregate's open rows (what the projector loads to diff against): a partial index
+    over the open rows only, most rows of a long history being closed (schema 7)."""
+    return Index(
+        f"ix_{table.name}_open",
+        table.c.aggregate_id,
+        sqlite_where=table.c.known_to.is_(None),
+        postgresql_where=table.c.known_to.is_(None),
+    )
+
+
+# _KEYED: on SQLite, a table whose primary key is all it holds (tags, response links) is
+# stored in its key's B-tree (`WITHOUT ROWID`), not in a rowid table plus that index.
 
 
 # -- the two-dimensional index of point lookups ------------------------------------------------
@@ -391,6 +407,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("policy_slug", String(200), primary_key=True),
+        sqlite_with_rowid=False,  # see _KEYED
     )
     Index(f"ix_{responses.name}_policy", responses.c.policy_slug, responses.c.source_kind)
     # The feed: one row per believed fact, bitemporal in record time only.
@@ -418,7 +435,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     Index(
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
     )
-    Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
+    _open_index(entries)
     # The feed's announcement entries stand at announcedAt (queries.timeline_page).
     Index(
         f"ix_{entries.name}_announced",
@@ -454,6 +471,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("tag", String(240), primary_key=True),
+        sqlite_with_rowid=False,  # see _KEYED
     )
     Index(f"ix_{tags.name}_tag", tags.c.tag, tags.c.opened_by, tags.c.seq)
     # Every fact seen, by aggregate: what the projector re-folds when that aggregate changes.
