@@ -58,8 +58,31 @@ class Corrections:
         for row in self._by_slug.get(slug, ()):
             if row.valid_from > valid_from:
                 break
-            found.extend(_corrections({"corrected_by": json.loads(row.state)}))
+            marks = _MARKS.get(row.state)
+            if marks is None:
+                if len(_MARKS) > _VALUES_MAX:
+                    _MARKS.clear()
+                marks = _MARKS[row.state] = _corrections({"corrected_by": json.loads(row.state)})
+            found.extend(marks)
         return tuple(found)
+
+
+#: Decoded corrections by their stored text (a text always decodes the same; only bounded).
+_MARKS: dict[str, tuple[Correction, ...]] = {}
+
+
+def folded_corrections(text: str | None) -> tuple[Correction, ...]:
+    """A version's corrections from the feed's JSON arrays joined by commas, in fold order
+    (`queries._folded_corrections`); None: there are none."""
+    if text is None:
+        return ()
+    marks = _MARKS.get(text)
+    if marks is None:
+        if len(_MARKS) > _VALUES_MAX:
+            _MARKS.clear()
+        found = [c for array in json.loads(f"[{text}]") for c in array]
+        marks = _MARKS[text] = _corrections({"corrected_by": found})
+    return marks
 
 
 def _frame(row: Any) -> dict[str, Any]:

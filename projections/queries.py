@@ -25,7 +25,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    Uuid,
     and_,
     bindparam,
     case,
@@ -39,6 +38,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from domain import values
 from domain.errors import InvalidInput
@@ -182,37 +183,9 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         cast(null(), Integer).label("aggregate_version"),
         cast(null(), BigInteger).label("revision"),
         cast(null(), t.UTCDateTime()).label("counted_at"),
+        cast(null(), Text).label("corrections"),
     ).where(known(pp, _K), _exactly(dialect, pp, slug), valid(pp, _V))
-    return union_all(
-        stabbing(dialect, frame, pv), stabbing(dialect, parts, pp), _corrections_select()
-    )
-
-
-#: The part name of the feed's corrections rows in `policy_at`'s statement.
-_CORRECTIONS = "corrections"
-
-
-def _corrections_select() -> Select[Any]:
-    """The corrections of the policy's believed facts up to :v as known at :k (by the feed's
-    partial index), shaped as `_lookup`'s part rows: the frame's `corrected_by` is those of
-    the facts up to its valid_from, and no fact of the policy falls in (valid_from, :v]."""
-    feed = t.timeline_entries
-    return select(
-        literal(_CORRECTIONS).label("part"),
-        feed.c.slug,
-        feed.c.effective_at.label("valid_from"),
-        cast(null(), t.UTCDateTime()).label("valid_to"),
-        feed.c.known_from,
-        feed.c.corrections.label("state"),
-        feed.c.version.label("aggregate_version"),
-        cast(null(), BigInteger).label("revision"),
-        cast(null(), t.UTCDateTime()).label("counted_at"),
-    ).where(
-        feed.c.aggregate_id == bindparam("aggregate_id", type_=Uuid()),
-        feed.c.corrections.isnot(None),
-        feed.c.effective_at <= _V,
-        known(feed, _K),
-    )
+    return union_all(stabbing(dialect, frame, pv), stabbing(dialect, parts, pp))
 
 
 def _exactly(dialect: str, table: Table, slug: Any) -> ColumnElement[bool]:
@@ -255,7 +228,54 @@ def _frame_columns(known_at: Any) -> list[Any]:
         .scalar_subquery()
         .label("counted_at")
     )
-    return [stream_version, revision, counted_at]
+    return [stream_version, revision, counted_at, _folded_corrections(known_at)]
+
+
+def _folded_corrections(known_at: Any) -> Any:
+    """The corrections of the facts folded into a frame's version (its `corrected_by`, which
+    no frame stores): the feed's entries up to its valid_from that have any (a partial index),
+    known at `known_at`, their JSON arrays joined by commas in fold order."""
+    pv, feed = t.policy_versions, t.timeline_entries
+    entries = (
+        select(
+            feed.c.corrections.label("c"),
+            feed.c.effective_at.label("e"),
+            feed.c.version.label("v"),
+        )
+        .where(
+            feed.c.aggregate_id == pv.c.aggregate_id,
+            feed.c.corrections.isnot(None),
+            feed.c.effective_at <= pv.c.valid_from,
+            known(feed, known_at),
+        )
+        .order_by(feed.c.effective_at, feed.c.version)
+        .correlate(pv)
+        .subquery()
+    )
+    joined = _InFoldOrder(entries.c.c, entries.c.e, entries.c.v)
+    return select(joined).scalar_subquery().label("corrections")
+
+
+class _InFoldOrder(FunctionElement[str]):
+    """Texts joined by commas in the order of two keys: `string_agg(.. ORDER BY ..)` on
+    PostgreSQL; on SQLite (3.40: no ORDER BY in an aggregate) `group_concat` over the ordered
+    subquery, which SQLite does not flatten into an aggregate, so it reads it in order."""
+
+    type = Text()
+    name = "in_fold_order"
+    inherit_cache = True
+
+
+@compiles(_InFoldOrder, "postgresql")
+def _in_fold_order_postgres(element: _InFoldOrder, compiler: Any, **kw: Any) -> str:
+    text_, first, second = (compiler.process(c, **kw) for c in element.clauses)
+    return f"string_agg({text_}, ',' ORDER BY {first}, {second})"
+
+
+@compiles(_InFoldOrder)
+def _in_fold_order_sqlite(element: _InFoldOrder, compiler: Any, **kw: Any) -> str:
+    text_ = compiler.process(next(iter(element.clauses)), **kw)
+    return f"group_concat({text_}, ',')"
 
 
 def _fact_known(known_at: Any) -> ColumnElement[bool]:
@@ -299,10 +319,8 @@ def _policies(
     with engine.connect() as connection:
         frames: Sequence[Any] = connection.execute(query, parameters).all()
         found: Any = []
-        corrections: list[Any] | None = None
         if parts is None:
-            found = [row for row in frames if row.part not in (None, _CORRECTIONS)]
-            corrections = [row for row in frames if row.part == _CORRECTIONS]
+            found = [row for row in frames if row.part is not None]
             frames = [row for row in frames if row.part is None]
         elif frames and (part_query := parts(frames)) is not None:
             found = connection.execute(part_query, parameters)
@@ -311,8 +329,6 @@ def _policies(
         counters = None
         if frames and "revision" not in frames[0]._fields:
             counters = _counters(connection, {f.aggregate_id for f in frames}, known_at)
-        elif corrections is None and frames:
-            corrections = _corrections_of(connection, frames, known_at)
         missing = sorted(decode.missing_refs(frames, rows))
         for i in range(0, len(missing), _REFS_PER_QUERY):
             chunk = missing[i : i + _REFS_PER_QUERY]
@@ -321,36 +337,16 @@ def _policies(
             )
             decode.learn_values([(r.ref, r.body) for r in found], frames, rows)
     versions = []
-    marks = decode.Corrections(corrections or ())
     for frame, own in zip(frames, members, strict=True):
         if counters is None:
             revision, counted_at = frame.revision, frame.counted_at
-            corrected_by = marks.at(frame.slug, frame.valid_from)
+            corrected_by = decode.folded_corrections(frame.corrections)
         else:
             counter = counters[frame.aggregate_id]
             revision, counted_at = counter.at(frame.valid_from)
             corrected_by = counter.marks.at(frame.slug, frame.valid_from)
         versions.append(decode.policy_version(frame, own, revision, counted_at, corrected_by))
     return versions
-
-
-def _corrections_of(connection: Any, frames: Sequence[Any], known_at: datetime | int) -> list[Any]:
-    """The feed's corrections rows of these frames' policies up to the latest valid_from."""
-    feed = t.timeline_entries
-    found: list[Any] = connection.execute(
-        select(
-            feed.c.slug,
-            feed.c.effective_at.label("valid_from"),
-            feed.c.corrections.label("state"),
-            feed.c.version.label("aggregate_version"),
-        ).where(
-            feed.c.aggregate_id.in_(list({f.aggregate_id for f in frames})),
-            feed.c.corrections.isnot(None),
-            feed.c.effective_at <= max(f.valid_from for f in frames),
-            known(feed, known_at),
-        )
-    ).all()
-    return found
 
 
 class _Mark(NamedTuple):
