@@ -51,6 +51,8 @@ class PolicyState:
 
 
 def _sources(state_sources: Iterable[Source], fact: Fact) -> tuple[Source, ...]:
+    if not fact.data.get("sources") and isinstance(state_sources, tuple):
+        return state_sources  # the same tuple: successive states share it (and its text)
     known = list(state_sources)
     urls = {s.url for s in known}
     for data in fact.data.get("sources") or ():

@@ -33,7 +33,8 @@ class FoldRules(Protocol[S]):
         ...
 
     def breakpoints(self, state: S) -> Iterable[datetime]:
-        """Instants at which `view` of this state changes without a new fact."""
+        """Instants at which `view` of this state changes without a new fact; a state with
+        none is its own view at every instant (the projector relies on it)."""
         ...
 
 

@@ -13,7 +13,7 @@ property test holds them together); `Change` says which of them to close and whi
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -24,10 +24,11 @@ from domain.facts import CORRECTED, REDACTED, RETRACTED
 from domain.rules import Fold, FoldRules, refold
 from projections.rows import (
     FeedRow,
+    PartRun,
     VersionRow,
     feed_row,
     part_order,
-    part_rows,
+    part_row,
     same_parts,
     same_rows,
     state_digest,
@@ -71,6 +72,9 @@ class AggregateFold:
         #: A policy's part rows, ordered by where they end (open ones last), and those ends.
         self.parts: list[VersionRow] = []
         self.part_ends: list[datetime] = []
+        #: The last span and the part runs open in it (as the walk left them), so that a fact
+        #: after every other decomposes only the spans it adds (`_append_parts`).
+        self.tail: tuple[Span[Any], Mapping[str, PartRun]] | None = None
 
     @classmethod
     def load(cls, kind: str, slug: str, facts: Iterable[tuple[Fact, int]]) -> AggregateFold:
@@ -246,9 +250,14 @@ class AggregateFold:
     ) -> None:
         """Append the spans of one group, as `domain.rules.spans` walks it."""
         rules = self.rules
-        cuts = sorted(
-            b for b in set(rules.breakpoints(state)) if b > start and (end is None or b < end)
-        )
+        points = set(rules.breakpoints(state))
+        if not points:  # a state without breakpoints is its own view (`FoldRules.breakpoints`)
+            if spans and spans[-1].state == state and spans[-1].valid_to == start:
+                spans[-1] = Span(spans[-1].valid_from, end, state)
+            else:
+                spans.append(Span(start, end, state))
+            return
+        cuts = sorted(b for b in points if b > start and (end is None or b < end))
         for valid_from, valid_to in zip([start, *cuts], [*cuts, end], strict=True):
             view = rules.view(state, valid_from)
             if spans and spans[-1].state == view and spans[-1].valid_to == valid_from:
@@ -269,6 +278,10 @@ class AggregateFold:
         last `same_tail` spans are known to be those (the refold kept them)."""
         if self.kind != "policy":
             return [], []
+        appended = self._append_parts(start, old_spans) if not same_tail else None
+        if appended is not None:
+            return appended
+        self.tail = None
         if start == 0 or start >= len(self.spans):
             index, begin = 0, 0
         else:
@@ -300,7 +313,10 @@ class AggregateFold:
             ):
                 new = rows + [row for row in old if _end(row) > at]
         if new is None:
-            new = part_rows(spans, carry)
+            new, runs = walk_parts(spans, carry)
+            if spans:
+                new.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
+                self.tail = (spans[-1], runs)
         new.sort(key=_end)
         self.parts[index:] = new
         self.part_ends[index:] = [_end(row) for row in new]
@@ -308,6 +324,43 @@ class AggregateFold:
         return [row.key for row in old if row.key not in kept], [
             row for row in new if row.key not in gone
         ]
+
+    def _append_parts(
+        self, start: int, old_spans: Sequence[Span[Any]]
+    ) -> tuple[list[Key], list[VersionRow]] | None:
+        """`_diff_parts` when the spans from `start` on are the last span as it was (now ended
+        where new spans follow it) and those new spans: the runs open in the last span are
+        those the last walk left (`tail`), so only the new spans are decomposed. None when
+        the change is not of that shape."""
+        tail = self.tail
+        if (
+            tail is None
+            or len(old_spans) != 1
+            or old_spans[0] is not tail[0]
+            or start + 1 >= len(self.spans)
+        ):
+            return None
+        last, runs = tail
+        first = self.spans[start]
+        if first.valid_from != last.valid_from or first.state is not last.state:
+            return None
+        spans = self.spans[start + 1 :]
+        ended, now = walk_parts(spans, runs)
+        stay = bisect_left(self.part_ends, _OPEN)
+        was_open = self.parts[stay:]
+        kept = [row for row in was_open if row.run is not None and now.get(row.part) is row.run]
+        fresh = [
+            part_row(run, spans[-1].valid_to)
+            for run in now.values()
+            if runs.get(run.part) is not run
+        ]
+        opened = sorted([*ended, *fresh], key=_end)
+        new = sorted([*ended, *kept, *fresh], key=_end)
+        self.parts[stay:] = new
+        self.part_ends[stay:] = [_end(row) for row in new]
+        self.tail = (spans[-1], now)
+        kept_ids = {id(row) for row in kept}
+        return [row.key for row in was_open if id(row) not in kept_ids], opened
 
     def reconcile(self, open_versions: Iterable[Key], open_entries: Iterable[Key]) -> Change:
         """The change from rows open elsewhere (as loaded from the tables) to this fold's."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,10 +18,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     Connection,
-    Insert,
     Table,
-    Update,
-    and_,
     bindparam,
     delete,
     insert,
@@ -37,6 +34,7 @@ from projections import search as fulltext
 from projections import tables as t
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
+from projections.writes import close_many, write_many
 
 
 class LoggedEvent(Protocol):
@@ -292,7 +290,7 @@ class Projector:
         tables = self.tables
         by_name = {table.name: table for table in tables.tables}
         if batch.facts:
-            _write_many(connection, insert(tables.facts), batch.facts)
+            write_many(connection, insert(tables.facts), batch.facts)
         if batch.texts:
             _insert_new_texts(connection, tables.texts, batch.texts)
             if len(self.stored) > STORED_REFS:
@@ -303,9 +301,9 @@ class Projector:
             by_table.setdefault(name, []).append(row)
         rtrees = connection.dialect.name == "sqlite"
         for name, rows in by_table.items():
-            _write_many(connection, insert(by_name[name]), rows)
+            write_many(connection, insert(by_name[name]), rows)
             if rtrees and name in t.STABBED:
-                _write_many(
+                write_many(
                     connection,
                     insert(t.rtree_table(by_name[name])),
                     [t.rtree_row(row) for row in rows],
@@ -314,7 +312,7 @@ class Projector:
             table = by_name[name]
             if rtrees and name in t.STABBED:
                 tree = t.rtree_table(table)
-                _write_many(
+                write_many(
                     connection,
                     update(tree).where(tree.c.id == bindparam("b_id")).values(k1=bindparam("b_k1")),
                     [
@@ -325,22 +323,11 @@ class Projector:
                         for c in closes
                     ],
                 )
-            _write_many(
-                connection,
-                update(table)
-                .where(
-                    and_(
-                        table.c.opened_by == bindparam("b_opened_by"),
-                        table.c.seq == bindparam("b_seq"),
-                    )
-                )
-                .values(known_to=bindparam("known_to"), closed_by=bindparam("closed_by")),
-                closes,
-            )
+            close_many(connection, table, closes)
         if batch.links:
-            _write_many(connection, insert(tables.responses), batch.links)
+            write_many(connection, insert(tables.responses), batch.links)
         if batch.tags:
-            _write_many(connection, insert(tables.timeline_tags), batch.tags)
+            write_many(connection, insert(tables.timeline_tags), batch.tags)
         if batch.documents:
             fulltext.store(connection, tables.search, batch.documents)
 
@@ -427,46 +414,6 @@ def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set
         ).first()
         if named is None:
             connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
-
-
-def _write_many(
-    connection: Connection, statement: Insert | Update, rows: list[dict[str, Any]]
-) -> None:
-    """Execute one insert or update for many rows in one DBAPI `executemany` (inside the
-    batch's transaction), each value bound by its column type's processor for this dialect,
-    as `Connection.execute` binds it, but without its per-row bookkeeping, which cost more
-    than the writes (docs/benchmarks.md). Compiled once per dialect, statement and keys."""
-    keys = tuple(rows[0])
-    if any(len(row) != len(keys) for row in rows):
-        connection.execute(statement, rows)  # rows of different keys: the general path
-        return
-    dialect = connection.dialect
-    cache_key = (dialect.name, str(statement), keys)
-    found = _COMPILED.get(cache_key)
-    if found is None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-        names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
-        steps: list[_Step] = [
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in names
-        ]
-        found = _COMPILED[cache_key] = (compiled.string, steps, bool(compiled.positional))
-    sql, steps, positional = found
-    if positional:
-        params: list[Any] = [
-            tuple(row[name] if bind is None else bind(row[name]) for name, bind in steps)
-            for row in rows
-        ]
-    else:
-        params = [
-            {name: row[name] if bind is None else bind(row[name]) for name, bind in steps}
-            for row in rows
-        ]
-    connection.exec_driver_sql(sql, params)
-
-
-_Step = tuple[str, Callable[[Any], Any] | None]
-_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Step], bool]] = {}
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).

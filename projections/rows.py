@@ -61,6 +61,8 @@ class VersionRow:
     texts: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     part: str = ""
     run: PartRun | None = field(default=None, repr=False, compare=False)
+    #: The state `state` is the text of (a version row's; a part row has its `run`), if known.
+    value: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -123,7 +125,38 @@ def _value_text(value: Clause | Source) -> str:
 
 @lru_cache(maxsize=_VALUE_TEXTS_MAX)
 def _equal_value_text(value: Clause | Source) -> str:
+    """`dumps(value)`, written field by field (the keys of `to_dict`, sorted) when every
+    field has the type it is declared with."""
+    if type(value) is Clause:
+        scope = value.scope
+        if type(scope) is tuple and all(type(s) is str for s in scope):
+            texts = _texts(value.expires_at, value.heading, value.id, None, value.text)
+            if texts is not None:
+                expires, heading, id_, _, text = texts
+                listed = ",".join([_string(s) for s in scope])
+                return (
+                    f'{{"expires_at":{expires},"heading":{heading},"id":{id_},'
+                    f'"scope":[{listed}],"text":{text}}}'
+                )
+    elif type(value) is Source:
+        texts = _texts(value.published_at, value.publisher, value.quote, value.title, value.url)
+        if texts is not None and value.url is not None:
+            published, publisher, quote, title, url = texts
+            return (
+                f'{{"published_at":{published},"publisher":{publisher},"quote":{quote},'
+                f'"title":{title},"url":{url}}}'
+            )
     return dumps(value)
+
+
+def _texts(at: Any, *values: Any) -> tuple[str, ...] | None:
+    """The JSON of an optional instant and of optional strings, or None for another type."""
+    if at is not None and type(at) is not datetime:
+        return None
+    if any(v is not None and type(v) is not str for v in values):
+        return None
+    first = "null" if at is None else _string(format_instant(at))
+    return (first, *("null" if v is None else _string(v) for v in values))
 
 
 def _field_keys(cls: type) -> list[tuple[str, str]]:
@@ -141,7 +174,9 @@ _string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a s
 
 def state_text(value: Any) -> str:
     """Exactly `dumps(value)`, composed from the texts of its parts, reusing those of the
-    clauses and sources that successive states share (canonical JSON composes)."""
+    clauses and sources that successive states share (canonical JSON composes), and those
+    of any other immutable part a state shares with the one before (a policy's list of
+    corrections, an action's targets), looked up by identity."""
     kind = type(value)
     if kind is str:
         return _string(value)
@@ -154,11 +189,34 @@ def state_text(value: Any) -> str:
     if isinstance(value, Clause | Source):
         return _value_text(value)
     if isinstance(value, tuple | list):
-        return "[" + ",".join([state_text(v) for v in value]) + "]"
+        return "[" + ",".join([_shared_text(v) for v in value]) + "]"
     if is_dataclass(value) and not isinstance(value, type):
-        parts = [key + state_text(getattr(value, name)) for name, key in _field_keys(type(value))]
+        parts = [key + _shared_text(getattr(value, name)) for name, key in _field_keys(type(value))]
         return "{" + ",".join(parts) + "}"
     return dumps(value)
+
+
+_SHARED_TEXTS: dict[int, tuple[object, str]] = {}
+
+
+def _shared_text(value: Any) -> str:
+    """`state_text` of a part of a state; a non-empty tuple or a frozen dataclass (immutable
+    as every state's parts are) is cached by identity, holding the object so its id stays its."""
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is tuple and value:
+        pass
+    elif not (is_dataclass(kind) and kind.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+        return state_text(value)
+    cached = _SHARED_TEXTS.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    if len(_SHARED_TEXTS) >= _VALUE_TEXTS_MAX:
+        _SHARED_TEXTS.clear()
+    text = state_text(value)
+    _SHARED_TEXTS[id(value)] = (value, text)
+    return text
 
 
 _VALUE_REFS: dict[int, tuple[object, str]] = {}
@@ -424,7 +482,9 @@ def version_row(
     if text is None:
         text, digest = stored_text(kind, span.state), b""
     texts = stored_values(kind, span.state)
-    return VersionRow(span.valid_from, span.valid_to, text, columns, cites, digest, texts)
+    return VersionRow(
+        span.valid_from, span.valid_to, text, columns, cites, digest, texts, value=span.state
+    )
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:
@@ -469,9 +529,30 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
         effective_at=effective.astimezone(UTC),
         announced_at=(fact.announced_at or effective).astimezone(UTC),
         recorded_at=fact.recorded_at.astimezone(UTC),
-        state=json.dumps(content, sort_keys=True, separators=(",", ":")),
+        state=feed_text(content),
         tags=tags,
         corrections=state_text(fact.corrections) if fact.corrections else None,
+    )
+
+
+def feed_text(content: dict[str, Any]) -> str:
+    """Exactly `json.dumps(content, sort_keys=True, separators=(",", ":"))` of a feed entry's
+    content, written from its parts (the keys are known and sorted, the values strings)."""
+    summary = content["summary"]
+    lists = (content["actors"], content["jurisdictions"], content["policies"])
+    if type(summary) is not str or any(type(v) is not str for values in lists for v in values):
+        return json.dumps(content, sort_keys=True, separators=(",", ":"))
+    actors, jurisdictions, policies = (",".join([_string(v) for v in vs]) for vs in lists)
+    return (
+        '{"actors":['
+        + actors
+        + '],"jurisdictions":['
+        + jurisdictions
+        + '],"policies":['
+        + policies
+        + '],"summary":'
+        + _string(summary)
+        + "}"
     )
 
 

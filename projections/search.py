@@ -49,6 +49,7 @@ from projections import tables as t
 from projections.models import Page
 from projections.queries import Basis, basis, known, valid
 from projections.rows import HEAD, VersionRow
+from projections.writes import write_many
 
 #: The kinds a search looks at, in their order on ties.
 KINDS = ("policy", "regulatory-action", "statement")
@@ -157,11 +158,17 @@ def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
             found = (row.part, f"{clause.heading}\n{clause.text}")
         elif row.part:
             return None
+        elif row.value is not None:
+            found = ("summary", row.value.summary or "")
         else:
             found = ("summary", json.loads(row.state).get("summary") or "")
     elif kind in KINDS:
-        state = json.loads(row.state)
-        found = ("text", "\n".join(x for x in (state.get("summary"), state.get("text")) if x))
+        if row.value is not None:  # the state the text was written from: the same fields
+            fields = (getattr(row.value, "summary", None), getattr(row.value, "text", None))
+        else:
+            state = json.loads(row.state)
+            fields = (state.get("summary"), state.get("text"))
+        found = ("text", "\n".join(x for x in fields if x))
     else:
         return None
     body = _MARKERS.sub(" ", found[1])
@@ -171,9 +178,10 @@ def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
     """Insert search documents (and, on SQLite, their FTS5 entries) in the caller's
     transaction."""
-    connection.execute(insert(table), documents)
+    write_many(connection, insert(table), documents)
     if connection.dialect.name == "sqlite":
-        connection.execute(
+        write_many(
+            connection,
             text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
             [{"id": d["id"], "body": d["body"]} for d in documents],
         )

@@ -5,6 +5,7 @@ to the open rows, leave exactly those rows open."""
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from test_oracle_properties import T0, action_histories, policy_histories
 from domain import Clause, Fact, InvalidInput, Policy, PolicyState, Source, TimelineAggregate
 from domain.values import format_instant
 from projections.incremental import AggregateFold
-from projections.rows import believed_rows, dumps, state_text
+from projections.rows import believed_rows, dumps, feed_text, state_text
 from projections.rows import state_digest as _digest
 
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,6 +120,19 @@ def test_a_state_text_escapes_any_text_as_the_canonical_json(
         change_type="PolicyAnnounced",
     )
     assert state_text(state) == dumps(state)
+
+
+@PROPERTIES
+@given(
+    st.one_of(st.text(), st.integers(), st.none()),
+    st.lists(st.text(), max_size=3),
+    st.lists(st.one_of(st.text(), st.integers()), max_size=3),
+)
+def test_afeed_text_written_from_its_parts_is_its_json(
+    summary: Any, actors: list[str], policies: list[Any]
+) -> None:
+    content = {"summary": summary, "actors": actors, "jurisdictions": actors, "policies": policies}
+    assert feed_text(content) == json.dumps(content, sort_keys=True, separators=(",", ":"))
 
 
 LONG = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
