@@ -470,6 +470,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         f"ix_{entries.name}_corrected",
         entries.c.aggregate_id,
         entries.c.effective_at,
+        entries.c.version,  # in fold order: no sort
         sqlite_where=entries.c.corrections.isnot(None),
         postgresql_where=entries.c.corrections.isnot(None),
     )
