@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,9 @@ def _time(text: str | None) -> datetime | None:
 
 def _corrections(s: Mapping[str, Any]) -> tuple[Correction, ...]:
     """The corrections a stored state names (none in rows of schemas before 4)."""
+    named = s.get("corrected_by")
+    if isinstance(named, tuple):  # decoded already (`frame_state`)
+        return named
     return tuple(
         Correction(c["version"], datetime.fromisoformat(c["recorded_at"]), c["reason"])
         for c in s.get("corrected_by") or ()
@@ -64,9 +67,31 @@ class Part:
     state: Mapping[str, Any]
 
 
+#: Parsed part states by their stored text (a part row serves many lookups); never mutated.
+_PART_STATES: dict[str, Mapping[str, Any]] = {}
+
+
+def _parsed(
+    cache: dict[str, Mapping[str, Any]], text: str, parse: Callable[[str], Mapping[str, Any]]
+) -> Mapping[str, Any]:
+    """`parse(text)`, once per distinct text while `cache` holds it (bounded: cleared when
+    full)."""
+    found = cache.get(text)
+    if found is None:
+        if len(cache) > _VALUES_MAX:
+            cache.clear()
+        found = cache[text] = parse(text)
+    return found
+
+
+def part_state(text: str) -> Mapping[str, Any]:
+    """A part row's state, parsed once per distinct text."""
+    return _parsed(_PART_STATES, text, json.loads)
+
+
 def parts_of(rows: Iterable[Any]) -> list[Part]:
     return [
-        Part(r.slug, r.part, r.valid_from, r.valid_to, r.known_from, json.loads(r.state))
+        Part(r.slug, r.part, r.valid_from, r.valid_to, r.known_from, part_state(r.state))
         for r in rows
     ]
 
@@ -96,7 +121,12 @@ def learn_values(
     """Decode fetched (ref, body) texts into the cache, as clauses or sources as the rows
     that refer to them say."""
     sources = {p.state["ref"] for p in parts if p.part.startswith("source:")}
-    sources |= _old_refs(frames)[1]
+    learn_texts(rows, sources | _old_refs(frames)[1])
+
+
+def learn_texts(rows: Iterable[tuple[str, str]], sources: set[str]) -> None:
+    """Decode fetched (ref, body) texts into the cache: sources if their ref is in `sources`,
+    clauses otherwise."""
     if len(_VALUES) > _VALUES_MAX:
         _VALUES.clear()
     for ref, body in rows:
@@ -174,44 +204,140 @@ def policy_version(
     """A policy version from its frame row and its part rows, whose texts must have been
     learnt (`missing_refs`, `learn_values`). Its knownFrom is the latest moment any of them,
     or the count of facts folded into it, changed."""
-    s = json.loads(frame.state)
-    if "clauses" in s:
-        return _whole_state(frame, s)
+    if '"clauses"' in frame.state:
+        return _whole_state(frame, json.loads(frame.state))
+    s = frame_state(frame.state)
+    known_from = frame.known_from
+    for part in parts:
+        known_from = max(known_from, part.known_from)
+    if counted_at is not None:
+        known_from = max(known_from, counted_at)
+    return _assembled(
+        frame.slug,
+        s,
+        [(p.part, p.state) for p in parts],
+        (frame.valid_from, frame.valid_to, known_from),
+        revision,
+        int(frame.aggregate_version or s["changed_by"]),
+    )
+
+
+#: Parsed frame states by their stored text, their corrections decoded; never mutated.
+_FRAME_STATES: dict[str, Mapping[str, Any]] = {}
+
+
+def frame_state(text: str) -> Mapping[str, Any]:
+    """A policy frame's state, parsed once per distinct text (`corrected_by` decoded)."""
+    return _parsed(_FRAME_STATES, text, _frame_parsed)
+
+
+def _frame_parsed(text: str) -> Mapping[str, Any]:
+    s: dict[str, Any] = json.loads(text)
+    s["corrected_by"] = _corrections(s)
+    return s
+
+
+def _assembled(
+    slug: str,
+    s: Mapping[str, Any],
+    parts: Iterable[tuple[str, Mapping[str, Any]]],
+    times: tuple[datetime, datetime | None, datetime],
+    revision: int,
+    aggregate_version: int,
+) -> PolicyVersion:
+    """A policy version from its frame's state `s` and its (part name, part state) pairs;
+    `times` are its valid_from, valid_to and known_from."""
     head: Mapping[str, Any] = {}
     clauses: list[tuple[str, int, str]] = []
     sources: list[tuple[str, int, str]] = []
-    known_from = frame.known_from
-    for part in parts:
-        state = part.state
-        known_from = max(known_from, part.known_from)
-        if part.part == "head":
+    for part, state in parts:  # "head", "clause:<id>" or "source:<hash>"
+        if part[0] == "h":
             head = state
-        elif part.part.startswith("clause:"):
-            clauses.append((state["at"], state["i"], state["ref"]))
         else:
-            sources.append((state["at"], state["i"], state["ref"]))
-    if counted_at is not None:
-        known_from = max(known_from, counted_at)
+            (clauses if part[0] == "c" else sources).append((state["at"], state["i"], state["ref"]))
     clauses.sort()
     sources.sort()
+    texts: Mapping[str, Any] = _VALUES
     return PolicyVersion(
-        slug=frame.slug,
+        slug=slug,
         title=head["title"],
         owner=head["owner"],
         summary=s["summary"],
         status=s["status"],
-        clauses=tuple(_clause(ref) for _, _, ref in clauses),
-        sources=tuple(_source(ref) for _, _, ref in sources),
+        clauses=tuple([texts[ref] for _, _, ref in clauses]),
+        sources=tuple([texts[ref] for _, _, ref in sources]),
         revision=revision,
         changed_by=s["changed_by"],
         change_type=s["change_type"],
-        valid_from=frame.valid_from,
-        valid_to=frame.valid_to,
-        aggregate_version=int(frame.aggregate_version or s["changed_by"]),
+        valid_from=times[0],
+        valid_to=times[1],
+        aggregate_version=aggregate_version,
         corrected_by=_corrections(s),
-        known_from=known_from,
+        known_from=times[2],
         known_to=None,
     )
+
+
+def driver_instant(value: str | datetime | None) -> datetime | None:
+    """An instant as the driver hands it back from SQL sent without SQLAlchemy's column types
+    (`lookup_version`): UTC text on SQLite (`UTCDateTime`'s fixed format, so the texts
+    compare as the instants do), a datetime on PostgreSQL; aware, in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The rows of one point lookup (`queries._lookup`) as the driver returns them, without
+    SQLAlchemy's row processing: `(part, slug, valid_from, valid_to, known_from, state,
+    aggregate_version, revision, counted_at)`, the frame's `part` NULL. Its parts are the
+    frame's: every part valid at the instant asked is valid over the whole frame."""
+
+    frame: Sequence[Any]
+    parts: list[tuple[str, Mapping[str, Any]]]
+    latest: Any  # the latest known_from of the parts and counted_at, as the driver gave it
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence[Any]]) -> Lookup | None:
+        frame: Sequence[Any] | None = None
+        parts = []
+        latest = None
+        for row in rows:
+            if row[0] is None:
+                frame = row
+                continue
+            parts.append((row[0], part_state(row[5])))
+            latest = row[4] if latest is None or row[4] > latest else latest
+        if frame is None:
+            return None
+        if frame[8] is not None and (latest is None or frame[8] > latest):
+            latest = frame[8]
+        return cls(frame, parts, latest)
+
+    @property
+    def whole_state(self) -> bool:
+        """Whether the frame is a row of schema 1 or 2 (`policy_version` decodes those)."""
+        return '"clauses"' in self.frame[5]
+
+    def missing(self) -> tuple[list[str], set[str]]:
+        """The refs of this version's texts not decoded yet, and which of them are sources."""
+        missing = [s["ref"] for _, s in self.parts if "ref" in s and s["ref"] not in _VALUES]
+        sources = {s["ref"] for p, s in self.parts if p.startswith("source:")}
+        return missing, sources
+
+    def version(self) -> PolicyVersion:
+        frame = self.frame
+        s = frame_state(frame[5])
+        known_from = frame[4] if self.latest is None or frame[4] > self.latest else self.latest
+        valid_from, valid_to = driver_instant(frame[2]), driver_instant(frame[3])
+        known = driver_instant(known_from)
+        assert valid_from is not None and known is not None
+        aggregate_version = int(frame[6] or s["changed_by"])
+        times = (valid_from, valid_to, known)
+        return _assembled(frame[1], s, self.parts, times, int(frame[7]), aggregate_version)
 
 
 def action_version(row: Any) -> RegulatoryActionVersion:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CompoundSelect,
+    Dialect,
     Engine,
     Integer,
     Select,
@@ -147,7 +148,7 @@ def stabbing(dialect: str, query: Select[Any], table: Table) -> Select[Any]:
     )
     return query.select_from(tree.join(table, on)).where(
         tree.c.a0 <= key,
-        tree.c.a1 >= key,
+        tree.c.a1 > key,
         tree.c.v0 <= at,
         tree.c.v1 > at,
         tree.c.k0 <= known_at,
@@ -159,21 +160,39 @@ def stabbing_parameters(dialect: str, kind: str, slug: str, v: datetime, k: int)
     """The parameters of a statement made by `stabbing` (`k`: a log position)."""
     found: dict[str, Any] = {"slug": slug, "v": v, "k": k}
     if dialect != "postgresql":
-        found["rt_key"] = t.rtree_key(aggregate_uuid(kind, slug))
+        found["rt_key"] = _rtree_key(kind, slug)
         found["rt_v"], found["rt_k"] = t.rtree_minute(v), t.rtree_position(k)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _rtree_key(kind: str, slug: str) -> int:
+    return t.rtree_key(aggregate_uuid(kind, slug))
 
 
 @lru_cache(maxsize=4)
 def _lookup(dialect: str) -> CompoundSelect[Any]:
     """`policy_at`'s one statement, built once per dialect (building and caching a statement
-    costs more than running it): the frame (`part` NULL) and its parts, in one round trip."""
+    costs more than running it): the frame (`part` NULL) and its parts, in one round trip.
+    The frame, found through the 2-D index, is joined to its counters (`_lookup_counters`)."""
     pv, pp = t.policy_versions, t.policy_parts
     slug = bindparam("slug", type_=String())
     shared = ("slug", "valid_from", "valid_to", "known_from", "state")
-    frame = select(
-        cast(null(), Text).label("part"), *(pv.c[name] for name in shared), *_frame_columns(_K)
-    ).where(known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V))
+    frame = stabbing(
+        dialect,
+        select(pv.c.aggregate_id, *(pv.c[name] for name in shared)).where(
+            known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V)
+        ),
+        pv,
+    ).cte("frame")
+    stream_version, counters = _lookup_counters(frame)
+    framed = select(
+        cast(null(), Text).label("part"),
+        *(frame.c[name] for name in shared),
+        stream_version.label("aggregate_version"),
+        counters.c.revision,
+        counters.c.counted_at,
+    ).select_from(frame, counters)
     parts = select(
         pp.c.part,
         *(pp.c[name] for name in shared),
@@ -181,7 +200,101 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         cast(null(), BigInteger).label("revision"),
         cast(null(), t.UTCDateTime()).label("counted_at"),
     ).where(known(pp, _K), _exactly(dialect, pp, slug), valid(pp, _V))
-    return union_all(stabbing(dialect, frame, pv), stabbing(dialect, parts, pp))
+    return union_all(framed, stabbing(dialect, parts, pp))
+
+
+def _lookup_counters(frame: Any) -> tuple[Any, Any]:
+    """What the lookup's frame needs beside its row, as of position :k (`_frame_columns`
+    for many frames): the stream version, that of the last fact recorded by :k (a stream's
+    versions grow with its positions), one probe of the facts' position index; the
+    revision counter and when that count last changed, both from one scan of the feed's
+    folded index up to the frame's valid_from."""
+    facts, feed = t.facts, t.timeline_entries
+    stream_version = (
+        select(facts.c.version)
+        .where(facts.c.aggregate_id == frame.c.aggregate_id, _fact_known(_K))
+        .order_by(facts.c.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    still = or_(feed.c.closed_by.is_(None), feed.c.closed_by > _K)
+    changed = case((closed(feed, _K), feed.c.known_to), else_=feed.c.known_from)
+    counters = (
+        select(
+            func.count(case((still, 1))).label("revision"),
+            type_coerce(func.max(changed), t.UTCDateTime()).label("counted_at"),
+        )
+        .where(
+            feed.c.aggregate_id == frame.c.aggregate_id,
+            feed.c.effective_at <= frame.c.valid_from,
+            feed.c.effective_at <= _V,  # implied (valid_from <= :v): a bound the planner sees
+            opened(feed, _K),
+        )
+        .subquery("counters")
+    )
+    return stream_version, counters
+
+
+class _Compiled:
+    """`_lookup` compiled once for a dialect: its SQL text, the names of its parameters in
+    the driver's order (None: the driver takes them by name), their constant values and the
+    bind processing of :v. Sent with `exec_driver_sql`, so that neither the statement's cache
+    key nor SQLAlchemy's row processing is paid per lookup (both cost more than the SQL)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect_name = dialect.name
+        compiled = _lookup(dialect.name).compile(dialect=dialect)
+        self.sql = compiled.string
+        self.names: list[str] | None = (
+            list(compiled.positiontup) if compiled.positiontup is not None else None
+        )
+        self.constants = {n: v for n, v in compiled.params.items() if v is not None}
+        self.instant = t.UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or _same
+
+    def parameters(self, slug: str, v: datetime, k: int) -> dict[str, Any] | tuple[Any, ...]:
+        found = {**self.constants, **stabbing_parameters(self.dialect_name, "policy", slug, v, k)}
+        found["v"] = self.instant(v)
+        return found if self.names is None else tuple(found[name] for name in self.names)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _looked_up(engine: Engine, slug: str, v: datetime, k: int) -> PolicyVersion | None:
+    """`policy_at` by position: one statement through the 2-D index, decoded from the
+    driver's rows (`decode.Lookup`); the texts not cached yet in one more."""
+    compiled = _compiled(engine.dialect)
+    with engine.connect() as connection:
+        if compiled.dialect_name == "postgresql":  # one statement: no BEGIN, no ROLLBACK
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        rows = connection.exec_driver_sql(compiled.sql, compiled.parameters(slug, v, k)).all()
+        found = decode.Lookup.of(rows)
+        if found is None:
+            return None
+        if found.whole_state:  # a row of schema 2, until the rebuild that migrates it
+            parameters = stabbing_parameters(engine.dialect.name, "policy", slug, v, k)
+            return next(iter(_policies(engine, _lookup(engine.dialect.name), None, k, parameters)))
+        missing, sources = found.missing()
+        for i in range(0, len(missing), _REFS_PER_QUERY):
+            chunk = missing[i : i + _REFS_PER_QUERY]
+            texts = connection.execute(
+                select(t.texts.c.ref, t.texts.c.body).where(t.texts.c.ref.in_(chunk))
+            )
+            decode.learn_texts([(r.ref, r.body) for r in texts], sources)
+    return found.version()
+
+
+_COMPILED: dict[tuple[str, str, str], _Compiled] = {}
+
+
+def _compiled(dialect: Dialect) -> _Compiled:
+    """The lookup compiled for this kind of dialect (driver and parameter style alike)."""
+    key = (dialect.name, dialect.driver, dialect.paramstyle)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _COMPILED[key] = _Compiled(dialect)
+    return found
 
 
 def _exactly(dialect: str, table: Table, slug: Any) -> ColumnElement[bool]:
@@ -358,10 +471,8 @@ def policies_at(
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     if len(slugs) == 1 and isinstance(k, int):  # a lookup by position: the 2-D index
         # (a batch, or a read by instant: the B-tree, by slug)
-        dialect = engine.dialect.name
-        parameters = stabbing_parameters(dialect, "policy", slugs[0], v, k)
-        found = _policies(engine, _lookup(dialect), None, k, parameters)
-        return {p.slug: p for p in found}
+        version = _looked_up(engine, slugs[0], v, k)
+        return {} if version is None else {version.slug: version}
     pv, pp = t.policy_versions, t.policy_parts
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
     batch = _parts_select(slugs, k).where(valid(pp, v))

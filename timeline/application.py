@@ -368,7 +368,10 @@ class Timeline(Application[UUID]):
                 if not pending:
                     raise InvalidInput("input", "the command changes nothing")
                 notifications = store.insert_events(
-                    session, self.recorder, [self.mapper.to_stored_event(e) for e in pending]
+                    session,
+                    self.recorder,
+                    [self.mapper.to_stored_event(e) for e in pending],
+                    notify=False,  # the seal sends the NOTIFY in its own statement
                 )  # as `save`, without its Protocol checks or the ORM unit of work
                 self._seal(session, notifications, f"{kind}:{slug}", pending)
                 if after is not None:
@@ -408,7 +411,13 @@ class Timeline(Application[UUID]):
     ) -> None:
         """Add the command's events to the log's Merkle tree in its transaction (a method so
         that the benchmark can measure a baseline without it)."""
-        integrity.seal(session, notifications, stream, [event.timestamp for event in pending])
+        integrity.seal(
+            session,
+            notifications,
+            stream,
+            [event.timestamp for event in pending],
+            notify=eventstore.channel(self.recorder),
+        )
 
     def _prior_result(self, key: str, fingerprint: str) -> CommandResult | None:
         found = store.find_idempotent(self.engine, key)

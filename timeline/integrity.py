@@ -5,10 +5,10 @@ head (inclusion proof) and that a later head only appended to it (consistency pr
 A leaf commits to an event's metadata and to a salted digest of its stored payload (so that
 a payload can be redacted without changing the leaf); its canonical JSON is `Leaf.canonical`.
 `seal` adds the leaves of a command's events in that command's transaction, with the perfect
-subtrees they complete (timeline/merkle.py), after reading the tree's last leaf (and, unless
-this process wrote it, its O(log n) frontier nodes): O(log n) per event. Positions commit in
-order (PostgreSQL: the event store locks its table for inserts; SQLite: the write lock), so
-the last leaf read after the insert is the true one.
+subtrees they complete (timeline/merkle.py): O(log n) per event. Positions commit in order
+(PostgreSQL: the event store locks its table for inserts; SQLite: the write lock), so the
+last leaf read after the insert is the true one, and a batch whose first position follows
+the last one this process committed needs no read at all (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -127,14 +127,27 @@ _INSERT_NODES = insert(log_nodes)
 
 
 def seal(
-    session: Session, notifications: Sequence[Any], stream: str, recorded_at: Sequence[datetime]
+    session: Session,
+    notifications: Sequence[Any],
+    stream: str,
+    recorded_at: Sequence[datetime],
+    notify: str | None = None,
 ) -> TreeHead:
     """Add the events just inserted in this transaction (Notification-like: id, originator_id,
     originator_version, topic, state; with their stream `kind:slug` and recordedAt, in the
-    same order) to the tree. Returns the new head."""
+    same order) to the tree. Returns the new head; its frontier is kept for the next seal
+    once the transaction commits. `notify`: on PostgreSQL, the NOTIFY channel to signal in
+    the same statement (delivered at commit, as the event store's own NOTIFY)."""
     connection = session.connection()  # Core on the session's connection: no ORM overhead
     items = [(note, stream, at) for note, at in zip(notifications, recorded_at, strict=True)]
-    return append_leaves(connection, sorted(items, key=lambda item: int(item[0].id)))
+    if connection.dialect.name != "postgresql":
+        notify = None
+    built = _append(connection, sorted(items, key=lambda item: int(item[0].id)), None, notify)
+    if built.leaves:
+        _settle_on_commit(session, connection.engine, built)
+    elif notify is not None:
+        connection.execute(_PG_NOTIFY, {"channel": notify})
+    return built.head
 
 
 def append_leaves(
@@ -142,15 +155,59 @@ def append_leaves(
     items: Sequence[tuple[Any, str, datetime]],
     salts: Sequence[bytes] | None = None,
 ) -> TreeHead:
-    """Append (event row, stream, recordedAt) in position order: one read, two inserts.
-    Each leaf gets a fresh random salt, or, for a restore, the one given in `salts`."""
-    size, position, frontier = _read_frontier(connection)
+    """Append (event row, stream, recordedAt) in position order. Each leaf gets a fresh random
+    salt, or, for a restore, the one given in `salts`."""
+    return _append(connection, items, salts).head
+
+
+def _append(
+    connection: Connection,
+    items: Sequence[tuple[Any, str, datetime]],
+    salts: Sequence[bytes] | None,
+    notify: str | None = None,
+) -> _Built:
+    """The seal's work: no read when the batch's first position directly follows the last one
+    this process committed (positions commit in order, so no other leaf came between; a
+    rolled-back seal is never kept), else one read of the last leaf and the frontier; then
+    the inserts (one statement on PostgreSQL). Bench figure 11 measures what it costs."""
+    cached = _frontiers.get(connection.engine)
+    if cached is not None and items and int(items[0][0].id) == cached[2] + 1:
+        size, position, frontier = cached[0], cached[2], dict(cached[3])
+    else:
+        size, position, frontier = _read_frontier(connection)
+    built = _build(items, size, position, frontier, salts)
+    if built is None:
+        raise RuntimeError(f"an event's position is not after the tree's last {position}")
+    if built.leaves:
+        _insert(connection, built, notify)
+    return built
+
+
+@dataclass
+class _Built:
+    """The rows a batch of leaves adds and the tree they make."""
+
+    leaves: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
+    head: TreeHead
+    frontier: dict[int, bytes]
+
+
+def _build(
+    items: Sequence[tuple[Any, str, datetime]],
+    size: int,
+    position: int,
+    frontier: dict[int, bytes],
+    salts: Sequence[bytes] | None,
+) -> _Built | None:
+    """The leaf and node rows of `items` appended to a tree of `size` leaves ending at
+    `position` with `frontier` (changed in place); None if an item is not after `position`."""
     leaves: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
     head = EMPTY_HEAD
     for number, (note, stream, at) in enumerate(items):
         if int(note.id) <= position:
-            raise RuntimeError(f"position {note.id} is not after the tree's last {position}")
+            return None
         salt = os.urandom(SALT_BYTES) if salts is None else bytes(salts[number])
         leaf = Leaf(
             int(note.id),
@@ -173,11 +230,84 @@ def append_leaves(
             }
         )
         size, position = size + 1, leaf.position
-    if leaves:
-        connection.execute(_INSERT_LEAVES, leaves)
-        connection.execute(_INSERT_NODES, nodes)
-        _frontiers[connection.engine] = (size, head.root, dict(frontier))
-    return head
+    return _Built(leaves, nodes, head, frontier)
+
+
+def _insert(connection: Connection, built: _Built, notify: str | None = None) -> None:
+    """Insert the leaf and node rows: on PostgreSQL in one statement, with the NOTIFY of
+    `notify` (so the tree adds no round trip to a command), elsewhere one executemany per
+    table."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(_INSERT_LEAVES, built.leaves)
+        connection.execute(_INSERT_NODES, built.nodes)
+        return
+    params: dict[str, Any] = {}
+    for number, row in enumerate(built.leaves):
+        params.update({f"{name}{number}": value for name, value in row.items()})
+    for number, row in enumerate(built.nodes):
+        params.update({f"{name}{number}": value for name, value in row.items()})
+    if notify is not None:
+        params["channel"] = notify
+    connection.execute(_pg_insert(len(built.leaves), len(built.nodes), notify is not None), params)
+
+
+_PG_INSERTS: dict[tuple[int, int, bool], TextClause] = {}
+#: An unquoted NOTIFY name is folded to lower case; pg_notify takes the name as written.
+_PG_NOTIFY = text("SELECT pg_notify(lower(:channel), '')")
+
+
+def _pg_insert(leaves: int, nodes: int, notify: bool) -> TextClause:
+    """Both inserts (and the NOTIFY) as one statement, per shape (a command adds 1 leaf and
+    1 to ~log n nodes: a few shapes, each prepared once)."""
+    statement = _PG_INSERTS.get((leaves, nodes, notify))
+    if statement is None:
+        leaf_rows = ", ".join(
+            f"(:position{i}, :leaf_index{i}, :stream{i}, :salt{i}, :recorded_at{i}, :root{i})"
+            for i in range(leaves)
+        )
+        node_rows = ", ".join(f"(:level{i}, :idx{i}, :hash{i})" for i in range(nodes))
+        inserts = (
+            f"leaves AS (INSERT INTO {log_leaves.name} "
+            f"(position, leaf_index, stream, salt, recorded_at, root) VALUES {leaf_rows}), "
+            f"nodes AS (INSERT INTO {log_nodes.name} (level, idx, hash) VALUES {node_rows})"
+        )
+        tail = "SELECT pg_notify(lower(:channel), '')" if notify else "SELECT 1"
+        statement = text(f"WITH {inserts} {tail}")
+        _PG_INSERTS[(leaves, nodes, notify)] = statement
+    return statement
+
+
+_settling: list[bool] = []
+
+
+def _settle_on_commit(session: Session, engine: Engine, built: _Built) -> None:
+    """Keep `built`'s frontier for this process's next seal when `session` commits (and
+    forget it when it rolls back)."""
+    if not _settling:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session as SessionClass
+
+        event.listen(SessionClass, "after_commit", _settled)
+        event.listen(SessionClass, "after_rollback", _forget)
+        _settling.append(True)
+    head = built.head
+    session.info[_PENDING] = (
+        engine,
+        (head.tree_size, head.root, head.position, dict(built.frontier)),
+    )
+
+
+_PENDING = "timeline.integrity.frontier"
+
+
+def _settled(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending is not None:
+        _frontiers[pending[0]] = pending[1]
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def backfill(connection: Connection, events: Table, streams: Table, batch: int = 1000) -> int:
@@ -219,8 +349,9 @@ _LAST_LEAF = (
     .order_by(log_leaves.c.leaf_index.desc())
     .limit(1)
 )
-#: Per database: the frontier this process last wrote, as (tree size, root, frontier).
-_frontiers: weakref.WeakKeyDictionary[Engine, tuple[int, bytes, dict[int, bytes]]] = (
+#: Per database: the frontier this process last wrote, as (tree size, root, last position,
+#: frontier).
+_frontiers: weakref.WeakKeyDictionary[Engine, tuple[int, bytes, int, dict[int, bytes]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -236,7 +367,7 @@ def _read_frontier(connection: Connection) -> tuple[int, int, dict[int, bytes]]:
     size, position, root = int(row.leaf_index) + 1, int(row.position), bytes(row.root)
     cached = _frontiers.get(connection.engine)
     if cached is not None and cached[0] == size and cached[1] == root:
-        return size, position, dict(cached[2])
+        return size, position, dict(cached[3])
     keys = merkle.root_nodes(size)
     found = fetch_nodes(connection, keys)
     missing = [node for node in keys if node not in found]

@@ -152,11 +152,12 @@ def stream_events(
 
 
 def insert_events(
-    session: Session, recorder: Any, stored_events: Sequence[StoredEvent]
+    session: Session, recorder: Any, stored_events: Sequence[StoredEvent], *, notify: bool = True
 ) -> list[Notification]:
     """Insert a command's stored events as the event store does (on PostgreSQL: table lock
-    first, NOTIFY after), with Core inserts on the session's connection instead of an ORM
-    flush; the rows and their positions are the same, the ORM unit of work is skipped."""
+    first, NOTIFY after, unless the caller sends it: `notify=False`), with Core inserts on the
+    session's connection instead of an ORM flush; the rows and their positions are the same,
+    the ORM unit of work is skipped."""
     table = eventstore.events_table(recorder)
     connection = session.connection()
     eventstore.lock_table(recorder, session)  # PostgreSQL: positions commit in insert order
@@ -184,7 +185,8 @@ def insert_events(
                 state=event.state,
             )
         )
-    eventstore.notify(recorder, session)
+    if notify:
+        eventstore.notify(recorder, session)
     return notifications
 
 

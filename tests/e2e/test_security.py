@@ -45,6 +45,7 @@ PAYLOADS = [
     "\\'; SELECT 1; --",
 ]
 
+
 class Raw(str):
     """A filler written into the query as it is (an enum value)."""
 

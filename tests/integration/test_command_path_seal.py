@@ -147,3 +147,39 @@ def test_two_writers_taking_turns_keep_one_tree(timeline: Timeline) -> None:
         assert verdict.checked == 6
     finally:
         other.close()
+
+
+def test_the_writer_of_the_last_leaf_seals_without_reading_the_tree(timeline: Timeline) -> None:
+    """After its own committed seal, a process appends the next leaf without reading the
+    tree back (the cost figure 11 measures); another writer in between makes it read, and
+    the tree stays the RFC root either way."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    timeline.execute("registerActor", actor("first"))
+    event.listen(timeline.engine, "before_cursor_execute", record)
+    try:
+        timeline.execute("registerActor", actor("second"))
+        reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert not [s for s in reads if "timeline_log_" in s], reads
+        other = Timeline(timeline.settings)
+        try:
+            other.execute("registerActor", actor("between"))
+        finally:
+            other.close()
+        statements.clear()
+        timeline.execute("registerActor", actor("third"))
+        assert any(
+            "timeline_log_leaves" in s and s.lstrip().upper().startswith("SELECT")
+            for s in statements
+        ), statements
+    finally:
+        event.remove(timeline.engine, "before_cursor_execute", record)
+    hashes = stored_leaf_hashes(timeline)
+    assert integrity.head(timeline.engine).root == merkle.root_reference(hashes)
+    events = timeline.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    assert integrity.verify(timeline.engine, events).checked == 4
