@@ -511,11 +511,25 @@ def _feed_state(
         "policies": list(found.policies),
     }
     tags = (
-        *(f"actor:{a}" for a in found.actors),
-        *(f"jurisdiction:{j}" for j in found.jurisdictions),
-        *(f"policy:{p}" for p in found.policies),
+        *[_tag("actor:", a) for a in found.actors],
+        *[_tag("jurisdiction:", j) for j in found.jurisdictions],
+        *[_tag("policy:", p) for p in found.policies],
     )
     return state, tuple(dict.fromkeys(tags))
+
+
+_TAGS: dict[str, dict[str, str]] = {}
+
+
+def _tag(prefix: str, value: str) -> str:
+    """`prefix + value`, the same string object each time (a feed tag: its hash is kept)."""
+    tags = _TAGS.setdefault(prefix, {})
+    found = tags.get(value)
+    if found is None:
+        if len(tags) >= _VALUE_TEXTS_MAX:
+            tags.clear()
+        found = tags[value] = f"{prefix}{value}"
+    return found
 
 
 def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position: int) -> FeedRow:
@@ -538,22 +552,20 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
 def feed_text(content: dict[str, Any]) -> str:
     """Exactly `json.dumps(content, sort_keys=True, separators=(",", ":"))` of a feed entry's
     content, written from its parts (the keys are known and sorted, the values strings)."""
-    summary = content["summary"]
-    lists = (content["actors"], content["jurisdictions"], content["policies"])
-    if type(summary) is not str or any(type(v) is not str for values in lists for v in values):
+    try:  # encode_basestring_ascii refuses anything but a str
+        return (
+            '{"actors":['
+            + ",".join([_string(v) for v in content["actors"]])
+            + '],"jurisdictions":['
+            + ",".join([_string(v) for v in content["jurisdictions"]])
+            + '],"policies":['
+            + ",".join([_string(v) for v in content["policies"]])
+            + '],"summary":'
+            + _string(content["summary"])
+            + "}"
+        )
+    except TypeError:
         return json.dumps(content, sort_keys=True, separators=(",", ":"))
-    actors, jurisdictions, policies = (",".join([_string(v) for v in vs]) for vs in lists)
-    return (
-        '{"actors":['
-        + actors
-        + '],"jurisdictions":['
-        + jurisdictions
-        + '],"policies":['
-        + policies
-        + '],"summary":'
-        + _string(summary)
-        + "}"
-    )
 
 
 def feed_rows(
