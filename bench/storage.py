@@ -35,10 +35,12 @@ def table_bytes(engine: Engine, names: Iterable[str]) -> int:
             {f"n{i}": name for i, name in enumerate(names)},
         ).scalars()
         wanted = set(objects)
-        # An R*Tree virtual table keeps its nodes in shadow tables named after it.
+        # A virtual table keeps its pages in shadow tables named after it: an R*Tree its
+        # nodes, an FTS5 table its index (the text is the search table's, counted with it).
         shadow = connection.execute(text("SELECT name FROM sqlite_master")).scalars()
-        rtree = {f"{n}_{part}" for n in names for part in ("node", "rowid", "parent")}
-        wanted |= {s for s in shadow if s in rtree}
+        parts = ("node", "rowid", "parent", "data", "idx", "docsize", "config", "content")
+        virtual = {f"{n}_{part}" for n in names for part in parts}
+        wanted |= {s for s in shadow if s in virtual}
         total = 0
         for name, size in connection.execute(
             text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
@@ -48,23 +50,62 @@ def table_bytes(engine: Engine, names: Iterable[str]) -> int:
         return total
 
 
+def breakdown(engine: Engine) -> list[tuple[str, str, int]]:
+    """Every object of the database with its bytes, (table, object, bytes), largest first:
+    on SQLite each b-tree (`dbstat`: tables, indexes, virtual tables' shadow tables), on
+    PostgreSQL each table's heap with its TOAST and each index."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            rows = connection.execute(
+                text(
+                    "SELECT t.relname, t.relname, pg_table_size(t.oid) FROM pg_class t"
+                    " WHERE t.relkind = 'r' AND t.relnamespace = current_schema()::regnamespace"
+                    " UNION ALL SELECT t.relname, i.relname, pg_relation_size(i.oid)"
+                    " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                    " JOIN pg_class t ON t.oid = x.indrelid"
+                    " WHERE t.relnamespace = current_schema()::regnamespace"
+                )
+            )
+        else:
+            rows = connection.execute(
+                text(
+                    "SELECT coalesce(m.tbl_name, d.name), d.name, sum(d.pgsize) FROM dbstat d"
+                    " LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY d.name"
+                )
+            )
+        found = [(str(a), str(b), int(c or 0)) for a, b, c in rows]
+    return sorted(found, key=lambda r: -r[2])
+
+
 def read_model_names() -> list[str]:
-    """The live read-model tables (the projected copy of the facts included) and the
-    R*Trees beside them on SQLite (`tables.STABBED`; PostgreSQL has none: their size is 0)."""
+    """The live read-model tables (the projected copy of the facts included) with their
+    indexes, and on SQLite the virtual tables beside them: the R*Trees (`tables.STABBED`) and
+    the search's FTS5 index (PostgreSQL has neither: its GiST and GIN indexes are the tables'
+    own, counted with them)."""
     tables = t.READ_MODEL_TABLES
-    return [table.name for table in tables] + [
-        t.rtree_name(table) for table in tables if table.name in t.STABBED
-    ]
+    return (
+        [table.name for table in tables]
+        + [t.rtree_name(table) for table in tables if table.name in t.STABBED]
+        + [t.fts_name(t.search)]
+    )
 
 
 def event_log_names(timeline: Timeline) -> list[str]:
-    """The event log: the recorder's stored events (what a rebuild reads)."""
+    """The event log: the recorder's stored events with their indexes (what a rebuild
+    reads). The log's Merkle tree (`tree_names`) is not counted as log: nothing is rebuilt
+    from it, and the target compares the read models with what they are derived from."""
     return [eventstore.events_table_name(timeline.recorder)]
 
 
+#: The log's Merkle tree (docs/evidence.md): its leaves and nodes, measured apart.
+TREE_NAMES = ("timeline_log_leaves", "timeline_log_nodes")
+
+
 def storage(timeline: Timeline) -> dict[str, int]:
-    """Bytes of the read models and of the event log, with their indexes."""
+    """Bytes of the read models, of the event log and of the log's Merkle tree, with their
+    indexes."""
     return {
         "read_models": table_bytes(timeline.engine, read_model_names()),
         "event_log": table_bytes(timeline.engine, event_log_names(timeline)),
+        "log_tree": table_bytes(timeline.engine, TREE_NAMES),
     }

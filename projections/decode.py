@@ -42,6 +42,52 @@ def _corrections(s: Mapping[str, Any]) -> tuple[Correction, ...]:
     )
 
 
+class Corrections:
+    """The corrections of policies' believed facts, from their feed entries (rows of `slug`,
+    `valid_from`: the fact's effective time, `aggregate_version`: its version, `state`: its
+    corrections' JSON): a version's `corrected_by` is those of the facts folded into it, the
+    facts up to its valid_from, in fold order (no frame stores them since schema 7)."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._by_slug: dict[str, list[Any]] = {}
+        for row in rows:
+            self._by_slug.setdefault(row.slug, []).append(row)
+        for found in self._by_slug.values():
+            found.sort(key=lambda r: (r.valid_from, r.aggregate_version))
+
+    def at(self, slug: str, valid_from: datetime) -> tuple[Correction, ...]:
+        """The corrections folded into the version of `slug` from `valid_from`."""
+        found: list[Correction] = []
+        for row in self._by_slug.get(slug, ()):
+            if row.valid_from > valid_from:
+                break
+            marks = _MARKS.get(row.state)
+            if marks is None:
+                if len(_MARKS) > _VALUES_MAX:
+                    _MARKS.clear()
+                marks = _MARKS[row.state] = _corrections({"corrected_by": json.loads(row.state)})
+            found.extend(marks)
+        return tuple(found)
+
+
+#: Decoded corrections by their stored text (a text always decodes the same; only bounded).
+_MARKS: dict[str, tuple[Correction, ...]] = {}
+
+
+def folded_corrections(text: str | None) -> tuple[Correction, ...]:
+    """A version's corrections from the feed's JSON arrays joined by commas, in fold order
+    (`queries._folded_corrections`); None: there are none."""
+    if text is None:
+        return ()
+    marks = _MARKS.get(text)
+    if marks is None:
+        if len(_MARKS) > _VALUES_MAX:
+            _MARKS.clear()
+        found = [c for array in json.loads(f"[{text}]") for c in array]
+        marks = _MARKS[text] = _corrections({"corrected_by": found})
+    return marks
+
+
 def _frame(row: Any) -> dict[str, Any]:
     """The record-time interval as the query's knownAt saw it: every row answering knownAt T
     is still open at T, so `known_to` is None. Showing a later close would leak what was
@@ -199,7 +245,11 @@ def _source(ref: str) -> Source:
 
 
 def policy_version(
-    frame: Any, parts: Sequence[Part], revision: int, counted_at: datetime | None
+    frame: Any,
+    parts: Sequence[Part],
+    revision: int,
+    counted_at: datetime | None,
+    corrected_by: tuple[Correction, ...] | None = None,
 ) -> PolicyVersion:
     """A policy version from its frame row and its part rows, whose texts must have been
     learnt (`missing_refs`, `learn_values`). Its knownFrom is the latest moment any of them,
@@ -219,6 +269,7 @@ def policy_version(
         (frame.valid_from, frame.valid_to, known_from),
         revision,
         int(frame.aggregate_version or s["changed_by"]),
+        corrected_by or (),
     )
 
 
@@ -233,7 +284,8 @@ def frame_state(text: str) -> Mapping[str, Any]:
 
 def _frame_parsed(text: str) -> Mapping[str, Any]:
     s: dict[str, Any] = json.loads(text)
-    s["corrected_by"] = _corrections(s)
+    if "corrected_by" in s:  # a frame of schema 7 or before
+        s["corrected_by"] = _corrections(s)
     return s
 
 
@@ -244,9 +296,11 @@ def _assembled(
     times: tuple[datetime, datetime | None, datetime],
     revision: int,
     aggregate_version: int,
+    corrected_by: tuple[Correction, ...] = (),
 ) -> PolicyVersion:
     """A policy version from its frame's state `s` and its (part name, part state) pairs;
-    `times` are its valid_from, valid_to and known_from."""
+    `times` are its valid_from, valid_to and known_from; `corrected_by` the corrections
+    folded into it (gathered from the feed: no frame of schema 8 names them)."""
     head: Mapping[str, Any] = {}
     clauses: list[tuple[str, int, str]] = []
     sources: list[tuple[str, int, str]] = []
@@ -272,7 +326,8 @@ def _assembled(
         valid_from=times[0],
         valid_to=times[1],
         aggregate_version=aggregate_version,
-        corrected_by=_corrections(s),
+        # (a frame of schema 7 or before, read until its rebuild swaps in, names them itself)
+        corrected_by=s.get("corrected_by", corrected_by),
         known_from=times[2],
         known_to=None,
     )
@@ -337,7 +392,10 @@ class Lookup:
         assert valid_from is not None and known is not None
         aggregate_version = int(frame[6] or s["changed_by"])
         times = (valid_from, valid_to, known)
-        return _assembled(frame[1], s, self.parts, times, int(frame[7]), aggregate_version)
+        corrected_by = folded_corrections(frame[9])
+        return _assembled(
+            frame[1], s, self.parts, times, int(frame[7]), aggregate_version, corrected_by
+        )
 
 
 def action_version(row: Any) -> RegulatoryActionVersion:

@@ -265,6 +265,7 @@ class Projector:
                 "known_to": None,
                 "closed_by": None,
                 "state": entry.state,
+                "corrections": entry.corrections,
             }
             batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag} for tag in entry.tags)
             seq += 1
@@ -476,6 +477,7 @@ def _load(
             row.announced_at,
             row.recorded_at,
             row.state,
+            row.corrections,
         )
         memo.open_entries[entry_key] = (row.opened_by, row.seq)
     return memo

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -39,6 +39,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from domain import values
 from domain.errors import InvalidInput
@@ -192,6 +194,7 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         stream_version.label("aggregate_version"),
         counters.c.revision,
         counters.c.counted_at,
+        _folded_corrections(_K, frame),
     ).select_from(frame, counters)
     parts = select(
         pp.c.part,
@@ -199,6 +202,7 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         cast(null(), Integer).label("aggregate_version"),
         cast(null(), BigInteger).label("revision"),
         cast(null(), t.UTCDateTime()).label("counted_at"),
+        cast(null(), Text).label("corrections"),
     ).where(known(pp, _K), _exactly(dialect, pp, slug), valid(pp, _V))
     return union_all(framed, stabbing(dialect, parts, pp))
 
@@ -387,7 +391,54 @@ def _frame_columns(known_at: Any) -> list[Any]:
         .scalar_subquery()
         .label("counted_at")
     )
-    return [stream_version, revision, counted_at]
+    return [stream_version, revision, counted_at, _folded_corrections(known_at)]
+
+
+def _folded_corrections(known_at: Any, frame: Any = None) -> Any:
+    """The corrections of the facts folded into a frame's version (its `corrected_by`, which
+    no frame stores): the feed's entries up to its valid_from that have any (a partial index),
+    known at `known_at`, their JSON arrays joined by commas in fold order."""
+    pv, feed = t.policy_versions if frame is None else frame, t.timeline_entries
+    entries = (
+        select(
+            feed.c.corrections.label("c"),
+            feed.c.effective_at.label("e"),
+            feed.c.version.label("v"),
+        )
+        .where(
+            feed.c.aggregate_id == pv.c.aggregate_id,
+            feed.c.corrections.isnot(None),
+            feed.c.effective_at <= pv.c.valid_from,
+            known(feed, known_at),
+        )
+        .order_by(feed.c.effective_at, feed.c.version)
+        .correlate(pv)
+        .subquery()
+    )
+    joined = _InFoldOrder(entries.c.c, entries.c.e, entries.c.v)
+    return select(joined).scalar_subquery().label("corrections")
+
+
+class _InFoldOrder(FunctionElement[str]):
+    """Texts joined by commas in the order of two keys: `string_agg(.. ORDER BY ..)` on
+    PostgreSQL; on SQLite (3.40: no ORDER BY in an aggregate) `group_concat` over the ordered
+    subquery, which SQLite does not flatten into an aggregate, so it reads it in order."""
+
+    type = Text()
+    name = "in_fold_order"
+    inherit_cache = True
+
+
+@compiles(_InFoldOrder, "postgresql")
+def _in_fold_order_postgres(element: _InFoldOrder, compiler: Any, **kw: Any) -> str:
+    text_, first, second = (compiler.process(c, **kw) for c in element.clauses)
+    return f"string_agg({text_}, ',' ORDER BY {first}, {second})"
+
+
+@compiles(_InFoldOrder)
+def _in_fold_order_sqlite(element: _InFoldOrder, compiler: Any, **kw: Any) -> str:
+    text_ = compiler.process(next(iter(element.clauses)), **kw)
+    return f"group_concat({text_}, ',')"
 
 
 def _fact_known(known_at: Any) -> ColumnElement[bool]:
@@ -452,10 +503,22 @@ def _policies(
     for frame, own in zip(frames, members, strict=True):
         if counters is None:
             revision, counted_at = frame.revision, frame.counted_at
+            corrected_by = decode.folded_corrections(frame.corrections)
         else:
-            revision, counted_at = counters[frame.aggregate_id].at(frame.valid_from)
-        versions.append(decode.policy_version(frame, own, revision, counted_at))
+            counter = counters[frame.aggregate_id]
+            revision, counted_at = counter.at(frame.valid_from)
+            corrected_by = counter.marks.at(frame.slug, frame.valid_from)
+        versions.append(decode.policy_version(frame, own, revision, counted_at, corrected_by))
     return versions
+
+
+class _Mark(NamedTuple):
+    """A feed entry's corrections as `decode.Corrections` reads them."""
+
+    slug: str
+    valid_from: datetime
+    state: str
+    aggregate_version: int
 
 
 class _Counter:
@@ -471,6 +534,11 @@ class _Counter:
             return end is not None and end <= known_at
 
         self.known = [r.effective_at for r in rows if not is_closed(r)]
+        self.marks = decode.Corrections(
+            _Mark(r.slug, r.effective_at, r.corrections, r.version)
+            for r in rows
+            if r.corrections is not None and not is_closed(r)
+        )
         self.times = [r.effective_at for r in rows]
         self.changed: list[datetime] = []
         for r in rows:
@@ -488,8 +556,9 @@ def _counters(
     """The feed's counters of these aggregates as known at `known_at`, in one query."""
     feed = t.timeline_entries
     columns = (feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to)
+    extra = (feed.c.slug, feed.c.version, feed.c.corrections)
     rows = connection.execute(
-        select(*columns, feed.c.closed_by).where(
+        select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
         )
     ).all()

@@ -85,6 +85,7 @@ class FeedRow:
     recorded_at: datetime
     state: str
     tags: tuple[str, ...]
+    corrections: str | None = None  # the fact's own corrections (JSON), None if it has none
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -96,6 +97,7 @@ class FeedRow:
             self.announced_at,
             self.recorded_at,
             self.state,
+            self.corrections,
         )
 
 
@@ -241,7 +243,8 @@ def _equal_value_ref(value: Clause | Source) -> str:
 def stored_text(kind: str, state: Any) -> str:
     """The text a version row stores: the canonical JSON of the state, except for a policy,
     whose version row is a frame: only what changes with every fact (its parts are rows of
-    their own, `part_rows`, and its revision counter is counted at read time)."""
+    their own, `part_rows`, and its revision counter and corrections are gathered from the
+    feed at read time)."""
     if kind != "policy":
         return state_text(state)
     return (
@@ -249,8 +252,6 @@ def stored_text(kind: str, state: Any) -> str:
         + _string(state.change_type)
         + ',"changed_by":'
         + int.__repr__(state.changed_by)
-        + ',"corrected_by":'
-        + _shared_text(state.corrected_by)
         + ',"status":'
         + _string(state.status)
         + ',"summary":'
@@ -271,11 +272,17 @@ def same_rows(kind: str, a: Any, b: Any) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in _POLICY_ROW_FIELDS)
 
 
-#: What a policy's rows depend on: every field but the revision counter (`changed_by` first,
-#: since it differs whenever two states come from different facts).
+#: What a policy's rows depend on: every field but the revision counter and the corrections
+#: folded in (both gathered from the feed at read time; each feed entry holds its own fact's
+#: corrections), `changed_by` first, since it differs whenever two states come from different
+#: facts.
 _POLICY_ROW_FIELDS = (
     "changed_by",
-    *(f.name for f in fields(PolicyState) if f.name not in ("revision", "changed_by")),
+    *(
+        f.name
+        for f in fields(PolicyState)
+        if f.name not in ("revision", "changed_by", "corrected_by")
+    ),
 )
 
 
@@ -504,11 +511,25 @@ def _feed_state(
         "policies": list(found.policies),
     }
     tags = (
-        *(f"actor:{a}" for a in found.actors),
-        *(f"jurisdiction:{j}" for j in found.jurisdictions),
-        *(f"policy:{p}" for p in found.policies),
+        *[_tag("actor:", a) for a in found.actors],
+        *[_tag("jurisdiction:", j) for j in found.jurisdictions],
+        *[_tag("policy:", p) for p in found.policies],
     )
     return state, tuple(dict.fromkeys(tags))
+
+
+_TAGS: dict[str, dict[str, str]] = {}
+
+
+def _tag(prefix: str, value: str) -> str:
+    """`prefix + value`, the same string object each time (a feed tag: its hash is kept)."""
+    tags = _TAGS.setdefault(prefix, {})
+    found = tags.get(value)
+    if found is None:
+        if len(tags) >= _VALUE_TEXTS_MAX:
+            tags.clear()
+        found = tags[value] = f"{prefix}{value}"
+    return found
 
 
 def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position: int) -> FeedRow:
@@ -524,28 +545,27 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
         recorded_at=fact.recorded_at.astimezone(UTC),
         state=feed_text(content),
         tags=tags,
+        corrections=state_text(fact.corrections) if fact.corrections else None,
     )
 
 
 def feed_text(content: dict[str, Any]) -> str:
     """Exactly `json.dumps(content, sort_keys=True, separators=(",", ":"))` of a feed entry's
     content, written from its parts (the keys are known and sorted, the values strings)."""
-    summary = content["summary"]
-    lists = (content["actors"], content["jurisdictions"], content["policies"])
-    if type(summary) is not str or any(type(v) is not str for values in lists for v in values):
+    try:  # encode_basestring_ascii refuses anything but a str
+        return (
+            '{"actors":['
+            + ",".join([_string(v) for v in content["actors"]])
+            + '],"jurisdictions":['
+            + ",".join([_string(v) for v in content["jurisdictions"]])
+            + '],"policies":['
+            + ",".join([_string(v) for v in content["policies"]])
+            + '],"summary":'
+            + _string(content["summary"])
+            + "}"
+        )
+    except TypeError:
         return json.dumps(content, sort_keys=True, separators=(",", ":"))
-    actors, jurisdictions, policies = (",".join([_string(v) for v in vs]) for vs in lists)
-    return (
-        '{"actors":['
-        + actors
-        + '],"jurisdictions":['
-        + jurisdictions
-        + '],"policies":['
-        + policies
-        + '],"summary":'
-        + _string(summary)
-        + "}"
-    )
 
 
 def feed_rows(

@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     literal_column,
     select,
     text,
@@ -44,7 +45,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -58,6 +59,11 @@ SCHEMA_VERSION = 7
 # 7: the facts' index by position (`ix_projection_facts_position`): the stream version as
 #    known at a position is one probe, not a scan of the versions recorded after it; the
 #    R*Tree boxes' aggregate dimension is [key, key + 1) (30-bit key), not a point.
+# 8: a policy frame no longer stores `corrected_by` (the corrections of every fact folded
+#    into it, which a correction changed in every later frame): each feed entry holds its own
+#    fact's corrections (`corrections`), and a version's are gathered from the feed at read
+#    time, like its revision counter. Smaller: the open-row indexes are partial (open rows
+#    only); tags and response links are WITHOUT ROWID tables on SQLite.
 
 metadata = MetaData()
 
@@ -98,8 +104,23 @@ def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
         Column("state", Text, nullable=False),
     )
     Index(f"ix_{name}_lookup", table.c.slug, table.c.valid_from, table.c.known_from)
-    Index(f"ix_{name}_open", table.c.aggregate_id, table.c.known_to)
+    _open_index(table)
     return table
+
+
+def _open_index(table: Table) -> Index:
+    """An aggregate's open rows (what the projector loads to diff against): a partial index
+    over the open rows only, most rows of a long history being closed (schema 8)."""
+    return Index(
+        f"ix_{table.name}_open",
+        table.c.aggregate_id,
+        sqlite_where=table.c.known_to.is_(None),
+        postgresql_where=table.c.known_to.is_(None),
+    )
+
+
+# _KEYED: on SQLite, a table whose primary key is all it holds (tags, response links) is
+# stored in its key's B-tree (`WITHOUT ROWID`), not in a rowid table plus that index.
 
 
 # -- the two-dimensional index of point lookups ------------------------------------------------
@@ -395,6 +416,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("policy_slug", String(200), primary_key=True),
+        sqlite_with_rowid=False,  # see _KEYED
     )
     Index(f"ix_{responses.name}_policy", responses.c.policy_slug, responses.c.source_kind)
     # The feed: one row per believed fact, bitemporal in record time only.
@@ -416,11 +438,13 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("known_to", UTCDateTime),
         Column("closed_by", BigInteger),
         Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
+        # The fact's corrections as JSON, in recording order; NULL when it has none.
+        Column("corrections", Text),
     )
     Index(
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
     )
-    Index(f"ix_{entries.name}_open", entries.c.aggregate_id, entries.c.known_to)
+    _open_index(entries)
     # The feed's announcement entries stand at announcedAt (queries.timeline_page).
     Index(
         f"ix_{entries.name}_announced",
@@ -440,6 +464,16 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         entries.c.known_from,
         entries.c.known_to,
     )
+    # The corrections of an aggregate's facts up to a valid time (a policy version's
+    # `corrected_by`, which no frame stores): only the few entries that have any.
+    Index(
+        f"ix_{entries.name}_corrected",
+        entries.c.aggregate_id,
+        entries.c.effective_at,
+        entries.c.version,  # in fold order: no sort
+        sqlite_where=entries.c.corrections.isnot(None),
+        postgresql_where=entries.c.corrections.isnot(None),
+    )
     # Filter tags of feed rows: `actor:meta`, `jurisdiction:RU`, `policy:meta/hate-speech`.
     tags = Table(
         name("timeline_tags"),
@@ -447,6 +481,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("tag", String(240), primary_key=True),
+        sqlite_with_rowid=False,  # see _KEYED
     )
     Index(f"ix_{tags.name}_tag", tags.c.tag, tags.c.opened_by, tags.c.seq)
     # Every fact seen, by aggregate: what the projector re-folds when that aggregate changes.
@@ -548,7 +583,12 @@ def create_tables(engine: Engine) -> None:
 
 def _create_added_indexes(connection: Connection) -> None:
     """Indexes added to existing tables without a schema change (create_all makes a table's
-    indexes only with the table): built once, on the first start that lacks them."""
+    indexes only with the table): built once, on the first start that lacks them. Also the
+    feed's `corrections` (schema 8), so that an older database answers until its rebuild."""
+    feed = LIVE.timeline_entries
+    have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
+    if "corrections" not in have:
+        connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
     for table in (LIVE.timeline_entries,):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
