@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.context import refuse_closed_read, run
 from api.rest_parameters import ACTOR_SCHEMA, CURSOR_SCHEMA, END, Parameter
 from api.streams import REFUSALS
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound, NotYetKnown
 from domain.values import INSTANT_PATTERN, check_slug, parse_instant
 from timeline import cursors, eventstore, evidence, evidence_check, evidence_report, proofs, signing
 from timeline.bootstrap import Services
@@ -82,10 +82,12 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _error(status: int, code: str, field: str | None, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": {"code": code, "field": field, "message": message}}
-    )
+def _error(
+    status: int, code: str, field: str | None, message: str, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    """The REST error body; `extra`: the error's extensions beside its code (firstKnownAt)."""
+    body = {"code": code, "field": field, "message": message, **(extra or {})}
+    return JSONResponse(status_code=status, content={"error": body})
 
 
 def signed_head(services: Services, head: TreeHead) -> dict[str, Any]:
@@ -102,8 +104,8 @@ async def _answer(request: Request, build: Any) -> JSONResponse:
         return JSONResponse(await run(build, _services(request)))
     except InvalidInput as error:
         return _error(400, "BAD_INPUT", error.field, str(error))
-    except NotFound as error:
-        return _error(404, "NOT_FOUND", None, str(error))
+    except (NotFound, NotYetKnown) as error:
+        return _error(404, error.code, None, str(error), error.extensions)
 
 
 @router.get(

@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound, NotYetKnown
 from domain.facts import Fact
 from domain.values import aggregate_uuid, check_slug, format_instant
 from timeline import eventstore, proofs, signing
@@ -43,8 +43,12 @@ def build(
     head = proofs.head_for(engine, known_at, known_at_position)
     events = eventstore.events_table(timeline.recorder)
     found = proofs.stream_leaves(engine, events, aggregate_uuid(kind, slug), head.position)
-    if not found:
-        raise NotFound(kind, slug)
+    if not found:  # why, as every read says it: NOT_FOUND, or NOT_YET_KNOWN at this basis
+        first = proofs.first_recorded(engine, events, aggregate_uuid(kind, slug))
+        if first is None:
+            raise NotFound(kind, slug)
+        asked = known_at_position if known_at_position is not None else known_at
+        raise NotYetKnown(kind, slug, head.position if asked is None else asked, first)
     paths = proofs.inclusion_proofs(engine, [f.stored.leaf_index for f in found], head.tree_size)
     facts = [
         Fact.from_stored(

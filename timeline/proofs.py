@@ -224,6 +224,20 @@ def stream_leaves(
     ]
 
 
+def first_recorded(engine: Engine, events: Table, aggregate_id: UUID) -> datetime | None:
+    """When the log recorded the first event of the stream `aggregate_id` (None: never)."""
+    query = (
+        select(log_leaves.c.recorded_at)
+        .join(events, events.c.id == log_leaves.c.position)
+        .where(events.c.originator_id == aggregate_id, events.c.originator_version == 1)
+    )
+    with engine.connect() as connection:
+        at = connection.execute(query).scalar()
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # SQLite: naive
+
+
 def inclusion_proofs(
     engine: Engine, leaf_indexes: Iterable[int], tree_size: int
 ) -> list[list[bytes]]:

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import NotProjectedYet
 from domain.errors import InvalidInput
 from domain.errors import NotFound as DomainNotFound
+from domain.errors import NotYetKnown
 from domain.values import AGGREGATE_KINDS, check_time_zone, parse_instant
 from domain.word_diff import word_diff
 from projections import queries
@@ -571,6 +572,8 @@ def _evidence(request: Request, kind: str, slug: str, report: bool) -> Response:
         )
     except DomainNotFound as error:
         raise NotFound(f"{kind} {slug!r}") from error
+    except NotYetKnown as error:
+        raise NotFound(f"{kind} {slug!r} by log position {error.known_at}") from error
     headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
     if report:
         return HTMLResponse(evidence_report.render(bundle), headers=headers)

@@ -145,6 +145,26 @@ def test_evidence_refusals_name_the_field_on_graphql_and_rest(api: ApiServer) ->
         assert refused.json()["error"]["field"] == field, params
     missing = httpx.get(api.url + "/evidence", params={"kind": "policy", "id": "meta/none"})
     assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_evidence_before_the_first_event_is_not_yet_known_as_every_read_says(
+    api: ApiServer,
+) -> None:
+    """A bundle asked at a position before the policy was recorded answers as `policy` does:
+    NOT_YET_KNOWN with when it became known, on GraphQL and REST."""
+    [error] = api.errors(EVIDENCE, {"kind": "POLICY", "id": POLICY, "p": 1})
+    [read] = api.errors(
+        "query($id: ID!) { policy(id: $id, knownAtPosition: 1) { version } }", {"id": POLICY}
+    )
+    assert error["extensions"]["code"] == read["extensions"]["code"] == "NOT_YET_KNOWN"
+    assert error["extensions"]["firstKnownAt"] == read["extensions"]["firstKnownAt"]
+    rest = httpx.get(
+        api.url + "/evidence", params={"kind": "policy", "id": POLICY, "knownAtPosition": "1"}
+    )
+    assert rest.status_code == 404
+    assert rest.json()["error"]["code"] == "NOT_YET_KNOWN"
+    assert rest.json()["error"]["firstKnownAt"] == read["extensions"]["firstKnownAt"]
 
 
 def test_reading_room_pages_link_to_their_evidence_and_printable_report(

@@ -21,7 +21,7 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import select
 
 from domain import RULES, Fact
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound, NotYetKnown
 from domain.fold import state_at
 from domain.values import parse_instant, to_json
 from timeline import eventstore, evidence, evidence_check, evidence_report
@@ -250,8 +250,9 @@ def test_bundles_refuse_both_bases_unknown_kinds_and_names(demo: Timeline) -> No
     assert slug.value.field == "id"
     with pytest.raises(NotFound):
         evidence.build(demo, "policy", "meta/no-such-policy", VALID_AT)
-    with pytest.raises(NotFound):  # it exists, but not yet at position 1
+    with pytest.raises(NotYetKnown) as early:  # it exists, but not yet at position 1
         evidence.build(demo, "policy", POLICY, VALID_AT, known_at_position=1)
+    assert "not yet recorded at knownAtPosition 1" in str(early.value)
 
 
 def test_every_stored_event_reads_into_the_same_fact_offline_as_through_the_event_store(
