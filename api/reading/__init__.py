@@ -29,9 +29,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import NotProjectedYet
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotYetKnown
 from domain.errors import NotFound as DomainNotFound
-from domain.errors import NotYetKnown
 from domain.values import AGGREGATE_KINDS, check_time_zone, parse_instant
 from domain.word_diff import word_diff
 from projections import queries
