@@ -235,7 +235,8 @@ def first_recorded(engine: Engine, events: Table, aggregate_id: UUID) -> datetim
         at = connection.execute(query).scalar()
     if at is None:
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # SQLite: naive
+    found: datetime = at
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
 def inclusion_proofs(
