@@ -209,14 +209,20 @@ def _shared_text(value: Any) -> str:
         pass
     elif not (is_dataclass(kind) and kind.__dataclass_params__.frozen):  # type: ignore[attr-defined]
         return state_text(value)
-    cached = _SHARED_TEXTS.get(id(value))
+    return _by_identity(_SHARED_TEXTS, value, state_text)
+
+
+def _by_identity(cache: dict[int, tuple[object, str]], value: Any, make: Any) -> str:
+    """`make(value)`, remembered by the object's identity (holding it, so its id stays its;
+    the cache is emptied when full): for immutable parts that successive states share."""
+    cached = cache.get(id(value))
     if cached is not None and cached[0] is value:
         return cached[1]
-    if len(_SHARED_TEXTS) >= _VALUE_TEXTS_MAX:
-        _SHARED_TEXTS.clear()
-    text = state_text(value)
-    _SHARED_TEXTS[id(value)] = (value, text)
-    return text
+    if len(cache) >= _VALUE_TEXTS_MAX:
+        cache.clear()
+    made: str = make(value)
+    cache[id(value)] = (value, made)
+    return made
 
 
 _VALUE_REFS: dict[int, tuple[object, str]] = {}
@@ -225,14 +231,7 @@ _VALUE_REFS: dict[int, tuple[object, str]] = {}
 def value_ref(value: Clause | Source) -> str:
     """The content address of a clause or source: a hex digest of its canonical text, so
     that equal texts are stored once and a ref always means the same text (cacheable)."""
-    cached = _VALUE_REFS.get(id(value))
-    if cached is not None and cached[0] is value:
-        return cached[1]
-    if len(_VALUE_REFS) >= _VALUE_TEXTS_MAX:
-        _VALUE_REFS.clear()
-    ref = _equal_value_ref(value)
-    _VALUE_REFS[id(value)] = (value, ref)
-    return ref
+    return _by_identity(_VALUE_REFS, value, _equal_value_ref)
 
 
 @lru_cache(maxsize=_VALUE_TEXTS_MAX)

@@ -98,6 +98,13 @@ def retroactive_change(app: Timeline, runner: ProjectionRunner) -> dict[str, tup
     )
     runner.catch_up()
     after = counts(app.engine)
+    return written_between(before, after)
+
+
+def written_between(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    """(rows added, rows closed) per table that changed between two `counts`."""
     return {
         name: (after[name][0] - before[name][0], after[name][1] - before[name][1])
         for name in after
@@ -178,11 +185,7 @@ def test_a_correction_of_an_early_revision_writes_rows_independent_of_later_vers
     )
     runner.catch_up()
     after = counts(app.engine)
-    written = {
-        name: (after[name][0] - before[name][0], after[name][1] - before[name][1])
-        for name in after
-        if after[name] != before[name]
-    }
+    written = written_between(before, after)
     # The frame the corrected fact made (its summary), its feed entry (with its tags), the
     # correction as a fact, the new frame's search document. Nothing of the later versions.
     assert written == {
