@@ -38,25 +38,32 @@ POSITION_PATTERN = _decimals_up_to(MAX_POSITION)
 MAX_CURSOR_LENGTH = 64
 
 
-def _reason(value: object) -> str:
+#: The fields that resume a stream: their refusal also says where the number comes from.
+_CURSOR_FIELDS = frozenset({"after", "--after", "Last-Event-ID"})
+
+
+def _reason(value: object, field: str) -> str:
+    """Why `value` is refused, as a log cursor (resuming a stream) or as a plain position."""
     shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else "this value"
-    return (
-        f"{shown} is not a log cursor: give the `position` of the last event received, "
-        f"ASCII digits 0-9 only, at most {MAX_POSITION}"
-    )
+    wanted = f"ASCII digits 0-9 only, at most {MAX_POSITION}"
+    if field in _CURSOR_FIELDS:
+        return (
+            f"{shown} is not a log cursor: give the `position` of the last event received, {wanted}"
+        )
+    return f"{shown} is not a log position: {wanted}"
 
 
 def check_position(value: int, field: str = "after") -> int:
     """A position given as an integer (CLI options, Python callers): 0..MAX_POSITION."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POSITION:
-        raise InvalidInput(field, _reason(value))
+        raise InvalidInput(field, _reason(value, field))
     return value
 
 
 def parse_position(value: str, field: str = "after") -> int:
     """A position given as text: ASCII digits in the 64-bit signed range, nothing else."""
     if not isinstance(value, str) or _DIGITS.fullmatch(value) is None:
-        raise InvalidInput(field, _reason(value))
+        raise InvalidInput(field, _reason(value, field))
     return check_position(int(value), field)
 
 

@@ -49,6 +49,22 @@ def test_hostile_cursors_are_refused_naming_the_field(value: str) -> None:
     assert caught.value.field == "Last-Event-ID"
 
 
+@pytest.mark.parametrize("field", ["knownAtPosition", "treeSize", "--position"])
+def test_a_bad_position_that_is_not_a_stream_cursor_is_not_worded_as_one(field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_position("abc", field)
+    assert caught.value.field == field
+    assert "is not a log position" in caught.value.reason
+    assert "last event received" not in caught.value.reason
+
+
+@pytest.mark.parametrize("field", ["after", "--after", "Last-Event-ID"])
+def test_a_bad_stream_cursor_says_where_its_number_comes_from(field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_position("abc", field)
+    assert "the `position` of the last event received" in caught.value.reason
+
+
 def test_the_largest_position_is_accepted() -> None:
     assert parse_position(str(MAX_POSITION)) == MAX_POSITION
     assert start_position(None) == 0 and start_position("") == 0
