@@ -81,6 +81,7 @@ class _Batch:
     facts: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
     documents: list[dict[str, Any]] = field(default_factory=list)  # full-text search
+    text_documents: dict[str, str] = field(default_factory=dict)  # a clause text's, by ref
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -211,6 +212,9 @@ class Projector:
             for ref, body in row.texts:
                 if ref not in self.stored:
                     batch.texts[ref] = body
+                    found = fulltext.text_document(row)
+                    if found is not None:
+                        batch.text_documents[found[0]] = found[1]
             memo.open_versions[row.key] = (position, seq)
             table = parts if row.part else versions
             batch.inserts[(table.name, (position, seq))] = {
@@ -330,6 +334,8 @@ class Projector:
             write_many(connection, insert(tables.timeline_tags), batch.tags)
         if batch.documents:
             fulltext.store(connection, tables.search, batch.documents)
+        if batch.text_documents:
+            fulltext.store_texts(connection, tables.search, batch.text_documents)
 
 
 @dataclass(frozen=True)
@@ -406,14 +412,18 @@ def _delete_aggregate(
 
 def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set[str]) -> None:
     """Delete the texts among `refs` that no policy part names any more (an erased source
-    quote must not stay readable by its content address)."""
+    quote must not stay readable by its content address), and their search documents (nor
+    findable)."""
     parts = tables.policy_parts
+    unused = []
     for ref in refs:
         named = connection.execute(
-            select(parts.c.opened_by).where(parts.c.state.contains(f'"ref":"{ref}"')).limit(1)
+            select(parts.c.opened_by).where(t.part_ref(parts) == ref).limit(1)
         ).first()
         if named is None:
             connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
+            unused.append(ref)
+    fulltext.forget_texts(connection, tables.search, unused)
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).

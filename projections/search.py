@@ -148,14 +148,12 @@ def _tsquery(phrases: Phrases) -> Any:
 
 def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
     """The (field, text) a version or part row is found by, or None: a policy's title
-    (head part), each clause (heading and text) and its summary (frame); an action's or a
-    statement's summary and text. Sources and actors are not searched."""
+    (head part) and its summary (frame); an action's or a statement's summary and text.
+    Clauses are found by their text's document (`text_document`), sources and actors are
+    not searched."""
     if kind == "policy":
         if row.part == HEAD and row.run is not None:
             found = ("title", row.run.value[1])
-        elif row.part.startswith("clause:") and row.run is not None:
-            clause = row.run.value
-            found = (row.part, f"{clause.heading}\n{clause.text}")
         elif row.part:
             return None
         elif row.value is not None:
@@ -173,6 +171,50 @@ def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
         return None
     body = _MARKERS.sub(" ", found[1])
     return (found[0], body) if body.strip() else None
+
+
+def text_document(row: VersionRow) -> tuple[str, str] | None:
+    """The (ref, text) a clause part row's text is found by (heading and text), or None: one
+    document per distinct text, whichever rows name it."""
+    if not row.part.startswith("clause:") or row.run is None or not row.texts:
+        return None
+    clause = row.run.value
+    body = _MARKERS.sub(" ", f"{clause.heading}\n{clause.text}")
+    return (row.texts[0][0], body) if body.strip() else None
+
+
+def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) -> None:
+    """Insert the documents of the texts among `bodies` (ref -> text) that have none yet, in
+    the caller's transaction (one active projector writes them: `projections/lock.py`). Two
+    refs whose ids meet (60 bits) are refused loudly, never one left unsearchable."""
+    wanted = {t.text_document_id(ref): ref for ref in bodies}
+    present: dict[int, str] = {}
+    ids = list(wanted)
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        found = connection.execute(select(table.c.id, table.c.ref).where(table.c.id.in_(chunk)))
+        present.update((row.id, row.ref) for row in found)
+    for id_, ref in present.items():
+        if wanted[id_] != ref:
+            raise RuntimeError(f"search document ids of texts {ref} and {wanted[id_]} meet")
+    store(
+        connection,
+        table,
+        [
+            {"id": id_, "kind": "policy", "ref": ref, "body": bodies[ref]}
+            for id_, ref in wanted.items()
+            if id_ not in present
+        ],
+    )
+
+
+def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> None:
+    """Delete the documents of texts being deleted (no part row names them any more)."""
+    forget(connection, table, [t.text_document_id(ref) for ref in refs])
+
+
+#: Ids per statement when looking documents up (under SQLite's bound-parameter limit).
+_CHUNK = 500
 
 
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
@@ -256,6 +298,14 @@ def _matches(
             select(s.c.id, s.c.kind, s.c.slug, s.c.field, rank.label("rank"))
             .select_from(source.join(base, on))
             .where(match, s.c.kind == kind, valid(base, v), known(base, k))
+        )
+    if "policy" in kinds:  # clause texts: one document each, joined to the parts naming it
+        pp = t.policy_parts
+        named = and_(t.part_ref(pp) == s.c.ref, pp.c.part.startswith("clause:", autoescape=True))
+        selects.append(
+            select(s.c.id, s.c.kind, pp.c.slug, pp.c.part.label("field"), rank.label("rank"))
+            .select_from(source.join(pp, named))
+            .where(match, s.c.ref.isnot(None), valid(pp, v), known(pp, k))
         )
     return selects
 

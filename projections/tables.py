@@ -45,7 +45,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -64,6 +64,8 @@ SCHEMA_VERSION = 8
 #    fact's corrections (`corrections`), and a version's are gathered from the feed at read
 #    time, like its revision counter. Smaller: the open-row indexes are partial (open rows
 #    only); tags and response links are WITHOUT ROWID tables on SQLite.
+# 9: one search document per distinct clause text, keyed by its ref and joined to the part
+#    rows naming it (`ix_projection_policy_parts_ref`), not one per clause part row.
 
 metadata = MetaData()
 
@@ -271,7 +273,12 @@ def _stabbed(table: Table) -> Table:
 # -- the full-text index ------------------------------------------------------------------------
 #
 # One search document per indexed version or part row (`projections/search.py` says which),
-# keyed by the same id as the row's R*Tree entry, (opened_by << 20) + seq. PostgreSQL: a GIN
+# keyed by the same id as the row's R*Tree entry, (opened_by << 20) + seq; but one per
+# distinct clause text (schema 9), keyed by its content address (`ref`, the ref of
+# `projection_texts` that the clause's part rows name) and id `text_document_id(ref)`, a
+# negative number (row ids are not), joined to its part rows by ref at query time
+# (`part_ref`, indexed). A clause unchanged over many versions, or rewritten by retroactive
+# changes, is one document, not one per row. PostgreSQL: a GIN
 # index on its `tsvector` (the `simple` configuration: words as written, lower-cased, no
 # stemming, no stop words). SQLite: an FTS5 table beside it with the table as external content
 # (the text is stored once), tokenised by unicode61 without removing diacritics, to match.
@@ -283,6 +290,20 @@ TS_CONFIG: Any = literal_column("'simple'::regconfig")
 def search_vector(table: Table) -> Any:
     """The `tsvector` of a search document: the expression the GIN index holds."""
     return func.to_tsvector(TS_CONFIG, table.c.body)
+
+
+def text_document_id(ref: str) -> int:
+    """The id of a text's search document: minus one minus the first 60 bits of its ref,
+    negative so that it never meets a row document's id ((opened_by << 20) + seq >= 0)."""
+    return -1 - int(ref[:15], 16)
+
+
+def part_ref(table: Table) -> Any:
+    """The ref a clause or source part row names: the last 32 characters before `"}` of its
+    state (`rows._order_text` writes the ref last); the expression its index holds, with its
+    numbers inlined so that a query's expression is the index's."""
+    state = table.c.state
+    return func.substr(state, func.length(state) - literal_column("33"), literal_column("32"))
 
 
 def fts_name(table: Table) -> str:
@@ -323,11 +344,13 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
             primary_key=True,
             autoincrement=False,
         ),
-        Column("opened_by", BigInteger, nullable=False),
-        Column("seq", Integer, nullable=False),
+        # The row a document belongs to; NULL for a text's document (which has a ref).
+        Column("opened_by", BigInteger),
+        Column("seq", Integer),
         Column("kind", String(32), nullable=False),
-        Column("slug", String(200), nullable=False),
-        Column("field", Text, nullable=False),  # title, summary, clause:<id>, text
+        Column("slug", String(200)),  # NULL for a text's: its part rows say whose
+        Column("field", Text),  # title, summary, text; NULL for a text's: its part's name
+        Column("ref", String(32)),  # a clause text's content address
         Column("body", Text, nullable=False),
     )
     index = f"ix_{name}_fts"
@@ -394,6 +417,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
             Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
         )
     )
+    # The part rows naming a text: how a clause text's search document finds them.
+    Index(f"ix_{policy_parts.name}_ref", part_ref(policy_parts))
     action_versions = _bitemporal(
         metadata,
         name("action_versions"),
@@ -584,11 +609,16 @@ def create_tables(engine: Engine) -> None:
 def _create_added_indexes(connection: Connection) -> None:
     """Indexes added to existing tables without a schema change (create_all makes a table's
     indexes only with the table): built once, on the first start that lacks them. Also the
-    feed's `corrections` (schema 8), so that an older database answers until its rebuild."""
+    feed's `corrections` (schema 8) and the search documents' `ref` (schema 9), so that an older
+    database answers until its rebuild."""
     feed = LIVE.timeline_entries
     have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
     if "corrections" not in have:
         connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
+    searched = LIVE.search.name  # schema 9's `ref`: none yet, the row documents answer
+    have = {c["name"] for c in inspect(connection).get_columns(searched)}
+    if "ref" not in have:
+        connection.execute(text(f"ALTER TABLE {searched} ADD COLUMN ref VARCHAR(32)"))
     for table in (LIVE.timeline_entries,):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
