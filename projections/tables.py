@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    cast,
     event,
     func,
     insert,
@@ -301,9 +302,11 @@ def text_document_id(ref: str) -> int:
 def part_ref(table: Table) -> Any:
     """The ref a clause or source part row names: the last 32 characters before `"}` of its
     state (`rows._order_text` writes the ref last); the expression its index holds, with its
-    numbers inlined so that a query's expression is the index's."""
+    numbers inlined so that a query's expression is the index's. Cast to text: SQLite uses
+    an expression index for a join only if the comparison converts neither side."""
     state = table.c.state
-    return func.substr(state, func.length(state) - literal_column("33"), literal_column("32"))
+    ref = func.substr(state, func.length(state) - literal_column("33"), literal_column("32"))
+    return cast(ref, String(32))
 
 
 def fts_name(table: Table) -> str:
