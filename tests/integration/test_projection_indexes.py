@@ -5,9 +5,6 @@ condition is answered from (until 2026-12-03 it was declared but never created).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import Engine, select, text
 
 from projections import tables as t
@@ -15,15 +12,6 @@ from projections.runner import ProjectionRunner
 from tests.factories import policy, world
 from timeline.application import Timeline
 from timeline.settings import Settings
-
-
-@pytest.fixture
-def app(database_url: str) -> Iterator[Timeline]:
-    timeline = Timeline(Settings(database_url=database_url))
-    try:
-        yield timeline
-    finally:
-        timeline.close()
 
 
 def declared(engine: Engine) -> set[str]:
@@ -45,7 +33,8 @@ def in_database(engine: Engine) -> set[str]:
         return {str(name) for (name,) in found if str(name).startswith("ix_projection_")}
 
 
-def test_every_declared_index_exists_after_create_and_after_a_rebuild(app: Timeline) -> None:
+def test_every_declared_index_exists_after_create_and_after_a_rebuild(timeline: Timeline) -> None:
+    app = timeline
     world(app)
     app.announce_policy(policy())
     runner = ProjectionRunner(app.engine, app)
