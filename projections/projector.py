@@ -212,9 +212,9 @@ class Projector:
             for ref, body in row.texts:
                 if ref not in self.stored:
                     batch.texts[ref] = body
-                    found = fulltext.text_document(row)
-                    if found is not None:
-                        batch.text_documents[found[0]] = found[1]
+                    text = fulltext.text_document(row)
+                    if text is not None:
+                        batch.text_documents[text[0]] = text[1]
             memo.open_versions[row.key] = (position, seq)
             table = parts if row.part else versions
             batch.inserts[(table.name, (position, seq))] = {
@@ -235,18 +235,10 @@ class Projector:
                 {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
                 for cited in row.cites
             )
-            document = fulltext.document(kind, row)
-            if document is not None:
+            found = fulltext.document(kind, row)
+            if found is not None:
                 batch.documents.append(
-                    {
-                        "id": (position << t.RTREE_SEQ_BITS) + seq,
-                        "opened_by": position,
-                        "seq": seq,
-                        "kind": kind,
-                        "slug": slug,
-                        "field": document[0],
-                        "body": document[1],
-                    }
+                    {"id": (position << t.RTREE_SEQ_BITS) + seq, "kind": kind, "body": found}
                 )
             seq += 1
         for key in change.closed_entries:

@@ -23,6 +23,7 @@ from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ColumnElement,
     Connection,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     delete,
     func,
     insert,
@@ -146,31 +148,31 @@ def _tsquery(phrases: Phrases) -> Any:
 # -- writing (the projector) ---------------------------------------------------------------------
 
 
-def document(kind: str, row: VersionRow) -> tuple[str, str] | None:
-    """The (field, text) a version or part row is found by, or None: a policy's title
-    (head part) and its summary (frame); an action's or a statement's summary and text.
-    Clauses are found by their text's document (`text_document`), sources and actors are
-    not searched."""
+def document(kind: str, row: VersionRow) -> str | None:
+    """The text a version or part row is found by, or None: a policy's title (head part)
+    and its summary (frame); an action's or a statement's summary and text (the field each
+    is, `_field`, follows from its row). Clauses are found by their text's document
+    (`text_document`), sources and actors are not searched."""
     if kind == "policy":
         if row.part == HEAD and row.run is not None:
-            found = ("title", row.run.value[1])
+            found = row.run.value[1]
         elif row.part:
             return None
         elif row.value is not None:
-            found = ("summary", row.value.summary or "")
+            found = row.value.summary or ""
         else:
-            found = ("summary", json.loads(row.state).get("summary") or "")
+            found = json.loads(row.state).get("summary") or ""
     elif kind in KINDS:
         if row.value is not None:  # the state the text was written from: the same fields
             fields = (getattr(row.value, "summary", None), getattr(row.value, "text", None))
         else:
             state = json.loads(row.state)
             fields = (state.get("summary"), state.get("text"))
-        found = ("text", "\n".join(x for x in fields if x))
+        found = "\n".join(x for x in fields if x)
     else:
         return None
-    body = _MARKERS.sub(" ", found[1])
-    return (found[0], body) if body.strip() else None
+    body = _MARKERS.sub(" ", found)
+    return body if body.strip() else None
 
 
 def text_document(row: VersionRow) -> tuple[str, str] | None:
@@ -292,12 +294,16 @@ def _matches(
         match = name.op("MATCH")(literal(_fts5_query(phrases)))
         source = fts.join(s, s.c.id == fts.c.rowid)
     selects = []
+    # A row's document has the row's id, (opened_by << 20) + seq: its primary key, probed.
+    # (integer division written as `/`: SQLAlchemy's `//` is `floor()` of a float on PostgreSQL)
+    opened_by = s.c.id.op("/", return_type=BigInteger)(literal_column(str(1 << t.RTREE_SEQ_BITS)))
+    seq = s.c.id.op("%")(literal_column(str(1 << t.RTREE_SEQ_BITS)))
     for kind, base in _bases(kinds):
-        on = and_(base.c.opened_by == s.c.opened_by, base.c.seq == s.c.seq)
+        on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
         selects.append(
-            select(s.c.id, s.c.kind, s.c.slug, s.c.field, rank.label("rank"))
+            select(s.c.id, s.c.kind, base.c.slug, _field(kind, base), rank.label("rank"))
             .select_from(source.join(base, on))
-            .where(match, s.c.kind == kind, valid(base, v), known(base, k))
+            .where(match, s.c.kind == kind, s.c.ref.is_(None), valid(base, v), known(base, k))
         )
     if "policy" in kinds:  # clause texts: one document each, joined to the parts naming it
         pp = t.policy_parts
@@ -308,6 +314,13 @@ def _matches(
             .where(match, s.c.ref.isnot(None), valid(pp, v), known(pp, k))
         )
     return selects
+
+
+def _field(kind: str, base: Table) -> ColumnElement[str]:
+    """The field a row's document holds, from its row (`document` says which)."""
+    if base is t.policy_parts:
+        return case((base.c.part == HEAD, "title"), else_=base.c.part).label("field")
+    return literal("summary" if kind == "policy" else "text").label("field")
 
 
 def matching_policies(

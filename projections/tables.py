@@ -66,7 +66,8 @@ SCHEMA_VERSION = 9
 #    time, like its revision counter. Smaller: the open-row indexes are partial (open rows
 #    only); tags and response links are WITHOUT ROWID tables on SQLite.
 # 9: one search document per distinct clause text, keyed by its ref and joined to the part
-#    rows naming it (`ix_projection_policy_parts_ref`), not one per clause part row.
+#    rows naming it (`ix_projection_policy_parts_ref`), not one per clause part row; a
+#    document no longer copies its row's slug, field, opened_by and seq.
 
 metadata = MetaData()
 
@@ -279,7 +280,8 @@ def _stabbed(table: Table) -> Table:
 # `projection_texts` that the clause's part rows name) and id `text_document_id(ref)`, a
 # negative number (row ids are not), joined to its part rows by ref at query time
 # (`part_ref`, indexed). A clause unchanged over many versions, or rewritten by retroactive
-# changes, is one document, not one per row. PostgreSQL: a GIN
+# changes, is one document, not one per row. A document holds its kind, ref and text only:
+# the slug and the field are its rows'. PostgreSQL: a GIN
 # index on its `tsvector` (the `simple` configuration: words as written, lower-cased, no
 # stemming, no stop words). SQLite: an FTS5 table beside it with the table as external content
 # (the text is stored once), tokenised by unicode61 without removing diacritics, to match.
@@ -347,13 +349,11 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
             primary_key=True,
             autoincrement=False,
         ),
-        # The row a document belongs to; NULL for a text's document (which has a ref).
-        Column("opened_by", BigInteger),
-        Column("seq", Integer),
+        # The kind of aggregate whose rows the document belongs to; its slug, its field
+        # (title, summary, text, clause:<id>) and its row (opened_by, seq: the id) are the
+        # rows' (schema 9).
         Column("kind", String(32), nullable=False),
-        Column("slug", String(200)),  # NULL for a text's: its part rows say whose
-        Column("field", Text),  # title, summary, text; NULL for a text's: its part's name
-        Column("ref", String(32)),  # a clause text's content address
+        Column("ref", String(32)),  # a clause text's content address; NULL for a row's
         Column("body", Text, nullable=False),
     )
     index = f"ix_{name}_fts"

@@ -353,15 +353,15 @@ def test_a_clause_text_has_one_search_document_however_many_rows_name_it(
     services.projections.catch_up()
     pp, s = t.policy_parts, t.search
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(t.part_ref(pp)).where(pp.c.part.startswith("clause:"))
+        clauses = connection.execute(
+            select(t.part_ref(pp), pp.c.opened_by, pp.c.seq).where(pp.c.part.startswith("clause:"))
         ).all()
-        documents = connection.execute(select(s.c.ref, s.c.field).where(s.c.ref.isnot(None)))
-        refs = sorted(ref for ref, field in documents if field is None)
-    assert len(rows) > len(set(rows))  # texts named by several rows
-    assert refs == sorted({ref for (ref,) in rows})
-    with engine.connect() as connection:
-        assert connection.execute(select(s.c.id).where(s.c.field.startswith("clause:"))).all() == []
+        documents = connection.execute(select(s.c.id, s.c.ref)).all()
+    refs = sorted(ref for _, ref in documents if ref is not None)
+    assert len(clauses) > len({ref for ref, _, _ in clauses})  # texts named by several rows
+    assert refs == sorted({ref for ref, _, _ in clauses})
+    clause_rows = {(opened_by << t.RTREE_SEQ_BITS) + seq for _, opened_by, seq in clauses}
+    assert not clause_rows & {id_ for id_, ref in documents if ref is None}
 
     def found(query: str, valid_at: datetime, known_at: Any = None) -> list[tuple[str, str]]:
         page = fulltext.search(engine, query, valid_at, known_at, kinds=["policy"])
@@ -381,19 +381,28 @@ def test_a_clause_text_has_one_search_document_however_many_rows_name_it(
     assert found('"speech 2"', BASE + timedelta(days=3, hours=1)) == []
 
 
-def test_the_clause_documents_find_their_part_rows_by_index(services: Services) -> None:
-    """The join from a clause text's document to the part rows naming it can probe the index
-    on the rows' ref (SQLite's plan; PostgreSQL's once a scan is priced out, its planner
-    preferring one for so few rows)."""
+def test_the_documents_find_their_rows_by_index(services: Services) -> None:
+    """A row's document finds its row by primary key (its id is the row's), a clause text's
+    the part rows naming it by the index on their ref: SQLite's plans, and PostgreSQL's once
+    a scan is priced out (its planner prefers one for so few rows)."""
     engine = services.timeline.engine
     dialect = engine.dialect.name
-    (clauses,) = fulltext._matches(dialect, (("soldiers",),), ["policy"], BASE, 10)[-1:]
-    compiled = clauses.compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.begin() as connection:
-        if dialect == "sqlite":
-            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
-        else:
-            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            plan = connection.exec_driver_sql(f"EXPLAIN {compiled}").all()
-    details = " | ".join(str(row[-1]) for row in plan)
-    assert f"ix_{t.policy_parts.name}_ref" in details, details
+    selects = fulltext._matches(dialect, (("soldiers",),), ["policy"], BASE, 10)
+    expected = {
+        0: "sqlite_autoindex_projection_policy_versions_1 (opened_by=? AND seq=?)"
+        if dialect == "sqlite"
+        else "Index Cond: ((opened_by = (projection_search.id / 1048576))",
+        len(selects) - 1: f"ix_{t.policy_parts.name}_ref",
+    }
+    for i, index in expected.items():
+        compiled = selects[i].compile(engine, compile_kwargs={"literal_binds": True})
+        with engine.begin() as connection:
+            if dialect == "sqlite":
+                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+            else:
+                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+                connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+                plan = connection.exec_driver_sql(f"EXPLAIN {compiled}").all()
+        details = " | ".join(str(row[-1]) for row in plan)
+        assert index in details, details
