@@ -398,8 +398,38 @@ class Lookup:
         )
 
 
-def action_version(row: Any) -> RegulatoryActionVersion:
-    s = json.loads(row.state)
+def action_version(
+    frame: Any,
+    parts: Sequence[Part],
+    revision: int,
+    counted_at: datetime | None,
+    corrected_by: tuple[Correction, ...] = (),
+) -> RegulatoryActionVersion:
+    """An action version from its frame row and its part rows (`head`, `summary`, `text`,
+    `targets`, `in_response_to`, `sources`: each a JSON object of the fields it holds), its
+    revision counter and corrections gathered from the feed. Its knownFrom is the latest
+    moment any of them, or the count of facts folded into it, changed (as a policy's)."""
+    if '"authority"' in frame.state:  # a whole-state row of schema 8, until its rebuild
+        s = json.loads(frame.state)
+        return _action(s, frame, frame.known_from, s["revision"], _corrections(s))
+    fields: dict[str, Any] = {"slug": frame.slug, **frame_state(frame.state)}
+    known_from = frame.known_from
+    for part in parts:
+        fields.update(part.state)
+        known_from = max(known_from, part.known_from)
+    if counted_at is not None:
+        known_from = max(known_from, counted_at)
+    return _action(fields, frame, known_from, revision, corrected_by)
+
+
+def _action(
+    s: Mapping[str, Any],
+    row: Any,
+    known_from: datetime,
+    revision: int,
+    corrected_by: tuple[Correction, ...],
+) -> RegulatoryActionVersion:
+    """An action version from its fields as stored (`s`) over its row's valid time."""
     return RegulatoryActionVersion(
         slug=s["slug"],
         authority=s["authority"],
@@ -414,13 +444,14 @@ def action_version(row: Any) -> RegulatoryActionVersion:
         in_effect_from=datetime.fromisoformat(s["in_effect_from"]),
         lifted_at=_time(s["lifted_at"]),
         status=s["status"],
-        revision=s["revision"],
+        revision=revision,
         changed_by=s["changed_by"],
         change_type=s["change_type"],
         valid_from=row.valid_from,
         valid_to=row.valid_to,
-        corrected_by=_corrections(s),
-        **_frame(row),
+        known_from=known_from,
+        known_to=None,
+        corrected_by=corrected_by,
     )
 
 

@@ -202,17 +202,18 @@ class Projector:
     ) -> None:
         """Queue the closes and inserts of one fact's change; new rows are numbered in order."""
         kind, slug, at = memo.fold.kind, memo.fold.slug, fact.recorded_at
-        versions, parts = self.tables.versions(kind), self.tables.policy_parts
+        versions, parts = self.tables.versions(kind), self.tables.parts(kind)
         feed_table = self.tables.timeline_entries
         for key in change.closed_versions:
-            batch.close(parts if key[0] else versions, memo.open_versions.pop(key), at, position)
+            table = parts if key[0] and parts is not None else versions
+            batch.close(table, memo.open_versions.pop(key), at, position)
         seq = 0
         for row in change.opened_versions:
             for ref, body in row.texts:
                 if ref not in self.stored:
                     batch.texts[ref] = body
             memo.open_versions[row.key] = (position, seq)
-            table = parts if row.part else versions
+            table = parts if row.part and parts is not None else versions
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -368,12 +369,11 @@ def _delete_aggregate(
     named (which may now be unused)."""
     refs: set[str] = set()
     owned = [tables.versions(kind), tables.timeline_entries]
-    if kind == "policy":
-        owned.append(tables.policy_parts)
+    parts = tables.parts(kind)
+    if parts is not None:
+        owned.append(parts)
         for (state,) in connection.execute(
-            select(tables.policy_parts.c.state).where(
-                tables.policy_parts.c.aggregate_id == aggregate_id
-            )
+            select(parts.c.state).where(parts.c.aggregate_id == aggregate_id)
         ):
             ref = json.loads(state).get("ref")
             if isinstance(ref, str):
@@ -451,8 +451,8 @@ def _load(
     ):
         key = ("", row.valid_from, row.valid_to, state_digest(row.state))
         memo.open_versions[key] = (row.opened_by, row.seq)
-    if kind == "policy":
-        parts = tables.policy_parts
+    parts = tables.parts(kind)
+    if parts is not None:
         for row in connection.execute(
             select(
                 parts.c.part,

@@ -43,6 +43,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from domain import values
+from domain.concerns import cited_policies
 from domain.errors import InvalidInput
 from domain.facts import REDACTED
 from domain.values import Reference, aggregate_uuid
@@ -448,10 +449,11 @@ def _fact_known(known_at: Any) -> ColumnElement[bool]:
     return found
 
 
-def _parts_select(slugs: Sequence[str] | None, known_at: Any) -> Select[Any]:
-    """Policy part rows of `slugs` (None: the caller says which) as known at `known_at`
-    (the caller narrows valid time)."""
-    pp = t.policy_parts
+def _parts_select(
+    slugs: Sequence[str] | None, known_at: Any, pp: Table = t.policy_parts
+) -> Select[Any]:
+    """Part rows (of policies, or of the kind whose parts table `pp` is) of `slugs` (None:
+    the caller says which) as known at `known_at` (the caller narrows valid time)."""
     query = select(
         pp.c.slug, pp.c.part, pp.c.valid_from, pp.c.valid_to, pp.c.known_from, pp.c.state
     ).where(known(pp, known_at))
@@ -522,24 +524,26 @@ class _Mark(NamedTuple):
 
 
 class _Counter:
-    """One aggregate's believed facts by fold time: how many up to an instant (a policy's
-    revision counter) and when that part of the feed last changed, by bisection."""
+    """One aggregate's believed facts by fold time: how many up to an instant (a policy's or
+    an action's revision counter) and when that part of the feed last changed, by bisection."""
 
-    def __init__(self, rows: list[Any], known_at: datetime | int) -> None:
-        rows = sorted(rows, key=lambda r: r.effective_at)
+    def __init__(
+        self, rows: list[Any], known_at: datetime | int, fold_time: Callable[[Any], datetime]
+    ) -> None:
+        rows = sorted(rows, key=fold_time)
         by_position = isinstance(known_at, int)
 
         def is_closed(r: Any) -> bool:
             end = r.closed_by if by_position else r.known_to
             return end is not None and end <= known_at
 
-        self.known = [r.effective_at for r in rows if not is_closed(r)]
+        self.known = [fold_time(r) for r in rows if not is_closed(r)]
         self.marks = decode.Corrections(
-            _Mark(r.slug, r.effective_at, r.corrections, r.version)
+            _Mark(r.slug, fold_time(r), r.corrections, r.version)
             for r in rows
             if r.corrections is not None and not is_closed(r)
         )
-        self.times = [r.effective_at for r in rows]
+        self.times = [fold_time(r) for r in rows]
         self.changed: list[datetime] = []
         for r in rows:
             at = r.known_to if is_closed(r) else r.known_from
@@ -551,12 +555,13 @@ class _Counter:
 
 
 def _counters(
-    connection: Any, aggregates: set[Any], known_at: datetime | int
+    connection: Any, aggregates: set[Any], known_at: datetime | int, kind: str = "policy"
 ) -> dict[Any, _Counter]:
-    """The feed's counters of these aggregates as known at `known_at`, in one query."""
+    """The feed's counters of these aggregates (of `kind`) as known at `known_at`, in one
+    query."""
     feed = t.timeline_entries
     columns = (feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to)
-    extra = (feed.c.slug, feed.c.version, feed.c.corrections)
+    extra = (feed.c.slug, feed.c.version, feed.c.corrections, feed.c.type, feed.c.announced_at)
     rows = connection.execute(
         select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
@@ -565,7 +570,26 @@ def _counters(
     grouped: dict[Any, list[Any]] = {a: [] for a in aggregates}
     for row in rows:
         grouped[row.aggregate_id].append(row)
-    return {a: _Counter(found, known_at) for a, found in grouped.items()}
+    fold_time = _fold_time(kind)
+    return {a: _Counter(found, known_at, fold_time) for a, found in grouped.items()}
+
+
+def _fold_time(kind: str) -> Callable[[Any], datetime]:
+    """When a feed entry's fact enters its aggregate's fold (the domain's rule, which takes
+    the entry for its fact: type, effectiveAt, announcedAt): a policy's is its effectiveAt
+    (what the policy lookup's SQL counts by), an action's announcement enters at its
+    announcedAt when that is earlier. The rules are imported only when needed (they bring
+    the aggregates and eventsourcing)."""
+    if kind == "policy":
+        return _effective_at
+    from domain import RULES
+
+    return RULES[kind].fold_time
+
+
+def _effective_at(row: Any) -> datetime:
+    found: datetime = row.effective_at
+    return found
 
 
 # -- policies --------------------------------------------------------------------------------
@@ -771,11 +795,24 @@ def regulatory_action_at(
     engine: Engine, slug: str, valid_at: datetime | None = None, known_at: Basis = None
 ) -> RegulatoryActionVersion | None:
     """The action as seen at `valid_at` (status ANNOUNCED / IN_EFFECT / LIFTED)."""
+    found = regulatory_actions_at(engine, [slug], valid_at, known_at)
+    return found.get(slug)
+
+
+def regulatory_actions_at(
+    engine: Engine,
+    slugs: Sequence[str],
+    valid_at: datetime | None = None,
+    known_at: Basis = None,
+) -> dict[str, RegulatoryActionVersion]:
+    """Batch form of regulatory_action_at: the frames, their parts and their counters."""
+    if not slugs:
+        return {}
     v, k = decode.instant("validAt", valid_at), basis(known_at)
-    av = t.action_versions
-    query = select(av).where(av.c.slug == slug, valid(av, v), known(av, k))
-    found = _all(engine, query, decode.action_version)
-    return found[0] if found else None
+    av, ap = t.action_versions, t.action_parts
+    query = select(av).where(av.c.slug.in_(list(slugs)), valid(av, v), known(av, k))
+    parts = _parts_select(slugs, k, ap).where(valid(ap, v))
+    return {a.slug: a for a in _actions(engine, query, lambda _: parts, k)}
 
 
 def regulatory_action_history(
@@ -786,7 +823,7 @@ def regulatory_action_history(
     k = basis(known_at)
     av = t.action_versions
     query = select(av).where(av.c.slug == slug, known(av, k)).order_by(av.c.valid_from)
-    return _all(engine, query, decode.action_version)
+    return _actions(engine, query, lambda _: _parts_select([slug], k, t.action_parts), k)
 
 
 def list_regulatory_actions(
@@ -801,23 +838,62 @@ def list_regulatory_actions(
     first: int = 50,
     after: str | None = None,
 ) -> Page[RegulatoryActionVersion]:
-    """Actions existing at `valid_at`, ordered by slug, keyset-paginated."""
+    """Actions existing at `valid_at`, ordered by slug, keyset-paginated. Status is a filter
+    on the frame; authority and jurisdiction on the head part, a target on the targets part
+    (each valid at `valid_at`)."""
     first = decode.check_first(first)
     v, k = decode.instant("validAt", valid_at), basis(known_at)
-    av = t.action_versions
+    av, ap = t.action_versions, t.action_parts
     query = select(av).where(valid(av, v), known(av, k))
-    for column, value in (
-        ("authority", authority),
-        ("jurisdiction", jurisdiction),
-        ("status", status),
-    ):
-        if value is not None:
-            query = query.where(av.c[column] == value)
+
+    def part(name: str, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+        """The frame's action has its part `name` valid at `v`, known at `k`, matching."""
+        return exists().where(
+            ap.c.slug == av.c.slug, ap.c.part == name, valid(ap, v), known(ap, k), *where
+        )
+
+    if authority is not None:
+        query = query.where(part("head", ap.c.authority == authority))
+    if jurisdiction is not None:
+        query = query.where(part("head", ap.c.jurisdiction == jurisdiction))
+    if status is not None:
+        query = query.where(av.c.status == status)
     if target is not None:
-        query = query.where(av.c.targets.contains(f",{target},", autoescape=True))
-    return _by_slug(
-        engine, query, av, first, after, lambda q: _all(engine, q, decode.action_version)
-    )
+        query = query.where(part("targets", ap.c.targets.contains(f",{target},", autoescape=True)))
+
+    def fetch(page: Select[Any]) -> list[RegulatoryActionVersion]:
+        return _actions(
+            engine,
+            page,
+            lambda frames: _parts_select([f.slug for f in frames], k, ap).where(valid(ap, v)),
+            k,
+        )
+
+    return _by_slug(engine, query, av, first, after, fetch)
+
+
+def _actions(
+    engine: Engine,
+    query: Select[Any],
+    parts: Callable[[Sequence[Any]], Select[Any]],
+    known_at: datetime | int,
+) -> list[RegulatoryActionVersion]:
+    """Action versions from their frames (`query`), their parts (`parts` of the frames: the
+    rows that may belong to them) and their counters from the feed: three statements."""
+    with engine.connect() as connection:
+        frames: Sequence[Any] = connection.execute(query).all()
+        if not frames:
+            return []
+        rows = decode.parts_of(connection.execute(parts(frames)))
+        aggregates = {f.aggregate_id for f in frames}
+        counters = _counters(connection, aggregates, known_at, "regulatory-action")
+    versions = []
+    for frame, own in zip(frames, decode.assign_parts(frames, rows), strict=True):
+        counter = counters[frame.aggregate_id]
+        revision, counted_at = counter.at(frame.valid_from)
+        corrected_by = counter.marks.at(frame.slug, frame.valid_from)
+        versions.append(decode.action_version(frame, own, revision, counted_at, corrected_by))
+    return versions
 
 
 def _responses(
@@ -859,16 +935,34 @@ def responses_to(
     valid_at: datetime | None = None,
     known_at: Basis = None,
 ) -> dict[str, list[RegulatoryActionVersion]]:
-    """For each policy, the regulatory actions citing it (inResponseTo), in one query."""
-    return _responses(
-        engine,
-        t.action_versions,
-        "regulatory-action",
-        policy_slugs,
-        valid_at,
-        known_at,
-        decode.action_version,
+    """For each policy, the regulatory actions citing it (inResponseTo) at `valid_at`, in
+    valid-time order, in three statements whatever the number of policies: the frames and
+    the parts of the actions whose `in_response_to` part links to one of them, and their
+    counters."""
+    result: dict[str, list[RegulatoryActionVersion]] = {slug: [] for slug in policy_slugs}
+    if not policy_slugs:
+        return result
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
+    links, av, ap = t.responses, t.action_versions, t.action_parts
+    on = and_(
+        links.c.opened_by == ap.c.opened_by,
+        links.c.seq == ap.c.seq,
+        links.c.source_kind == "regulatory-action",
     )
+    citing = (
+        select(ap.c.slug)
+        .join(links, on)
+        .where(links.c.policy_slug.in_(list(policy_slugs)), valid(ap, v), known(ap, k))
+    )
+    frames = select(av).where(av.c.slug.in_(citing), valid(av, v), known(av, k))
+    parts = _parts_select(None, k, ap).where(ap.c.slug.in_(citing), valid(ap, v))
+    for action in _actions(engine, frames, lambda _: parts, k):
+        for cited in cited_policies(action.in_response_to):  # the links' one rule
+            if cited in result:
+                result[cited].append(action)
+    for found in result.values():
+        found.sort(key=lambda a: (a.valid_from, a.slug))
+    return result
 
 
 def statements_responding_to(

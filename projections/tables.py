@@ -45,7 +45,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -64,6 +64,10 @@ SCHEMA_VERSION = 8
 #    fact's corrections (`corrections`), and a version's are gathered from the feed at read
 #    time, like its revision counter. Smaller: the open-row indexes are partial (open rows
 #    only); tags and response links are WITHOUT ROWID tables on SQLite.
+# 9: a regulatory action version is a frame (`projection_action_versions`: status, lifted_at,
+#    the fact that made it) plus parts (`projection_action_parts`: head, text, targets,
+#    in_response_to, sources), like a policy's; its counter and corrections are gathered from
+#    the feed (issue 14: a retroactive amendment no longer rewrites every later version).
 
 metadata = MetaData()
 
@@ -339,6 +343,12 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
     return table
 
 
+def _parts(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
+    """A parts table (`rows.PARTS`): version rows named by `part`, with the filter columns
+    of the parts that hold them, in the two-dimensional index."""
+    return _stabbed(_bitemporal(metadata, name, Column("part", Text, nullable=False), *columns))
+
+
 @dataclass(frozen=True)
 class ReadModels:
     """One complete set of read-model tables (everything but the tracking table)."""
@@ -347,6 +357,7 @@ class ReadModels:
     policy_versions: Table
     policy_parts: Table
     action_versions: Table
+    action_parts: Table
     statement_versions: Table
     actor_versions: Table
     responses: Table
@@ -369,6 +380,10 @@ class ReadModels:
             "actor": self.actor_versions,
         }[kind]
 
+    def parts(self, kind: str) -> Table | None:
+        """The parts table of a kind stored as frames plus parts (`rows.PARTS`), else None."""
+        return {"policy": self.policy_parts, "regulatory-action": self.action_parts}.get(kind)
+
 
 def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     """Declare a set of read-model tables, their names ending in `suffix`."""
@@ -384,23 +399,24 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     # The parts of policy versions, each over the valid time where it is unchanged: `head`
     # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
     # A retroactive change to one clause rewrites that clause's rows, not every later version.
-    policy_parts = _stabbed(
-        _bitemporal(
-            metadata,
-            name("policy_parts"),
-            Column("part", Text, nullable=False),
-            Column("owner", String(200)),  # head
-            Column("title", Text),  # head
-            Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
-        )
-    )
-    action_versions = _bitemporal(
+    policy_parts = _parts(
         metadata,
-        name("action_versions"),
-        Column("authority", String(200), nullable=False),
-        Column("jurisdiction", String(8), nullable=False),
-        Column("targets", Text, nullable=False),  # ",instagram,facebook,"
-        Column("status", String(16), nullable=False),
+        name("policy_parts"),
+        Column("owner", String(200)),  # head
+        Column("title", Text),  # head
+        Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
+    )
+    # An action's frames and parts, as a policy's: the frame has the status (and lifted_at,
+    # the fact that made it); each filter column is on the part that holds that field.
+    action_versions = _stabbed(
+        _bitemporal(metadata, name("action_versions"), Column("status", String(16), nullable=False))
+    )
+    action_parts = _parts(
+        metadata,
+        name("action_parts"),
+        Column("authority", String(200)),  # head
+        Column("jurisdiction", String(8)),  # head
+        Column("targets", Text),  # targets: ",instagram,facebook,"
     )
     statement_versions = _bitemporal(
         metadata, name("statement_versions"), Column("actor", String(200), nullable=False)
@@ -517,6 +533,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         policy_versions,
         policy_parts,
         action_versions,
+        action_parts,
         statement_versions,
         actor_versions,
         responses,
@@ -536,6 +553,7 @@ SHADOW = define(MetaData(), "_next")
 policy_versions = LIVE.policy_versions
 policy_parts = LIVE.policy_parts
 action_versions = LIVE.action_versions
+action_parts = LIVE.action_parts
 statement_versions = LIVE.statement_versions
 actor_versions = LIVE.actor_versions
 responses = LIVE.responses
@@ -617,11 +635,13 @@ def _create_btree_gist(connection: Connection) -> None:
 
 
 def _backfill_rtrees(connection: Connection) -> None:
-    """Fill an R*Tree that is empty beside a table with rows (a database of schema 2 read
-    until its rebuild swaps in, whose tables predate the R*Trees)."""
+    """Fill an R*Tree that is empty beside a table with rows (a database of schema 2, or an
+    action table of schema 8, read until its rebuild swaps in, whose tables predate the
+    R*Trees)."""
     for table in LIVE.tables:
         if table.name not in STABBED:
             continue
+        _create_rtree(table, connection)  # a table of an older schema may have none yet
         tree = rtree_table(table)
         if connection.execute(select(tree.c.id).limit(1)).first():
             continue
