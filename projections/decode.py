@@ -471,19 +471,40 @@ def statement_version(row: Any) -> StatementVersion:
     )
 
 
-def actor_version(row: Any) -> ActorVersion:
+def actor_version(
+    row: Any,
+    former_names: tuple[str, ...],
+    corrected_by: tuple[Correction, ...],
+    counted_at: datetime | None,
+) -> ActorVersion:
+    """An actor version from its row and what its feed entries give: its former names and
+    corrections (schema 9: no row stores them, so a retroactive rename does not rewrite the
+    later rows). Its knownFrom is the later of its row's and of the last change of the feed
+    up to its valid_from. A whole-state row of schema 8 names both itself."""
     s = json.loads(row.state)
+    known_from = row.known_from
+    if "former_names" in s:
+        former_names, corrected_by = tuple(s["former_names"]), _corrections(s)
+    elif counted_at is not None:
+        known_from = max(known_from, counted_at)
     return ActorVersion(
         slug=s["slug"],
         name=s["name"],
         kind=s["kind"],
         parent=s["parent"],
-        former_names=tuple(s["former_names"]),
+        former_names=former_names,
         valid_from=row.valid_from,
         valid_to=row.valid_to,
-        corrected_by=_corrections(s),
-        **_frame(row),
+        corrected_by=corrected_by,
+        known_from=known_from,
+        known_to=None,
     )
+
+
+def feed_summary(text: str) -> str:
+    """The summary of a feed entry's stored state (an actor's entry: its name)."""
+    found: str = json.loads(text)["summary"]
+    return found
 
 
 def timeline_entry(row: Any) -> TimelineEntry:

@@ -530,7 +530,7 @@ class _Counter:
     def __init__(
         self, rows: list[Any], known_at: datetime | int, fold_time: Callable[[Any], datetime]
     ) -> None:
-        rows = sorted(rows, key=fold_time)
+        rows = sorted(rows, key=lambda r: (fold_time(r), r.version))  # fold order
         by_position = isinstance(known_at, int)
 
         def is_closed(r: Any) -> bool:
@@ -544,10 +544,19 @@ class _Counter:
             if r.corrections is not None and not is_closed(r)
         )
         self.times = [fold_time(r) for r in rows]
+        #: An actor's names, fact by fact in fold order (its feed entries' summaries).
+        self.names = [
+            decode.feed_summary(r.state) for r in rows if "state" in r._fields and not is_closed(r)
+        ]
         self.changed: list[datetime] = []
         for r in rows:
             at = r.known_to if is_closed(r) else r.known_from
             self.changed.append(max(self.changed[-1], at) if self.changed else at)
+
+    def former_names(self, valid_from: datetime) -> tuple[str, ...]:
+        """An actor's names before the one of its version from `valid_from`: those of the
+        facts folded into it but the last."""
+        return tuple(self.names[: max(bisect_right(self.known, valid_from) - 1, 0)])
 
     def at(self, valid_from: datetime) -> tuple[int, datetime | None]:
         index = bisect_right(self.times, valid_from)
@@ -561,7 +570,15 @@ def _counters(
     query."""
     feed = t.timeline_entries
     columns = (feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to)
-    extra = (feed.c.slug, feed.c.version, feed.c.corrections, feed.c.type, feed.c.announced_at)
+    extra: tuple[Any, ...] = (
+        feed.c.slug,
+        feed.c.version,
+        feed.c.corrections,
+        feed.c.type,
+        feed.c.announced_at,
+    )
+    if kind == "actor":  # its names, for its former names
+        extra = (*extra, feed.c.state)
     rows = connection.execute(
         select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
@@ -1033,7 +1050,25 @@ def actors_at(
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.actor_versions
     query = select(av).where(av.c.slug.in_(list(slugs)), valid(av, v), known(av, k))
-    return {a.slug: a for a in _all(engine, query, decode.actor_version)}
+    return {a.slug: a for a in _actors(engine, query, k)}
+
+
+def _actors(engine: Engine, query: Select[Any], known_at: datetime | int) -> list[ActorVersion]:
+    """Actor versions from their rows (`query`) and their feed entries (former names and
+    corrections, which no row stores since schema 9): two statements."""
+    with engine.connect() as connection:
+        rows: Sequence[Any] = connection.execute(query).all()
+        if not rows:
+            return []
+        counters = _counters(connection, {r.aggregate_id for r in rows}, known_at, "actor")
+    found = []
+    for row in rows:
+        counter = counters[row.aggregate_id]
+        counted_at = counter.at(row.valid_from)[1]
+        former = counter.former_names(row.valid_from)
+        corrected_by = counter.marks.at(row.slug, row.valid_from)
+        found.append(decode.actor_version(row, former, corrected_by, counted_at))
+    return found
 
 
 # -- the timeline feed ------------------------------------------------------------------------
@@ -1123,9 +1158,7 @@ def list_actors(
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.actor_versions
     query = select(av).where(valid(av, v), known(av, k))
-    return _by_slug(
-        engine, query, av, first, after, lambda q: _all(engine, q, decode.actor_version)
-    )
+    return _by_slug(engine, query, av, first, after, lambda q: _actors(engine, q, k))
 
 
 def list_statements(

@@ -1,9 +1,10 @@
 """Pure projection: an aggregate's facts in, the rows its read models should hold out.
 
 `version_rows` gives the valid-time versions (DESIGN section 2 via `domain.rules.spans`);
-for a policy, a frame per version and its parts' rows (`part_rows`: head, clauses, sources,
-each over the stretch where it is unchanged); `feed_rows` gives one timeline entry per
-believed fact. The projector diffs these against
+for a policy or a regulatory action, a frame per version and its parts' rows (`part_rows`,
+by kind in `PARTS`: a policy's head, clauses and sources, an action's head and amendable
+fields, each over the stretch where it is unchanged); `feed_rows` gives one timeline entry
+per believed fact. The projector diffs these against
 the rows that are open now, so the functions here never touch a database. They are the
 reference the incremental fold (`projections.incremental`) is tested against; both build
 each row with `version_row` and `feed_row`.
@@ -19,7 +20,16 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from domain import RULES, Fact, PolicyState, RegulatoryActionState, Span, believe, spans
+from domain import (
+    RULES,
+    ActorState,
+    Fact,
+    PolicyState,
+    RegulatoryActionState,
+    Span,
+    believe,
+    spans,
+)
 from domain.concerns import cited_policies, concerns
 from domain.rules import order
 from domain.values import AGGREGATE_KINDS, Clause, Source, format_instant, to_json
@@ -258,6 +268,20 @@ def stored_text(kind: str, state: Any) -> str:
             + _string(state.status)
             + "}"
         )
+    if kind == "actor":  # its former names and corrections are gathered from the feed
+        return (
+            '{"changed_by":'
+            + int.__repr__(state.changed_by)
+            + ',"kind":'
+            + _string(state.kind)
+            + ',"name":'
+            + _string(state.name)
+            + ',"parent":'
+            + state_text(state.parent)
+            + ',"slug":'
+            + _string(state.slug)
+            + "}"
+        )
     if kind != "policy":
         return state_text(state)
     return (
@@ -287,22 +311,20 @@ def same_rows(kind: str, a: Any, b: Any) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in names)
 
 
-def _row_fields(state_type: type) -> tuple[str, ...]:
-    """What a kind's frame and part rows depend on: every field but the revision counter and
-    the corrections folded in (both gathered from the feed at read time; each feed entry
-    holds its own fact's corrections), `changed_by` first, since it differs whenever two
-    states come from different facts."""
-    others = (
-        f.name
-        for f in fields(state_type)
-        if f.name not in ("revision", "changed_by", "corrected_by")
-    )
+def _row_fields(state_type: type, *derived: str) -> tuple[str, ...]:
+    """What a kind's rows depend on: every field but the revision counter, the corrections
+    folded in and any other field `derived` from the whole history (all gathered from the
+    feed at read time; each feed entry holds its own fact's corrections), `changed_by`
+    first, since it differs whenever two states come from different facts."""
+    left = ("revision", "changed_by", "corrected_by", *derived)
+    others = (f.name for f in fields(state_type) if f.name not in left)
     return ("changed_by", *others)
 
 
 _ROW_FIELDS = {
     "policy": _row_fields(PolicyState),
     "regulatory-action": _row_fields(RegulatoryActionState),
+    "actor": _row_fields(ActorState, "former_names"),
 }
 
 

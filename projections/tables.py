@@ -67,7 +67,8 @@ SCHEMA_VERSION = 9
 # 9: a regulatory action version is a frame (`projection_action_versions`: status, lifted_at,
 #    the fact that made it) plus parts (`projection_action_parts`: head, text, targets,
 #    in_response_to, sources), like a policy's; its counter and corrections are gathered from
-#    the feed (issue 14: a retroactive amendment no longer rewrites every later version).
+#    the feed (issue 14: a retroactive amendment no longer rewrites every later version); an
+#    actor row no longer stores its former names and corrections (gathered from the feed).
 
 metadata = MetaData()
 

@@ -5,7 +5,7 @@ after it are the oracle's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -110,6 +110,16 @@ def written_between(
         for name in after
         if after[name] != before[name]
     }
+
+
+def written_by(
+    app: Timeline, runner: ProjectionRunner, command: str, payload: dict[str, Any]
+) -> dict[str, tuple[int, int]]:
+    """Run one command and catch up: (rows added, rows closed) per table that changed."""
+    before = counts(app.engine)
+    app.execute(command, payload)
+    runner.catch_up()
+    return written_between(before, counts(app.engine))
 
 
 def policy_at(engine: Engine, days: float) -> Any:
@@ -226,15 +236,21 @@ def an_action_with_later_versions(app: Timeline, later: int) -> ProjectionRunner
             "effectiveAt": START.isoformat(),
         },
     )
+    return day_by_day(
+        app,
+        later,
+        "amendRegulatoryAction",
+        lambda n: {"id": "rkn/restriction", "text": f"restricted, amendment {n}"},
+    )
+
+
+def day_by_day(
+    app: Timeline, later: int, command: str, payload: Callable[[int], dict[str, Any]]
+) -> ProjectionRunner:
+    """`later` commands effective a day apart from START + 1 day, then a runner caught up."""
     for n in range(later):
-        app.execute(
-            "amendRegulatoryAction",
-            {
-                "id": "rkn/restriction",
-                "text": f"restricted, amendment {n}",
-                "effectiveAt": (START + timedelta(days=1 + n)).isoformat(),
-            },
-        )
+        at = (START + timedelta(days=1 + n)).isoformat()
+        app.execute(command, {**payload(n), "effectiveAt": at})
     runner = ProjectionRunner(app.engine, app)
     runner.catch_up()
     return runner
@@ -245,21 +261,15 @@ def test_a_retroactive_amendment_of_an_action_writes_rows_independent_of_later_v
     app: Timeline, later: int
 ) -> None:
     runner = an_action_with_later_versions(app, later)
-    before = counts(app.engine)
-    app.execute(
-        "amendRegulatoryAction",
-        {
-            "id": "rkn/restriction",
-            "summary": "retroactive",
-            "effectiveAt": (START + timedelta(hours=12)).isoformat(),
-        },
-    )
-    runner.catch_up()
-    after = counts(app.engine)
+    amendment = {
+        "id": "rkn/restriction",
+        "summary": "retroactive",
+        "effectiveAt": (START + timedelta(hours=12)).isoformat(),
+    }
     # The frame in force at the change splits in two, so does the summary part (no later
     # amendment sets it), the fact and its feed entry are new, and the new summary row has
     # its search document. Not the later versions: their counters are counted, not stored.
-    assert written_between(before, after) == {
+    assert written_by(app, runner, "amendRegulatoryAction", amendment) == {
         t.action_versions.name: (2, 1),
         t.action_parts.name: (2, 1),
         t.facts.name: (1, 0),
@@ -285,3 +295,49 @@ def test_a_retroactive_amendment_of_an_action_writes_rows_independent_of_later_v
     history = q.regulatory_action_history(app.engine, "rkn/restriction")
     assert [v.revision for v in history] == list(range(1, later + 3))
     assert [v.summary for v in history] == ["as announced"] + ["retroactive"] * (later + 1)
+
+
+@pytest.mark.parametrize("later", [20, 200])
+def test_a_retroactive_rename_of_an_actor_writes_rows_independent_of_later_renames(
+    app: Timeline, later: int
+) -> None:
+    """Every later version's former names change (the early name is among them), but they
+    are gathered from the feed: only the version the rename falls in splits."""
+    app.execute(
+        "registerActor",
+        {"id": "org", "name": "Org 0", "kind": "organisation", "effectiveAt": START.isoformat()},
+    )
+    runner = day_by_day(app, later, "renameActor", lambda n: {"id": "org", "name": f"Org {n + 1}"})
+    at = (START + timedelta(hours=12)).isoformat()
+    early = {"id": "org", "name": "Org early", "effectiveAt": at}
+    assert written_by(app, runner, "renameActor", early) == {
+        t.actor_versions.name: (2, 1),
+        t.facts.name: (1, 0),
+        t.timeline_entries.name: (1, 0),
+        t.timeline_tags.name: (1, 0),
+    }
+    correction = {
+        "event": "actor:org@2",
+        "changes": {"name": "Org 1, corrected"},
+        "reason": "a typo",
+    }
+    assert written_by(app, runner, "correctEvent", correction) == {
+        t.actor_versions.name: (1, 1),
+        t.facts.name: (1, 0),
+        t.timeline_entries.name: (1, 1),
+        t.timeline_tags.name: (1, 0),
+    }
+    facts = app.facts_of("actor", "org")
+    now = datetime.now(UTC)
+    for days in (0, 0.5, 1, 2, later / 2, later + 1):
+        at = START + timedelta(days=days)
+        found = q.actors_at(app.engine, ["org"], at)["org"]
+        expected = state_at(RULES["actor"], facts, at, now)
+        assert (found.name, found.former_names, found.corrected_by) == (
+            expected.name,
+            expected.former_names,
+            expected.corrected_by,
+        )
+    assert q.actors_at(app.engine, ["org"], START + timedelta(days=later + 1))["org"].former_names[
+        :3
+    ] == ("Org 0", "Org early", "Org 1, corrected")
