@@ -822,14 +822,33 @@ def regulatory_actions_at(
     valid_at: datetime | None = None,
     known_at: Basis = None,
 ) -> dict[str, RegulatoryActionVersion]:
-    """Batch form of regulatory_action_at: the frames, their parts and their counters."""
+    """Batch form of regulatory_action_at: the frames, their parts and their counters. One
+    action by position (what the API asks) finds its frame and parts through the 2-D index
+    (`_action_lookup`); a batch, or a read by instant, takes the B-tree, by slug."""
     if not slugs:
         return {}
     v, k = decode.instant("validAt", valid_at), basis(known_at)
+    if len(slugs) == 1 and isinstance(k, int):
+        dialect = engine.dialect.name
+        frame, parts = _action_lookup(dialect)
+        parameters = stabbing_parameters(dialect, "regulatory-action", slugs[0], v, k)
+        found = _actions(engine, frame, lambda _: parts, k, parameters)
+        return {a.slug: a for a in found}
     av, ap = t.action_versions, t.action_parts
     query = select(av).where(av.c.slug.in_(list(slugs)), valid(av, v), known(av, k))
-    parts = _parts_select(slugs, k, ap).where(valid(ap, v))
-    return {a.slug: a for a in _actions(engine, query, lambda _: parts, k)}
+    parts_query = _parts_select(slugs, k, ap).where(valid(ap, v))
+    return {a.slug: a for a in _actions(engine, query, lambda _: parts_query, k)}
+
+
+@lru_cache(maxsize=4)
+def _action_lookup(dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """An action's frame and its parts at (:v, position :k) through the two-dimensional index
+    (`stabbing`), built once per dialect."""
+    av, ap = t.action_versions, t.action_parts
+    slug = bindparam("slug", type_=String())
+    frame = select(av).where(known(av, _K), _exactly(dialect, av, slug), valid(av, _V))
+    parts = _parts_select(None, _K, ap).where(_exactly(dialect, ap, slug), valid(ap, _V))
+    return stabbing(dialect, frame, av), stabbing(dialect, parts, ap)
 
 
 def regulatory_action_history(
@@ -894,14 +913,16 @@ def _actions(
     query: Select[Any],
     parts: Callable[[Sequence[Any]], Select[Any]],
     known_at: datetime | int,
+    parameters: dict[str, Any] | None = None,
 ) -> list[RegulatoryActionVersion]:
     """Action versions from their frames (`query`), their parts (`parts` of the frames: the
-    rows that may belong to them) and their counters from the feed: three statements."""
+    rows that may belong to them; both with `parameters`, if any) and their counters from
+    the feed: three statements."""
     with engine.connect() as connection:
-        frames: Sequence[Any] = connection.execute(query).all()
+        frames: Sequence[Any] = connection.execute(query, parameters).all()
         if not frames:
             return []
-        rows = decode.parts_of(connection.execute(parts(frames)))
+        rows = decode.parts_of(connection.execute(parts(frames), parameters))
         aggregates = {f.aggregate_id for f in frames}
         counters = _counters(connection, aggregates, known_at, "regulatory-action")
     versions = []
