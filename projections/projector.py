@@ -21,8 +21,10 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +34,7 @@ from domain.facts import REDACTED
 from domain.redaction import placeholder, redact
 from projections import search as fulltext
 from projections import tables as t
+from projections.counter import RevisionCounter
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
 from projections.writes import close_many, write_many
@@ -68,6 +71,8 @@ class AggregateMemo:
     open_versions: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
     open_entries: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
     loaded: bool = False
+    #: A policy's stored revision counter (`projections/counter.py`); None for other kinds.
+    counter: RevisionCounter | None = None
 
 
 @dataclass
@@ -81,6 +86,8 @@ class _Batch:
     facts: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
     documents: list[dict[str, Any]] = field(default_factory=list)  # full-text search
+    counter_changes: list[dict[str, Any]] = field(default_factory=list)
+    counter_nodes: list[dict[str, Any]] = field(default_factory=list)
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -204,6 +211,13 @@ class Projector:
         kind, slug, at = memo.fold.kind, memo.fold.slug, fact.recorded_at
         versions, parts = self.tables.versions(kind), self.tables.parts(kind)
         feed_table = self.tables.timeline_entries
+        counter = memo.counter
+        if counter is not None:
+            moved = [(key[3], -1) for key in change.closed_entries]
+            moved += [(entry.effective_at, 1) for entry in change.opened_entries]
+            changes, nodes = counter.record(fact.aggregate_id, position, moved, at)
+            batch.counter_changes.extend(changes)
+            batch.counter_nodes.extend(nodes)
         for key in change.closed_versions:
             table = parts if key[0] and parts is not None else versions
             batch.close(table, memo.open_versions.pop(key), at, position)
@@ -214,6 +228,9 @@ class Projector:
                     batch.texts[ref] = body
             memo.open_versions[row.key] = (position, seq)
             table = parts if row.part and parts is not None else versions
+            counted = {}
+            if counter is not None and not row.part:
+                counted = counter.frame_columns(row.valid_from)
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -227,6 +244,7 @@ class Projector:
                 "state": row.state,
                 **({"part": row.part} if row.part else {}),
                 **row.columns,
+                **counted,
             }
             batch.links.extend(
                 {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
@@ -270,6 +288,10 @@ class Projector:
             }
             batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag} for tag in entry.tags)
             seq += 1
+        if counter is not None:
+            for row in change.opened_versions:
+                if not row.part:
+                    counter.saw_frame(row.valid_from)
 
     def _memo(
         self, connection: Connection, aggregate_id: UUID, kind: str, fact: Fact
@@ -280,7 +302,10 @@ class Projector:
             loaded = (
                 None if fact.version == 1 else _load(connection, self.tables, aggregate_id, kind)
             )
-            memo = loaded or AggregateMemo(AggregateFold(kind, fact.data["slug"]))
+            memo = loaded or AggregateMemo(
+                AggregateFold(kind, fact.data["slug"]),
+                counter=RevisionCounter() if kind == "policy" else None,
+            )
             self.memo[aggregate_id] = memo
             self.held += memo.fold.last_version
         else:
@@ -331,6 +356,10 @@ class Projector:
             write_many(connection, insert(tables.timeline_tags), batch.tags)
         if batch.documents:
             fulltext.store(connection, tables.search, batch.documents)
+        if batch.counter_changes:
+            write_many(connection, insert(tables.counter_changes), batch.counter_changes)
+        if batch.counter_nodes:
+            write_many(connection, insert(tables.counter_nodes), batch.counter_nodes)
 
 
 @dataclass(frozen=True)
@@ -400,7 +429,8 @@ def _delete_aggregate(
         if table is not tables.timeline_entries:
             fulltext.forget(connection, tables.search, ids)
         connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
-    connection.execute(delete(tables.facts).where(tables.facts.c.aggregate_id == aggregate_id))
+    for table in (tables.facts, tables.counter_nodes, tables.counter_changes):
+        connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
     return refs
 
 
@@ -444,6 +474,8 @@ def _load(
     )
     memo = AggregateMemo(fold, loaded=True)
     table = tables.versions(kind)
+    if kind == "policy":
+        memo.counter = _load_counter(connection, tables, aggregate_id)
     for row in connection.execute(
         select(
             table.c.valid_from, table.c.valid_to, table.c.state, table.c.opened_by, table.c.seq
@@ -481,3 +513,22 @@ def _load(
         )
         memo.open_entries[entry_key] = (row.opened_by, row.seq)
     return memo
+
+
+def _load_counter(
+    connection: Connection, tables: t.ReadModels, aggregate_id: UUID
+) -> RevisionCounter:
+    """A policy's revision counter as stored: its changes in order, its latest frame."""
+    changes = tables.counter_changes
+    frames = tables.policy_versions
+    latest = connection.execute(
+        select(type_coerce(func.max(frames.c.valid_from), t.UTCDateTime())).where(
+            frames.c.aggregate_id == aggregate_id
+        )
+    ).scalar()
+    rows = connection.execute(
+        select(changes)
+        .where(changes.c.aggregate_id == aggregate_id)
+        .order_by(changes.c.opened_by, changes.c.seq)
+    ).all()
+    return RevisionCounter.load(list(rows), latest)

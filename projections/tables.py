@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Dialect,
@@ -45,7 +46,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -69,6 +70,9 @@ SCHEMA_VERSION = 9
 #    in_response_to, sources), like a policy's; its counter and corrections are gathered from
 #    the feed (issue 14: a retroactive amendment no longer rewrites every later version); an
 #    actor row no longer stores its former names and corrections (gathered from the feed).
+# 10: a policy's revision counter is stored for the point lookup (`projections/counter.py`):
+#    the frame's `counter_day`, `counter_base`, `counter_at`, and the tree of the aggregate's
+#    non-forward feed changes (`projection_counter_nodes`, `projection_counter_changes`).
 
 metadata = MetaData()
 
@@ -367,6 +371,8 @@ class ReadModels:
     facts: Table
     texts: Table
     search: Table
+    counter_nodes: Table
+    counter_changes: Table
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -395,7 +401,16 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     # A policy's frames: one row per valid-time version, with what only that version has
     # (status, the fact that made it, its summary); what versions share is in the parts.
     policy_versions = _stabbed(
-        _bitemporal(metadata, name("policy_versions"), Column("status", String(16), nullable=False))
+        _bitemporal(
+            metadata,
+            name("policy_versions"),
+            Column("status", String(16), nullable=False),
+            # The stored part of its revision counter (`projections/counter.py`): its day in
+            # the tree, the forward feed changes up to valid_from and the latest of them.
+            Column("counter_day", Integer),
+            Column("counter_base", Integer),
+            Column("counter_at", UTCDateTime),
+        )
     )
     # The parts of policy versions, each over the valid time where it is unchanged: `head`
     # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
@@ -529,6 +544,40 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("body", Text, nullable=False),
     )
     search = _searched(metadata, name("search"), "projection_search")
+    # A policy's revision counter (`projections/counter.py`): the versions of each node of
+    # the Fenwick tree over the days of its non-forward feed changes, by the position that
+    # moved it (a read seeks the latest at or before its position, <= 17 nodes) ...
+    counter_nodes = Table(
+        name("counter_nodes"),
+        metadata,
+        Column("aggregate_id", Uuid, primary_key=True),
+        Column("node", Integer, primary_key=True, autoincrement=False),
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("count", Integer, nullable=False),
+        Column("changed_at", UTCDateTime, nullable=False),
+        sqlite_with_rowid=False,  # see _KEYED
+    )
+    # ... and every feed change (+1 an entry opened, -1 closed), forward or not: what the
+    # projector reloads, and the residual of a prefix inside a frame's own day.
+    counter_changes = Table(
+        name("counter_changes"),
+        metadata,
+        Column("aggregate_id", Uuid, primary_key=True),
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("effective_at", UTCDateTime, nullable=False),
+        Column("day", Integer, nullable=False),
+        Column("sign", Integer, nullable=False),
+        Column("forward", Boolean, nullable=False),
+        Column("changed_at", UTCDateTime, nullable=False),
+    )
+    Index(
+        f"ix_{counter_changes.name}_day",
+        counter_changes.c.aggregate_id,
+        counter_changes.c.day,
+        counter_changes.c.effective_at,
+        counter_changes.c.opened_by,
+    )
     return ReadModels(
         metadata,
         policy_versions,
@@ -543,6 +592,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         facts,
         texts,
         search,
+        counter_nodes,
+        counter_changes,
     )
 
 
@@ -563,6 +614,8 @@ timeline_tags = LIVE.timeline_tags
 facts = LIVE.facts
 texts = LIVE.texts
 search = LIVE.search
+counter_nodes = LIVE.counter_nodes
+counter_changes = LIVE.counter_changes
 
 #: One row per projection: the last log position applied and the schema it was built with.
 tracking = Table(
