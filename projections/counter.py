@@ -50,7 +50,7 @@ def prefix_nodes(m: int) -> list[int]:
     return found
 
 
-def _update_nodes(d: int) -> list[int]:
+def update_nodes(d: int) -> list[int]:
     found = []
     while d <= SIZE:
         found.append(d)
@@ -115,13 +115,15 @@ class RevisionCounter:
         ]
         return rows, nodes
 
-    def take(self, effective_at: datetime, sign: int, forward: bool, known_at: datetime) -> list[int]:
+    def take(
+        self, effective_at: datetime, sign: int, forward: bool, known_at: datetime
+    ) -> list[int]:
         """Apply one change to the memo; the nodes it moved (none for a forward one)."""
         if forward:
             self.forward_at.append(effective_at)
             self.forward_known.append(known_at)
             return []
-        moved = _update_nodes(day(effective_at))
+        moved = update_nodes(day(effective_at))
         for node in moved:
             count, latest = self.nodes.get(node, (0, known_at))
             self.nodes[node] = (count + sign, max(latest, known_at))

@@ -33,6 +33,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -47,7 +48,7 @@ from domain.concerns import cited_policies
 from domain.errors import InvalidInput
 from domain.facts import REDACTED
 from domain.values import Reference, aggregate_uuid
-from projections import decode
+from projections import counter, decode
 from projections import tables as t
 from projections.models import (
     ActorVersion,
@@ -181,9 +182,10 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
     pv, pp = t.policy_versions, t.policy_parts
     slug = bindparam("slug", type_=String())
     shared = ("slug", "valid_from", "valid_to", "known_from", "state")
+    counter = ("counter_day", "counter_base", "counter_at")
     frame = stabbing(
         dialect,
-        select(pv.c.aggregate_id, *(pv.c[name] for name in shared)).where(
+        select(pv.c.aggregate_id, *(pv.c[name] for name in (*shared, *counter))).where(
             known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V)
         ),
         pv,
@@ -212,9 +214,10 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
     """What the lookup's frame needs beside its row, as of position :k (`_frame_columns`
     for many frames): the stream version, that of the last fact recorded by :k (a stream's
     versions grow with its positions), one probe of the facts' position index; the
-    revision counter and when that count last changed, both from one scan of the feed's
-    folded index up to the frame's valid_from."""
-    facts, feed = t.facts, t.timeline_entries
+    revision counter and when that count last changed from the stored counter
+    (`projections/counter.py`): the frame's base, the tree's prefix before the frame's day
+    (one seek per node, at most `counter.BITS`) and the residual inside that day."""
+    facts = t.facts
     stream_version = (
         select(facts.c.version)
         .where(facts.c.aggregate_id == frame.c.aggregate_id, _fact_known(_K))
@@ -222,22 +225,49 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
         .limit(1)
         .scalar_subquery()
     )
-    still = or_(feed.c.closed_by.is_(None), feed.c.closed_by > _K)
-    changed = case((closed(feed, _K), feed.c.known_to), else_=feed.c.known_from)
-    counters = (
-        select(
-            func.count(case((still, 1))).label("revision"),
-            type_coerce(func.max(changed), t.UTCDateTime()).label("counted_at"),
-        )
-        .where(
-            feed.c.aggregate_id == frame.c.aggregate_id,
-            feed.c.effective_at <= frame.c.valid_from,
-            feed.c.effective_at <= _V,  # implied (valid_from <= :v): a bound the planner sees
-            opened(feed, _K),
-        )
-        .subquery("counters")
+    changes = t.counter_changes
+    base = select(frame.c.counter_base.label("n"), frame.c.counter_at.label("at"))
+    residual = select(
+        func.sum(changes.c.sign).label("n"), func.max(changes.c.changed_at).label("at")
+    ).where(
+        changes.c.aggregate_id == frame.c.aggregate_id,
+        changes.c.day == frame.c.counter_day,
+        changes.c.effective_at <= frame.c.valid_from,
+        changes.c.opened_by <= _K,
+        changes.c.forward.is_(False),
     )
+    every = union_all(base, *_node_arms(frame), residual).subquery("counted")
+    counters = select(
+        cast(func.sum(every.c.n), BigInteger).label("revision"),
+        type_coerce(func.max(every.c.at), t.UTCDateTime()).label("counted_at"),
+    ).subquery("counters")
     return stream_version, counters
+
+
+def _node_arms(frame: Any) -> list[Select[Any]]:
+    """The tree's prefix before the frame's day as known at :k, one arm per bit of
+    m = counter_day - 1 (`counter.prefix_nodes`): where bit j is set, node (m >> j) << j at its
+    latest version recorded by :k (one descending seek of its key)."""
+    nodes = t.counter_nodes
+    m = (frame.c.counter_day - literal_column("1")).self_group()
+    arms = []
+    for j in range(counter.BITS):
+        bit: ColumnElement[int] = literal_column(str(j))
+        shifted = m.op(">>")(bit).self_group()
+        latest = (
+            select(nodes.c.count.label("n"), nodes.c.changed_at.label("at"))
+            .where(
+                nodes.c.aggregate_id == frame.c.aggregate_id,
+                nodes.c.node == shifted.op("<<")(bit).self_group(),
+                shifted.op("&")(literal_column("1")).self_group() == literal_column("1"),
+                nodes.c.opened_by <= _K,
+            )
+            .order_by(nodes.c.opened_by.desc())
+            .limit(1)
+            .subquery(f"node_{j}")
+        )
+        arms.append(select(latest.c.n, latest.c.at))
+    return arms
 
 
 class _Compiled:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from domain import RULES
 from domain.fold import state_at
+from projections import counter
 from projections import queries as q
 from projections import tables as t
 from projections.runner import ProjectionRunner
@@ -23,6 +24,11 @@ from timeline.settings import Settings
 START = datetime(2022, 1, 1, tzinfo=UTC)
 SLUG = "org/terms"
 CLAUSES = [f"c{i}" for i in range(1, 6)]
+
+
+def tree_nodes(at: datetime) -> int:
+    """The nodes of a policy's counter tree a change effective at `at` moves (counter.py)."""
+    return len(counter.update_nodes(counter.day(at)))
 
 
 @pytest.fixture
@@ -144,6 +150,10 @@ def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_ver
         t.timeline_tags.name: (3, 0),
         t.texts.name: (1, 0),
         t.search.name: (3, 0),  # a search document for each new row with words (search.py)
+        # The stored counter (projections/counter.py): the change, and a version of each
+        # tree node above its day (a number set by the day, not by `later`).
+        t.counter_changes.name: (1, 0),
+        t.counter_nodes.name: (tree_nodes(START), 0),
     }
     rtrees_hold_every_row(app.engine)
     latest = policy_at(app.engine, later + 1)
@@ -204,6 +214,10 @@ def test_a_correction_of_an_early_revision_writes_rows_independent_of_later_vers
         t.timeline_entries.name: (1, 1),
         t.timeline_tags.name: (3, 0),
         t.search.name: (1, 0),
+        # The stored counter: the entry closed (-1) and opened (+1) on the same day, one
+        # version of each node above that day for both.
+        t.counter_changes.name: (2, 0),
+        t.counter_nodes.name: (tree_nodes(START + timedelta(days=1)), 0),
     }
     facts = app.facts_of("policy", SLUG)
     now = datetime.now(UTC)
