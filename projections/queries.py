@@ -304,9 +304,10 @@ def _looked_up(engine: Engine, slug: str, v: datetime, k: int) -> PolicyVersion 
     found = decode.Lookup.of(_fetched(engine, compiled, compiled.parameters(slug, v, k)))
     if found is None:
         return None
-    if found.whole_state:  # a row of schema 2, until the rebuild that migrates it
-        parameters = stabbing_parameters(engine.dialect.name, "policy", slug, v, k)
-        return next(iter(_policies(engine, _lookup(engine.dialect.name), None, k, parameters)))
+    if found.whole_state or found.frame[7] is None:
+        # a row of schema 2, or one without its stored counter (schema 9), until the rebuild
+        # that migrates it: the B-tree's answer, counted from the feed
+        return _by_slug_at(engine, [slug], v, k).get(slug)
     missing, sources = found.missing()
     if missing:
         with engine.connect() as connection:
@@ -663,6 +664,13 @@ def policies_at(
         # (a batch, or a read by instant: the B-tree, by slug)
         version = _looked_up(engine, slugs[0], v, k)
         return {} if version is None else {version.slug: version}
+    return _by_slug_at(engine, slugs, v, k)
+
+
+def _by_slug_at(
+    engine: Engine, slugs: Sequence[str], v: datetime, k: datetime | int
+) -> dict[str, PolicyVersion]:
+    """Policies at `v` as known at `k` through the B-tree, counted from the feed."""
     pv, pp = t.policy_versions, t.policy_parts
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
     batch = _parts_select(slugs, k).where(valid(pp, v))

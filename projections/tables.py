@@ -661,6 +661,14 @@ def _create_added_indexes(connection: Connection) -> None:
     have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
     if "corrections" not in have:
         connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
+    # The stored counter's columns (schema 10), NULL in older frames: their lookup then
+    # counts from the feed (`queries._looked_up`) until the rebuild.
+    frames = LIVE.policy_versions
+    have = {c["name"] for c in inspect(connection).get_columns(frames.name)}
+    for name in ("counter_day", "counter_base", "counter_at"):
+        if name not in have:
+            kind = frames.c[name].type.compile(connection.dialect)
+            connection.execute(text(f"ALTER TABLE {frames.name} ADD COLUMN {name} {kind}"))
     for table in (LIVE.timeline_entries,):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
