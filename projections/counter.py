@@ -10,8 +10,8 @@ effective_at) and a position. A change is *forward* when it opens an entry effec
 every frame this aggregate ever had (and after every earlier forward change): no frame then
 standing counts it, and no frame made later misses it, so forward changes (most of a history)
 are kept out of the stored structure. The others go into a persistent Fenwick tree over the
-day of their valid time (`projection_counter_nodes`, one row per node and position that
-changed it: its count and its latest change), and into `projection_counter_changes`, which
+day of their valid time (`projection_policy_counter_nodes`, one row per node and position that
+changed it: its count and its latest change), and into `projection_policy_counter_changes`, which
 also serves the part of a prefix inside V's own day (the residual). So
 
     revision(F, P) = base(F) + prefix(day(V) - 1, P) + residual(day(V), V, P)

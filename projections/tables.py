@@ -72,7 +72,7 @@ SCHEMA_VERSION = 10
 #    actor row no longer stores its former names and corrections (gathered from the feed).
 # 10: a policy's revision counter is stored for the point lookup (`projections/counter.py`):
 #    the frame's `counter_day`, `counter_base`, `counter_at`, and the tree of the aggregate's
-#    non-forward feed changes (`projection_counter_nodes`, `projection_counter_changes`).
+#    non-forward feed changes (`projection_policy_counter_nodes`, `..._changes`).
 
 metadata = MetaData()
 
@@ -548,7 +548,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     # the Fenwick tree over the days of its non-forward feed changes, by the position that
     # moved it (a read seeks the latest at or before its position, <= 17 nodes) ...
     counter_nodes = Table(
-        name("counter_nodes"),
+        name("policy_counter_nodes"),
         metadata,
         Column("aggregate_id", Uuid, primary_key=True),
         Column("node", Integer, primary_key=True, autoincrement=False),
@@ -560,7 +560,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     # ... and every feed change (+1 an entry opened, -1 closed), forward or not: what the
     # projector reloads, and the residual of a prefix inside a frame's own day.
     counter_changes = Table(
-        name("counter_changes"),
+        name("policy_counter_changes"),
         metadata,
         Column("aggregate_id", Uuid, primary_key=True),
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
