@@ -247,26 +247,35 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
 def _node_arms(frame: Any) -> list[Select[Any]]:
     """The tree's prefix before the frame's day as known at :k, one arm per bit of
     m = counter_day - 1 (`counter.prefix_nodes`): where bit j is set, node (m >> j) << j at its
-    latest version recorded by :k (one descending seek of its key)."""
+    latest version recorded by :k, found as the `max(opened_by)` (one descending seek of the
+    key; an ORDER BY .. LIMIT 1 across the join with the frame made SQLite sort every version
+    of the node) and read by its whole key."""
     nodes = t.counter_nodes
     m = (frame.c.counter_day - literal_column("1")).self_group()
     arms = []
     for j in range(counter.BITS):
         bit: ColumnElement[int] = literal_column(str(j))
         shifted = m.op(">>")(bit).self_group()
+        node = shifted.op("<<")(bit).self_group()
+        seen = nodes.alias(f"seen_{j}")
         latest = (
-            select(nodes.c.count.label("n"), nodes.c.changed_at.label("at"))
+            select(func.max(seen.c.opened_by))
             .where(
-                nodes.c.aggregate_id == frame.c.aggregate_id,
-                nodes.c.node == shifted.op("<<")(bit).self_group(),
-                shifted.op("&")(literal_column("1")).self_group() == literal_column("1"),
-                nodes.c.opened_by <= _K,
+                seen.c.aggregate_id == frame.c.aggregate_id,
+                seen.c.node == node,
+                seen.c.opened_by <= _K,
             )
-            .order_by(nodes.c.opened_by.desc())
-            .limit(1)
-            .subquery(f"node_{j}")
+            .scalar_subquery()
         )
-        arms.append(select(latest.c.n, latest.c.at))
+        version = nodes.alias(f"node_{j}")
+        arms.append(
+            select(version.c.count.label("n"), version.c.changed_at.label("at")).where(
+                shifted.op("&")(literal_column("1")).self_group() == literal_column("1"),
+                version.c.aggregate_id == frame.c.aggregate_id,
+                version.c.node == node,
+                version.c.opened_by == latest,
+            )
+        )
     return arms
 
 
