@@ -605,6 +605,8 @@ def _feed_state(
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Summary and the actors, jurisdictions and policies a fact concerns, plus its tags."""
     data = fact.data
+    # (an actor's facts have neither summary nor title: its entries' summaries are its names,
+    # which reads gather as its former names, `queries._Counter.names`)
     summary = data.get("summary") or data.get("title") or data.get("name") or ""
     found = concerns(kind, slug, before, after, fact)
     state = {
