@@ -408,28 +408,15 @@ def action_version(
     """An action version from its frame row and its part rows (`head`, `summary`, `text`,
     `targets`, `in_response_to`, `sources`: each a JSON object of the fields it holds), its
     revision counter and corrections gathered from the feed. Its knownFrom is the latest
-    moment any of them, or the count of facts folded into it, changed (as a policy's)."""
-    if '"authority"' in frame.state:  # a whole-state row of schema 8, until its rebuild
-        s = json.loads(frame.state)
-        return _action(s, frame, frame.known_from, s["revision"], _corrections(s))
-    fields: dict[str, Any] = {"slug": frame.slug, **frame_state(frame.state)}
+    moment any of them, or the count of facts folded into it, changed (as a policy's). A
+    whole-state row of schema 8, read until its rebuild swaps in, holds every field itself."""
+    s: dict[str, Any] = {"slug": frame.slug, **frame_state(frame.state)}
     known_from = frame.known_from
     for part in parts:
-        fields.update(part.state)
+        s.update(part.state)
         known_from = max(known_from, part.known_from)
     if counted_at is not None:
         known_from = max(known_from, counted_at)
-    return _action(fields, frame, known_from, revision, corrected_by)
-
-
-def _action(
-    s: Mapping[str, Any],
-    row: Any,
-    known_from: datetime,
-    revision: int,
-    corrected_by: tuple[Correction, ...],
-) -> RegulatoryActionVersion:
-    """An action version from its fields as stored (`s`) over its row's valid time."""
     return RegulatoryActionVersion(
         slug=s["slug"],
         authority=s["authority"],
@@ -447,8 +434,8 @@ def _action(
         revision=revision,
         changed_by=s["changed_by"],
         change_type=s["change_type"],
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
+        valid_from=frame.valid_from,
+        valid_to=frame.valid_to,
         known_from=known_from,
         known_to=None,
         corrected_by=corrected_by,
@@ -480,13 +467,10 @@ def actor_version(
     """An actor version from its row and what its feed entries give: its former names and
     corrections (schema 9: no row stores them, so a retroactive rename does not rewrite the
     later rows). Its knownFrom is the later of its row's and of the last change of the feed
-    up to its valid_from. A whole-state row of schema 8 names both itself."""
+    up to its valid_from. (A whole-state row of schema 8, read until its rebuild swaps in,
+    names them too; the feed's are the same.)"""
     s = json.loads(row.state)
-    known_from = row.known_from
-    if "former_names" in s:
-        former_names, corrected_by = tuple(s["former_names"]), _corrections(s)
-    elif counted_at is not None:
-        known_from = max(known_from, counted_at)
+    known_from = row.known_from if counted_at is None else max(row.known_from, counted_at)
     return ActorVersion(
         slug=s["slug"],
         name=s["name"],

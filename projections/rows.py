@@ -472,7 +472,8 @@ def _action_parts(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict
 @dataclass(frozen=True)
 class KindParts:
     """How a kind's versions split into parts (`part_rows`): the parts of one span's state
-    (reusing the runs that continue), and whether two states have the same parts."""
+    (reusing the runs that continue), and the fields the parts hold (two states equal in
+    them have the same parts: `same_parts`)."""
 
     decompose: Callable[[Any, Mapping[str, PartRun], datetime], dict[str, PartRun]]
     fields: tuple[str, ...]
@@ -604,6 +605,8 @@ def _feed_state(
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Summary and the actors, jurisdictions and policies a fact concerns, plus its tags."""
     data = fact.data
+    # (an actor's facts have neither summary nor title: its entries' summaries are its names,
+    # which reads gather as its former names, `queries._Counter.names`)
     summary = data.get("summary") or data.get("title") or data.get("name") or ""
     found = concerns(kind, slug, before, after, fact)
     state = {

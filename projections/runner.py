@@ -206,6 +206,8 @@ class ProjectionRunner:
             position = _apply_batch(self.engine, shadow, shadow_name, position, page)
             if progress:
                 progress(position, max(head, position))
+        log.info("projection %s: rebuilt to position %d; building its indexes", self.name, position)
+        t.index_shadow(self.engine)
         with self.engine.begin() as connection:
             _set_tracking(connection, self.name, position)  # a write first: takes the lock
             connection.execute(t.tracking.delete().where(t.tracking.c.name == shadow_name))

@@ -340,7 +340,11 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
         Column("body", Text, nullable=False),
     )
     index = f"ix_{name}_fts"
-    Index(index, search_vector(table), postgresql_using="gin").ddl_if(dialect="postgresql")
+    # `_table`: an expression that starts with a literal (the configuration) does not tie the
+    # index to its table by itself, and an index not on its table is never created.
+    Index(index, search_vector(table), postgresql_using="gin", _table=table).ddl_if(
+        dialect="postgresql"
+    )
     POSTGRES_ONLY.add(index)
     _FTS_CONTENT[name] = live_name
     event.listen(table, "after_create", _create_fts)
@@ -669,7 +673,7 @@ def _create_added_indexes(connection: Connection) -> None:
         if name not in have:
             kind = frames.c[name].type.compile(connection.dialect)
             connection.execute(text(f"ALTER TABLE {frames.name} ADD COLUMN {name} {kind}"))
-    for table in (LIVE.timeline_entries,):
+    for table in (LIVE.timeline_entries, LIVE.search):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
 
@@ -681,6 +685,33 @@ def fresh_shadow(engine: Engine) -> None:
             _create_btree_gist(connection)
         SHADOW.metadata.drop_all(connection)
         SHADOW.metadata.create_all(connection)
+        for index in _deferred_indexes(SHADOW):
+            connection.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
+
+
+def _deferred_indexes(models: ReadModels) -> list[Index]:
+    """The indexes only reads use, left out of a rebuild's shadow tables while they fill:
+    one bulk build at the end costs less than keeping each up to date row by row. The
+    projector's own reads (an aggregate's facts by primary key, its open rows by `_open`)
+    keep theirs."""
+    return [
+        index
+        for table in models.tables
+        for index in sorted(table.indexes, key=lambda i: str(i.name))
+        if not str(index.name).endswith("_open")
+    ]
+
+
+def index_shadow(engine: Engine) -> None:
+    """Build the indexes `fresh_shadow` left out, once the shadow tables are full, outside
+    the swap's transaction (readers keep the live tables meanwhile). PostgreSQL only: SQLite
+    cannot rename an index, so its swap builds every index under its live name anyway."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for index in _deferred_indexes(SHADOW):
+            index.create(connection, checkfirst=True)
 
 
 def _create_btree_gist(connection: Connection) -> None:
@@ -743,7 +774,7 @@ def swap_in_shadow(connection: Connection) -> None:
             continue
         for old, new in pairs:
             if str(old.name) not in POSTGRES_ONLY:
-                connection.execute(text(f"DROP INDEX {old.name}"))
+                connection.execute(text(f"DROP INDEX IF EXISTS {old.name}"))
                 new.create(connection)
         if live.name in _FTS_CONTENT:
             connection.execute(text(f"DROP TABLE IF EXISTS {fts_name(live)}"))
