@@ -398,8 +398,25 @@ class Lookup:
         )
 
 
-def action_version(row: Any) -> RegulatoryActionVersion:
-    s = json.loads(row.state)
+def action_version(
+    frame: Any,
+    parts: Sequence[Part],
+    revision: int,
+    counted_at: datetime | None,
+    corrected_by: tuple[Correction, ...] = (),
+) -> RegulatoryActionVersion:
+    """An action version from its frame row and its part rows (`head`, `summary`, `text`,
+    `targets`, `in_response_to`, `sources`: each a JSON object of the fields it holds), its
+    revision counter and corrections gathered from the feed. Its knownFrom is the latest
+    moment any of them, or the count of facts folded into it, changed (as a policy's). A
+    whole-state row of schema 8, read until its rebuild swaps in, holds every field itself."""
+    s: dict[str, Any] = {"slug": frame.slug, **frame_state(frame.state)}
+    known_from = frame.known_from
+    for part in parts:
+        s.update(part.state)
+        known_from = max(known_from, part.known_from)
+    if counted_at is not None:
+        known_from = max(known_from, counted_at)
     return RegulatoryActionVersion(
         slug=s["slug"],
         authority=s["authority"],
@@ -414,13 +431,14 @@ def action_version(row: Any) -> RegulatoryActionVersion:
         in_effect_from=datetime.fromisoformat(s["in_effect_from"]),
         lifted_at=_time(s["lifted_at"]),
         status=s["status"],
-        revision=s["revision"],
+        revision=revision,
         changed_by=s["changed_by"],
         change_type=s["change_type"],
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        corrected_by=_corrections(s),
-        **_frame(row),
+        valid_from=frame.valid_from,
+        valid_to=frame.valid_to,
+        known_from=known_from,
+        known_to=None,
+        corrected_by=corrected_by,
     )
 
 
@@ -440,19 +458,37 @@ def statement_version(row: Any) -> StatementVersion:
     )
 
 
-def actor_version(row: Any) -> ActorVersion:
+def actor_version(
+    row: Any,
+    former_names: tuple[str, ...],
+    corrected_by: tuple[Correction, ...],
+    counted_at: datetime | None,
+) -> ActorVersion:
+    """An actor version from its row and what its feed entries give: its former names and
+    corrections (schema 9: no row stores them, so a retroactive rename does not rewrite the
+    later rows). Its knownFrom is the later of its row's and of the last change of the feed
+    up to its valid_from. (A whole-state row of schema 8, read until its rebuild swaps in,
+    names them too; the feed's are the same.)"""
     s = json.loads(row.state)
+    known_from = row.known_from if counted_at is None else max(row.known_from, counted_at)
     return ActorVersion(
         slug=s["slug"],
         name=s["name"],
         kind=s["kind"],
         parent=s["parent"],
-        former_names=tuple(s["former_names"]),
+        former_names=former_names,
         valid_from=row.valid_from,
         valid_to=row.valid_to,
-        corrected_by=_corrections(s),
-        **_frame(row),
+        corrected_by=corrected_by,
+        known_from=known_from,
+        known_to=None,
     )
+
+
+def feed_summary(text: str) -> str:
+    """The summary of a feed entry's stored state (an actor's entry: its name)."""
+    found: str = json.loads(text)["summary"]
+    return found
 
 
 def timeline_entry(row: Any) -> TimelineEntry:

@@ -23,6 +23,7 @@ from domain import RULES, Fact, Span
 from domain.facts import CORRECTED, REDACTED, RETRACTED
 from domain.rules import Fold, FoldRules, refold
 from projections.rows import (
+    PARTS,
     FeedRow,
     PartRun,
     VersionRow,
@@ -69,7 +70,8 @@ class AggregateFold:
         self.spans: list[Span[Any]] = []
         self.span_starts: list[datetime] = []  # spans' valid_from, for bisect
         self.span_keys: list[Key] = []  # ("", valid_from, valid_to, digest), as VersionRow.key
-        #: A policy's part rows, ordered by where they end (open ones last), and those ends.
+        #: A policy's or an action's part rows, ordered by where they end (open ones last),
+        #: and those ends.
         self.parts: list[VersionRow] = []
         self.part_ends: list[datetime] = []
         #: The last span and the part runs open in it (as the walk left them), so that a fact
@@ -270,13 +272,14 @@ class AggregateFold:
     def _diff_parts(
         self, start: int, old_spans: Sequence[Span[Any]] = (), same_tail: int = 0
     ) -> tuple[list[Key], list[VersionRow]]:
-        """A policy's part rows from span `start` on (the spans before it are unchanged, so
-        are the rows that end before it): walk from there carrying the runs open just before,
-        and which rows that closes and opens. `old_spans` (the spans from `start` before the
-        change) let the walk stop early: where the spans left are those that were there and
-        the runs open are those that were, every later row is the one already stored; the
-        last `same_tail` spans are known to be those (the refold kept them)."""
-        if self.kind != "policy":
+        """The part rows (of a kind in `rows.PARTS`) from span `start` on (the spans before
+        it are unchanged, so are the rows that end before it): walk from there carrying the
+        runs open just before, and which rows that closes and opens. `old_spans` (the spans
+        from `start` before the change) let the walk stop early: where the spans left are
+        those that were there and the runs open are those that were, every later row is the
+        one already stored; the last `same_tail` spans are known to be those (the refold kept
+        them)."""
+        if self.kind not in PARTS:
             return [], []
         appended = self._append_parts(start, old_spans) if not same_tail else None
         if appended is not None:
@@ -297,12 +300,12 @@ class AggregateFold:
         if begin == start:
             stop -= same_tail
             while stop > 0 and len(old_spans) > len(spans) - stop:
-                if not same_parts(spans[stop - 1], old_spans[stop - 1 - len(spans)]):
+                if not same_parts(self.kind, spans[stop - 1], old_spans[stop - 1 - len(spans)]):
                     break
                 stop -= 1
         new: list[VersionRow] | None = None
         if stop < len(spans):
-            rows, runs = walk_parts(spans[: stop + 1], carry)
+            rows, runs = walk_parts(self.kind, spans[: stop + 1], carry)
             at = spans[stop].valid_from
             alive = {row.part: row for row in old if row.valid_from <= at < _end(row)}
             if len(alive) == len(runs) and all(
@@ -313,7 +316,7 @@ class AggregateFold:
             ):
                 new = rows + [row for row in old if _end(row) > at]
         if new is None:
-            new, runs = walk_parts(spans, carry)
+            new, runs = walk_parts(self.kind, spans, carry)
             if spans:
                 new.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
                 self.tail = (spans[-1], runs)
@@ -345,7 +348,7 @@ class AggregateFold:
         if first.valid_from != last.valid_from or first.state is not last.state:
             return None
         spans = self.spans[start + 1 :]
-        ended, now = walk_parts(spans, runs)
+        ended, now = walk_parts(self.kind, spans, runs)
         stay = bisect_left(self.part_ends, _OPEN)
         was_open = self.parts[stay:]
         kept = [row for row in was_open if row.run is not None and now.get(row.part) is row.run]

@@ -21,8 +21,10 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +34,7 @@ from domain.facts import REDACTED
 from domain.redaction import placeholder, redact
 from projections import search as fulltext
 from projections import tables as t
+from projections.counter import RevisionCounter
 from projections.incremental import AggregateFold, Change
 from projections.rows import state_digest
 from projections.writes import close_many, write_many
@@ -68,6 +71,8 @@ class AggregateMemo:
     open_versions: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
     open_entries: dict[tuple[Any, ...], RowId] = field(default_factory=dict)
     loaded: bool = False
+    #: A policy's stored revision counter (`projections/counter.py`); None for other kinds.
+    counter: RevisionCounter | None = None
 
 
 @dataclass
@@ -82,6 +87,8 @@ class _Batch:
     texts: dict[str, str] = field(default_factory=dict)  # ref -> body, not yet stored
     documents: list[dict[str, Any]] = field(default_factory=list)  # full-text search
     text_documents: dict[str, str] = field(default_factory=dict)  # a clause text's, by ref
+    counter_changes: list[dict[str, Any]] = field(default_factory=list)
+    counter_nodes: list[dict[str, Any]] = field(default_factory=list)
 
     def close(self, table: Table, row: RowId, at: datetime, position: int) -> None:
         pending = self.inserts.get((table.name, row))
@@ -203,10 +210,18 @@ class Projector:
     ) -> None:
         """Queue the closes and inserts of one fact's change; new rows are numbered in order."""
         kind, slug, at = memo.fold.kind, memo.fold.slug, fact.recorded_at
-        versions, parts = self.tables.versions(kind), self.tables.policy_parts
+        versions, parts = self.tables.versions(kind), self.tables.parts(kind)
         feed_table = self.tables.timeline_entries
+        counter = memo.counter
+        if counter is not None:
+            moved = [(key[3], -1) for key in change.closed_entries]
+            moved += [(entry.effective_at, 1) for entry in change.opened_entries]
+            changes, nodes = counter.record(fact.aggregate_id, position, moved, at)
+            batch.counter_changes.extend(changes)
+            batch.counter_nodes.extend(nodes)
         for key in change.closed_versions:
-            batch.close(parts if key[0] else versions, memo.open_versions.pop(key), at, position)
+            table = parts if key[0] and parts is not None else versions
+            batch.close(table, memo.open_versions.pop(key), at, position)
         seq = 0
         for row in change.opened_versions:
             for ref, body in row.texts:
@@ -216,7 +231,10 @@ class Projector:
                     if text is not None:
                         batch.text_documents[text[0]] = text[1]
             memo.open_versions[row.key] = (position, seq)
-            table = parts if row.part else versions
+            table = parts if row.part and parts is not None else versions
+            counted = {}
+            if counter is not None and not row.part:
+                counted = counter.frame_columns(row.valid_from)
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -230,6 +248,7 @@ class Projector:
                 "state": row.state,
                 **({"part": row.part} if row.part else {}),
                 **row.columns,
+                **counted,
             }
             batch.links.extend(
                 {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
@@ -265,6 +284,10 @@ class Projector:
             }
             batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag} for tag in entry.tags)
             seq += 1
+        if counter is not None:
+            for row in change.opened_versions:
+                if not row.part:
+                    counter.saw_frame(row.valid_from)
 
     def _memo(
         self, connection: Connection, aggregate_id: UUID, kind: str, fact: Fact
@@ -275,7 +298,10 @@ class Projector:
             loaded = (
                 None if fact.version == 1 else _load(connection, self.tables, aggregate_id, kind)
             )
-            memo = loaded or AggregateMemo(AggregateFold(kind, fact.data["slug"]))
+            memo = loaded or AggregateMemo(
+                AggregateFold(kind, fact.data["slug"]),
+                counter=RevisionCounter() if kind == "policy" else None,
+            )
             self.memo[aggregate_id] = memo
             self.held += memo.fold.last_version
         else:
@@ -328,6 +354,10 @@ class Projector:
             fulltext.store(connection, tables.search, batch.documents)
         if batch.text_documents:
             fulltext.store_texts(connection, tables.search, batch.text_documents)
+        if batch.counter_changes:
+            write_many(connection, insert(tables.counter_changes), batch.counter_changes)
+        if batch.counter_nodes:
+            write_many(connection, insert(tables.counter_nodes), batch.counter_nodes)
 
 
 @dataclass(frozen=True)
@@ -366,12 +396,11 @@ def _delete_aggregate(
     named (which may now be unused)."""
     refs: set[str] = set()
     owned = [tables.versions(kind), tables.timeline_entries]
-    if kind == "policy":
-        owned.append(tables.policy_parts)
+    parts = tables.parts(kind)
+    if parts is not None:
+        owned.append(parts)
         for (state,) in connection.execute(
-            select(tables.policy_parts.c.state).where(
-                tables.policy_parts.c.aggregate_id == aggregate_id
-            )
+            select(parts.c.state).where(parts.c.aggregate_id == aggregate_id)
         ):
             ref = json.loads(state).get("ref")
             if isinstance(ref, str):
@@ -398,7 +427,8 @@ def _delete_aggregate(
         if table is not tables.timeline_entries:
             fulltext.forget(connection, tables.search, ids)
         connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
-    connection.execute(delete(tables.facts).where(tables.facts.c.aggregate_id == aggregate_id))
+    for table in (tables.facts, tables.counter_nodes, tables.counter_changes):
+        connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
     return refs
 
 
@@ -446,6 +476,8 @@ def _load(
     )
     memo = AggregateMemo(fold, loaded=True)
     table = tables.versions(kind)
+    if kind == "policy":
+        memo.counter = _load_counter(connection, tables, aggregate_id)
     for row in connection.execute(
         select(
             table.c.valid_from, table.c.valid_to, table.c.state, table.c.opened_by, table.c.seq
@@ -453,8 +485,8 @@ def _load(
     ):
         key = ("", row.valid_from, row.valid_to, state_digest(row.state))
         memo.open_versions[key] = (row.opened_by, row.seq)
-    if kind == "policy":
-        parts = tables.policy_parts
+    parts = tables.parts(kind)
+    if parts is not None:
         for row in connection.execute(
             select(
                 parts.c.part,
@@ -483,3 +515,22 @@ def _load(
         )
         memo.open_entries[entry_key] = (row.opened_by, row.seq)
     return memo
+
+
+def _load_counter(
+    connection: Connection, tables: t.ReadModels, aggregate_id: UUID
+) -> RevisionCounter:
+    """A policy's revision counter as stored: its changes in order, its latest frame."""
+    changes = tables.counter_changes
+    frames = tables.policy_versions
+    latest = connection.execute(
+        select(type_coerce(func.max(frames.c.valid_from), t.UTCDateTime())).where(
+            frames.c.aggregate_id == aggregate_id
+        )
+    ).scalar()
+    rows = connection.execute(
+        select(changes)
+        .where(changes.c.aggregate_id == aggregate_id)
+        .order_by(changes.c.opened_by, changes.c.seq)
+    ).all()
+    return RevisionCounter.load(list(rows), latest)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -43,10 +44,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from domain import values
+from domain.concerns import cited_policies
 from domain.errors import InvalidInput
 from domain.facts import REDACTED
 from domain.values import Reference, aggregate_uuid
-from projections import decode
+from projections import counter, decode
 from projections import tables as t
 from projections.models import (
     ActorVersion,
@@ -180,9 +182,10 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
     pv, pp = t.policy_versions, t.policy_parts
     slug = bindparam("slug", type_=String())
     shared = ("slug", "valid_from", "valid_to", "known_from", "state")
+    counter = ("counter_day", "counter_base", "counter_at")
     frame = stabbing(
         dialect,
-        select(pv.c.aggregate_id, *(pv.c[name] for name in shared)).where(
+        select(pv.c.aggregate_id, *(pv.c[name] for name in (*shared, *counter))).where(
             known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V)
         ),
         pv,
@@ -211,9 +214,10 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
     """What the lookup's frame needs beside its row, as of position :k (`_frame_columns`
     for many frames): the stream version, that of the last fact recorded by :k (a stream's
     versions grow with its positions), one probe of the facts' position index; the
-    revision counter and when that count last changed, both from one scan of the feed's
-    folded index up to the frame's valid_from."""
-    facts, feed = t.facts, t.timeline_entries
+    revision counter and when that count last changed from the stored counter
+    (`projections/counter.py`): the frame's base, the tree's prefix before the frame's day
+    (one seek per node, at most `counter.BITS`) and the residual inside that day."""
+    facts = t.facts
     stream_version = (
         select(facts.c.version)
         .where(facts.c.aggregate_id == frame.c.aggregate_id, _fact_known(_K))
@@ -221,22 +225,58 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
         .limit(1)
         .scalar_subquery()
     )
-    still = or_(feed.c.closed_by.is_(None), feed.c.closed_by > _K)
-    changed = case((closed(feed, _K), feed.c.known_to), else_=feed.c.known_from)
-    counters = (
-        select(
-            func.count(case((still, 1))).label("revision"),
-            type_coerce(func.max(changed), t.UTCDateTime()).label("counted_at"),
-        )
-        .where(
-            feed.c.aggregate_id == frame.c.aggregate_id,
-            feed.c.effective_at <= frame.c.valid_from,
-            feed.c.effective_at <= _V,  # implied (valid_from <= :v): a bound the planner sees
-            opened(feed, _K),
-        )
-        .subquery("counters")
+    changes = t.counter_changes
+    base = select(frame.c.counter_base.label("n"), frame.c.counter_at.label("at"))
+    residual = select(
+        func.sum(changes.c.sign).label("n"), func.max(changes.c.changed_at).label("at")
+    ).where(
+        changes.c.aggregate_id == frame.c.aggregate_id,
+        changes.c.day == frame.c.counter_day,
+        changes.c.effective_at <= frame.c.valid_from,
+        changes.c.opened_by <= _K,
+        changes.c.forward.is_(False),
     )
+    every = union_all(base, *_node_arms(frame), residual).subquery("counted")
+    counters = select(
+        cast(func.sum(every.c.n), BigInteger).label("revision"),
+        type_coerce(func.max(every.c.at), t.UTCDateTime()).label("counted_at"),
+    ).subquery("counters")
     return stream_version, counters
+
+
+def _node_arms(frame: Any) -> list[Select[Any]]:
+    """The tree's prefix before the frame's day as known at :k, one arm per bit of
+    m = counter_day - 1 (`counter.prefix_nodes`): where bit j is set, node (m >> j) << j at its
+    latest version recorded by :k, found as the `max(opened_by)` (one descending seek of the
+    key; an ORDER BY .. LIMIT 1 across the join with the frame made SQLite sort every version
+    of the node) and read by its whole key."""
+    nodes = t.counter_nodes
+    m = (frame.c.counter_day - literal_column("1")).self_group()
+    arms = []
+    for j in range(counter.BITS):
+        bit: ColumnElement[int] = literal_column(str(j))
+        shifted = m.op(">>")(bit).self_group()
+        node = shifted.op("<<")(bit).self_group()
+        seen = nodes.alias(f"seen_{j}")
+        latest = (
+            select(func.max(seen.c.opened_by))
+            .where(
+                seen.c.aggregate_id == frame.c.aggregate_id,
+                seen.c.node == node,
+                seen.c.opened_by <= _K,
+            )
+            .scalar_subquery()
+        )
+        version = nodes.alias(f"node_{j}")
+        arms.append(
+            select(version.c.count.label("n"), version.c.changed_at.label("at")).where(
+                shifted.op("&")(literal_column("1")).self_group() == literal_column("1"),
+                version.c.aggregate_id == frame.c.aggregate_id,
+                version.c.node == node,
+                version.c.opened_by == latest,
+            )
+        )
+    return arms
 
 
 class _Compiled:
@@ -273,9 +313,10 @@ def _looked_up(engine: Engine, slug: str, v: datetime, k: int) -> PolicyVersion 
     found = decode.Lookup.of(_fetched(engine, compiled, compiled.parameters(slug, v, k)))
     if found is None:
         return None
-    if found.whole_state:  # a row of schema 2, until the rebuild that migrates it
-        parameters = stabbing_parameters(engine.dialect.name, "policy", slug, v, k)
-        return next(iter(_policies(engine, _lookup(engine.dialect.name), None, k, parameters)))
+    if found.whole_state or found.frame[7] is None:
+        # a row of schema 2, or one without its stored counter (schema 9), until the rebuild
+        # that migrates it: the B-tree's answer, counted from the feed
+        return _by_slug_at(engine, [slug], v, k).get(slug)
     missing, sources = found.missing()
     if missing:
         with engine.connect() as connection:
@@ -448,10 +489,11 @@ def _fact_known(known_at: Any) -> ColumnElement[bool]:
     return found
 
 
-def _parts_select(slugs: Sequence[str] | None, known_at: Any) -> Select[Any]:
-    """Policy part rows of `slugs` (None: the caller says which) as known at `known_at`
-    (the caller narrows valid time)."""
-    pp = t.policy_parts
+def _parts_select(
+    slugs: Sequence[str] | None, known_at: Any, pp: Table = t.policy_parts
+) -> Select[Any]:
+    """Part rows (of policies, or of the kind whose parts table `pp` is) of `slugs` (None:
+    the caller says which) as known at `known_at` (the caller narrows valid time)."""
     query = select(
         pp.c.slug, pp.c.part, pp.c.valid_from, pp.c.valid_to, pp.c.known_from, pp.c.state
     ).where(known(pp, known_at))
@@ -522,28 +564,39 @@ class _Mark(NamedTuple):
 
 
 class _Counter:
-    """One aggregate's believed facts by fold time: how many up to an instant (a policy's
-    revision counter) and when that part of the feed last changed, by bisection."""
+    """One aggregate's believed facts by fold time: how many up to an instant (a policy's or
+    an action's revision counter) and when that part of the feed last changed, by bisection."""
 
-    def __init__(self, rows: list[Any], known_at: datetime | int) -> None:
-        rows = sorted(rows, key=lambda r: r.effective_at)
+    def __init__(
+        self, rows: list[Any], known_at: datetime | int, fold_time: Callable[[Any], datetime]
+    ) -> None:
+        rows = sorted(rows, key=lambda r: (fold_time(r), r.version))  # fold order
         by_position = isinstance(known_at, int)
 
         def is_closed(r: Any) -> bool:
             end = r.closed_by if by_position else r.known_to
             return end is not None and end <= known_at
 
-        self.known = [r.effective_at for r in rows if not is_closed(r)]
+        self.known = [fold_time(r) for r in rows if not is_closed(r)]
         self.marks = decode.Corrections(
-            _Mark(r.slug, r.effective_at, r.corrections, r.version)
+            _Mark(r.slug, fold_time(r), r.corrections, r.version)
             for r in rows
             if r.corrections is not None and not is_closed(r)
         )
-        self.times = [r.effective_at for r in rows]
+        self.times = [fold_time(r) for r in rows]
+        #: An actor's names, fact by fact in fold order (its feed entries' summaries).
+        self.names = [
+            decode.feed_summary(r.state) for r in rows if "state" in r._fields and not is_closed(r)
+        ]
         self.changed: list[datetime] = []
         for r in rows:
             at = r.known_to if is_closed(r) else r.known_from
             self.changed.append(max(self.changed[-1], at) if self.changed else at)
+
+    def former_names(self, valid_from: datetime) -> tuple[str, ...]:
+        """An actor's names before the one of its version from `valid_from`: those of the
+        facts folded into it but the last."""
+        return tuple(self.names[: max(bisect_right(self.known, valid_from) - 1, 0)])
 
     def at(self, valid_from: datetime) -> tuple[int, datetime | None]:
         index = bisect_right(self.times, valid_from)
@@ -551,12 +604,21 @@ class _Counter:
 
 
 def _counters(
-    connection: Any, aggregates: set[Any], known_at: datetime | int
+    connection: Any, aggregates: set[Any], known_at: datetime | int, kind: str = "policy"
 ) -> dict[Any, _Counter]:
-    """The feed's counters of these aggregates as known at `known_at`, in one query."""
+    """The feed's counters of these aggregates (of `kind`) as known at `known_at`, in one
+    query."""
     feed = t.timeline_entries
     columns = (feed.c.aggregate_id, feed.c.effective_at, feed.c.known_from, feed.c.known_to)
-    extra = (feed.c.slug, feed.c.version, feed.c.corrections)
+    extra: tuple[Any, ...] = (
+        feed.c.slug,
+        feed.c.version,
+        feed.c.corrections,
+        feed.c.type,
+        feed.c.announced_at,
+    )
+    if kind == "actor":  # its names, for its former names
+        extra = (*extra, feed.c.state)
     rows = connection.execute(
         select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
@@ -565,7 +627,26 @@ def _counters(
     grouped: dict[Any, list[Any]] = {a: [] for a in aggregates}
     for row in rows:
         grouped[row.aggregate_id].append(row)
-    return {a: _Counter(found, known_at) for a, found in grouped.items()}
+    fold_time = _fold_time(kind)
+    return {a: _Counter(found, known_at, fold_time) for a, found in grouped.items()}
+
+
+def _fold_time(kind: str) -> Callable[[Any], datetime]:
+    """When a feed entry's fact enters its aggregate's fold (the domain's rule, which takes
+    the entry for its fact: type, effectiveAt, announcedAt): a policy's is its effectiveAt
+    (what the policy lookup's SQL counts by), an action's announcement enters at its
+    announcedAt when that is earlier. The rules are imported only when needed (they bring
+    the aggregates and eventsourcing)."""
+    if kind == "policy":
+        return _effective_at
+    from domain import RULES
+
+    return RULES[kind].fold_time
+
+
+def _effective_at(row: Any) -> datetime:
+    found: datetime = row.effective_at
+    return found
 
 
 # -- policies --------------------------------------------------------------------------------
@@ -592,6 +673,13 @@ def policies_at(
         # (a batch, or a read by instant: the B-tree, by slug)
         version = _looked_up(engine, slugs[0], v, k)
         return {} if version is None else {version.slug: version}
+    return _by_slug_at(engine, slugs, v, k)
+
+
+def _by_slug_at(
+    engine: Engine, slugs: Sequence[str], v: datetime, k: datetime | int
+) -> dict[str, PolicyVersion]:
+    """Policies at `v` as known at `k` through the B-tree, counted from the feed."""
     pv, pp = t.policy_versions, t.policy_parts
     query = _policy_select(k).where(pv.c.slug.in_(list(slugs)), valid(pv, v))
     batch = _parts_select(slugs, k).where(valid(pp, v))
@@ -771,11 +859,43 @@ def regulatory_action_at(
     engine: Engine, slug: str, valid_at: datetime | None = None, known_at: Basis = None
 ) -> RegulatoryActionVersion | None:
     """The action as seen at `valid_at` (status ANNOUNCED / IN_EFFECT / LIFTED)."""
+    found = regulatory_actions_at(engine, [slug], valid_at, known_at)
+    return found.get(slug)
+
+
+def regulatory_actions_at(
+    engine: Engine,
+    slugs: Sequence[str],
+    valid_at: datetime | None = None,
+    known_at: Basis = None,
+) -> dict[str, RegulatoryActionVersion]:
+    """Batch form of regulatory_action_at: the frames, their parts and their counters. One
+    action by position (what the API asks) finds its frame and parts through the 2-D index
+    (`_action_lookup`); a batch, or a read by instant, takes the B-tree, by slug."""
+    if not slugs:
+        return {}
     v, k = decode.instant("validAt", valid_at), basis(known_at)
-    av = t.action_versions
-    query = select(av).where(av.c.slug == slug, valid(av, v), known(av, k))
-    found = _all(engine, query, decode.action_version)
-    return found[0] if found else None
+    if len(slugs) == 1 and isinstance(k, int):
+        dialect = engine.dialect.name
+        frame, parts = _action_lookup(dialect)
+        parameters = stabbing_parameters(dialect, "regulatory-action", slugs[0], v, k)
+        found = _actions(engine, frame, lambda _: parts, k, parameters)
+        return {a.slug: a for a in found}
+    av, ap = t.action_versions, t.action_parts
+    query = select(av).where(av.c.slug.in_(list(slugs)), valid(av, v), known(av, k))
+    parts_query = _parts_select(slugs, k, ap).where(valid(ap, v))
+    return {a.slug: a for a in _actions(engine, query, lambda _: parts_query, k)}
+
+
+@lru_cache(maxsize=4)
+def _action_lookup(dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """An action's frame and its parts at (:v, position :k) through the two-dimensional index
+    (`stabbing`), built once per dialect."""
+    av, ap = t.action_versions, t.action_parts
+    slug = bindparam("slug", type_=String())
+    frame = select(av).where(known(av, _K), _exactly(dialect, av, slug), valid(av, _V))
+    parts = _parts_select(None, _K, ap).where(_exactly(dialect, ap, slug), valid(ap, _V))
+    return stabbing(dialect, frame, av), stabbing(dialect, parts, ap)
 
 
 def regulatory_action_history(
@@ -786,7 +906,7 @@ def regulatory_action_history(
     k = basis(known_at)
     av = t.action_versions
     query = select(av).where(av.c.slug == slug, known(av, k)).order_by(av.c.valid_from)
-    return _all(engine, query, decode.action_version)
+    return _actions(engine, query, lambda _: _parts_select([slug], k, t.action_parts), k)
 
 
 def list_regulatory_actions(
@@ -801,23 +921,64 @@ def list_regulatory_actions(
     first: int = 50,
     after: str | None = None,
 ) -> Page[RegulatoryActionVersion]:
-    """Actions existing at `valid_at`, ordered by slug, keyset-paginated."""
+    """Actions existing at `valid_at`, ordered by slug, keyset-paginated. Status is a filter
+    on the frame; authority and jurisdiction on the head part, a target on the targets part
+    (each valid at `valid_at`)."""
     first = decode.check_first(first)
     v, k = decode.instant("validAt", valid_at), basis(known_at)
-    av = t.action_versions
+    av, ap = t.action_versions, t.action_parts
     query = select(av).where(valid(av, v), known(av, k))
-    for column, value in (
-        ("authority", authority),
-        ("jurisdiction", jurisdiction),
-        ("status", status),
-    ):
-        if value is not None:
-            query = query.where(av.c[column] == value)
+
+    def part(name: str, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+        """The frame's action has its part `name` valid at `v`, known at `k`, matching."""
+        return exists().where(
+            ap.c.slug == av.c.slug, ap.c.part == name, valid(ap, v), known(ap, k), *where
+        )
+
+    if authority is not None:
+        query = query.where(part("head", ap.c.authority == authority))
+    if jurisdiction is not None:
+        query = query.where(part("head", ap.c.jurisdiction == jurisdiction))
+    if status is not None:
+        query = query.where(av.c.status == status)
     if target is not None:
-        query = query.where(av.c.targets.contains(f",{target},", autoescape=True))
-    return _by_slug(
-        engine, query, av, first, after, lambda q: _all(engine, q, decode.action_version)
-    )
+        query = query.where(part("targets", ap.c.targets.contains(f",{target},", autoescape=True)))
+
+    def fetch(page: Select[Any]) -> list[RegulatoryActionVersion]:
+        return _actions(
+            engine,
+            page,
+            lambda frames: _parts_select([f.slug for f in frames], k, ap).where(valid(ap, v)),
+            k,
+        )
+
+    return _by_slug(engine, query, av, first, after, fetch)
+
+
+def _actions(
+    engine: Engine,
+    query: Select[Any],
+    parts: Callable[[Sequence[Any]], Select[Any]],
+    known_at: datetime | int,
+    parameters: dict[str, Any] | None = None,
+) -> list[RegulatoryActionVersion]:
+    """Action versions from their frames (`query`), their parts (`parts` of the frames: the
+    rows that may belong to them; both with `parameters`, if any) and their counters from
+    the feed: three statements."""
+    with engine.connect() as connection:
+        frames: Sequence[Any] = connection.execute(query, parameters).all()
+        if not frames:
+            return []
+        rows = decode.parts_of(connection.execute(parts(frames), parameters))
+        aggregates = {f.aggregate_id for f in frames}
+        counters = _counters(connection, aggregates, known_at, "regulatory-action")
+    versions = []
+    for frame, own in zip(frames, decode.assign_parts(frames, rows), strict=True):
+        counter = counters[frame.aggregate_id]
+        revision, counted_at = counter.at(frame.valid_from)
+        corrected_by = counter.marks.at(frame.slug, frame.valid_from)
+        versions.append(decode.action_version(frame, own, revision, counted_at, corrected_by))
+    return versions
 
 
 def _responses(
@@ -859,16 +1020,34 @@ def responses_to(
     valid_at: datetime | None = None,
     known_at: Basis = None,
 ) -> dict[str, list[RegulatoryActionVersion]]:
-    """For each policy, the regulatory actions citing it (inResponseTo), in one query."""
-    return _responses(
-        engine,
-        t.action_versions,
-        "regulatory-action",
-        policy_slugs,
-        valid_at,
-        known_at,
-        decode.action_version,
+    """For each policy, the regulatory actions citing it (inResponseTo) at `valid_at`, in
+    valid-time order, in three statements whatever the number of policies: the frames and
+    the parts of the actions whose `in_response_to` part links to one of them, and their
+    counters."""
+    result: dict[str, list[RegulatoryActionVersion]] = {slug: [] for slug in policy_slugs}
+    if not policy_slugs:
+        return result
+    v, k = decode.instant("validAt", valid_at), basis(known_at)
+    links, av, ap = t.responses, t.action_versions, t.action_parts
+    on = and_(
+        links.c.opened_by == ap.c.opened_by,
+        links.c.seq == ap.c.seq,
+        links.c.source_kind == "regulatory-action",
     )
+    citing = (
+        select(ap.c.slug)
+        .join(links, on)
+        .where(links.c.policy_slug.in_(list(policy_slugs)), valid(ap, v), known(ap, k))
+    )
+    frames = select(av).where(av.c.slug.in_(citing), valid(av, v), known(av, k))
+    parts = _parts_select(None, k, ap).where(ap.c.slug.in_(citing), valid(ap, v))
+    for action in _actions(engine, frames, lambda _: parts, k):
+        for cited in cited_policies(action.in_response_to):  # the links' one rule
+            if cited in result:
+                result[cited].append(action)
+    for found in result.values():
+        found.sort(key=lambda a: (a.valid_from, a.slug))
+    return result
 
 
 def statements_responding_to(
@@ -939,7 +1118,25 @@ def actors_at(
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.actor_versions
     query = select(av).where(av.c.slug.in_(list(slugs)), valid(av, v), known(av, k))
-    return {a.slug: a for a in _all(engine, query, decode.actor_version)}
+    return {a.slug: a for a in _actors(engine, query, k)}
+
+
+def _actors(engine: Engine, query: Select[Any], known_at: datetime | int) -> list[ActorVersion]:
+    """Actor versions from their rows (`query`) and their feed entries (former names and
+    corrections, which no row stores since schema 9): two statements."""
+    with engine.connect() as connection:
+        rows: Sequence[Any] = connection.execute(query).all()
+        if not rows:
+            return []
+        counters = _counters(connection, {r.aggregate_id for r in rows}, known_at, "actor")
+    found = []
+    for row in rows:
+        counter = counters[row.aggregate_id]
+        counted_at = counter.at(row.valid_from)[1]
+        former = counter.former_names(row.valid_from)
+        corrected_by = counter.marks.at(row.slug, row.valid_from)
+        found.append(decode.actor_version(row, former, corrected_by, counted_at))
+    return found
 
 
 # -- the timeline feed ------------------------------------------------------------------------
@@ -1029,9 +1226,7 @@ def list_actors(
     v, k = decode.instant("validAt", valid_at), basis(known_at)
     av = t.actor_versions
     query = select(av).where(valid(av, v), known(av, k))
-    return _by_slug(
-        engine, query, av, first, after, lambda q: _all(engine, q, decode.actor_version)
-    )
+    return _by_slug(engine, query, av, first, after, lambda q: _actors(engine, q, k))
 
 
 def list_statements(

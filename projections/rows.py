@@ -1,9 +1,10 @@
 """Pure projection: an aggregate's facts in, the rows its read models should hold out.
 
 `version_rows` gives the valid-time versions (DESIGN section 2 via `domain.rules.spans`);
-for a policy, a frame per version and its parts' rows (`part_rows`: head, clauses, sources,
-each over the stretch where it is unchanged); `feed_rows` gives one timeline entry per
-believed fact. The projector diffs these against
+for a policy or a regulatory action, a frame per version and its parts' rows (`part_rows`,
+by kind in `PARTS`: a policy's head, clauses and sources, an action's head and amendable
+fields, each over the stretch where it is unchanged); `feed_rows` gives one timeline entry
+per believed fact. The projector diffs these against
 the rows that are open now, so the functions here never touch a database. They are the
 reference the incremental fold (`projections.incremental`) is tested against; both build
 each row with `version_row` and `feed_row`.
@@ -19,7 +20,16 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from domain import RULES, Fact, PolicyState, Span, believe, spans
+from domain import (
+    RULES,
+    ActorState,
+    Fact,
+    PolicyState,
+    RegulatoryActionState,
+    Span,
+    believe,
+    spans,
+)
 from domain.concerns import cited_policies, concerns
 from domain.rules import order
 from domain.values import AGGREGATE_KINDS, Clause, Source, format_instant, to_json
@@ -33,8 +43,9 @@ def state_digest(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class PartRun:
-    """A policy part (`head`, `clause:<id>`, `source:<h>`) as it stands from `valid_from` on:
-    what the walk over the spans carries until the part changes or goes (`part_rows`)."""
+    """A part (a policy's `head`, `clause:<id>`, `source:<h>`; an action's `head`, `text`,
+    ...: `PARTS`) as it stands from `valid_from` on: what the walk over the spans carries
+    until the part changes or goes (`part_rows`)."""
 
     part: str
     valid_from: datetime
@@ -44,6 +55,7 @@ class PartRun:
     digest: bytes
     columns: Mapping[str, Any]
     texts: tuple[tuple[str, str], ...]
+    cites: tuple[str, ...] = ()  # the policies an action's `in_response_to` part cites
 
 
 @dataclass(frozen=True)
@@ -240,10 +252,36 @@ def _equal_value_ref(value: Clause | Source) -> str:
 
 
 def stored_text(kind: str, state: Any) -> str:
-    """The text a version row stores: the canonical JSON of the state, except for a policy,
-    whose version row is a frame: only what changes with every fact (its parts are rows of
-    their own, `part_rows`, and its revision counter and corrections are gathered from the
-    feed at read time)."""
+    """The text a version row stores: the canonical JSON of the state, except for a policy
+    or an action, whose version row is a frame: only what changes with every fact (its parts
+    are rows of their own, `part_rows`, and its revision counter and corrections are
+    gathered from the feed at read time)."""
+    if kind == "regulatory-action":
+        return (
+            '{"change_type":'
+            + _string(state.change_type)
+            + ',"changed_by":'
+            + int.__repr__(state.changed_by)
+            + ',"lifted_at":'
+            + state_text(state.lifted_at)
+            + ',"status":'
+            + _string(state.status)
+            + "}"
+        )
+    if kind == "actor":  # its former names and corrections are gathered from the feed
+        return (
+            '{"changed_by":'
+            + int.__repr__(state.changed_by)
+            + ',"kind":'
+            + _string(state.kind)
+            + ',"name":'
+            + _string(state.name)
+            + ',"parent":'
+            + state_text(state.parent)
+            + ',"slug":'
+            + _string(state.slug)
+            + "}"
+        )
     if kind != "policy":
         return state_text(state)
     return (
@@ -261,28 +299,33 @@ def stored_text(kind: str, state: Any) -> str:
 
 def same_rows(kind: str, a: Any, b: Any) -> bool:
     """Whether two states of an aggregate give the same rows and fold on alike: equal, but for
-    a policy's revision counter, which no row stores (it is counted at read time) and which
-    only counts the facts before (so an earlier fact added or taken shifts it, nothing else).
-    The projector's refold stops where the state it reaches is the same as the stored one."""
+    a policy's or an action's revision counter, which no row stores (it is counted at read
+    time) and which only counts the facts before (so an earlier fact added or taken shifts
+    it, nothing else), and the corrections folded in (gathered likewise). The projector's
+    refold stops where the state it reaches is the same as the stored one."""
     if a is b:
         return True
-    if kind != "policy":
+    names = _ROW_FIELDS.get(kind)
+    if names is None:
         return bool(a == b)
-    return all(getattr(a, name) == getattr(b, name) for name in _POLICY_ROW_FIELDS)
+    return all(getattr(a, name) == getattr(b, name) for name in names)
 
 
-#: What a policy's rows depend on: every field but the revision counter and the corrections
-#: folded in (both gathered from the feed at read time; each feed entry holds its own fact's
-#: corrections), `changed_by` first, since it differs whenever two states come from different
-#: facts.
-_POLICY_ROW_FIELDS = (
-    "changed_by",
-    *(
-        f.name
-        for f in fields(PolicyState)
-        if f.name not in ("revision", "changed_by", "corrected_by")
-    ),
-)
+def _row_fields(state_type: type, *derived: str) -> tuple[str, ...]:
+    """What a kind's rows depend on: every field but the revision counter, the corrections
+    folded in and any other field `derived` from the whole history (all gathered from the
+    feed at read time; each feed entry holds its own fact's corrections), `changed_by`
+    first, since it differs whenever two states come from different facts."""
+    left = ("revision", "changed_by", "corrected_by", *derived)
+    others = (f.name for f in fields(state_type) if f.name not in left)
+    return ("changed_by", *others)
+
+
+_ROW_FIELDS = {
+    "policy": _row_fields(PolicyState),
+    "regulatory-action": _row_fields(RegulatoryActionState),
+    "actor": _row_fields(ActorState, "former_names"),
+}
 
 
 def stored_values(kind: str, state: Any) -> tuple[tuple[str, str], ...]:
@@ -366,7 +409,7 @@ def _part_run(part: str, at: datetime, place: tuple[datetime, int], value: Any) 
 _NO_SCOPE = {"owner": None, "title": None}
 
 
-def _decompose(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict[str, PartRun]:
+def _policy_parts(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict[str, PartRun]:
     """The parts of one span's policy state, reusing the runs that continue unchanged."""
     parts: dict[str, PartRun] = {}
     before = runs.get(HEAD)
@@ -380,31 +423,106 @@ def _decompose(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict[st
     return parts
 
 
+# -- regulatory action parts --------------------------------------------------------------------
+
+#: An action's parts and the fields each holds: what amendments carry forward, each field
+#: an amendment sets on its own part (a summary amended before many amendments of the text
+#: must not rewrite the text's rows), what only the announcement sets in `head`.
+_ACTION_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (HEAD, ("announced_at", "authority", "in_effect_from", "jurisdiction", "kind")),
+    ("summary", ("summary",)),
+    ("text", ("text",)),
+    ("targets", ("targets",)),
+    ("in_response_to", ("in_response_to",)),
+    ("sources", ("sources",)),
+)
+_ACTION_FIELDS = tuple(name for _, names in _ACTION_PARTS for name in names)
+_NO_ACTION_COLUMNS = {"authority": None, "jurisdiction": None, "targets": None}
+
+
+def _action_parts(state: Any, runs: Mapping[str, PartRun], at: datetime) -> dict[str, PartRun]:
+    """The parts of one span's action state, reusing the runs that continue unchanged; each
+    filter column (and the `inResponseTo` links) on the part that holds its field."""
+    parts: dict[str, PartRun] = {}
+    for part, names in _ACTION_PARTS:
+        value = tuple([getattr(state, name) for name in names])
+        before = runs.get(part)
+        if before is not None and before.value == value:
+            parts[part] = before
+            continue
+        text = (
+            "{"
+            + ",".join(
+                [_string(n) + ":" + _shared_text(v) for n, v in zip(names, value, strict=True)]
+            )
+            + "}"
+        )
+        columns: Mapping[str, Any] = _NO_ACTION_COLUMNS
+        cites: tuple[str, ...] = ()
+        if part == HEAD:
+            columns = {**columns, "authority": state.authority, "jurisdiction": state.jurisdiction}
+        elif part == "targets":
+            columns = {**columns, "targets": _listed(state.targets)}
+        elif part == "in_response_to":
+            cites = cited_policies(state.in_response_to)
+        parts[part] = PartRun(part, at, None, value, text, state_digest(text), columns, (), cites)
+    return parts
+
+
+@dataclass(frozen=True)
+class KindParts:
+    """How a kind's versions split into parts (`part_rows`): the parts of one span's state
+    (reusing the runs that continue), and the fields the parts hold (two states equal in
+    them have the same parts: `same_parts`)."""
+
+    decompose: Callable[[Any, Mapping[str, PartRun], datetime], dict[str, PartRun]]
+    fields: tuple[str, ...]
+
+
+#: The kinds stored as a frame plus parts (docs/projections.md), by kind.
+PARTS: dict[str, KindParts] = {
+    "policy": KindParts(_policy_parts, ("owner", "title", "clauses", "sources")),
+    "regulatory-action": KindParts(_action_parts, _ACTION_FIELDS),
+}
+
+
 def part_row(run: PartRun, valid_to: datetime | None) -> VersionRow:
     """The row of a part over [run.valid_from, valid_to)."""
     return VersionRow(
-        run.valid_from, valid_to, run.state, run.columns, (), run.digest, run.texts, run.part, run
+        run.valid_from,
+        valid_to,
+        run.state,
+        run.columns,
+        run.cites,
+        run.digest,
+        run.texts,
+        run.part,
+        run,
     )
 
 
-def part_rows(spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]) -> list[VersionRow]:
-    """The part rows of a policy's spans (contiguous in valid time), each part's row ending
-    where its value changes or it goes; `carry` holds the runs open just before `spans[0]`
-    (empty from the first span). Parts of equal value over consecutive spans are one row."""
-    rows, runs = walk_parts(spans, carry)
+def part_rows(
+    kind: str, spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]
+) -> list[VersionRow]:
+    """The part rows of a policy's or an action's spans (contiguous in valid time), each
+    part's row ending where its value changes or it goes; `carry` holds the runs open just
+    before `spans[0]` (empty from the first span). Parts of equal value over consecutive
+    spans are one row."""
+    rows, runs = walk_parts(kind, spans, carry)
     if spans:
         rows.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
     return rows
 
 
 def walk_parts(
-    spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]
+    kind: str, spans: Sequence[Span[Any]], carry: Mapping[str, PartRun]
 ) -> tuple[list[VersionRow], Mapping[str, PartRun]]:
     """`part_rows` up to the end of `spans`: the rows that ended, and the runs still open."""
+    decompose = PARTS[kind].decompose
     runs: Mapping[str, PartRun] = carry
     rows: list[VersionRow] = []
     for span in spans:
-        current = _decompose(span.state, runs, span.valid_from)
+        current = decompose(span.state, runs, span.valid_from)
         rows.extend(
             part_row(run, span.valid_from)
             for part, run in runs.items()
@@ -414,17 +532,14 @@ def walk_parts(
     return rows, runs
 
 
-def same_parts(a: Span[Any], b: Span[Any]) -> bool:
-    """Whether two policy spans have the same interval and the same parts (cheap when the
-    refold kept the clause and source objects, as it does for the clauses it did not touch)."""
+def same_parts(kind: str, a: Span[Any], b: Span[Any]) -> bool:
+    """Whether two spans have the same interval and the same parts (cheap when the refold
+    kept the clause and source objects, as it does for the clauses it did not touch)."""
     x, y = a.state, b.state
     return (
         a.valid_from == b.valid_from
         and a.valid_to == b.valid_to
-        and x.owner == y.owner
-        and x.title == y.title
-        and x.clauses == y.clauses
-        and x.sources == y.sources
+        and all(getattr(x, name) == getattr(y, name) for name in PARTS[kind].fields)
     )
 
 
@@ -450,21 +565,10 @@ class KindRows:
     columns: Callable[[Any], Columns]
 
 
-def _action_columns(state: Any) -> Columns:
-    return (
-        {
-            "authority": state.authority,
-            "jurisdiction": state.jurisdiction,
-            "targets": _listed(state.targets),
-            "status": state.status,
-        },
-        cited_policies(state.in_response_to),
-    )
-
-
 BY_KIND: dict[str, KindRows] = {
     "policy": KindRows(columns=lambda state: ({"status": state.status}, ())),
-    "regulatory-action": KindRows(columns=_action_columns),
+    # an action's frame: its other filter columns and its citations are on its parts
+    "regulatory-action": KindRows(columns=lambda state: ({"status": state.status}, ())),
     "statement": KindRows(
         columns=lambda state: ({"actor": state.actor}, cited_policies(state.in_response_to))
     ),
@@ -487,12 +591,12 @@ def version_row(
 
 
 def version_rows(kind: str, believed: Sequence[Fact]) -> list[VersionRow]:
-    """The valid-time versions of one aggregate's believed history; for a policy, its frames
-    and then its part rows (in `part_order`)."""
+    """The valid-time versions of one aggregate's believed history; for a policy or an
+    action, its frames and then its part rows (in `part_order`)."""
     found = spans(RULES[kind], believed)
     rows = [version_row(kind, span) for span in found]
-    if kind == "policy":
-        rows.extend(sorted(part_rows(found, {}), key=part_order))
+    if kind in PARTS:
+        rows.extend(sorted(part_rows(kind, found, {}), key=part_order))
     return rows
 
 
@@ -501,6 +605,8 @@ def _feed_state(
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Summary and the actors, jurisdictions and policies a fact concerns, plus its tags."""
     data = fact.data
+    # (an actor's facts have neither summary nor title: its entries' summaries are its names,
+    # which reads gather as its former names, `queries._Counter.names`)
     summary = data.get("summary") or data.get("title") or data.get("name") or ""
     found = concerns(kind, slug, before, after, fact)
     state = {

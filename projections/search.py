@@ -150,8 +150,9 @@ def _tsquery(phrases: Phrases) -> Any:
 
 def document(kind: str, row: VersionRow) -> str | None:
     """The text a version or part row is found by, or None: a policy's title (head part)
-    and its summary (frame); an action's or a statement's summary and text (the field each
-    is, `_field`, follows from its row). Clauses are found by their text's document
+    and its summary (frame); an action's summary and its text, each a field (its `summary`
+    and `text` parts); a statement's summary and text, one field (the field each is,
+    `_field`, follows from its row). Clauses are found by their text's document
     (`text_document`), sources and actors are not searched."""
     if kind == "policy":
         if row.part == HEAD and row.run is not None:
@@ -162,6 +163,13 @@ def document(kind: str, row: VersionRow) -> str | None:
             found = row.value.summary or ""
         else:
             found = json.loads(row.state).get("summary") or ""
+    elif kind == "regulatory-action":
+        if row.part not in ("summary", "text"):
+            return None
+        if row.run is not None:
+            found = row.run.value[0] or ""
+        else:
+            found = json.loads(row.state).get(row.part) or ""
     elif kind in KINDS:
         if row.value is not None:  # the state the text was written from: the same fields
             fields = (getattr(row.value, "summary", None), getattr(row.value, "text", None))
@@ -269,9 +277,11 @@ def _bases(kinds: Sequence[str]) -> list[tuple[str, Table]]:
     """The row tables whose rows the documents of `kinds` belong to."""
     found = []
     for kind in kinds:
-        found.append((kind, t.LIVE.versions(kind)))
-        if kind == "policy":
-            found.append((kind, t.policy_parts))
+        parts = t.LIVE.parts(kind)
+        if kind != "regulatory-action":  # an action's frames have no document
+            found.append((kind, t.LIVE.versions(kind)))
+        if parts is not None:
+            found.append((kind, parts))
     return found
 
 
@@ -320,6 +330,8 @@ def _field(kind: str, base: Table) -> ColumnElement[str]:
     """The field a row's document holds, from its row (`document` says which)."""
     if base is t.policy_parts:
         return case((base.c.part == HEAD, "title"), else_=base.c.part).label("field")
+    if "part" in base.c:  # an action's `summary` and `text` parts
+        return base.c.part.label("field")
     return literal("summary" if kind == "policy" else "text").label("field")
 
 
@@ -462,10 +474,13 @@ def _titles(
             )
             found.update(((kind, r.slug), r.title) for r in connection.execute(query))
             continue
-        base = t.LIVE.versions(kind)
+        parts = t.LIVE.parts(kind)  # an action's summary: its summary part
+        base = t.LIVE.versions(kind) if parts is None else parts
         query = select(base.c.slug, base.c.state).where(
             base.c.slug.in_(slugs), valid(base, v), known(base, k)
         )
+        if base is t.action_parts:
+            query = query.where(base.c.part == "summary")
         for row in connection.execute(query):
             found[(kind, row.slug)] = json.loads(row.state).get("summary") or row.slug
     return found

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Dialect,
@@ -46,7 +47,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 11
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -65,7 +66,15 @@ SCHEMA_VERSION = 9
 #    fact's corrections (`corrections`), and a version's are gathered from the feed at read
 #    time, like its revision counter. Smaller: the open-row indexes are partial (open rows
 #    only); tags and response links are WITHOUT ROWID tables on SQLite.
-# 9: one search document per distinct clause text, keyed by its ref and joined to the part
+# 9: a regulatory action version is a frame (`projection_action_versions`: status, lifted_at,
+#    the fact that made it) plus parts (`projection_action_parts`: head, text, targets,
+#    in_response_to, sources), like a policy's; its counter and corrections are gathered from
+#    the feed (issue 14: a retroactive amendment no longer rewrites every later version); an
+#    actor row no longer stores its former names and corrections (gathered from the feed).
+# 10: a policy's revision counter is stored for the point lookup (`projections/counter.py`):
+#    the frame's `counter_day`, `counter_base`, `counter_at`, and the tree of the aggregate's
+#    non-forward feed changes (`projection_policy_counter_nodes`, `..._changes`).
+# 11: one search document per distinct clause text, keyed by its ref and joined to the part
 #    rows naming it (`ix_projection_policy_parts_ref`), not one per clause part row; a
 #    document no longer copies its row's slug, field, opened_by and seq.
 
@@ -276,7 +285,7 @@ def _stabbed(table: Table) -> Table:
 #
 # One search document per indexed version or part row (`projections/search.py` says which),
 # keyed by the same id as the row's R*Tree entry, (opened_by << 20) + seq; but one per
-# distinct clause text (schema 9), keyed by its content address (`ref`, the ref of
+# distinct clause text (schema 11), keyed by its content address (`ref`, the ref of
 # `projection_texts` that the clause's part rows name) and id `text_document_id(ref)`, a
 # negative number (row ids are not), joined to its part rows by ref at query time
 # (`part_ref`, indexed). A clause unchanged over many versions, or rewritten by retroactive
@@ -351,7 +360,7 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
         ),
         # The kind of aggregate whose rows the document belongs to; its slug, its field
         # (title, summary, text, clause:<id>) and its row (opened_by, seq: the id) are the
-        # rows' (schema 9).
+        # rows' (schema 11).
         Column("kind", String(32), nullable=False),
         Column("ref", String(32)),  # a clause text's content address; NULL for a row's
         Column("body", Text, nullable=False),
@@ -378,6 +387,12 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
     return table
 
 
+def _parts(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
+    """A parts table (`rows.PARTS`): version rows named by `part`, with the filter columns
+    of the parts that hold them, in the two-dimensional index."""
+    return _stabbed(_bitemporal(metadata, name, Column("part", Text, nullable=False), *columns))
+
+
 @dataclass(frozen=True)
 class ReadModels:
     """One complete set of read-model tables (everything but the tracking table)."""
@@ -386,6 +401,7 @@ class ReadModels:
     policy_versions: Table
     policy_parts: Table
     action_versions: Table
+    action_parts: Table
     statement_versions: Table
     actor_versions: Table
     responses: Table
@@ -394,6 +410,8 @@ class ReadModels:
     facts: Table
     texts: Table
     search: Table
+    counter_nodes: Table
+    counter_changes: Table
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -408,6 +426,10 @@ class ReadModels:
             "actor": self.actor_versions,
         }[kind]
 
+    def parts(self, kind: str) -> Table | None:
+        """The parts table of a kind stored as frames plus parts (`rows.PARTS`), else None."""
+        return {"policy": self.policy_parts, "regulatory-action": self.action_parts}.get(kind)
+
 
 def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     """Declare a set of read-model tables, their names ending in `suffix`."""
@@ -418,30 +440,40 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     # A policy's frames: one row per valid-time version, with what only that version has
     # (status, the fact that made it, its summary); what versions share is in the parts.
     policy_versions = _stabbed(
-        _bitemporal(metadata, name("policy_versions"), Column("status", String(16), nullable=False))
+        _bitemporal(
+            metadata,
+            name("policy_versions"),
+            Column("status", String(16), nullable=False),
+            # The stored part of its revision counter (`projections/counter.py`): its day in
+            # the tree, the forward feed changes up to valid_from and the latest of them.
+            Column("counter_day", Integer),
+            Column("counter_base", Integer),
+            Column("counter_at", UTCDateTime),
+        )
     )
     # The parts of policy versions, each over the valid time where it is unchanged: `head`
     # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
     # A retroactive change to one clause rewrites that clause's rows, not every later version.
-    policy_parts = _stabbed(
-        _bitemporal(
-            metadata,
-            name("policy_parts"),
-            Column("part", Text, nullable=False),
-            Column("owner", String(200)),  # head
-            Column("title", Text),  # head
-            Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
-        )
+    policy_parts = _parts(
+        metadata,
+        name("policy_parts"),
+        Column("owner", String(200)),  # head
+        Column("title", Text),  # head
+        Column("jurisdictions", Text),  # clause: ",RU,UA," (its scope), for LIKE
     )
     # The part rows naming a text: how a clause text's search document finds them.
     Index(f"ix_{policy_parts.name}_ref", part_ref(policy_parts))
-    action_versions = _bitemporal(
+    # An action's frames and parts, as a policy's: the frame has the status (and lifted_at,
+    # the fact that made it); each filter column is on the part that holds that field.
+    action_versions = _stabbed(
+        _bitemporal(metadata, name("action_versions"), Column("status", String(16), nullable=False))
+    )
+    action_parts = _parts(
         metadata,
-        name("action_versions"),
-        Column("authority", String(200), nullable=False),
-        Column("jurisdiction", String(8), nullable=False),
-        Column("targets", Text, nullable=False),  # ",instagram,facebook,"
-        Column("status", String(16), nullable=False),
+        name("action_parts"),
+        Column("authority", String(200)),  # head
+        Column("jurisdiction", String(8)),  # head
+        Column("targets", Text),  # targets: ",instagram,facebook,"
     )
     statement_versions = _bitemporal(
         metadata, name("statement_versions"), Column("actor", String(200), nullable=False)
@@ -553,11 +585,46 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("body", Text, nullable=False),
     )
     search = _searched(metadata, name("search"), "projection_search")
+    # A policy's revision counter (`projections/counter.py`): the versions of each node of
+    # the Fenwick tree over the days of its non-forward feed changes, by the position that
+    # moved it (a read seeks the latest at or before its position, <= 17 nodes) ...
+    counter_nodes = Table(
+        name("policy_counter_nodes"),
+        metadata,
+        Column("aggregate_id", Uuid, primary_key=True),
+        Column("node", Integer, primary_key=True, autoincrement=False),
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("count", Integer, nullable=False),
+        Column("changed_at", UTCDateTime, nullable=False),
+        sqlite_with_rowid=False,  # see _KEYED
+    )
+    # ... and every feed change (+1 an entry opened, -1 closed), forward or not: what the
+    # projector reloads, and the residual of a prefix inside a frame's own day.
+    counter_changes = Table(
+        name("policy_counter_changes"),
+        metadata,
+        Column("aggregate_id", Uuid, primary_key=True),
+        Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("effective_at", UTCDateTime, nullable=False),
+        Column("day", Integer, nullable=False),
+        Column("sign", Integer, nullable=False),
+        Column("forward", Boolean, nullable=False),
+        Column("changed_at", UTCDateTime, nullable=False),
+    )
+    Index(
+        f"ix_{counter_changes.name}_day",
+        counter_changes.c.aggregate_id,
+        counter_changes.c.day,
+        counter_changes.c.effective_at,
+        counter_changes.c.opened_by,
+    )
     return ReadModels(
         metadata,
         policy_versions,
         policy_parts,
         action_versions,
+        action_parts,
         statement_versions,
         actor_versions,
         responses,
@@ -566,6 +633,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         facts,
         texts,
         search,
+        counter_nodes,
+        counter_changes,
     )
 
 
@@ -577,6 +646,7 @@ SHADOW = define(MetaData(), "_next")
 policy_versions = LIVE.policy_versions
 policy_parts = LIVE.policy_parts
 action_versions = LIVE.action_versions
+action_parts = LIVE.action_parts
 statement_versions = LIVE.statement_versions
 actor_versions = LIVE.actor_versions
 responses = LIVE.responses
@@ -585,6 +655,8 @@ timeline_tags = LIVE.timeline_tags
 facts = LIVE.facts
 texts = LIVE.texts
 search = LIVE.search
+counter_nodes = LIVE.counter_nodes
+counter_changes = LIVE.counter_changes
 
 #: One row per projection: the last log position applied and the schema it was built with.
 tracking = Table(
@@ -625,16 +697,24 @@ def create_tables(engine: Engine) -> None:
 def _create_added_indexes(connection: Connection) -> None:
     """Indexes added to existing tables without a schema change (create_all makes a table's
     indexes only with the table): built once, on the first start that lacks them. Also the
-    feed's `corrections` (schema 8) and the search documents' `ref` (schema 9), so that an older
+    feed's `corrections` (schema 8) and the search documents' `ref` (schema 11), so that an older
     database answers until its rebuild."""
     feed = LIVE.timeline_entries
     have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
     if "corrections" not in have:
         connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
-    searched = LIVE.search.name  # schema 9's `ref`: none yet, the row documents answer
+    searched = LIVE.search.name  # schema 11's `ref`: none yet, the row documents answer
     have = {c["name"] for c in inspect(connection).get_columns(searched)}
     if "ref" not in have:
         connection.execute(text(f"ALTER TABLE {searched} ADD COLUMN ref VARCHAR(32)"))
+    # The stored counter's columns (schema 10), NULL in older frames: their lookup then
+    # counts from the feed (`queries._looked_up`) until the rebuild.
+    frames = LIVE.policy_versions
+    have = {c["name"] for c in inspect(connection).get_columns(frames.name)}
+    for name in ("counter_day", "counter_base", "counter_at"):
+        if name not in have:
+            kind = frames.c[name].type.compile(connection.dialect)
+            connection.execute(text(f"ALTER TABLE {frames.name} ADD COLUMN {name} {kind}"))
     for table in (LIVE.timeline_entries, LIVE.search):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
@@ -690,11 +770,13 @@ def _create_btree_gist(connection: Connection) -> None:
 
 
 def _backfill_rtrees(connection: Connection) -> None:
-    """Fill an R*Tree that is empty beside a table with rows (a database of schema 2 read
-    until its rebuild swaps in, whose tables predate the R*Trees)."""
+    """Fill an R*Tree that is empty beside a table with rows (a database of schema 2, or an
+    action table of schema 8, read until its rebuild swaps in, whose tables predate the
+    R*Trees)."""
     for table in LIVE.tables:
         if table.name not in STABBED:
             continue
+        _create_rtree(table, connection)  # a table of an older schema may have none yet
         tree = rtree_table(table)
         if connection.execute(select(tree.c.id).limit(1)).first():
             continue

@@ -120,6 +120,10 @@ def test_a_lookup_on_the_drivers_cursor_answers_as_sqlalchemy_and_leaves_the_poo
     for valid_at in VALID:
         fast = q.policy_at(engine, POLICY, valid_at, head)
         assert fast == q.policies_at(engine, [POLICY, "no/such-policy"], valid_at, head)[POLICY]
+        # an action by position goes through the 2-D index too, a batch through the B-tree
+        action = q.regulatory_action_at(engine, INSTAGRAM_RESTRICTION, valid_at, head)
+        batch = q.regulatory_actions_at(engine, [INSTAGRAM_RESTRICTION, "no/such"], valid_at, head)
+        assert action == batch.get(INSTAGRAM_RESTRICTION)
     with engine.connect() as connection:
         driver: Any = connection.connection.driver_connection
         if engine.dialect.name == "postgresql":

@@ -5,7 +5,7 @@ after it are the oracle's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from domain import RULES
 from domain.fold import state_at
+from projections import counter
 from projections import queries as q
 from projections import tables as t
 from projections.runner import ProjectionRunner
@@ -23,6 +24,11 @@ from timeline.settings import Settings
 START = datetime(2022, 1, 1, tzinfo=UTC)
 SLUG = "org/terms"
 CLAUSES = [f"c{i}" for i in range(1, 6)]
+
+
+def tree_nodes(at: datetime) -> int:
+    """The nodes of a policy's counter tree a change effective at `at` moves (counter.py)."""
+    return len(counter.update_nodes(counter.day(at)))
 
 
 @pytest.fixture
@@ -112,6 +118,16 @@ def written_between(
     }
 
 
+def written_by(
+    app: Timeline, runner: ProjectionRunner, command: str, payload: dict[str, Any]
+) -> dict[str, tuple[int, int]]:
+    """Run one command and catch up: (rows added, rows closed) per table that changed."""
+    before = counts(app.engine)
+    app.execute(command, payload)
+    runner.catch_up()
+    return written_between(before, counts(app.engine))
+
+
 def policy_at(engine: Engine, days: float) -> Any:
     return q.policy_at(engine, SLUG, START + timedelta(days=days))
 
@@ -134,8 +150,12 @@ def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_ver
         t.timeline_tags.name: (3, 0),
         t.texts.name: (1, 0),
         # Search documents (search.py): the new frame's summary and c1's new text; c1's
-        # earlier row, split, names the text it had, whose document it shares (schema 9).
+        # earlier row, split, names the text it had, whose document it shares (schema 11).
         t.search.name: (2, 0),
+        # The stored counter (projections/counter.py): the change, and a version of each
+        # tree node above its day (a number set by the day, not by `later`).
+        t.counter_changes.name: (1, 0),
+        t.counter_nodes.name: (tree_nodes(START), 0),
     }
     rtrees_hold_every_row(app.engine)
     latest = policy_at(app.engine, later + 1)
@@ -196,6 +216,10 @@ def test_a_correction_of_an_early_revision_writes_rows_independent_of_later_vers
         t.timeline_entries.name: (1, 1),
         t.timeline_tags.name: (3, 0),
         t.search.name: (1, 0),
+        # The stored counter: the entry closed (-1) and opened (+1) on the same day, one
+        # version of each node above that day for both.
+        t.counter_changes.name: (2, 0),
+        t.counter_nodes.name: (tree_nodes(START + timedelta(days=1)), 0),
     }
     facts = app.facts_of("policy", SLUG)
     now = datetime.now(UTC)
@@ -228,42 +252,108 @@ def an_action_with_later_versions(app: Timeline, later: int) -> ProjectionRunner
             "effectiveAt": START.isoformat(),
         },
     )
+    return day_by_day(
+        app,
+        later,
+        "amendRegulatoryAction",
+        lambda n: {"id": "rkn/restriction", "text": f"restricted, amendment {n}"},
+    )
+
+
+def day_by_day(
+    app: Timeline, later: int, command: str, payload: Callable[[int], dict[str, Any]]
+) -> ProjectionRunner:
+    """`later` commands effective a day apart from START + 1 day, then a runner caught up."""
     for n in range(later):
-        app.execute(
-            "amendRegulatoryAction",
-            {
-                "id": "rkn/restriction",
-                "text": f"restricted, amendment {n}",
-                "effectiveAt": (START + timedelta(days=1 + n)).isoformat(),
-            },
-        )
+        at = (START + timedelta(days=1 + n)).isoformat()
+        app.execute(command, {**payload(n), "effectiveAt": at})
     runner = ProjectionRunner(app.engine, app)
     runner.catch_up()
     return runner
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14, open: an action version stores its whole state, so a retroactive change "
-    "of a field the later versions keep (here the summary) rewrites every one of them "
-    "(measured: +202/-201 version rows before 200 later versions); the frame design of "
-    "policies is not applied to actions yet",
-)
 @pytest.mark.parametrize("later", [20, 200])
 def test_a_retroactive_amendment_of_an_action_writes_rows_independent_of_later_versions(
     app: Timeline, later: int
 ) -> None:
     runner = an_action_with_later_versions(app, later)
-    before = counts(app.engine)
+    amendment = {
+        "id": "rkn/restriction",
+        "summary": "retroactive",
+        "effectiveAt": (START + timedelta(hours=12)).isoformat(),
+    }
+    # The frame in force at the change splits in two, so does the summary part (no later
+    # amendment sets it), the fact and its feed entry are new, and the new summary row has
+    # its search document. Not the later versions: their counters are counted, not stored.
+    assert written_by(app, runner, "amendRegulatoryAction", amendment) == {
+        t.action_versions.name: (2, 1),
+        t.action_parts.name: (2, 1),
+        t.facts.name: (1, 0),
+        t.timeline_entries.name: (1, 0),
+        t.timeline_tags.name: (3, 0),
+        t.search.name: (2, 0),  # the summary's two new rows, each a document
+    }
+    rtrees_hold_every_row(app.engine)
+    facts = app.facts_of("regulatory-action", "rkn/restriction")
+    now = datetime.now(UTC)
+    rules = RULES["regulatory-action"]
+    for days in (0, 0.25, 0.5, 0.75, 1, later / 2, later + 1):
+        at = START + timedelta(days=days)
+        found = q.regulatory_action_at(app.engine, "rkn/restriction", at)
+        expected = state_at(rules, facts, at, now)
+        assert found is not None and expected is not None
+        assert (found.summary, found.text, found.revision, found.changed_by) == (
+            expected.summary,
+            expected.text,
+            expected.revision,
+            expected.changed_by,
+        )
+    history = q.regulatory_action_history(app.engine, "rkn/restriction")
+    assert [v.revision for v in history] == list(range(1, later + 3))
+    assert [v.summary for v in history] == ["as announced"] + ["retroactive"] * (later + 1)
+
+
+@pytest.mark.parametrize("later", [20, 200])
+def test_a_retroactive_rename_of_an_actor_writes_rows_independent_of_later_renames(
+    app: Timeline, later: int
+) -> None:
+    """Every later version's former names change (the early name is among them), but they
+    are gathered from the feed: only the version the rename falls in splits."""
     app.execute(
-        "amendRegulatoryAction",
-        {
-            "id": "rkn/restriction",
-            "summary": "retroactive",
-            "effectiveAt": (START + timedelta(hours=12)).isoformat(),
-        },
+        "registerActor",
+        {"id": "org", "name": "Org 0", "kind": "organisation", "effectiveAt": START.isoformat()},
     )
-    runner.catch_up()
-    after = counts(app.engine)
-    versions = t.action_versions.name
-    assert after[versions][0] - before[versions][0] <= 4
+    runner = day_by_day(app, later, "renameActor", lambda n: {"id": "org", "name": f"Org {n + 1}"})
+    at = (START + timedelta(hours=12)).isoformat()
+    early = {"id": "org", "name": "Org early", "effectiveAt": at}
+    assert written_by(app, runner, "renameActor", early) == {
+        t.actor_versions.name: (2, 1),
+        t.facts.name: (1, 0),
+        t.timeline_entries.name: (1, 0),
+        t.timeline_tags.name: (1, 0),
+    }
+    correction = {
+        "event": "actor:org@2",
+        "changes": {"name": "Org 1, corrected"},
+        "reason": "a typo",
+    }
+    assert written_by(app, runner, "correctEvent", correction) == {
+        t.actor_versions.name: (1, 1),
+        t.facts.name: (1, 0),
+        t.timeline_entries.name: (1, 1),
+        t.timeline_tags.name: (1, 0),
+    }
+    facts = app.facts_of("actor", "org")
+    now = datetime.now(UTC)
+    for days in (0, 0.5, 1, 2, later / 2, later + 1):
+        at = START + timedelta(days=days)
+        found = q.actors_at(app.engine, ["org"], at)["org"]
+        expected = state_at(RULES["actor"], facts, at, now)
+        assert (found.name, found.former_names, found.corrected_by) == (
+            expected.name,
+            expected.former_names,
+            expected.corrected_by,
+        )
+    assert q.actors_at(app.engine, ["org"], START + timedelta(days=later + 1))["org"].former_names[
+        :3
+    ] == ("Org 0", "Org early", "Org 1, corrected")

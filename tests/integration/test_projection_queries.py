@@ -221,7 +221,9 @@ def test_policies_list_filters_and_pages_by_slug(services: Services) -> None:
     assert q.list_policies(engine, msk("2021-06-01T00:00:00")).items == ()
 
 
-def test_responses_for_a_page_of_policies_take_one_statement(services: Services) -> None:
+def test_responses_for_a_page_of_policies_take_three_statements(services: Services) -> None:
+    """The frames, the parts and the feed's counters of the citing actions, whatever the
+    number of policies asked about (a dataloader's batch is not N + 1 queries)."""
     engine: Engine = services.timeline.engine
     statements: list[str] = []
 
@@ -233,7 +235,14 @@ def test_responses_for_a_page_of_policies_take_one_statement(services: Services)
         found = q.responses_to(engine, [POLICY, "meta/violence", "meta/unknown"])
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(statements) == 1
+    assert len(statements) == 3
+    statements.clear()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        q.responses_to(engine, [POLICY])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 3
     assert {k: [a.slug for a in v] for k, v in found.items()} == {
         POLICY: [ACTION],
         "meta/violence": [],

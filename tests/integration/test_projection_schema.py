@@ -179,3 +179,21 @@ def test_a_clause_text_shared_by_many_versions_is_stored_once(projected: Timelin
     # 20 announced clauses and at most one new text per revision, however many versions
     # (with their retroactive copies) share them.
     assert len(clauses) <= 20 + 40 < (versions or 0) * 20
+
+
+def test_a_schema_9_database_answers_by_position_until_its_rebuild(projected: Timeline) -> None:
+    """Frames without the stored counter (schema 9, the columns added NULL at the start) are
+    counted from the feed, so a lookup by position answers as before the rebuild."""
+    engine = projected.engine
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(t.facts.c.position))).scalar() or 0
+    points = [(v.valid_from, k) for v in history(engine) for k in (last // 2, last)]
+    expected = [q.policy_at(engine, SLUG, v, k) for v, k in points]
+    assert any(e is not None and e.revision > 1 for e in expected)
+    with engine.begin() as connection:
+        for name in ("counter_day", "counter_base", "counter_at"):
+            connection.execute(text(f"ALTER TABLE {t.policy_versions.name} DROP COLUMN {name}"))
+        for table in (t.counter_nodes, t.counter_changes):
+            connection.execute(text(f"DROP TABLE {table.name}"))
+    t.create_tables(engine)  # what the new code does first when it starts
+    assert [q.policy_at(engine, SLUG, v, k) for v, k in points] == expected

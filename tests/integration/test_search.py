@@ -58,6 +58,8 @@ def fields_of(kind: str, state: Any) -> list[str]:
     """What the oracle's state says, field by field, as the search indexes it."""
     if kind == "policy":
         return [state.title, state.summary, *(f"{c.heading}\n{c.text}" for c in state.clauses)]
+    if kind == "regulatory-action":  # each its own part since schema 9, as a policy's
+        return [state.summary, state.text]
     return ["\n".join(x for x in (state.summary, state.text) if x)]
 
 
