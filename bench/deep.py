@@ -171,6 +171,8 @@ def measure(url: str, revisions: int, args: argparse.Namespace) -> dict[str, Any
         statements = lookups.raw_statements(timeline.engine, questions)
         raw = lookups.time_raw_sql(timeline.engine, statements, args.repeat)
         sizes = storage.storage(timeline)
+        parts = storage.read_model_breakdown(timeline)
+        storage.print_breakdown(f"deep history N={revisions:,}", parts)
         return {
             "events": added,
             "commands_per_s": added / load_seconds if load_seconds else None,
@@ -181,6 +183,7 @@ def measure(url: str, revisions: int, args: argparse.Namespace) -> dict[str, Any
             "raw_p50": raw["p50"],
             "raw_p99": raw["p99"],
             **sizes,
+            "breakdown": parts,
         }
     finally:
         runner.stop()
@@ -197,7 +200,8 @@ def deep_figures(report: Report, args: argparse.Namespace) -> None:
         p50s[revisions] = found["p50"]
         label = f"deep history N={revisions:,}"
         ratio = found["read_models"] / found["event_log"]
-        extra = {k: v for k, v in found.items() if k not in ("read_models", "event_log")}
+        skip = ("read_models", "event_log", "breakdown")
+        extra = {k: v for k, v in found.items() if k not in skip}
         extra["seconds"] = round(time.perf_counter() - start, 1)
         report.add(
             Figure(
@@ -225,7 +229,7 @@ def deep_figures(report: Report, args: argparse.Namespace) -> None:
                 ratio,
                 "<= 3x the log",
                 ratio <= 3,
-                extra={"policy_rows": found["rows"]},
+                extra={"policy_rows": found["rows"], "breakdown": found["breakdown"]},
             )
         )
         report.add(

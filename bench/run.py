@@ -231,6 +231,8 @@ def storage_figure(report: Report, timeline: Timeline, size: int) -> None:
     """Figure 8: bytes of the read models (tables and indexes) against the event log's."""
     found = storage.storage(timeline)
     ratio = found["read_models"] / found["event_log"]
+    parts = storage.read_model_breakdown(timeline)
+    storage.print_breakdown(f"{size:,} events", parts)
     report.add(
         Figure(
             "8",
@@ -242,7 +244,7 @@ def storage_figure(report: Report, timeline: Timeline, size: int) -> None:
             ratio,
             "<= 3x the log",
             ratio <= 3,
-            extra={"bytes": found},
+            extra={"bytes": found, "breakdown": parts},
         )
     )
 

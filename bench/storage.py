@@ -4,9 +4,12 @@ the same way on both databases (SQLite's `dbstat`, PostgreSQL's `pg_total_relati
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from rich.table import Table
 from sqlalchemy import Engine, text
 
+from bench.measure import console
 from projections import tables as t
 from timeline import eventstore
 from timeline.application import Timeline
@@ -38,8 +41,7 @@ def table_bytes(engine: Engine, names: Iterable[str]) -> int:
         # A virtual table keeps its pages in shadow tables named after it: an R*Tree its
         # nodes, an FTS5 table its index (the text is the search table's, counted with it).
         shadow = connection.execute(text("SELECT name FROM sqlite_master")).scalars()
-        parts = ("node", "rowid", "parent", "data", "idx", "docsize", "config", "content")
-        virtual = {f"{n}_{part}" for n in names for part in parts}
+        virtual = {f"{n}_{part}" for n in names for part in _SHADOW_PARTS}
         wanted |= {s for s in shadow if s in virtual}
         total = 0
         for name, size in connection.execute(
@@ -75,6 +77,59 @@ def breakdown(engine: Engine) -> list[tuple[str, str, int]]:
             )
         found = [(str(a), str(b), int(c or 0)) for a, b, c in rows]
     return sorted(found, key=lambda r: -r[2])
+
+
+#: The suffixes of a SQLite virtual table's shadow tables (R*Tree, FTS5).
+_SHADOW_PARTS = ("node", "rowid", "parent", "data", "idx", "docsize", "config", "content")
+
+
+def owner(name: str, tables: Iterable[str]) -> str:
+    """The read-model (or log) table an object of `breakdown` belongs to: a virtual table's
+    shadow tables (`x_rtree_node`, `x_fts_data`) belong to `x`."""
+    known = set(tables)
+    for part in _SHADOW_PARTS:
+        if name.endswith(f"_{part}"):
+            name = name[: -len(part) - 1]
+            break
+    for suffix in ("_rtree", "_fts"):
+        if name.endswith(suffix) and name[: -len(suffix)] in known:
+            return name[: -len(suffix)]
+    return name
+
+
+def read_model_breakdown(timeline: Timeline) -> list[dict[str, Any]]:
+    """The read models' and the log's objects with their bytes, largest first: each table's
+    heap (PostgreSQL: with its TOAST), each index, each virtual table's shadow tables, by the
+    table they serve (what figure 8 and 7 add up, so that cuts are chosen by measurement)."""
+    log = set(event_log_names(timeline))
+    tables = {table.name for table in t.READ_MODEL_TABLES} | log
+    found = []
+    for table, name, size in breakdown(timeline.engine):
+        home = owner(table, tables)
+        if home in tables:
+            part = "log" if home in log else "read model"
+            found.append({"table": home, "object": name, "bytes": size, "part": part})
+    return found
+
+
+def print_breakdown(label: str, rows: list[dict[str, Any]]) -> None:
+    """The breakdown as a table on the console, each object's share of the read models."""
+    total = sum(r["bytes"] for r in rows if r["part"] == "read model") or 1
+    shown = Table(title=f"storage breakdown: {label}")
+    for column in ("table", "object", "kB", "share of read models"):
+        shown.add_column(column)
+    page = min((r["bytes"] for r in rows), default=0)
+    small = [r for r in rows if r["bytes"] <= page and r["part"] == "read model"]
+    for r in rows:
+        if r in small:
+            continue
+        share = f"{r['bytes'] / total:.1%}" if r["part"] == "read model" else "(log)"
+        shown.add_row(r["table"], r["object"], f"{r['bytes'] / 1e3:,.1f}", share)
+    if small:  # each empty or tiny object still takes a page
+        size = sum(r["bytes"] for r in small)
+        label = f"{len(small)} objects of one page"
+        shown.add_row("(others)", label, f"{size / 1e3:,.1f}", f"{size / total:.1%}")
+    console.print(shown)
 
 
 def read_model_names() -> list[str]:
