@@ -5,6 +5,7 @@ restart starts, and after it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -86,6 +87,20 @@ def test_instants_are_stored_as_microseconds(projected: Timeline) -> None:
     first = datetime(2001, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
     assert t.micros_instant(t.instant_micros(first)) == first
     assert t.stored_instant("2001-02-03 04:05:06.000789") == first
+
+
+def test_fact_payloads_are_stored_deflated(projected: Timeline) -> None:
+    with projected.engine.connect() as connection:
+        stored = connection.execute(
+            text(f"SELECT DISTINCT typeof(data) FROM {t.facts.name}")
+        ).scalars()
+        assert set(stored) == {"blob"}
+        payloads = connection.execute(select(t.facts.c.data)).scalars().all()
+    assert all(json.loads(p) for p in payloads)
+    payload = json.dumps({"summary": "é" * 300, "sources": []}, sort_keys=True)
+    assert t.unpack_json(t.pack_json(payload)) == payload
+    assert len(t.pack_json(payload)) < len(payload) / 4
+    assert t.unpack_json(payload) == payload  # a text column of an older schema
 
 
 def test_a_schema_11_database_answers_until_and_after_its_rebuild(projected: Timeline) -> None:
