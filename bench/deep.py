@@ -10,7 +10,7 @@ import argparse
 import random
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
@@ -150,10 +150,9 @@ def sample(engine: Engine, count: int, seed: int) -> list[lookups.Lookup]:
 
 
 def _aware(value: Any) -> datetime:
-    if isinstance(value, str):  # SQLite hands back aggregates of instants as text
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    found = t.stored_instant(value)  # SQLite hands back aggregates of instants untyped
+    assert found is not None
+    return found
 
 
 def time_with_corrections(

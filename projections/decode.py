@@ -13,6 +13,7 @@ from domain.errors import InvalidInput
 from domain.facts import Correction
 from domain.feed import ANNOUNCEMENT, effect_kind
 from domain.values import Clause, Source, require_aware
+from projections import tables as t
 from projections.models import (
     ActorVersion,
     Deferred,
@@ -334,15 +335,11 @@ def _assembled(
     )
 
 
-def driver_instant(value: str | datetime | None) -> datetime | None:
+def driver_instant(value: int | str | datetime | None) -> datetime | None:
     """An instant as the driver hands it back from SQL sent without SQLAlchemy's column types
-    (`lookup_version`): UTC text on SQLite (`UTCDateTime`'s fixed format, so the texts
-    compare as the instants do), a datetime on PostgreSQL; aware, in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    (`lookup_version`): microseconds since 1970 on SQLite (`UTCDateTime`), a datetime on
+    PostgreSQL; aware, in UTC."""
+    return t.stored_instant(value)
 
 
 @dataclass(frozen=True, slots=True)
