@@ -9,10 +9,12 @@ with LISTEN/NOTIFY or SQLite's data_version), which the fan-out shares.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -44,6 +46,49 @@ class EventLog(Protocol):
 
     def log(self, after: int = 0, limit: int = 1000) -> Sequence[LoggedEvent]: ...
     def head_position(self) -> int: ...
+
+
+#: Batches between full collections while the runner holds the cycle collector back.
+FULL_COLLECTION_EVERY = 100
+
+_collector = threading.Lock()
+_holding = 0  # how many runs (of any runner in this process) hold the collector back
+_batches = 0
+_was_enabled = True
+
+
+@contextmanager
+def _young_collections() -> Iterator[None]:
+    """While runs apply batches: no automatic cycle collection, a young one (generations 0
+    and 1: what the last batch allocated) after each batch that allocated enough
+    (`_collected`), a full one every `FULL_COLLECTION_EVERY` of those. A rebuild's memo
+    holds some 50,000 facts, their states and rows; the automatic full collections walked
+    all of it again and again (8 to 19 of them, 2.5 to 3.1 s, in a 10k rebuild of 7 to 12 s:
+    docs/benchmarks.md). Process-wide (the collector is): the previous setting comes back
+    when the last run ends."""
+    global _holding, _was_enabled
+    with _collector:
+        if _holding == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _holding += 1
+    try:
+        yield
+    finally:
+        with _collector:
+            _holding -= 1
+            if _holding == 0 and _was_enabled:
+                gc.enable()
+
+
+def _collected() -> None:
+    """After a batch under `_young_collections`: collect what it left behind, if it
+    allocated as much as would have started an automatic collection."""
+    global _batches
+    if gc.get_count()[0] < gc.get_threshold()[0]:
+        return  # a small batch (a live one's few events): nothing worth a collection yet
+    _batches += 1
+    gc.collect(2 if _batches % FULL_COLLECTION_EVERY == 0 else 1)
 
 
 class TrackingConflict(RuntimeError):
@@ -128,6 +173,17 @@ class ProjectionRunner:
         if position != self._position:
             self.projector.forget()  # someone else moved the cursor: the memo may be stale
         head = self.events.head_position() if progress else 0
+        with _young_collections():
+            return self._follow_log(position, progress, head, stop_at, interruptible)
+
+    def _follow_log(
+        self,
+        position: int,
+        progress: Progress | None,
+        head: int,
+        stop_at: int | None,
+        interruptible: bool,
+    ) -> int:
         while not (interruptible and self._stop.is_set()):
             page = self.events.log(position, self.batch_size)
             if stop_at is not None:
@@ -202,10 +258,11 @@ class ProjectionRunner:
         head = self.events.head_position() if progress else 0
         position = 0
         size = self.rebuild_batch_size or 4 * self.batch_size
-        while page := self.events.log(position, size):
-            position = _apply_batch(self.engine, shadow, shadow_name, position, page)
-            if progress:
-                progress(position, max(head, position))
+        with _young_collections():
+            while page := self.events.log(position, size):
+                position = _apply_batch(self.engine, shadow, shadow_name, position, page)
+                if progress:
+                    progress(position, max(head, position))
         log.info("projection %s: rebuilt to position %d; building its indexes", self.name, position)
         t.index_shadow(self.engine)
         with self.engine.begin() as connection:
@@ -354,4 +411,6 @@ def _apply_batch(
     except BaseException:
         projector.forget()
         raise
+    if _holding:
+        _collected()
     return new_position

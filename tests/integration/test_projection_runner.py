@@ -3,6 +3,7 @@ runner per projection, schema versions, LISTEN/NOTIFY wake-ups."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -358,3 +359,28 @@ def test_readers_see_the_complete_old_answers_while_a_rebuild_runs(services: Ser
     assert len(seen_during) > 1
     assert all(seen == before for seen in seen_during)
     assert answers(engine, known_at) == before
+
+
+def test_the_cycle_collector_is_held_back_only_while_batches_apply(services: Services) -> None:
+    """A run turns automatic collection off (it collects between batches itself) and gives
+    the process back the setting it found, after a failed batch too."""
+    runner = services.projections
+    story(services.timeline)
+    seen: list[bool] = []
+    runner.on_batch = lambda position: seen.append(gc.isenabled())
+    runner.catch_up()
+    assert seen == [False] and gc.isenabled()
+    runner.rebuild()
+    assert gc.isenabled()
+    more_history(services.timeline)
+    runner.on_batch = lambda position: (_ for _ in ()).throw(RuntimeError("a failed batch"))
+    with pytest.raises(RuntimeError):
+        runner.catch_up()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        runner.on_batch = None
+        runner.catch_up()
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
