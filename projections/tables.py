@@ -82,7 +82,8 @@ SCHEMA_VERSION = 12
 # 12: on SQLite an instant is an integer of microseconds since 1970, not ISO text (26 bytes
 #    in every row and index entry that holds one); an older database's instants are
 #    converted in place at the start (`_integer_instants`), then rebuilt as any older schema.
-#    The facts' payloads are stored deflated (`PackedJSON`).
+#    The facts' payloads are stored deflated (`PackedJSON`); the facts and the counter's
+#    changes are WITHOUT ROWID tables on SQLite.
 
 metadata = MetaData()
 
@@ -227,8 +228,10 @@ def _open_index(table: Table) -> Index:
     )
 
 
-# _KEYED: on SQLite, a table whose primary key is all it holds (tags, response links) is
-# stored in its key's B-tree (`WITHOUT ROWID`), not in a rowid table plus that index.
+# _KEYED: on SQLite, a table whose primary key is all it holds (tags, response links), or
+# whose rows are small and always found by their key (the facts, packed; the counter's
+# changes: schema 12), is stored in its key's B-tree (`WITHOUT ROWID`), not in a rowid table
+# plus that index.
 
 
 # -- the two-dimensional index of point lookups ------------------------------------------------
@@ -662,6 +665,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("effective_at", UTCDateTime),
         Column("announced_at", UTCDateTime),
         Column("data", PackedJSON, nullable=False),
+        sqlite_with_rowid=False,  # see _KEYED: no second B-tree of its key (schema 12)
     )
     Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)
     # The stream version as known at a position (a point lookup's expectedVersion): the last
@@ -703,6 +707,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("sign", Integer, nullable=False),
         Column("forward", Boolean, nullable=False),
         Column("changed_at", UTCDateTime, nullable=False),
+        sqlite_with_rowid=False,  # see _KEYED (schema 12)
     )
     Index(
         f"ix_{counter_changes.name}_day",
