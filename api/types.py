@@ -308,6 +308,16 @@ class RegulatoryActionType:
         )
 
 
+async def _policy_corrections(root: strawberry.Parent[PolicyType]) -> list[CorrectionType]:
+    """`Policy.correctedBy`, read only when selected (a looked-up version loads its list on
+    first read, at the position its lookup answered at: projections/models.py), off the
+    event loop."""
+    read = root.read
+    if m.pending(read):
+        await run(getattr, read, "corrected_by")
+    return CorrectionType.many("policy", read.slug, read.corrected_by)
+
+
 @strawberry.type(
     name="Policy",
     description="A policy as in force over [validFrom, validTo), as known over "
@@ -329,7 +339,8 @@ class PolicyType:
     change_type: str = strawberry.field(description="Type of that event, e.g. PolicyRevised.")
     corrected_by: list[CorrectionType] = strawberry.field(
         description="The corrections of the facts this version is built from, in fold order; "
-        "empty: none was corrected."
+        "empty: none was corrected.",
+        resolver=_policy_corrections,
     )
     valid_from: datetime = strawberry.field(description="When this version came into force.")
     valid_to: datetime | None = strawberry.field(
@@ -346,6 +357,7 @@ class PolicyType:
     sources: list[SourceType] = strawberry.field(description="Where the policy is published.")
     valid_at: strawberry.Private[datetime | None]
     known_at: strawberry.Private[int | None]  # the log position answered at
+    read: strawberry.Private[m.PolicyVersion]  # the version read (for its corrections)
 
     @described("The owner, named as at validAt.")
     async def owner_actor(self, info: Info[Context, None]) -> ActorType | None:
@@ -393,7 +405,6 @@ class PolicyType:
             revision=p.revision,
             changed_by=p.changed_by,
             change_type=p.change_type,
-            corrected_by=CorrectionType.many("policy", p.slug, p.corrected_by),
             valid_from=p.valid_from,
             valid_to=p.valid_to,
             known_from=p.known_from,
@@ -403,6 +414,7 @@ class PolicyType:
             sources=SourceType.many(p.sources),
             valid_at=valid_at,
             known_at=known_at,
+            read=p,
         )
 
 

@@ -13,8 +13,10 @@ from domain.errors import InvalidInput
 from domain.facts import Correction
 from domain.feed import ANNOUNCEMENT, effect_kind
 from domain.values import Clause, Source, require_aware
+from projections import tables as t
 from projections.models import (
     ActorVersion,
+    Deferred,
     PolicyVersion,
     RegulatoryActionVersion,
     StatementVersion,
@@ -296,7 +298,7 @@ def _assembled(
     times: tuple[datetime, datetime | None, datetime],
     revision: int,
     aggregate_version: int,
-    corrected_by: tuple[Correction, ...] = (),
+    corrected_by: tuple[Correction, ...] | Deferred = (),
 ) -> PolicyVersion:
     """A policy version from its frame's state `s` and its (part name, part state) pairs;
     `times` are its valid_from, valid_to and known_from; `corrected_by` the corrections
@@ -333,23 +335,19 @@ def _assembled(
     )
 
 
-def driver_instant(value: str | datetime | None) -> datetime | None:
+def driver_instant(value: int | str | datetime | None) -> datetime | None:
     """An instant as the driver hands it back from SQL sent without SQLAlchemy's column types
-    (`lookup_version`): UTC text on SQLite (`UTCDateTime`'s fixed format, so the texts
-    compare as the instants do), a datetime on PostgreSQL; aware, in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    (`lookup_version`): microseconds since 1970 on SQLite (`UTCDateTime`), a datetime on
+    PostgreSQL; aware, in UTC."""
+    return t.stored_instant(value)
 
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """The rows of one point lookup (`queries._lookup`) as the driver returns them, without
     SQLAlchemy's row processing: `(part, slug, valid_from, valid_to, known_from, state,
-    aggregate_version, revision, counted_at)`, the frame's `part` NULL. Its parts are the
-    frame's: every part valid at the instant asked is valid over the whole frame."""
+    aggregate_version, revision, counted_at, basis)`, the frame's `part` NULL. Its parts are
+    the frame's: every part valid at the instant asked is valid over the whole frame."""
 
     frame: Sequence[Any]
     parts: list[tuple[str, Mapping[str, Any]]]
@@ -383,16 +381,26 @@ class Lookup:
         sources = {s["ref"] for p, s in self.parts if p.startswith("source:")}
         return missing, sources
 
-    def version(self) -> PolicyVersion:
+    @property
+    def valid_from(self) -> datetime:
+        found = driver_instant(self.frame[2])
+        assert found is not None
+        return found
+
+    @property
+    def basis(self) -> int | None:
+        """The position the answer stands at (`queries._basis_position`)."""
+        return None if self.frame[9] is None else int(self.frame[9])
+
+    def version(self, corrected_by: Deferred) -> PolicyVersion:
+        """The version, its corrections loaded when first read (`corrected_by`)."""
         frame = self.frame
         s = frame_state(frame[5])
         known_from = frame[4] if self.latest is None or frame[4] > self.latest else self.latest
-        valid_from, valid_to = driver_instant(frame[2]), driver_instant(frame[3])
-        known = driver_instant(known_from)
-        assert valid_from is not None and known is not None
+        valid_to, known = driver_instant(frame[3]), driver_instant(known_from)
+        assert known is not None
         aggregate_version = int(frame[6] or s["changed_by"])
-        times = (valid_from, valid_to, known)
-        corrected_by = folded_corrections(frame[9])
+        times = (self.valid_from, valid_to, known)
         return _assembled(
             frame[1], s, self.parts, times, int(frame[7]), aggregate_version, corrected_by
         )

@@ -4,13 +4,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from domain.facts import Correction
 from domain.feed import ANNOUNCEMENT
 from domain.values import Clause, Source
 
 T = TypeVar("T")
+
+
+class Deferred(Protocol):
+    """A version's corrections not loaded yet: what `load` reads (once) when asked
+    (`projections.queries.Deferred`: the aggregate, the version's valid_from and the log
+    position its lookup answered at, so that the list is the lookup's, not a later one's)."""
+
+    def load(self) -> tuple[Correction, ...]: ...
+
+
+class _Corrections:
+    """`PolicyVersion.corrected_by` as a data descriptor: it holds the tuple itself or a
+    `Deferred`, which the first read loads and replaces (the corrections of every fact
+    folded into a version grow with its history: a lookup that does not show them does not
+    read them). Every read (equality, hash, repr, `dataclasses.replace`, pickling) sees the
+    tuple, so a deferred version behaves exactly as one built with its list."""
+
+    name = "corrected_by"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> tuple[Correction, ...]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> tuple[Correction, ...]: ...
+    def __get__(self, instance: object | None, owner: type) -> tuple[Correction, ...]:
+        if instance is None:  # the dataclass's default
+            return ()
+        found = instance.__dict__[self.name]
+        if not isinstance(found, tuple):
+            found = instance.__dict__[self.name] = found.load()
+        return found  # type: ignore[no-any-return]
+
+    def __set__(self, instance: object, value: tuple[Correction, ...] | Deferred) -> None:
+        # (only the dataclass's __init__ gets here: a frozen instance refuses assignment)
+        instance.__dict__[self.name] = value
+
+
+def pending(version: PolicyVersion) -> bool:
+    """Whether the version's corrections are still to be loaded (a database read)."""
+    return not isinstance(version.__dict__.get("corrected_by"), tuple)
 
 
 @dataclass(frozen=True)
@@ -32,7 +74,13 @@ class PolicyVersion:
     known_from: datetime
     known_to: datetime | None
     aggregate_version: int  # stream version at the query's knownAt (expectedVersion)
-    corrected_by: tuple[Correction, ...] = ()  # corrections of the facts folded into it
+    #: The corrections of the facts folded into it, in fold order (a tuple, or a `Deferred`
+    #: loaded on first read).
+    corrected_by: _Corrections = _Corrections()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with its corrections loaded (a `Deferred` holds an engine)."""
+        return {**self.__dict__, "corrected_by": self.corrected_by}
 
     @property
     def text(self) -> str:

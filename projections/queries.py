@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -46,7 +47,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from domain import values
 from domain.concerns import cited_policies
 from domain.errors import InvalidInput
-from domain.facts import REDACTED
+from domain.facts import REDACTED, Correction
 from domain.values import Reference, aggregate_uuid
 from projections import counter, decode
 from projections import tables as t
@@ -197,7 +198,7 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         stream_version.label("aggregate_version"),
         counters.c.revision,
         counters.c.counted_at,
-        _folded_corrections(_K, frame),
+        _basis_position(frame).label("basis"),
     ).select_from(frame, counters)
     parts = select(
         pp.c.part,
@@ -205,7 +206,7 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         cast(null(), Integer).label("aggregate_version"),
         cast(null(), BigInteger).label("revision"),
         cast(null(), t.UTCDateTime()).label("counted_at"),
-        cast(null(), Text).label("corrections"),
+        cast(null(), BigInteger).label("basis"),
     ).where(known(pp, _K), _exactly(dialect, pp, slug), valid(pp, _V))
     return union_all(framed, stabbing(dialect, parts, pp))
 
@@ -218,13 +219,7 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
     (`projections/counter.py`): the frame's base, the tree's prefix before the frame's day
     (one seek per node, at most `counter.BITS`) and the residual inside that day."""
     facts = t.facts
-    stream_version = (
-        select(facts.c.version)
-        .where(facts.c.aggregate_id == frame.c.aggregate_id, _fact_known(_K))
-        .order_by(facts.c.position.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    stream_version = _last_fact(frame, facts.c.version)
     changes = t.counter_changes
     base = select(frame.c.counter_base.label("n"), frame.c.counter_at.label("at"))
     residual = select(
@@ -242,6 +237,27 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
         type_coerce(func.max(every.c.at), t.UTCDateTime()).label("counted_at"),
     ).subquery("counters")
     return stream_version, counters
+
+
+def _last_fact(frame: Any, column: Any) -> Any:
+    """A column of the frame's aggregate's last fact recorded by position :k (one probe of
+    the facts' position index)."""
+    facts = t.facts
+    return (
+        select(column)
+        .where(facts.c.aggregate_id == frame.c.aggregate_id, _fact_known(_K))
+        .order_by(facts.c.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _basis_position(frame: Any) -> Any:
+    """The position the lookup's answer stands at: its aggregate's last fact recorded by :k.
+    What the version's corrections are read at when asked (`Deferred`): the same list as at
+    :k, none recorded after the lookup (an aggregate's feed entries open and close only at
+    its own facts' positions)."""
+    return _last_fact(frame, t.facts.c.position)
 
 
 def _node_arms(frame: Any) -> list[Select[Any]]:
@@ -326,7 +342,44 @@ def _looked_up(engine: Engine, slug: str, v: datetime, k: int) -> PolicyVersion 
                     select(t.texts.c.ref, t.texts.c.body).where(t.texts.c.ref.in_(chunk))
                 )
                 decode.learn_texts([(r.ref, r.body) for r in texts], sources)
-    return found.version()
+    return found.version(Deferred(engine, slug, found.valid_from, found.basis or k))
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A looked-up version's corrections, read when first asked (`models.PolicyVersion`):
+    those of its facts up to `valid_from` as believed at the lookup's pinned `position`
+    (not a tuple: the descriptor tells the loaded list by its type)."""
+
+    engine: Engine
+    slug: str
+    valid_from: datetime
+    position: int
+
+    def load(self) -> tuple[Correction, ...]:
+        return corrections_at(self.engine, self.slug, self.valid_from, self.position)
+
+
+def corrections_at(
+    engine: Engine, slug: str, valid_from: datetime, position: int
+) -> tuple[Correction, ...]:
+    """The corrections of the policy's facts folded into its version from `valid_from`, as
+    believed at log `position`, in fold order (`_folded_corrections`, by the aggregate)."""
+    with engine.connect() as connection:
+        text_ = connection.execute(
+            _corrections_statement(),
+            {"aggregate": aggregate_uuid("policy", slug), "valid_from": valid_from, "k": position},
+        ).scalar()
+    return decode.folded_corrections(text_)
+
+
+@lru_cache(maxsize=1)
+def _corrections_statement() -> Select[Any]:
+    feed = t.timeline_entries
+    aggregate = bindparam("aggregate", type_=feed.c.aggregate_id.type)
+    valid_from = bindparam("valid_from", type_=t.UTCDateTime())
+    position = bindparam("k", type_=BigInteger())
+    return select(_corrections_in_fold_order(aggregate, valid_from, position))
 
 
 def _fetched(engine: Engine, compiled: _Compiled, parameters: Any) -> list[Any]:
@@ -435,29 +488,34 @@ def _frame_columns(known_at: Any) -> list[Any]:
     return [stream_version, revision, counted_at, _folded_corrections(known_at)]
 
 
-def _folded_corrections(known_at: Any, frame: Any = None) -> Any:
+def _folded_corrections(known_at: Any) -> Any:
     """The corrections of the facts folded into a frame's version (its `corrected_by`, which
-    no frame stores): the feed's entries up to its valid_from that have any (a partial index),
-    known at `known_at`, their JSON arrays joined by commas in fold order."""
-    pv, feed = t.policy_versions if frame is None else frame, t.timeline_entries
-    entries = (
-        select(
-            feed.c.corrections.label("c"),
-            feed.c.effective_at.label("e"),
-            feed.c.version.label("v"),
-        )
-        .where(
-            feed.c.aggregate_id == pv.c.aggregate_id,
-            feed.c.corrections.isnot(None),
-            feed.c.effective_at <= pv.c.valid_from,
-            known(feed, known_at),
-        )
-        .order_by(feed.c.effective_at, feed.c.version)
-        .correlate(pv)
-        .subquery()
-    )
-    joined = _InFoldOrder(entries.c.c, entries.c.e, entries.c.v)
+    no frame stores), known at `known_at` (`_corrections_in_fold_order`, correlated)."""
+    pv = t.policy_versions
+    joined = _corrections_in_fold_order(pv.c.aggregate_id, pv.c.valid_from, known_at, pv)
     return select(joined).scalar_subquery().label("corrections")
+
+
+def _corrections_in_fold_order(
+    aggregate: Any, valid_from: Any, known_at: Any, frame: Any = None
+) -> _InFoldOrder:
+    """The feed's entries of `aggregate` up to `valid_from` that have corrections (a partial
+    index), known at `known_at`, their JSON arrays joined by commas in fold order
+    (correlated to `frame`, if given)."""
+    feed = t.timeline_entries
+    entries = select(
+        feed.c.corrections.label("c"),
+        feed.c.effective_at.label("e"),
+        feed.c.version.label("v"),
+    ).where(
+        feed.c.aggregate_id == aggregate,
+        feed.c.corrections.isnot(None),
+        feed.c.effective_at <= valid_from,
+        known(feed, known_at),
+    )
+    entries = entries.order_by(feed.c.effective_at, feed.c.version)
+    ordered = (entries if frame is None else entries.correlate(frame)).subquery()
+    return _InFoldOrder(ordered.c.c, ordered.c.e, ordered.c.v)
 
 
 class _InFoldOrder(FunctionElement[str]):

@@ -3,9 +3,7 @@
 A statement is compiled once per dialect, statement and keys; each value is bound by its
 column type's processor for the dialect, as `Connection.execute` binds it, but without its
 per-row bookkeeping, which cost more than the writes (docs/benchmarks.md). An instant on
-SQLite is bound by one function that gives the text SQLAlchemy's two processors give
-(`UTCDateTime` to naive UTC, then SQLite's `DATETIME` format), remembering recent ones (the
-rows of one fact share its instants).
+SQLite is bound by one function, `UTCDateTime`'s microseconds since 1970.
 """
 
 from __future__ import annotations
@@ -95,21 +93,10 @@ def _binder(type_: TypeEngine[Any], dialect: Dialect) -> Bind | None:
     return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
-_INSTANTS: dict[datetime, str] = {}
-
-
-def sqlite_instant(value: datetime | None) -> str | None:
-    """How an instant is stored on SQLite: naive UTC, `YYYY-MM-DD HH:MM:SS.ffffff` (what
-    `UTCDateTime` and SQLite's `DATETIME` bind give, in one step)."""
-    if value is None:
-        return None
-    found = _INSTANTS.get(value)
-    if found is None:
-        if len(_INSTANTS) >= 50_000:
-            _INSTANTS.clear()
-        found = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        _INSTANTS[value] = found
-    return found
+def sqlite_instant(value: datetime | None) -> int | None:
+    """How an instant is stored on SQLite: microseconds since 1970 (`UTCDateTime`'s bind,
+    in one step)."""
+    return None if value is None else t.instant_micros(value)
 
 
 def close_many(connection: Connection, table: Table, closes: list[dict[str, Any]]) -> None:

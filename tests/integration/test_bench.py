@@ -107,6 +107,8 @@ def test_the_deep_history_figure_runs_alone_at_a_tiny_size(tmp_path: Path) -> No
         assert by_name[f"deep history N={size}: projection"]["value"] > 0
     assert by_name["deep history N=15: policy read-model rows"]["baseline"] == 17  # events
     assert "deep history lookup p50 ratio N=15 / N=3" in by_name
+    assert "deep history with correctedBy p50 ratio N=15 / N=3" in by_name
+    assert by_name["deep history N=15: policy_at with correctedBy p50"]["value"] > 0
 
 
 def run_bench(database: str, tmp_path: Path) -> dict[str, object]:
