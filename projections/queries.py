@@ -191,7 +191,7 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
         ),
         pv,
     ).cte("frame")
-    stream_version, counters = _lookup_counters(frame)
+    stream_version, counters = _lookup_counters(frame, dialect)
     framed = select(
         cast(null(), Text).label("part"),
         *(frame.c[name] for name in shared),
@@ -211,13 +211,16 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
     return union_all(framed, stabbing(dialect, parts, pp))
 
 
-def _lookup_counters(frame: Any) -> tuple[Any, Any]:
+def _lookup_counters(frame: Any, dialect: str = "postgresql") -> tuple[Any, Any]:
     """What the lookup's frame needs beside its row, as of position :k (`_frame_columns`
     for many frames): the stream version, that of the last fact recorded by :k (a stream's
     versions grow with its positions), one probe of the facts' position index; the
     revision counter and when that count last changed from the stored counter
     (`projections/counter.py`): the frame's base, the tree's prefix before the frame's day
-    (one seek per node, at most `counter.BITS`) and the residual inside that day."""
+    (one seek per node, at most `counter.BITS`) and the residual inside that day, through
+    the day index: on SQLite its `opened_by` is written `opened_by + 0`, which the primary
+    key (aggregate_id, opened_by, seq) cannot serve (schema 12 made it the table's own
+    B-tree, and the planner took it, reading every change of the aggregate up to :k)."""
     facts = t.facts
     stream_version = _last_fact(frame, facts.c.version)
     changes = t.counter_changes
@@ -228,7 +231,7 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
         changes.c.aggregate_id == frame.c.aggregate_id,
         changes.c.day == frame.c.counter_day,
         changes.c.effective_at <= frame.c.valid_from,
-        changes.c.opened_by <= _K,
+        _unindexed(dialect, changes.c.opened_by) <= _K,
         changes.c.forward.is_(False),
     )
     every = union_all(base, *_node_arms(frame), residual).subquery("counted")
@@ -237,6 +240,11 @@ def _lookup_counters(frame: Any) -> tuple[Any, Any]:
         type_coerce(func.max(every.c.at), t.UTCDateTime()).label("counted_at"),
     ).subquery("counters")
     return stream_version, counters
+
+
+def _unindexed(dialect: str, column: Any) -> Any:
+    """`column` as SQLite's planner cannot use for an index (`column + 0`); as is elsewhere."""
+    return column if dialect == "postgresql" else (column + literal_column("0")).self_group()
 
 
 def _last_fact(frame: Any, column: Any) -> Any:
