@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import tempfile
 import time
@@ -22,6 +23,31 @@ from bench.load import load_until, stored_events
 from projections.runner import ProjectionRunner
 from timeline.application import Timeline
 from timeline.settings import Settings
+
+
+class CollectorClock:
+    """Time spent in the cycle collector by generation, from `gc.callbacks`: cProfile charges
+    a collection to whatever function allocated when it started, so it shows up spread over
+    the profile (a 10k rebuild spent 2.5-3.1 s in full collections before the runner held
+    them back: docs/benchmarks.md)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.counts[info["generation"]] += 1
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"generation {g}: {n} in {s:.2f} s"
+            for g, (n, s) in enumerate(zip(self.counts, self.seconds, strict=True))
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,14 +72,20 @@ def main(argv: list[str] | None = None) -> None:
             load_until(timeline, commands, total)
         floor = projection.log_read_rates(timeline, 1000, 3)["decoded"]
         profiler = cProfile.Profile()
+        collector = CollectorClock()
+        gc.callbacks.append(collector)
         start = time.perf_counter()
         if not args.no_profile:
             profiler.enable()
-        events = runner.rebuild()
-        profiler.disable()
+        try:
+            events = runner.rebuild()
+        finally:
+            profiler.disable()
+            gc.callbacks.remove(collector)
         rate = events / (time.perf_counter() - start)
         print(f"rebuild: {events:,} events, {rate:,.0f} events/s; log read {floor:,.0f} events/s;")
         print(f"ratio {rate / floor:.3f}{' (under the profiler)' if not args.no_profile else ''}")
+        print(f"cycle collector during the rebuild: {collector}")
         if not args.no_profile:
             stats = pstats.Stats(profiler)
             stats.sort_stats("cumulative").print_stats(args.top)

@@ -296,24 +296,32 @@ def _node_arms(frame: Any) -> list[Select[Any]]:
 
 
 class _Compiled:
-    """`_lookup` compiled once for a dialect: its SQL text, the names of its parameters in
-    the driver's order (None: the driver takes them by name), their constant values and the
-    bind processing of :v. Sent with `exec_driver_sql`, so that neither the statement's cache
-    key nor SQLAlchemy's row processing is paid per lookup (both cost more than the SQL)."""
+    """A statement sent on the driver's cursor (`_fetched`: `_lookup`, `_corrections_statement`)
+    compiled once for a dialect: its SQL text, the names of its parameters in the driver's
+    order (None: the driver takes them by name), their constant values and the bind
+    processing of instants and aggregate ids. Sent without SQLAlchemy, so that neither the
+    statement's cache key nor its row processing is paid per lookup (both cost more than
+    the SQL)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, statement: Select[Any] | CompoundSelect[Any]) -> None:
         self.dialect_name = dialect.name
-        compiled = _lookup(dialect.name).compile(dialect=dialect)
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.names: list[str] | None = (
             list(compiled.positiontup) if compiled.positiontup is not None else None
         )
         self.constants = {n: v for n, v in compiled.params.items() if v is not None}
         self.instant = t.UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or _same
+        uuid = t.facts.c.aggregate_id.type
+        self.aggregate = uuid.dialect_impl(dialect).bind_processor(dialect) or _same
 
     def parameters(self, slug: str, v: datetime, k: int) -> dict[str, Any] | tuple[Any, ...]:
+        """The lookup's parameters."""
         found = {**self.constants, **stabbing_parameters(self.dialect_name, "policy", slug, v, k)}
         found["v"] = self.instant(v)
+        return self.ordered(found)
+
+    def ordered(self, found: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
         return found if self.names is None else tuple(found[name] for name in self.names)
 
 
@@ -325,7 +333,7 @@ def _looked_up(engine: Engine, slug: str, v: datetime, k: int) -> PolicyVersion 
     """`policy_at` by position: one statement through the 2-D index on the driver's own
     cursor (`_fetched`), decoded from its rows (`decode.Lookup`); the texts not cached yet
     in one more, through SQLAlchemy."""
-    compiled = _compiled(engine.dialect)
+    compiled = _compiled(engine.dialect, _lookup)
     found = decode.Lookup.of(_fetched(engine, compiled, compiled.parameters(slug, v, k)))
     if found is None:
         return None
@@ -365,16 +373,18 @@ def corrections_at(
 ) -> tuple[Correction, ...]:
     """The corrections of the policy's facts folded into its version from `valid_from`, as
     believed at log `position`, in fold order (`_folded_corrections`, by the aggregate)."""
-    with engine.connect() as connection:
-        text_ = connection.execute(
-            _corrections_statement(),
-            {"aggregate": aggregate_uuid("policy", slug), "valid_from": valid_from, "k": position},
-        ).scalar()
-    return decode.folded_corrections(text_)
+    compiled = _compiled(engine.dialect, _corrections_statement)
+    found = {
+        "aggregate": compiled.aggregate(aggregate_uuid("policy", slug)),
+        "valid_from": compiled.instant(valid_from),
+        "k": position,
+    }
+    rows = _fetched(engine, compiled, compiled.ordered(found))
+    return decode.folded_corrections(rows[0][0] if rows else None)
 
 
-@lru_cache(maxsize=1)
-def _corrections_statement() -> Select[Any]:
+def _corrections_statement(dialect: str) -> Select[Any]:
+    """`corrections_at`'s statement (sent on the driver's cursor, like the lookup)."""
     feed = t.timeline_entries
     aggregate = bindparam("aggregate", type_=feed.c.aggregate_id.type)
     valid_from = bindparam("valid_from", type_=t.UTCDateTime())
@@ -383,15 +393,16 @@ def _corrections_statement() -> Select[Any]:
 
 
 def _fetched(engine: Engine, compiled: _Compiled, parameters: Any) -> list[Any]:
-    """The rows of the lookup from the DBAPI cursor of a pooled connection: SQLAlchemy's
-    `Connection` and `CursorResult` around it cost more than the statement at N = 10
-    (docs/projections.md), and this one statement needs neither (no transaction, no
-    types). Connection events do not see it: `lookup_statement` says what it sends. On
-    PostgreSQL it runs in autocommit (no BEGIN and ROLLBACK round trips), switched back
-    before the connection returns to the pool. A driver error (a connection dropped by a
-    database restart, say) discards that connection and asks once more through
-    SQLAlchemy, whose disconnect handling renews the pool and raises what the API maps to
-    UNAVAILABLE when the database is really gone."""
+    """The rows of a `_Compiled` statement (the lookup, its corrections) from the DBAPI cursor
+    of a pooled connection: SQLAlchemy's `Connection` and `CursorResult` around it cost more
+    than the statement at N = 10 (docs/projections.md), and these statements need neither (no
+    transaction, no types; through SQLAlchemy, the corrections' read after a lookup cost
+    ~8 ms on PostgreSQL, on the driver's cursor ~0.2 ms). Connection events do not see it:
+    `lookup_statement` says what the lookup sends. On PostgreSQL it runs in autocommit (no
+    BEGIN and ROLLBACK round trips), switched back before the connection returns to the pool.
+    A driver error (a connection dropped by a database restart, say) discards that
+    connection and asks once more through SQLAlchemy, whose disconnect handling renews the
+    pool and raises what the API maps to UNAVAILABLE when the database is really gone."""
     raw = engine.raw_connection()
     try:
         return _on_cursor(raw, compiled, parameters)
@@ -428,20 +439,23 @@ def lookup_statement(
     """The SQL and parameters `policy_at(engine, slug, valid_at, known_at)` sends on the
     driver's cursor for a lookup by position or now (the bench's floor: connection events
     do not see it)."""
-    compiled = _compiled(engine.dialect)
+    compiled = _compiled(engine.dialect, _lookup)
     k = NOW if known_at is None else known_at
     return compiled.sql, compiled.parameters(slug, decode.instant("validAt", valid_at), k)
 
 
-_COMPILED: dict[tuple[str, str, str], _Compiled] = {}
+_COMPILED: dict[tuple[Any, str, str, str], _Compiled] = {}
 
 
-def _compiled(dialect: Dialect) -> _Compiled:
-    """The lookup compiled for this kind of dialect (driver and parameter style alike)."""
-    key = (dialect.name, dialect.driver, dialect.paramstyle)
+def _compiled(
+    dialect: Dialect, statement: Callable[[str], Select[Any] | CompoundSelect[Any]]
+) -> _Compiled:
+    """The statement (built by `statement` for a dialect name) compiled for this kind of
+    dialect (driver and parameter style alike)."""
+    key = (statement, dialect.name, dialect.driver, dialect.paramstyle)
     found = _COMPILED.get(key)
     if found is None:
-        found = _COMPILED[key] = _Compiled(dialect)
+        found = _COMPILED[key] = _Compiled(dialect, statement(dialect.name))
     return found
 
 
