@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from projections import search as fulltext
 from projections import tables as t
 from projections.counter import RevisionCounter
 from projections.incremental import AggregateFold, Change
-from projections.rows import state_digest
+from projections.rows import feed_tags, state_digest
 from projections.writes import close_many, write_many
 
 
@@ -407,19 +407,24 @@ def _delete_aggregate(
                 refs.add(ref)
     for table in owned:
         rows = connection.execute(
-            select(table.c.opened_by, table.c.seq).where(table.c.aggregate_id == aggregate_id)
+            select(table.c.opened_by, table.c.seq, table.c.state).where(
+                table.c.aggregate_id == aggregate_id
+            )
         ).all()
         if not rows:
             continue
         keys = [{"b_opened_by": r.opened_by, "b_seq": r.seq} for r in rows]
-        dependent = tables.timeline_tags if table is tables.timeline_entries else tables.responses
-        connection.execute(
-            delete(dependent).where(
-                dependent.c.opened_by == bindparam("b_opened_by"),
-                dependent.c.seq == bindparam("b_seq"),
-            ),
-            keys,
-        )
+        if table is tables.timeline_entries:
+            _delete_tags(connection, tables.timeline_tags, rows)
+        else:
+            responses = tables.responses
+            connection.execute(
+                delete(responses).where(
+                    responses.c.opened_by == bindparam("b_opened_by"),
+                    responses.c.seq == bindparam("b_seq"),
+                ),
+                keys,
+            )
         ids = [(r.opened_by << t.RTREE_SEQ_BITS) + r.seq for r in rows]
         if connection.dialect.name == "sqlite" and table.name in t.STABBED:
             tree = t.rtree_table(table)
@@ -430,6 +435,25 @@ def _delete_aggregate(
     for table in (tables.facts, tables.counter_nodes, tables.counter_changes):
         connection.execute(delete(table).where(table.c.aggregate_id == aggregate_id))
     return refs
+
+
+def _delete_tags(connection: Connection, tags: Table, entries: Sequence[Any]) -> None:
+    """Delete the tag rows of feed entries, by their whole key (tag first: schema 12), the
+    tags following from each entry's state as when they were written."""
+    keys = [
+        {"b_tag": tag, "b_opened_by": e.opened_by, "b_seq": e.seq}
+        for e in entries
+        for tag in feed_tags(json.loads(e.state))
+    ]
+    if keys:
+        connection.execute(
+            delete(tags).where(
+                tags.c.tag == bindparam("b_tag"),
+                tags.c.opened_by == bindparam("b_opened_by"),
+                tags.c.seq == bindparam("b_seq"),
+            ),
+            keys,
+        )
 
 
 def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set[str]) -> None:

@@ -615,12 +615,18 @@ def _feed_state(
         "jurisdictions": list(found.jurisdictions),
         "policies": list(found.policies),
     }
+    return state, feed_tags(state)
+
+
+def feed_tags(state: Mapping[str, Any]) -> tuple[str, ...]:
+    """The filter tags of a feed entry, from its state: `actor:meta`, `jurisdiction:RU`,
+    `policy:meta/hate-speech` (what its tag rows hold; a redaction's delete names them)."""
     tags = (
-        *[_tag("actor:", a) for a in found.actors],
-        *[_tag("jurisdiction:", j) for j in found.jurisdictions],
-        *[_tag("policy:", p) for p in found.policies],
+        *[_tag("actor:", a) for a in state.get("actors", ())],
+        *[_tag("jurisdiction:", j) for j in state.get("jurisdictions", ())],
+        *[_tag("policy:", p) for p in state.get("policies", ())],
     )
-    return state, tuple(dict.fromkeys(tags))
+    return tuple(dict.fromkeys(tags))
 
 
 _TAGS: dict[str, dict[str, str]] = {}

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ from sqlalchemy import delete, inspect, select, update
 from domain.errors import InvalidInput
 from domain.redaction import redactable_fields
 from projections import queries, search
+from projections import tables as t
+from projections.rows import feed_tags
 from timeline import eventstore, integrity, merkle, proofs
 from timeline.bootstrap import Services, bootstrap
 from timeline.demo import load_demo
@@ -82,8 +85,32 @@ def every_stored_text(services: Services) -> str:
     with engine.connect() as connection:
         for name in sorted(inspect(engine).get_table_names()):
             for row in connection.exec_driver_sql(f'SELECT * FROM "{name}"'):
-                found.append(repr(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)))
+                found.append(repr(tuple(readable(v) for v in row)))
     return "\n".join(found)
+
+
+def readable(value: Any) -> Any:
+    """A stored value as text would show it: the facts' deflated payloads unpacked."""
+    if isinstance(value, memoryview | bytes):
+        try:
+            return t.unpack_json(bytes(value))
+        except (ValueError, zlib.error, UnicodeDecodeError):
+            return bytes(value)
+    return value
+
+
+def test_a_redaction_leaves_the_feed_tags_of_its_entries_and_no_others(
+    services: Services,
+) -> None:
+    redact(services)
+    engine = services.timeline.engine
+    feed, tags = t.timeline_entries, t.timeline_tags
+    with engine.connect() as connection:
+        entries = connection.execute(select(feed.c.opened_by, feed.c.seq, feed.c.state)).all()
+        stored = set(connection.execute(select(tags.c.tag, tags.c.opened_by, tags.c.seq)).all())
+    derived = {(tag, e.opened_by, e.seq) for e in entries for tag in feed_tags(json.loads(e.state))}
+    assert stored == derived
+    assert any(tag == "actor:jane-roe" for tag, _, _ in stored)
 
 
 def run_verify(database_url: str) -> subprocess.CompletedProcess[str]:
