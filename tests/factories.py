@@ -2,12 +2,14 @@
 
 Other tests may import these: `actor(...)`, `policy(...)`, `revision(...)`, `action(...)`,
 `statement(...)`, `correction(...)`, `retraction(...)`, `world(timeline)` for a registered
-cast, and `in_memory(commands)` / `as_recorded(...)` to build facts without a database.
+cast, and `in_memory(commands)` / `as_recorded(...)` to build facts without a database, and
+`deep_history_projected(url, revisions, seed)` for one long policy history, projected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from domain import Actor, Fact, Policy, RegulatoryAction, Statement, TimelineAggregate
 from timeline import commands as c
 from timeline.application import Timeline
+from timeline.settings import Settings
 from timeline.validation import validate
 
 BASE = "2022-01-01T00:00:00+00:00"
@@ -174,3 +177,20 @@ def as_recorded(facts: Iterable[Fact], stamps: Mapping[int, str] | None = None) 
             recorded = fact.announced_at
         result.append(replace(fact, recorded_at=recorded))
     return result
+
+
+@contextmanager
+def deep_history_projected(database_url: str, revisions: int, seed: int) -> Iterator[Timeline]:
+    """One policy with `revisions` revisions (bench figure 7's mix of retroactive ones and
+    corrections), loaded through the command path and projected."""
+    from bench.deep import DeepHistory
+    from projections.runner import ProjectionRunner
+
+    app = Timeline(Settings(database_url=database_url))
+    try:
+        for name, data in DeepHistory(revisions, seed=seed).commands():
+            app.execute(name, data)
+        ProjectionRunner(app.engine, app).catch_up()
+        yield app
+    finally:
+        app.close()

@@ -28,13 +28,13 @@ from sqlalchemy import (
     update,
 )
 
-from bench.deep import SLUG, DeepHistory
+from bench.deep import SLUG
 from domain.values import aggregate_uuid
 from projections import queries as q
 from projections import tables as t
 from projections.models import PolicyVersion
 from projections.rows import value_ref
-from projections.runner import ProjectionRunner
+from tests.factories import deep_history_projected
 from timeline.application import Timeline
 from timeline.bootstrap import bootstrap
 from timeline.settings import Settings
@@ -45,14 +45,8 @@ TIMELINE = str(Path(sys.executable).parent / "timeline")
 @pytest.fixture
 def projected(database_url: str) -> Iterator[Timeline]:
     """A policy with 40 revisions (retroactive ones and corrections among them), projected."""
-    app = Timeline(Settings(database_url=database_url))
-    try:
-        for name, data in DeepHistory(40, seed=11).commands():
-            app.execute(name, data)
-        ProjectionRunner(app.engine, app).catch_up()
+    with deep_history_projected(database_url, 40, 11) as app:
         yield app
-    finally:
-        app.close()
 
 
 def history(engine: Engine) -> list[PolicyVersion]:

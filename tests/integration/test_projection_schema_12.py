@@ -13,25 +13,19 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text, update
 
-from bench.deep import SLUG, DeepHistory
+from bench.deep import SLUG
 from projections import queries as q
 from projections import tables as t
 from projections.runner import ProjectionRunner
+from tests.factories import deep_history_projected
 from timeline.application import Timeline
-from timeline.settings import Settings
 
 
 @pytest.fixture
 def projected(sqlite_url: str) -> Iterator[Timeline]:
     """A policy with 30 revisions (retroactive ones and corrections among them), projected."""
-    app = Timeline(Settings(database_url=sqlite_url))
-    try:
-        for name, data in DeepHistory(30, seed=5).commands():
-            app.execute(name, data)
-        ProjectionRunner(app.engine, app).catch_up()
+    with deep_history_projected(sqlite_url, 30, 5) as app:
         yield app
-    finally:
-        app.close()
 
 
 def instant_columns() -> list[tuple[str, str]]:
