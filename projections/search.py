@@ -265,10 +265,10 @@ _CHUNK = 500
 
 
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
-    """Insert search documents (and, on SQLite, their FTS5 entries) in the caller's
-    transaction."""
+    """Insert search documents (and, on SQLite, their FTS5 entries, but for a rebuild's
+    shadow: `t.indexed_row_by_row`) in the caller's transaction."""
     write_many(connection, insert(table), documents)
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
         write_many(
             connection,
             text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
@@ -281,7 +281,7 @@ def forget(connection: Connection, table: Table, ids: list[int]) -> None:
     aggregate): an erased text must not stay findable, nor in the FTS5 index on SQLite."""
     if not ids:
         return
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
         gone = connection.execute(select(table.c.id, table.c.body).where(table.c.id.in_(ids)))
         rows = [{"id": row.id, "body": row.body} for row in gone]
         if rows:
