@@ -369,12 +369,18 @@ class AggregateFold:
 
     def _index(self, rows: Iterable[VersionRow]) -> None:
         for row in rows:
-            insort(self.by_part.setdefault(row.part, []), row, key=_start)
+            same = self.by_part.setdefault(row.part, [])
+            if not same or same[-1].valid_from < row.valid_from:
+                same.append(row)  # the usual case: a part's newest row
+            else:
+                insort(same, row, key=_start)
 
     def _unindex(self, rows: Iterable[VersionRow]) -> None:
         for row in rows:
             same = self.by_part[row.part]
-            i = bisect_left(same, row.valid_from, key=_start)
+            i = len(same) - 1
+            if same[i] is not row:  # not the part's newest row
+                i = bisect_left(same, row.valid_from, key=_start)
             while same[i] is not row:
                 i += 1
             del same[i]
