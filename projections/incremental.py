@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from domain import RULES, Fact, Span
+from domain.concerns import concerns
 from domain.facts import CORRECTED, REDACTED, RETRACTED
 from domain.rules import Fold, FoldRules, refold
 from projections.rows import (
@@ -159,20 +160,10 @@ class AggregateFold:
         self.folded = new
         n = len(ordered)
 
-        # The feed: one entry per fact; those of [changed, stop) are new.
+        # The feed: one entry per fact; those of [changed, stop) are derived again.
         changed = min(changed, stop)
         old_entries = self.entries[changed : stop + offset]
-        new_entries = [
-            feed_row(
-                self.kind,
-                self.slug,
-                new.states[i - 1] if i else None,
-                new.states[i],
-                ordered[i],
-                self.positions[ordered[i].version],
-            )
-            for i in range(changed, stop)
-        ]
+        new_entries = self._entries(before, ordered, new.states, changed, stop, offset)
         self.entries[changed : stop + offset] = new_entries
 
         # The spans: those starting before the first refolded group stay (the last one ends
@@ -233,6 +224,34 @@ class AggregateFold:
             [entry.key for entry in old_entries if entry.key not in kept_e],
             [entry for entry in new_entries if entry.key not in gone_e],
         )
+
+    def _entries(
+        self,
+        before: Fold[Any],
+        ordered: Sequence[Fact],
+        states: Sequence[Any],
+        changed: int,
+        stop: int,
+        offset: int,
+    ) -> list[FeedRow]:
+        """The feed entries of `ordered[changed:stop]`. An entry is its fact's (the same
+        object: the same version, position and corrections) with what it concerns, so that
+        of a fact the refold only moved past is kept when it concerns what it did before
+        (`domain.concerns`, of the states before and after it, old and new): the entry is
+        built once, not again for every retroactive change before it."""
+        was = {id(before.ordered[k]): k for k in range(changed, stop + offset)}
+        kind, slug, entries = self.kind, self.slug, []
+        for i in range(changed, stop):
+            fact, prior = ordered[i], states[i - 1] if i else None
+            k = was.get(id(fact))
+            if k is not None and concerns(kind, slug, prior, states[i], fact) == concerns(
+                kind, slug, before.states[k - 1] if k else None, before.states[k], fact
+            ):
+                entries.append(self.entries[k])
+            else:
+                entry = feed_row(kind, slug, prior, states[i], fact, self.positions[fact.version])
+                entries.append(entry)
+        return entries
 
     def _keys(
         self, spans: list[Span[Any]], old_spans: Sequence[Span[Any]], old_keys: Sequence[Key]
