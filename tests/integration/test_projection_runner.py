@@ -153,7 +153,9 @@ def sqlite_side_structures(engine: Engine) -> dict[str, Any]:
                 tree = t.rtree_name(table)
                 found[tree] = connection.execute(text(f"SELECT * FROM {tree} ORDER BY id")).all()
         connection.execute(text(f"INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)"))
-        bodies = connection.execute(select(t.search.c.body)).scalars()
+        # Every document's text, where SQLite reads it (schema 13: the rows and the texts).
+        documents = t.document_bodies(t.LIVE).subquery()
+        bodies = connection.execute(select(documents.c.body)).scalars()
         words = sorted({w for body in bodies for w in body.lower().split() if w.isalpha()})
         assert words
         for word in words:
