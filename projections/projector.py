@@ -321,7 +321,8 @@ class Projector:
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
-        rtrees = connection.dialect.name == "sqlite"
+        # A rebuild's shadow R*Trees are filled once the shadow is full (`t.index_shadow`).
+        rtrees = connection.dialect.name == "sqlite" and tables is not t.SHADOW
         for name, rows in by_table.items():
             write_many(connection, insert(by_name[name]), rows)
             if rtrees and name in t.STABBED:
@@ -426,7 +427,11 @@ def _delete_aggregate(
                 keys,
             )
         ids = [(r.opened_by << t.RTREE_SEQ_BITS) + r.seq for r in rows]
-        if connection.dialect.name == "sqlite" and table.name in t.STABBED:
+        if (
+            connection.dialect.name == "sqlite"
+            and table.name in t.STABBED
+            and t.indexed_row_by_row(table)
+        ):
             tree = t.rtree_table(table)
             connection.execute(delete(tree).where(tree.c.id.in_(ids)))
         if table is not tables.timeline_entries:

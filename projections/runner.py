@@ -260,7 +260,9 @@ class ProjectionRunner:
         size = self.rebuild_batch_size or 4 * self.batch_size
         with _young_collections():
             while page := self.events.log(position, size):
-                position = _apply_batch(self.engine, shadow, shadow_name, position, page)
+                position = _apply_batch(
+                    self.engine, shadow, shadow_name, position, page, durable=False
+                )
                 if progress:
                     progress(position, max(head, position))
         log.info("projection %s: rebuilt to position %d; building its indexes", self.name, position)
@@ -391,15 +393,27 @@ def _set_tracking(connection: Connection, name: str, position: int) -> None:
 
 
 def _apply_batch(
-    engine: Engine, projector: Projector, name: str, position: int, page: Sequence[LoggedEvent]
+    engine: Engine,
+    projector: Projector,
+    name: str,
+    position: int,
+    page: Sequence[LoggedEvent],
+    *,
+    durable: bool = True,
 ) -> int:
     """One transaction: the tracking position guarded by its old value, then the rows.
 
     Moving the cursor first takes the write lock up front (SQLite cannot upgrade a read
-    snapshot that another writer overtook) and lets a concurrent runner fail fast."""
+    snapshot that another writer overtook) and lets a concurrent runner fail fast. Not
+    `durable` (a rebuild's shadow batches): on PostgreSQL the commit does not wait for its
+    WAL to reach the disk (`synchronous_commit = off`); a crash may lose the last batches,
+    never make them half-written, and a rebuild starts again from nothing anyway. The swap
+    that puts the shadow in place commits durably."""
     new_position = page[-1].position
     try:
         with engine.begin() as connection:
+            if not durable and connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             moved = connection.execute(
                 update(t.tracking)
                 .where(t.tracking.c.name == name, t.tracking.c.position == position)

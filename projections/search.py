@@ -228,7 +228,7 @@ def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) ->
     table, that are not indexed yet, in the caller's transaction (one active projector writes
     them: `projections/lock.py`): SQLite's FTS5 table is told each; PostgreSQL's GIN index
     on the texts has them with their rows."""
-    if connection.dialect.name != "sqlite" or not bodies:
+    if connection.dialect.name != "sqlite" or not bodies or not t.indexed_row_by_row(table):
         return
     ids = _text_ids(connection, table, list(bodies))
     indexed = _indexed(connection, table, list(ids.values()))
@@ -243,8 +243,8 @@ def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> N
     """Unindex the clause texts being deleted (no part row names them any more), before their
     rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's index forgets a
     text with its row."""
-    if connection.dialect.name != "sqlite" or not refs:
-        return
+    if connection.dialect.name != "sqlite" or not refs or not t.indexed_row_by_row(table):
+        return  # (a rebuild's shadow: its FTS5 table is filled from the texts at the swap)
     texts = _texts_of(table)
     indexed = sorted(_indexed(connection, table, list(_text_ids(connection, table, refs).values())))
     rows = []
@@ -268,16 +268,19 @@ _CHUNK = 500
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
     """Insert search documents in the caller's transaction, on SQLite: the search table's
     rows (id and kind; the FTS5 table reads the bodies from the rows they belong to,
-    `tables.document_bodies`) and their FTS5 entries. On PostgreSQL the rows' GIN indexes
-    (`tables.row_documents`) hold them with the rows: nothing to write (schema 13)."""
+    `tables.document_bodies`) and their FTS5 entries but for a rebuild's shadow
+    (`t.indexed_row_by_row`: the swap fills its FTS5 table in bulk). On PostgreSQL the rows'
+    GIN indexes (`tables.row_documents`) hold them with the rows: nothing to write (schema
+    13)."""
     if connection.dialect.name != "sqlite":
         return
     write_many(connection, insert(table), [{**d, "body": None} for d in documents])
-    write_many(
-        connection,
-        text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
-        [{"id": d["id"], "body": d["body"]} for d in documents],
-    )
+    if t.indexed_row_by_row(table):
+        write_many(
+            connection,
+            text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
+            [{"id": d["id"], "body": d["body"]} for d in documents],
+        )
 
 
 def forget(connection: Connection, table: Table, ids: list[int]) -> None:
@@ -286,7 +289,7 @@ def forget(connection: Connection, table: Table, ids: list[int]) -> None:
     index on SQLite (told the text it forgets, read from the rows)."""
     if not ids:
         return
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
         models = t.LIVE if table is t.LIVE.search else t.SHADOW
         bodies = t.document_bodies(models).subquery()
         rows: list[dict[str, Any]] = []

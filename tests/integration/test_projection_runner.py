@@ -138,6 +138,34 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def sqlite_side_structures(engine: Engine) -> dict[str, Any]:
+    """SQLite's R*Tree entries, and what the FTS5 index finds for every word of the search
+    documents (after its integrity check against its content): a rebuild fills both in bulk,
+    the incremental run row by row. Empty on PostgreSQL, whose indexes hold no rows of their
+    own."""
+    if engine.dialect.name != "sqlite":
+        return {}
+    found: dict[str, Any] = {}
+    fts = t.fts_name(t.search)
+    with engine.connect() as connection:
+        for table in t.READ_MODEL_TABLES:
+            if table.name in t.STABBED:
+                tree = t.rtree_name(table)
+                found[tree] = connection.execute(text(f"SELECT * FROM {tree} ORDER BY id")).all()
+        connection.execute(text(f"INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)"))
+        # Every document's text, where SQLite reads it (schema 13: the rows and the texts).
+        documents = t.document_bodies(t.LIVE).subquery()
+        bodies = connection.execute(select(documents.c.body)).scalars()
+        words = sorted({w for body in bodies for w in body.lower().split() if w.isalpha()})
+        assert words
+        for word in words:
+            found[f"fts:{word}"] = connection.execute(
+                text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :w ORDER BY rowid"),
+                {"w": f'"{word}"'},
+            ).all()
+    return found
+
+
 @pytest.fixture
 def services(database_url: str) -> Iterator[Services]:
     built = bootstrap(Settings(database_url=database_url))
@@ -182,10 +210,12 @@ def test_rebuild_yields_the_same_tables_as_the_incremental_run(services: Service
     # A new runner (a restarted process) reloads what it needs from the tables.
     ProjectionRunner(services.timeline.engine, services.timeline, batch_size=2).catch_up()
     incremental = dump(services.timeline.engine)
+    side = sqlite_side_structures(services.timeline.engine)
     runner.batch_size = 500
     for _ in range(2):  # the second rebuild finds the swapped-in tables and their indexes
         assert runner.rebuild() == services.timeline.head_position()
         assert dump(services.timeline.engine) == incremental
+        assert sqlite_side_structures(services.timeline.engine) == side
     inspector = inspect(services.timeline.engine)
     postgres = services.timeline.engine.dialect.name == "postgresql"
     for table in t.READ_MODEL_TABLES:
