@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -258,8 +259,12 @@ class ProjectionRunner:
         head = self.events.head_position() if progress else 0
         position = 0
         size = self.rebuild_batch_size or 4 * self.batch_size
-        with _young_collections():
-            while page := self.events.log(position, size):
+        # The next page is read while this one is applied: the database's side of the read
+        # (and on SQLite the whole query, which releases the GIL) overlaps the fold.
+        with _young_collections(), ThreadPoolExecutor(1) as reader:
+            ahead = reader.submit(self.events.log, position, size)
+            while page := ahead.result():
+                ahead = reader.submit(self.events.log, page[-1].position, size)
                 position = _apply_batch(
                     self.engine, shadow, shadow_name, position, page, durable=False
                 )

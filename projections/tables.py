@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -873,16 +874,34 @@ def index_shadow(engine: Engine) -> None:
     (`fill_rtree`). SQLite cannot rename an index, so its swap builds every index under its
     live name anyway, and its FTS5 tables, whose content is named by the live table's name,
     are filled by the swap (`swap_in_shadow`)."""
-    with engine.begin() as connection:
-        if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
             for table in SHADOW.tables:
                 if table.name in STABBED:
                     fill_rtree(connection, table)
-            return
+        return
+    # Two at a time, each in its own transaction (nothing reads the shadow before the swap,
+    # and a crash leaves a shadow that the next `fresh_shadow` drops): the server builds
+    # them in parallel, the costly GiST and GIN ones first (at 50k: GiST 5.5 s, GIN 2.9 s,
+    # every B-tree together 0.5 s).
+    def cost(index: Index) -> tuple[bool, bool]:
+        using = index.dialect_options["postgresql"]["using"]
+        return using != "gin", not using
+
+    costly = sorted(_deferred_indexes(SHADOW), key=cost)
+    with ThreadPoolExecutor(INDEX_BUILDERS) as builders:
+        list(builders.map(lambda index: _build_index(engine, index), costly))
+
+
+#: Indexes a PostgreSQL rebuild builds at once (`index_shadow`).
+INDEX_BUILDERS = 2
+
+
+def _build_index(engine: Engine, index: Index) -> None:
+    with engine.begin() as connection:
         connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         connection.execute(text("SET LOCAL synchronous_commit = off"))
-        for index in _deferred_indexes(SHADOW):
-            index.create(connection, checkfirst=True)
+        index.create(connection, checkfirst=True)
 
 
 def indexed_row_by_row(table: Table) -> bool:
