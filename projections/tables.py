@@ -880,6 +880,7 @@ def index_shadow(engine: Engine) -> None:
                 if table.name in STABBED:
                     fill_rtree(connection, table)
         return
+
     # Two at a time, each in its own transaction (nothing reads the shadow before the swap,
     # and a crash leaves a shadow that the next `fresh_shadow` drops): the server builds
     # them in parallel, the costly GiST and GIN ones first (at 50k: GiST 5.5 s, GIN 2.9 s,
