@@ -183,12 +183,13 @@ class ProjectionRunner:
         head = self.events.head_position() if progress or self.lock.held else 0
         if stop_at is None and self._bulk_pays(position, head):
             log.info(
-                "projection %s: %d events behind of %d; rebuilding in bulk instead",
+                "projection %s: %d of %d events behind; rebuilding in bulk instead",
                 self.name,
                 head - position,
                 head,
             )
-            return self._rebuild(progress, interruptible)
+            # then, as any catch-up, what was recorded meanwhile (to the head, for `--once`)
+            position = self._rebuild(progress, interruptible)
         with _young_collections():
             return self._follow_log(position, progress, head, stop_at, interruptible)
 
