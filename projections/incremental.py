@@ -12,7 +12,7 @@ property test holds them together); `Change` says which of them to close and whi
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from domain import RULES, Fact, Span
+from domain.concerns import concerns
 from domain.facts import CORRECTED, REDACTED, RETRACTED
 from domain.rules import Fold, FoldRules, refold
 from projections.rows import (
@@ -74,6 +75,9 @@ class AggregateFold:
         #: and those ends.
         self.parts: list[VersionRow] = []
         self.part_ends: list[datetime] = []
+        #: The same rows by part, each part's in valid-time order (they do not overlap): which
+        #: row of each part holds an instant, without a pass over every row (`_holding`).
+        self.by_part: dict[str, list[VersionRow]] = {}
         #: The last span and the part runs open in it (as the walk left them), so that a fact
         #: after every other decomposes only the spans it adds (`_append_parts`).
         self.tail: tuple[Span[Any], Mapping[str, PartRun]] | None = None
@@ -156,20 +160,10 @@ class AggregateFold:
         self.folded = new
         n = len(ordered)
 
-        # The feed: one entry per fact; those of [changed, stop) are new.
+        # The feed: one entry per fact; those of [changed, stop) are derived again.
         changed = min(changed, stop)
         old_entries = self.entries[changed : stop + offset]
-        new_entries = [
-            feed_row(
-                self.kind,
-                self.slug,
-                new.states[i - 1] if i else None,
-                new.states[i],
-                ordered[i],
-                self.positions[ordered[i].version],
-            )
-            for i in range(changed, stop)
-        ]
+        new_entries = self._entries(before, ordered, new.states, changed, stop, offset)
         self.entries[changed : stop + offset] = new_entries
 
         # The spans: those starting before the first refolded group stay (the last one ends
@@ -231,6 +225,34 @@ class AggregateFold:
             [entry for entry in new_entries if entry.key not in gone_e],
         )
 
+    def _entries(
+        self,
+        before: Fold[Any],
+        ordered: Sequence[Fact],
+        states: Sequence[Any],
+        changed: int,
+        stop: int,
+        offset: int,
+    ) -> list[FeedRow]:
+        """The feed entries of `ordered[changed:stop]`. An entry is its fact's (the same
+        object: the same version, position and corrections) with what it concerns, so that
+        of a fact the refold only moved past is kept when it concerns what it did before
+        (`domain.concerns`, of the states before and after it, old and new): the entry is
+        built once, not again for every retroactive change before it."""
+        was = {id(before.ordered[k]): k for k in range(changed, stop + offset)}
+        kind, slug, entries = self.kind, self.slug, []
+        for i in range(changed, stop):
+            fact, prior = ordered[i], states[i - 1] if i else None
+            k = was.get(id(fact))
+            if k is not None and concerns(kind, slug, prior, states[i], fact) == concerns(
+                kind, slug, before.states[k - 1] if k else None, before.states[k], fact
+            ):
+                entries.append(self.entries[k])
+            else:
+                entry = feed_row(kind, slug, prior, states[i], fact, self.positions[fact.version])
+                entries.append(entry)
+        return entries
+
     def _keys(
         self, spans: list[Span[Any]], old_spans: Sequence[Span[Any]], old_keys: Sequence[Key]
     ) -> tuple[list[Key], dict[int, str]]:
@@ -290,11 +312,15 @@ class AggregateFold:
         else:
             begin = start
             index = bisect_left(self.part_ends, self.spans[start].valid_from)
-        old = self.parts[index:]
+        # The rows from `index` on end at or after the walk's start; those open across it
+        # (each part's row holding it) are the runs the walk carries, in `parts` order.
         carry = {}
         if begin:
             at = self.spans[begin].valid_from
-            carry = {row.part: row.run for row in old if row.valid_from < at and row.run}
+            held = sorted(
+                (r for r in self._holding(at, before=True) if _end(r) >= at), key=self._place_of
+            )
+            carry = {row.part: row.run for row in held if row.run}
         spans = self.spans[begin:]
         stop = len(spans)
         if begin == start:
@@ -303,30 +329,82 @@ class AggregateFold:
                 if not same_parts(self.kind, spans[stop - 1], old_spans[stop - 1 - len(spans)]):
                     break
                 stop -= 1
-        new: list[VersionRow] | None = None
         if stop < len(spans):
             rows, runs = walk_parts(self.kind, spans[: stop + 1], carry)
             at = spans[stop].valid_from
-            alive = {row.part: row for row in old if row.valid_from <= at < _end(row)}
+            alive = {r.part: r for r in self._holding(at, before=False) if at < _end(r)}
             if len(alive) == len(runs) and all(
                 (row := alive.get(part)) is not None
                 and row.valid_from == run.valid_from
                 and row.digest == run.digest
                 for part, run in runs.items()
             ):
-                new = rows + [row for row in old if _end(row) > at]
-        if new is None:
-            new, runs = walk_parts(self.kind, spans, carry)
-            if spans:
-                new.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
-                self.tail = (spans[-1], runs)
+                # Every row ending after `at` stays (the same object): only those ending
+                # from the walk's start to `at` are replaced, by the rows the walk ended.
+                cut = bisect_right(self.part_ends, at, lo=index)
+                prefix = self.parts[index:cut]
+                rows.sort(key=_end)
+                self.parts[index:cut] = rows
+                self.part_ends[index:cut] = [_end(row) for row in rows]
+                self._unindex(prefix)
+                self._index(rows)
+                gone, kept = {row.key for row in prefix}, {row.key for row in rows}
+                return [row.key for row in prefix if row.key not in kept], [
+                    row for row in rows if row.key not in gone
+                ]
+        old = self.parts[index:]
+        new, runs = walk_parts(self.kind, spans, carry)
+        if spans:
+            new.extend(part_row(run, spans[-1].valid_to) for run in runs.values())
+            self.tail = (spans[-1], runs)
         new.sort(key=_end)
         self.parts[index:] = new
         self.part_ends[index:] = [_end(row) for row in new]
+        self._unindex(old)
+        self._index(new)
         gone, kept = {row.key for row in old}, {row.key for row in new}
         return [row.key for row in old if row.key not in kept], [
             row for row in new if row.key not in gone
         ]
+
+    # -- the part rows by part: which row of each part holds an instant ----------------------
+
+    def _holding(self, at: datetime, *, before: bool) -> list[VersionRow]:
+        """Each part's row starting last before `at` (`before`) or at it or before, if any:
+        the row holding `at` (or ending at it), found by bisection in the part's rows."""
+        found = []
+        for rows in self.by_part.values():
+            i = (bisect_left if before else bisect_right)(rows, at, key=_start) - 1
+            if i >= 0:
+                found.append(rows[i])
+        return found
+
+    def _place_of(self, row: VersionRow) -> int:
+        """Where `row` is in `parts` (by its end, then identity among equal ends)."""
+        i = bisect_left(self.part_ends, _end(row))
+        while self.parts[i] is not row:
+            i += 1
+        return i
+
+    def _index(self, rows: Iterable[VersionRow]) -> None:
+        for row in rows:
+            same = self.by_part.setdefault(row.part, [])
+            if not same or same[-1].valid_from < row.valid_from:
+                same.append(row)  # the usual case: a part's newest row
+            else:
+                insort(same, row, key=_start)
+
+    def _unindex(self, rows: Iterable[VersionRow]) -> None:
+        for row in rows:
+            same = self.by_part[row.part]
+            i = len(same) - 1
+            if same[i] is not row:  # not the part's newest row
+                i = bisect_left(same, row.valid_from, key=_start)
+            while same[i] is not row:
+                i += 1
+            del same[i]
+            if not same:
+                del self.by_part[row.part]
 
     def _append_parts(
         self, start: int, old_spans: Sequence[Span[Any]]
@@ -363,6 +441,8 @@ class AggregateFold:
         self.part_ends[stay:] = [_end(row) for row in new]
         self.tail = (spans[-1], now)
         kept_ids = {id(row) for row in kept}
+        self._unindex(row for row in was_open if id(row) not in kept_ids)
+        self._index(opened)
         return [row.key for row in was_open if id(row) not in kept_ids], opened
 
     def reconcile(self, open_versions: Iterable[Key], open_entries: Iterable[Key]) -> Change:
@@ -404,3 +484,7 @@ _OPEN = datetime.max.replace(tzinfo=UTC)
 
 def _end(row: VersionRow) -> datetime:
     return _OPEN if row.valid_to is None else row.valid_to
+
+
+def _start(row: VersionRow) -> datetime:
+    return row.valid_from

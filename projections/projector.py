@@ -472,9 +472,10 @@ def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set
             select(parts.c.opened_by).where(t.part_ref(parts) == ref).limit(1)
         ).first()
         if named is None:
-            connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
             unused.append(ref)
-    fulltext.forget_texts(connection, tables.search, unused)
+    fulltext.forget_texts(connection, tables.search, unused)  # it reads them: first
+    for ref in unused:
+        connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).

@@ -43,6 +43,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 
 from domain.errors import InvalidInput
@@ -185,42 +186,79 @@ def document(kind: str, row: VersionRow) -> str | None:
 
 def text_document(row: VersionRow) -> tuple[str, str] | None:
     """The (ref, text) a clause part row's text is found by (heading and text), or None: one
-    document per distinct text, whichever rows name it."""
+    document per distinct text, whichever rows name it; the text's own row in
+    `projection_texts` (schema 13), which the full-text index reads."""
     if not row.part.startswith("clause:") or row.run is None or not row.texts:
         return None
     clause = row.run.value
-    body = _MARKERS.sub(" ", f"{clause.heading}\n{clause.text}")
+    body = t.clause_body(clause.heading, clause.text)
     return (row.texts[0][0], body) if body.strip() else None
 
 
-def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) -> None:
-    """Insert the documents of the texts among `bodies` (ref -> text) that have none yet, in
-    the caller's transaction (one active projector writes them: `projections/lock.py`). Two
-    refs whose ids meet (60 bits) are refused loudly, never one left unsearchable."""
-    wanted = {t.text_document_id(ref): ref for ref in bodies}
-    present: dict[int, str] = {}
-    ids = list(wanted)
+def _texts_of(table: Table) -> Table:
+    """The texts table beside a search table (live or shadow)."""
+    return t.LIVE.texts if table is t.LIVE.search else t.SHADOW.texts
+
+
+def _indexed(connection: Connection, table: Table, ids: list[int]) -> set[int]:
+    """The documents among `ids` that the FTS5 table of `table` holds (its `docsize` rows)."""
+    found: set[int] = set()
+    ids = [x for x in ids if x is not None]  # (a text of a database older than schema 13)
     for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        found = connection.execute(select(table.c.id, table.c.ref).where(table.c.id.in_(chunk)))
-        present.update((row.id, row.ref) for row in found)
-    for id_, ref in present.items():
-        if wanted[id_] != ref:
-            raise RuntimeError(f"search document ids of texts {ref} and {wanted[id_]} meet")
-    store(
+        chunk = ", ".join(str(int(x)) for x in ids[i : i + _CHUNK])
+        query = text(f"SELECT id FROM {t.fts_name(table)}_docsize WHERE id IN ({chunk})")
+        found.update(connection.execute(query).scalars())
+    return found
+
+
+def _text_ids(connection: Connection, table: Table, refs: Sequence[str]) -> dict[str, int]:
+    """The ids of the stored texts among `refs` (the texts table beside search table `table`)."""
+    texts = _texts_of(table)
+    found: dict[str, int] = {}
+    for i in range(0, len(refs), _CHUNK):
+        chunk = list(refs[i : i + _CHUNK])
+        rows = connection.execute(select(texts.c.ref, texts.c.id).where(texts.c.ref.in_(chunk)))
+        found.update((row.ref, row.id) for row in rows)
+    return found
+
+
+def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) -> None:
+    """Index the clause texts among `bodies` (ref -> document), stored already in the texts
+    table, that are not indexed yet, in the caller's transaction (one active projector writes
+    them: `projections/lock.py`): SQLite's FTS5 table is told each; PostgreSQL's GIN index
+    on the texts has them with their rows. Not a rebuild's shadow: its FTS5 table is built
+    in bulk at the swap (`t.indexed_row_by_row`)."""
+    if connection.dialect.name != "sqlite" or not bodies or not t.indexed_row_by_row(table):
+        return
+    ids = _text_ids(connection, table, list(bodies))
+    indexed = _indexed(connection, table, list(ids.values()))
+    write_many(
         connection,
-        table,
-        [
-            {"id": id_, "kind": "policy", "ref": ref, "body": bodies[ref]}
-            for id_, ref in wanted.items()
-            if id_ not in present
-        ],
+        text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
+        [{"id": id_, "body": bodies[ref]} for ref, id_ in ids.items() if id_ not in indexed],
     )
 
 
 def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> None:
-    """Delete the documents of texts being deleted (no part row names them any more)."""
-    forget(connection, table, [t.text_document_id(ref) for ref in refs])
+    """Unindex the clause texts being deleted (no part row names them any more), before their
+    rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's index forgets a
+    text with its row."""
+    if connection.dialect.name != "sqlite" or not refs or not t.indexed_row_by_row(table):
+        return
+    texts = _texts_of(table)
+    indexed = sorted(_indexed(connection, table, list(_text_ids(connection, table, refs).values())))
+    rows = []
+    for i in range(0, len(indexed), _CHUNK):
+        chunk = indexed[i : i + _CHUNK]
+        found = connection.execute(select(texts.c.id, texts.c.body).where(texts.c.id.in_(chunk)))
+        for row in found:
+            clause = json.loads(row.body)
+            rows.append({"id": row.id, "body": t.clause_body(clause["heading"], clause["text"])})
+    if rows:
+        name = t.fts_name(table)
+        connection.execute(
+            text(f"INSERT INTO {name} ({name}, rowid, body) VALUES ('delete', :id, :body)"), rows
+        )
 
 
 #: Ids per statement when looking documents up (under SQLite's bound-parameter limit).
@@ -313,17 +351,35 @@ def _matches(
         selects.append(
             select(s.c.id, s.c.kind, base.c.slug, _field(kind, base), rank.label("rank"))
             .select_from(source.join(base, on))
-            .where(match, s.c.kind == kind, s.c.ref.is_(None), valid(base, v), known(base, k))
+            .where(match, s.c.kind == kind, valid(base, v), known(base, k))
         )
-    if "policy" in kinds:  # clause texts: one document each, joined to the parts naming it
-        pp = t.policy_parts
-        named = and_(t.part_ref(pp) == s.c.ref, pp.c.part.startswith("clause:", autoescape=True))
+    if "policy" in kinds:  # clause texts: their rows are their documents, joined to the parts
+        pp, tx = t.policy_parts, t.texts
+        named = and_(t.part_ref(pp) == tx.c.ref, pp.c.part.startswith("clause:", autoescape=True))
+        if dialect == "postgresql":
+            vector = t.clause_vector(tx)
+            rank, match, source = func.ts_rank(vector, query), vector.op("@@")(query), tx
+        else:
+            source = fts.join(tx, tx.c.id == fts.c.rowid)
         selects.append(
-            select(s.c.id, s.c.kind, pp.c.slug, pp.c.part.label("field"), rank.label("rank"))
+            select(tx.c.id, literal("policy").label("kind"), pp.c.slug, pp.c.part.label("field"))
+            .add_columns(rank.label("rank"))
             .select_from(source.join(pp, named))
-            .where(match, s.c.ref.isnot(None), valid(pp, v), known(pp, k))
+            .where(match, valid(pp, v), known(pp, k), _texts_are_documents())
         )
     return selects
+
+
+#: The schema from which the texts are their own search documents.
+_TEXT_DOCUMENTS = 13
+
+
+def _texts_are_documents() -> ColumnElement[bool]:
+    """Whether the read models' clause texts are search documents: from schema 13 on (an older
+    database's clause documents were copies in its search table, found again after its
+    rebuild, as the other documents of a database older than the search are)."""
+    built = select(func.coalesce(func.min(t.tracking.c.schema_version), t.SCHEMA_VERSION))
+    return built.scalar_subquery() >= _TEXT_DOCUMENTS
 
 
 def _field(kind: str, base: Table) -> ColumnElement[str]:
@@ -434,8 +490,17 @@ def _snippets(
     if dialect == "postgresql":
         s = t.search
         options = f"StartSel={_START}, StopSel={_STOP}, MaxWords={SNIPPET_WORDS}, MinWords=8"
-        headline = func.ts_headline(t.TS_CONFIG, s.c.body, _tsquery(phrases), options)
-        query = select(s.c.id, headline.label("snippet")).where(s.c.id.in_(ids))
+        tx, q = t.texts, _tsquery(phrases)
+        both = union_all(
+            select(s.c.id, func.ts_headline(t.TS_CONFIG, s.c.body, q, options)).where(
+                s.c.id.in_([i for i in ids if i >= 0])
+            ),
+            select(
+                tx.c.id,
+                func.ts_headline(t.TS_CONFIG, t.clause_body_sql(tx, dialect), q, options),
+            ).where(tx.c.id.in_([i for i in ids if i < 0])),
+        )
+        return {row[0]: _fragments(row[1] or "") for row in connection.execute(both)}
     else:
         fts = _fts_table()
         name: Any = literal_column(fts.name)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -43,13 +44,14 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -85,6 +87,9 @@ SCHEMA_VERSION = 12
 #    The facts' payloads are stored deflated (`PackedJSON`); the facts and the counter's
 #    changes are WITHOUT ROWID tables on SQLite; the feed's tags are keyed tag first, without
 #    the index that repeated them in that order.
+# 13: a clause text is stored once: its `projection_texts` row (keyed by its document id) is
+#    its search document (FTS5 reads it through the view `projection_search_content`; on
+#    PostgreSQL a GIN index on an expression over the texts), no copy in `projection_search`.
 
 metadata = MetaData()
 
@@ -380,30 +385,77 @@ def _stabbed(table: Table) -> Table:
 # -- the full-text index ------------------------------------------------------------------------
 #
 # One search document per indexed version or part row (`projections/search.py` says which),
-# keyed by the same id as the row's R*Tree entry, (opened_by << 20) + seq; but one per
-# distinct clause text (schema 11), keyed by its content address (`ref`, the ref of
-# `projection_texts` that the clause's part rows name) and id `text_document_id(ref)`, a
-# negative number (row ids are not), joined to its part rows by ref at query time
-# (`part_ref`, indexed). A clause unchanged over many versions, or rewritten by retroactive
-# changes, is one document, not one per row. A document holds its kind, ref and text only:
-# the slug and the field are its rows'. PostgreSQL: a GIN
-# index on its `tsvector` (the `simple` configuration: words as written, lower-cased, no
-# stemming, no stop words). SQLite: an FTS5 table beside it with the table as external content
-# (the text is stored once), tokenised by unicode61 without removing diacritics, to match.
+# keyed by the same id as the row's R*Tree entry, (opened_by << 20) + seq, in
+# `projection_search`; and one per distinct clause text (schema 11), which since schema 13 is
+# the `projection_texts` row itself (the text is stored once): its document is its heading and
+# text (`clause_body`), its id a negative number (`FIRST_TEXT_ID`; row ids are not),
+# joined to its part rows by ref at query time (`part_ref`, indexed). A clause unchanged over
+# many versions, or rewritten by retroactive changes, is one document, not one per row. A row
+# document holds its kind and text only: the slug and the field are its rows'.
+# PostgreSQL: GIN indexes on the `tsvector`s (the `simple` configuration: words as written,
+# lower-cased, no stemming, no stop words), one on the row documents' bodies, one on an
+# expression over the texts' bodies. SQLite: one FTS5 table beside the search table, tokenised
+# by unicode61 without removing diacritics, to match, whose external content is a view of both
+# (`projection_search_content`: the row documents' bodies and the texts' clause bodies), so
+# that the snippets read the text where it is stored.
 
-#: The text search configuration of the GIN index and of every query that uses it.
+#: The text search configuration of the GIN indexes and of every query that uses them.
 TS_CONFIG: Any = literal_column("'simple'::regconfig")
+
+#: The characters a document's body never holds (the engines' highlight markers): a space each.
+MARKERS = "\x02\x03"
 
 
 def search_vector(table: Table) -> Any:
-    """The `tsvector` of a search document: the expression the GIN index holds."""
+    """The `tsvector` of a row search document: the expression its GIN index holds."""
     return func.to_tsvector(TS_CONFIG, table.c.body)
 
 
-def text_document_id(ref: str) -> int:
-    """The id of a text's search document: minus one minus the first 60 bits of its ref,
-    negative so that it never meets a row document's id ((opened_by << 20) + seq >= 0)."""
-    return -1 - int(ref[:15], 16)
+def clause_body(heading: str | None, text_: str | None) -> str:
+    """A clause text's search document: its heading and text, one line apart, the markers
+    blanked (what `clause_body_sql` computes from the stored text)."""
+    body = f"{heading or ''}\n{text_ or ''}"
+    return body.translate({ord(c): " " for c in MARKERS})
+
+
+def clause_body_sql(table: Table, dialect: str) -> Any:
+    """`clause_body` of a stored text (its JSON's heading and text) in SQL: a source's has
+    neither, an empty document."""
+    body, empty = table.c.body, literal_column("''", Text)
+    if dialect == "postgresql":  # literals inlined: the GIN index's expression is the query's
+        as_json = cast(body, JSON)
+        heading: Any = as_json.op("->>", return_type=Text)(literal_column("'heading'"))
+        text_: Any = as_json.op("->>", return_type=Text)(literal_column("'text'"))
+        joined = func.coalesce(heading, empty).op("||")(literal_column("E'\\n'"))
+        joined = joined.op("||")(func.coalesce(text_, empty))  # not concat(): it is not immutable
+        return func.translate(joined, literal_column("E'\\x02\\x03'"), literal_column("'  '"))
+    heading = func.json_extract(body, literal_column("'$.heading'"))
+    text_ = func.json_extract(body, literal_column("'$.text'"))
+    joined = func.coalesce(heading, empty).op("||")(literal_column("char(10)"))
+    joined = joined.op("||")(func.coalesce(text_, empty))
+    space = literal_column("' '", Text)
+    return func.replace(
+        func.replace(joined, literal_column("char(2)"), space), literal_column("char(3)"), space
+    )
+
+
+def clause_vector(table: Table) -> Any:
+    """The `tsvector` of a clause text's document: the expression the texts' GIN index holds,
+    with its literals inlined so that a query's expression is the index's."""
+    return func.to_tsvector(TS_CONFIG, clause_body_sql(table, "postgresql"))
+
+
+#: The first text's id: texts are numbered from it upwards, in the order they are stored, so
+#: that a text's id is negative (a row document's, (opened_by << 20) + seq, is not) and a new
+#: text's row goes at the end of the texts' B-tree (numbers drawn from its ref, in no order,
+#: left the SQLite table's pages 2/3 full: 5.57 MB against 4.82 MB at 10k events).
+FIRST_TEXT_ID = -(2**62)
+
+
+def _next_text_id(name: str) -> Any:
+    """The id of a text being stored in table `name`: one past the last (a SQL default,
+    evaluated row by row: one projector writes the texts, `projections/lock.py`)."""
+    return text(f"(SELECT coalesce(max(id), {FIRST_TEXT_ID - 1}) + 1 FROM {name})")
 
 
 def part_ref(table: Table) -> Any:
@@ -420,10 +472,30 @@ def fts_name(table: Table) -> str:
     return f"{table.name}_fts"
 
 
-#: The FTS5 table's external content, by search table: always the LIVE table's name, which
-#: the shadow table takes at the swap (a shadow FTS5 table is only written, never read, until
-#: then; inserts into an external-content table do not read the content).
-_FTS_CONTENT: dict[str, str] = {}
+#: The view the FTS5 tables read their content from on SQLite (live names only: a shadow FTS5
+#: table is only written, never read, until the swap renames its tables to the live names;
+#: inserts into an external-content table do not read the content).
+FTS_CONTENT = "projection_search_content"
+#: The search tables (live and shadow) whose FTS5 table the swap renames.
+_FTS_TABLES: set[str] = set()
+
+
+def _fts_content_sql() -> str:
+    """The view FTS_CONTENT: each row document's body, and each text's clause body (by
+    the texts' key), for the snippets and a document's deletion."""
+    texts = Table("projection_texts", MetaData(), Column("id", Integer), Column("body", Text))
+    clause = clause_body_sql(texts, "sqlite")
+    compiled = select(texts.c.id, clause.label("body")).compile(dialect=sqlite.dialect())
+    return (
+        f"CREATE VIEW IF NOT EXISTS {FTS_CONTENT} AS "
+        f"SELECT id, body FROM projection_search UNION ALL {compiled}"
+    )
+
+
+def create_fts_content(connection: Connection) -> None:
+    """Create the FTS5 tables' content view on SQLite (once; it names the live tables)."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(text(_fts_content_sql()))
 
 
 def _create_fts(table: Table, connection: Connection, **kw: Any) -> None:
@@ -431,7 +503,7 @@ def _create_fts(table: Table, connection: Connection, **kw: Any) -> None:
         connection.execute(
             text(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts_name(table)} USING fts5(body, "
-                f"content='{_FTS_CONTENT[table.name]}', content_rowid='id', "
+                f"content='{FTS_CONTENT}', content_rowid='id', "
                 "tokenize='unicode61 remove_diacritics 0')"
             )
         )
@@ -442,8 +514,16 @@ def _drop_fts(table: Table, connection: Connection, **kw: Any) -> None:
         connection.execute(text(f"DROP TABLE IF EXISTS {fts_name(table)}"))
 
 
-def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
-    """The search documents' table and its full-text index (see above)."""
+#: A GIN index's pending list of 64 kB (the least; the default is 4 MB): a projector's stream
+#: of small inserts left the index at 12x the size a build gives (1.25 MB against 0.10 MB at
+#: deep N = 1,000; the pages a cleanup frees stay in the relation); now 0.16 MB. Inserts still
+#: go to the list and are merged into the tree in bulk (`fastupdate = off` gave 0.09 MB,
+#: inserting every entry into the tree one by one).
+_GIN_WITH = {"gin_pending_list_limit": 64}
+
+
+def _searched(metadata: MetaData, name: str) -> Table:
+    """The row search documents' table and its full-text index (see above)."""
     table = Table(
         name,
         metadata,
@@ -455,32 +535,36 @@ def _searched(metadata: MetaData, name: str, live_name: str) -> Table:
             autoincrement=False,
         ),
         # The kind of aggregate whose rows the document belongs to; its slug, its field
-        # (title, summary, text, clause:<id>) and its row (opened_by, seq: the id) are the
-        # rows' (schema 11).
+        # (title, summary, text) and its row (opened_by, seq: the id) are the rows' (schema
+        # 11). Clause texts are documents of their own table (schema 13).
         Column("kind", String(32), nullable=False),
-        Column("ref", String(32)),  # a clause text's content address; NULL for a row's
         Column("body", Text, nullable=False),
     )
     index = f"ix_{name}_fts"
     # `_table`: an expression that starts with a literal (the configuration) does not tie the
     # index to its table by itself, and an index not on its table is never created.
-    # A pending list of 64 kB (the least; the default is 4 MB): a projector's stream of small
-    # inserts left the index at 12x the size a build gives (1.25 MB against 0.10 MB at deep
-    # N = 1,000; the pages a cleanup frees stay in the relation); now 0.16 MB. Inserts still
-    # go to the list and are merged into the tree in bulk (`fastupdate = off` gave 0.09 MB,
-    # inserting every entry into the tree one by one).
     Index(
         index,
         search_vector(table),
         postgresql_using="gin",
-        postgresql_with={"gin_pending_list_limit": 64},
+        postgresql_with=_GIN_WITH,
         _table=table,
     ).ddl_if(dialect="postgresql")
     POSTGRES_ONLY.add(index)
-    _FTS_CONTENT[name] = live_name
+    _FTS_TABLES.add(name)
     event.listen(table, "after_create", _create_fts)
     event.listen(table, "after_drop", _drop_fts)
     return table
+
+
+def _text_documents(table: Table) -> None:
+    """The clause texts' full-text index on PostgreSQL (SQLite's is the search table's FTS5
+    table, which reads them through FTS_CONTENT)."""
+    index = f"ix_{table.name}_fts"
+    Index(
+        index, clause_vector(table), postgresql_using="gin", postgresql_with=_GIN_WITH, _table=table
+    ).ddl_if(dialect="postgresql")
+    POSTGRES_ONLY.add(index)
 
 
 def _parts(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
@@ -678,13 +762,24 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     Index(f"ix_{facts.name}_position", facts.c.aggregate_id, facts.c.position, facts.c.version)
     # Clause and source texts, once each, by content address (`rows.value_ref`): version
     # rows refer to them, so a version that shares 19 of 20 clauses stores 19 refs, not texts.
+    # Keyed by a number (schema 13, `FIRST_TEXT_ID`): a clause text is its own search document
+    # (`_searched`), its id the FTS5 entry's rowid on SQLite; the ref is unique beside it.
     texts = Table(
         name("texts"),
         metadata,
-        Column("ref", String(32), primary_key=True),
+        Column(
+            "id",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+            default=_next_text_id(name("texts")),
+        ),
+        Column("ref", String(32), nullable=False),
         Column("body", Text, nullable=False),
     )
-    search = _searched(metadata, name("search"), "projection_search")
+    Index(f"ix_{texts.name}_ref", texts.c.ref, unique=True)
+    _text_documents(texts)
+    search = _searched(metadata, name("search"))
     # A policy's revision counter (`projections/counter.py`): the versions of each node of
     # the Fenwick tree over the days of its non-forward feed changes, by the position that
     # moved it (a read seeks the latest at or before its position, <= 17 nodes) ...
@@ -786,6 +881,7 @@ def create_tables(engine: Engine) -> None:
                     _create_btree_gist(connection)
                 metadata.create_all(connection)
                 _create_added_indexes(connection)
+                create_fts_content(connection)
                 if connection.dialect.name == "sqlite":
                     _integer_instants(connection)
                     _backfill_rtrees(connection)
@@ -799,16 +895,16 @@ def create_tables(engine: Engine) -> None:
 def _create_added_indexes(connection: Connection) -> None:
     """Indexes added to existing tables without a schema change (create_all makes a table's
     indexes only with the table): built once, on the first start that lacks them. Also the
-    feed's `corrections` (schema 8) and the search documents' `ref` (schema 11), so that an older
-    database answers until its rebuild."""
+    feed's `corrections` (schema 8) and the texts' `id` (schema 13), so that an older database
+    answers until its rebuild."""
     feed = LIVE.timeline_entries
     have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
     if "corrections" not in have:
         connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
-    searched = LIVE.search.name  # schema 11's `ref`: none yet, the row documents answer
-    have = {c["name"] for c in inspect(connection).get_columns(searched)}
-    if "ref" not in have:
-        connection.execute(text(f"ALTER TABLE {searched} ADD COLUMN ref VARCHAR(32)"))
+    texts = LIVE.texts  # schema 13's `id`: none yet, the clause texts are not found yet
+    have = {c["name"] for c in inspect(connection).get_columns(texts.name)}
+    if "id" not in have:
+        connection.execute(text(f"ALTER TABLE {texts.name} ADD COLUMN id BIGINT"))
     # The stored counter's columns (schema 10), NULL in older frames: their lookup then
     # counts from the feed (`queries._looked_up`) until the rebuild.
     frames = LIVE.policy_versions
@@ -817,7 +913,7 @@ def _create_added_indexes(connection: Connection) -> None:
         if name not in have:
             kind = frames.c[name].type.compile(connection.dialect)
             connection.execute(text(f"ALTER TABLE {frames.name} ADD COLUMN {name} {kind}"))
-    for table in (LIVE.timeline_entries, LIVE.search):
+    for table in (LIVE.timeline_entries, LIVE.search, LIVE.texts):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
 
@@ -858,12 +954,12 @@ def _deferred_indexes(models: ReadModels) -> list[Index]:
     """The indexes only reads use, left out of a rebuild's shadow tables while they fill:
     one bulk build at the end costs less than keeping each up to date row by row. The
     projector's own reads (an aggregate's facts by primary key, its open rows by `_open`)
-    keep theirs."""
+    keep theirs, and a unique index (the texts' ref: their inserts rely on it) is kept."""
     return [
         index
         for table in models.tables
         for index in sorted(table.indexes, key=lambda i: str(i.name))
-        if not str(index.name).endswith("_open")
+        if not str(index.name).endswith("_open") and not index.unique
     ]
 
 
@@ -982,6 +1078,8 @@ def swap_in_shadow(connection: Connection) -> None:
     rename, and give the indexes their live names (PostgreSQL renames them; SQLite, which
     cannot, recreates them)."""
     postgres = connection.dialect.name == "postgresql"
+    if not postgres:  # FTS_CONTENT names live tables: no check of it between drop and rename
+        connection.execute(text("PRAGMA legacy_alter_table = ON"))
     for live, shadow in zip(LIVE.tables, SHADOW.tables, strict=True):
         connection.execute(text(f"DROP TABLE IF EXISTS {live.name}"))
         connection.execute(text(f"ALTER TABLE {shadow.name} RENAME TO {live.name}"))
@@ -999,15 +1097,20 @@ def swap_in_shadow(connection: Connection) -> None:
             if str(old.name) not in POSTGRES_ONLY:
                 connection.execute(text(f"DROP INDEX IF EXISTS {old.name}"))
                 new.create(connection)
-        if live.name in _FTS_CONTENT:
+        if live.name in _FTS_TABLES:
             connection.execute(text(f"DROP TABLE IF EXISTS {fts_name(live)}"))
             connection.execute(text(f"ALTER TABLE {fts_name(shadow)} RENAME TO {fts_name(live)}"))
-            # Filled from its content, now under the live name, in one pass (`'rebuild'`)
-            # rather than row by row while the shadow filled (`indexed_row_by_row`).
-            name = fts_name(live)
-            connection.execute(text(f"INSERT INTO {name} ({name}) VALUES ('rebuild')"))
         if live.name in STABBED:
             connection.execute(text(f"DROP TABLE IF EXISTS {rtree_name(live)}"))
             connection.execute(
                 text(f"ALTER TABLE {rtree_name(shadow)} RENAME TO {rtree_name(live)}")
             )
+    if not postgres:
+        connection.execute(text("PRAGMA legacy_alter_table = OFF"))
+        # Filled from its content (FTS_CONTENT, over the search and texts tables now under
+        # their live names) in one pass, rather than row by row while the shadow filled
+        # (`indexed_row_by_row`).
+        for table in LIVE.tables:
+            if table.name in _FTS_TABLES:
+                fts = fts_name(table)
+                connection.execute(text(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')"))

@@ -149,9 +149,10 @@ def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_ver
         t.timeline_entries.name: (1, 0),
         t.timeline_tags.name: (3, 0),
         t.texts.name: (1, 0),
-        # Search documents (search.py): the new frame's summary and c1's new text; c1's
-        # earlier row, split, names the text it had, whose document it shares (schema 11).
-        t.search.name: (2, 0),
+        # Search documents (search.py): the new frame's summary; c1's new text is its
+        # `projection_texts` row, which is its document (schema 13), and c1's earlier row,
+        # split, names the text it had.
+        t.search.name: (1, 0),
         # The stored counter (projections/counter.py): the change, and a version of each
         # tree node above its day (a number set by the day, not by `later`).
         t.counter_changes.name: (1, 0),

@@ -153,7 +153,7 @@ def sqlite_side_structures(engine: Engine) -> dict[str, Any]:
                 tree = t.rtree_name(table)
                 found[tree] = connection.execute(text(f"SELECT * FROM {tree} ORDER BY id")).all()
         connection.execute(text(f"INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)"))
-        bodies = connection.execute(select(t.search.c.body)).scalars()
+        bodies = connection.execute(text(f"SELECT body FROM {t.FTS_CONTENT}")).scalars()
         words = sorted({w for body in bodies for w in body.lower().split() if w.isalpha()})
         assert words
         for word in words:

@@ -358,12 +358,12 @@ def test_a_clause_text_has_one_search_document_however_many_rows_name_it(
         clauses = connection.execute(
             select(t.part_ref(pp), pp.c.opened_by, pp.c.seq).where(pp.c.part.startswith("clause:"))
         ).all()
-        documents = connection.execute(select(s.c.id, s.c.ref)).all()
-    refs = sorted(ref for _, ref in documents if ref is not None)
+        documents = connection.execute(select(s.c.id)).scalars().all()  # the rows' documents
+        refs = sorted(connection.execute(select(t.texts.c.ref)).scalars())  # the texts' (13)
     assert len(clauses) > len({ref for ref, _, _ in clauses})  # texts named by several rows
     assert refs == sorted({ref for ref, _, _ in clauses})
     clause_rows = {(opened_by << t.RTREE_SEQ_BITS) + seq for _, opened_by, seq in clauses}
-    assert not clause_rows & {id_ for id_, ref in documents if ref is None}
+    assert not clause_rows & set(documents)
 
     def found(query: str, valid_at: datetime, known_at: Any = None) -> list[tuple[str, str]]:
         page = fulltext.search(engine, query, valid_at, known_at, kinds=["policy"])
@@ -394,7 +394,11 @@ def test_the_documents_find_their_rows_by_index(services: Services) -> None:
         0: "sqlite_autoindex_projection_policy_versions_1 (opened_by=? AND seq=?)"
         if dialect == "sqlite"
         else "Index Cond: ((opened_by = (projection_search.id / 1048576))",
-        len(selects) - 1: f"ix_{t.policy_parts.name}_ref",
+        # (PostgreSQL may start from the few part rows on so small a table, and find their
+        # texts by the texts' unique ref instead: either way a probe, no scan; schema 13)
+        len(selects) - 1: f"ix_{t.policy_parts.name}_ref"
+        if dialect == "sqlite"
+        else f"_ref on {t.texts.name}|ix_{t.policy_parts.name}_ref",
     }
     for i, index in expected.items():
         compiled = selects[i].compile(engine, compile_kwargs={"literal_binds": True})
@@ -407,4 +411,4 @@ def test_the_documents_find_their_rows_by_index(services: Services) -> None:
                 connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
                 plan = connection.exec_driver_sql(f"EXPLAIN {compiled}").all()
         details = " | ".join(str(row[-1]) for row in plan)
-        assert index in details, details
+        assert any(one in details for one in index.split("|")), details
