@@ -226,8 +226,9 @@ def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) ->
     """Index the clause texts among `bodies` (ref -> document), stored already in the texts
     table, that are not indexed yet, in the caller's transaction (one active projector writes
     them: `projections/lock.py`): SQLite's FTS5 table is told each; PostgreSQL's GIN index
-    on the texts has them with their rows."""
-    if connection.dialect.name != "sqlite" or not bodies:
+    on the texts has them with their rows. Not a rebuild's shadow: its FTS5 table is built
+    in bulk at the swap (`t.indexed_row_by_row`)."""
+    if connection.dialect.name != "sqlite" or not bodies or not t.indexed_row_by_row(table):
         return
     ids = _text_ids(connection, table, list(bodies))
     indexed = _indexed(connection, table, list(ids.values()))
@@ -242,7 +243,7 @@ def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> N
     """Unindex the clause texts being deleted (no part row names them any more), before their
     rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's index forgets a
     text with its row."""
-    if connection.dialect.name != "sqlite" or not refs:
+    if connection.dialect.name != "sqlite" or not refs or not t.indexed_row_by_row(table):
         return
     texts = _texts_of(table)
     indexed = sorted(_indexed(connection, table, list(_text_ids(connection, table, refs).values())))
