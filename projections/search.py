@@ -43,6 +43,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     union_all,
 )
 
@@ -266,12 +267,12 @@ _CHUNK = 500
 
 
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
-    """Insert search documents in the caller's transaction: on PostgreSQL with their bodies
-    (its GIN index is on them), on SQLite without (the FTS5 table reads them from their rows,
-    `tables.document_bodies`), with their FTS5 entries but for a rebuild's shadow
-    (`t.indexed_row_by_row`: the swap fills its FTS5 table in bulk)."""
+    """Insert search documents in the caller's transaction, on SQLite: the search table's
+    rows (id and kind; the FTS5 table reads the bodies from the rows they belong to,
+    `tables.document_bodies`) and their FTS5 entries, but for a rebuild's shadow
+    (`t.indexed_row_by_row`: the swap fills its FTS5 table in bulk). On PostgreSQL the rows'
+    GIN indexes (`tables.row_documents`) hold them with the rows: nothing to write (schema 13)."""
     if connection.dialect.name != "sqlite":
-        write_many(connection, insert(table), documents)
         return
     write_many(connection, insert(table), [{**d, "body": None} for d in documents])
     if t.indexed_row_by_row(table):
@@ -340,30 +341,38 @@ def _matches(
     """One select per row table: the documents matching `phrases` whose row answers (v, k),
     with their rank (higher is better)."""
     s = t.search
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # each row table's GIN index, on its rows' documents
         query = _tsquery(phrases)
-        vector = t.search_vector(s)
-        rank: ColumnElement[Any] = func.ts_rank(vector, query)
-        match: ColumnElement[bool] = vector.op("@@")(query)
-        source: Any = s
+        selects = []
+        for found in t.row_documents(t.LIVE):
+            if found.kind not in kinds:
+                continue
+            base, vector = found.table, found.vector()
+            selects.append(
+                select(_row_id(base), literal(found.kind).label("kind"), base.c.slug)
+                .add_columns(_field(found.kind, base), func.ts_rank(vector, query).label("rank"))
+                .where(vector.op("@@")(query), *found.where, valid(base, v), known(base, k))
+                .where(_texts_are_documents())
+            )
+        rank: ColumnElement[Any] = literal(0.0)
+        match: ColumnElement[bool] = literal(True)
     else:
         fts = _fts_table()
         name: Any = literal_column(fts.name)
         rank = -func.bm25(name)
         match = name.op("MATCH")(literal(_fts5_query(phrases)))
-        source = fts.join(s, s.c.id == fts.c.rowid)
-    selects = []
-    # A row's document has the row's id, (opened_by << 20) + seq: its primary key, probed.
-    # (integer division written as `/`: SQLAlchemy's `//` is `floor()` of a float on PostgreSQL)
-    opened_by = s.c.id.op("/", return_type=BigInteger)(literal_column(str(1 << t.RTREE_SEQ_BITS)))
-    seq = s.c.id.op("%")(literal_column(str(1 << t.RTREE_SEQ_BITS)))
-    for kind, base in _bases(kinds):
-        on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
-        selects.append(
-            select(s.c.id, s.c.kind, base.c.slug, _field(kind, base), rank.label("rank"))
-            .select_from(source.join(base, on))
-            .where(match, s.c.kind == kind, valid(base, v), known(base, k))
-        )
+        source: Any = fts.join(s, s.c.id == fts.c.rowid)
+        selects = []
+        # A row's document has the row's id, (opened_by << 20) + seq: its primary key, probed.
+        unit = literal_column(str(1 << t.RTREE_SEQ_BITS), BigInteger)
+        opened_by, seq = s.c.id.op("/", return_type=BigInteger)(unit), s.c.id.op("%")(unit)
+        for kind, base in _bases(kinds):
+            on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
+            selects.append(
+                select(s.c.id, s.c.kind, base.c.slug, _field(kind, base), rank.label("rank"))
+                .select_from(source.join(base, on))
+                .where(match, s.c.kind == kind, valid(base, v), known(base, k))
+            )
     if "policy" in kinds:  # clause texts: their rows are their documents, joined to the parts
         pp, tx = t.policy_parts, t.texts
         named = and_(t.part_ref(pp) == tx.c.ref, pp.c.part.startswith("clause:", autoescape=True))
@@ -391,6 +400,12 @@ def _texts_are_documents() -> ColumnElement[bool]:
     rebuild, as the other documents of a database older than the search are)."""
     built = select(func.coalesce(func.min(t.tracking.c.schema_version), t.SCHEMA_VERSION))
     return built.scalar_subquery() >= _TEXT_DOCUMENTS
+
+
+def _row_id(base: Table) -> ColumnElement[int]:
+    """A row's document id, (opened_by << 20) + seq, from its row."""
+    unit = literal_column(str(1 << t.RTREE_SEQ_BITS), BigInteger)
+    return (base.c.opened_by * unit + base.c.seq).label("id")
 
 
 def _field(kind: str, base: Table) -> ColumnElement[str]:
@@ -499,13 +514,19 @@ def _snippets(
     if not ids:
         return {}
     if dialect == "postgresql":
-        s = t.search
         options = f"StartSel={_START}, StopSel={_STOP}, MaxWords={SNIPPET_WORDS}, MinWords=8"
         tx, q = t.texts, _tsquery(phrases)
+        unit = 1 << t.RTREE_SEQ_BITS
+        keys = [(i // unit, i % unit) for i in ids if i >= 0]
+        arms = [
+            select(_row_id(found.table), func.ts_headline(t.TS_CONFIG, body, q, options)).where(
+                tuple_(found.table.c.opened_by, found.table.c.seq).in_(keys), *found.where
+            )
+            for found in t.row_documents(t.LIVE)
+            for body in (found.body(dialect),)
+        ]
         both = union_all(
-            select(s.c.id, func.ts_headline(t.TS_CONFIG, s.c.body, q, options)).where(
-                s.c.id.in_([i for i in ids if i >= 0])
-            ),
+            *arms,
             select(
                 tx.c.id,
                 func.ts_headline(t.TS_CONFIG, t.clause_body_sql(tx, dialect), q, options),

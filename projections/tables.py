@@ -483,19 +483,69 @@ FTS_CONTENT = "projection_search_content"
 _FTS_TABLES: set[str] = set()
 
 
-def _blanked(value: Any) -> Any:
-    """A text in SQLite's SQL with the markers blanked and NULL as empty (what
-    `search.document` does in Python)."""
-    space = literal_column("' '", Text)
+def _blanked(value: Any, dialect: str) -> Any:
+    """A text in SQL with the markers blanked and NULL as empty (what `search.document` does
+    in Python); literals inlined (PostgreSQL's GIN indexes hold these expressions)."""
     joined = func.coalesce(value, literal_column("''", Text))
+    if dialect == "postgresql":
+        return func.translate(joined, literal_column("E'\\x02\\x03'"), literal_column("'  '"))
+    space = literal_column("' '", Text)
     return func.replace(
         func.replace(joined, literal_column("char(2)"), space), literal_column("char(3)"), space
     )
 
 
-def _state_field(table: Table, key: Any) -> Any:
-    """A field of a row's JSON state, in SQLite's SQL (`key` a SQL text: '$.name')."""
-    return func.json_extract(table.c.state, key)
+def _state_field(table: Table, key: str | None, dialect: str) -> Any:
+    """A field of a row's JSON state in SQL: `key`, or (None) the one its `part` names."""
+    state = table.c.state
+    if dialect == "postgresql":
+        name = table.c.part if key is None else literal_column(f"'{key}'")
+        return cast(state, JSON).op("->>", return_type=Text)(name)
+    path = literal_column("'$.'").op("||")(table.c.part) if key is None else f"'$.{key}'"
+    return func.json_extract(state, literal_column(path) if isinstance(path, str) else path)
+
+
+@dataclass(frozen=True)
+class RowDocuments:
+    """The rows of one table that have a search document (`search.document` says which), as
+    SQL: the kind, the table, the rows' condition and the document's body of a row."""
+
+    kind: str
+    table: Table
+    where: tuple[Any, ...]
+    field: str | None  # the state's field (None: the one the part names); "title": a column
+
+    def body(self, dialect: str) -> Any:
+        t_ = self.table
+        if self.kind == "statement":  # summary and text, one line apart, either left out
+            empty, none = literal_column("''", Text), literal_column("''", Text)
+            summary = func.nullif(_state_field(t_, "summary", dialect), none)
+            said = func.nullif(_state_field(t_, "text", dialect), none)
+            line = literal_column("E'\\n'" if dialect == "postgresql" else "char(10)", Text)
+            between = case((and_(summary.isnot(None), said.isnot(None)), line), else_=empty)
+            found: Any = func.coalesce(summary, empty).op("||")(between)
+            found = found.op("||")(func.coalesce(said, empty))
+        elif self.field == "title":
+            found = t_.c.title
+        else:
+            found = _state_field(t_, self.field, dialect)
+        return _blanked(found, dialect)
+
+    def vector(self) -> Any:
+        """The `tsvector` of a row's document: the expression its GIN index holds."""
+        return func.to_tsvector(TS_CONFIG, self.body("postgresql"))
+
+
+def row_documents(models: ReadModels) -> list[RowDocuments]:
+    """The row tables with search documents, in `search.KINDS` order."""
+    pp, ap = models.policy_parts, models.action_parts
+    texts = (literal_column("'summary'", Text), literal_column("'text'", Text))
+    return [
+        RowDocuments("policy", models.policy_versions, (), "summary"),
+        RowDocuments("policy", pp, (pp.c.part == literal_column("'head'"),), "title"),
+        RowDocuments("regulatory-action", ap, (ap.c.part.in_(texts),), None),
+        RowDocuments("statement", models.statement_versions, (), None),
+    ]
 
 
 def document_bodies(models: ReadModels) -> Any:
@@ -503,45 +553,37 @@ def document_bodies(models: ReadModels) -> Any:
     a row document's from its row (its frame's summary, its head part's title, its action
     part's text, its statement's summary and text), found by the search table's id (its
     row's key: one probe of the search table, one of the row's primary key); a clause text's
-    from the text (schema 13: the row documents' bodies are not stored on SQLite)."""
+    from the text (schema 13: the bodies are not stored twice)."""
     s, unit = models.search, literal_column(str(1 << RTREE_SEQ_BITS), Integer)
     opened_by, seq = s.c.id.op("/")(unit), s.c.id.op("%")(unit)
-
-    def row(base: Table, kind: str, body: Any, *where: Any) -> Any:
+    arms = []
+    for found in row_documents(models):
+        base = found.table
         on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
-        return (
-            select(s.c.id, _blanked(body).label("body"))
+        arms.append(
+            select(s.c.id, found.body("sqlite").label("body"))
             .select_from(s.join(base, on))
-            .where(s.c.kind == literal_column(f"'{kind}'"), *where)
+            .where(s.c.kind == literal_column(f"'{found.kind}'"), *found.where)
         )
-
-    pv, pp, ap, sv = (
-        models.policy_versions,
-        models.policy_parts,
-        models.action_parts,
-        models.statement_versions,
-    )
-    summary = func.nullif(_state_field(sv, literal_column("'$.summary'")), literal_column("''"))
-    said = func.nullif(_state_field(sv, literal_column("'$.text'")), literal_column("''"))
-    between = case(
-        (and_(summary.isnot(None), said.isnot(None)), literal_column("char(10)")),
-        else_=literal_column("''"),
-    )
-    empty = literal_column("''", Text)
-    statement = func.coalesce(summary, empty).op("||")(between).op("||")(func.coalesce(said, empty))
     texts = models.texts
-    return union_all(
-        row(pv, "policy", _state_field(pv, literal_column("'$.summary'"))),
-        row(pp, "policy", pp.c.title, pp.c.part == literal_column("'head'")),
-        row(
-            ap,
-            "regulatory-action",
-            _state_field(ap, literal_column("'$.'").op("||")(ap.c.part)),
-            ap.c.part.in_([literal_column("'summary'"), literal_column("'text'")]),
-        ),
-        row(sv, "statement", statement),
-        select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")),
-    )
+    return union_all(*arms, select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")))
+
+
+def _row_document_indexes(models: ReadModels) -> None:
+    """PostgreSQL's GIN index of each row table's documents (schema 13: on the rows, partial
+    where only some rows have one; the search table holds no copy there either)."""
+    for found in row_documents(models):
+        index = f"ix_{found.table.name}_fts"
+        where = and_(*found.where) if found.where else None
+        Index(
+            index,
+            found.vector(),
+            postgresql_using="gin",
+            postgresql_with=_GIN_WITH,
+            postgresql_where=where,
+            _table=found.table,
+        ).ddl_if(dialect="postgresql")
+        POSTGRES_ONLY.add(index)
 
 
 def create_fts_content(connection: Connection) -> None:
@@ -873,7 +915,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         counter_changes.c.effective_at,
         counter_changes.c.opened_by,
     )
-    return ReadModels(
+    models = ReadModels(
         metadata,
         policy_versions,
         policy_parts,
@@ -890,6 +932,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         counter_nodes,
         counter_changes,
     )
+    _row_document_indexes(models)
+    return models
 
 
 #: What the queries read.
