@@ -266,10 +266,15 @@ _CHUNK = 500
 
 
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
-    """Insert search documents (and, on SQLite, their FTS5 entries, but for a rebuild's
-    shadow: `t.indexed_row_by_row`) in the caller's transaction."""
-    write_many(connection, insert(table), documents)
-    if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
+    """Insert search documents in the caller's transaction: on PostgreSQL with their bodies
+    (its GIN index is on them), on SQLite without (the FTS5 table reads them from their rows,
+    `tables.document_bodies`), with their FTS5 entries but for a rebuild's shadow
+    (`t.indexed_row_by_row`: the swap fills its FTS5 table in bulk)."""
+    if connection.dialect.name != "sqlite":
+        write_many(connection, insert(table), documents)
+        return
+    write_many(connection, insert(table), [{**d, "body": None} for d in documents])
+    if t.indexed_row_by_row(table):
         write_many(
             connection,
             text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
@@ -279,12 +284,18 @@ def store(connection: Connection, table: Table, documents: list[dict[str, Any]])
 
 def forget(connection: Connection, table: Table, ids: list[int]) -> None:
     """Delete the search documents of rows being deleted (a redaction's rebuild of one
-    aggregate): an erased text must not stay findable, nor in the FTS5 index on SQLite."""
+    aggregate), before the rows are: an erased text must not stay findable, nor in the FTS5
+    index on SQLite (told the text it forgets, read from the rows)."""
     if not ids:
         return
     if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
-        gone = connection.execute(select(table.c.id, table.c.body).where(table.c.id.in_(ids)))
-        rows = [{"id": row.id, "body": row.body} for row in gone]
+        models = t.LIVE if table is t.LIVE.search else t.SHADOW
+        bodies = t.document_bodies(models).subquery()
+        rows: list[dict[str, Any]] = []
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            gone = connection.execute(select(bodies).where(bodies.c.id.in_(chunk)))
+            rows.extend({"id": row.id, "body": row.body} for row in gone)
         if rows:
             connection.execute(
                 text(

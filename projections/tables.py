@@ -36,6 +36,8 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    and_,
+    case,
     cast,
     event,
     func,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
@@ -480,22 +483,75 @@ FTS_CONTENT = "projection_search_content"
 _FTS_TABLES: set[str] = set()
 
 
-def _fts_content_sql() -> str:
-    """The view FTS_CONTENT: each row document's body, and each text's clause body (by
-    the texts' key), for the snippets and a document's deletion."""
-    texts = Table("projection_texts", MetaData(), Column("id", Integer), Column("body", Text))
-    clause = clause_body_sql(texts, "sqlite")
-    compiled = select(texts.c.id, clause.label("body")).compile(dialect=sqlite.dialect())
-    return (
-        f"CREATE VIEW IF NOT EXISTS {FTS_CONTENT} AS "
-        f"SELECT id, body FROM projection_search UNION ALL {compiled}"
+def _blanked(value: Any) -> Any:
+    """A text in SQLite's SQL with the markers blanked and NULL as empty (what
+    `search.document` does in Python)."""
+    space = literal_column("' '", Text)
+    joined = func.coalesce(value, literal_column("''", Text))
+    return func.replace(
+        func.replace(joined, literal_column("char(2)"), space), literal_column("char(3)"), space
+    )
+
+
+def _state_field(table: Table, key: Any) -> Any:
+    """A field of a row's JSON state, in SQLite's SQL (`key` a SQL text: '$.name')."""
+    return func.json_extract(table.c.state, key)
+
+
+def document_bodies(models: ReadModels) -> Any:
+    """Every search document's body as SQLite reads it (id, body), from where it is stored:
+    a row document's from its row (its frame's summary, its head part's title, its action
+    part's text, its statement's summary and text), found by the search table's id (its
+    row's key: one probe of the search table, one of the row's primary key); a clause text's
+    from the text (schema 13: the row documents' bodies are not stored on SQLite)."""
+    s, unit = models.search, literal_column(str(1 << RTREE_SEQ_BITS), Integer)
+    opened_by, seq = s.c.id.op("/")(unit), s.c.id.op("%")(unit)
+
+    def row(base: Table, kind: str, body: Any, *where: Any) -> Any:
+        on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
+        return (
+            select(s.c.id, _blanked(body).label("body"))
+            .select_from(s.join(base, on))
+            .where(s.c.kind == literal_column(f"'{kind}'"), *where)
+        )
+
+    pv, pp, ap, sv = (
+        models.policy_versions,
+        models.policy_parts,
+        models.action_parts,
+        models.statement_versions,
+    )
+    summary = func.nullif(_state_field(sv, literal_column("'$.summary'")), literal_column("''"))
+    said = func.nullif(_state_field(sv, literal_column("'$.text'")), literal_column("''"))
+    between = case(
+        (and_(summary.isnot(None), said.isnot(None)), literal_column("char(10)")),
+        else_=literal_column("''"),
+    )
+    empty = literal_column("''", Text)
+    statement = func.coalesce(summary, empty).op("||")(between).op("||")(func.coalesce(said, empty))
+    texts = models.texts
+    return union_all(
+        row(pv, "policy", _state_field(pv, literal_column("'$.summary'"))),
+        row(pp, "policy", pp.c.title, pp.c.part == literal_column("'head'")),
+        row(
+            ap,
+            "regulatory-action",
+            _state_field(ap, literal_column("'$.'").op("||")(ap.c.part)),
+            ap.c.part.in_([literal_column("'summary'"), literal_column("'text'")]),
+        ),
+        row(sv, "statement", statement),
+        select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")),
     )
 
 
 def create_fts_content(connection: Connection) -> None:
-    """Create the FTS5 tables' content view on SQLite (once; it names the live tables)."""
+    """(Re)create the FTS5 tables' content view on SQLite (it names the live tables)."""
     if connection.dialect.name == "sqlite":
-        connection.execute(text(_fts_content_sql()))
+        compiled = document_bodies(LIVE).compile(
+            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+        )
+        connection.execute(text(f"DROP VIEW IF EXISTS {FTS_CONTENT}"))
+        connection.execute(text(f"CREATE VIEW {FTS_CONTENT} AS {compiled}"))
 
 
 def _create_fts(table: Table, connection: Connection, **kw: Any) -> None:
@@ -538,7 +594,9 @@ def _searched(metadata: MetaData, name: str) -> Table:
         # (title, summary, text) and its row (opened_by, seq: the id) are the rows' (schema
         # 11). Clause texts are documents of their own table (schema 13).
         Column("kind", String(32), nullable=False),
-        Column("body", Text, nullable=False),
+        # PostgreSQL's GIN index is on it; SQLite's FTS5 table reads the text from the row
+        # (`document_bodies`): NULL there (schema 13).
+        Column("body", Text),
     )
     index = f"ix_{name}_fts"
     # `_table`: an expression that starts with a literal (the configuration) does not tie the

@@ -60,7 +60,13 @@ def test_a_clause_text_is_stored_once_and_found(services: Services) -> None:
         texts, documents = stored(services)
         clauses = [json.loads(body) for body in texts if "heading" in json.loads(body)]
         assert [c["text"] for c in clauses] == [CLAUSE]  # one row for both policies
-        assert not [d for d in documents if "soldiers" in d]  # and no copy of it
+        assert not [d for d in documents if d and "soldiers" in d]  # and no copy of it
+        if engine.dialect.name == "sqlite":  # the rows' documents are read from the rows
+            assert documents == [None] * 4
+            with engine.connect() as connection:
+                documents = connection.execute(
+                    text(f"SELECT body FROM {t.FTS_CONTENT} WHERE id >= 0")
+                ).scalars().all()
         assert sorted(documents) == ["Speech", "Speech", "what may be said", "what may be said"]
         page = fulltext.search(engine, '"russian soldiers"', BASE, kinds=["policy"])
         assert [(h.slug, [s.field for s in h.snippets]) for h in page.items] == [
