@@ -565,8 +565,10 @@ def document_bodies(models: ReadModels) -> Any:
             .select_from(s.join(base, on))
             .where(s.c.kind == literal_column(f"'{found.kind}'"), *found.where)
         )
-    texts = models.texts
-    return union_all(*arms, select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")))
+    texts = models.texts  # the clause texts (a source has no heading and no document)
+    clauses = func.json_extract(texts.c.body, literal_column("'$.heading'")).isnot(None)
+    bodies = select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")).where(clauses)
+    return union_all(*arms, bodies)
 
 
 def _row_document_indexes(models: ReadModels) -> None:
