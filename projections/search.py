@@ -43,6 +43,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     union_all,
 )
 
@@ -226,8 +227,9 @@ def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) ->
     """Index the clause texts among `bodies` (ref -> document), stored already in the texts
     table, that are not indexed yet, in the caller's transaction (one active projector writes
     them: `projections/lock.py`): SQLite's FTS5 table is told each; PostgreSQL's GIN index
-    on the texts has them with their rows."""
-    if connection.dialect.name != "sqlite" or not bodies:
+    on the texts has them with their rows. Not a rebuild's shadow: its FTS5 table is built
+    in bulk at the swap (`t.indexed_row_by_row`)."""
+    if connection.dialect.name != "sqlite" or not bodies or not t.indexed_row_by_row(table):
         return
     ids = _text_ids(connection, table, list(bodies))
     indexed = _indexed(connection, table, list(ids.values()))
@@ -242,7 +244,7 @@ def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> N
     """Unindex the clause texts being deleted (no part row names them any more), before their
     rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's index forgets a
     text with its row."""
-    if connection.dialect.name != "sqlite" or not refs:
+    if connection.dialect.name != "sqlite" or not refs or not t.indexed_row_by_row(table):
         return
     texts = _texts_of(table)
     indexed = sorted(_indexed(connection, table, list(_text_ids(connection, table, refs).values())))
@@ -265,10 +267,15 @@ _CHUNK = 500
 
 
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
-    """Insert search documents (and, on SQLite, their FTS5 entries, but for a rebuild's
-    shadow: `t.indexed_row_by_row`) in the caller's transaction."""
-    write_many(connection, insert(table), documents)
-    if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
+    """Insert search documents in the caller's transaction, on SQLite: the search table's
+    rows (id and kind; the FTS5 table reads the bodies from the rows they belong to,
+    `tables.document_bodies`) and their FTS5 entries, but for a rebuild's shadow
+    (`t.indexed_row_by_row`: the swap fills its FTS5 table in bulk). On PostgreSQL the rows'
+    GIN indexes (`tables.row_documents`) hold them with the rows: nothing to write (schema 13)."""
+    if connection.dialect.name != "sqlite":
+        return
+    write_many(connection, insert(table), [{**d, "body": None} for d in documents])
+    if t.indexed_row_by_row(table):
         write_many(
             connection,
             text(f"INSERT INTO {t.fts_name(table)} (rowid, body) VALUES (:id, :body)"),
@@ -278,12 +285,18 @@ def store(connection: Connection, table: Table, documents: list[dict[str, Any]])
 
 def forget(connection: Connection, table: Table, ids: list[int]) -> None:
     """Delete the search documents of rows being deleted (a redaction's rebuild of one
-    aggregate): an erased text must not stay findable, nor in the FTS5 index on SQLite."""
+    aggregate), before the rows are: an erased text must not stay findable, nor in the FTS5
+    index on SQLite (told the text it forgets, read from the rows)."""
     if not ids:
         return
     if connection.dialect.name == "sqlite" and t.indexed_row_by_row(table):
-        gone = connection.execute(select(table.c.id, table.c.body).where(table.c.id.in_(ids)))
-        rows = [{"id": row.id, "body": row.body} for row in gone]
+        models = t.LIVE if table is t.LIVE.search else t.SHADOW
+        bodies = t.document_bodies(models).subquery()
+        rows: list[dict[str, Any]] = []
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            gone = connection.execute(select(bodies).where(bodies.c.id.in_(chunk)))
+            rows.extend({"id": row.id, "body": row.body} for row in gone)
         if rows:
             connection.execute(
                 text(
@@ -328,30 +341,38 @@ def _matches(
     """One select per row table: the documents matching `phrases` whose row answers (v, k),
     with their rank (higher is better)."""
     s = t.search
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # each row table's GIN index, on its rows' documents
         query = _tsquery(phrases)
-        vector = t.search_vector(s)
-        rank: ColumnElement[Any] = func.ts_rank(vector, query)
-        match: ColumnElement[bool] = vector.op("@@")(query)
-        source: Any = s
+        selects = []
+        for found in t.row_documents(t.LIVE):
+            if found.kind not in kinds:
+                continue
+            base, vector = found.table, found.vector()
+            selects.append(
+                select(_row_id(base), literal(found.kind).label("kind"), base.c.slug)
+                .add_columns(_field(found.kind, base), func.ts_rank(vector, query).label("rank"))
+                .where(vector.op("@@")(query), *found.where, valid(base, v), known(base, k))
+                .where(_texts_are_documents())
+            )
+        rank: ColumnElement[Any] = literal(0.0)
+        match: ColumnElement[bool] = literal(True)
     else:
         fts = _fts_table()
         name: Any = literal_column(fts.name)
         rank = -func.bm25(name)
         match = name.op("MATCH")(literal(_fts5_query(phrases)))
-        source = fts.join(s, s.c.id == fts.c.rowid)
-    selects = []
-    # A row's document has the row's id, (opened_by << 20) + seq: its primary key, probed.
-    # (integer division written as `/`: SQLAlchemy's `//` is `floor()` of a float on PostgreSQL)
-    opened_by = s.c.id.op("/", return_type=BigInteger)(literal_column(str(1 << t.RTREE_SEQ_BITS)))
-    seq = s.c.id.op("%")(literal_column(str(1 << t.RTREE_SEQ_BITS)))
-    for kind, base in _bases(kinds):
-        on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
-        selects.append(
-            select(s.c.id, s.c.kind, base.c.slug, _field(kind, base), rank.label("rank"))
-            .select_from(source.join(base, on))
-            .where(match, s.c.kind == kind, valid(base, v), known(base, k))
-        )
+        source: Any = fts.join(s, s.c.id == fts.c.rowid)
+        selects = []
+        # A row's document has the row's id, (opened_by << 20) + seq: its primary key, probed.
+        unit = literal_column(str(1 << t.RTREE_SEQ_BITS), BigInteger)
+        opened_by, seq = s.c.id.op("/", return_type=BigInteger)(unit), s.c.id.op("%")(unit)
+        for kind, base in _bases(kinds):
+            on = and_(base.c.opened_by == opened_by, base.c.seq == seq)
+            selects.append(
+                select(s.c.id, s.c.kind, base.c.slug, _field(kind, base), rank.label("rank"))
+                .select_from(source.join(base, on))
+                .where(match, s.c.kind == kind, valid(base, v), known(base, k))
+            )
     if "policy" in kinds:  # clause texts: their rows are their documents, joined to the parts
         pp, tx = t.policy_parts, t.texts
         named = and_(t.part_ref(pp) == tx.c.ref, pp.c.part.startswith("clause:", autoescape=True))
@@ -379,6 +400,12 @@ def _texts_are_documents() -> ColumnElement[bool]:
     rebuild, as the other documents of a database older than the search are)."""
     built = select(func.coalesce(func.min(t.tracking.c.schema_version), t.SCHEMA_VERSION))
     return built.scalar_subquery() >= _TEXT_DOCUMENTS
+
+
+def _row_id(base: Table) -> ColumnElement[int]:
+    """A row's document id, (opened_by << 20) + seq, from its row."""
+    unit = literal_column(str(1 << t.RTREE_SEQ_BITS), BigInteger)
+    return (base.c.opened_by * unit + base.c.seq).label("id")
 
 
 def _field(kind: str, base: Table) -> ColumnElement[str]:
@@ -487,13 +514,19 @@ def _snippets(
     if not ids:
         return {}
     if dialect == "postgresql":
-        s = t.search
         options = f"StartSel={_START}, StopSel={_STOP}, MaxWords={SNIPPET_WORDS}, MinWords=8"
         tx, q = t.texts, _tsquery(phrases)
+        unit = 1 << t.RTREE_SEQ_BITS
+        keys = [(i // unit, i % unit) for i in ids if i >= 0]
+        arms = [
+            select(_row_id(found.table), func.ts_headline(t.TS_CONFIG, body, q, options)).where(
+                tuple_(found.table.c.opened_by, found.table.c.seq).in_(keys), *found.where
+            )
+            for found in t.row_documents(t.LIVE)
+            for body in (found.body(dialect),)
+        ]
         both = union_all(
-            select(s.c.id, func.ts_headline(t.TS_CONFIG, s.c.body, q, options)).where(
-                s.c.id.in_([i for i in ids if i >= 0])
-            ),
+            *arms,
             select(
                 tx.c.id,
                 func.ts_headline(t.TS_CONFIG, t.clause_body_sql(tx, dialect), q, options),

@@ -60,8 +60,26 @@ def test_a_clause_text_is_stored_once_and_found(services: Services) -> None:
         texts, documents = stored(services)
         clauses = [json.loads(body) for body in texts if "heading" in json.loads(body)]
         assert [c["text"] for c in clauses] == [CLAUSE]  # one row for both policies
-        assert not [d for d in documents if "soldiers" in d]  # and no copy of it
-        assert sorted(documents) == ["Speech", "Speech", "what may be said", "what may be said"]
+        assert not [d for d in documents if d and "soldiers" in d]  # and no copy of it
+        # the rows' documents are read from the rows: on SQLite the search table names them
+        # (the FTS5 table reads their bodies through the view), on PostgreSQL the rows' GIN
+        # indexes hold them, the search table is empty
+        if engine.dialect.name == "sqlite":
+            assert documents == [None] * 4
+            with engine.connect() as connection:
+                documents = connection.execute(
+                    text(f"SELECT body FROM {t.FTS_CONTENT} WHERE id >= 0")
+                ).scalars().all()
+            assert sorted(documents) == ["Speech", "Speech", "what may be said"] * 1 + [
+                "what may be said"
+            ]
+        else:
+            assert documents == []
+        titled = fulltext.search(engine, "what may be said", BASE, kinds=["policy"])
+        assert [(h.slug, h.title) for h in titled.items] == [
+            ("meta/one", "Speech"),
+            ("meta/two", "Speech"),
+        ]
         page = fulltext.search(engine, '"russian soldiers"', BASE, kinds=["policy"])
         assert [(h.slug, [s.field for s in h.snippets]) for h in page.items] == [
             ("meta/one", ["clause:a"]),
