@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -47,6 +48,9 @@ class EventLog(Protocol):
     def log(self, after: int = 0, limit: int = 1000) -> Sequence[LoggedEvent]: ...
     def head_position(self) -> int: ...
 
+
+#: Events behind from which a catch-up rebuilds in bulk instead (`ProjectionRunner._bulk_pays`).
+BULK_CATCH_UP = 10_000
 
 #: Batches between full collections while the runner holds the cycle collector back.
 FULL_COLLECTION_EVERY = 100
@@ -115,6 +119,7 @@ class ProjectionRunner:
         name: str = NAME,
         batch_size: int = 500,
         rebuild_batch_size: int | None = None,
+        bulk_catch_up: int = BULK_CATCH_UP,
         memo_size: int = MEMO_SIZE,
         memo_facts: int = MEMO_FACTS,
         poll_interval: float = 1.0,
@@ -129,6 +134,9 @@ class ProjectionRunner:
         #: Events per rebuild transaction (default 4 x batch_size): the shadow tables are the
         #: rebuild's own, so fewer, larger transactions cost readers nothing.
         self.rebuild_batch_size = rebuild_batch_size
+        #: Events behind from which a catch-up under the lock (from an empty or a far
+        #: behind projection) rebuilds in bulk instead (`_bulk_pays`).
+        self.bulk_catch_up = bulk_catch_up
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
         #: The wake-up source; without one, the running loop polls every `poll_interval`.
@@ -172,9 +180,27 @@ class ProjectionRunner:
         position = self._ensure_tracking()
         if position != self._position:
             self.projector.forget()  # someone else moved the cursor: the memo may be stale
-        head = self.events.head_position() if progress else 0
+        head = self.events.head_position() if progress or self.lock.held else 0
+        if stop_at is None and self._bulk_pays(position, head):
+            log.info(
+                "projection %s: %d of %d events behind; rebuilding in bulk instead",
+                self.name,
+                head - position,
+                head,
+            )
+            # then, as any catch-up, what was recorded meanwhile (to the head, for `--once`)
+            position = self._rebuild(progress, interruptible)
         with _young_collections():
             return self._follow_log(position, progress, head, stop_at, interruptible)
+
+    def _bulk_pays(self, position: int, head: int) -> bool:
+        """Whether a catch-up from `position` to `head` should take the rebuild's path
+        instead (docs/decisions.md): only under the lock (a rebuild's shadow tables are
+        one writer's), at least `bulk_catch_up` events behind, and behind by more than
+        three quarters of the log (a rebuild replays all of it, at a rate that pays for the
+        events already applied only then)."""
+        behind = head - position
+        return self.lock.held and behind >= self.bulk_catch_up and 4 * position < head
 
     def _follow_log(
         self,
@@ -249,7 +275,10 @@ class ProjectionRunner:
         with self._serial:
             return self._rebuild(progress)
 
-    def _rebuild(self, progress: Progress | None) -> int:
+    def _rebuild(self, progress: Progress | None, interruptible: bool = False) -> int:
+        """Rebuild; `interruptible` (a catch-up of the running loop's): when `stop()` is
+        called, give up between pages, the live tables as they were, and return their
+        position (the shadow is dropped by the next rebuild)."""
         shadow_name = f"{self.name}:rebuild"
         t.fresh_shadow(self.engine)
         with self.engine.begin() as connection:
@@ -258,8 +287,14 @@ class ProjectionRunner:
         head = self.events.head_position() if progress else 0
         position = 0
         size = self.rebuild_batch_size or 4 * self.batch_size
-        with _young_collections():
-            while page := self.events.log(position, size):
+        # The next page is read while this one is applied: the database's side of the read
+        # (and on SQLite the whole query, which releases the GIL) overlaps the fold.
+        with _young_collections(), ThreadPoolExecutor(1) as reader:
+            ahead = reader.submit(self.events.log, position, size)
+            while page := ahead.result():
+                if interruptible and self._stop.is_set():
+                    return self.position()
+                ahead = reader.submit(self.events.log, page[-1].position, size)
                 position = _apply_batch(
                     self.engine, shadow, shadow_name, position, page, durable=False
                 )

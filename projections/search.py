@@ -227,7 +227,8 @@ def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) ->
     """Index the clause texts among `bodies` (ref -> document), stored already in the texts
     table, that are not indexed yet, in the caller's transaction (one active projector writes
     them: `projections/lock.py`): SQLite's FTS5 table is told each; PostgreSQL's GIN index
-    on the texts has them with their rows."""
+    on the texts has them with their rows. Not a rebuild's shadow: its FTS5 table is built
+    in bulk at the swap (`t.indexed_row_by_row`)."""
     if connection.dialect.name != "sqlite" or not bodies or not t.indexed_row_by_row(table):
         return
     ids = _text_ids(connection, table, list(bodies))
@@ -244,7 +245,7 @@ def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> N
     rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's index forgets a
     text with its row."""
     if connection.dialect.name != "sqlite" or not refs or not t.indexed_row_by_row(table):
-        return  # (a rebuild's shadow: its FTS5 table is filled from the texts at the swap)
+        return
     texts = _texts_of(table)
     indexed = sorted(_indexed(connection, table, list(_text_ids(connection, table, refs).values())))
     rows = []
@@ -268,10 +269,9 @@ _CHUNK = 500
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
     """Insert search documents in the caller's transaction, on SQLite: the search table's
     rows (id and kind; the FTS5 table reads the bodies from the rows they belong to,
-    `tables.document_bodies`) and their FTS5 entries but for a rebuild's shadow
+    `tables.document_bodies`) and their FTS5 entries, but for a rebuild's shadow
     (`t.indexed_row_by_row`: the swap fills its FTS5 table in bulk). On PostgreSQL the rows'
-    GIN indexes (`tables.row_documents`) hold them with the rows: nothing to write (schema
-    13)."""
+    GIN indexes (`tables.row_documents`) hold them with the rows: nothing to write (schema 13)."""
     if connection.dialect.name != "sqlite":
         return
     write_many(connection, insert(table), [{**d, "body": None} for d in documents])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -1073,16 +1074,35 @@ def index_shadow(engine: Engine) -> None:
     (`fill_rtree`). SQLite cannot rename an index, so its swap builds every index under its
     live name anyway, and its FTS5 tables, whose content is named by the live table's name,
     are filled by the swap (`swap_in_shadow`)."""
-    with engine.begin() as connection:
-        if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
             for table in SHADOW.tables:
                 if table.name in STABBED:
                     fill_rtree(connection, table)
-            return
+        return
+
+    # Two at a time, each in its own transaction (nothing reads the shadow before the swap,
+    # and a crash leaves a shadow that the next `fresh_shadow` drops): the server builds
+    # them in parallel, the costly GiST and GIN ones first (at 50k: GiST 5.5 s, GIN 2.9 s,
+    # every B-tree together 0.5 s).
+    def cost(index: Index) -> tuple[bool, bool]:
+        using = index.dialect_options["postgresql"]["using"]
+        return using != "gin", not using
+
+    costly = sorted(_deferred_indexes(SHADOW), key=cost)
+    with ThreadPoolExecutor(INDEX_BUILDERS) as builders:
+        list(builders.map(lambda index: _build_index(engine, index), costly))
+
+
+#: Indexes a PostgreSQL rebuild builds at once (`index_shadow`).
+INDEX_BUILDERS = 2
+
+
+def _build_index(engine: Engine, index: Index) -> None:
+    with engine.begin() as connection:
         connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         connection.execute(text("SET LOCAL synchronous_commit = off"))
-        for index in _deferred_indexes(SHADOW):
-            index.create(connection, checkfirst=True)
+        index.create(connection, checkfirst=True)
 
 
 def indexed_row_by_row(table: Table) -> bool:
@@ -1184,10 +1204,6 @@ def swap_in_shadow(connection: Connection) -> None:
         if live.name in _FTS_TABLES:
             connection.execute(text(f"DROP TABLE IF EXISTS {fts_name(live)}"))
             connection.execute(text(f"ALTER TABLE {fts_name(shadow)} RENAME TO {fts_name(live)}"))
-            # Filled from its content, now under the live name, in one pass (`'rebuild'`)
-            # rather than row by row while the shadow filled (`indexed_row_by_row`).
-            name = fts_name(live)
-            connection.execute(text(f"INSERT INTO {name} ({name}) VALUES ('rebuild')"))
         if live.name in STABBED:
             connection.execute(text(f"DROP TABLE IF EXISTS {rtree_name(live)}"))
             connection.execute(
@@ -1195,3 +1211,10 @@ def swap_in_shadow(connection: Connection) -> None:
             )
     if not postgres:
         connection.execute(text("PRAGMA legacy_alter_table = OFF"))
+        # Filled from its content (FTS_CONTENT, over the search and texts tables now under
+        # their live names) in one pass, rather than row by row while the shadow filled
+        # (`indexed_row_by_row`).
+        for table in LIVE.tables:
+            if table.name in _FTS_TABLES:
+                fts = fts_name(table)
+                connection.execute(text(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')"))

@@ -153,9 +153,7 @@ def sqlite_side_structures(engine: Engine) -> dict[str, Any]:
                 tree = t.rtree_name(table)
                 found[tree] = connection.execute(text(f"SELECT * FROM {tree} ORDER BY id")).all()
         connection.execute(text(f"INSERT INTO {fts} ({fts}, rank) VALUES ('integrity-check', 1)"))
-        # Every document's text, where SQLite reads it (schema 13: the rows and the texts).
-        documents = t.document_bodies(t.LIVE).subquery()
-        bodies = connection.execute(select(documents.c.body)).scalars()
+        bodies = connection.execute(text(f"SELECT body FROM {t.FTS_CONTENT}")).scalars()
         words = sorted({w for body in bodies for w in body.lower().split() if w.isalpha()})
         assert words
         for word in words:
@@ -224,6 +222,42 @@ def test_rebuild_yields_the_same_tables_as_the_incremental_run(services: Service
         }
     assert not any(name.endswith("_next") for name in inspector.get_table_names())
     assert len(incremental["projection_facts"]) == services.timeline.head_position()
+
+
+def test_a_long_catch_up_under_the_lock_rebuilds_in_bulk_and_a_short_one_does_not(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    story(services.timeline)
+    more_history(services.timeline)
+    engine = services.timeline.engine
+    services.projections.catch_up()  # no lock held: incremental, whatever the distance
+    incremental = dump(engine)
+    side = sqlite_side_structures(engine)
+    with engine.begin() as connection:  # as far behind as can be: nothing applied
+        connection.execute(update(t.tracking).values(position=0))
+    runner = ProjectionRunner(engine, services.timeline, bulk_catch_up=3)
+    assert runner.lock.acquire()
+    try:
+        with caplog.at_level("INFO", logger="projections.runner"):
+            assert runner.catch_up() == services.timeline.head_position()
+        assert "rebuilding in bulk instead" in caplog.text
+        assert dump(engine) == incremental
+        assert sqlite_side_structures(engine) == side
+        caplog.clear()
+        services.timeline.revise_policy(
+            {
+                "id": POLICY,
+                "title": "Hate speech, later",
+                "effectiveAt": "2022-06-01T00:00:00+00:00",
+            }
+        )
+        with caplog.at_level("INFO", logger="projections.runner"):
+            assert runner.catch_up() == services.timeline.head_position()
+        assert "in bulk" not in caplog.text  # one event behind: applied incrementally
+        found = q.policy_at(engine, POLICY)
+        assert found is not None and found.title == "Hate speech, later"
+    finally:
+        runner.lock.release()
 
 
 def test_a_client_that_writes_then_reads_sees_its_write(database_url: str) -> None:
