@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     JSON,
@@ -54,7 +55,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -93,6 +94,9 @@ SCHEMA_VERSION = 13
 # 13: a clause text is stored once: its `projection_texts` row (keyed by its document id) is
 #    its search document (FTS5 reads it through the view `projection_search_content`; on
 #    PostgreSQL a GIN index on an expression over the texts), no copy in `projection_search`.
+# 14: on SQLite a UUID (every `aggregate_id`: in every row and in the open, folded,
+#    corrected, facts' and counter's indexes) is 16 bytes (`CompactUuid`), not 32 hex
+#    characters; an older database's are converted in place at the start (`_blob_uuids`).
 
 metadata = MetaData()
 
@@ -141,6 +145,36 @@ class UTCDateTime(TypeDecorator[datetime]):
     @property
     def python_type(self) -> type[datetime]:
         return datetime
+
+
+class CompactUuid(TypeDecorator[UUID]):
+    """A UUID: native `uuid` on PostgreSQL, on SQLite its 16 bytes as a BLOB (schema 14: the
+    CHAR(32) hex text of SQLAlchemy's `Uuid` took 32 in every row and index that holds one;
+    blobs compare as the hex texts do). Text read back is an older database's."""
+
+    impl = Uuid
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(LargeBinary(16))
+        return dialect.type_descriptor(Uuid())
+
+    def process_bind_param(self, value: UUID | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return value.bytes
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> UUID | None:
+        if value is None or isinstance(value, UUID):
+            return value
+        if isinstance(value, str):
+            return UUID(value)
+        return UUID(bytes=bytes(value))
+
+    @property
+    def python_type(self) -> type[UUID]:
+        return UUID
 
 
 #: What `PackedJSON` deflates against (a preset dictionary: the shapes and keys of the facts'
@@ -211,7 +245,7 @@ def _bitemporal(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
         metadata,
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
-        Column("aggregate_id", Uuid, nullable=False),
+        Column("aggregate_id", CompactUuid, nullable=False),
         Column("slug", String(200), nullable=False),
         Column("valid_from", UTCDateTime, nullable=False),
         Column("valid_to", UTCDateTime),
@@ -780,7 +814,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         metadata,
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
-        Column("aggregate_id", Uuid, nullable=False),
+        Column("aggregate_id", CompactUuid, nullable=False),
         Column("position", BigInteger, nullable=False),
         Column("kind", String(32), nullable=False),
         Column("slug", String(200), nullable=False),
@@ -846,7 +880,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     facts = Table(
         name("facts"),
         metadata,
-        Column("aggregate_id", Uuid, primary_key=True),
+        Column("aggregate_id", CompactUuid, primary_key=True),
         Column("version", Integer, primary_key=True, autoincrement=False),
         Column("position", BigInteger, nullable=False),
         Column("kind", String(32), nullable=False),
@@ -888,7 +922,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     counter_nodes = Table(
         name("policy_counter_nodes"),
         metadata,
-        Column("aggregate_id", Uuid, primary_key=True),
+        Column("aggregate_id", CompactUuid, primary_key=True),
         Column("node", Integer, primary_key=True, autoincrement=False),
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("count", Integer, nullable=False),
@@ -900,7 +934,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
     counter_changes = Table(
         name("policy_counter_changes"),
         metadata,
-        Column("aggregate_id", Uuid, primary_key=True),
+        Column("aggregate_id", CompactUuid, primary_key=True),
         Column("opened_by", BigInteger, primary_key=True, autoincrement=False),
         Column("seq", Integer, primary_key=True, autoincrement=False),
         Column("effective_at", UTCDateTime, nullable=False),
@@ -988,6 +1022,7 @@ def create_tables(engine: Engine) -> None:
                 create_fts_content(connection)
                 if connection.dialect.name == "sqlite":
                     _integer_instants(connection)
+                    _blob_uuids(connection)
                     _backfill_rtrees(connection)
             return
         except DBAPIError:
@@ -1041,6 +1076,35 @@ def _integer_instants(connection: Connection) -> None:
                 connection.execute(
                     text(f"UPDATE {table.name} SET {name} = {micros} WHERE typeof({name}) = 'text'")
                 )
+
+
+def _blob_uuids(connection: Connection) -> None:
+    """On SQLite, rewrite the hex text UUIDs of a database older than schema 14 as
+    `CompactUuid` stores them now (16 bytes), in place, so that its rows keep answering (a
+    text never compares equal to a blob) until the rebuild that migrates it. Once: a database
+    at schema 14 or without a tracking row is left alone. SQLite 3.40 has no `unhex()`: the
+    conversion is a Python function on the driver's connection."""
+    found = connection.execute(select(func.min(tracking.c.schema_version))).scalar()
+    if found is None or found >= 14:
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.create_function("uuid_bytes", 1, _uuid_bytes, deterministic=True)
+    for table in LIVE.tables:
+        for column in table.columns:
+            if isinstance(column.type, CompactUuid):
+                name = column.name
+                connection.execute(
+                    text(
+                        f"UPDATE {table.name} SET {name} = uuid_bytes({name}) "
+                        f"WHERE typeof({name}) = 'text'"
+                    )
+                )
+
+
+def _uuid_bytes(hex_text: str) -> bytes:
+    """A UUID's 32 hex characters (SQLAlchemy's `Uuid` on SQLite) as its 16 bytes."""
+    return UUID(hex_text).bytes
 
 
 def fresh_shadow(engine: Engine) -> None:
@@ -1144,7 +1208,9 @@ def _backfill_rtrees(connection: Connection) -> None:
 
 
 def _hex_digit(column: str, index: int) -> str:
-    return f"(instr('0123456789abcdef', lower(substr({column}, {index + 1}, 1))) - 1)"
+    """The value of hex digit `index` of a `CompactUuid` blob in SQLite's SQL (`hex()` spells
+    it in upper case)."""
+    return f"(instr('0123456789ABCDEF', substr(hex({column}), {index + 1}, 1)) - 1)"
 
 
 def _sql_minute(column: str) -> str:
@@ -1160,7 +1226,7 @@ def _sql_minute(column: str) -> str:
 def fill_rtree(connection: Connection, table: Table) -> None:
     """Insert the R*Tree entry of every row of `table` (SQLite) in one INSERT ... SELECT, the
     boxes computed in SQL as `rtree_row` computes them in Python (the 30-bit key from the
-    UUID's first eight hex digits, stored as 32 of them). In the rows' stored order: sorted by
+    first eight hex digits of the UUID's 16 bytes). In the rows' stored order: sorted by
     the key or by position, the inserts took as long (9 to 11 us a row at 10k)."""
     key = " + ".join(f"({_hex_digit('aggregate_id', i)} << {4 * (7 - i)})" for i in range(8))
     maximum = _INT32_MAX

@@ -1,0 +1,149 @@
+"""Schema 14 of the read models: on SQLite a UUID (every `aggregate_id`) is stored as its 16
+bytes, not as the 32 hex characters of SQLAlchemy's `Uuid`. A database projected with schema 13
+(hex text) has its UUIDs rewritten in place when the new code starts, so its rows answer the
+same until the rebuild that the restart starts, and after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy import Engine, Uuid, select, text, update
+
+from bench.deep import SLUG, DeepHistory
+from projections import queries as q
+from projections import search as fulltext
+from projections import tables as t
+from projections.runner import ProjectionRunner
+from tests import factories as f
+from timeline.application import Timeline
+from timeline.settings import Settings
+
+ACTORS = ["acme", "regulator", "spokesperson", "deep-org"]
+
+
+@pytest.fixture
+def projected(sqlite_url: str) -> Iterator[Timeline]:
+    """A policy with 30 revisions (retroactive ones and corrections among them), and a cast
+    with a policy, an action and a statement of its own, projected."""
+    app = Timeline(Settings(database_url=sqlite_url))
+    try:
+        for name, data in DeepHistory(30, seed=5).commands():
+            app.execute(name, data)
+        f.world(app)
+        app.announce_policy(f.policy())
+        app.revise_policy(f.revision())
+        app.announce_regulatory_action(f.action())
+        app.record_statement(f.statement())
+        ProjectionRunner(app.engine, app).catch_up()
+        yield app
+    finally:
+        app.close()
+
+
+def uuid_columns() -> list[tuple[str, str]]:
+    return [
+        (table.name, column.name)
+        for table in t.READ_MODEL_TABLES
+        for column in table.columns
+        if isinstance(column.type, t.CompactUuid)
+    ]
+
+
+def answers(engine: Engine) -> list[Any]:
+    versions = q.policy_history(engine, SLUG)
+    last = max(v.known_from for v in versions)
+    points = [v.valid_from for v in versions]
+    return [
+        versions,
+        [q.policy_at(engine, SLUG, at, 10) for at in points],
+        [q.policy_at(engine, SLUG, at, None) for at in points],
+        [q.corrections_at(engine, SLUG, at, 40) for at in points],
+        q.policy_history(engine, SLUG, known_at=last),
+        q.policy_history(engine, "acme/conduct"),
+        q.regulatory_action_history(engine, "regulator/fine"),
+        q.statement_at(engine, "spokesperson/reply"),
+        q.actors_at(engine, ACTORS),
+        q.timeline_page(engine, first=200),
+        fulltext.search(engine, "kind", f.at("2022-06-01T00:00:00+00:00")),
+    ]
+
+
+def kinds(engine: Engine) -> set[tuple[str, int]]:
+    """The storage classes and lengths of every stored UUID."""
+    found: set[tuple[str, int]] = set()
+    with engine.connect() as connection:
+        for table, column in uuid_columns():
+            rows = connection.execute(
+                text(f"SELECT DISTINCT typeof({column}), length({column}) FROM {table}")
+            )
+            found |= {(kind, length) for kind, length in rows}
+    return found
+
+
+def rtrees(engine: Engine) -> dict[str, list[Any]]:
+    with engine.connect() as connection:
+        return {
+            name: sorted(connection.execute(select(t.rtree_table(table))).all())
+            for table in t.READ_MODEL_TABLES
+            if (name := t.rtree_name(table)) and table.name in t.STABBED
+        }
+
+
+def to_schema_13(engine: Engine) -> None:
+    """Store every UUID as schema 13 did (32 lower-case hex characters), and empty one
+    R*Tree (a table of an older schema may have none: the start fills it from the rows)."""
+    with engine.begin() as connection:
+        for table, column in uuid_columns():
+            connection.execute(text(f"UPDATE {table} SET {column} = lower(hex({column}))"))
+        connection.execute(text(f"DELETE FROM {t.rtree_name(t.policy_versions)}"))
+        connection.execute(update(t.tracking).values(schema_version=13))
+
+
+def test_uuids_are_stored_as_sixteen_bytes(projected: Timeline) -> None:
+    # the six version tables, the feed, the facts and the counter's nodes and changes; no
+    # other UUID column
+    assert len(uuid_columns()) == 10
+    assert not [
+        c for table in t.READ_MODEL_TABLES for c in table.columns if isinstance(c.type, Uuid)
+    ]
+    assert kinds(projected.engine) == {("blob", 16)}
+    with projected.engine.connect() as connection:
+        ids = connection.execute(select(t.facts.c.aggregate_id)).scalars().all()
+    assert ids and all(isinstance(i, UUID) for i in ids)
+    assert t.CompactUuid().process_result_value(ids[0].hex, projected.engine.dialect) == ids[0]
+
+
+def test_the_rtrees_filled_in_sql_hold_the_boxes_the_projector_wrote(projected: Timeline) -> None:
+    engine = projected.engine
+    written = rtrees(engine)
+    assert all(written.values())
+    with engine.begin() as connection:
+        for table in t.READ_MODEL_TABLES:
+            if table.name in t.STABBED:
+                connection.execute(text(f"DELETE FROM {t.rtree_name(table)}"))
+                t.fill_rtree(connection, table)
+    assert rtrees(engine) == written
+
+
+def test_a_schema_13_database_answers_until_and_after_its_rebuild(projected: Timeline) -> None:
+    engine = projected.engine
+    expected = answers(engine)
+    boxes = rtrees(engine)
+    to_schema_13(engine)
+    assert kinds(engine) == {("text", 32)}
+    t.create_tables(engine)  # what the new code does first when it starts
+    assert kinds(engine) == {("blob", 16)}
+    assert rtrees(engine) == boxes
+    assert answers(engine) == expected
+    with engine.connect() as connection:
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == 13
+    ProjectionRunner(engine, projected).catch_up()  # the restart's rebuild
+    with engine.connect() as connection:
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == (
+            t.SCHEMA_VERSION
+        )
+    assert kinds(engine) == {("blob", 16)}
+    assert answers(engine) == expected
