@@ -375,7 +375,10 @@ def _matches(
             )
     if "policy" in kinds:  # clause texts: their rows are their documents, joined to the parts
         pp, tx = t.policy_parts, t.texts
-        named = and_(t.part_ref(pp) == tx.c.ref, pp.c.part.startswith("clause:", autoescape=True))
+        named = and_(
+            t.part_ref(pp) == t.text_ref(tx, dialect),
+            pp.c.part.startswith("clause:", autoescape=True),
+        )
         if dialect == "postgresql":
             vector = t.clause_vector(tx)
             rank, match, source = func.ts_rank(vector, query), vector.op("@@")(query), tx

@@ -96,7 +96,9 @@ SCHEMA_VERSION = 14
 #    PostgreSQL a GIN index on an expression over the texts), no copy in `projection_search`.
 # 14: on SQLite a UUID (every `aggregate_id`: in every row and in the open, folded,
 #    corrected, facts' and counter's indexes) is 16 bytes (`CompactUuid`), not 32 hex
-#    characters; an older database's are converted in place at the start (`_blob_uuids`).
+#    characters, and so is a text's content address (`projection_texts.ref`, `CompactDigest`:
+#    the parts' states keep naming it in hex); an older database's are converted in place at
+#    the start (`_blob_keys`).
 
 metadata = MetaData()
 
@@ -175,6 +177,34 @@ class CompactUuid(TypeDecorator[UUID]):
     @property
     def python_type(self) -> type[UUID]:
         return UUID
+
+
+class CompactDigest(TypeDecorator[str]):
+    """A text's content address (`rows.value_ref`: 32 hex characters), bound and read back as
+    that text: VARCHAR(32) on PostgreSQL, on SQLite its 16 bytes as a BLOB (schema 14; in SQL
+    `text_ref` spells it as the parts' states do). Text read back is an older database's."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(LargeBinary(16))
+        return dialect.type_descriptor(String(32))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return bytes.fromhex(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return bytes(value).hex()
+
+    @property
+    def python_type(self) -> type[str]:
+        return str
 
 
 #: What `PackedJSON` deflates against (a preset dictionary: the shapes and keys of the facts'
@@ -503,6 +533,15 @@ def part_ref(table: Table) -> Any:
     state = table.c.state
     ref = func.substr(state, func.length(state) - literal_column("33"), literal_column("32"))
     return cast(ref, String(32))
+
+
+def text_ref(table: Table, dialect: str) -> Any:
+    """A text's ref in SQL as `part_ref` reads it from a part row's state (32 lower-case hex
+    characters): on SQLite from its 16 bytes (`CompactDigest`), so that a join of the texts to
+    their part rows probes the parts' ref index."""
+    if dialect == "postgresql":
+        return table.c.ref
+    return cast(func.lower(func.hex(table.c.ref)), String(32))
 
 
 def fts_name(table: Table) -> str:
@@ -910,7 +949,7 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
             autoincrement=False,
             default=_next_text_id(name("texts")),
         ),
-        Column("ref", String(32), nullable=False),
+        Column("ref", CompactDigest, nullable=False),
         Column("body", Text, nullable=False),
     )
     Index(f"ix_{texts.name}_ref", texts.c.ref, unique=True)
@@ -1022,7 +1061,7 @@ def create_tables(engine: Engine) -> None:
                 create_fts_content(connection)
                 if connection.dialect.name == "sqlite":
                     _integer_instants(connection)
-                    _blob_uuids(connection)
+                    _blob_keys(connection)
                     _backfill_rtrees(connection)
             return
         except DBAPIError:
@@ -1078,33 +1117,28 @@ def _integer_instants(connection: Connection) -> None:
                 )
 
 
-def _blob_uuids(connection: Connection) -> None:
-    """On SQLite, rewrite the hex text UUIDs of a database older than schema 14 as
-    `CompactUuid` stores them now (16 bytes), in place, so that its rows keep answering (a
-    text never compares equal to a blob) until the rebuild that migrates it. Once: a database
-    at schema 14 or without a tracking row is left alone. SQLite 3.40 has no `unhex()`: the
-    conversion is a Python function on the driver's connection."""
+def _blob_keys(connection: Connection) -> None:
+    """On SQLite, rewrite the hex text UUIDs and text refs of a database older than schema 14
+    as `CompactUuid` and `CompactDigest` store them now (16 bytes), in place, so that its rows
+    keep answering (a text never compares equal to a blob) until the rebuild that migrates it.
+    Once: a database at schema 14 or without a tracking row is left alone. SQLite 3.40 has no
+    `unhex()`: the conversion is a Python function on the driver's connection."""
     found = connection.execute(select(func.min(tracking.c.schema_version))).scalar()
     if found is None or found >= 14:
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    driver.create_function("uuid_bytes", 1, _uuid_bytes, deterministic=True)
+    driver.create_function("hex_bytes", 1, bytes.fromhex, deterministic=True)
     for table in LIVE.tables:
         for column in table.columns:
-            if isinstance(column.type, CompactUuid):
+            if isinstance(column.type, CompactUuid | CompactDigest):
                 name = column.name
                 connection.execute(
                     text(
-                        f"UPDATE {table.name} SET {name} = uuid_bytes({name}) "
+                        f"UPDATE {table.name} SET {name} = hex_bytes({name}) "
                         f"WHERE typeof({name}) = 'text'"
                     )
                 )
-
-
-def _uuid_bytes(hex_text: str) -> bytes:
-    """A UUID's 32 hex characters (SQLAlchemy's `Uuid` on SQLite) as its 16 bytes."""
-    return UUID(hex_text).bytes
 
 
 def fresh_shadow(engine: Engine) -> None:

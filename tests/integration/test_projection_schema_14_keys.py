@@ -1,7 +1,7 @@
-"""Schema 14 of the read models: on SQLite a UUID (every `aggregate_id`) is stored as its 16
-bytes, not as the 32 hex characters of SQLAlchemy's `Uuid`. A database projected with schema 13
-(hex text) has its UUIDs rewritten in place when the new code starts, so its rows answer the
-same until the rebuild that the restart starts, and after it."""
+"""Schema 14 of the read models: on SQLite a UUID (every `aggregate_id`) and a text's content
+address (`projection_texts.ref`) are stored as their 16 bytes, not as 32 hex characters. A
+database projected with schema 13 (hex text) has them rewritten in place when the new code
+starts, so its rows answer the same until the rebuild that the restart starts, and after it."""
 
 from __future__ import annotations
 
@@ -43,12 +43,12 @@ def projected(sqlite_url: str) -> Iterator[Timeline]:
         app.close()
 
 
-def uuid_columns() -> list[tuple[str, str]]:
+def key_columns() -> list[tuple[str, str]]:
     return [
         (table.name, column.name)
         for table in t.READ_MODEL_TABLES
         for column in table.columns
-        if isinstance(column.type, t.CompactUuid)
+        if isinstance(column.type, t.CompactUuid | t.CompactDigest)
     ]
 
 
@@ -72,10 +72,10 @@ def answers(engine: Engine) -> list[Any]:
 
 
 def kinds(engine: Engine) -> set[tuple[str, int]]:
-    """The storage classes and lengths of every stored UUID."""
+    """The storage classes and lengths of every stored UUID and ref."""
     found: set[tuple[str, int]] = set()
     with engine.connect() as connection:
-        for table, column in uuid_columns():
+        for table, column in key_columns():
             rows = connection.execute(
                 text(f"SELECT DISTINCT typeof({column}), length({column}) FROM {table}")
             )
@@ -93,27 +93,31 @@ def rtrees(engine: Engine) -> dict[str, list[Any]]:
 
 
 def to_schema_13(engine: Engine) -> None:
-    """Store every UUID as schema 13 did (32 lower-case hex characters), and empty one
+    """Store every UUID and ref as schema 13 did (32 lower-case hex characters), and empty one
     R*Tree (a table of an older schema may have none: the start fills it from the rows)."""
     with engine.begin() as connection:
-        for table, column in uuid_columns():
+        for table, column in key_columns():
             connection.execute(text(f"UPDATE {table} SET {column} = lower(hex({column}))"))
         connection.execute(text(f"DELETE FROM {t.rtree_name(t.policy_versions)}"))
         connection.execute(update(t.tracking).values(schema_version=13))
 
 
-def test_uuids_are_stored_as_sixteen_bytes(projected: Timeline) -> None:
-    # the six version tables, the feed, the facts and the counter's nodes and changes; no
-    # other UUID column
-    assert len(uuid_columns()) == 10
+def test_uuids_and_refs_are_stored_as_sixteen_bytes(projected: Timeline) -> None:
+    # the six version tables, the feed, the facts and the counter's nodes and changes, and
+    # the texts' ref; no other UUID column
+    assert len(key_columns()) == 11
     assert not [
         c for table in t.READ_MODEL_TABLES for c in table.columns if isinstance(c.type, Uuid)
     ]
     assert kinds(projected.engine) == {("blob", 16)}
     with projected.engine.connect() as connection:
         ids = connection.execute(select(t.facts.c.aggregate_id)).scalars().all()
+        refs = connection.execute(select(t.texts.c.ref)).scalars().all()
     assert ids and all(isinstance(i, UUID) for i in ids)
-    assert t.CompactUuid().process_result_value(ids[0].hex, projected.engine.dialect) == ids[0]
+    assert refs and all(len(r) == 32 and int(r, 16) >= 0 for r in refs)  # read back as hex
+    dialect = projected.engine.dialect  # and an older database's text as it is
+    assert t.CompactUuid().process_result_value(ids[0].hex, dialect) == ids[0]
+    assert t.CompactDigest().process_result_value(refs[0], dialect) == refs[0]
 
 
 def test_the_rtrees_filled_in_sql_hold_the_boxes_the_projector_wrote(projected: Timeline) -> None:
