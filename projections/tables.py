@@ -54,7 +54,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -93,6 +93,10 @@ SCHEMA_VERSION = 13
 # 13: a clause text is stored once: its `projection_texts` row (keyed by its document id) is
 #    its search document (FTS5 reads it through the view `projection_search_content`; on
 #    PostgreSQL a GIN index on an expression over the texts), no copy in `projection_search`.
+# 14: the facts no longer copy their payloads: `projection_facts.data` is NULL but for a
+#    redaction's note (what `queries.redactions_of` reads); the projector reads an
+#    aggregate's payloads back from the event log (`projector.AggregateLog`). An older
+#    database's copies are left alone and read by nothing until its rebuild.
 
 metadata = MetaData()
 
@@ -176,9 +180,9 @@ def unpack_json(value: bytes | memoryview | str) -> str:
 
 
 class PackedJSON(TypeDecorator[str]):
-    """A JSON text stored deflated (schema 12): the facts' payloads, which only the projector
-    (an aggregate's reload, a redaction's rebuild) and the redactions' list read back, never
-    a query's filter. Bound and read back as the text."""
+    """A JSON text stored deflated (schema 12): the redactions' notes among the facts (schema
+    14: no other payload), which only the redactions' list reads back, never a query's
+    filter. Bound and read back as the text."""
 
     impl = LargeBinary
     cache_ok = True
@@ -238,7 +242,7 @@ def _open_index(table: Table) -> Index:
 
 
 # _KEYED: on SQLite, a table whose primary key is all it holds (tags, response links), or
-# whose rows are small and always found by their key (the facts, packed; the counter's
+# whose rows are small and always found by their key (the facts; the counter's
 # changes: schema 12), is stored in its key's B-tree (`WITHOUT ROWID`), not in a rowid table
 # plus that index.
 
@@ -842,7 +846,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("seq", Integer, primary_key=True, autoincrement=False),
         sqlite_with_rowid=False,  # see _KEYED
     )
-    # Every fact seen, by aggregate: what the projector re-folds when that aggregate changes.
+    # Every fact seen, by aggregate, without its payload (schema 14: the projector reads an
+    # aggregate's payloads from the log): its instants, position and type, for the queries.
     facts = Table(
         name("facts"),
         metadata,
@@ -854,7 +859,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("recorded_at", UTCDateTime, nullable=False),
         Column("effective_at", UTCDateTime),
         Column("announced_at", UTCDateTime),
-        Column("data", PackedJSON, nullable=False),
+        # A redaction's note (target, fields, reason); NULL for every other fact.
+        Column("data", PackedJSON),
         sqlite_with_rowid=False,  # see _KEYED: no second B-tree of its key (schema 12)
     )
     Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)
