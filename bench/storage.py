@@ -133,7 +133,7 @@ def print_breakdown(label: str, rows: list[dict[str, Any]]) -> None:
 
 
 def read_model_names() -> list[str]:
-    """The live read-model tables (the projected copy of the facts included) with their
+    """The live read-model tables (the facts' table included) with their
     indexes, and on SQLite the virtual tables beside them: the R*Trees (`tables.STABBED`) and
     the search's FTS5 index (PostgreSQL has neither: its GiST and GIN indexes are the tables'
     own, counted with them)."""

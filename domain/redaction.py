@@ -1,6 +1,6 @@
 """Redaction: which fields of an event a redaction erases, and the erasing itself, one pure
-rule shared by the command (the stored tombstone), the aggregate (its facts in memory) and the
-read models (their copy of the facts), so that all three read the same afterwards."""
+rule shared by the command (the stored tombstone) and the aggregate (its facts in memory), so
+that both read the same afterwards; the read models read the tombstone from the log."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ changed, open what is new. Rows are never updated otherwise and never deleted.
 
 A memo (an LRU of aggregates) keeps each recently touched aggregate's incremental fold and
 the ids of its open rows, so a replay of the log reads nothing back and a fact re-derives
-only what it can change; on a miss the aggregate is loaded from the tables (an index lookup).
+only what it can change; on a miss the aggregate is loaded back: its facts from the event log
+(`AggregateLog`, on the projector's own connection), its open rows from the tables.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -31,7 +32,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import Fact
 from domain.facts import REDACTED
-from domain.redaction import placeholder, redact
 from projections import search as fulltext
 from projections import tables as t
 from projections.counter import RevisionCounter
@@ -49,6 +49,18 @@ class LoggedEvent(Protocol):
     def kind(self) -> str: ...
     @property
     def fact(self) -> Fact: ...
+
+
+class AggregateLog(Protocol):
+    """Where the projector reads an aggregate's facts back (a memo miss, a redaction's
+    rebuild) instead of keeping a copy: the event log. `timeline.application.Timeline` fits."""
+
+    def logged_stream(
+        self, connection: Connection, aggregate_id: UUID, last_version: int
+    ) -> Sequence[LoggedEvent]:
+        """The aggregate's facts up to `last_version` with their positions, in version
+        order, read on `connection` (the read models share the log's database)."""
+        ...
 
 
 RowId = tuple[int, int]  # (opened_by, seq)
@@ -103,10 +115,12 @@ class _Batch:
 class Projector:
     """Turns events into row changes on a connection; the caller owns the transaction.
 
-    `tables` is the set it writes: the live tables, or the shadow ones during a rebuild."""
+    `tables` is the set it writes: the live tables, or the shadow ones during a rebuild;
+    `log` is where it reads an aggregate's facts back."""
 
     def __init__(
         self,
+        log: AggregateLog,
         memo_size: int = MEMO_SIZE,
         tables: t.ReadModels = t.LIVE,
         memo_facts: int = MEMO_FACTS,
@@ -116,6 +130,7 @@ class Projector:
         self.memo_facts = memo_facts
         self.held = 0  # facts of the aggregates in the memo
         self.tables = tables
+        self.log = log
         #: Refs of the texts this projector has stored (committed: cleared on a rollback).
         self.stored: set[str] = set()
 
@@ -141,33 +156,25 @@ class Projector:
 
     def _rebuild_redacted(self, connection: Connection, event: LoggedEvent) -> None:
         """Erase the redacted fields from every row of the aggregate, at every record time:
-        its rows, feed entries and stored facts are deleted and its facts, erased as the
-        store's tombstone is, applied again at their own positions (so the rows come back
-        the same but for the erased texts). The one place where the projector deletes."""
-        redaction, tables = event.fact, self.tables
+        its rows, feed entries and stored facts are deleted and its facts, as the log holds
+        them now (the target's payload is the store's tombstone), applied again at their own
+        positions, so the rows come back as a rebuild writes them. The one place where the
+        projector deletes."""
+        redaction = event.fact
         aggregate_id = redaction.aggregate_id
-        stored = connection.execute(
-            select(tables.facts)
-            .where(tables.facts.c.aggregate_id == aggregate_id)
-            .order_by(tables.facts.c.version)
-        ).all()
-        if not stored or stored[-1].version >= redaction.version:
+        applied = _last_version(connection, self.tables, aggregate_id)
+        if applied is None or applied >= redaction.version:
             return  # nothing of it projected, or this redaction was applied already
-        slug = json.loads(stored[0].data)["slug"]
-        text = placeholder(f"{event.kind}:{slug}@{redaction.version}")
-        replayed = [
-            _Replayed(r.position, event.kind, _erased(_stored_fact(r), redaction, text))
-            for r in stored
-        ]
-        orphans = _delete_aggregate(connection, tables, event.kind, aggregate_id)
+        logged = self.log.logged_stream(connection, aggregate_id, applied)
+        orphans = _delete_aggregate(connection, self.tables, event.kind, aggregate_id)
         evicted = self.memo.pop(aggregate_id, None)
         if evicted is not None:
             self.held -= evicted.fold.last_version
         batch = _Batch()
-        for item in [*replayed, _Replayed(event.position, event.kind, redaction)]:
+        for item in [*logged, event]:
             self._apply_one(connection, batch, item)
         self._flush(connection, batch)
-        _delete_unused_texts(connection, tables, orphans)
+        _delete_unused_texts(connection, self.tables, orphans)
         self.stored.difference_update(orphans)
 
     def _trim(self) -> None:
@@ -195,7 +202,13 @@ class Projector:
                 "recorded_at": fact.recorded_at,
                 "effective_at": fact.effective_at,
                 "announced_at": fact.announced_at,
-                "data": json.dumps(fact.data, sort_keys=True, default=str),
+                # only a redaction's note is kept (`queries.redactions_of`): other payloads
+                # are read back from the log (schema 14)
+                "data": (
+                    json.dumps(fact.data, sort_keys=True, default=str)
+                    if fact.type == REDACTED
+                    else None
+                ),
             }
         )
         change = fold.add(fact, position)
@@ -296,7 +309,9 @@ class Projector:
         if memo is None:
             # A stream's first event starts a new aggregate: nothing to load.
             loaded = (
-                None if fact.version == 1 else _load(connection, self.tables, aggregate_id, kind)
+                None
+                if fact.version == 1
+                else _load(connection, self.tables, self.log, aggregate_id, kind)
             )
             memo = loaded or AggregateMemo(
                 AggregateFold(kind, fact.data["slug"]),
@@ -359,35 +374,6 @@ class Projector:
             write_many(connection, insert(tables.counter_changes), batch.counter_changes)
         if batch.counter_nodes:
             write_many(connection, insert(tables.counter_nodes), batch.counter_nodes)
-
-
-@dataclass(frozen=True)
-class _Replayed:
-    """A fact applied again by a redaction's rebuild, at its own log position."""
-
-    position: int
-    kind: str
-    fact: Fact
-
-
-def _stored_fact(row: Any) -> Fact:
-    """A fact as the read models keep it (their `facts` table)."""
-    return Fact(
-        aggregate_id=row.aggregate_id,
-        version=row.version,
-        type=row.type,
-        recorded_at=row.recorded_at,
-        effective_at=row.effective_at,
-        announced_at=row.announced_at,
-        data=json.loads(row.data),
-    )
-
-
-def _erased(fact: Fact, redaction: Fact, text: str) -> Fact:
-    """`fact` with the redaction's fields erased, if it is the redaction's target."""
-    if fact.version != redaction.data["target"]:
-        return fact
-    return replace(fact, data=redact(fact.data, redaction.data["fields"], text))
 
 
 def _delete_aggregate(
@@ -489,20 +475,30 @@ def _insert_new_texts(connection: Connection, table: Table, texts: dict[str, str
     connection.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
+def _last_version(connection: Connection, tables: t.ReadModels, aggregate_id: UUID) -> int | None:
+    """The last version of an aggregate applied to `tables`, or None if it was never seen."""
+    facts = tables.facts
+    found = connection.execute(
+        select(func.max(facts.c.version)).where(facts.c.aggregate_id == aggregate_id)
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def _load(
-    connection: Connection, tables: t.ReadModels, aggregate_id: UUID, kind: str
+    connection: Connection,
+    tables: t.ReadModels,
+    log: AggregateLog,
+    aggregate_id: UUID,
+    kind: str,
 ) -> AggregateMemo | None:
-    """An aggregate's facts and open rows as stored, or None if it was never seen."""
-    stored = connection.execute(
-        select(tables.facts)
-        .where(tables.facts.c.aggregate_id == aggregate_id)
-        .order_by(tables.facts.c.version)
-    ).all()
-    if not stored:
+    """An aggregate's facts (from the log, up to the last version applied) and open rows
+    (from the tables), or None if it was never seen."""
+    applied = _last_version(connection, tables, aggregate_id)
+    if applied is None:
         return None
-    facts = [_stored_fact(r) for r in stored]
+    logged = log.logged_stream(connection, aggregate_id, applied)
     fold = AggregateFold.load(
-        kind, facts[0].data["slug"], zip(facts, (r.position for r in stored), strict=True)
+        kind, logged[0].fact.data["slug"], ((e.fact, e.position) for e in logged)
     )
     memo = AggregateMemo(fold, loaded=True)
     table = tables.versions(kind)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from projections import tables as t
 from projections.lock import ProjectionLock
-from projections.projector import MEMO_FACTS, MEMO_SIZE, LoggedEvent, Projector
+from projections.projector import MEMO_FACTS, MEMO_SIZE, AggregateLog, LoggedEvent, Projector
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,9 @@ class NewEvents(Protocol):
         ...
 
 
-class EventLog(Protocol):
-    """Where the events come from: `timeline.application.Timeline` fits."""
+class EventLog(AggregateLog, Protocol):
+    """Where the events come from (and where the projector reads an aggregate's facts back):
+    `timeline.application.Timeline` fits."""
 
     def log(self, after: int = 0, limit: int = 1000) -> Sequence[LoggedEvent]: ...
     def head_position(self) -> int: ...
@@ -144,7 +145,7 @@ class ProjectionRunner:
         #: With a wake-up source, seconds between catch-ups that nothing asked for (they
         #: cover a lost notification).
         self.safety_interval = safety_interval
-        self.projector = Projector(memo_size, t.LIVE, memo_facts)
+        self.projector = Projector(events, memo_size, t.LIVE, memo_facts)
         self.lock = ProjectionLock(engine, name)
         self.on_batch: Callable[[int], None] | None = None
         self._position = -1
@@ -283,7 +284,9 @@ class ProjectionRunner:
         t.fresh_shadow(self.engine)
         with self.engine.begin() as connection:
             _set_tracking(connection, shadow_name, 0)
-        shadow = Projector(self.projector.memo_size, t.SHADOW, self.projector.memo_facts)
+        shadow = Projector(
+            self.events, self.projector.memo_size, t.SHADOW, self.projector.memo_facts
+        )
         head = self.events.head_position() if progress else 0
         position = 0
         size = self.rebuild_batch_size or 4 * self.batch_size
@@ -306,7 +309,9 @@ class ProjectionRunner:
             _set_tracking(connection, self.name, position)  # a write first: takes the lock
             connection.execute(t.tracking.delete().where(t.tracking.c.name == shadow_name))
             t.swap_in_shadow(connection)
-        self.projector = Projector(self.projector.memo_size, t.LIVE, self.projector.memo_facts)
+        self.projector = Projector(
+            self.events, self.projector.memo_size, t.LIVE, self.projector.memo_facts
+        )
         with self._applied:
             self._position = position
             self._applied.notify_all()

@@ -99,6 +99,10 @@ SCHEMA_VERSION = 14
 #    characters, and so is a text's content address (`projection_texts.ref`, `CompactDigest`:
 #    the parts' states keep naming it in hex); an older database's are converted in place at
 #    the start (`_blob_keys`).
+#    The facts no longer copy their payloads: `projection_facts.data` is NULL but for a
+#    redaction's note (what `queries.redactions_of` reads); the projector reads an
+#    aggregate's payloads back from the event log (`projector.AggregateLog`). An older
+#    database's copies are left alone and read by nothing until its rebuild.
 
 metadata = MetaData()
 
@@ -240,9 +244,9 @@ def unpack_json(value: bytes | memoryview | str) -> str:
 
 
 class PackedJSON(TypeDecorator[str]):
-    """A JSON text stored deflated (schema 12): the facts' payloads, which only the projector
-    (an aggregate's reload, a redaction's rebuild) and the redactions' list read back, never
-    a query's filter. Bound and read back as the text."""
+    """A JSON text stored deflated (schema 12): the redactions' notes among the facts (schema
+    14: no other payload), which only the redactions' list reads back, never a query's
+    filter. Bound and read back as the text."""
 
     impl = LargeBinary
     cache_ok = True
@@ -302,7 +306,7 @@ def _open_index(table: Table) -> Index:
 
 
 # _KEYED: on SQLite, a table whose primary key is all it holds (tags, response links), or
-# whose rows are small and always found by their key (the facts, packed; the counter's
+# whose rows are small and always found by their key (the facts; the counter's
 # changes: schema 12), is stored in its key's B-tree (`WITHOUT ROWID`), not in a rowid table
 # plus that index.
 
@@ -915,7 +919,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("seq", Integer, primary_key=True, autoincrement=False),
         sqlite_with_rowid=False,  # see _KEYED
     )
-    # Every fact seen, by aggregate: what the projector re-folds when that aggregate changes.
+    # Every fact seen, by aggregate, without its payload (schema 14: the projector reads an
+    # aggregate's payloads from the log): its instants, position and type, for the queries.
     facts = Table(
         name("facts"),
         metadata,
@@ -927,7 +932,8 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("recorded_at", UTCDateTime, nullable=False),
         Column("effective_at", UTCDateTime),
         Column("announced_at", UTCDateTime),
-        Column("data", PackedJSON, nullable=False),
+        # A redaction's note (target, fields, reason); NULL for every other fact.
+        Column("data", PackedJSON),
         sqlite_with_rowid=False,  # see _KEYED: no second B-tree of its key (schema 12)
     )
     Index(f"ix_{facts.name}_recorded", facts.c.aggregate_id, facts.c.recorded_at)

@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from domain import AGGREGATES, EVENT_KINDS, Fact, TimelineAggregate, believe
 from domain.errors import AlreadyExists, InvalidInput, NotFound, VersionConflict
@@ -266,13 +266,26 @@ class Timeline(Application[UUID]):
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, stop=stop, inclusive_of_start=False
         )
-        result = []
-        for notification in notifications:
-            event = self.mapper.to_domain_event(notification)
-            result.append(
-                LoggedFact(notification.id, EVENT_KINDS[type(event)], Fact.from_event(event))
+        return [self._logged(n.id, n) for n in notifications]
+
+    def logged_stream(
+        self, connection: Connection, aggregate_id: UUID, last_version: int
+    ) -> list[LoggedFact]:
+        """One stream's facts up to `last_version` with their log positions, read on
+        `connection` (the projector's, in its transaction: the read models live in the log's
+        database), decoded as `log` decodes them; a redacted payload reads as its tombstone."""
+        events = eventstore.events_table(self.recorder)
+        return [
+            self._logged(position, stored)
+            for position, stored in store.positioned_events(
+                connection, events, aggregate_id, last_version
             )
-        return result
+        ]
+
+    def _logged(self, position: int, stored: StoredEvent) -> LoggedFact:
+        """A stored event (or notification) at `position` as the fact subscribers read."""
+        event = self.mapper.to_domain_event(stored)
+        return LoggedFact(position, EVENT_KINDS[type(event)], Fact.from_event(event))
 
     def iter_log(self, after: int = 0, batch: int = 1000) -> Iterator[LoggedFact]:
         """Every fact after `after`, in order, read in batches."""

@@ -6,7 +6,6 @@ rows are those of the full refold of each aggregate's facts (`projections.rows`)
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,10 +17,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from test_projection_oracle import BASE, History, clauses, command, iso, write
 
-from domain import Fact
 from projections import tables as t
 from projections.rows import believed_rows
 from projections.runner import ProjectionRunner
+from timeline.application import Timeline
 from timeline.bootstrap import Services, bootstrap
 from timeline.settings import Settings
 
@@ -50,25 +49,19 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def open_rows_match_the_full_refold(engine: Engine) -> None:
+def open_rows_match_the_full_refold(timeline: Timeline) -> None:
+    engine = timeline.engine
     with engine.connect() as connection:
         stored = connection.execute(
             select(t.facts).order_by(t.facts.c.aggregate_id, t.facts.c.version)
         ).all()
         for aggregate_id, group in itertools.groupby(stored, key=lambda r: r.aggregate_id):
             rows = list(group)
-            facts = [
-                Fact(
-                    r.aggregate_id,
-                    r.version,
-                    r.type,
-                    r.recorded_at,
-                    r.effective_at,
-                    r.announced_at,
-                    json.loads(r.data),
-                )
-                for r in rows
+            logged = timeline.logged_stream(connection, aggregate_id, rows[-1].version)
+            assert [(e.fact.version, e.position) for e in logged] == [
+                (r.version, r.position) for r in rows
             ]
+            facts = [e.fact for e in logged]
             kind, slug = rows[0].kind, facts[0].data["slug"]
             positions = {r.version: r.position for r in rows}
             versions, entries = believed_rows(kind, slug, facts, positions)
@@ -131,7 +124,7 @@ def test_a_runner_that_reloads_every_aggregate_writes_the_tables_a_rebuild_write
     forgetful = ProjectionRunner(timeline.engine, timeline, batch_size=3, memo_size=1, memo_facts=1)
     assert forgetful.catch_up() == timeline.head_position()
     reloaded = dump(timeline.engine)
-    open_rows_match_the_full_refold(timeline.engine)
+    open_rows_match_the_full_refold(timeline)
 
     roomy = ProjectionRunner(timeline.engine, timeline, batch_size=50)
     assert roomy.rebuild() == timeline.head_position()

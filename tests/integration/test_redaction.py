@@ -277,16 +277,7 @@ def test_a_redacted_correction_and_source_quotes_of_a_policy(services: Services)
     timeline.correct_event(
         {"event": EVENT, "changes": {"text": SECRET + " (corrected)"}, "reason": "typo"}
     )
-    timeline.announce_policy(
-        {
-            "id": "meta/p",
-            "title": "P",
-            "owner": "meta",
-            "clauses": [{"id": "c1", "heading": "H", "text": "Clause text"}],
-            "effectiveAt": T0,
-            "sources": [{"url": "https://example.org/p", "quote": QUOTE + " (policy)"}],
-        }
-    )
+    timeline.announce_policy(quoting_policy(QUOTE + " (policy)"))
     services.projections.catch_up()
     redact(services, f"statement:{SLUG}@2")  # the correction holds the text too
     redact(services, "policy:meta/p@1")
@@ -300,6 +291,18 @@ def test_a_redacted_correction_and_source_quotes_of_a_policy(services: Services)
     (note,) = queries.redactions_of(timeline.engine, "policy", "meta/p")
     assert (note.target, note.fields) == ("policy:meta/p@1", ("sources[0].quote",))
     assert integrity.verify(timeline.engine, events_table(services)).ok
+
+
+def quoting_policy(quote: str) -> dict[str, Any]:
+    """The announcement of policy `meta/p`, one clause, whose one source quotes `quote`."""
+    return {
+        "id": "meta/p",
+        "title": "P",
+        "owner": "meta",
+        "clauses": [{"id": "c1", "heading": "H", "text": "Clause text"}],
+        "effectiveAt": T0,
+        "sources": [{"url": "https://example.org/p", "quote": quote}],
+    }
 
 
 def test_every_text_of_the_demo_redacted_keeps_every_proof_and_rebuilds_alike(
