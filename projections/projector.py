@@ -36,7 +36,7 @@ from projections import search as fulltext
 from projections import tables as t
 from projections.counter import RevisionCounter
 from projections.incremental import AggregateFold, Change
-from projections.rows import feed_tags, state_digest
+from projections.rows import feed_tags, state_digest, unsummarised
 from projections.writes import close_many, write_many
 
 
@@ -118,12 +118,15 @@ class Projector:
         self.tables = tables
         #: Refs of the texts this projector has stored (committed: cleared on a rollback).
         self.stored: set[str] = set()
+        #: The numbers of the summary texts it has named, by ref (`t.text_number`).
+        self.numbers: dict[str, int] = {}
 
     def forget(self) -> None:
         """Drop the memo (after a rollback, or when the tables were rebuilt)."""
         self.memo.clear()
         self.held = 0
         self.stored.clear()
+        self.numbers.clear()
 
     def apply(self, connection: Connection, events: Iterable[LoggedEvent]) -> None:
         """Apply events in log order; all writes go through `connection`. A redaction
@@ -169,6 +172,8 @@ class Projector:
         self._flush(connection, batch)
         _delete_unused_texts(connection, tables, orphans)
         self.stored.difference_update(orphans)
+        for ref in orphans:
+            self.numbers.pop(ref, None)
 
     def _trim(self) -> None:
         """Evict the least recently used aggregates beyond the memo's bounds; only between
@@ -233,8 +238,12 @@ class Projector:
             memo.open_versions[row.key] = (position, seq)
             table = parts if row.part and parts is not None else versions
             counted = {}
+            state = row.state
             if counter is not None and not row.part:
                 counted = counter.frame_columns(row.valid_from)
+                # its summary by its text's ref, numbered at the flush (`_number_summaries`)
+                ref, body = row.texts[0]
+                counted["summary"], state = ref, unsummarised(state, body)
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -245,7 +254,7 @@ class Projector:
                 "known_from": at,
                 "known_to": None,
                 "closed_by": None,
-                "state": row.state,
+                "state": state,
                 **({"part": row.part} if row.part else {}),
                 **row.columns,
                 **counted,
@@ -321,6 +330,7 @@ class Projector:
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
+        self._number_summaries(connection, by_table.get(tables.policy_versions.name, []))
         # A rebuild's shadow R*Trees are filled once the shadow is full (`t.index_shadow`).
         rtrees = connection.dialect.name == "sqlite" and tables is not t.SHADOW
         for name, rows in by_table.items():
@@ -360,6 +370,23 @@ class Projector:
         if batch.counter_nodes:
             write_many(connection, insert(tables.counter_nodes), batch.counter_nodes)
 
+    def _number_summaries(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Replace the summary refs of rows to insert by their texts' numbers (stored by now:
+        `_flush` inserts the texts first), looking up those not known yet."""
+        if len(self.numbers) > STORED_REFS:
+            self.numbers.clear()
+        missing = sorted({r["summary"] for r in rows if r["summary"] not in self.numbers})
+        texts = self.tables.texts
+        for i in range(0, len(missing), fulltext.CHUNK):
+            found = connection.execute(
+                select(texts.c.ref, t.text_number(texts)).where(
+                    texts.c.ref.in_(missing[i : i + fulltext.CHUNK])
+                )
+            )
+            self.numbers.update((ref, int(number)) for ref, number in found)
+        for row in rows:
+            row["summary"] = self.numbers[row["summary"]]
+
 
 @dataclass(frozen=True)
 class _Replayed:
@@ -397,6 +424,12 @@ def _delete_aggregate(
     named (which may now be unused)."""
     refs: set[str] = set()
     owned = [tables.versions(kind), tables.timeline_entries]
+    if kind == "policy":  # the summaries its frames name (schema 14)
+        frames, texts = tables.policy_versions, tables.texts
+        named = select(frames.c.summary).where(frames.c.aggregate_id == aggregate_id)
+        refs.update(
+            connection.execute(select(texts.c.ref).where(t.text_number(texts).in_(named))).scalars()
+        )
     parts = tables.parts(kind)
     if parts is not None:
         owned.append(parts)
@@ -465,13 +498,17 @@ def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set
     """Delete the texts among `refs` that no policy part names any more (an erased source
     quote must not stay readable by its content address), and their search documents (nor
     findable)."""
-    parts = tables.policy_parts
+    parts, frames, texts = tables.policy_parts, tables.policy_versions, tables.texts
     unused = []
     for ref in refs:
         named = connection.execute(
             select(parts.c.opened_by).where(t.part_ref(parts) == ref).limit(1)
         ).first()
-        if named is None:
+        number = select(t.text_number(texts)).where(texts.c.ref == ref).scalar_subquery()
+        summarised = connection.execute(
+            select(frames.c.opened_by).where(frames.c.summary == number).limit(1)
+        ).first()
+        if named is None and summarised is None:
             unused.append(ref)
     fulltext.forget_texts(connection, tables.search, unused)  # it reads them: first
     for ref in unused:
@@ -508,9 +545,14 @@ def _load(
     table = tables.versions(kind)
     if kind == "policy":
         memo.counter = _load_counter(connection, tables, aggregate_id)
+    state = t.summarised_state(table, tables.texts) if kind == "policy" else table.c.state
     for row in connection.execute(
         select(
-            table.c.valid_from, table.c.valid_to, table.c.state, table.c.opened_by, table.c.seq
+            table.c.valid_from,
+            table.c.valid_to,
+            state.label("state"),
+            table.c.opened_by,
+            table.c.seq,
         ).where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
     ):
         key = ("", row.valid_from, row.valid_to, state_digest(row.state))

@@ -184,9 +184,12 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
     slug = bindparam("slug", type_=String())
     shared = ("slug", "valid_from", "valid_to", "known_from", "state")
     counter = ("counter_day", "counter_base", "counter_at")
+    columns = [
+        t.summarised_state(pv, t.texts).label(n) if n == "state" else pv.c[n] for n in shared
+    ]
     frame = stabbing(
         dialect,
-        select(pv.c.aggregate_id, *(pv.c[name] for name in (*shared, *counter))).where(
+        select(pv.c.aggregate_id, *columns, *(pv.c[name] for name in counter)).where(
             known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V)
         ),
         pv,
@@ -482,9 +485,18 @@ def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
     counted from the feed's believed facts up to its valid_from (no stored row holds it)."""
     pv = t.policy_versions
     stream_version, *counters = _frame_columns(known_at)
+    frame = [*_frame_row(), stream_version]
     if not counted:
-        return select(pv, stream_version).where(known(pv, known_at))
-    return select(pv, stream_version, *counters).where(known(pv, known_at))
+        return select(*frame).where(known(pv, known_at))
+    return select(*frame, *counters).where(known(pv, known_at))
+
+
+def _frame_row() -> list[Any]:
+    """A frame's columns as its readers take them: its state with its summary put back
+    (`tables.summarised_state`), not the number of the summary's text."""
+    pv = t.policy_versions
+    state = t.summarised_state(pv, t.texts).label("state")
+    return [state if c.name == "state" else c for c in pv.c if c.name != "summary"]
 
 
 def _frame_columns(known_at: Any) -> list[Any]:

@@ -54,7 +54,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # 2: policy clauses and sources stored once, by content address.
 # 3: a policy version is a frame row (its valid-time interval, status and the fact that made
 #    it) plus part rows (head, each clause, each source) with their own intervals; the
@@ -93,6 +93,10 @@ SCHEMA_VERSION = 13
 # 13: a clause text is stored once: its `projection_texts` row (keyed by its document id) is
 #    its search document (FTS5 reads it through the view `projection_search_content`; on
 #    PostgreSQL a GIN index on an expression over the texts), no copy in `projection_search`.
+# 14: a policy summary is stored once: a frame names its summary's `projection_texts` row
+#    (`summary`, the text's number) instead of holding it in its state, and that texts row is
+#    the summary's search document (found back to the frames through `ix_..._summary`), not
+#    each frame; reads put the summary back into the state in SQL (`summarised_state`).
 
 metadata = MetaData()
 
@@ -442,6 +446,38 @@ def clause_body_sql(table: Table, dialect: str) -> Any:
     )
 
 
+def is_summary(table: Table) -> Any:
+    """Whether a stored text is a summary (schema 14): its body a JSON string, where a
+    clause's or a source's is an object."""
+    return func.substr(table.c.body, literal_column("1"), literal_column("1")) == literal_column(
+        "'\"'", Text
+    )
+
+
+def summary_body_sql(table: Table, dialect: str) -> Any:
+    """A summary text's search document in SQL: the string its body is, the markers blanked."""
+    if dialect == "postgresql":
+        found: Any = cast(table.c.body, JSON).op("#>>", return_type=Text)(literal_column("'{}'"))
+    else:
+        found = func.json_extract(table.c.body, literal_column("'$'"))
+    return _blanked(found, dialect)
+
+
+def text_body_sql(table: Table, dialect: str) -> Any:
+    """The search document of any stored text: a summary's string, a clause's heading and
+    text (a source's: empty)."""
+    return case(
+        (is_summary(table), summary_body_sql(table, dialect)),
+        else_=clause_body_sql(table, dialect),
+    )
+
+
+def summary_vector(table: Table) -> Any:
+    """The `tsvector` of a summary text's document: the expression of the texts' partial GIN
+    index of summaries."""
+    return func.to_tsvector(TS_CONFIG, summary_body_sql(table, "postgresql"))
+
+
 def clause_vector(table: Table) -> Any:
     """The `tsvector` of a clause text's document: the expression the texts' GIN index holds,
     with its literals inlined so that a query's expression is the index's."""
@@ -459,6 +495,30 @@ def _next_text_id(name: str) -> Any:
     """The id of a text being stored in table `name`: one past the last (a SQL default,
     evaluated row by row: one projector writes the texts, `projections/lock.py`)."""
     return text(f"(SELECT coalesce(max(id), {FIRST_TEXT_ID - 1}) + 1 FROM {name})")
+
+
+def text_number(table: Table) -> Any:
+    """What a row's `summary` column holds for a text's id: the text's number, counted from
+    `FIRST_TEXT_ID` (1 to 3 bytes on SQLite, where the id takes 8)."""
+    return table.c.id - literal_column(str(FIRST_TEXT_ID), BigInteger)
+
+
+def summarised_state(table: Table, texts: Table) -> Any:
+    """A frame's state text with its summary put back (schema 14: its row names the text by
+    `summary`), exactly the text that `rows.stored_text` wrote; a row of an older schema
+    holds it in its state (`summary` NULL)."""
+    state, number = table.c.state, table.c.summary
+    body = (
+        select(texts.c.body)
+        .where(texts.c.id == number + literal_column(str(FIRST_TEXT_ID), BigInteger))
+        .scalar_subquery()
+    )
+    length = func.length(state) - literal_column("1")
+    joined = func.substr(state, literal_column("1"), length).op("||")(
+        literal_column("',\"summary\":'", Text)
+    )
+    joined = joined.op("||")(body).op("||")(literal_column("'}'", Text))
+    return case((number.is_(None), state), else_=joined)
 
 
 def part_ref(table: Table) -> Any:
@@ -514,6 +574,9 @@ class RowDocuments:
     table: Table
     where: tuple[Any, ...]
     field: str | None  # the state's field (None: the one the part names); "title": a column
+    #: False: documents of a database older than schema 14 only (a frame's summary, now its
+    #: text's document), read until its rebuild: no index of its own any more.
+    current: bool = True
 
     def body(self, dialect: str) -> Any:
         t_ = self.table
@@ -541,7 +604,7 @@ def row_documents(models: ReadModels) -> list[RowDocuments]:
     pp, ap = models.policy_parts, models.action_parts
     texts = (literal_column("'summary'", Text), literal_column("'text'", Text))
     return [
-        RowDocuments("policy", models.policy_versions, (), "summary"),
+        RowDocuments("policy", models.policy_versions, (), "summary", current=False),
         RowDocuments("policy", pp, (pp.c.part == literal_column("'head'"),), "title"),
         RowDocuments("regulatory-action", ap, (ap.c.part.in_(texts),), None),
         RowDocuments("statement", models.statement_versions, (), None),
@@ -568,13 +631,18 @@ def document_bodies(models: ReadModels) -> Any:
     texts = models.texts  # the clause texts (a source has no heading and no document)
     clauses = func.json_extract(texts.c.body, literal_column("'$.heading'")).isnot(None)
     bodies = select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")).where(clauses)
-    return union_all(*arms, bodies)
+    summaries = select(texts.c.id, summary_body_sql(texts, "sqlite").label("body")).where(
+        is_summary(texts)
+    )  # (schema 14: before the test for a heading, which a JSON string has none of)
+    return union_all(*arms, summaries, bodies)
 
 
 def _row_document_indexes(models: ReadModels) -> None:
     """PostgreSQL's GIN index of each row table's documents (schema 13: on the rows, partial
     where only some rows have one; the search table holds no copy there either)."""
     for found in row_documents(models):
+        if not found.current:
+            continue
         index = f"ix_{found.table.name}_fts"
         where = and_(*found.where) if found.where else None
         Index(
@@ -667,6 +735,16 @@ def _text_documents(table: Table) -> None:
         index, clause_vector(table), postgresql_using="gin", postgresql_with=_GIN_WITH, _table=table
     ).ddl_if(dialect="postgresql")
     POSTGRES_ONLY.add(index)
+    summaries = f"ix_{table.name}_summary_fts"  # schema 14: the summaries', partial
+    Index(
+        summaries,
+        summary_vector(table),
+        postgresql_using="gin",
+        postgresql_with=_GIN_WITH,
+        postgresql_where=is_summary(table),
+        _table=table,
+    ).ddl_if(dialect="postgresql")
+    POSTGRES_ONLY.add(summaries)
 
 
 def _parts(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
@@ -731,8 +809,12 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
             Column("counter_day", Integer),
             Column("counter_base", Integer),
             Column("counter_at", UTCDateTime),
+            # Its summary's text (schema 14): the texts row's number (`text_number`).
+            Column("summary", BigInteger),
         )
     )
+    # The frames naming a summary text: how its search document finds them.
+    Index(f"ix_{policy_versions.name}_summary", policy_versions.c.summary)
     # The parts of policy versions, each over the valid time where it is unchanged: `head`
     # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
     # A retroactive change to one clause rewrites that clause's rows, not every later version.
@@ -1013,7 +1095,7 @@ def _create_added_indexes(connection: Connection) -> None:
     # counts from the feed (`queries._looked_up`) until the rebuild.
     frames = LIVE.policy_versions
     have = {c["name"] for c in inspect(connection).get_columns(frames.name)}
-    for name in ("counter_day", "counter_base", "counter_at"):
+    for name in ("counter_day", "counter_base", "counter_at", "summary"):  # summary: 14
         if name not in have:
             kind = frames.c[name].type.compile(connection.dialect)
             connection.execute(text(f"ALTER TABLE {frames.name} ADD COLUMN {name} {kind}"))
