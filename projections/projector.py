@@ -36,7 +36,7 @@ from projections import search as fulltext
 from projections import tables as t
 from projections.counter import RevisionCounter
 from projections.incremental import AggregateFold, Change
-from projections.rows import feed_tags, state_digest, unsummarised
+from projections.rows import feed_tags, state_digest, summary_ref, unsummarised
 from projections.writes import close_many, write_many
 
 
@@ -273,6 +273,12 @@ class Projector:
             batch.close(feed_table, memo.open_entries.pop(key), at, position)
         for entry in change.opened_entries:
             memo.open_entries[entry.key] = (position, seq)
+            ref = summary_ref(entry.summary)  # its summary by its text's ref (schema 14)
+            if ref not in self.stored:
+                batch.texts[ref] = entry.summary
+                document = fulltext.summary_document(entry.summary)
+                if document is not None:
+                    batch.text_documents[ref] = document
             batch.inserts[(feed_table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -288,8 +294,9 @@ class Projector:
                 "known_from": at,
                 "known_to": None,
                 "closed_by": None,
-                "state": entry.state,
+                "state": unsummarised(entry.state, entry.summary),
                 "corrections": entry.corrections,
+                "summary": ref,
             }
             batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag} for tag in entry.tags)
             seq += 1
@@ -330,7 +337,8 @@ class Projector:
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
-        self._number_summaries(connection, by_table.get(tables.policy_versions.name, []))
+        for named in (tables.policy_versions, tables.timeline_entries):
+            self._number_summaries(connection, by_table.get(named.name, []))
         # A rebuild's shadow R*Trees are filled once the shadow is full (`t.index_shadow`).
         rtrees = connection.dialect.name == "sqlite" and tables is not t.SHADOW
         for name, rows in by_table.items():
@@ -424,12 +432,12 @@ def _delete_aggregate(
     named (which may now be unused)."""
     refs: set[str] = set()
     owned = [tables.versions(kind), tables.timeline_entries]
-    if kind == "policy":  # the summaries its frames name (schema 14)
-        frames, texts = tables.policy_versions, tables.texts
-        named = select(frames.c.summary).where(frames.c.aggregate_id == aggregate_id)
-        refs.update(
-            connection.execute(select(texts.c.ref).where(t.text_number(texts).in_(named))).scalars()
-        )
+    texts = tables.texts
+    for table in owned:  # the summaries its frames and feed entries name (schema 14)
+        if "summary" in table.c:
+            named = select(table.c.summary).where(table.c.aggregate_id == aggregate_id)
+            found = select(texts.c.ref).where(t.text_number(texts).in_(named))
+            refs.update(connection.execute(found).scalars())
     parts = tables.parts(kind)
     if parts is not None:
         owned.append(parts)
@@ -495,11 +503,11 @@ def _delete_tags(connection: Connection, tags: Table, entries: Sequence[Any]) ->
 
 
 def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set[str]) -> None:
-    """Delete the texts among `refs` that no policy part names any more (an erased source
-    quote must not stay readable by its content address), and their search documents (nor
-    findable)."""
+    """Delete the texts among `refs` that no policy part, frame or feed entry names any more
+    (an erased source quote or summary must not stay readable by its content address), and
+    their search documents (nor findable)."""
     parts, frames, texts = tables.policy_parts, tables.policy_versions, tables.texts
-    unused = []
+    candidates: dict[int, str] = {}
     for ref in refs:
         named = connection.execute(
             select(parts.c.opened_by).where(t.part_ref(parts) == ref).limit(1)
@@ -508,11 +516,27 @@ def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set
         summarised = connection.execute(
             select(frames.c.opened_by).where(frames.c.summary == number).limit(1)
         ).first()
-        if named is None and summarised is None:
-            unused.append(ref)
+        found = _text_number(connection, texts, ref)
+        if named is None and summarised is None and found is not None:
+            candidates[found] = ref
+    # the feed's summaries (no index on them: one pass per chunk over the feed)
+    feed, numbers = tables.timeline_entries, sorted(candidates)
+    for i in range(0, len(numbers), fulltext.CHUNK):
+        chunk = numbers[i : i + fulltext.CHUNK]
+        named_by_feed = select(feed.c.summary).where(feed.c.summary.in_(chunk)).distinct()
+        for number in connection.execute(named_by_feed).scalars():
+            candidates.pop(number, None)
+    unused = list(candidates.values())
     fulltext.forget_texts(connection, tables.search, unused)  # it reads them: first
     for ref in unused:
         connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
+
+
+def _text_number(connection: Connection, texts: Table, ref: str) -> int | None:
+    """The number of the stored text `ref` (a part's text has one too, never named), or None
+    if it is not stored."""
+    found = connection.execute(select(t.text_number(texts)).where(texts.c.ref == ref)).scalar()
+    return None if found is None else int(found)
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).
@@ -573,7 +597,9 @@ def _load(
             memo.open_versions[key] = (row.opened_by, row.seq)
     feed = tables.timeline_entries
     for row in connection.execute(
-        select(feed).where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))
+        select(*t.summarised_row(feed, tables.texts)).where(
+            feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None)
+        )
     ):
         entry_key = (
             row.position,

@@ -485,18 +485,10 @@ def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
     counted from the feed's believed facts up to its valid_from (no stored row holds it)."""
     pv = t.policy_versions
     stream_version, *counters = _frame_columns(known_at)
-    frame = [*_frame_row(), stream_version]
+    frame = [*t.summarised_row(pv, t.texts), stream_version]
     if not counted:
         return select(*frame).where(known(pv, known_at))
     return select(*frame, *counters).where(known(pv, known_at))
-
-
-def _frame_row() -> list[Any]:
-    """A frame's columns as its readers take them: its state with its summary put back
-    (`tables.summarised_state`), not the number of the summary's text."""
-    pv = t.policy_versions
-    state = t.summarised_state(pv, t.texts).label("state")
-    return [state if c.name == "state" else c for c in pv.c if c.name != "summary"]
 
 
 def _frame_columns(known_at: Any) -> list[Any]:
@@ -710,7 +702,7 @@ def _counters(
         feed.c.announced_at,
     )
     if kind == "actor":  # its names, for its former names
-        extra = (*extra, feed.c.state)
+        extra = (*extra, t.summarised_state(feed, t.texts).label("state"))
     rows = connection.execute(
         select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
@@ -1256,7 +1248,7 @@ def timeline_page(
     first = decode.check_first(first)
     k = basis(known_at)
     feed, tags = t.timeline_entries, t.timeline_tags
-    query = select(feed).where(known(feed, k))
+    query = select(*t.summarised_row(feed, t.texts)).where(known(feed, k))
     if kinds:
         query = query.where(feed.c.kind.in_(list(kinds)))
     if types:

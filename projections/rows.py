@@ -98,6 +98,8 @@ class FeedRow:
     state: str
     tags: tuple[str, ...]
     corrections: str | None = None  # the fact's own corrections (JSON), None if it has none
+    #: The body of its summary's text (`summary_body`): `state` ends with it (schema 14).
+    summary: str = field(default='""', compare=False)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -319,7 +321,8 @@ def summarised(state: str, body: str) -> str:
 def unsummarised(state: str, body: str) -> str:
     """The state text a row stores: `state` without its summary (`body`, its last key)."""
     tail = _SUMMARY_KEY + body + "}"
-    assert state.endswith(tail), "a summary is the state's last key"
+    if not state.endswith(tail):
+        raise ValueError("a state's summary is its last key")
     return state[: -len(tail)] + "}"
 
 
@@ -683,6 +686,8 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
     """The entry of one believed fact, given the fold's state just before and after it."""
     content, tags = _feed_state(kind, slug, before, after, fact)
     effective = fact.effective_at or fact.recorded_at
+    summary = content["summary"]
+    body = summary_body(summary) if type(summary) is str else dumps(summary)
     return FeedRow(
         position=position,
         version=fact.version,
@@ -693,6 +698,7 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
         state=feed_text(content),
         tags=tags,
         corrections=state_text(fact.corrections) if fact.corrections else None,
+        summary=body,
     )
 
 

@@ -196,6 +196,12 @@ def text_document(row: VersionRow) -> tuple[str, str] | None:
     return (row.texts[0][0], body) if body.strip() else None
 
 
+def summary_document(body: str) -> str | None:
+    """The search document of a feed entry's summary text (`body`, its JSON), if it is one
+    (a string: what the content view lists), even blank; a frame's is `text_document`'s."""
+    return _text_body(body) if body.startswith('"') else None
+
+
 def _text_body(stored: str) -> str:
     """The search document of a stored text (`tables.text_body_sql` in Python): a summary's
     string, the markers blanked; a clause's heading and text."""
@@ -386,7 +392,7 @@ def _matches(
         pp, tx = t.policy_parts, t.texts
         named = and_(t.part_ref(pp) == tx.c.ref, pp.c.part.startswith("clause:", autoescape=True))
         if dialect == "postgresql":
-            vector = t.clause_vector(tx)
+            vector = t.text_vector(tx)
             rank, match, source = func.ts_rank(vector, query), vector.op("@@")(query), tx
         else:
             source = fts.join(tx, tx.c.id == fts.c.rowid)
@@ -406,9 +412,9 @@ def _summary_matches(dialect: str, phrases: Phrases, v: datetime, k: datetime | 
     pv, tx = t.policy_versions, t.texts
     named = pv.c.summary == t.text_number(tx)
     if dialect == "postgresql":
-        vector, query = t.summary_vector(tx), _tsquery(phrases)
+        vector, query = t.text_vector(tx), _tsquery(phrases)
         rank: Any = func.ts_rank(vector, query)
-        match: Any = and_(vector.op("@@")(query), t.is_summary(tx))
+        match: Any = vector.op("@@")(query)
         source: Any = tx
     else:
         fts = _fts_table()

@@ -96,7 +96,8 @@ SCHEMA_VERSION = 14
 # 14: a policy summary is stored once: a frame names its summary's `projection_texts` row
 #    (`summary`, the text's number) instead of holding it in its state, and that texts row is
 #    the summary's search document (found back to the frames through `ix_..._summary`), not
-#    each frame; reads put the summary back into the state in SQL (`summarised_state`).
+#    each frame; so does a feed entry (its fact's summary: mostly a frame's too); reads put
+#    the summary back into the state in SQL (`summarised_state`).
 
 metadata = MetaData()
 
@@ -472,16 +473,11 @@ def text_body_sql(table: Table, dialect: str) -> Any:
     )
 
 
-def summary_vector(table: Table) -> Any:
-    """The `tsvector` of a summary text's document: the expression of the texts' partial GIN
-    index of summaries."""
-    return func.to_tsvector(TS_CONFIG, summary_body_sql(table, "postgresql"))
-
-
-def clause_vector(table: Table) -> Any:
-    """The `tsvector` of a clause text's document: the expression the texts' GIN index holds,
-    with its literals inlined so that a query's expression is the index's."""
-    return func.to_tsvector(TS_CONFIG, clause_body_sql(table, "postgresql"))
+def text_vector(table: Table) -> Any:
+    """The `tsvector` of a stored text's document, a clause's or a summary's: the expression
+    the texts' GIN index holds (schema 14; 13's was over the clause's heading and text alone,
+    the same vector for a clause), its literals inlined so that a query's is the index's."""
+    return func.to_tsvector(TS_CONFIG, text_body_sql(table, "postgresql"))
 
 
 #: The first text's id: texts are numbered from it upwards, in the order they are stored, so
@@ -497,6 +493,13 @@ def _next_text_id(name: str) -> Any:
     return text(f"(SELECT coalesce(max(id), {FIRST_TEXT_ID - 1}) + 1 FROM {name})")
 
 
+def summarised_row(table: Table, texts: Table) -> list[Any]:
+    """A frame's or a feed entry's columns as its readers take them: its state with its
+    summary put back (`summarised_state`), not the number of the summary's text."""
+    state = summarised_state(table, texts).label("state")
+    return [state if c.name == "state" else c for c in table.c if c.name != "summary"]
+
+
 def text_number(table: Table) -> Any:
     """What a row's `summary` column holds for a text's id: the text's number, counted from
     `FIRST_TEXT_ID` (1 to 3 bytes on SQLite, where the id takes 8)."""
@@ -504,9 +507,9 @@ def text_number(table: Table) -> Any:
 
 
 def summarised_state(table: Table, texts: Table) -> Any:
-    """A frame's state text with its summary put back (schema 14: its row names the text by
-    `summary`), exactly the text that `rows.stored_text` wrote; a row of an older schema
-    holds it in its state (`summary` NULL)."""
+    """A frame's or a feed entry's state text with its summary put back (schema 14: its row
+    names the text by `summary`), exactly the text `rows.stored_text` or `rows.feed_text`
+    wrote; a row of an older schema holds it in its state (`summary` NULL)."""
     state, number = table.c.state, table.c.summary
     body = (
         select(texts.c.body)
@@ -728,23 +731,14 @@ def _searched(metadata: MetaData, name: str) -> Table:
 
 
 def _text_documents(table: Table) -> None:
-    """The clause texts' full-text index on PostgreSQL (SQLite's is the search table's FTS5
-    table, which reads them through FTS_CONTENT)."""
+    """The clause and summary texts' full-text index on PostgreSQL, one for both (schema 14:
+    a second, partial one for the summaries was one more object, 16 kB at the least; SQLite's
+    is the search table's FTS5 table, which reads them through FTS_CONTENT)."""
     index = f"ix_{table.name}_fts"
     Index(
-        index, clause_vector(table), postgresql_using="gin", postgresql_with=_GIN_WITH, _table=table
+        index, text_vector(table), postgresql_using="gin", postgresql_with=_GIN_WITH, _table=table
     ).ddl_if(dialect="postgresql")
     POSTGRES_ONLY.add(index)
-    summaries = f"ix_{table.name}_summary_fts"  # schema 14: the summaries', partial
-    Index(
-        summaries,
-        summary_vector(table),
-        postgresql_using="gin",
-        postgresql_with=_GIN_WITH,
-        postgresql_where=is_summary(table),
-        _table=table,
-    ).ddl_if(dialect="postgresql")
-    POSTGRES_ONLY.add(summaries)
 
 
 def _parts(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
@@ -874,9 +868,12 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("known_from", UTCDateTime, nullable=False),
         Column("known_to", UTCDateTime),
         Column("closed_by", BigInteger),
-        Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
+        # actors, jurisdictions, policies (and before schema 14 its summary)
+        Column("state", Text, nullable=False),
         # The fact's corrections as JSON, in recording order; NULL when it has none.
         Column("corrections", Text),
+        # Its summary's text (schema 14), as a frame's: the texts row's number.
+        Column("summary", BigInteger),
     )
     Index(
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
@@ -1087,6 +1084,8 @@ def _create_added_indexes(connection: Connection) -> None:
     have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
     if "corrections" not in have:
         connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
+    if "summary" not in have:  # schema 14's (NULL: the summary in the state)
+        connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN summary BIGINT"))
     texts = LIVE.texts  # schema 13's `id`: none yet, the clause texts are not found yet
     have = {c["name"] for c in inspect(connection).get_columns(texts.name)}
     if "id" not in have:

@@ -298,6 +298,7 @@ def test_a_retroactive_amendment_of_an_action_writes_rows_independent_of_later_v
         t.timeline_entries.name: (1, 0),
         t.timeline_tags.name: (3, 0),
         **searched(app, (2, 0)),  # the summary's two new rows, each a document
+        t.texts.name: (1, 0),  # the feed entry's summary, stored once (schema 14)
     }
     rtrees_hold_every_row(app.engine)
     facts = app.facts_of("regulatory-action", "rkn/restriction")
@@ -337,6 +338,7 @@ def test_a_retroactive_rename_of_an_actor_writes_rows_independent_of_later_renam
         t.facts.name: (1, 0),
         t.timeline_entries.name: (1, 0),
         t.timeline_tags.name: (1, 0),
+        t.texts.name: (1, 0),  # the entry's summary (the new name), stored once (schema 14)
     }
     correction = {
         "event": "actor:org@2",
@@ -348,6 +350,7 @@ def test_a_retroactive_rename_of_an_actor_writes_rows_independent_of_later_renam
         t.facts.name: (1, 0),
         t.timeline_entries.name: (1, 1),
         t.timeline_tags.name: (1, 0),
+        t.texts.name: (1, 0),  # the corrected name, likewise
     }
     facts = app.facts_of("actor", "org")
     now = datetime.now(UTC)

@@ -94,5 +94,8 @@ def test_a_clause_text_is_stored_once_and_found(services: Services) -> None:
                 content = connection.execute(
                     text(f"SELECT body FROM {t.FTS_CONTENT} WHERE id < 0")
                 ).scalars()
-                assert sorted(content) == sorted([t.clause_body("Allowed", CLAUSE), SUMMARY])
+                # (and the summaries, the feed's actor name among them: schema 14)
+                assert sorted(content) == sorted(
+                    [t.clause_body("Allowed", CLAUSE), SUMMARY, "Meta"]
+                )
         ProjectionRunner(engine, services.timeline).rebuild()

@@ -95,7 +95,7 @@ def open_rows_match_the_full_refold(engine: Engine) -> None:
             ]
             feed = t.timeline_entries
             open_entries = connection.execute(
-                select(feed.c.position, feed.c.state)
+                select(feed.c.position, t.summarised_state(feed, t.texts))
                 .where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))
                 .order_by(feed.c.position)
             ).all()

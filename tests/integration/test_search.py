@@ -400,7 +400,7 @@ def test_the_documents_find_their_rows_by_index(services: Services) -> None:
         # a summary text's document finds the frames naming it by their index (schema 14)
         len(selects) - 2: f"ix_{t.policy_versions.name}_summary"
         if dialect == "sqlite"
-        else f"ix_{t.texts.name}_summary_fts|ix_{t.policy_versions.name}_summary",
+        else f"ix_{t.texts.name}_fts|ix_{t.policy_versions.name}_summary",
         # (PostgreSQL may start from the few part rows on so small a table, and find their
         # texts by the texts' unique ref instead: either way a probe, no scan; schema 13)
         len(selects) - 1: f"ix_{t.policy_parts.name}_ref"
