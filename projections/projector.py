@@ -36,7 +36,7 @@ from projections import search as fulltext
 from projections import tables as t
 from projections.counter import RevisionCounter
 from projections.incremental import AggregateFold, Change
-from projections.rows import feed_tags, state_digest
+from projections.rows import feed_tags, state_digest, summary_ref, unsummarised
 from projections.writes import close_many, write_many
 
 
@@ -133,12 +133,15 @@ class Projector:
         self.log = log
         #: Refs of the texts this projector has stored (committed: cleared on a rollback).
         self.stored: set[str] = set()
+        #: The numbers of the summary texts it has named, by ref (`t.text_number`).
+        self.numbers: dict[str, int] = {}
 
     def forget(self) -> None:
         """Drop the memo (after a rollback, or when the tables were rebuilt)."""
         self.memo.clear()
         self.held = 0
         self.stored.clear()
+        self.numbers.clear()
 
     def apply(self, connection: Connection, events: Iterable[LoggedEvent]) -> None:
         """Apply events in log order; all writes go through `connection`. A redaction
@@ -176,6 +179,8 @@ class Projector:
         self._flush(connection, batch)
         _delete_unused_texts(connection, self.tables, orphans)
         self.stored.difference_update(orphans)
+        for ref in orphans:
+            self.numbers.pop(ref, None)
 
     def _trim(self) -> None:
         """Evict the least recently used aggregates beyond the memo's bounds; only between
@@ -246,8 +251,12 @@ class Projector:
             memo.open_versions[row.key] = (position, seq)
             table = parts if row.part and parts is not None else versions
             counted = {}
+            state = row.state
             if counter is not None and not row.part:
                 counted = counter.frame_columns(row.valid_from)
+                # its summary by its text's ref, numbered at the flush (`_number_summaries`)
+                ref, body = row.texts[0]
+                counted["summary"], state = ref, unsummarised(state, body)
             batch.inserts[(table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -258,7 +267,7 @@ class Projector:
                 "known_from": at,
                 "known_to": None,
                 "closed_by": None,
-                "state": row.state,
+                "state": state,
                 **({"part": row.part} if row.part else {}),
                 **row.columns,
                 **counted,
@@ -277,6 +286,12 @@ class Projector:
             batch.close(feed_table, memo.open_entries.pop(key), at, position)
         for entry in change.opened_entries:
             memo.open_entries[entry.key] = (position, seq)
+            ref = summary_ref(entry.summary)  # its summary by its text's ref (schema 14)
+            if ref not in self.stored:
+                batch.texts[ref] = entry.summary
+                document = fulltext.summary_document(entry.summary)
+                if document is not None:
+                    batch.text_documents[ref] = document
             batch.inserts[(feed_table.name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
@@ -292,8 +307,9 @@ class Projector:
                 "known_from": at,
                 "known_to": None,
                 "closed_by": None,
-                "state": entry.state,
+                "state": unsummarised(entry.state, entry.summary),
                 "corrections": entry.corrections,
+                "summary": ref,
             }
             batch.tags.extend({"opened_by": position, "seq": seq, "tag": tag} for tag in entry.tags)
             seq += 1
@@ -336,6 +352,8 @@ class Projector:
         by_table: dict[str, list[dict[str, Any]]] = {}
         for (name, _), row in batch.inserts.items():
             by_table.setdefault(name, []).append(row)
+        for named in (tables.policy_versions, tables.timeline_entries):
+            self._number_summaries(connection, by_table.get(named.name, []))
         # A rebuild's shadow R*Trees are filled once the shadow is full (`t.index_shadow`).
         rtrees = connection.dialect.name == "sqlite" and tables is not t.SHADOW
         for name, rows in by_table.items():
@@ -375,6 +393,23 @@ class Projector:
         if batch.counter_nodes:
             write_many(connection, insert(tables.counter_nodes), batch.counter_nodes)
 
+    def _number_summaries(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Replace the summary refs of rows to insert by their texts' numbers (stored by now:
+        `_flush` inserts the texts first), looking up those not known yet."""
+        if len(self.numbers) > STORED_REFS:
+            self.numbers.clear()
+        missing = sorted({r["summary"] for r in rows if r["summary"] not in self.numbers})
+        texts = self.tables.texts
+        for i in range(0, len(missing), fulltext.CHUNK):
+            found = connection.execute(
+                select(texts.c.ref, t.text_number(texts)).where(
+                    texts.c.ref.in_(missing[i : i + fulltext.CHUNK])
+                )
+            )
+            self.numbers.update((ref, int(number)) for ref, number in found)
+        for row in rows:
+            row["summary"] = self.numbers[row["summary"]]
+
 
 def _delete_aggregate(
     connection: Connection, tables: t.ReadModels, kind: str, aggregate_id: UUID
@@ -383,6 +418,12 @@ def _delete_aggregate(
     named (which may now be unused)."""
     refs: set[str] = set()
     owned = [tables.versions(kind), tables.timeline_entries]
+    texts = tables.texts
+    for table in owned:  # the summaries its frames and feed entries name (schema 14)
+        if "summary" in table.c:
+            named = select(table.c.summary).where(table.c.aggregate_id == aggregate_id)
+            found = select(texts.c.ref).where(t.text_number(texts).in_(named))
+            refs.update(connection.execute(found).scalars())
     parts = tables.parts(kind)
     if parts is not None:
         owned.append(parts)
@@ -448,20 +489,40 @@ def _delete_tags(connection: Connection, tags: Table, entries: Sequence[Any]) ->
 
 
 def _delete_unused_texts(connection: Connection, tables: t.ReadModels, refs: set[str]) -> None:
-    """Delete the texts among `refs` that no policy part names any more (an erased source
-    quote must not stay readable by its content address), and their search documents (nor
-    findable)."""
-    parts = tables.policy_parts
-    unused = []
+    """Delete the texts among `refs` that no policy part, frame or feed entry names any more
+    (an erased source quote or summary must not stay readable by its content address), and
+    their search documents (nor findable)."""
+    parts, frames, texts = tables.policy_parts, tables.policy_versions, tables.texts
+    candidates: dict[int, str] = {}
     for ref in refs:
         named = connection.execute(
             select(parts.c.opened_by).where(t.part_ref(parts) == ref).limit(1)
         ).first()
-        if named is None:
-            unused.append(ref)
+        number = select(t.text_number(texts)).where(texts.c.ref == ref).scalar_subquery()
+        summarised = connection.execute(
+            select(frames.c.opened_by).where(frames.c.summary == number).limit(1)
+        ).first()
+        found = _text_number(connection, texts, ref)
+        if named is None and summarised is None and found is not None:
+            candidates[found] = ref
+    # the feed's summaries (no index on them: one pass per chunk over the feed)
+    feed, numbers = tables.timeline_entries, sorted(candidates)
+    for i in range(0, len(numbers), fulltext.CHUNK):
+        chunk = numbers[i : i + fulltext.CHUNK]
+        named_by_feed = select(feed.c.summary).where(feed.c.summary.in_(chunk)).distinct()
+        for number in connection.execute(named_by_feed).scalars():
+            candidates.pop(number, None)
+    unused = list(candidates.values())
     fulltext.forget_texts(connection, tables.search, unused)  # it reads them: first
     for ref in unused:
         connection.execute(delete(tables.texts).where(tables.texts.c.ref == ref))
+
+
+def _text_number(connection: Connection, texts: Table, ref: str) -> int | None:
+    """The number of the stored text `ref` (a part's text has one too, never named), or None
+    if it is not stored."""
+    found = connection.execute(select(t.text_number(texts)).where(texts.c.ref == ref)).scalar()
+    return None if found is None else int(found)
 
 
 #: How many stored refs a projector remembers (a forgotten one costs a no-op insert).
@@ -504,9 +565,14 @@ def _load(
     table = tables.versions(kind)
     if kind == "policy":
         memo.counter = _load_counter(connection, tables, aggregate_id)
+    state = t.summarised_state(table, tables.texts) if kind == "policy" else table.c.state
     for row in connection.execute(
         select(
-            table.c.valid_from, table.c.valid_to, table.c.state, table.c.opened_by, table.c.seq
+            table.c.valid_from,
+            table.c.valid_to,
+            state.label("state"),
+            table.c.opened_by,
+            table.c.seq,
         ).where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
     ):
         key = ("", row.valid_from, row.valid_to, state_digest(row.state))
@@ -527,7 +593,9 @@ def _load(
             memo.open_versions[key] = (row.opened_by, row.seq)
     feed = tables.timeline_entries
     for row in connection.execute(
-        select(feed).where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))
+        select(*t.summarised_row(feed, tables.texts)).where(
+            feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None)
+        )
     ):
         entry_key = (
             row.position,

@@ -184,9 +184,12 @@ def _lookup(dialect: str) -> CompoundSelect[Any]:
     slug = bindparam("slug", type_=String())
     shared = ("slug", "valid_from", "valid_to", "known_from", "state")
     counter = ("counter_day", "counter_base", "counter_at")
+    columns = [
+        t.summarised_state(pv, t.texts).label(n) if n == "state" else pv.c[n] for n in shared
+    ]
     frame = stabbing(
         dialect,
-        select(pv.c.aggregate_id, *(pv.c[name] for name in (*shared, *counter))).where(
+        select(pv.c.aggregate_id, *columns, *(pv.c[name] for name in counter)).where(
             known(pv, _K), _exactly(dialect, pv, slug), valid(pv, _V)
         ),
         pv,
@@ -482,9 +485,10 @@ def _policy_select(known_at: Any, counted: bool = True) -> Select[Any]:
     counted from the feed's believed facts up to its valid_from (no stored row holds it)."""
     pv = t.policy_versions
     stream_version, *counters = _frame_columns(known_at)
+    frame = [*t.summarised_row(pv, t.texts), stream_version]
     if not counted:
-        return select(pv, stream_version).where(known(pv, known_at))
-    return select(pv, stream_version, *counters).where(known(pv, known_at))
+        return select(*frame).where(known(pv, known_at))
+    return select(*frame, *counters).where(known(pv, known_at))
 
 
 def _frame_columns(known_at: Any) -> list[Any]:
@@ -698,7 +702,7 @@ def _counters(
         feed.c.announced_at,
     )
     if kind == "actor":  # its names, for its former names
-        extra = (*extra, feed.c.state)
+        extra = (*extra, t.summarised_state(feed, t.texts).label("state"))
     rows = connection.execute(
         select(*columns, feed.c.closed_by, *extra).where(
             feed.c.aggregate_id.in_(list(aggregates)), opened(feed, known_at)
@@ -1244,7 +1248,7 @@ def timeline_page(
     first = decode.check_first(first)
     k = basis(known_at)
     feed, tags = t.timeline_entries, t.timeline_tags
-    query = select(feed).where(known(feed, k))
+    query = select(*t.summarised_row(feed, t.texts)).where(known(feed, k))
     if kinds:
         query = query.where(feed.c.kind.in_(list(kinds)))
     if types:

@@ -98,6 +98,8 @@ class FeedRow:
     state: str
     tags: tuple[str, ...]
     corrections: str | None = None  # the fact's own corrections (JSON), None if it has none
+    #: The body of its summary's text (`summary_body`): `state` ends with it (schema 14).
+    summary: str = field(default='""', compare=False)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -284,17 +286,51 @@ def stored_text(kind: str, state: Any) -> str:
         )
     if kind != "policy":
         return state_text(state)
-    return (
+    return summarised(
         '{"change_type":'
         + _string(state.change_type)
         + ',"changed_by":'
         + int.__repr__(state.changed_by)
         + ',"status":'
         + _string(state.status)
-        + ',"summary":'
-        + _string(state.summary)
-        + "}"
+        + "}",
+        summary_body(state.summary),
     )
+
+
+# -- summaries stored once (schema 14) ----------------------------------------------------------
+#
+# A policy frame's state text and a feed entry's end with their summary (`"summary":"..."`,
+# the last key). The summary is stored once, as a texts row whose body is its JSON string
+# (`summary_body`); the row stores its state without it (`unsummarised`) and the text's number;
+# reads put it back (`tables.summarised_state`: the same text as before, in SQL).
+
+_SUMMARY_KEY = ',"summary":'
+
+
+def summary_body(summary: str) -> str:
+    """The body of a summary's texts row: its JSON string, as a state text writes it."""
+    return _string(summary)
+
+
+def summarised(state: str, body: str) -> str:
+    """A stored state (without its summary) with the summary's body put back, last."""
+    return state[:-1] + _SUMMARY_KEY + body + "}"
+
+
+def unsummarised(state: str, body: str) -> str:
+    """The state text a row stores: `state` without its summary (`body`, its last key)."""
+    tail = _SUMMARY_KEY + body + "}"
+    if not state.endswith(tail):
+        raise ValueError("a state's summary is its last key")
+    return state[: -len(tail)] + "}"
+
+
+@lru_cache(maxsize=_VALUE_TEXTS_MAX)
+def summary_ref(body: str) -> str:
+    """The content address of a summary's body (as `value_ref`'s of a clause's text: a
+    summary's body is a JSON string, a clause's an object, so the two never meet)."""
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
 
 
 def same_rows(kind: str, a: Any, b: Any) -> bool:
@@ -329,9 +365,12 @@ _ROW_FIELDS = {
 
 
 def stored_values(kind: str, state: Any) -> tuple[tuple[str, str], ...]:
-    """(ref, canonical text) of every clause and source a version row refers to (none: a
-    policy frame refers to no text; its clause and source parts do)."""
-    return ()
+    """(ref, body) of the texts a version row refers to: a policy frame's summary (schema
+    14; its clauses and sources are its parts'), none for other kinds."""
+    if kind != "policy":
+        return ()
+    body = summary_body(state.summary)
+    return ((summary_ref(body), body),)
 
 
 # -- policy parts ------------------------------------------------------------------------------
@@ -647,6 +686,8 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
     """The entry of one believed fact, given the fold's state just before and after it."""
     content, tags = _feed_state(kind, slug, before, after, fact)
     effective = fact.effective_at or fact.recorded_at
+    summary = content["summary"]
+    body = summary_body(summary) if type(summary) is str else dumps(summary)
     return FeedRow(
         position=position,
         version=fact.version,
@@ -657,6 +698,7 @@ def feed_row(kind: str, slug: str, before: Any, after: Any, fact: Fact, position
         state=feed_text(content),
         tags=tags,
         corrections=state_text(fact.corrections) if fact.corrections else None,
+        summary=body,
     )
 
 

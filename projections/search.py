@@ -151,20 +151,16 @@ def _tsquery(phrases: Phrases) -> Any:
 
 
 def document(kind: str, row: VersionRow) -> str | None:
-    """The text a version or part row is found by, or None: a policy's title (head part)
-    and its summary (frame); an action's summary and its text, each a field (its `summary`
+    """The text a version or part row is found by, or None: a policy's title (head part);
+    an action's summary and its text, each a field (its `summary`
     and `text` parts); a statement's summary and text, one field (the field each is,
     `_field`, follows from its row). Clauses are found by their text's document
-    (`text_document`), sources and actors are not searched."""
-    if kind == "policy":
-        if row.part == HEAD and row.run is not None:
-            found = row.run.value[1]
-        elif row.part:
+    (`text_document`), as is a policy's summary (schema 14); sources and actors are not
+    searched."""
+    if kind == "policy":  # (its summary: its text's document, schema 14)
+        if row.part != HEAD or row.run is None:
             return None
-        elif row.value is not None:
-            found = row.value.summary or ""
-        else:
-            found = json.loads(row.state).get("summary") or ""
+        found = row.run.value[1]
     elif kind == "regulatory-action":
         if row.part not in ("summary", "text"):
             return None
@@ -186,14 +182,33 @@ def document(kind: str, row: VersionRow) -> str | None:
 
 
 def text_document(row: VersionRow) -> tuple[str, str] | None:
-    """The (ref, text) a clause part row's text is found by (heading and text), or None: one
-    document per distinct text, whichever rows name it; the text's own row in
-    `projection_texts` (schema 13), which the full-text index reads."""
-    if not row.part.startswith("clause:") or row.run is None or not row.texts:
+    """The (ref, text) a clause part row's text is found by (heading and text), or a policy
+    frame's summary (schema 14), or None: one document per distinct text, whichever rows name
+    it; the text's own row in `projection_texts` (schema 13), which the full-text index reads."""
+    if not row.texts:
         return None
-    clause = row.run.value
-    body = t.clause_body(clause.heading, clause.text)
+    if not row.part:  # a policy frame: its summary, even a blank one (the FTS5 table's
+        # content view lists every summary text: a document of no words)
+        return row.texts[0][0], _text_body(row.texts[0][1])
+    if not row.part.startswith("clause:") or row.run is None:
+        return None
+    body = t.clause_body(row.run.value.heading, row.run.value.text)
     return (row.texts[0][0], body) if body.strip() else None
+
+
+def summary_document(body: str) -> str | None:
+    """The search document of a feed entry's summary text (`body`, its JSON), if it is one
+    (a string: what the content view lists), even blank; a frame's is `text_document`'s."""
+    return _text_body(body) if body.startswith('"') else None
+
+
+def _text_body(stored: str) -> str:
+    """The search document of a stored text (`tables.text_body_sql` in Python): a summary's
+    string, the markers blanked; a clause's heading and text."""
+    found = json.loads(stored)
+    if isinstance(found, str):
+        return _MARKERS.sub(" ", found)
+    return t.clause_body(found.get("heading"), found.get("text"))
 
 
 def _texts_of(table: Table) -> Table:
@@ -205,8 +220,8 @@ def _indexed(connection: Connection, table: Table, ids: list[int]) -> set[int]:
     """The documents among `ids` that the FTS5 table of `table` holds (its `docsize` rows)."""
     found: set[int] = set()
     ids = [x for x in ids if x is not None]  # (a text of a database older than schema 13)
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ", ".join(str(int(x)) for x in ids[i : i + _CHUNK])
+    for i in range(0, len(ids), CHUNK):
+        chunk = ", ".join(str(int(x)) for x in ids[i : i + CHUNK])
         query = text(f"SELECT id FROM {t.fts_name(table)}_docsize WHERE id IN ({chunk})")
         found.update(connection.execute(query).scalars())
     return found
@@ -216,8 +231,8 @@ def _text_ids(connection: Connection, table: Table, refs: Sequence[str]) -> dict
     """The ids of the stored texts among `refs` (the texts table beside search table `table`)."""
     texts = _texts_of(table)
     found: dict[str, int] = {}
-    for i in range(0, len(refs), _CHUNK):
-        chunk = list(refs[i : i + _CHUNK])
+    for i in range(0, len(refs), CHUNK):
+        chunk = list(refs[i : i + CHUNK])
         rows = connection.execute(select(texts.c.ref, texts.c.id).where(texts.c.ref.in_(chunk)))
         found.update((row.ref, row.id) for row in rows)
     return found
@@ -241,20 +256,18 @@ def store_texts(connection: Connection, table: Table, bodies: dict[str, str]) ->
 
 
 def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> None:
-    """Unindex the clause texts being deleted (no part row names them any more), before their
-    rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's index forgets a
-    text with its row."""
+    """Unindex the clause and summary texts being deleted (no row names them any more),
+    before their rows are: SQLite's FTS5 table is told the text it forgets; PostgreSQL's
+    index forgets a text with its row."""
     if connection.dialect.name != "sqlite" or not refs or not t.indexed_row_by_row(table):
         return
     texts = _texts_of(table)
     indexed = sorted(_indexed(connection, table, list(_text_ids(connection, table, refs).values())))
-    rows = []
-    for i in range(0, len(indexed), _CHUNK):
-        chunk = indexed[i : i + _CHUNK]
+    rows: list[dict[str, Any]] = []
+    for i in range(0, len(indexed), CHUNK):
+        chunk = indexed[i : i + CHUNK]
         found = connection.execute(select(texts.c.id, texts.c.body).where(texts.c.id.in_(chunk)))
-        for row in found:
-            clause = json.loads(row.body)
-            rows.append({"id": row.id, "body": t.clause_body(clause["heading"], clause["text"])})
+        rows.extend({"id": row.id, "body": _text_body(row.body)} for row in found)
     if rows:
         name = t.fts_name(table)
         connection.execute(
@@ -263,7 +276,7 @@ def forget_texts(connection: Connection, table: Table, refs: Sequence[str]) -> N
 
 
 #: Ids per statement when looking documents up (under SQLite's bound-parameter limit).
-_CHUNK = 500
+CHUNK = 500
 
 
 def store(connection: Connection, table: Table, documents: list[dict[str, Any]]) -> None:
@@ -293,8 +306,8 @@ def forget(connection: Connection, table: Table, ids: list[int]) -> None:
         models = t.LIVE if table is t.LIVE.search else t.SHADOW
         bodies = t.document_bodies(models).subquery()
         rows: list[dict[str, Any]] = []
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
             gone = connection.execute(select(bodies).where(bodies.c.id.in_(chunk)))
             rows.extend({"id": row.id, "body": row.body} for row in gone)
         if rows:
@@ -352,7 +365,7 @@ def _matches(
                 select(_row_id(base), literal(found.kind).label("kind"), base.c.slug)
                 .add_columns(_field(found.kind, base), func.ts_rank(vector, query).label("rank"))
                 .where(vector.op("@@")(query), *found.where, valid(base, v), known(base, k))
-                .where(_texts_are_documents())
+                .where(_texts_are_documents() if found.current else ~_summaries_are_texts())
             )
         rank: ColumnElement[Any] = literal(0.0)
         match: ColumnElement[bool] = literal(True)
@@ -373,14 +386,16 @@ def _matches(
                 .select_from(source.join(base, on))
                 .where(match, s.c.kind == kind, valid(base, v), known(base, k))
             )
-    if "policy" in kinds:  # clause texts: their rows are their documents, joined to the parts
+    if "policy" in kinds:  # summaries (schema 14), then clause texts: their rows are their
+        # documents, joined to the frames and the parts naming them
+        selects.append(_summary_matches(dialect, phrases, v, k))
         pp, tx = t.policy_parts, t.texts
         named = and_(
             t.part_ref(pp) == t.text_ref(tx, dialect),
             pp.c.part.startswith("clause:", autoescape=True),
         )
         if dialect == "postgresql":
-            vector = t.clause_vector(tx)
+            vector = t.text_vector(tx)
             rank, match, source = func.ts_rank(vector, query), vector.op("@@")(query), tx
         else:
             source = fts.join(tx, tx.c.id == fts.c.rowid)
@@ -393,6 +408,31 @@ def _matches(
     return selects
 
 
+def _summary_matches(dialect: str, phrases: Phrases, v: datetime, k: datetime | int) -> Select[Any]:
+    """The summary texts matching `phrases` (schema 14: their rows are their documents),
+    joined to the frames that name them (`ix_projection_policy_versions_summary`) and
+    answer (v, k)."""
+    pv, tx = t.policy_versions, t.texts
+    named = pv.c.summary == t.text_number(tx)
+    if dialect == "postgresql":
+        vector, query = t.text_vector(tx), _tsquery(phrases)
+        rank: Any = func.ts_rank(vector, query)
+        match: Any = vector.op("@@")(query)
+        source: Any = tx
+    else:
+        fts = _fts_table()
+        name: Any = literal_column(fts.name)
+        rank, match = -func.bm25(name), name.op("MATCH")(literal(_fts5_query(phrases)))
+        source = fts.join(tx, tx.c.id == fts.c.rowid)
+    field = literal("summary").label("field")
+    return (
+        select(tx.c.id, literal("policy").label("kind"), pv.c.slug, field)
+        .add_columns(rank.label("rank"))
+        .select_from(source.join(pv, named))
+        .where(match, valid(pv, v), known(pv, k))
+    )
+
+
 #: The schema from which the texts are their own search documents.
 _TEXT_DOCUMENTS = 13
 
@@ -403,6 +443,18 @@ def _texts_are_documents() -> ColumnElement[bool]:
     rebuild, as the other documents of a database older than the search are)."""
     built = select(func.coalesce(func.min(t.tracking.c.schema_version), t.SCHEMA_VERSION))
     return built.scalar_subquery() >= _TEXT_DOCUMENTS
+
+
+#: The schema from which a policy's summary is its text's search document, not its frame's.
+_SUMMARY_TEXTS = 14
+
+
+def _summaries_are_texts() -> ColumnElement[bool]:
+    """Whether the read models' summaries are texts (schema 14 on): an older database's frames
+    are their summaries' documents (PostgreSQL: their GIN index, left from before), until its
+    rebuild."""
+    built = select(func.coalesce(func.min(t.tracking.c.schema_version), t.SCHEMA_VERSION))
+    return built.scalar_subquery() >= _SUMMARY_TEXTS
 
 
 def _row_id(base: Table) -> ColumnElement[int]:
@@ -532,7 +584,7 @@ def _snippets(
             *arms,
             select(
                 tx.c.id,
-                func.ts_headline(t.TS_CONFIG, t.clause_body_sql(tx, dialect), q, options),
+                func.ts_headline(t.TS_CONFIG, t.text_body_sql(tx, dialect), q, options),
             ).where(tx.c.id.in_([i for i in ids if i < 0])),
         )
         return {row[0]: _fragments(row[1] or "") for row in connection.execute(both)}

@@ -103,6 +103,11 @@ SCHEMA_VERSION = 14
 #    redaction's note (what `queries.redactions_of` reads); the projector reads an
 #    aggregate's payloads back from the event log (`projector.AggregateLog`). An older
 #    database's copies are left alone and read by nothing until its rebuild.
+#    A policy summary is stored once: a frame names its summary's `projection_texts` row
+#    (`summary`, the text's number) instead of holding it in its state, and that texts row is
+#    the summary's search document (found back to the frames through `ix_..._summary`), not
+#    each frame; so does a feed entry (its fact's summary: mostly a frame's too); reads put
+#    the summary back into the state in SQL (`summarised_state`).
 
 metadata = MetaData()
 
@@ -510,10 +515,37 @@ def clause_body_sql(table: Table, dialect: str) -> Any:
     )
 
 
-def clause_vector(table: Table) -> Any:
-    """The `tsvector` of a clause text's document: the expression the texts' GIN index holds,
-    with its literals inlined so that a query's expression is the index's."""
-    return func.to_tsvector(TS_CONFIG, clause_body_sql(table, "postgresql"))
+def is_summary(table: Table) -> Any:
+    """Whether a stored text is a summary (schema 14): its body a JSON string, where a
+    clause's or a source's is an object."""
+    return func.substr(table.c.body, literal_column("1"), literal_column("1")) == literal_column(
+        "'\"'", Text
+    )
+
+
+def summary_body_sql(table: Table, dialect: str) -> Any:
+    """A summary text's search document in SQL: the string its body is, the markers blanked."""
+    if dialect == "postgresql":
+        found: Any = cast(table.c.body, JSON).op("#>>", return_type=Text)(literal_column("'{}'"))
+    else:
+        found = func.json_extract(table.c.body, literal_column("'$'"))
+    return _blanked(found, dialect)
+
+
+def text_body_sql(table: Table, dialect: str) -> Any:
+    """The search document of any stored text: a summary's string, a clause's heading and
+    text (a source's: empty)."""
+    return case(
+        (is_summary(table), summary_body_sql(table, dialect)),
+        else_=clause_body_sql(table, dialect),
+    )
+
+
+def text_vector(table: Table) -> Any:
+    """The `tsvector` of a stored text's document, a clause's or a summary's: the expression
+    the texts' GIN index holds (schema 14; 13's was over the clause's heading and text alone,
+    the same vector for a clause), its literals inlined so that a query's is the index's."""
+    return func.to_tsvector(TS_CONFIG, text_body_sql(table, "postgresql"))
 
 
 #: The first text's id: texts are numbered from it upwards, in the order they are stored, so
@@ -527,6 +559,37 @@ def _next_text_id(name: str) -> Any:
     """The id of a text being stored in table `name`: one past the last (a SQL default,
     evaluated row by row: one projector writes the texts, `projections/lock.py`)."""
     return text(f"(SELECT coalesce(max(id), {FIRST_TEXT_ID - 1}) + 1 FROM {name})")
+
+
+def summarised_row(table: Table, texts: Table) -> list[Any]:
+    """A frame's or a feed entry's columns as its readers take them: its state with its
+    summary put back (`summarised_state`), not the number of the summary's text."""
+    state = summarised_state(table, texts).label("state")
+    return [state if c.name == "state" else c for c in table.c if c.name != "summary"]
+
+
+def text_number(table: Table) -> Any:
+    """What a row's `summary` column holds for a text's id: the text's number, counted from
+    `FIRST_TEXT_ID` (1 to 3 bytes on SQLite, where the id takes 8)."""
+    return table.c.id - literal_column(str(FIRST_TEXT_ID), BigInteger)
+
+
+def summarised_state(table: Table, texts: Table) -> Any:
+    """A frame's or a feed entry's state text with its summary put back (schema 14: its row
+    names the text by `summary`), exactly the text `rows.stored_text` or `rows.feed_text`
+    wrote; a row of an older schema holds it in its state (`summary` NULL)."""
+    state, number = table.c.state, table.c.summary
+    body = (
+        select(texts.c.body)
+        .where(texts.c.id == number + literal_column(str(FIRST_TEXT_ID), BigInteger))
+        .scalar_subquery()
+    )
+    length = func.length(state) - literal_column("1")
+    joined = func.substr(state, literal_column("1"), length).op("||")(
+        literal_column("',\"summary\":'", Text)
+    )
+    joined = joined.op("||")(body).op("||")(literal_column("'}'", Text))
+    return case((number.is_(None), state), else_=joined)
 
 
 def part_ref(table: Table) -> Any:
@@ -591,6 +654,9 @@ class RowDocuments:
     table: Table
     where: tuple[Any, ...]
     field: str | None  # the state's field (None: the one the part names); "title": a column
+    #: False: documents of a database older than schema 14 only (a frame's summary, now its
+    #: text's document), read until its rebuild: no index of its own any more.
+    current: bool = True
 
     def body(self, dialect: str) -> Any:
         t_ = self.table
@@ -618,7 +684,7 @@ def row_documents(models: ReadModels) -> list[RowDocuments]:
     pp, ap = models.policy_parts, models.action_parts
     texts = (literal_column("'summary'", Text), literal_column("'text'", Text))
     return [
-        RowDocuments("policy", models.policy_versions, (), "summary"),
+        RowDocuments("policy", models.policy_versions, (), "summary", current=False),
         RowDocuments("policy", pp, (pp.c.part == literal_column("'head'"),), "title"),
         RowDocuments("regulatory-action", ap, (ap.c.part.in_(texts),), None),
         RowDocuments("statement", models.statement_versions, (), None),
@@ -645,13 +711,18 @@ def document_bodies(models: ReadModels) -> Any:
     texts = models.texts  # the clause texts (a source has no heading and no document)
     clauses = func.json_extract(texts.c.body, literal_column("'$.heading'")).isnot(None)
     bodies = select(texts.c.id, clause_body_sql(texts, "sqlite").label("body")).where(clauses)
-    return union_all(*arms, bodies)
+    summaries = select(texts.c.id, summary_body_sql(texts, "sqlite").label("body")).where(
+        is_summary(texts)
+    )  # (schema 14: before the test for a heading, which a JSON string has none of)
+    return union_all(*arms, summaries, bodies)
 
 
 def _row_document_indexes(models: ReadModels) -> None:
     """PostgreSQL's GIN index of each row table's documents (schema 13: on the rows, partial
     where only some rows have one; the search table holds no copy there either)."""
     for found in row_documents(models):
+        if not found.current:
+            continue
         index = f"ix_{found.table.name}_fts"
         where = and_(*found.where) if found.where else None
         Index(
@@ -737,11 +808,12 @@ def _searched(metadata: MetaData, name: str) -> Table:
 
 
 def _text_documents(table: Table) -> None:
-    """The clause texts' full-text index on PostgreSQL (SQLite's is the search table's FTS5
-    table, which reads them through FTS_CONTENT)."""
+    """The clause and summary texts' full-text index on PostgreSQL, one for both (schema 14:
+    a second, partial one for the summaries was one more object, 16 kB at the least; SQLite's
+    is the search table's FTS5 table, which reads them through FTS_CONTENT)."""
     index = f"ix_{table.name}_fts"
     Index(
-        index, clause_vector(table), postgresql_using="gin", postgresql_with=_GIN_WITH, _table=table
+        index, text_vector(table), postgresql_using="gin", postgresql_with=_GIN_WITH, _table=table
     ).ddl_if(dialect="postgresql")
     POSTGRES_ONLY.add(index)
 
@@ -808,8 +880,12 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
             Column("counter_day", Integer),
             Column("counter_base", Integer),
             Column("counter_at", UTCDateTime),
+            # Its summary's text (schema 14): the texts row's number (`text_number`).
+            Column("summary", BigInteger),
         )
     )
+    # The frames naming a summary text: how its search document finds them.
+    Index(f"ix_{policy_versions.name}_summary", policy_versions.c.summary)
     # The parts of policy versions, each over the valid time where it is unchanged: `head`
     # (owner, title), `clause:<id>` (its text by ref, its place, its scope) and `source:<h>`.
     # A retroactive change to one clause rewrites that clause's rows, not every later version.
@@ -869,9 +945,12 @@ def define(metadata: MetaData, suffix: str = "") -> ReadModels:
         Column("known_from", UTCDateTime, nullable=False),
         Column("known_to", UTCDateTime),
         Column("closed_by", BigInteger),
-        Column("state", Text, nullable=False),  # summary, actors, jurisdictions, policies
+        # actors, jurisdictions, policies (and before schema 14 its summary)
+        Column("state", Text, nullable=False),
         # The fact's corrections as JSON, in recording order; NULL when it has none.
         Column("corrections", Text),
+        # Its summary's text (schema 14), as a frame's: the texts row's number.
+        Column("summary", BigInteger),
     )
     Index(
         f"ix_{entries.name}_order", entries.c.effective_at, entries.c.position, entries.c.known_from
@@ -1085,6 +1164,8 @@ def _create_added_indexes(connection: Connection) -> None:
     have = {c["name"] for c in inspect(connection).get_columns(feed.name)}
     if "corrections" not in have:
         connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN corrections TEXT"))
+    if "summary" not in have:  # schema 14's (NULL: the summary in the state)
+        connection.execute(text(f"ALTER TABLE {feed.name} ADD COLUMN summary BIGINT"))
     texts = LIVE.texts  # schema 13's `id`: none yet, the clause texts are not found yet
     have = {c["name"] for c in inspect(connection).get_columns(texts.name)}
     if "id" not in have:
@@ -1093,7 +1174,7 @@ def _create_added_indexes(connection: Connection) -> None:
     # counts from the feed (`queries._looked_up`) until the rebuild.
     frames = LIVE.policy_versions
     have = {c["name"] for c in inspect(connection).get_columns(frames.name)}
-    for name in ("counter_day", "counter_base", "counter_at"):
+    for name in ("counter_day", "counter_base", "counter_at", "summary"):  # summary: 14
         if name not in have:
             kind = frames.c[name].type.compile(connection.dialect)
             connection.execute(text(f"ALTER TABLE {frames.name} ADD COLUMN {name} {kind}"))

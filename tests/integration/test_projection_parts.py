@@ -154,11 +154,9 @@ def test_a_retroactive_change_to_one_clause_writes_rows_independent_of_later_ver
         t.facts.name: (1, 0),
         t.timeline_entries.name: (1, 0),
         t.timeline_tags.name: (3, 0),
-        t.texts.name: (1, 0),
-        # Search documents (search.py): the new frame's summary; c1's new text is its
-        # `projection_texts` row, which is its document (schema 13), and c1's earlier row,
-        # split, names the text it had.
-        **searched(app, (1, 0)),
+        # c1's new text and the new summary's, each its own search document (schemas 13
+        # and 14): c1's earlier row, split, names the text it had; the frames theirs.
+        t.texts.name: (2, 0),
         # The stored counter (projections/counter.py): the change, and a version of each
         # tree node above its day (a number set by the day, not by `later`).
         t.counter_changes.name: (1, 0),
@@ -216,13 +214,14 @@ def test_a_correction_of_an_early_revision_writes_rows_independent_of_later_vers
     after = counts(app.engine)
     written = written_between(before, after)
     # The frame the corrected fact made (its summary), its feed entry (with its tags), the
-    # correction as a fact, the new frame's search document. Nothing of the later versions.
+    # correction as a fact, the new summary's text, its search document (schema 14). Nothing
+    # of the later versions.
     assert written == {
         t.policy_versions.name: (1, 1),
         t.facts.name: (1, 0),
         t.timeline_entries.name: (1, 1),
         t.timeline_tags.name: (3, 0),
-        **searched(app, (1, 0)),
+        t.texts.name: (1, 0),
         # The stored counter: the entry closed (-1) and opened (+1) on the same day, one
         # version of each node above that day for both.
         t.counter_changes.name: (2, 0),
@@ -299,6 +298,7 @@ def test_a_retroactive_amendment_of_an_action_writes_rows_independent_of_later_v
         t.timeline_entries.name: (1, 0),
         t.timeline_tags.name: (3, 0),
         **searched(app, (2, 0)),  # the summary's two new rows, each a document
+        t.texts.name: (1, 0),  # the feed entry's summary, stored once (schema 14)
     }
     rtrees_hold_every_row(app.engine)
     facts = app.facts_of("regulatory-action", "rkn/restriction")
@@ -338,6 +338,7 @@ def test_a_retroactive_rename_of_an_actor_writes_rows_independent_of_later_renam
         t.facts.name: (1, 0),
         t.timeline_entries.name: (1, 0),
         t.timeline_tags.name: (1, 0),
+        t.texts.name: (1, 0),  # the entry's summary (the new name), stored once (schema 14)
     }
     correction = {
         "event": "actor:org@2",
@@ -349,6 +350,7 @@ def test_a_retroactive_rename_of_an_actor_writes_rows_independent_of_later_renam
         t.facts.name: (1, 0),
         t.timeline_entries.name: (1, 1),
         t.timeline_tags.name: (1, 0),
+        t.texts.name: (1, 0),  # the corrected name, likewise
     }
     facts = app.facts_of("actor", "org")
     now = datetime.now(UTC)

@@ -168,7 +168,7 @@ def test_a_clause_text_shared_by_many_versions_is_stored_once(projected: Timelin
     with engine.connect() as connection:
         bodies = connection.execute(select(t.texts.c.body)).scalars().all()
         versions = connection.execute(select(func.count()).select_from(pv)).scalar()
-    clauses = [json.loads(b) for b in bodies]
+    clauses = [json.loads(b) for b in bodies if not b.startswith('"')]  # (14: summaries)
     assert len(bodies) == len(set(bodies))
     # 20 announced clauses and at most one new text per revision, however many versions
     # (with their retroactive copies) share them.

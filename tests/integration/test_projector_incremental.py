@@ -68,8 +68,10 @@ def open_rows_match_the_full_refold(timeline: Timeline) -> None:
             table = t.LIVE.versions(kind)
             owned = t.LIVE.parts(kind)  # none of a kind without parts: no rows there
             parts = t.LIVE.policy_parts if owned is None else owned
+            # (a frame's summary is its text's, schema 14: put back as the reads do)
+            state = t.summarised_state(table, t.texts) if kind == "policy" else table.c.state
             open_versions = connection.execute(
-                select(table.c.valid_from, table.c.valid_to, table.c.state)
+                select(table.c.valid_from, table.c.valid_to, state)
                 .where(table.c.aggregate_id == aggregate_id, table.c.known_to.is_(None))
                 .order_by(table.c.valid_from)
             ).all()
@@ -86,7 +88,7 @@ def open_rows_match_the_full_refold(timeline: Timeline) -> None:
             ]
             feed = t.timeline_entries
             open_entries = connection.execute(
-                select(feed.c.position, feed.c.state)
+                select(feed.c.position, t.summarised_state(feed, t.texts))
                 .where(feed.c.aggregate_id == aggregate_id, feed.c.known_to.is_(None))
                 .order_by(feed.c.position)
             ).all()
