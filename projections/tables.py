@@ -1187,7 +1187,9 @@ def _integer_instants(connection: Connection) -> None:
     """On SQLite, rewrite the ISO text instants of a database older than schema 12 as
     `UTCDateTime` stores them now (microseconds since 1970), in place, so that its rows keep
     answering (a text never compares equal to an integer) until the rebuild that migrates
-    it. Once: a database at schema 12 or without a tracking row is left alone."""
+    it. Once: a database at schema 12 or without a tracking row is left alone. The seconds
+    are read without the fraction: SQLite's date functions round it to milliseconds, which
+    made `...:06.9996` second 7."""
     found = connection.execute(select(func.min(tracking.c.schema_version))).scalar()
     if found is None or found >= 12:
         return
@@ -1196,7 +1198,7 @@ def _integer_instants(connection: Connection) -> None:
             if isinstance(column.type, UTCDateTime):
                 name = column.name
                 micros = (
-                    f"CAST(strftime('%s', {name}) AS INTEGER) * 1000000"
+                    f"CAST(strftime('%s', substr({name}, 1, 19)) AS INTEGER) * 1000000"
                     f" + CAST(substr({name}, 21, 6) AS INTEGER)"
                 )
                 connection.execute(

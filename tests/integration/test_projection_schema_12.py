@@ -112,3 +112,26 @@ def test_a_schema_11_database_answers_until_and_after_its_rebuild(projected: Tim
         )
     assert kinds(engine) == {"integer"}
     assert answers(engine) == expected
+
+
+def test_a_schema_11_instant_keeps_its_second_and_microseconds(projected: Timeline) -> None:
+    """SQLite's date functions round a fraction to milliseconds: `06.9996` read through them
+    is second 7, an instant that answered a second late until the rebuild (a CI flake of the
+    test above, whose record instants are the clock's)."""
+    engine = projected.engine
+    table, column = t.policy_versions.name, "known_from"
+    assert (table, column) in instant_columns()
+    to_schema_11(engine)
+    late = datetime(2001, 2, 3, 4, 5, 6, 999_600, tzinfo=UTC)
+    with engine.begin() as connection:
+        row = connection.execute(text(f"SELECT min(rowid) FROM {table}")).scalar()
+        connection.execute(
+            text(f"UPDATE {table} SET {column} = :at WHERE rowid = :row"),
+            {"at": "2001-02-03 04:05:06.999600", "row": row},
+        )
+    t.create_tables(engine)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text(f"SELECT {column} FROM {table} WHERE rowid = :row"), {"row": row}
+        ).scalar()
+    assert stored == t.instant_micros(late)
