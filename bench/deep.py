@@ -7,6 +7,7 @@ N. What must not grow with N: the lookup, and the read models' bytes per event-l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from bench import lookups, projection, storage
 from bench.database import fresh_database
 from bench.generator import EPOCH, WORDS, Command
 from bench.load import load_until
-from bench.measure import Figure, Report, ms
+from bench.measure import Figure, Report, median, ms
 from domain.values import aggregate_uuid
 from projections import queries
 from projections import tables as t
@@ -175,9 +176,14 @@ def time_with_corrections(
     return lookups.summarise(runs)
 
 
-def measure(url: str, revisions: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Load one deep history into `url`, project it, and measure it."""
+def measure(
+    url: str, revisions: int, args: argparse.Namespace, opened: contextlib.ExitStack
+) -> dict[str, Any]:
+    """Load one deep history into `url`, project it, and measure it; the timeline stays open
+    until `opened` closes (its engine and questions are in the result, for the interleaved
+    comparison)."""
     timeline = Timeline(Settings(database_url=url))
+    opened.callback(timeline.close)
     runner = ProjectionRunner(timeline.engine, timeline)
     try:
         history = DeepHistory(revisions, args.seed)
@@ -207,25 +213,37 @@ def measure(url: str, revisions: int, args: argparse.Namespace) -> dict[str, Any
             "raw_p99": raw["p99"],
             **sizes,
             "breakdown": parts,
+            "engine": timeline.engine,
+            "questions": questions,
         }
     finally:
         runner.stop()
-        timeline.close()
 
 
 def deep_figures(report: Report, args: argparse.Namespace) -> None:
-    """Figure 7 at every `--deep-size`, each in a fresh database; then the flatness ratio."""
+    """Figure 7 at every `--deep-size`, each in a fresh database; then the flatness ratio,
+    from each size's own run and from the smallest and largest timed in alternating rounds."""
+    with contextlib.ExitStack() as ends:
+        _deep_figures(report, args, ends)
+
+
+def _deep_figures(report: Report, args: argparse.Namespace, ends: contextlib.ExitStack) -> None:
     p50s: dict[int, float] = {}
     corrected: dict[int, float] = {}
+    kept: dict[int, tuple[Engine, list[lookups.Lookup]]] = {}
     for revisions in args.deep_sizes:
         start = time.perf_counter()
-        with fresh_database(args.database, "bench_deep") as url:
-            found = measure(url, revisions, args)
+        with contextlib.ExitStack() as opened:
+            url = opened.enter_context(fresh_database(args.database, "bench_deep"))
+            found = measure(url, revisions, args, opened)
+            if revisions in (min(args.deep_sizes), max(args.deep_sizes)):
+                kept[revisions] = (found["engine"], found["questions"])
+                ends.enter_context(opened.pop_all())  # open until the interleaved rounds
         p50s[revisions] = found["p50"]
         corrected[revisions] = found["corrected_p50"]
         label = f"deep history N={revisions:,}"
         ratio = found["read_models"] / found["event_log"]
-        skip = ("read_models", "event_log", "breakdown")
+        skip = ("read_models", "event_log", "breakdown", "engine", "questions")
         extra = {k: v for k, v in found.items() if k not in skip}
         extra["seconds"] = round(time.perf_counter() - start, 1)
         report.add(
@@ -303,3 +321,42 @@ def deep_figures(report: Report, args: argparse.Namespace) -> None:
                 flat <= 2 if target else None,
             )
         )
+    _interleaved_flatness(report, kept[smallest], kept[largest], smallest, largest, args)
+
+
+def _interleaved_flatness(
+    report: Report,
+    small: tuple[Engine, list[lookups.Lookup]],
+    large: tuple[Engine, list[lookups.Lookup]],
+    smallest: int,
+    largest: int,
+    args: argparse.Namespace,
+) -> None:
+    """The flatness target again, N's smallest and largest database timed in alternating
+    rounds in this one process (each size's own run above is minutes apart from the next)."""
+    found = lookups.interleaved({"small": small, "large": large}, max(5, args.repeat))
+    p50 = {label: median(found[label]["lookup"]) for label in found}
+    raw = {label: median(found[label]["raw"]) for label in found}
+    flat = p50["large"] / p50["small"]
+    report.add(
+        Figure(
+            "7",
+            f"deep history lookup p50 ratio N={largest:,} / N={smallest:,}, interleaved",
+            flat,
+            "x",
+            f"p50 at N={smallest:,}",
+            ms(p50["small"]),
+            flat,
+            "<= 2",
+            flat <= 2,
+            extra={
+                "raw_sql_ratio": raw["large"] / raw["small"],
+                "rounds_ms": {
+                    f"{label}_{kind}": [ms(v) for v in values]
+                    for label, kinds in found.items()
+                    for kind, values in kinds.items()
+                },
+            },
+            note="both databases timed in alternating rounds, each with its own questions",
+        )
+    )

@@ -87,6 +87,21 @@ def time_policy_at(engine: Engine, lookups: list[Lookup], repeats: int) -> dict[
     return summarise(runs)
 
 
+def interleaved(
+    sides: dict[str, tuple[Engine, list[Lookup]]], rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """`policy_at` p50 and its raw SQL's p50 on every side, timed in alternating rounds so
+    that the noise of a shared machine falls on all alike: `{label: {"lookup": [...],
+    "raw": [...]}}`, one p50 (seconds) a round."""
+    statements = {label: raw_statements(engine, asked) for label, (engine, asked) in sides.items()}
+    timed: dict[str, dict[str, list[float]]] = {label: {"lookup": [], "raw": []} for label in sides}
+    for _ in range(rounds):
+        for label, (engine, asked) in sides.items():
+            timed[label]["lookup"].append(time_policy_at(engine, asked, 1)["p50"])
+            timed[label]["raw"].append(time_raw_sql(engine, statements[label], 1)["p50"])
+    return timed
+
+
 def summarise(runs: list[list[float]]) -> dict[str, float]:
     return {
         "p50": median([percentile(r, 50) for r in runs]),

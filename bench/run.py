@@ -258,16 +258,14 @@ def _interleaved_ratio(
 ) -> None:
     """Figure 1 again, the smallest and the largest database timed in alternating rounds, so
     that the noise of a shared machine falls on both alike; `policy_at` and its raw SQL."""
-    timed: dict[str, list[float]] = {"small": [], "large": [], "small_raw": [], "large_raw": []}
-    statements = {
-        "small": lookups.raw_statements(small.engine, fixed),
-        "large": lookups.raw_statements(large.engine, fixed),
+    found = lookups.interleaved(
+        {"small": (small.engine, fixed), "large": (large.engine, fixed)}, max(3, args.repeat)
+    )
+    timed = {
+        f"{label}{suffix}": found[label][kind]
+        for label in ("small", "large")
+        for kind, suffix in (("lookup", ""), ("raw", "_raw"))
     }
-    for _ in range(max(3, args.repeat)):
-        for label, timeline in (("small", small), ("large", large)):
-            timed[label].append(lookups.time_policy_at(timeline.engine, fixed, 1)["p50"])
-            raw = lookups.time_raw_sql(timeline.engine, statements[label], 1)
-            timed[f"{label}_raw"].append(raw["p50"])
     ratio = median(timed["large"]) / median(timed["small"])
     raw_ratio = median(timed["large_raw"]) / median(timed["small_raw"])
     report.add(

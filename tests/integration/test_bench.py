@@ -108,6 +108,9 @@ def test_the_deep_history_figure_runs_alone_at_a_tiny_size(tmp_path: Path) -> No
     assert by_name["deep history N=15: policy read-model rows"]["baseline"] == 17  # events
     assert "deep history lookup p50 ratio N=15 / N=3" in by_name
     assert "deep history with correctedBy p50 ratio N=15 / N=3" in by_name
+    interleaved = by_name["deep history lookup p50 ratio N=15 / N=3, interleaved"]
+    assert interleaved["value"] > 0
+    assert len(interleaved["extra"]["rounds_ms"]["large_lookup"]) >= 5
     assert by_name["deep history N=15: policy_at with correctedBy p50"]["value"] > 0
 
 
