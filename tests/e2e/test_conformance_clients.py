@@ -21,6 +21,7 @@ from stream_support import (
     Server,
     Writer,
     running_server,
+    sse_events,
 )
 from support import node
 
@@ -115,7 +116,7 @@ def sse_data(api: Server, count: int) -> list[str]:
         connect_sse(client, "GET", "/events/stream", params={"after": "0"}) as source,
     ):
         found = []
-        for event in source.iter_sse():
+        for event in sse_events(source):
             found.append(event.data)
             if len(found) == count:
                 return found

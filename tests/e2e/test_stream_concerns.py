@@ -17,7 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
-from stream_support import LOCAL_POLICY, LOCAL_RECEIVERS, Receiver, Writer, running_server
+from stream_support import (
+    LOCAL_POLICY,
+    LOCAL_RECEIVERS,
+    Receiver,
+    Writer,
+    running_server,
+    sse_events,
+)
 
 from timeline.streams.reader import EventFilter
 from timeline.streams.webhooks.registry import add_endpoint
@@ -96,7 +103,7 @@ def through_every_way_out(server_url: str, code: str, marker: int) -> dict[str, 
         answers["ndjson"] = policy_positions(lines)
         seen: list[dict[str, Any]] = []
         with connect_sse(client, "GET", "/events/stream", params={"jurisdiction": code}) as sse:
-            for message in sse.iter_sse():
+            for message in sse_events(sse):
                 seen.append(json.loads(message.data)["data"])
                 if int(message.id) == marker:
                     break

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import ServerSentEvent, connect_sse
-from stream_support import Writer, running_server
+from stream_support import Writer, running_server, sse_events
 
 from timeline import tokens
 
@@ -58,7 +58,7 @@ def test_sse_streams_the_backlog_after_the_cursor_then_live_events_in_log_order(
         httpx.Client(base_url=server.url, timeout=30) as client,
         connect_sse(client, "GET", "/events/stream", params={"after": "3"}) as source,
     ):
-        events = source.iter_sse()
+        events = sse_events(source)
         backlog = take(events, 4)
         live_positions = writer.statements(5)
         live = take(events, 5)
@@ -82,7 +82,7 @@ def test_sse_reconnect_with_last_event_id_resumes_exactly_after_it(
         httpx.Client(base_url=server.url, timeout=30) as client,
     ):
         with connect_sse(client, "GET", "/events/stream") as source:
-            first = take(source.iter_sse(), 4)
+            first = take(sse_events(source), 4)
         last_id = first[-1].id
         writer.statements(3)  # 7..9, written while disconnected
         # As a browser's EventSource reconnects: the same URL, plus Last-Event-ID.
@@ -93,7 +93,7 @@ def test_sse_reconnect_with_last_event_id_resumes_exactly_after_it(
             params={"after": "0"},
             headers={"Last-Event-ID": last_id},
         ) as source:
-            events = source.iter_sse()
+            events = sse_events(source)
             resumed = take(events, 5)
             writer.statements(1)  # 10, live
             resumed += take(events, 1)
@@ -114,6 +114,31 @@ def test_sse_sends_keep_alive_comments_while_idle(sqlite_url: str, tmp_path: Pat
     assert comment.startswith(": ping")
 
 
+def test_keep_alives_between_events_are_not_read_as_repeated_positions(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """httpx-sse hands the blank line after a mid-stream `: ping` over as an event carrying
+    the last id; the suite's reader drops it (the CI flake of the slow-subscriber test)."""
+    writer = Writer(sqlite_url)  # 1, 2: actors
+    with (
+        running_server(
+            sqlite_url, tmp_path / "server.log", TIMELINE_STREAM_KEEPALIVE="0.2"
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+        connect_sse(client, "GET", "/events/stream", params={"after": "0"}) as source,
+    ):
+        raw = source.iter_sse()
+        assert [int(e.id) for e in take(raw, 2)] == [1, 2]
+        time.sleep(1)  # several keep-alives
+        phantom = next(raw)
+        assert (phantom.data, phantom.id) == ("", "2")  # the library's reading of a ping
+        time.sleep(1)  # more of them, now before the next event
+        written = writer.statements(1)
+        later = take(sse_events(raw), 1)
+    writer.close()
+    assert positions(later) == written == [3]
+
+
 def test_sse_filters_by_type_and_jurisdiction(
     database_url: str, writer: Writer, tmp_path: Path
 ) -> None:
@@ -130,7 +155,7 @@ def test_sse_filters_by_type_and_jurisdiction(
             params={"type": "RegulatoryActionAnnounced", "jurisdiction": "RU"},
         ) as source,
     ):
-        events = source.iter_sse()
+        events = sse_events(source)
         backlog = take(events, 1)
         writer.restriction("ofcom/facebook", "GB")
         live_ru = writer.restriction("roskomnadzor/facebook", "RU")
@@ -266,7 +291,7 @@ def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its
 
             def fast() -> list[int]:
                 with connect_sse(client, "GET", "/events/stream", params={"after": "2"}) as source:
-                    return positions(take(source.iter_sse(), count, guard=240))
+                    return positions(take(sse_events(source), count, guard=240))
 
             fast_positions = pool.submit(fast)
             time.sleep(0.5)  # both subscribers are connected before the burst
@@ -281,7 +306,7 @@ def test_a_slow_sse_subscriber_is_ended_with_a_clear_reason_and_resumes_from_its
                 client, "GET", "/events/stream", headers={"Last-Event-ID": error["cursor"]}
             ) as source,
         ):
-            resumed = positions(take(source.iter_sse(), written[-1] - int(error["cursor"])))
+            resumed = positions(take(sse_events(source), written[-1] - int(error["cursor"])))
     writer.close()
 
     assert fast_result == written  # the others got every event, in order
