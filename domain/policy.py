@@ -138,24 +138,26 @@ class PolicyRules:
 
 def _revise_clauses(clauses: dict[str, Clause], fact: Fact, at: datetime) -> dict[str, Clause]:
     """Apply a revision's removals, amendments and additions, in that order."""
-    when = at.isoformat()
     clauses = dict(clauses)
     for index, clause_id in enumerate(fact.data.get("remove_clauses") or ()):
         if clause_id not in clauses:
             raise InvalidRevision(
-                f"removeClauses[{index}]", f"no clause {clause_id!r} is in force at {when}"
+                f"removeClauses[{index}]",
+                f"no clause {clause_id!r} is in force at {at.isoformat()}",
             )
         del clauses[clause_id]
     for index, change in enumerate(fact.data.get("amend_clauses") or ()):
         if change["id"] not in clauses:
             raise InvalidRevision(
-                f"amendClauses[{index}].id", f"no clause {change['id']!r} is in force at {when}"
+                f"amendClauses[{index}].id",
+                f"no clause {change['id']!r} is in force at {at.isoformat()}",
             )
         clauses[change["id"]] = clauses[change["id"]].amended(change)
     for index, data in enumerate(fact.data.get("add_clauses") or ()):
         if data["id"] in clauses:
             raise InvalidRevision(
-                f"addClauses[{index}].id", f"clause {data['id']!r} already exists at {when}"
+                f"addClauses[{index}].id",
+                f"clause {data['id']!r} already exists at {at.isoformat()}",
             )
         clauses[data["id"]] = Clause.from_dict(data)
     return clauses

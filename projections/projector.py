@@ -135,6 +135,9 @@ class Projector:
         self.stored: set[str] = set()
         #: The numbers of the summary texts it has named, by ref (`t.text_number`).
         self.numbers: dict[str, int] = {}
+        #: Whether its texts' search documents are indexed as written (a rebuild's shadow
+        #: indexes them in bulk at the swap: none to compute).
+        self.index_texts = t.indexed_row_by_row(tables.search)
 
     def forget(self) -> None:
         """Drop the memo (after a rollback, or when the tables were rebuilt)."""
@@ -230,6 +233,8 @@ class Projector:
         kind, slug, at = memo.fold.kind, memo.fold.slug, fact.recorded_at
         versions, parts = self.tables.versions(kind), self.tables.parts(kind)
         feed_table = self.tables.timeline_entries
+        versions_name = versions.name
+        parts_name = parts.name if parts is not None else ""
         counter = memo.counter
         if counter is not None:
             moved = [(key[3], -1) for key in change.closed_entries]
@@ -243,13 +248,13 @@ class Projector:
         seq = 0
         for row in change.opened_versions:
             for ref, body in row.texts:
-                if ref not in self.stored:
+                if ref not in self.stored and ref not in batch.texts:
                     batch.texts[ref] = body
-                    text = fulltext.text_document(row)
+                    text = fulltext.text_document(row) if self.index_texts else None
                     if text is not None:
                         batch.text_documents[text[0]] = text[1]
             memo.open_versions[row.key] = (position, seq)
-            table = parts if row.part and parts is not None else versions
+            table_name = parts_name if row.part and parts is not None else versions_name
             counted = {}
             state = row.state
             if counter is not None and not row.part:
@@ -257,7 +262,7 @@ class Projector:
                 # its summary by its text's ref, numbered at the flush (`_number_summaries`)
                 ref, body = row.texts[0]
                 counted["summary"], state = ref, unsummarised(state, body)
-            batch.inserts[(table.name, (position, seq))] = {
+            batch.inserts[(table_name, (position, seq))] = {
                 "opened_by": position,
                 "seq": seq,
                 "aggregate_id": fact.aggregate_id,
@@ -272,10 +277,11 @@ class Projector:
                 **row.columns,
                 **counted,
             }
-            batch.links.extend(
-                {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
-                for cited in row.cites
-            )
+            if row.cites:
+                batch.links.extend(
+                    {"source_kind": kind, "opened_by": position, "seq": seq, "policy_slug": cited}
+                    for cited in row.cites
+                )
             found = fulltext.document(kind, row)
             if found is not None:
                 batch.documents.append(
@@ -287,9 +293,9 @@ class Projector:
         for entry in change.opened_entries:
             memo.open_entries[entry.key] = (position, seq)
             ref = summary_ref(entry.summary)  # its summary by its text's ref (schema 14)
-            if ref not in self.stored:
+            if ref not in self.stored and ref not in batch.texts:
                 batch.texts[ref] = entry.summary
-                document = fulltext.summary_document(entry.summary)
+                document = fulltext.summary_document(entry.summary) if self.index_texts else None
                 if document is not None:
                     batch.text_documents[ref] = document
             batch.inserts[(feed_table.name, (position, seq))] = {

@@ -379,7 +379,12 @@ HEAD = "head"
 
 
 def _order_text(order: tuple[datetime, int], ref: str) -> str:
-    return '{"at":"' + format_instant(order[0]) + '","i":' + str(order[1]) + ',"ref":"' + ref + '"}'
+    at = _instant_text(order[0])
+    return '{"at":"' + at + '","i":' + str(order[1]) + ',"ref":"' + ref + '"}'
+
+
+#: `format_instant` of a part's start: the parts of a span start together.
+_instant_text = lru_cache(maxsize=1024)(format_instant)
 
 
 @lru_cache(maxsize=_VALUE_TEXTS_MAX)
@@ -423,8 +428,12 @@ def _place(
     after every older one; a run whose place and value are unchanged continues."""
     last: tuple[datetime, int] | None = None
     fresh = 0
+    names = _CLAUSE_PARTS
     for value in values:
-        part = _clause_part(value) if isinstance(value, Clause) else _source_part(value.url)
+        if type(value) is Clause:
+            part = names.get(value.id) or _clause_part(value)
+        else:
+            part = _clause_part(value) if isinstance(value, Clause) else _source_part(value.url)
         before = runs.get(part)
         if before is not None and not fresh and before.order is not None:
             place = before.order
