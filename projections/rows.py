@@ -657,14 +657,15 @@ def _feed_state(
     return state, feed_tags(state)
 
 
+#: A feed tag's prefix and the list of the entry's state whose values it tags (`feed_tags`;
+#: PostgreSQL finds a tag in that list: `tables.feed_tagged`).
+TAG_KEYS = {"actor:": "actors", "jurisdiction:": "jurisdictions", "policy:": "policies"}
+
+
 def feed_tags(state: Mapping[str, Any]) -> tuple[str, ...]:
     """The filter tags of a feed entry, from its state: `actor:meta`, `jurisdiction:RU`,
     `policy:meta/hate-speech` (what its tag rows hold; a redaction's delete names them)."""
-    tags = (
-        *[_tag("actor:", a) for a in state.get("actors", ())],
-        *[_tag("jurisdiction:", j) for j in state.get("jurisdictions", ())],
-        *[_tag("policy:", p) for p in state.get("policies", ())],
-    )
+    tags = [_tag(prefix, v) for prefix, key in TAG_KEYS.items() for v in state.get(key, ())]
     return tuple(dict.fromkeys(tags))
 
 
