@@ -55,8 +55,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from projections.rows import TAG_KEYS
-
 log = logging.getLogger(__name__)
 
 #: Bump when the shape or the meaning of any table below changes: the runner then rebuilds.
@@ -842,11 +840,16 @@ def _text_documents(table: Table) -> None:
 
 # -- the feed's tags ----------------------------------------------------------------------------
 #
-# A feed entry's state is its tags' lists (`rows.TAG_KEYS`: actors, jurisdictions, policies)
+# A feed entry's state is its tags' lists (`TAG_KEYS`: actors, jurisdictions, policies)
 # and, before schema 14, its summary. SQLite stores each tag as a row of `timeline_tags`
 # (keyed tag first); PostgreSQL (schema 15) indexes the state itself, as `jsonb`, in a GIN
 # index of `jsonb_path_ops` (one hash of path and value per tag, each entry's tuple ids in
 # compressed posting lists: ~0.2 MB at 10k events, where the tag rows took 5.1 MB).
+
+
+#: A feed tag's prefix and the list of the entry's state whose values it tags (what
+#: `rows.feed_tags` writes as SQLite's tag rows and `feed_tagged` finds on PostgreSQL).
+TAG_KEYS = {"actor:": "actors", "jurisdiction:": "jurisdictions", "policy:": "policies"}
 
 
 def tag_rows_stored(dialect: str) -> bool:

@@ -19,8 +19,9 @@ from projections import queries as q
 from projections import search as fulltext
 from projections import tables as t
 from projections.models import TimelineEntry
-from projections.rows import TAG_KEYS, feed_tags
+from projections.rows import feed_tags
 from projections.runner import ProjectionRunner
+from projections.tables import TAG_KEYS
 from timeline.bootstrap import Services, bootstrap
 from timeline.demo import load_demo
 from timeline.settings import Settings
