@@ -388,7 +388,7 @@ class Projector:
             close_many(connection, table, closes)
         if batch.links:
             write_many(connection, insert(tables.responses), batch.links)
-        if batch.tags:
+        if batch.tags and t.tag_rows_stored(connection.dialect.name):
             write_many(connection, insert(tables.timeline_tags), batch.tags)
         if batch.documents:
             fulltext.store(connection, tables.search, batch.documents)

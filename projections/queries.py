@@ -1255,13 +1255,7 @@ def timeline_page(
         query = query.where(feed.c.type.in_(list(types)))
     for prefix, value in (("actor", actor), ("jurisdiction", jurisdiction), ("policy", policy)):
         if value is not None:
-            query = query.where(
-                exists().where(
-                    tags.c.tag == f"{prefix}:{value}",
-                    tags.c.opened_by == feed.c.opened_by,
-                    tags.c.seq == feed.c.seq,
-                )
-            )
+            query = query.where(t.feed_tagged(feed, tags, f"{prefix}:{value}", engine.dialect.name))
     low = decode.instant("from", from_) if from_ is not None else None
     high = decode.instant("to", to) if to is not None else None
 

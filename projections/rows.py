@@ -33,6 +33,7 @@ from domain import (
 from domain.concerns import cited_policies, concerns
 from domain.rules import order
 from domain.values import AGGREGATE_KINDS, Clause, Source, format_instant, to_json
+from projections.tables import TAG_KEYS
 
 
 def state_digest(text: str) -> bytes:
@@ -668,12 +669,9 @@ def _feed_state(
 
 def feed_tags(state: Mapping[str, Any]) -> tuple[str, ...]:
     """The filter tags of a feed entry, from its state: `actor:meta`, `jurisdiction:RU`,
-    `policy:meta/hate-speech` (what its tag rows hold; a redaction's delete names them)."""
-    tags = (
-        *[_tag("actor:", a) for a in state.get("actors", ())],
-        *[_tag("jurisdiction:", j) for j in state.get("jurisdictions", ())],
-        *[_tag("policy:", p) for p in state.get("policies", ())],
-    )
+    `policy:meta/hate-speech` (what its tag rows hold; a redaction's delete names them), by
+    `tables.TAG_KEYS`."""
+    tags = [_tag(prefix, v) for prefix, key in TAG_KEYS.items() for v in state.get(key, ())]
     return tuple(dict.fromkeys(tags))
 
 

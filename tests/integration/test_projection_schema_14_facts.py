@@ -121,7 +121,7 @@ def test_a_schema_13_database_answers_until_and_after_its_rebuild(services: Serv
     ) == answers
     ProjectionRunner(engine, services.timeline).catch_up()  # the restart's rebuild
     with engine.connect() as connection:
-        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == 14
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == t.SCHEMA_VERSION
     assert all(data is None for kind, data in stored_facts(engine) if kind != "EventRedacted")
     assert (
         queries.statement_at(engine, SLUG),

@@ -159,7 +159,7 @@ def test_an_older_database_answers_until_its_rebuild(services: Services) -> None
         assert [h.slug for h in page.items] == ["meta/one", "meta/two"]
     ProjectionRunner(engine, services.timeline).catch_up()  # the rebuild migrates it
     with engine.connect() as connection:
-        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == 14
+        assert connection.execute(select(t.tracking.c.schema_version)).scalar() == t.SCHEMA_VERSION
         named = select(func.count()).where(t.policy_versions.c.summary.is_(None))
         assert connection.execute(named).scalar() == 0
     assert [q.policy_at(engine, slug, at) for slug in ("meta/one", "meta/two")] == before

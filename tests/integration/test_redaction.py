@@ -109,8 +109,8 @@ def test_a_redaction_leaves_the_feed_tags_of_its_entries_and_no_others(
         entries = connection.execute(select(feed.c.opened_by, feed.c.seq, feed.c.state)).all()
         stored = set(connection.execute(select(tags.c.tag, tags.c.opened_by, tags.c.seq)).all())
     derived = {(tag, e.opened_by, e.seq) for e in entries for tag in feed_tags(json.loads(e.state))}
-    assert stored == derived
-    assert any(tag == "actor:jane-roe" for tag, _, _ in stored)
+    assert stored == (derived if t.tag_rows_stored(engine.dialect.name) else set())
+    assert any(tag == "actor:jane-roe" for tag, _, _ in derived)
 
 
 def run_verify(database_url: str) -> subprocess.CompletedProcess[str]:
