@@ -8,17 +8,20 @@ cast, and `in_memory(commands)` / `as_recorded(...)` to build facts without a da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain import Actor, Fact, Policy, RegulatoryAction, Statement, TimelineAggregate
 from timeline import commands as c
 from timeline.application import Timeline
 from timeline.settings import Settings
 from timeline.validation import validate
+
+if TYPE_CHECKING:
+    from timeline.bootstrap import Services
 
 BASE = "2022-01-01T00:00:00+00:00"
 
@@ -194,3 +197,14 @@ def deep_history_projected(database_url: str, revisions: int, seed: int) -> Iter
         yield app
     finally:
         app.close()
+
+
+@contextmanager
+def services_projected(database_url: str, load: Callable[[Timeline], object]) -> Iterator[Services]:
+    """The bootstrapped services on `database_url`, with what `load` records projected."""
+    from timeline.bootstrap import bootstrap
+
+    with closing(bootstrap(Settings(database_url=database_url))) as built:
+        load(built.timeline)
+        built.projections.catch_up()
+        yield built

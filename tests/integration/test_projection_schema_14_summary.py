@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,9 +17,9 @@ from projections import queries as q
 from projections import search as fulltext
 from projections import tables as t
 from projections.runner import ProjectionRunner
+from tests.factories import services_projected
 from timeline.application import Timeline
-from timeline.bootstrap import Services, bootstrap
-from timeline.settings import Settings
+from timeline.bootstrap import Services
 
 #: Two policies announced with it, on 1 March 2022.
 SUMMARY, SECRET = "What may be said about the invasion", "the informant is Jane Roe"
@@ -46,9 +45,7 @@ def announce_two_policies(timeline: Timeline) -> None:
 
 @pytest.fixture(name="services")
 def announced(database_url: str) -> Iterator[Services]:
-    with closing(bootstrap(Settings(database_url=database_url))) as built:
-        announce_two_policies(built.timeline)
-        built.projections.catch_up()
+    with services_projected(database_url, announce_two_policies) as built:
         yield built
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
@@ -22,18 +21,16 @@ from projections.models import TimelineEntry
 from projections.rows import feed_tags
 from projections.runner import ProjectionRunner
 from projections.tables import TAG_KEYS
-from timeline.bootstrap import Services, bootstrap
+from tests.factories import services_projected
+from timeline.bootstrap import Services
 from timeline.demo import load_demo
-from timeline.settings import Settings
 
 FILTERS = {"actor:": "actor", "jurisdiction:": "jurisdiction", "policy:": "policy"}
 
 
 @pytest.fixture(name="services")
 def demo(database_url: str) -> Iterator[Services]:
-    with closing(bootstrap(Settings(database_url=database_url))) as built:
-        load_demo(built.timeline)
-        built.projections.catch_up()
+    with services_projected(database_url, load_demo) as built:
         yield built
 
 
