@@ -115,9 +115,7 @@ SCHEMA_VERSION = 15
 #    heap and key at 10k events): a GIN index of the entries' states finds them
 #    (`feed_tagged`); SQLite keeps its tag rows. An older database gets the index at the start
 #    (`_create_added_indexes`) and answers from it; its tag rows are read by nothing until
-#    the rebuild. A text's content address (`projection_texts.ref`) is a `uuid` on PostgreSQL
-#    (`CompactDigest`: 16 bytes, where VARCHAR(32) took 33 in every texts row and ref index
-#    entry); an older database's column is retyped in place at the start (`_uuid_refs`).
+#    the rebuild.
 
 metadata = MetaData()
 
@@ -200,9 +198,8 @@ class CompactUuid(TypeDecorator[UUID]):
 
 class CompactDigest(TypeDecorator[str]):
     """A text's content address (`rows.value_ref`: 32 hex characters), bound and read back as
-    that text, stored as its 16 bytes: a BLOB on SQLite (schema 14), `uuid` on PostgreSQL
-    (schema 15: its VARCHAR(32) took 33 bytes in every texts row and ref index entry); in SQL
-    `text_ref` spells it as the parts' states do. Text read back is an older database's."""
+    that text: VARCHAR(32) on PostgreSQL, on SQLite its 16 bytes as a BLOB (schema 14; in SQL
+    `text_ref` spells it as the parts' states do). Text read back is an older database's."""
 
     impl = String(32)
     cache_ok = True
@@ -210,24 +207,16 @@ class CompactDigest(TypeDecorator[str]):
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(LargeBinary(16))
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(Uuid())
         return dialect.type_descriptor(String(32))
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            return bytes.fromhex(value)
-        if dialect.name == "postgresql":
-            return UUID(hex=value)
-        return value
+        if value is None or dialect.name != "sqlite":
+            return value
+        return bytes.fromhex(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         if value is None or isinstance(value, str):
             return value
-        if isinstance(value, UUID):
-            return value.hex
         return bytes(value).hex()
 
     @property
@@ -623,11 +612,10 @@ def part_ref(table: Table) -> Any:
 
 def text_ref(table: Table, dialect: str) -> Any:
     """A text's ref in SQL as `part_ref` reads it from a part row's state (32 lower-case hex
-    characters): from its 16 bytes (`CompactDigest`: a BLOB on SQLite, a uuid on PostgreSQL),
-    so that a join of the texts to their part rows probes the parts' ref index."""
-    if dialect == "postgresql":  # its uuid's text without the dashes (schema 15)
-        spelt = func.replace(cast(table.c.ref, Text), literal_column("'-'"), literal_column("''"))
-        return cast(spelt, String(32))
+    characters): on SQLite from its 16 bytes (`CompactDigest`), so that a join of the texts to
+    their part rows probes the parts' ref index."""
+    if dialect == "postgresql":
+        return table.c.ref
     return cast(func.lower(func.hex(table.c.ref)), String(32))
 
 
@@ -1218,8 +1206,6 @@ def create_tables(engine: Engine) -> None:
                     )
                     _create_btree_gist(connection)
                 metadata.create_all(connection)
-                if connection.dialect.name == "postgresql":
-                    _uuid_refs(connection)
                 _create_added_indexes(connection)
                 create_fts_content(connection)
                 if connection.dialect.name == "sqlite":
@@ -1259,24 +1245,6 @@ def _create_added_indexes(connection: Connection) -> None:
     for table in (LIVE.timeline_entries, LIVE.search, LIVE.texts):
         for index in table.indexes:
             index.create(connection, checkfirst=True)
-
-
-def _uuid_refs(connection: Connection) -> None:
-    """On PostgreSQL, retype the texts' VARCHAR(32) refs of a database older than schema 15
-    as `CompactDigest` stores them now (`uuid`), in place (the unique index rebuilt with
-    them), so that its rows keep answering (a uuid never compares equal to a text) until the
-    rebuild that migrates it. Once: a uuid column is left alone."""
-    found = connection.execute(
-        text(
-            "SELECT data_type FROM information_schema.columns WHERE table_schema ="
-            " current_schema() AND table_name = :name AND column_name = 'ref'"
-        ),
-        {"name": LIVE.texts.name},
-    ).scalar()
-    if found is not None and found != "uuid":
-        connection.execute(
-            text(f"ALTER TABLE {LIVE.texts.name} ALTER COLUMN ref TYPE uuid USING ref::uuid")
-        )
 
 
 def _integer_instants(connection: Connection) -> None:

@@ -1,21 +1,18 @@
 """Schema 15 of the read models, on PostgreSQL: the feed's tags (`actor:meta`,
 `jurisdiction:RU`, `policy:meta/hate-speech`) are found in the entries' states by a GIN index,
-not stored as rows of `projection_timeline_tags` (which SQLite keeps), and a text's content
-address is a `uuid`, not 32 hex characters. A database projected with schema 14 gets the index
-and its refs retyped when the new code starts, and answers the same until the rebuild that
-the restart starts, and after it."""
+not stored as rows of `projection_timeline_tags` (which SQLite keeps). A database projected
+with schema 14 gets the index when the new code starts, and answers the same until the
+rebuild that the restart starts, and after it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 
 from projections import queries as q
-from projections import search as fulltext
 from projections import tables as t
 from projections.models import TimelineEntry
 from projections.rows import feed_tags
@@ -129,54 +126,3 @@ def test_an_older_database_answers_until_and_after_its_rebuild(services: Service
     assert answers(engine) == before
     postgres = engine.dialect.name == "postgresql"
     assert tag_rows(engine) == (set() if postgres else stored_tags(engine))
-
-
-def ref_type(engine: Engine) -> str:
-    with engine.connect() as connection:
-        found = connection.execute(
-            text(
-                "SELECT data_type FROM information_schema.columns WHERE table_schema ="
-                " current_schema() AND table_name = :name AND column_name = 'ref'"
-            ),
-            {"name": t.texts.name},
-        )
-        return str(found.scalar())
-
-
-def text_answers(engine: Engine) -> list[object]:
-    """What reads the texts by ref: each policy's versions (their clauses' and sources'
-    texts) and the search's clause documents (joined to their part rows by ref)."""
-    feed = t.timeline_entries
-    with engine.connect() as connection:
-        slugs = connection.execute(
-            select(feed.c.slug).where(feed.c.kind == "policy").distinct().order_by(feed.c.slug)
-        ).scalars()
-        found: list[object] = [q.policy_history(engine, slug) for slug in slugs]
-    for word in ("violent", "Russians", '"calls for violence"'):
-        found.append(fulltext.search(engine, word, datetime.now(UTC), kinds=["policy"]))
-    return found
-
-
-def test_an_older_databases_text_refs_are_retyped_and_answer_the_same(
-    services: Services,
-) -> None:
-    engine = services.timeline.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's refs are 16-byte blobs since schema 14")
-    assert ref_type(engine) == "uuid"
-    before = text_answers(engine)
-    assert before[-3].total_count  # the search finds clause texts
-    with engine.begin() as connection:  # as schema 14 stored them
-        connection.execute(
-            text(
-                f"ALTER TABLE {t.texts.name} ALTER COLUMN ref TYPE varchar(32)"
-                " USING replace(ref::text, '-', '')"
-            )
-        )
-        connection.execute(update(t.tracking).values(schema_version=14))
-    assert ref_type(engine) == "character varying"
-    t.create_tables(engine)  # what the new code does first when it starts
-    assert ref_type(engine) == "uuid"
-    assert text_answers(engine) == before
-    ProjectionRunner(engine, services.timeline).catch_up()  # the restart's rebuild
-    assert (ref_type(engine), text_answers(engine)) == ("uuid", before)
